@@ -1,0 +1,285 @@
+/**
+ * The emulated StartTaskContact service, without HTTP: throttle, validate, resolve resources,
+ * idempotency, quotas, create — in the order the real service applies them — plus seeded faults.
+ */
+import { randomUUID } from 'node:crypto';
+import { TokenBucket } from '../limiter.js';
+import { checkTaskRequest, LIMITS } from '../rules.js';
+import type { TaskRequest } from '../types.js';
+import { mulberry32 } from './random.js';
+
+/** Resources of one emulated Connect instance. */
+export interface InstanceResources {
+  contactFlows?: string[];
+  taskTemplates?: string[];
+  quickConnects?: string[];
+}
+
+export interface FaultOptions {
+  /** Probability of a 500 before anything is created. */
+  failBefore?: number;
+  /** Probability of a 500 after the task was created (the client cannot tell). */
+  failAfter?: number;
+  /** Probability of a dropped connection after the task was created. */
+  resetAfter?: number;
+  /** Seed for the fault and jitter draws, so a failing test can be replayed. */
+  seed?: number;
+}
+
+export interface ServiceOptions {
+  /** StartTaskContact quota: requests per second and burst, like a real account (2 / 5). */
+  rate?: number;
+  burst?: number;
+  /** Known instances and their resources; unknown ones answer 404. Default: the demo instance. */
+  instances?: Record<string, InstanceResources>;
+  /** Concurrent active tasks per instance (the real default is 2,500); default unlimited. */
+  maxActiveTasks?: number;
+  /** How long a created task stays active, in ms (agents closing tasks); default forever. */
+  taskLifetimeMs?: number;
+  latencyMs?: number;
+  latencyJitterMs?: number;
+  faults?: FaultOptions;
+}
+
+export const DEMO_INSTANCE_ID = '00000000-0000-4000-8000-00000000c0de';
+export const DEMO_CONTACT_FLOW_ID = '00000000-0000-4000-8000-0000000f1000';
+export const DEMO_TASK_TEMPLATE_ID = '00000000-0000-4000-8000-00000000a7e1';
+export const DEMO_QUICK_CONNECT_ID = '00000000-0000-4000-8000-0000000000c1';
+
+export const DEFAULT_INSTANCES: Record<string, InstanceResources> = {
+  [DEMO_INSTANCE_ID]: {
+    contactFlows: [DEMO_CONTACT_FLOW_ID],
+    taskTemplates: [DEMO_TASK_TEMPLATE_ID],
+    quickConnects: [DEMO_QUICK_CONNECT_ID],
+  },
+};
+
+export interface StoredTask {
+  ContactId: string;
+  ClientToken: string | undefined;
+  InstanceId: string;
+  Name: string;
+  PreviousContactId?: string;
+  Attributes?: Record<string, string>;
+  createdAt: number;
+}
+
+export interface EmulatorStats {
+  requests: number;
+  created: number;
+  replayed: number;
+  throttled: number;
+  /** Answers by error code (ThrottlingException included). */
+  errors: Record<string, number>;
+  /** Injected faults by kind. */
+  faults: { failBefore: number; failAfter: number; resetAfter: number };
+  /** Tasks stored, and the most tasks any one ClientToken produced (1 when idempotency held). */
+  tasks: number;
+  maxTasksPerToken: number;
+  rate: number;
+  burst: number;
+}
+
+/** What the HTTP layer should do with one request. */
+export type Answer =
+  | { status: 200; body: { ContactId: string } }
+  | { status: number; error: string; message: string; reason?: string }
+  | { reset: true };
+
+export class TaskService {
+  private bucket: TokenBucket;
+  private options: Required<Pick<ServiceOptions, 'rate' | 'burst' | 'latencyMs' | 'latencyJitterMs'>> & ServiceOptions;
+  private random: () => number;
+  private readonly byToken = new Map<string, StoredTask>();
+  private readonly chains = new Map<string, number>();
+  readonly tasks: StoredTask[] = [];
+  private tasksPerToken = new Map<string, number>();
+  private readonly counters: Omit<EmulatorStats, 'tasks' | 'maxTasksPerToken' | 'rate' | 'burst'> = {
+    requests: 0, created: 0, replayed: 0, throttled: 0, errors: {}, faults: { failBefore: 0, failAfter: 0, resetAfter: 0 },
+  };
+
+  constructor(options: ServiceOptions = {}) {
+    this.options = { rate: 2, burst: 5, latencyMs: 0, latencyJitterMs: 0, ...options };
+    this.bucket = new TokenBucket(this.options.rate, this.options.burst);
+    this.random = mulberry32(options.faults?.seed ?? 1);
+  }
+
+  /** Changes settings mid-run (a quota raised, faults switched off, a flow added). */
+  configure(patch: ServiceOptions): void {
+    this.options = { ...this.options, ...patch, faults: { ...this.options.faults, ...patch.faults } };
+    if (patch.rate !== undefined || patch.burst !== undefined) this.bucket.setRate(this.options.rate, this.options.burst);
+    if (patch.faults?.seed !== undefined) this.random = mulberry32(patch.faults.seed);
+  }
+
+  addInstance(instanceId: string, resources: InstanceResources): void {
+    const instances = { ...(this.options.instances ?? DEFAULT_INSTANCES) };
+    const known = instances[instanceId] ?? {};
+    instances[instanceId] = {
+      contactFlows: [...(known.contactFlows ?? []), ...(resources.contactFlows ?? [])],
+      taskTemplates: [...(known.taskTemplates ?? []), ...(resources.taskTemplates ?? [])],
+      quickConnects: [...(known.quickConnects ?? []), ...(resources.quickConnects ?? [])],
+    };
+    this.options.instances = instances;
+  }
+
+  /** Milliseconds to hold this request before answering. */
+  latency(): number {
+    const { latencyMs, latencyJitterMs } = this.options;
+    return latencyMs + (latencyJitterMs ? this.random() * latencyJitterMs : 0);
+  }
+
+  /** The throttle is applied on arrival, before any other work, as a front-door quota is. */
+  admit(): Answer | undefined {
+    this.counters.requests++;
+    if (this.bucket.tryTake()) return undefined;
+    this.counters.throttled++;
+    return this.error(429, 'ThrottlingException', 'Rate exceeded');
+  }
+
+  startTask(body: unknown): Answer {
+    const parsed = parseRequest(body);
+    if ('error' in parsed) return this.error(400, 'SerializationException', parsed.error);
+    const req = parsed.request;
+    const violations = checkTaskRequest(req, new Date());
+    if (violations.length) {
+      const v = violations[0]!;
+      return this.error(400, 'InvalidParameterException', `${v.member} ${v.rule}`);
+    }
+    const missing = this.missingResource(req);
+    if (missing) return this.error(404, 'ResourceNotFoundException', missing);
+
+    const known = req.ClientToken !== undefined ? this.byToken.get(req.ClientToken) : undefined;
+    if (known) {
+      this.counters.replayed++;
+      return { status: 200, body: { ContactId: known.ContactId } };
+    }
+    const cap = this.options.maxActiveTasks;
+    if (cap !== undefined && this.activeTasks(req.InstanceId!) >= cap) {
+      return this.error(402, 'ServiceQuotaExceededException', 'The maximum number of concurrent active tasks for this instance has been reached', 'ACTIVE_TASKS');
+    }
+    if (req.PreviousContactId && (this.chains.get(req.PreviousContactId) ?? 0) >= LIMITS.chainLength) {
+      return this.error(402, 'ServiceQuotaExceededException', `At most ${LIMITS.chainLength} tasks can be linked to one PreviousContactId`, 'PREVIOUS_CONTACT_CHAIN');
+    }
+
+    const faults = this.options.faults ?? {};
+    if (this.draw(faults.failBefore)) {
+      this.counters.faults.failBefore++;
+      return this.error(500, 'InternalServiceException', 'Injected failure before creating the task');
+    }
+    const task = this.create(req);
+    if (this.draw(faults.failAfter)) {
+      this.counters.faults.failAfter++;
+      return this.error(500, 'InternalServiceException', 'Injected failure after creating the task');
+    }
+    if (this.draw(faults.resetAfter)) {
+      this.counters.faults.resetAfter++;
+      return { reset: true };
+    }
+    return { status: 200, body: { ContactId: task.ContactId } };
+  }
+
+  stats(): EmulatorStats {
+    let maxTasksPerToken = 0;
+    for (const n of this.tasksPerToken.values()) maxTasksPerToken = Math.max(maxTasksPerToken, n);
+    return {
+      ...structuredClone(this.counters),
+      tasks: this.tasks.length,
+      maxTasksPerToken,
+      rate: this.options.rate,
+      burst: this.options.burst,
+    };
+  }
+
+  private create(req: TaskRequest): StoredTask {
+    const task: StoredTask = {
+      ContactId: randomUUID(),
+      ClientToken: req.ClientToken,
+      InstanceId: req.InstanceId!,
+      Name: req.Name!,
+      PreviousContactId: req.PreviousContactId,
+      Attributes: req.Attributes,
+      createdAt: Date.now(),
+    };
+    this.tasks.push(task);
+    this.counters.created++;
+    if (req.ClientToken !== undefined) {
+      this.byToken.set(req.ClientToken, task);
+      this.tasksPerToken.set(req.ClientToken, (this.tasksPerToken.get(req.ClientToken) ?? 0) + 1);
+    }
+    if (req.PreviousContactId) this.chains.set(req.PreviousContactId, (this.chains.get(req.PreviousContactId) ?? 0) + 1);
+    return task;
+  }
+
+  private activeTasks(instanceId: string): number {
+    const lifetime = this.options.taskLifetimeMs;
+    const horizon = lifetime === undefined ? -Infinity : Date.now() - lifetime;
+    let n = 0;
+    for (const t of this.tasks) if (t.InstanceId === instanceId && t.createdAt >= horizon) n++;
+    return n;
+  }
+
+  private missingResource(req: TaskRequest): string | undefined {
+    const instances = this.options.instances ?? DEFAULT_INSTANCES;
+    const instance = instances[req.InstanceId!];
+    if (!instance) return 'Instance not found';
+    if (req.ContactFlowId !== undefined && !instance.contactFlows?.includes(req.ContactFlowId)) return 'ContactFlow not found';
+    if (req.TaskTemplateId !== undefined && !instance.taskTemplates?.includes(req.TaskTemplateId)) return 'TaskTemplate not found';
+    if (req.QuickConnectId !== undefined && !instance.quickConnects?.includes(req.QuickConnectId)) return 'QuickConnect not found';
+    return undefined;
+  }
+
+  private draw(probability: number | undefined): boolean {
+    return probability !== undefined && probability > 0 && this.random() < probability;
+  }
+
+  /** An error answer, counted by code. */
+  error(status: number, error: string, message: string, reason?: string): Answer {
+    this.counters.errors[error] = (this.counters.errors[error] ?? 0) + 1;
+    return { status, error, message, ...(reason ? { reason } : {}) };
+  }
+}
+
+const STRING_MEMBERS = [
+  'InstanceId', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId', 'PreviousContactId',
+  'RelatedContactId', 'Name', 'Description', 'ClientToken',
+] as const;
+
+/** Checks JSON types the way the service's deserializer does, and turns epoch seconds into a Date. */
+function parseRequest(body: unknown): { request: TaskRequest } | { error: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { error: 'The request body must be a JSON object' };
+  const b = body as Record<string, unknown>;
+  const request: TaskRequest = {};
+  for (const m of STRING_MEMBERS) {
+    if (b[m] === undefined) continue;
+    if (typeof b[m] !== 'string') return { error: `${m} must be a string` };
+    request[m] = b[m];
+  }
+  if (b.ScheduledTime !== undefined) {
+    if (typeof b.ScheduledTime !== 'number') return { error: 'ScheduledTime must be a number (epoch seconds)' };
+    request.ScheduledTime = new Date(b.ScheduledTime * 1000);
+  }
+  if (b.Attributes !== undefined) {
+    if (!isStringMap(b.Attributes)) return { error: 'Attributes must map strings to strings' };
+    request.Attributes = b.Attributes;
+  }
+  if (b.References !== undefined) {
+    const refs = b.References;
+    if (typeof refs !== 'object' || refs === null || Object.values(refs).some((r) => typeof r !== 'object' || r === null || !isStringMap(r))) {
+      return { error: 'References must map names to {Type, Value}' };
+    }
+    request.References = refs as TaskRequest['References'];
+  }
+  if (b.Attachments !== undefined) {
+    if (!Array.isArray(b.Attachments) || b.Attachments.some((a) => typeof a !== 'object' || a === null)) return { error: 'Attachments must be a list' };
+    request.Attachments = b.Attachments as TaskRequest['Attachments'];
+  }
+  if (b.SegmentAttributes !== undefined) {
+    if (typeof b.SegmentAttributes !== 'object' || b.SegmentAttributes === null) return { error: 'SegmentAttributes must be a map' };
+    request.SegmentAttributes = b.SegmentAttributes as TaskRequest['SegmentAttributes'];
+  }
+  return { request };
+}
+
+function isStringMap(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+}

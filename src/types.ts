@@ -1,0 +1,65 @@
+/** Types named for the pipeline stage that produces them: InputRecord → TaskRequest → SendOutcome → ResultRow. */
+
+/** One CSV record as read, before any mapping. */
+export interface InputRecord {
+  /** Physical line in the input where the record starts (1 = header). */
+  line: number;
+  /** Cell values in header order. */
+  values: string[];
+}
+
+export interface TaskReference {
+  Type: string;
+  Value: string;
+}
+
+export interface TaskAttachment {
+  FileName: string;
+  S3Url: string;
+}
+
+export type SegmentAttributeValue = {
+  ValueString?: string;
+  ValueInteger?: number;
+  ValueArn?: string;
+  ValueMap?: Record<string, SegmentAttributeValue>;
+  ValueList?: SegmentAttributeValue[];
+};
+
+/** The StartTaskContact request members this tool sends (a subset of the SDK's input shape). */
+export interface TaskRequest {
+  InstanceId?: string;
+  ContactFlowId?: string;
+  TaskTemplateId?: string;
+  QuickConnectId?: string;
+  PreviousContactId?: string;
+  RelatedContactId?: string;
+  Name?: string;
+  Description?: string;
+  ScheduledTime?: Date;
+  ClientToken?: string;
+  Attributes?: Record<string, string>;
+  References?: Record<string, TaskReference>;
+  Attachments?: TaskAttachment[];
+  SegmentAttributes?: Record<string, SegmentAttributeValue>;
+}
+
+/** A broken rule, named by request member (`Attributes.priority`) and, once mapped, by input column. */
+export interface Violation {
+  member: string;
+  rule: string;
+  column?: string;
+}
+
+export type RowStatus = 'created' | 'failed' | 'invalid' | 'planned';
+
+/** What happened to one row; written as the `Result.*` columns. */
+export interface RowResult {
+  line: number;
+  status: RowStatus;
+  contactId?: string;
+  clientToken?: string;
+  attempts: number;
+  errorCode?: string;
+  errorMessage?: string;
+}
