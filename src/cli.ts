@@ -11,7 +11,7 @@ import { startEmulator, type EmulatorOptions } from './emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from './emulator/service.js';
 import { createLogger, type LogFormat } from './log.js';
 import { ProgressView } from './progress.js';
-import { runImport, type RunOptions } from './run.js';
+import { rerunImport, runImport, type Progress, type RerunOptions, type RunOptions } from './run.js';
 import { formatSummary, type Summary } from './stats.js';
 
 const EXIT = { ok: 0, rowsFailed: 1, usage: 2, interrupted: 3, locked: 4, internal: 70 } as const;
@@ -61,6 +61,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--token-namespace <s>', "mixed into every ClientToken (default: the input file's name)")
     .option('--token-key <col[,col...]>', 'columns that identify a row for its ClientToken (default: the whole mapped request)', (v: string) => v.split(',').map((s) => s.trim()))
     .option('--dry-run', 'validate and write the results file with what would be sent; send nothing')
+    .option('--resume', 'continue an interrupted run: rows already final in --results are skipped, the rest sent with the same tokens')
     .option('--endpoint <url>', 'service endpoint (emulator, VPC endpoint); AWS_ENDPOINT_URL_CONNECT works too')
     .option('--region <region>', 'AWS Region (standard chain: AWS_REGION, profile)')
     .option('--profile <name>', 'AWS profile (standard credential chain otherwise)')
@@ -77,7 +78,7 @@ function addOperatorOptions(cmd: Command): Command {
 }
 
 /** Sets up logs and progress, runs the import, prints the summary; returns the exit code. */
-async function runWithOperatorOutput(options: RunOptions, flags: OperatorFlags): Promise<number> {
+async function runWithOperatorOutput(options: RerunOptions, flags: OperatorFlags, command: 'run' | 'rerun' = 'run'): Promise<number> {
   const tty = Boolean(process.stderr.isTTY);
   const progress = flags.progress && tty && flags.logFormat !== 'json' ? new ProgressView() : undefined;
   const logger = createLogger({ level: flags.logLevel, format: flags.logFormat ?? (tty ? 'pretty' : 'json'), stream: progress?.logStream });
@@ -100,7 +101,8 @@ async function runWithOperatorOutput(options: RunOptions, flags: OperatorFlags):
 
   let summary: Summary;
   try {
-    summary = await runImport({ ...options, logger, signal: controller.signal, onProgress: progress && ((p) => progress.update(p)) });
+    const full = { ...options, logger, signal: controller.signal, onProgress: progress && ((p: Progress) => progress.update(p)) };
+    summary = await (command === 'rerun' ? rerunImport(full) : runImport(full));
   } finally {
     progress?.stop();
     process.off('SIGINT', onSignal);
@@ -109,6 +111,7 @@ async function runWithOperatorOutput(options: RunOptions, flags: OperatorFlags):
   if (flags.summaryJson) writeFileSync(flags.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
   process.stdout.write(`${formatSummary(summary)}\n`);
   if (summary.fatalError) return summary.rows.created === 0 ? EXIT.usage : EXIT.interrupted;
+  if (summary.alreadyDone) return EXIT.ok;
   if (summary.interrupted) {
     process.stdout.write(`Interrupted. Run the same command again with --resume to finish: rows already recorded are skipped.\n`);
     return EXIT.interrupted;
@@ -133,6 +136,8 @@ interface RunFlags extends OperatorFlags {
   tokenNamespace?: string;
   tokenKey?: string[];
   dryRun?: boolean;
+  resume?: boolean;
+  includeInvalid?: boolean;
   endpoint?: string;
   region?: string;
   profile?: string;
@@ -158,6 +163,7 @@ function toRunOptions(input: string, f: RunFlags): RunOptions {
     tokenNamespace: f.tokenNamespace,
     tokenKey: f.tokenKey,
     dryRun: f.dryRun,
+    resume: f.resume,
     endpoint: f.endpoint,
     region: f.region,
     profile: f.profile,
@@ -178,6 +184,12 @@ Examples:
   # Check a file without sending anything
   connect-task-loader validate tickets.csv --job tickets.job.json
 
+  # After a crash or Ctrl-C: finish the run (rows already recorded are skipped)
+  connect-task-loader run tickets.csv --job tickets.job.json --resume
+
+  # Send again the rows that failed (writes tickets.results.rerun-1.csv)
+  connect-task-loader rerun tickets.results.csv
+
 Exit codes: 0 all created · 1 some rows failed or invalid · 2 usage or unreadable input (nothing sent)
             3 interrupted, run again with --resume · 4 another run holds the results file`;
 
@@ -195,6 +207,23 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('import rows: one StartTaskContact per record, a results row for each')
     .addHelpText('after', EXAMPLES)
     .action(async (input: string, flags: RunFlags) => setExit(await runWithOperatorOutput(toRunOptions(input, flags), flags)));
+
+  addOperatorOptions(addRunOptions(program.command('rerun').argument('<results.csv>', 'the results file of an earlier run (or rerun)')))
+    .description('send again the rows of a results file that failed; rows that succeeded are copied, not sent')
+    .option('--include-invalid', 'also send invalid rows (after correcting them in the results file)')
+    .addHelpText(
+      'after',
+      `
+Mapping, routing and token options default to the earlier run's (kept in <results>.run.json); flags win.
+Each row keeps its ClientToken unless its content changed. Writes <results>.rerun-1.csv (a rerun of that
+writes .rerun-2.csv), where Result.Line still points into the original input.
+
+Example:
+  connect-task-loader rerun tickets.results.csv`,
+    )
+    .action(async (input: string, flags: RunFlags) =>
+      setExit(await runWithOperatorOutput({ ...toRunOptions(input, flags), includeInvalid: flags.includeInvalid }, flags, 'rerun')),
+    );
 
   addOperatorOptions(addRunOptions(program.command('validate').argument('<input>', 'CSV file, - or .csv.gz')))
     .description('map and validate every row and write the results file as planned; send nothing (run --dry-run)')

@@ -4,7 +4,7 @@
  *   import { runImport } from 'connect-task-loader';
  *   const summary = await runImport({ input: 'tasks.csv', instanceId, contactFlowId, rate: 2 });
  */
-export { runImport, type RunOptions, type Logger, type Progress } from './run.js';
+export { runImport, rerunImport, type RunOptions, type RerunOptions, type Logger, type Progress } from './run.js';
 export { type Summary } from './stats.js';
 export { ConnectSender, createConnectClient, type TaskSender, type SendOutcome, type ClientOptions } from './send.js';
 export { startEmulator, type Emulator, type EmulatorOptions } from './emulator/server.js';
@@ -15,4 +15,5 @@ export {
 export { checkJobFile, loadJobFile, type JobFile } from './job.js';
 export { clientToken } from './token.js';
 export { LoaderError, UsageError, InputError, LockedError } from './errors.js';
+export { type RunState } from './state.js';
 export type { TaskRequest, RowResult, RowStatus, Violation } from './types.js';

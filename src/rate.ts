@@ -32,6 +32,9 @@ export interface AdaptiveOptions {
   now?: () => number;
 }
 
+/** After a cut, further throttles are not acted on for this long (ms). */
+const CUT_HOLD_MS = 500;
+
 /** Seconds of history used to measure the accepted rate; long enough to hold ~20 answers at low rates. */
 const minWindowSeconds = (rate: number) => Math.max(2, 20 / rate);
 
@@ -71,8 +74,10 @@ export class AdaptiveRate implements RateControl {
   observe(outcome: SendOutcome, latencyMs: number): void {
     const t = this.now();
     if (outcome.kind === 'throttled') {
-      // A request sent before the last cut says nothing about the new rate.
-      if (t - latencyMs >= this.lastCut) this.cut(t);
+      // One cut per hold period: throttles arriving right after a cut mostly belong to requests that
+      // were already bunched at the service, and cutting again for each would undershoot the quota.
+      // A request sent before the last cut says nothing about the new rate either.
+      if (t - latencyMs >= this.lastCut && t - this.lastCut >= CUT_HOLD_MS) this.cut(t);
       return;
     }
     if (outcome.kind === 'created' || outcome.kind === 'refused') {

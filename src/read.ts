@@ -7,7 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createGunzip } from 'node:zlib';
-import { parse, type Info } from 'csv-parse';
+import { Parser, type Info } from 'csv-parse';
 import { InputError, UsageError } from './errors.js';
 import type { InputRecord } from './types.js';
 
@@ -51,7 +51,7 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
   const raw = source;
   const gz = input.endsWith('.gz');
 
-  const parser = parse({
+  const parser = new TolerantParser({
     bom: true,
     delimiter: options.delimiter ?? ',',
     // Both endings, so a file that mixes them (edited on two systems) still parses cleanly.
@@ -66,20 +66,30 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
     /* errors surface through the parser's iterator */
   });
 
-  const iterator = parser[Symbol.asyncIterator]() as AsyncIterator<{ record: string[]; info: Info }>;
-  const first = await nextRecord(iterator, input);
+  const iterator = parser[Symbol.asyncIterator]() as AsyncIterator<Parsed>;
+  const close = () => raw.destroy();
+  const first = await nextRecord(iterator, input, 1).catch((err: unknown) => {
+    close();
+    throw err;
+  });
   if (first.done) throw new InputError(`${input === '-' ? 'standard input' : input} is empty: a header row is needed`);
   const header = first.value.record;
 
   async function* records(): AsyncGenerator<InputRecord> {
-    for (;;) {
-      const next = await nextRecord(iterator, input);
-      if (next.done) return;
-      const { record, info } = next.value;
-      // info.lines is the line where the record ends; count back the line breaks inside its cells.
-      let inner = 0;
-      for (const cell of record) for (let i = cell.indexOf('\n'); i !== -1; i = cell.indexOf('\n', i + 1)) inner++;
-      yield { line: info.lines - inner, values: record };
+    let lastLine = first.done ? 1 : first.value.info.lines;
+    try {
+      for (;;) {
+        const next = await nextRecord(iterator, input, lastLine + 1);
+        if (next.done) return;
+        const { record, info } = next.value;
+        lastLine = info.lines;
+        // info.lines is the line where the record ends; count back the line breaks inside its cells.
+        let inner = 0;
+        for (const cell of record) for (let i = cell.indexOf('\n'); i !== -1; i = cell.indexOf('\n', i + 1)) inner++;
+        yield { line: info.lines - inner, values: record };
+      }
+    } finally {
+      close(); // also when the consumer stops early (an interrupted run): release the file
     }
   }
 
@@ -91,20 +101,53 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
   };
 }
 
-async function nextRecord(
-  iterator: AsyncIterator<{ record: string[]; info: Info }>,
-  input: string,
-): Promise<IteratorResult<{ record: string[]; info: Info }>> {
-  try {
-    return await iterator.next();
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    const e = err as Error & { code?: string; lines?: number };
-    const where = e.lines !== undefined ? ` at line ${e.lines}` : '';
-    const hint = e.code === 'CSV_MAX_RECORD_SIZE' ? ' (probably a quote that is never closed)' : '';
-    // csv-parse messages quote no cell values except for a few codes; keep only the code to stay private.
-    throw new InputError(`${input === '-' ? 'standard input' : input}: CSV error ${e.code ?? e.name}${where}${hint}`, { cause: err });
+type Parsed = { record: string[]; info: Info; parseError?: undefined } | { parseError: Error };
+
+/**
+ * csv-parse fails by destroying its stream, which drops the records it had already parsed but not yet
+ * handed over. This parser instead passes the error along in order, after those records, so that
+ * every record before a broken one still gets its results row.
+ */
+class TolerantParser extends Parser {
+  override _transform(buf: Buffer, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    super._transform(buf, encoding, (err?: Error | null) => this.settle(err, callback));
   }
+
+  override _flush(callback: (err?: Error | null) => void): void {
+    super._flush((err?: Error | null) => this.settle(err, callback));
+  }
+
+  private settle(err: Error | null | undefined, callback: (err?: Error | null) => void): void {
+    if (!err) return callback();
+    this.push({ parseError: err } satisfies Parsed);
+    this.push(null);
+    callback();
+  }
+}
+
+/** `startLine`: where the next record starts (after the last good one), to name it in an error. */
+async function nextRecord(
+  iterator: AsyncIterator<Parsed>,
+  input: string,
+  startLine: number,
+): Promise<IteratorResult<{ record: string[]; info: Info }>> {
+  let err: unknown;
+  try {
+    const next = await iterator.next();
+    if (next.done || !next.value.parseError) return next as IteratorResult<{ record: string[]; info: Info }>;
+    err = next.value.parseError;
+  } catch (e) {
+    err = e; // a read or decode failure upstream
+  }
+  if (err instanceof InputError) throw err;
+  const e = err as Error & { code?: string };
+  const hint =
+    e.code === 'CSV_QUOTE_NOT_CLOSED' || e.code === 'CSV_MAX_RECORD_SIZE' ? ': a quote opened there is never closed' : '';
+  // csv-parse messages can quote cell text; keep only the code and line to stay private.
+  throw new InputError(
+    `${input === '-' ? 'standard input' : input}: CSV error ${e.code ?? e.name} in the record starting at line ${startLine}${hint}`,
+    { cause: err },
+  );
 }
 
 /** A Transform that decodes bytes to text, failing on bytes that are not valid in the encoding. */

@@ -17,6 +17,18 @@ export const RESULT_COLUMNS = [
 
 export const isResultColumn = (name: string) => name.startsWith('Result.');
 
+/**
+ * Where `rerun` writes: `x.results.csv` → `x.results.rerun-1.csv`, and a rerun of that →
+ * `x.results.rerun-2.csv`, beside the file being rerun.
+ */
+export function rerunResultsPath(resultsPath: string): string {
+  const dir = dirname(resultsPath);
+  let name = basename(resultsPath);
+  if (name.endsWith('.csv')) name = name.slice(0, -4);
+  const m = /^(.*)\.rerun-(\d+)$/.exec(name);
+  return join(dir, m ? `${m[1]}.rerun-${Number(m[2]) + 1}.csv` : `${name}.rerun-1.csv`);
+}
+
 /** `<input without extension>.results.csv` beside the input (`x.csv.gz` → `x.results.csv`). */
 export function defaultResultsPath(input: string): string {
   if (input === '-') throw new UsageError('reading standard input needs --results <file>');
@@ -56,6 +68,19 @@ export class ResultsWriter {
       throw new UsageError(`cannot create results file ${path}: ${code ?? String(err)}`);
     }
     return new ResultsWriter(fd, inputHeader, true);
+  }
+
+  /**
+   * Opens an existing results file (already repaired by readLedger) to append to it. Its header must
+   * be the one this input produces, or the rows would not line up.
+   */
+  static append(path: string, inputHeader: string[], existingHeader: string[]): ResultsWriter {
+    const writer = new ResultsWriter(openSync(path, 'a', 0o600), inputHeader, false);
+    if (writer.header.join('\u0000') !== existingHeader.join('\u0000')) {
+      writer.close();
+      throw new UsageError(`results file ${path} has other columns than this input produces: was it made from another file?`);
+    }
+    return writer;
   }
 
   write(values: string[], result: RowResult): void {

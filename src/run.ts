@@ -4,19 +4,24 @@
  * so memory is bounded by the pool, never by the file.
  */
 import { setMaxListeners } from 'node:events';
-import { basename } from 'node:path';
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { setInterval as every } from 'node:timers';
+import { checkRequiredColumns, defaultNamespace, resolveSettings, storedOptions, type Settings } from './config.js';
 import { Dispatcher } from './dispatch.js';
 import { InputError, UsageError } from './errors.js';
 import { loadJobFile, type JobFile } from './job.js';
-import { compileMapping, mapRecord, type Defaults, type Mapping } from './map.js';
+import { earlierResults, readLedger, type Ledger } from './ledger.js';
+import { acquireLock } from './lock.js';
+import { compileMapping, mapRecord } from './map.js';
 import { AdaptiveRate } from './rate.js';
-import { openCsv, type CsvInput } from './read.js';
-import { defaultResultsPath, ResultsWriter } from './results.js';
+import { openCsv } from './read.js';
+import { defaultResultsPath, rerunResultsPath, ResultsWriter } from './results.js';
 import { DEFAULT_RETRY } from './retry.js';
 import { ConnectSender, createConnectClient, type SendOutcome, type TaskSender } from './send.js';
+import { readState, sha256File, writeState, type RunState } from './state.js';
 import { RunStats, summarize, type Summary } from './stats.js';
-import { clientToken } from './token.js';
+import { clientToken, DuplicateTokens } from './token.js';
 import type { InputRecord, RowResult, TaskRequest } from './types.js';
 import { describeViolations, validateRow } from './validate.js';
 
@@ -62,6 +67,8 @@ export interface RunOptions {
   /** Columns that identify a row for its ClientToken; default the whole mapped request. */
   tokenKey?: string[];
   dryRun?: boolean;
+  /** Continue an interrupted run: rows already final in the results file are skipped. */
+  resume?: boolean;
   endpoint?: string;
   region?: string;
   profile?: string;
@@ -84,27 +91,125 @@ const silent: Logger = { info() {}, warn() {}, debug() {} };
 
 interface Job {
   record: InputRecord;
+  /** Final before sending: invalid, or (rerun) copied from the earlier results. */
   result?: RowResult;
+  /** A rerun's row that is not sent again: its earlier result is copied as is. */
+  carried?: boolean;
   request?: TaskRequest;
   token?: string;
 }
 
-export async function runImport(options: RunOptions): Promise<Summary> {
-  const log = options.logger ?? silent;
-  const job = typeof options.job === 'string' ? await loadJobFile(options.job) : (options.job ?? {});
-  const settings = resolveSettings(options, job);
-  const resultsPath = options.results ?? defaultResultsPath(options.input);
+/** Sends again the rows of a results file that did not succeed; see `rerunImport`. */
+export interface RerunOptions extends RunOptions {
+  /** Also send `invalid` rows (corrected in the results file since). */
+  includeInvalid?: boolean;
+}
 
+/** Imports `options.input`: one results row per record. */
+export function runImport(options: RunOptions): Promise<Summary> {
+  return execute(options, undefined);
+}
+
+/**
+ * Reads a results file (`options.input`) and sends again its `failed` rows (and `invalid` ones with
+ * `includeInvalid`), keeping each row's ClientToken unless its content changed. Rows that succeeded
+ * are copied, not sent. Writes a new results file (`x.results.rerun-1.csv` by default) whose
+ * `Result.Line` still points into the original input.
+ */
+export function rerunImport(options: RerunOptions): Promise<Summary> {
+  return execute(options, { includeInvalid: options.includeInvalid ?? false });
+}
+
+async function execute(options: RunOptions, rerun: { includeInvalid: boolean } | undefined): Promise<Summary> {
+  const log = options.logger ?? silent;
+  if (options.input !== '-') {
+    await access(options.input).catch((err: NodeJS.ErrnoException) => {
+      throw new InputError(`cannot read ${options.input}: ${err.code ?? String(err)}`, { cause: err });
+    });
+  }
+  const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
+  const resultsPath = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
+  // The run this one continues (--resume) or sends again (rerun) lends its options and namespace.
+  const previous = await readState(resultsPath);
+  const origin = rerun ? await readState(options.input) : undefined;
+  const stored = previous?.options ?? origin?.options ?? {};
+  const jobPath = typeof options.job === 'string' ? resolve(options.job) : stored.job;
+  const job = typeof options.job === 'object' ? options.job : jobPath ? await loadJobFile(jobPath) : {};
+  const settings = resolveSettings(options, job, stored);
+  const tokenNamespace =
+    options.tokenNamespace ?? previous?.tokenNamespace ?? origin?.tokenNamespace ?? job.tokenNamespace ?? defaultNamespace(options.input, inputSha);
+  if (!inputSha && options.tokenNamespace === undefined && !job.tokenNamespace) {
+    log.warn({}, 'reading standard input: pass --token-namespace (e.g. the date) so that the tokens of each batch are its own');
+  }
+
+  const lock = await acquireLock(resultsPath);
+  try {
+    let ledger: Ledger | undefined;
+    if (await exists(resultsPath)) {
+      if (previous?.completedAt && inputSha && previous.inputSha256 === inputSha && !settings.dryRun) {
+        log.info({ results: resultsPath, completedAt: previous.completedAt }, 'input already processed: nothing to do');
+        return alreadyDone(options.input, resultsPath, previous);
+      }
+      if (!options.resume || settings.dryRun) {
+        throw new UsageError(`results file ${resultsPath} already exists: add --resume to continue that run, or pass another --results`);
+      }
+      if (previous?.dryRun) throw new UsageError(`${resultsPath} holds a dry run, which cannot be resumed: delete it or pass another --results`);
+      if (previous?.inputSha256 && inputSha && previous.inputSha256 !== inputSha) {
+        throw new UsageError(`${options.input} changed since the run that wrote ${resultsPath} began: its lines no longer match; start a new run with another --results`);
+      }
+      if (previous && options.tokenNamespace !== undefined && options.tokenNamespace !== previous.tokenNamespace) {
+        throw new UsageError(`--token-namespace differs from the one the interrupted run used ("${previous.tokenNamespace}"): resume with the same one`);
+      }
+      ledger = await readLedger(resultsPath);
+      if (ledger.repairedBytes) log.warn({ results: resultsPath, bytes: ledger.repairedBytes }, 'repaired a torn last row of the results file');
+      log.info({ results: resultsPath, final: ledger.final.size }, 'resuming: rows already final are skipped');
+    }
+
+    const state: RunState = {
+      version: 1,
+      input: options.input === '-' ? '-' : resolve(options.input),
+      inputSha256: inputSha,
+      tokenNamespace,
+      options: storedOptions(jobPath, settings),
+      dryRun: settings.dryRun,
+      ...(rerun ? { rerunOf: resolve(options.input) } : {}),
+      startedAt: previous?.startedAt ?? new Date().toISOString(),
+    };
+    await writeState(resultsPath, state);
+    const rerunContext = rerun && { ...rerun, originKnown: Boolean(origin) || options.tokenNamespace !== undefined };
+    const summary = await pipeline(options, { settings, job, tokenNamespace, resultsPath, ledger, rerun: rerunContext, log });
+    if (!summary.interrupted && !summary.fatalError && !summary.inputError) {
+      await writeState(resultsPath, { ...state, completedAt: new Date().toISOString(), rows: summary.rows });
+    }
+    return summary;
+  } finally {
+    await lock.release();
+  }
+}
+
+interface PipelineContext {
+  settings: Settings;
+  job: JobFile;
+  tokenNamespace: string;
+  resultsPath: string;
+  ledger: Ledger | undefined;
+  rerun: { includeInvalid: boolean; originKnown: boolean } | undefined;
+  log: Logger;
+}
+
+async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summary> {
+  const { settings, tokenNamespace, resultsPath, ledger, rerun, log } = ctx;
   const csv = await openCsv(options.input, { encoding: settings.encoding, delimiter: settings.delimiter });
-  const mapping = compileMapping(csv.header, { task: job.task, ...settings.defaults });
+  const mapping = compileMapping(csv.header, { task: ctx.job.task, ...settings.defaults });
   checkRequiredColumns(mapping);
   const tokenKey = settings.tokenKey?.map((name) => {
     const i = csv.header.indexOf(name);
     if (i === -1) throw new UsageError(`--token-key: no column named "${name}" in the input header`);
     return i;
   });
+  const ledgerColumns = rerun ? earlierResults(csv.header, options.input) : undefined;
 
-  const results = ResultsWriter.create(resultsPath, csv.header);
+  const results = ledger ? ResultsWriter.append(resultsPath, csv.header, ledger.header) : ResultsWriter.create(resultsPath, csv.header);
   const stats = new RunStats();
   const rate = new AdaptiveRate({ rate: settings.rate, burst: settings.burst });
   const autoConcurrency = options.concurrency === undefined;
@@ -114,14 +219,14 @@ export async function runImport(options: RunOptions): Promise<Summary> {
     ? undefined
     : (options.sender ??
       new ConnectSender(
-          createConnectClient({
-            endpoint: options.endpoint,
-            region: options.region,
-            profile: options.profile,
-            maxSockets: concurrencyCap,
-            requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
-          }),
-        ));
+        createConnectClient({
+          endpoint: settings.endpoint,
+          region: settings.region,
+          profile: settings.profile,
+          maxSockets: concurrencyCap,
+          requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+        }),
+      ));
 
   // The run stops taking rows on the caller's signal, at the deadline, or on a fatal error of its own.
   const stop = new AbortController();
@@ -131,39 +236,59 @@ export async function runImport(options: RunOptions): Promise<Summary> {
   setMaxListeners(0, signal);
   const dispatcher = sender && new Dispatcher(sender, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, concurrency, signal);
   const now = new Date();
+  const duplicates = new DuplicateTokens(log);
 
   log.info(
-    { input: options.input, results: resultsPath, rate: settings.rate, burst: settings.burst, dryRun: settings.dryRun, tokenNamespace: settings.tokenNamespace },
+    { input: options.input, results: resultsPath, rate: settings.rate, burst: settings.burst, dryRun: settings.dryRun, resume: Boolean(ledger), rerun: Boolean(rerun), tokenNamespace },
     'run started',
   );
 
   function prepare(record: InputRecord): Job {
+    let previousResult: RowResult | undefined;
+    if (ledgerColumns) {
+      previousResult = ledgerColumns(record.values);
+      record = { line: previousResult.line, values: record.values };
+      const resend = previousResult.status === 'failed' || previousResult.status === 'planned' || (rerun!.includeInvalid && previousResult.status === 'invalid');
+      if (!resend) return { record, result: previousResult, carried: true };
+    }
     const mapped = mapRecord(mapping, record);
     const violations = mapped.ok ? validateRow(mapped.row, now) : mapped.violations;
     if (!mapped.ok || violations.length) {
       return { record, result: { line: record.line, status: 'invalid', attempts: 0, errorCode: 'InvalidRow', errorMessage: describeViolations(violations) } };
     }
     const request = mapped.row.request;
-    const token = request.ClientToken ?? clientToken(settings.tokenNamespace, tokenKey ? tokenKey.map((i) => record.values[i]!) : request);
+    const fresh = request.ClientToken ?? clientToken(tokenNamespace, tokenKey ? tokenKey.map((i) => record.values[i]!) : request);
+    // A rerun keeps a row's token unless its content changed (then the old token would name another task).
+    const kept = previousResult?.clientToken;
+    // Without the earlier run's namespace, a changed row cannot be told from an unchanged one: keep it.
+    const token = kept && (!rerun!.originKnown || kept === fresh) ? kept : fresh;
+    duplicates.check(token, record.line);
     return { record, request: { ...request, ClientToken: token }, token };
   }
 
   async function* jobs(): AsyncGenerator<Job> {
     for await (const record of csv.records) {
       if (signal.aborted) return;
-      yield prepare(record);
+      const job = prepare(record);
+      const done = ledger?.final.get(job.record.line);
+      if (done) {
+        stats.skipped++;
+        stats.rows[done]++;
+        continue;
+      }
+      yield job;
     }
   }
 
   const record = (job: Job, result: RowResult) => {
     results.write(job.record.values, result);
     stats.rows[result.status]++;
+    if (job.carried) return;
     if (result.status !== 'created' && result.status !== 'planned') {
       log.info({ line: result.line, status: result.status, code: result.errorCode }, 'row not created');
       log.debug({ line: result.line, message: result.errorMessage }, 'row error detail');
     }
   };
-
   let inputError: Error | undefined;
   let fatal: Extract<SendOutcome, { kind: 'fatal' }> | undefined;
   const source = jobs();
@@ -230,6 +355,7 @@ export async function runImport(options: RunOptions): Promise<Summary> {
     interrupted: signal.aborted,
     dryRun: settings.dryRun,
   });
+  if (duplicates.count) summary.duplicateTokens = duplicates.count;
   if (inputError) summary.inputError = inputError.message;
   if (fatal) {
     summary.fatalError = `${fatal.code}: ${fatal.message}`;
@@ -239,54 +365,27 @@ export async function runImport(options: RunOptions): Promise<Summary> {
   return summary;
 }
 
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The summary of a run that finds its input already completed into its results file. */
+function alreadyDone(input: string, results: string, state: RunState): Summary {
+  const rows = state.rows ?? { total: 0, created: 0, failed: 0, invalid: 0, planned: 0, skipped: 0 };
+  return {
+    input, results, rows: { ...rows, skipped: rows.total }, requests: 0, throttled: 0, retries: 0, unknownOutcomes: 0, errors: {},
+    elapsedSeconds: 0, targetRate: 0, finalRate: 0, achievedRate: 0, latencyMs: { p50: null, p99: null },
+    interrupted: false, dryRun: false, alreadyDone: state.completedAt,
+  };
+}
+
 function toResult(job: Job, outcome: SendOutcome, requests: number): RowResult {
   const base = { line: job.record.line, clientToken: job.token, attempts: requests };
   if (outcome.kind === 'created') return { ...base, status: 'created', contactId: outcome.contactId };
   return { ...base, status: 'failed', errorCode: outcome.code, errorMessage: outcome.message };
-}
-
-/** Flags win over the job file; the job file over built-in defaults. */
-function resolveSettings(o: RunOptions, job: JobFile) {
-  const defaults: Defaults = {
-    InstanceId: o.instanceId ?? job.instanceId,
-    ContactFlowId: o.contactFlowId ?? job.contactFlowId,
-    TaskTemplateId: o.taskTemplateId ?? job.taskTemplateId,
-    QuickConnectId: o.quickConnectId ?? job.quickConnectId,
-  };
-  const from = (flag: string | undefined, name: string) => (flag !== undefined ? `--${name}` : 'job file');
-  const defaultSources = {
-    InstanceId: from(o.instanceId, 'instance-id'),
-    ContactFlowId: from(o.contactFlowId, 'contact-flow-id'),
-    TaskTemplateId: from(o.taskTemplateId, 'task-template-id'),
-    QuickConnectId: from(o.quickConnectId, 'quick-connect-id'),
-  };
-  const settings = {
-    defaults: { defaults, defaultSources },
-    rate: o.rate ?? job.rate ?? 2,
-    burst: o.burst ?? job.burst ?? 5,
-    maxAttempts: o.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
-    tokenNamespace: o.tokenNamespace ?? job.tokenNamespace ?? (o.input === '-' ? 'stdin' : basename(o.input)),
-    tokenKey: o.tokenKey ?? job.tokenKey,
-    encoding: o.encoding ?? job.encoding,
-    delimiter: o.delimiter ?? job.delimiter,
-    dryRun: o.dryRun ?? false,
-  };
-  if (!(settings.rate > 0)) throw new UsageError('--rate must be a number above 0');
-  if (!(settings.burst >= 1)) throw new UsageError('--burst must be at least 1');
-  if (!(settings.maxAttempts >= 1)) throw new UsageError('--max-attempts must be at least 1');
-  if (o.concurrency !== undefined && !(o.concurrency >= 1)) throw new UsageError('--concurrency must be at least 1');
-  return settings;
-}
-
-/** Fail before sending anything when no row could ever be complete. */
-function checkRequiredColumns(mapping: Mapping): void {
-  const mapped = new Set(mapping.fields.map((f) => (f.target.kind === 'member' ? f.target.member : f.target.kind)));
-  const has = (m: keyof Defaults) => mapped.has(m) || mapping.defaults[m] !== undefined;
-  if (!has('InstanceId')) throw new UsageError('no InstanceId: pass --instance-id, set instanceId in the job file, or add an InstanceId column');
-  if (!mapped.has('Name')) throw new UsageError('no Name: add a Name column, or map task.Name in a job file');
-  if (!has('ContactFlowId') && !has('TaskTemplateId') && !has('QuickConnectId')) {
-    throw new UsageError('no routing: pass --contact-flow-id (or --task-template-id / --quick-connect-id), or add such a column');
-  }
 }
 
 /** Before any latency is seen, assume up to a second per request. */

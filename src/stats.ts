@@ -68,6 +68,10 @@ export interface Summary {
   inputError?: string;
   /** Set when the run stopped because no request could succeed (credentials, signing, access). */
   fatalError?: string;
+  /** When the input had already been completed into this results file: that time (nothing was sent). */
+  alreadyDone?: string;
+  /** Rows whose ClientToken repeated an earlier row's (they become one task). */
+  duplicateTokens?: number;
 }
 
 export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>): Summary {
@@ -76,7 +80,8 @@ export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'resul
   const round = (n: number | undefined) => (n === undefined ? null : Math.round(n * 10) / 10);
   return {
     ...extra,
-    rows: { total: created + failed + invalid + planned + stats.skipped, created, failed, invalid, planned, skipped: stats.skipped },
+    // Rows skipped on --resume are counted under their earlier status too: the results file holds them.
+    rows: { total: created + failed + invalid + planned, created, failed, invalid, planned, skipped: stats.skipped },
     requests: stats.requests,
     throttled: stats.throttled,
     retries: stats.retries,
@@ -90,10 +95,17 @@ export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'resul
 
 /** Human summary: counts, time, rates. No row content. */
 export function formatSummary(s: Summary): string {
+  if (s.alreadyDone) {
+    return (
+      `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
+      `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent.` +
+      (s.rows.failed + s.rows.invalid ? `\nTo send the failed rows again: connect-task-loader rerun ${s.results}` : '')
+    );
+  }
   const lines = [
     `${s.dryRun ? 'Dry run' : s.fatalError ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
       (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
-      (s.rows.skipped ? `, ${s.rows.skipped} already done` : ''),
+      (s.rows.skipped ? ` (${s.rows.skipped} of them recorded by the earlier run)` : ''),
     s.dryRun
       ? `Time ${s.elapsedSeconds}s · nothing sent`
       : `Time ${s.elapsedSeconds}s · ${s.achievedRate} tasks/s (target ${round2(s.targetRate)}/s, ended at ${round2(s.finalRate)}/s) · ` +
@@ -102,6 +114,7 @@ export function formatSummary(s: Summary): string {
   ];
   const errors = Object.entries(s.errors).filter(([code]) => code !== 'ThrottlingException');
   if (errors.length) lines.push(`Errors seen: ${errors.map(([c, n]) => `${c} ×${n}`).join(', ')}`);
+  if (s.duplicateTokens) lines.push(`Warning: ${s.duplicateTokens} rows repeated an earlier row's ClientToken and became one task with it (see the log; --token-key to tell them apart)`);
   if (s.inputError) lines.push(`Input error: ${s.inputError}`);
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);

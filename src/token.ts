@@ -41,3 +41,29 @@ export function canonical(value: unknown): unknown {
   }
   return value;
 }
+
+/** Rows remembered for the repeated-token warning; past this, the check stops (memory stays flat). */
+const MAX_TRACKED = 2_000_000;
+
+/**
+ * Warns when a row's token repeats an earlier row's in the same file: the service would turn both
+ * into one task. Keeps 48 bits of each token (a false alarm is ~1 in 10^8 for a million rows).
+ */
+export class DuplicateTokens {
+  private readonly seen = new Map<number, number>();
+  count = 0;
+
+  constructor(private readonly log: { warn(obj: object, msg?: string): void }) {}
+
+  check(token: string, line: number): void {
+    if (this.seen.size >= MAX_TRACKED) return;
+    const key = Buffer.from(token.slice(-8), 'base64url').readUIntBE(0, 6);
+    const first = this.seen.get(key);
+    if (first === undefined) {
+      this.seen.set(key, line);
+      return;
+    }
+    this.count++;
+    if (this.count <= 20) this.log.warn({ line, sameAsLine: first }, 'same ClientToken as an earlier row: the two rows will be one task');
+  }
+}

@@ -56,7 +56,7 @@ describe('connect-task-loader', () => {
   it('--help lists the commands, examples and exit codes', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const text of ['run', 'validate', 'emulator', 'demo', 'Examples:', 'Exit codes:']) expect(r.stdout).toContain(text);
+    for (const text of ['run', 'rerun', 'validate', 'emulator', 'demo', 'Examples:', 'Exit codes:']) expect(r.stdout).toContain(text);
     const run = await cli(['run', '--help']);
     expect(run.stdout).toContain('--token-namespace');
     expect(run.stdout).toContain('--dry-run');

@@ -25,10 +25,10 @@ export function writeCsv(rows: string[][], name = 'input.csv', dir = tempDir()):
 }
 
 /** `count` task rows by the column convention, each with a unique Name and rowId attribute. */
-export function taskRows(count: number, extra: (i: number) => string[] = () => []): string[][] {
+export function taskRows(count: number): string[][] {
   const rows: string[][] = [['Name', 'Description', 'Attributes.rowId', 'References.ticket.URL', 'Notes']];
   for (let i = 1; i <= count; i++) {
-    rows.push([`Task ${i}`, `Line one of ${i}\nline "two", with a comma`, String(i), `https://crm.example.com/t/${i}`, `note ${i}`, ...extra(i)]);
+    rows.push([`Task ${i}`, `Line one of ${i}\nline "two", with a comma`, String(i), `https://crm.example.com/t/${i}`, `note ${i}`]);
   }
   return rows;
 }

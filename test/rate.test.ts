@@ -72,6 +72,11 @@ describe('AdaptiveRate', () => {
       c.advance(1);
       r.observe(throttled, 0);
     }
+    expect(r.throttleEvents).toBe(1); // one cut per hold period
+    for (let i = 0; i < 40; i++) {
+      c.advance(600);
+      r.observe(throttled, 0);
+    }
     expect(r.currentRate).toBeGreaterThanOrEqual(0.5);
     expect(r.currentRate).toBeLessThan(5);
     for (let i = 0; i < 400; i++) {

@@ -39,7 +39,7 @@ describe('openCsv', () => {
   });
 
   it('names the line of an unclosed quote and bounds the record size', async () => {
-    await expect(readAll('a\n"never closed\n' + 'x'.repeat(100), 'in.csv', { maxRecordChars: 50 })).rejects.toThrow(/CSV error CSV_MAX_RECORD_SIZE.*quote that is never closed/);
+    await expect(readAll('a\n"never closed\n' + 'x'.repeat(100), 'in.csv', { maxRecordChars: 50 })).rejects.toThrow(/CSV error CSV_MAX_RECORD_SIZE in the record starting at line 2: a quote opened there is never closed/);
     await expect(readAll('a\n"open\n')).rejects.toThrow(/CSV error CSV_QUOTE_NOT_CLOSED/);
   });
 
@@ -47,5 +47,20 @@ describe('openCsv', () => {
     await expect(openCsv('/no/such/file.csv')).rejects.toThrow('cannot read /no/such/file.csv: ENOENT');
     await expect(readAll('')).rejects.toThrow(/is empty: a header row is needed/);
     await expect(openCsv(join(tempDir(), 'x.csv'), { encoding: 'klingon' })).rejects.toThrow(/unknown --encoding/);
+  });
+});
+
+describe('a broken record mid-file', () => {
+  it('hands over every record before it, then the error with its line', async () => {
+    const path = join(tempDir(), 'in.csv');
+    writeFileSync(path, 'a,b\n1,x\n2,"y\n3,z\n');
+    const csv = await openCsv(path);
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const r of csv.records) seen.push(r.line);
+      })(),
+    ).rejects.toThrow(/CSV error CSV_QUOTE_NOT_CLOSED in the record starting at line 3: a quote opened there is never closed/);
+    expect(seen).toEqual([2]);
   });
 });

@@ -102,7 +102,7 @@ describe('run against the emulator', () => {
     const summary = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route });
 
     expect(summary.rows).toMatchObject({ created: 3, invalid: 2 });
-    expect(e.stats().requests).toBe(3);
+    expect(e.stats().tasks).toBe(3);
     const byLine = Object.fromEntries(readResults(summary.results).map((r) => [r['Result.Line'], r]));
     expect(byLine['4']).toMatchObject({ 'Result.Status': 'invalid', 'Result.ErrorCode': 'InvalidRow', 'Result.ErrorMessage': 'column "Name": is required' });
     expect(byLine['8']!['Result.ErrorMessage']).toBe('column "Name": must be at most 1024 characters (found 1025)');
@@ -113,17 +113,17 @@ describe('run against the emulator', () => {
     const input = writeCsv(taskRows(3));
     const summary = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, instanceId: DEMO_INSTANCE_ID, contactFlowId: 'no-such-flow' });
     expect(summary.rows).toMatchObject({ failed: 3, created: 0 });
-    expect(e.stats().requests).toBe(3);
+    expect(e.stats().errors['ResourceNotFoundException']).toBe(3); // never retried
     for (const r of readResults(summary.results)) {
-      expect(r).toMatchObject({ 'Result.Status': 'failed', 'Result.ErrorCode': 'ResourceNotFoundException', 'Result.ErrorMessage': 'ContactFlow not found', 'Result.Attempts': '1' });
+      expect(r).toMatchObject({ 'Result.Status': 'failed', 'Result.ErrorCode': 'ResourceNotFoundException', 'Result.ErrorMessage': 'ContactFlow not found' });
     }
   });
 
   it('feeds a results file straight back in: Result.* columns are not mapped, and carried columns survive', async () => {
     const e = await emulate({ rate: 100, burst: 10 });
     const input = writeCsv(taskRows(10));
-    const first = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route });
-    const second = await runImport({ input: first.results, results: join(tempDir(), 'again.csv'), endpoint: e.url, rate: 100, burst: 10, ...route, tokenNamespace: 'input.csv' });
+    const first = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route, tokenNamespace: 'ns' });
+    const second = await runImport({ input: first.results, results: join(tempDir(), 'again.csv'), endpoint: e.url, rate: 100, burst: 10, ...route, tokenNamespace: 'ns' });
     expect(second.rows).toMatchObject({ created: 10, invalid: 0 });
     // Same namespace and content → the same tokens → the service replays, nothing new is created.
     expect(e.stats().tasks).toBe(10);
@@ -132,11 +132,17 @@ describe('run against the emulator', () => {
     expect(again.map((r) => r['Notes']).sort()).toEqual(readResults(first.results).map((r) => r['Notes']).sort());
   });
 
-  it('refuses to replace an existing results file', async () => {
+  it('does nothing for an input already completed into its results file, and refuses to replace results of another input', async () => {
     const e = await emulate({ rate: 100, burst: 10 });
-    const input = writeCsv(taskRows(2));
+    const dir = tempDir();
+    const input = writeCsv(taskRows(2), 'input.csv', dir);
     const options: RunOptions = { input, endpoint: e.url, rate: 100, burst: 10, ...route };
     await runImport(options);
+    const again = await runImport(options);
+    expect(again.alreadyDone).toBeTruthy();
+    expect(again.rows).toMatchObject({ created: 2 });
+    expect(e.stats().requests).toBe(2);
+    writeCsv(taskRows(3), 'input.csv', dir); // tonight's file, same name
     await expect(runImport(options)).rejects.toThrow(/already exists: add --resume/);
   });
 
@@ -147,5 +153,45 @@ describe('run against the emulator', () => {
     expect(summary.rows).toMatchObject({ planned: 4 });
     expect(e.stats().requests).toBe(0);
     expect(readResults(summary.results).every((r) => r['Result.Status'] === 'planned' && r['Result.ClientToken']!.startsWith('ctl1-'))).toBe(true);
+  });
+});
+
+describe('rate control and refusals over the wire', () => {
+  it('drops the rate after throttles and climbs back when the quota is raised mid-run', async () => {
+    const e = await emulate({ rate: 5, burst: 5 });
+    const input = writeCsv(taskRows(400));
+    const rates: { created: number; rate: number }[] = [];
+    let raised = false;
+    const summary = await runImport({
+      input, endpoint: e.url, rate: 50, burst: 5, ...route,
+      onProgress: (p) => {
+        rates.push({ created: p.stats.rows.created, rate: p.rate });
+        // Once the run has settled on the small quota, the other caller goes away.
+        if (!raised && p.stats.rows.created >= 40) {
+          raised = true;
+          e.configure({ rate: 50 });
+        }
+      },
+    });
+    expect(summary.rows).toMatchObject({ created: 400, failed: 0 });
+    const low = Math.min(...rates.filter((r) => r.created >= 20 && r.created < 40).map((r) => r.rate));
+    expect(low).toBeLessThan(15);
+    expect(Math.max(...rates.filter((r) => r.created > 40).map((r) => r.rate))).toBeGreaterThan(40);
+    expectEachRowOnce(e, 400);
+  });
+
+  it('fails 402 rows with the code and message: the 12-per-PreviousContactId cap never clears', async () => {
+    const e = await emulate({ rate: 100, burst: 10 });
+    const rows = taskRows(14);
+    rows.forEach((r, i) => r.push(i === 0 ? 'PreviousContactId' : 'chain-1'));
+    const input = writeCsv(rows);
+    const summary = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, concurrency: 1, ...route });
+    expect(summary.rows).toMatchObject({ created: 12, failed: 2 });
+    expect(e.stats().errors['ServiceQuotaExceededException']).toBe(2); // never retried
+    const failed = readResults(summary.results).filter((r) => r['Result.Status'] === 'failed');
+    for (const r of failed) {
+      expect(r).toMatchObject({ 'Result.ErrorCode': 'ServiceQuotaExceededException' });
+      expect(r['Result.ErrorMessage']).toMatch(/At most 12 tasks/);
+    }
   });
 });

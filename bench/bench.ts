@@ -1,0 +1,137 @@
+/**
+ * `npm run bench`: the performance targets, measured as ratios in one run on this machine.
+ * Each import runs in a fresh child process (CPU and peak RSS are its own) against an emulator in
+ * another child process. Prints a table and writes bench-results/latest.{md,json}.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLI = join(ROOT, 'dist-bench/src/cli.js');
+const CHILD = join(ROOT, 'dist-bench/bench/child.js');
+const work = mkdtempSync(join(tmpdir(), 'ctl-bench-'));
+
+interface ChildResult {
+  created: number;
+  failed: number;
+  requests: number;
+  throttled: number;
+  cpuMs: number;
+  maxRssMb: number;
+  wallMs: number;
+}
+
+function makeInput(rows: number): string {
+  const path = join(work, `rows-${rows}.csv`);
+  const lines: string[][] = [['Name', 'Description', 'Attributes.rowId', 'References.ticket.URL']];
+  for (let i = 1; i <= rows; i++) {
+    lines.push([`Follow up ticket ${i}`, `Customer wrote:\n"The device stops after ${i % 60} minutes", please call back.`, String(i), `https://crm.example.com/t/${i}`]);
+  }
+  writeFileSync(path, stringify(lines));
+  return path;
+}
+
+async function emulator(args: string[]): Promise<{ url: string; close: () => void }> {
+  const child = spawn(process.execPath, [CLI, 'emulator', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((done, fail) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      const m = /on (http:\/\/\S+)/.exec(out);
+      if (m) done(m[1]!);
+    });
+    child.on('exit', () => fail(new Error('emulator exited')));
+  });
+  return { url, close: () => child.kill('SIGTERM') };
+}
+
+function child(args: string[]): Promise<ChildResult> {
+  return new Promise((done, fail) => {
+    const c = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.on('exit', (code) => (code === 0 ? done(JSON.parse(out.trim().split('\n').pop()!) as ChildResult) : fail(new Error(`child exited ${code}`))));
+  });
+}
+
+async function withEmulator<T>(args: string[], fn: (url: string) => Promise<T>): Promise<T> {
+  const e = await emulator(args);
+  try {
+    return await fn(e.url);
+  } finally {
+    e.close();
+  }
+}
+
+const rows: { scenario: string; measure: string; value: string; target: string; ok: boolean | null; detail: string }[] = [];
+const r2 = (n: number) => Math.round(n * 1000) / 1000;
+function report(scenario: string, measure: string, value: number, target: string, ok: boolean | null, detail: string) {
+  rows.push({ scenario, measure, value: String(r2(value)), target, ok, detail });
+  process.stderr.write(`  ${scenario}: ${measure} = ${r2(value)} (${target}) ${detail}\n`);
+}
+
+const N = 2000;
+const input2k = makeInput(N);
+
+process.stderr.write('1. told the quota: emulator 50 rps / burst 5\n');
+{
+  const r = await withEmulator(['--rate', '50', '--burst', '5'], (url) => child(['ours', input2k, url, '50', '5']));
+  const ratio = r.created / (r.wallMs / 1000) / 50;
+  report('1 told the quota', 'achieved / quota', ratio, '≥ 0.98', ratio >= 0.98, `${r.created} created in ${(r.wallMs / 1000).toFixed(1)} s`);
+  report('1 told the quota', 'throttled / requests', r.throttled / r.requests, '≤ 0.01', r.throttled / r.requests <= 0.01, `${r.throttled} of ${r.requests}`);
+  report('1 told the quota', 'failed rows', r.failed, '0', r.failed === 0, '');
+  const a = await withEmulator(['--rate', '50', '--burst', '5'], (url) => child(['adaptive', input2k, url, '50']));
+  report('1 baseline: SDK adaptive, 10 attempts', 'achieved / quota', a.created / (a.wallMs / 1000) / 50, 'for comparison', null, `${a.created} created, ${a.failed} failed, ${a.requests} sent`);
+}
+
+process.stderr.write('2. told a ceiling 5× too high: emulator 40 rps, --rate 200\n');
+{
+  const ideal = (N - 5) / 40;
+  const r = await withEmulator(['--rate', '40', '--burst', '5'], (url) => child(['ours', input2k, url, '200', '5']));
+  report('2 ceiling 5× too high', 'elapsed / ideal', r.wallMs / 1000 / ideal, '≤ 1.10', r.wallMs / 1000 / ideal <= 1.1, `${(r.wallMs / 1000).toFixed(1)} s vs ${ideal.toFixed(1)} s; ${r.throttled} of ${r.requests} requests throttled`);
+  report('2 ceiling 5× too high', 'failed rows', r.failed, '0', r.failed === 0, '');
+  const a = await withEmulator(['--rate', '40', '--burst', '5'], (url) => child(['adaptive', input2k, url, '50']));
+  report('2 baseline: SDK adaptive, 10 attempts', 'elapsed / ideal', a.wallMs / 1000 / ideal, 'for comparison', null, `${a.created} created, ${a.failed} failed`);
+}
+
+process.stderr.write('3. latency: emulator 300 ms, 100 rps\n');
+{
+  const r = await withEmulator(['--rate', '100', '--burst', '5', '--latency-ms', '300'], (url) => child(['ours', input2k, url, '100', '5']));
+  const ratio = r.created / (r.wallMs / 1000) / 100;
+  report('3 latency 300 ms', 'achieved / 100', ratio, '≥ 0.97', ratio >= 0.97, `${r.created} created in ${(r.wallMs / 1000).toFixed(1)} s, ${r.failed} failed`);
+}
+
+process.stderr.write('4. overhead: unthrottled, 20,000 rows, concurrency 64\n');
+{
+  const input = makeInput(20_000);
+  const fast = ['--rate', '1000000', '--burst', '1000000'];
+  const bare = await withEmulator(fast, (url) => child(['bare', input, url, '64']));
+  const ours = await withEmulator(fast, (url) => child(['ours', input, url, '1000000', '1000000', '64']));
+  const ratio = ours.cpuMs / ours.created / (bare.cpuMs / bare.created);
+  report('4 overhead', 'our CPU per row / bare SDK loop', ratio, '≤ 1.2', ratio <= 1.2, `${(ours.cpuMs / ours.created).toFixed(3)} ms vs ${(bare.cpuMs / bare.created).toFixed(3)} ms per row`);
+}
+
+process.stderr.write('5. memory: peak RSS at 10,000 and 100,000 rows\n');
+{
+  const fast = ['--rate', '1000000', '--burst', '1000000'];
+  const small = await withEmulator(fast, (url) => child(['ours', makeInput(10_000), url, '1000000', '1000000']));
+  const large = await withEmulator(fast, (url) => child(['ours', makeInput(100_000), url, '1000000', '1000000']));
+  report('5 memory', 'peak RSS at 100,000 rows (MB)', large.maxRssMb, '≤ 150', large.maxRssMb <= 150, `${large.created} created`);
+  report('5 memory', 'RSS 100k / RSS 10k', large.maxRssMb / small.maxRssMb, '≤ 1.3', large.maxRssMb / small.maxRssMb <= 1.3, `${small.maxRssMb.toFixed(0)} MB at 10k`);
+}
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
+const table = [
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${machine} with \`npm run bench\`.`,
+  '',
+  '| scenario | measure | value | target | met | detail |',
+  '|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.scenario} | ${r.measure} | ${r.value} | ${r.target} | ${r.ok === null ? '—' : r.ok ? 'yes' : '**no**'} | ${r.detail} |`),
+].join('\n');
+mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench-results/latest.md'), `${table}\n`);
+writeFileSync(join(ROOT, 'bench-results/latest.json'), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+process.stdout.write(`${table}\n`);

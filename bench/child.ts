@@ -1,0 +1,98 @@
+/**
+ * One measured import in a fresh process, so that CPU time and peak RSS belong to it alone.
+ *   node child.js ours <input> <endpoint> <rate> <burst> [concurrency]
+ *   node child.js bare|adaptive <input> <endpoint> <concurrency>
+ * Prints one JSON line: { cpuMs, maxRssMb, wallMs, created, failed, requests, throttled }.
+ */
+import { createReadStream } from 'node:fs';
+import { parse } from 'csv-parse';
+import pLimit from 'p-limit';
+import { ConnectClient } from '@aws-sdk/client-connect';
+import { runImport } from '../src/run.js';
+import { ConnectSender, createConnectClient } from '../src/send.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [mode, input, endpoint, ...rest] = process.argv.slice(2);
+
+async function ours() {
+  const [rate, burst, concurrency] = rest.map(Number);
+  const summary = await runImport({
+    input: input!,
+    results: join(mkdtempSync(join(tmpdir(), 'ctl-bench-')), 'results.csv'),
+    endpoint,
+    rate,
+    burst,
+    concurrency: concurrency || undefined,
+    instanceId: DEMO_INSTANCE_ID,
+    contactFlowId: DEMO_CONTACT_FLOW_ID,
+  });
+  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled };
+}
+
+/**
+ * The baselines: the same requests at the same concurrency, with the CSV parsed by the same library —
+ * and nothing else. `bare`: our SDK client settings (no SDK retries). `adaptive`: the SDK's own best,
+ * retryMode 'adaptive' with 10 attempts.
+ */
+async function bare(adaptive: boolean) {
+  const concurrency = Number(rest[0]);
+  const sender = adaptive
+    ? new ConnectSender(
+        new ConnectClient({
+          endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'EMULATOR', secretAccessKey: 'x' },
+          retryMode: 'adaptive',
+          maxAttempts: 10,
+          requestHandler: { httpsAgent: { maxSockets: concurrency }, httpAgent: { maxSockets: concurrency, keepAlive: true } },
+        }),
+      )
+    : new ConnectSender(createConnectClient({ endpoint, maxSockets: concurrency, requestTimeoutMs: 15_000 }));
+  const limit = pLimit(concurrency);
+  let created = 0;
+  let failed = 0;
+  const pending = new Set<Promise<void>>();
+  let header: string[] | undefined;
+  for await (const record of createReadStream(input!).pipe(parse({ bom: true })) as AsyncIterable<string[]>) {
+    if (!header) {
+      header = record;
+      continue;
+    }
+    const [Name, Description, rowId, url] = record;
+    const request = {
+      InstanceId: DEMO_INSTANCE_ID,
+      ContactFlowId: DEMO_CONTACT_FLOW_ID,
+      Name,
+      Description,
+      Attributes: { rowId: rowId! },
+      References: { ticket: { Type: 'URL', Value: url! } },
+      ClientToken: `bare-${rowId}`,
+    };
+    const p = limit(() => sender.startTask(request)).then((o) => {
+      if (o.kind === 'created') created++;
+      else failed++;
+    });
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+    if (pending.size >= concurrency * 2) await Promise.race(pending);
+  }
+  await Promise.all(pending);
+  sender.destroy();
+  return { created, failed, requests: created + failed, throttled: 0 };
+}
+
+const started = performance.now();
+const cpu0 = process.cpuUsage();
+const counts = mode === 'bare' ? await bare(false) : mode === 'adaptive' ? await bare(true) : await ours();
+const cpu = process.cpuUsage(cpu0);
+process.stdout.write(
+  `${JSON.stringify({
+    ...counts,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    wallMs: performance.now() - started,
+  })}\n`,
+);
