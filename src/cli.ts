@@ -3,14 +3,13 @@
  * The command line: flags → options → the library → an exit code. The only module that exits.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import { LoaderError } from './errors.js';
 import { startEmulator, type EmulatorOptions } from './emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from './emulator/service.js';
-import { createLogger, type LogFormat } from './log.js';
+import { createLogger } from './log.js';
 import { ProgressView } from './progress.js';
+import { demo, type OperatorFlags } from './demo.js';
 import { rerunImport, runImport, type Progress, type RerunOptions, type RunOptions } from './run.js';
 import { formatSummary, type Summary } from './stats.js';
 
@@ -37,12 +36,6 @@ const probability = (v: string) => {
   return n;
 };
 
-interface OperatorFlags {
-  logLevel: string;
-  logFormat?: LogFormat;
-  progress: boolean;
-  summaryJson?: string;
-}
 
 function addRunOptions(cmd: Command): Command {
   return cmd
@@ -275,7 +268,7 @@ Example:
   program
     .command('demo')
     .description('import samples/tasks.csv into an in-process emulator and show the results (what npm start runs)')
-    .action(async () => setExit(await demo()));
+    .action(async () => setExit(await demo(runWithOperatorOutput)));
 
   return program;
 }
@@ -307,38 +300,6 @@ function parseInstances(specs: string[]): NonNullable<EmulatorOptions['instances
       return [id!, { contactFlows: flows.split(',').filter(Boolean) }];
     }),
   );
-}
-
-async function demo(): Promise<number> {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  const outDir = resolve('demo-output');
-  const results = join(outDir, 'tasks.results.csv');
-  mkdirSync(outDir, { recursive: true });
-  rmSync(results, { force: true }); // the demo owns this file; a real run never replaces a results file
-  const emulator = await startEmulator({ rate: 10, burst: 5 });
-  process.stdout.write(`Emulator on ${emulator.url} (quota 10/s, burst 5). Importing samples/tasks.csv…\n`);
-  try {
-    const code = await runWithOperatorOutput(
-      {
-        input: join(root, 'samples', 'tasks.csv'),
-        results,
-        endpoint: emulator.url,
-        instanceId: DEMO_INSTANCE_ID,
-        contactFlowId: DEMO_CONTACT_FLOW_ID,
-        rate: 10,
-        burst: 5,
-      },
-      { logLevel: 'warn', progress: true },
-    );
-    const stats = emulator.stats();
-    process.stdout.write(
-      `Emulator: ${stats.created} tasks created, ${stats.throttled} requests throttled.\n` +
-        `Two rows of the sample are invalid on purpose; see Result.ErrorMessage in ${results}\n`,
-    );
-    return code;
-  } finally {
-    await emulator.close();
-  }
 }
 
 function packageVersion(): string {

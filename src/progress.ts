@@ -25,20 +25,24 @@ export class ProgressView {
 
   update(p: Progress): void {
     const { rows, throttled, retries } = p.stats;
+    const seconds = Math.max(0.001, p.stats.elapsedMs / 1000);
+    const p50 = p.stats.recentLatency(50);
+    const p99 = p.stats.recentLatency(99);
     const payload = {
       created: rows.created,
       failed: rows.failed,
       invalid: rows.invalid + rows.planned,
+      achieved: (rows.created / seconds).toFixed(1),
       rate: p.rate.toFixed(1),
       throttled,
       retries,
-      inflight: p.concurrency,
+      latency: p50 === undefined ? '–' : `${p50.toFixed(0)}/${p99!.toFixed(0)} ms`,
     };
     const total = p.totalBytes ?? 0;
     if (!this.bar) {
       const format =
         (total ? '{bar} {percentage}% | ' : '') +
-        '{created} created, {failed} failed, {invalid} invalid | rate {rate}/s, {throttled} throttled, {retries} retries';
+        '{created} created, {failed} failed, {invalid} invalid | {achieved}/s (target {rate}/s) | {throttled} throttled, {retries} retries | p50/p99 {latency}';
       this.bar = this.multi.create(total || 1, 0, payload, { format });
     }
     this.bar.update(total ? Math.min(p.bytesRead, total) : 0, payload);

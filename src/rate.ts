@@ -56,7 +56,7 @@ export class AdaptiveRate implements RateControl {
     this.now = options.now ?? (() => performance.now());
     this.ceiling = options.rate;
     this.minRate = Math.min(options.minRate ?? Math.max(0.1, options.rate / 100), options.rate);
-    this.decrease = options.decrease ?? 0.85;
+    this.decrease = options.decrease ?? 0.95;
     this.climb = (options.increasePerSecond ?? 0.05) * options.rate;
     this.rate = options.rate;
     this.lastClimb = this.now();

@@ -13,7 +13,7 @@ import { InputError, UsageError } from './errors.js';
 import { loadJobFile, type JobFile } from './job.js';
 import { earlierResults, readLedger, type Ledger } from './ledger.js';
 import { acquireLock } from './lock.js';
-import { compileMapping, mapRecord } from './map.js';
+import { compileMapping } from './map.js';
 import { AdaptiveRate } from './rate.js';
 import { openCsv } from './read.js';
 import { defaultResultsPath, rerunResultsPath, ResultsWriter } from './results.js';
@@ -21,9 +21,9 @@ import { DEFAULT_RETRY } from './retry.js';
 import { ConnectSender, createConnectClient, type SendOutcome, type TaskSender } from './send.js';
 import { readState, sha256File, writeState, type RunState } from './state.js';
 import { RunStats, summarize, type Summary } from './stats.js';
-import { clientToken, DuplicateTokens } from './token.js';
-import type { InputRecord, RowResult, TaskRequest } from './types.js';
-import { describeViolations, validateRow } from './validate.js';
+import { DuplicateTokens } from './token.js';
+import { makePreparer, type Job, type RerunContext } from './prepare.js';
+import type { RowResult } from './types.js';
 
 /** The minimal logger the pipeline needs; a pino logger fits. Messages never carry row content. */
 export interface Logger {
@@ -83,21 +83,11 @@ export interface RunOptions {
 }
 
 /** Automatic concurrency never goes past this; requests beyond it wait for a slot. */
-const MAX_AUTO_CONCURRENCY = 512;
+const MAX_AUTO_CONCURRENCY = 256;
 /** Extra row workers beyond the in-flight cap, so rows backing off do not starve the pipe. */
 const ROW_HEADROOM = 64;
 
 const silent: Logger = { info() {}, warn() {}, debug() {} };
-
-interface Job {
-  record: InputRecord;
-  /** Final before sending: invalid, or (rerun) copied from the earlier results. */
-  result?: RowResult;
-  /** A rerun's row that is not sent again: its earlier result is copied as is. */
-  carried?: boolean;
-  request?: TaskRequest;
-  token?: string;
-}
 
 /** Sends again the rows of a results file that did not succeed; see `rerunImport`. */
 export interface RerunOptions extends RunOptions {
@@ -130,7 +120,8 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
   const resultsPath = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
   // The run this one continues (--resume) or sends again (rerun) lends its options and namespace.
-  const previous = await readState(resultsPath);
+  const resultsExist = await exists(resultsPath);
+  const previous = resultsExist ? await readState(resultsPath) : undefined;
   const origin = rerun ? await readState(options.input) : undefined;
   const stored = previous?.options ?? origin?.options ?? {};
   const jobPath = typeof options.job === 'string' ? resolve(options.job) : stored.job;
@@ -145,21 +136,12 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   const lock = await acquireLock(resultsPath);
   try {
     let ledger: Ledger | undefined;
-    if (await exists(resultsPath)) {
+    if (resultsExist) {
       if (previous?.completedAt && inputSha && previous.inputSha256 === inputSha && !settings.dryRun) {
         log.info({ results: resultsPath, completedAt: previous.completedAt }, 'input already processed: nothing to do');
         return alreadyDone(options.input, resultsPath, previous);
       }
-      if (!options.resume || settings.dryRun) {
-        throw new UsageError(`results file ${resultsPath} already exists: add --resume to continue that run, or pass another --results`);
-      }
-      if (previous?.dryRun) throw new UsageError(`${resultsPath} holds a dry run, which cannot be resumed: delete it or pass another --results`);
-      if (previous?.inputSha256 && inputSha && previous.inputSha256 !== inputSha) {
-        throw new UsageError(`${options.input} changed since the run that wrote ${resultsPath} began: its lines no longer match; start a new run with another --results`);
-      }
-      if (previous && options.tokenNamespace !== undefined && options.tokenNamespace !== previous.tokenNamespace) {
-        throw new UsageError(`--token-namespace differs from the one the interrupted run used ("${previous.tokenNamespace}"): resume with the same one`);
-      }
+      checkResumable(options, resultsPath, previous, inputSha, settings.dryRun);
       ledger = await readLedger(resultsPath);
       if (ledger.repairedBytes) log.warn({ results: resultsPath, bytes: ledger.repairedBytes }, 'repaired a torn last row of the results file');
       log.info({ results: resultsPath, final: ledger.final.size }, 'resuming: rows already final are skipped');
@@ -187,13 +169,31 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   }
 }
 
+/** May a run append to the existing results file? Only a --resume of the same input and tokens. */
+function checkResumable(options: RunOptions, resultsPath: string, previous: RunState | undefined, inputSha: string | undefined, dryRun: boolean): void {
+  if (!options.resume || dryRun) {
+    throw new UsageError(`results file ${resultsPath} already exists: add --resume to continue that run, or pass another --results`);
+  }
+  const otherInput = previous?.inputSha256 !== undefined && inputSha !== undefined && previous.inputSha256 !== inputSha;
+  if (previous?.completedAt && otherInput) {
+    throw new UsageError(`${resultsPath} holds a completed run of another input: pass another --results (one per night, e.g. with the date)`);
+  }
+  if (previous?.dryRun) throw new UsageError(`${resultsPath} holds a dry run, which cannot be resumed: delete it or pass another --results`);
+  if (otherInput) {
+    throw new UsageError(`${options.input} changed since the run that wrote ${resultsPath} began: its lines no longer match; start a new run with another --results`);
+  }
+  if (previous && options.tokenNamespace !== undefined && options.tokenNamespace !== previous.tokenNamespace) {
+    throw new UsageError(`--token-namespace differs from the one the interrupted run used ("${previous.tokenNamespace}"): resume with the same one`);
+  }
+}
+
 interface PipelineContext {
   settings: Settings;
   job: JobFile;
   tokenNamespace: string;
   resultsPath: string;
   ledger: Ledger | undefined;
-  rerun: { includeInvalid: boolean; originKnown: boolean } | undefined;
+  rerun: Omit<RerunContext, 'earlier'> | undefined;
   log: Logger;
 }
 
@@ -202,12 +202,15 @@ async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summ
   const csv = await openCsv(options.input, { encoding: settings.encoding, delimiter: settings.delimiter });
   const mapping = compileMapping(csv.header, { task: ctx.job.task, ...settings.defaults });
   checkRequiredColumns(mapping);
-  const tokenKey = settings.tokenKey?.map((name) => {
-    const i = csv.header.indexOf(name);
-    if (i === -1) throw new UsageError(`--token-key: no column named "${name}" in the input header`);
-    return i;
+  const duplicates = new DuplicateTokens(log);
+  const prepare = makePreparer({
+    mapping,
+    tokenNamespace,
+    tokenKey: settings.tokenKey,
+    rerun: rerun && { ...rerun, earlier: earlierResults(csv.header, options.input) },
+    duplicates,
+    now: new Date(),
   });
-  const ledgerColumns = rerun ? earlierResults(csv.header, options.input) : undefined;
 
   const results = ledger ? ResultsWriter.append(resultsPath, csv.header, ledger.header) : ResultsWriter.create(resultsPath, csv.header);
   const stats = new RunStats();
@@ -235,36 +238,11 @@ async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summ
   // Every row waiting for a slot or a token listens on it; hundreds of listeners are expected.
   setMaxListeners(0, signal);
   const dispatcher = sender && new Dispatcher(sender, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, concurrency, signal);
-  const now = new Date();
-  const duplicates = new DuplicateTokens(log);
 
   log.info(
     { input: options.input, results: resultsPath, rate: settings.rate, burst: settings.burst, dryRun: settings.dryRun, resume: Boolean(ledger), rerun: Boolean(rerun), tokenNamespace },
     'run started',
   );
-
-  function prepare(record: InputRecord): Job {
-    let previousResult: RowResult | undefined;
-    if (ledgerColumns) {
-      previousResult = ledgerColumns(record.values);
-      record = { line: previousResult.line, values: record.values };
-      const resend = previousResult.status === 'failed' || previousResult.status === 'planned' || (rerun!.includeInvalid && previousResult.status === 'invalid');
-      if (!resend) return { record, result: previousResult, carried: true };
-    }
-    const mapped = mapRecord(mapping, record);
-    const violations = mapped.ok ? validateRow(mapped.row, now) : mapped.violations;
-    if (!mapped.ok || violations.length) {
-      return { record, result: { line: record.line, status: 'invalid', attempts: 0, errorCode: 'InvalidRow', errorMessage: describeViolations(violations) } };
-    }
-    const request = mapped.row.request;
-    const fresh = request.ClientToken ?? clientToken(tokenNamespace, tokenKey ? tokenKey.map((i) => record.values[i]!) : request);
-    // A rerun keeps a row's token unless its content changed (then the old token would name another task).
-    const kept = previousResult?.clientToken;
-    // Without the earlier run's namespace, a changed row cannot be told from an unchanged one: keep it.
-    const token = kept && (!rerun!.originKnown || kept === fresh) ? kept : fresh;
-    duplicates.check(token, record.line);
-    return { record, request: { ...request, ClientToken: token }, token };
-  }
 
   async function* jobs(): AsyncGenerator<Job> {
     for await (const record of csv.records) {
@@ -330,7 +308,7 @@ async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summ
 
   const ticker = every(() => {
     if (autoConcurrency && dispatcher) {
-      concurrency = tuneConcurrency(rate.currentRate, settings.burst, stats.latency(99), concurrencyCap);
+      concurrency = tuneConcurrency(rate.currentRate, settings.burst, stats.recentLatency(90), concurrencyCap);
       dispatcher.concurrency = concurrency;
     }
     options.onProgress?.(progress());
@@ -388,16 +366,25 @@ function toResult(job: Job, outcome: SendOutcome, requests: number): RowResult {
   return { ...base, status: 'failed', errorCode: outcome.code, errorMessage: outcome.message };
 }
 
-/** Before any latency is seen, assume up to a second per request. */
+/** A process sends at most about this many requests per second (the SDK costs ~1 ms of CPU each). */
+const PROCESS_RATE = 1000;
+
+/** Before any answer has come back, assume this latency (s). */
+const ASSUMED_LATENCY = 0.5;
+
 function initialConcurrency(rate: number, burst: number): number {
-  return Math.min(MAX_AUTO_CONCURRENCY, Math.max(4, Math.ceil(rate) + burst));
+  return tuneConcurrency(rate, burst, undefined, MAX_AUTO_CONCURRENCY);
 }
 
 /**
- * Little's law: to sustain `rate` with latency L, about rate × L requests must be in flight. Headroom
- * (×1.5 on p99, plus the burst) costs nothing — the token bucket, not the slots, sets the pace.
+ * Little's law: to sustain a rate R with latency L, about R × L requests must be in flight. The rate
+ * is the one being dispatched (no more than one process can send), L the recent p90 (at least 50 ms);
+ * ×1.25 and the burst are headroom, which costs little: the token bucket, not the slots, sets the pace.
+ * Not p99: when the process itself is the bottleneck, its own queueing shows in the tail, and sizing
+ * by the tail would feed on itself.
  */
-export function tuneConcurrency(rate: number, burst: number, p99Ms: number | undefined, cap: number): number {
-  const latency = Math.max(1, (p99Ms ?? 1000) / 1000);
-  return Math.min(cap, Math.max(4, Math.ceil(rate * latency * 1.5) + burst));
+export function tuneConcurrency(rate: number, burst: number, p90Ms: number | undefined, cap: number): number {
+  const latency = p90Ms === undefined ? ASSUMED_LATENCY : Math.max(0.05, p90Ms / 1000);
+  const needed = Math.ceil(Math.min(rate, PROCESS_RATE) * latency * 1.25) + Math.min(burst, 32);
+  return Math.min(cap, Math.max(4, needed));
 }

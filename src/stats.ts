@@ -4,6 +4,7 @@ import type { RowStatus } from './types.js';
 
 /** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
 const RESERVOIR = 10_000;
+const RECENT = 512;
 
 export class RunStats {
   readonly rows: Record<RowStatus, number> = { created: 0, failed: 0, invalid: 0, planned: 0 };
@@ -18,6 +19,9 @@ export class RunStats {
   readonly errors: Record<string, number> = {};
   private readonly samples: number[] = [];
   private seen = 0;
+  /** The latest answers' latencies, for sizing in-flight work to current conditions. */
+  private readonly recent = new Float64Array(RECENT);
+  private recentCount = 0;
   readonly startedAt = performance.now();
 
   recordRequest(outcome: SendOutcome, latencyMs: number): void {
@@ -25,6 +29,10 @@ export class RunStats {
     if (outcome.kind === 'throttled') this.throttled++;
     if (outcome.kind === 'transient' && !outcome.answered) this.unknownOutcomes++;
     if (outcome.kind !== 'created') this.errors[outcome.code] = (this.errors[outcome.code] ?? 0) + 1;
+    // A throttle is a fast rejection at the door: its latency says nothing of the service's.
+    if (outcome.kind === 'throttled') return;
+    this.recent[this.seen % RECENT] = latencyMs;
+    this.recentCount = Math.min(RECENT, this.recentCount + 1);
     this.seen++;
     if (this.samples.length < RESERVOIR) this.samples.push(latencyMs);
     else {
@@ -37,6 +45,13 @@ export class RunStats {
   latency(p: number): number | undefined {
     if (this.samples.length === 0) return undefined;
     const sorted = [...this.samples].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  }
+
+  /** Percentile over the last RECENT answers only. */
+  recentLatency(p: number): number | undefined {
+    if (this.recentCount === 0) return undefined;
+    const sorted = this.recent.slice(0, this.recentCount).sort();
     return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
   }
 

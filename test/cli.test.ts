@@ -83,6 +83,20 @@ describe('connect-task-loader', () => {
     expect(r.stderr).not.toMatch(/Task \d/);
   });
 
+  it('a second run of a completed input does nothing and says so (exit 0); rerun writes .rerun-1.csv', async () => {
+    const input = writeCsv(taskRows(3));
+    const args = ['run', input, '--endpoint', emulator.url, '--rate', '200', ...route];
+    expect((await cli(args)).code).toBe(0);
+    const before = emulator.stats().requests;
+    const again = await cli(args);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^Already processed: .* was completed into .*\.results\.csv at .* \(3 created, 0 failed, 0 invalid\)\. Nothing sent\./);
+    const rerun = await cli(['rerun', input.replace(/\.csv$/, '.results.csv')]);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain(input.replace(/\.csv$/, '.results.rerun-1.csv'));
+    expect(emulator.stats().requests).toBe(before);
+  });
+
   it('exit 2 for usage errors, with nothing sent', async () => {
     const input = writeCsv(taskRows(2));
     const before = emulator.stats().requests;

@@ -73,7 +73,7 @@ describe('AdaptiveRate', () => {
       r.observe(throttled, 0);
     }
     expect(r.throttleEvents).toBe(1); // one cut per hold period
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 80; i++) {
       c.advance(600);
       r.observe(throttled, 0);
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rerunResultsPath } from '../src/results.js';
 import { clientToken } from '../src/token.js';
 
 describe('clientToken', () => {
@@ -22,4 +23,13 @@ describe('clientToken', () => {
     expect(clientToken('ns', ['17'])).not.toBe(clientToken('ns', ['18']));
     expect(clientToken('ns', ['1', '7'])).not.toBe(clientToken('ns', ['17']));
   });
+});
+
+describe('rerunResultsPath', () => {
+  it.each([
+    ['/d/tasks.results.csv', '/d/tasks.results.rerun-1.csv'],
+    ['/d/tasks.results.rerun-1.csv', '/d/tasks.results.rerun-2.csv'],
+    ['/d/tasks.results.rerun-9.csv', '/d/tasks.results.rerun-10.csv'],
+    ['night', 'night.rerun-1.csv'],
+  ])('%s → %s', (from, to) => expect(rerunResultsPath(from)).toBe(to));
 });
