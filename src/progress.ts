@@ -1,4 +1,4 @@
-/** Progress on a terminal: one bar (by bytes of input read, when the size is known) and live counters. */
+/** Progress on a terminal: one bar (by input bytes of finished rows, when the size is known) and live counters. */
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { Writable } from 'node:stream';
 import type { Progress } from './run.js';
@@ -45,7 +45,7 @@ export class ProgressView {
         '{created} created, {failed} failed, {invalid} invalid | {achieved}/s (target {rate}/s) | {throttled} throttled, {retries} retries | p50/p99 {latency}';
       this.bar = this.multi.create(total || 1, 0, payload, { format });
     }
-    this.bar.update(total ? Math.min(p.bytesRead, total) : 0, payload);
+    this.bar.update(total ? Math.min(p.bytesDone, total) : 0, payload);
   }
 
   stop(): void {

@@ -25,8 +25,7 @@ export interface ReadOptions {
 export interface CsvInput {
   header: string[];
   records: AsyncIterable<InputRecord>;
-  /** Raw bytes consumed so far and the total when known (a plain file): for progress. */
-  bytesRead(): number;
+  /** Size of a plain file, for progress against records' `endByte` (unknown for stdin and .gz). */
   totalBytes: number | undefined;
 }
 
@@ -86,7 +85,7 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
         // info.lines is the line where the record ends; count back the line breaks inside its cells.
         let inner = 0;
         for (const cell of record) for (let i = cell.indexOf('\n'); i !== -1; i = cell.indexOf('\n', i + 1)) inner++;
-        yield { line: info.lines - inner, values: record };
+        yield { line: info.lines - inner, values: record, endByte: info.bytes };
       }
     } finally {
       close(); // also when the consumer stops early (an interrupted run): release the file
@@ -96,8 +95,7 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
   return {
     header,
     records: records(),
-    bytesRead: () => (raw as Readable & { bytesRead?: number }).bytesRead ?? 0,
-    totalBytes,
+    totalBytes: gz ? undefined : totalBytes,
   };
 }
 

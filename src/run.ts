@@ -36,7 +36,8 @@ export interface Progress {
   stats: RunStats;
   rate: number;
   concurrency: number;
-  bytesRead: number;
+  /** Input bytes up to the furthest finished record, and the input's size when known. */
+  bytesDone: number;
   totalBytes: number | undefined;
 }
 
@@ -244,6 +245,7 @@ async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summ
     'run started',
   );
 
+  let doneBytes = 0; // input bytes up to the furthest finished record, for progress
   async function* jobs(): AsyncGenerator<Job> {
     for await (const record of csv.records) {
       if (signal.aborted) return;
@@ -252,6 +254,7 @@ async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summ
       if (done) {
         stats.skipped++;
         stats.rows[done]++;
+        doneBytes = Math.max(doneBytes, job.record.endByte ?? 0);
         continue;
       }
       yield job;
@@ -260,6 +263,7 @@ async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summ
 
   const record = (job: Job, result: RowResult) => {
     results.write(job.record.values, result);
+    doneBytes = Math.max(doneBytes, job.record.endByte ?? 0);
     stats.rows[result.status]++;
     if (job.carried) return;
     if (result.status !== 'created' && result.status !== 'planned') {
@@ -313,7 +317,7 @@ async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summ
     }
     options.onProgress?.(progress());
   }, 250);
-  const progress = (): Progress => ({ stats, rate: rate.currentRate, concurrency, bytesRead: csv.bytesRead(), totalBytes: csv.totalBytes });
+  const progress = (): Progress => ({ stats, rate: rate.currentRate, concurrency, bytesDone: doneBytes, totalBytes: csv.totalBytes });
 
   try {
     const workers = dispatcher ? concurrencyCap + ROW_HEADROOM : 1;

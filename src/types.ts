@@ -6,6 +6,8 @@ export interface InputRecord {
   line: number;
   /** Cell values in header order. */
   values: string[];
+  /** Bytes of decoded input up to the end of this record (for progress). */
+  endByte?: number;
 }
 
 export interface TaskReference {

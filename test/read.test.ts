@@ -11,13 +11,18 @@ async function readAll(content: string | Buffer, name = 'in.csv', options = {}) 
   writeFileSync(path, content);
   const csv = await openCsv(path, options);
   const records: InputRecord[] = [];
-  for await (const r of csv.records) records.push(r);
-  return { header: csv.header, records };
+  const ends: number[] = [];
+  for await (const { endByte, ...r } of csv.records) {
+    records.push(r);
+    ends.push(endByte!);
+  }
+  return { header: csv.header, records, ends };
 }
 
 describe('openCsv', () => {
   it('gives each record the physical line where it starts, across quoted line breaks and blank lines', async () => {
-    const { header, records } = await readAll('\uFEFFa,b\n1,"x\ny"\n\n2,z\r\n"3","q""\n\nr"\n4,w');
+    const { header, records, ends } = await readAll('\uFEFFa,b\n1,"x\ny"\n\n2,z\r\n"3","q""\n\nr"\n4,w');
+    expect(ends).toEqual([12, 18, 31, 34]); // decoded bytes up to each record's end (the BOM is not counted)
     expect(header).toEqual(['a', 'b']);
     expect(records).toEqual([
       { line: 2, values: ['1', 'x\ny'] },
