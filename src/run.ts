@@ -4,7 +4,7 @@
  * so memory is bounded by the pool, never by the file.
  */
 import { setMaxListeners } from 'node:events';
-import { access } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setInterval as every } from 'node:timers';
 import { checkRequiredColumns, defaultNamespace, resolveSettings, storedOptions, type Settings } from './config.js';
@@ -121,8 +121,11 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
   const resultsPath = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
   // The run this one continues (--resume) or sends again (rerun) lends its options and namespace.
-  const resultsExist = await exists(resultsPath);
-  const previous = resultsExist ? await readState(resultsPath) : undefined;
+  let resultsExist = await exists(resultsPath);
+  let previous = resultsExist ? await readState(resultsPath) : undefined;
+  // A dry run's file records nothing sent: the run (or the next dry run) it prepared replaces it.
+  const replaceDryRun = resultsExist && previous?.dryRun === true && !options.resume;
+  if (replaceDryRun) previous = undefined;
   const origin = rerun ? await readState(options.input) : undefined;
   const stored = previous?.options ?? origin?.options ?? {};
   const jobPath = typeof options.job === 'string' ? resolve(options.job) : stored.job;
@@ -137,6 +140,11 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   const lock = await acquireLock(resultsPath);
   try {
     let ledger: Ledger | undefined;
+    if (replaceDryRun) {
+      log.info({ results: resultsPath }, 'replacing the results of a dry run');
+      await rm(resultsPath);
+      resultsExist = false;
+    }
     if (resultsExist) {
       if (previous?.completedAt && inputSha && previous.inputSha256 === inputSha && !settings.dryRun) {
         log.info({ results: resultsPath, completedAt: previous.completedAt }, 'input already processed: nothing to do');

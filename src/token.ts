@@ -57,7 +57,8 @@ export class DuplicateTokens {
 
   check(token: string, line: number): void {
     if (this.seen.size >= MAX_TRACKED) return;
-    const key = Buffer.from(token.slice(-8), 'base64url').readUIntBE(0, 6);
+    // Hashed again because a token may come from the user's ClientToken column, in any shape.
+    const key = createHash('sha256').update(token).digest().readUIntBE(0, 6);
     const first = this.seen.get(key);
     if (first === undefined) {
       this.seen.set(key, line);

@@ -195,4 +195,15 @@ describe('one run per results file', () => {
     expect(warnings).toContainEqual({ line: 8, sameAsLine: 2 });
     expect(e.stats().tasks).toBe(3);
   });
+
+  it('takes ClientToken values of any shape from a column, and warns on their repeats too', async () => {
+    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    const rows = taskRows(3);
+    rows.forEach((r, i) => r.push(i === 0 ? 'ClientToken' : i === 3 ? 'a' : 'a'.repeat(i)));
+    const input = writeCsv(rows);
+    const summary = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route });
+    expect(summary.duplicateTokens).toBe(1);
+    expect(readResults(summary.results).map((r) => r['Result.ClientToken']).sort()).toEqual(['a', 'a', 'aa']);
+    expect(e.stats().tasks).toBe(2);
+  });
 });

@@ -146,13 +146,19 @@ describe('run against the emulator', () => {
     await expect(runImport(options)).rejects.toThrow(/already exists: add --resume/);
   });
 
-  it('dry run: plans every row with its token and sends nothing', async () => {
+  it('dry run: plans every row with its token and sends nothing; the real run replaces its file', async () => {
     const e = await emulate({ rate: 100, burst: 10 });
     const input = writeCsv(taskRows(4));
     const summary = await runImport({ input, endpoint: e.url, dryRun: true, ...route });
     expect(summary.rows).toMatchObject({ planned: 4 });
     expect(e.stats().requests).toBe(0);
-    expect(readResults(summary.results).every((r) => r['Result.Status'] === 'planned' && r['Result.ClientToken']!.startsWith('ctl1-'))).toBe(true);
+    const planned = readResults(summary.results);
+    expect(planned.every((r) => r['Result.Status'] === 'planned' && r['Result.ClientToken']!.startsWith('ctl1-'))).toBe(true);
+    // The real run then replaces the dry run's file (nothing was sent), with the tokens it planned.
+    const real = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route });
+    expect(real.rows).toMatchObject({ created: 4 });
+    const sent = readResults(real.results);
+    expect(sent.map((r) => r['Result.ClientToken']).sort()).toEqual(planned.map((r) => r['Result.ClientToken']).sort());
   });
 });
 
