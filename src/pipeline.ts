@@ -40,8 +40,14 @@ export interface PipelineContext {
 export async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summary> {
   const { settings, tokenNamespace, resultsPath, ledger, rerun, log } = ctx;
   const csv = await openCsv(options.input, { encoding: settings.encoding, delimiter: settings.delimiter });
-  const mapping = compileMapping(csv.header, { task: ctx.job.task, ...settings.defaults });
-  checkRequiredColumns(mapping);
+  let mapping;
+  try {
+    mapping = compileMapping(csv.header, { task: ctx.job.task, ...settings.defaults });
+    checkRequiredColumns(mapping);
+  } catch (err) {
+    csv.close();
+    throw err;
+  }
   const duplicates = new DuplicateTokens(log);
   const prepare = makePreparer({
     mapping,

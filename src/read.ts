@@ -27,6 +27,8 @@ export interface CsvInput {
   records: AsyncIterable<InputRecord>;
   /** Size of a plain file, for progress against records' `endByte` (unknown for stdin and .gz). */
   totalBytes: number | undefined;
+  /** Releases the input when the records will not be read to the end. */
+  close(): void;
 }
 
 const DEFAULT_MAX_RECORD_CHARS = 1 << 20;
@@ -96,6 +98,7 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
     header,
     records: records(),
     totalBytes: gz ? undefined : totalBytes,
+    close,
   };
 }
 

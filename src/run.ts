@@ -13,7 +13,7 @@ import { acquireLock } from './lock.js';
 import { pipeline } from './pipeline.js';
 import { defaultResultsPath, rerunResultsPath } from './results.js';
 import type { TaskSender } from './send.js';
-import { readState, sha256File, writeState, type RunState } from './state.js';
+import { readState, sha256File, statePath, writeState, type RunState } from './state.js';
 import type { RunStats, Summary } from './stats.js';
 
 /** The minimal logger the pipeline needs; a pino logger fits. Messages never carry row content. */
@@ -154,7 +154,13 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
     };
     await writeState(resultsPath, state);
     const rerunContext = rerun && { ...rerun, originKnown: Boolean(origin) || options.tokenNamespace !== undefined };
-    const summary = await pipeline(options, { settings, job, tokenNamespace, resultsPath, ledger, rerun: rerunContext, log });
+    const summary = await pipeline(options, { settings, job, tokenNamespace, resultsPath, ledger, rerun: rerunContext, log }).catch(
+      async (err: unknown) => {
+        // Refused before a results file was made (a bad header, say): leave no state behind.
+        if (!(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
+        throw err;
+      },
+    );
     if (!summary.interrupted && !summary.fatalError && !summary.inputError) {
       await writeState(resultsPath, { ...state, completedAt: new Date().toISOString(), rows: summary.rows });
     }

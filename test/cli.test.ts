@@ -106,6 +106,11 @@ describe('connect-task-loader', () => {
     const badFlag = await cli(['run', input, '--rate', 'fast']);
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toMatch(/--rate must be a number above 0/);
+    const badHeader = writeCsv([['Name', 'Attributes.ticket id'], ['n', '1']]);
+    const header = await cli(['run', badHeader, ...route]);
+    expect(header.code).toBe(2);
+    expect(header.stderr).toMatch(/column "Attributes.ticket id": attribute key "ticket id" may contain only letters/);
+    expect(existsSync(`${badHeader.replace(/\.csv$/, '.results.csv')}.run.json`)).toBe(false);
     const missing = await cli(['run', '/no/such.csv', ...route]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read \/no\/such.csv: ENOENT/);
