@@ -3,7 +3,7 @@
  * The command line: flags → options → the library → an exit code. The only module that exits.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { LoaderError } from './errors.js';
 import { startEmulator, type EmulatorOptions } from './emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from './emulator/service.js';
@@ -302,8 +302,10 @@ function parseInstances(specs: string[]): NonNullable<EmulatorOptions['instances
   );
 }
 
+/** The version in package.json, one directory above dist/. */
 function packageVersion(): string {
-  return '0.1.0';
+  const pkg = new URL('../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
 }
 
 async function main(): Promise<void> {

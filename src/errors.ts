@@ -22,8 +22,3 @@ export class InputError extends LoaderError {}
 export class LockedError extends LoaderError {
   override readonly exitCode = 4;
 }
-
-/** A bug: something that should never happen. */
-export class InternalError extends LoaderError {
-  override readonly exitCode = 70;
-}

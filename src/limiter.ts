@@ -22,10 +22,6 @@ export class TokenBucket {
     this.last = now();
   }
 
-  get currentRate(): number {
-    return this.rate;
-  }
-
   /** Changes the pace from now on; tokens already earned are kept (up to the burst). */
   setRate(rate: number, burst = this.burst): void {
     this.refill();
