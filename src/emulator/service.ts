@@ -3,8 +3,8 @@
  * idempotency, quotas, create — in the order the real service applies them — plus seeded faults.
  */
 import { randomUUID } from 'node:crypto';
-import { TokenBucket } from '../limiter.js';
-import { checkTaskRequest, LIMITS } from '../rules.js';
+import { TokenBucket } from '../delivery/limiter.js';
+import { checkTaskRequest, LIMITS } from '../input/rules.js';
 import type { TaskRequest } from '../types.js';
 import { mulberry32 } from './random.js';
 

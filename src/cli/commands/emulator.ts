@@ -1,0 +1,77 @@
+/** `emulator`: the local StartTaskContact emulator in the foreground, for rehearsals and the AWS CLI. */
+import type { Command } from 'commander';
+import { startEmulator, type EmulatorOptions } from '../../emulator/server.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
+import { EXIT } from '../exit-codes.js';
+import { collect, port, positive, probability, whole } from '../parsers.js';
+
+export function addEmulatorCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('emulator')
+    .description('start the local StartTaskContact emulator in the foreground (real SDK and AWS CLI work against it)')
+    .option('--port <n>', 'port (0 = a free one)', port, 4566)
+    .option('--host <addr>', 'address to bind; loopback unless you need otherwise', '127.0.0.1')
+    .option('--rate <n>', 'StartTaskContact quota, requests/s', positive('--rate'), 2)
+    .option('--burst <n>', 'burst of that quota', whole('--burst'), 5)
+    .option('--latency-ms <n>', 'added latency per request', Number, 0)
+    .option('--jitter-ms <n>', 'random extra latency up to this', Number, 0)
+    .option('--fail-before <p>', 'probability of a 500 before creating', probability)
+    .option('--fail-after <p>', 'probability of a 500 after creating (the task exists)', probability)
+    .option('--reset-after <p>', 'probability of a dropped connection after creating', probability)
+    .option('--seed <n>', 'seed for injected faults and jitter', Number, 1)
+    .option('--max-active-tasks <n>', 'active tasks per instance before 402 (real default 2500; default unlimited)', whole('--max-active-tasks'))
+    .option('--task-lifetime <seconds>', 'how long a task stays active', positive('--task-lifetime'))
+    .option('--instance <id:flow[,flow]>', 'a known instance and its contact flows (repeatable); default: the demo instance', collect, [] as string[])
+    .action(async (o: EmulatorFlags) => {
+      const options: EmulatorOptions = {
+        port: o.port,
+        host: o.host,
+        rate: o.rate,
+        burst: o.burst,
+        latencyMs: o.latencyMs,
+        latencyJitterMs: o.jitterMs,
+        faults: { failBefore: o.failBefore, failAfter: o.failAfter, resetAfter: o.resetAfter, seed: o.seed },
+        maxActiveTasks: o.maxActiveTasks,
+        taskLifetimeMs: o.taskLifetime !== undefined ? o.taskLifetime * 1000 : undefined,
+        ...(o.instance.length ? { instances: parseInstances(o.instance) } : {}),
+      };
+      const emulator = await startEmulator(options);
+      process.stdout.write(
+        `StartTaskContact emulator on ${emulator.url} (quota ${o.rate}/s, burst ${o.burst})\n` +
+          (o.instance.length ? '' : `Instance ${DEMO_INSTANCE_ID}, contact flow ${DEMO_CONTACT_FLOW_ID}\n`) +
+          `Stats: ${emulator.url}/__emulator/stats · Ctrl-C to stop\n`,
+      );
+      await new Promise<void>((done) => {
+        process.once('SIGINT', done);
+        process.once('SIGTERM', done);
+      });
+      await emulator.close();
+      setExit(EXIT.ok);
+    });
+}
+
+interface EmulatorFlags {
+  port: number;
+  host: string;
+  rate: number;
+  burst: number;
+  latencyMs: number;
+  jitterMs: number;
+  failBefore?: number;
+  failAfter?: number;
+  resetAfter?: number;
+  seed: number;
+  maxActiveTasks?: number;
+  taskLifetime?: number;
+  instance: string[];
+}
+
+function parseInstances(specs: string[]): NonNullable<EmulatorOptions['instances']> {
+  return Object.fromEntries(
+    specs.map((spec) => {
+      const [id, flows = ''] = spec.split(':');
+      return [id!, { contactFlows: flows.split(',').filter(Boolean) }];
+    }),
+  );
+}
+

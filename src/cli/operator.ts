@@ -1,0 +1,62 @@
+/**
+ * What an operator sees around a run: logs (pretty on a terminal, JSON off it), the progress bar,
+ * signal handling (first signal drains, second leaves at once), the summary and the exit code.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Progress, RerunOptions } from '../run/options.js';
+import { rerunImport, runImport } from '../run/run.js';
+import { formatSummary, type Summary } from '../run/stats.js';
+import { EXIT } from './exit-codes.js';
+import { createLogger } from './log.js';
+import { ProgressView } from './progress.js';
+
+/** The operator-output flags every importing command takes. */
+export interface OperatorFlags {
+  logLevel: string;
+  logFormat?: 'json' | 'pretty';
+  progress: boolean;
+  summaryJson?: string;
+}
+
+/** Sets up logs and progress, runs the import, prints the summary; returns the exit code. */
+export async function runWithOperatorOutput(options: RerunOptions, flags: OperatorFlags, command: 'run' | 'rerun' = 'run'): Promise<number> {
+  const tty = Boolean(process.stderr.isTTY);
+  const progress = flags.progress && tty && flags.logFormat !== 'json' ? new ProgressView() : undefined;
+  const logger = createLogger({ level: flags.logLevel, format: flags.logFormat ?? (tty ? 'pretty' : 'json'), stream: progress?.logStream });
+
+  // First signal: stop reading, drain in-flight requests, record them. Second: leave at once.
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      progress?.stop();
+      process.stderr.write(`\n${name} again: stopping now. Run again with --resume to finish exactly.\n`);
+      process.exit(EXIT.stoppedAtOnce);
+    }
+    logger.warn({ signal: name }, 'stopping: finishing requests in flight (press Ctrl-C again to stop at once)');
+    controller.abort(new Error(name));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let summary: Summary;
+  try {
+    const full = { ...options, logger, signal: controller.signal, onProgress: progress && ((p: Progress) => progress.update(p)) };
+    summary = await (command === 'rerun' ? rerunImport(full) : runImport(full));
+  } finally {
+    progress?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (flags.summaryJson) writeFileSync(flags.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
+  process.stdout.write(`${formatSummary(summary)}\n`);
+  if (summary.fatalError) return summary.rows.created === 0 ? EXIT.usage : EXIT.interrupted;
+  if (summary.alreadyDone) return EXIT.ok;
+  if (summary.interrupted) {
+    process.stdout.write(`Interrupted. Run the same command again with --resume to finish: rows already recorded are skipped.\n`);
+    return EXIT.interrupted;
+  }
+  return summary.rows.failed + summary.rows.invalid > 0 || summary.inputError ? EXIT.rowsFailed : EXIT.ok;
+}
+

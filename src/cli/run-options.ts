@@ -1,0 +1,92 @@
+/** The options that run, rerun and validate share, and how their flags become the library's RunOptions. */
+import { Option, type Command } from 'commander';
+import type { RunOptions } from '../run/options.js';
+import type { OperatorFlags } from './operator.js';
+import { positive, whole } from './parsers.js';
+
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--instance-id <id>', 'InstanceId for rows without an InstanceId value')
+    .option('--contact-flow-id <id>', 'ContactFlowId for rows without a routing value')
+    .option('--task-template-id <id>', 'TaskTemplateId for rows without a routing value')
+    .option('--quick-connect-id <id>', 'QuickConnectId for rows without a routing value')
+    .option('--job <file.json>', 'job file: column templates and defaults (flags win over it)')
+    .option('--results <file>', 'results CSV (default: <input without extension>.results.csv beside the input)')
+    .option('--rate <n>', "ceiling of requests per second: the account's StartTaskContact quota (default: 2)", positive('--rate'))
+    .option('--burst <n>', 'burst allowance of that quota (default: 5)', whole('--burst'))
+    .option('--concurrency <n>', 'cap on requests in flight (default: automatic from observed latency)', whole('--concurrency'))
+    .option('--max-attempts <n>', 'attempts per row for 5xx, timeouts and resets; throttles do not count (default: 8)', whole('--max-attempts'))
+    .option('--request-timeout <seconds>', 'time limit per request; no answer by then = unknown outcome, resent with the same token (default: 15)', positive('--request-timeout'))
+    .option('--deadline <seconds>', 'stop taking new rows after this long, finish what is in flight, exit 3', positive('--deadline'))
+    .option('--token-namespace <s>', "mixed into every ClientToken (default: the input file's name)")
+    .option('--token-key <col[,col...]>', 'columns that identify a row for its ClientToken (default: the whole mapped request)', (v: string) => v.split(',').map((s) => s.trim()))
+    .option('--dry-run', 'validate and write the results file with what would be sent; send nothing')
+    .option('--resume', 'continue an interrupted run: rows already final in --results are skipped, the rest sent with the same tokens')
+    .option('--endpoint <url>', 'service endpoint (emulator, VPC endpoint); AWS_ENDPOINT_URL_CONNECT works too')
+    .option('--region <region>', 'AWS Region (standard chain: AWS_REGION, profile)')
+    .option('--profile <name>', 'AWS profile (standard credential chain otherwise)')
+    .option('--encoding <enc>', 'input encoding: utf8, latin1, windows-1252, utf-16le… (default: utf8; invalid UTF-8 is an error)')
+    .option('--delimiter <char>', 'field delimiter, e.g. ";" (default: ",")');
+}
+
+export function addOperatorOptions(cmd: Command): Command {
+  return cmd
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace', 'info')
+    .addOption(new Option('--log-format <format>', 'pretty on a terminal, json otherwise').choices(['json', 'pretty']))
+    .option('--no-progress', 'no progress bar (it is shown only on a terminal anyway)')
+    .option('--summary-json <file>', 'also write the summary as JSON to this file');
+}
+
+/** The flags of run/validate as commander parses them (names camel-cased). */
+export interface RunFlags extends OperatorFlags {
+  instanceId?: string;
+  contactFlowId?: string;
+  taskTemplateId?: string;
+  quickConnectId?: string;
+  job?: string;
+  results?: string;
+  rate?: number;
+  burst?: number;
+  concurrency?: number;
+  maxAttempts?: number;
+  requestTimeout?: number;
+  deadline?: number;
+  tokenNamespace?: string;
+  tokenKey?: string[];
+  dryRun?: boolean;
+  resume?: boolean;
+  includeInvalid?: boolean;
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  encoding?: string;
+  delimiter?: string;
+}
+
+export function toRunOptions(input: string, f: RunFlags): RunOptions {
+  return {
+    input,
+    results: f.results,
+    job: f.job,
+    instanceId: f.instanceId,
+    contactFlowId: f.contactFlowId,
+    taskTemplateId: f.taskTemplateId,
+    quickConnectId: f.quickConnectId,
+    rate: f.rate,
+    burst: f.burst,
+    concurrency: f.concurrency,
+    maxAttempts: f.maxAttempts,
+    requestTimeoutMs: f.requestTimeout !== undefined ? f.requestTimeout * 1000 : undefined,
+    deadlineSeconds: f.deadline,
+    tokenNamespace: f.tokenNamespace,
+    tokenKey: f.tokenKey,
+    dryRun: f.dryRun,
+    resume: f.resume,
+    endpoint: f.endpoint,
+    region: f.region,
+    profile: f.profile,
+    encoding: f.encoding,
+    delimiter: f.delimiter,
+  };
+}
+

@@ -1,0 +1,67 @@
+/**
+ * Stage 5b — dispatch. Carries one request to a final outcome: waits for a free slot (in-flight cap)
+ * and a token (rate), sends, and follows the retry policy. Every resend carries the same ClientToken,
+ * so an attempt whose answer was lost can never become a second task.
+ */
+import pLimit, { type LimitFunction } from 'p-limit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RateControl } from './rate.js';
+import { decide, type RetryPolicy } from './retry.js';
+import type { SendOutcome, TaskSender } from './send.js';
+import type { RunStats } from '../run/stats.js';
+import type { TaskRequest } from '../types.js';
+
+export interface Delivery {
+  /** The final outcome: created, refused, or the last transient failure once attempts ran out. */
+  outcome: SendOutcome;
+  /** Requests sent for this row, throttled ones included. */
+  requests: number;
+}
+
+export class Dispatcher {
+  private readonly slots: LimitFunction;
+
+  constructor(
+    private readonly sender: TaskSender,
+    private readonly rate: RateControl,
+    private readonly policy: RetryPolicy,
+    private readonly stats: RunStats,
+    concurrency: number,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.slots = pLimit(concurrency);
+  }
+
+  /** In-flight cap; may change while running (automatic concurrency). */
+  set concurrency(n: number) {
+    this.slots.concurrency = n;
+  }
+
+  /** Throws only when the run is aborted while this row still waits to be sent. */
+  async deliver(request: TaskRequest): Promise<Delivery> {
+    let charged = 0;
+    let requests = 0;
+    for (;;) {
+      const outcome = await this.slots(() => this.attempt(request));
+      requests++;
+      if (outcome.kind !== 'throttled') charged++;
+      const decision = decide(outcome, charged, this.policy);
+      if (decision.action === 'done') return { outcome, requests };
+      if (decision.charge) this.stats.retries++;
+      if (decision.delayMs > 0) await sleep(decision.delayMs, undefined, { signal: this.signal });
+      this.signal?.throwIfAborted();
+    }
+  }
+
+  private async attempt(request: TaskRequest): Promise<SendOutcome> {
+    // Once the run is stopping, nothing new leaves: rows still queued stay unrecorded for --resume.
+    this.signal?.throwIfAborted();
+    await this.rate.take(this.signal);
+    const started = performance.now();
+    const outcome = await this.sender.startTask(request);
+    const latency = performance.now() - started;
+    this.stats.recordRequest(outcome, latency);
+    this.rate.observe(outcome, latency);
+    return outcome;
+  }
+}

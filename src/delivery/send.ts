@@ -1,0 +1,121 @@
+/**
+ * Stage 5 — send. The only module that imports the AWS SDK: builds the Connect client and turns one
+ * StartTaskContact call into a SendOutcome, classifying every failure by what it means for a retry.
+ */
+import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInput } from '@aws-sdk/client-connect';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { TaskRequest } from '../types.js';
+
+export interface ClientOptions {
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  /** Sockets per host: at least the number of requests in flight, or requests queue in the agent. */
+  maxSockets: number;
+  /** Per-request time limit; an answer that has not come by then is an unknown outcome. */
+  requestTimeoutMs: number;
+}
+
+/** What one attempt came to, by what it means for the row. */
+export type SendOutcome =
+  | { kind: 'created'; contactId: string }
+  /** 429: the account's quota is spent; send again later, it costs the row nothing. */
+  | { kind: 'throttled'; code: string; message: string }
+  /** 5xx, a timeout or a broken connection: retry with the same token. `answered` false = outcome unknown. */
+  | { kind: 'transient'; code: string; message: string; answered: boolean }
+  /** 4xx other than 429: the service refused this request; sending it again cannot help. */
+  | { kind: 'refused'; code: string; message: string; status: number }
+  /** Credentials or signing are wrong (no credentials, expired token, 401/403): no row can succeed. */
+  | { kind: 'fatal'; code: string; message: string };
+
+/** The seam between the pipeline and the SDK: tests of the retry logic may inject their own. */
+export interface TaskSender {
+  startTask(request: TaskRequest): Promise<SendOutcome>;
+  destroy(): void;
+}
+
+/** The region signed for when none is given and the endpoint is on this machine (the emulator). */
+const EMULATOR_REGION = 'us-east-1';
+const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
+
+function isLoopback(endpoint: string | undefined): boolean {
+  if (!endpoint) return false;
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(endpoint).hostname);
+  } catch {
+    return false;
+  }
+}
+
+export function createConnectClient(options: ClientOptions): ConnectClient {
+  // The SDK warns that Node 20 will lose support in 2027; that is ours to manage (engines, lockfile),
+  // not something to print on every user's terminal.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
+  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_CONNECT ?? process.env.AWS_ENDPOINT_URL;
+  return new ConnectClient({
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.region ? { region: options.region } : isLoopback(endpoint) && !process.env.AWS_REGION ? { region: EMULATOR_REGION } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
+    // The emulator checks that requests are signed, not by whom: with no credentials configured,
+    // sign with placeholder ones so a rehearsal needs no AWS account.
+    ...(isLoopback(endpoint) && !options.profile && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE
+      ? { credentials: EMULATOR_CREDENTIALS }
+      : {}),
+    // Our own retry layer owns retries: the SDK's shared retry budget runs dry under a throttling
+    // storm and then fails rows (api-facts.md).
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+      connectionTimeout: Math.min(options.requestTimeoutMs, 10_000),
+      requestTimeout: options.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    }),
+  });
+}
+
+export class ConnectSender implements TaskSender {
+  constructor(private readonly client: ConnectClient) {}
+
+  async startTask(request: TaskRequest): Promise<SendOutcome> {
+    try {
+      const out = await this.client.send(new StartTaskContactCommand(request as StartTaskContactCommandInput));
+      if (!out.ContactId) return { kind: 'transient', code: 'EmptyResponse', message: 'the response held no ContactId', answered: true };
+      return { kind: 'created', contactId: out.ContactId };
+    } catch (err) {
+      return classifyError(err);
+    }
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+/** Errors raised before a request leaves, or auth refusals: every other row would meet them too. */
+const FATAL_CODES = new Set([
+  'CredentialsProviderError', 'TokenProviderError', 'ExpiredTokenException', 'UnrecognizedClientException',
+  'InvalidSignatureException', 'IncompleteSignatureException', 'MissingAuthenticationTokenException',
+  'AccessDeniedException', 'InvalidClientTokenId',
+]);
+
+/** Maps an SDK or network error to a SendOutcome. Exported for table tests. */
+export function classifyError(err: unknown): SendOutcome {
+  const e = err as Error & { $metadata?: { httpStatusCode?: number }; code?: string; $fault?: string };
+  const status = e.$metadata?.httpStatusCode;
+  const code = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'Error');
+  const message = String(e.message ?? err);
+  if (status === 429 || code === 'ThrottlingException' || code === 'TooManyRequestsException') {
+    return { kind: 'throttled', code, message };
+  }
+  if (status !== undefined && status >= 500) return { kind: 'transient', code, message, answered: true };
+  if (status === 401 || status === 403 || FATAL_CODES.has(code) || /region is missing/i.test(message)) {
+    return { kind: 'fatal', code, message };
+  }
+  if (status !== undefined && status >= 400) return { kind: 'refused', code, message, status };
+  // No HTTP answer: a reset, a refused connection or a timeout. The task may or may not exist.
+  return { kind: 'transient', code: e.code ?? code, message, answered: false };
+}

@@ -1,0 +1,68 @@
+/**
+ * Stages 2–4 for one record: map → validate → token. Pure but for the repeated-token warning.
+ * A rerun first reads the row's earlier result: rows that succeeded are carried over, not sent.
+ */
+import { UsageError } from '../errors.js';
+import { mapRecord, type Mapping } from './map.js';
+import { clientToken, type DuplicateTokens } from './token.js';
+import type { InputRecord, RowResult, TaskRequest } from '../types.js';
+import { describeViolations, validateRow } from './validate.js';
+
+export interface Job {
+  record: InputRecord;
+  /** Final before sending: invalid, or (rerun) the earlier result carried over. */
+  result?: RowResult;
+  /** A rerun's row that is not sent again: its earlier result is copied as is. */
+  carried?: boolean;
+  request?: TaskRequest;
+  token?: string;
+}
+
+export interface RerunContext {
+  includeInvalid: boolean;
+  /** Whether the earlier run's namespace is known, so that a changed row can be told apart. */
+  originKnown: boolean;
+  /** Reads a results record's `Result.*` cells. */
+  earlier: (values: string[]) => RowResult;
+}
+
+export interface PrepareOptions {
+  mapping: Mapping;
+  tokenNamespace: string;
+  /** Column names that identify a row for its token (--token-key). */
+  tokenKey?: string[];
+  rerun?: RerunContext;
+  duplicates: DuplicateTokens;
+  now: Date;
+}
+
+export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
+  const keyColumns = o.tokenKey?.map((name) => {
+    const i = o.mapping.header.indexOf(name);
+    if (i === -1) throw new UsageError(`--token-key: no column named "${name}" in the input header`);
+    return i;
+  });
+
+  return (record) => {
+    let earlier: RowResult | undefined;
+    if (o.rerun) {
+      earlier = o.rerun.earlier(record.values);
+      record = { line: earlier.line, values: record.values }; // Result.Line keeps pointing into the original input
+      const resend = earlier.status === 'failed' || earlier.status === 'planned' || (o.rerun.includeInvalid && earlier.status === 'invalid');
+      if (!resend) return { record, result: earlier, carried: true };
+    }
+    const mapped = mapRecord(o.mapping, record);
+    const violations = mapped.ok ? validateRow(mapped.row, o.now) : mapped.violations;
+    if (!mapped.ok || violations.length) {
+      return { record, result: { line: record.line, status: 'invalid', attempts: 0, errorCode: 'InvalidRow', errorMessage: describeViolations(violations) } };
+    }
+    const request = mapped.row.request;
+    const fresh = request.ClientToken ?? clientToken(o.tokenNamespace, keyColumns ? keyColumns.map((i) => record.values[i]!) : request);
+    // A rerun keeps a row's token unless its content changed (the old token would then name another
+    // task). Without the earlier run's namespace a change cannot be seen: the token is kept.
+    const kept = earlier?.clientToken;
+    const token = kept && (!o.rerun!.originKnown || kept === fresh) ? kept : fresh;
+    o.duplicates.check(token, record.line);
+    return { record, request: { ...request, ClientToken: token }, token };
+  };
+}

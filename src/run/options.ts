@@ -1,0 +1,74 @@
+/**
+ * What a caller of the library passes to a run, and the small interfaces (logger, progress) a run
+ * reports through. Its own module so that every stage can name them without importing the run.
+ */
+import type { JobFile } from '../input/job.js';
+import type { TaskSender } from '../delivery/send.js';
+import type { RunStats } from './stats.js';
+
+/** The minimal logger the pipeline needs; a pino logger fits. Messages never carry row content. */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface Progress {
+  stats: RunStats;
+  rate: number;
+  concurrency: number;
+  /** Input bytes up to the furthest finished record, and the input's size when known. */
+  bytesDone: number;
+  totalBytes: number | undefined;
+}
+
+export interface RunOptions {
+  /** A CSV path, `-` for standard input, or a `.gz` file. */
+  input: string;
+  results?: string;
+  /** A job file path or its parsed content. Flags given here win over it. */
+  job?: string | JobFile;
+  instanceId?: string;
+  contactFlowId?: string;
+  taskTemplateId?: string;
+  quickConnectId?: string;
+  /** Ceiling of requests per second (the account's StartTaskContact quota). Default 2. */
+  rate?: number;
+  /** Burst allowance of that quota. Default 5. */
+  burst?: number;
+  /** Cap on requests in flight; default automatic from observed latency (Little's law). */
+  concurrency?: number;
+  /** Attempts per row for transient failures; throttles do not use them up. Default 8. */
+  maxAttempts?: number;
+  /** Per-request time limit in ms. Default 15,000. */
+  requestTimeoutMs?: number;
+  /** Stop taking new rows after this many seconds, drain, and report the run as interrupted. */
+  deadlineSeconds?: number;
+  /** Mixed into every ClientToken. Default: the input file's name (see token.ts). */
+  tokenNamespace?: string;
+  /** Columns that identify a row for its ClientToken; default the whole mapped request. */
+  tokenKey?: string[];
+  dryRun?: boolean;
+  /** Continue an interrupted run: rows already final in the results file are skipped. */
+  resume?: boolean;
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  encoding?: string;
+  delimiter?: string;
+  /** Inject a sender (e.g. `new ConnectSender(yourConnectClient)`); default: one built from the options. */
+  sender?: TaskSender;
+  logger?: Logger;
+  onProgress?: (p: Progress) => void;
+  /** Aborting stops reading; requests in flight finish and are recorded; the summary says interrupted. */
+  signal?: AbortSignal;
+}
+
+export const silent: Logger = { info() {}, warn() {}, debug() {} };
+
+/** Sends again the rows of a results file that did not succeed; see `rerunImport`. */
+export interface RerunOptions extends RunOptions {
+  /** Also send `invalid` rows (corrected in the results file since). */
+  includeInvalid?: boolean;
+}
+

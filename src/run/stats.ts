@@ -1,0 +1,139 @@
+/** Counters for the progress line and the end-of-run summary. */
+import type { SendOutcome } from '../delivery/send.js';
+import type { RowStatus } from '../types.js';
+
+/** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
+const RESERVOIR = 10_000;
+const RECENT = 512;
+
+export class RunStats {
+  readonly rows: Record<RowStatus, number> = { created: 0, failed: 0, invalid: 0, planned: 0 };
+  /** Rows already final in the results file, skipped on --resume. */
+  skipped = 0;
+  requests = 0;
+  throttled = 0;
+  /** Resends after a transient failure (throttled resends are counted in `throttled`). */
+  retries = 0;
+  /** Attempts whose answer never came (timeout, reset): resent with the same token. */
+  unknownOutcomes = 0;
+  readonly errors: Record<string, number> = {};
+  private readonly samples: number[] = [];
+  private seen = 0;
+  /** The latest answers' latencies, for sizing in-flight work to current conditions. */
+  private readonly recent = new Float64Array(RECENT);
+  private recentCount = 0;
+  readonly startedAt = performance.now();
+
+  recordRequest(outcome: SendOutcome, latencyMs: number): void {
+    this.requests++;
+    if (outcome.kind === 'throttled') this.throttled++;
+    if (outcome.kind === 'transient' && !outcome.answered) this.unknownOutcomes++;
+    if (outcome.kind !== 'created') this.errors[outcome.code] = (this.errors[outcome.code] ?? 0) + 1;
+    // A throttle is a fast rejection at the door: its latency says nothing of the service's.
+    if (outcome.kind === 'throttled') return;
+    this.recent[this.seen % RECENT] = latencyMs;
+    this.recentCount = Math.min(RECENT, this.recentCount + 1);
+    this.seen++;
+    if (this.samples.length < RESERVOIR) this.samples.push(latencyMs);
+    else {
+      const j = Math.floor(Math.random() * this.seen);
+      if (j < RESERVOIR) this.samples[j] = latencyMs;
+    }
+  }
+
+  /** Latency percentile in ms (p in 0..100), or undefined before any request. */
+  latency(p: number): number | undefined {
+    if (this.samples.length === 0) return undefined;
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  }
+
+  /** Percentile over the last RECENT answers only. */
+  recentLatency(p: number): number | undefined {
+    if (this.recentCount === 0) return undefined;
+    const sorted = this.recent.slice(0, this.recentCount).sort();
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  }
+
+  get elapsedMs(): number {
+    return performance.now() - this.startedAt;
+  }
+}
+
+/** The end-of-run summary: printed by the CLI, returned by the library, written by --summary-json. */
+export interface Summary {
+  input: string;
+  results: string;
+  rows: { total: number; created: number; failed: number; invalid: number; planned: number; skipped: number };
+  requests: number;
+  throttled: number;
+  retries: number;
+  unknownOutcomes: number;
+  errors: Record<string, number>;
+  elapsedSeconds: number;
+  /** Ceiling asked for, and the rate the adaptive control ended at (requests/s). */
+  targetRate: number;
+  finalRate: number;
+  /** Created tasks per second of the whole run. */
+  achievedRate: number;
+  latencyMs: { p50: number | null; p99: number | null };
+  interrupted: boolean;
+  dryRun: boolean;
+  /** Set when the input broke off mid-file (e.g. an unclosed quote): the rows before it were processed. */
+  inputError?: string;
+  /** Set when the run stopped because no request could succeed (credentials, signing, access). */
+  fatalError?: string;
+  /** When the input had already been completed into this results file: that time (nothing was sent). */
+  alreadyDone?: string;
+  /** Rows whose ClientToken repeated an earlier row's (they become one task). */
+  duplicateTokens?: number;
+}
+
+export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>): Summary {
+  const elapsedSeconds = stats.elapsedMs / 1000;
+  const { created, failed, invalid, planned } = stats.rows;
+  const round = (n: number | undefined) => (n === undefined ? null : Math.round(n * 10) / 10);
+  return {
+    ...extra,
+    // Rows skipped on --resume are counted under their earlier status too: the results file holds them.
+    rows: { total: created + failed + invalid + planned, created, failed, invalid, planned, skipped: stats.skipped },
+    requests: stats.requests,
+    throttled: stats.throttled,
+    retries: stats.retries,
+    unknownOutcomes: stats.unknownOutcomes,
+    errors: stats.errors,
+    elapsedSeconds: Math.round(elapsedSeconds * 100) / 100,
+    achievedRate: Math.round((created / Math.max(elapsedSeconds, 0.001)) * 100) / 100,
+    latencyMs: { p50: round(stats.latency(50)), p99: round(stats.latency(99)) },
+  };
+}
+
+/** Human summary: counts, time, rates. No row content. */
+export function formatSummary(s: Summary): string {
+  if (s.alreadyDone) {
+    return (
+      `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
+      `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent.` +
+      (s.rows.failed + s.rows.invalid ? `\nTo send the failed rows again: connect-task-loader rerun ${s.results}` : '')
+    );
+  }
+  const lines = [
+    `${s.dryRun ? 'Dry run' : s.fatalError ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
+      (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
+      (s.rows.skipped ? ` (${s.rows.skipped} of them recorded by the earlier run)` : ''),
+    s.dryRun
+      ? `Time ${s.elapsedSeconds}s · nothing sent`
+      : `Time ${s.elapsedSeconds}s · ${s.achievedRate} tasks/s (target ${round2(s.targetRate)}/s, ended at ${round2(s.finalRate)}/s) · ` +
+      `${s.requests} requests, ${s.throttled} throttled, ${s.retries} retries` +
+      (s.latencyMs.p50 !== null ? ` · latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms` : ''),
+  ];
+  const errors = Object.entries(s.errors).filter(([code]) => code !== 'ThrottlingException');
+  if (errors.length) lines.push(`Errors seen: ${errors.map(([c, n]) => `${c} ×${n}`).join(', ')}`);
+  if (s.duplicateTokens) lines.push(`Warning: ${s.duplicateTokens} rows repeated an earlier row's ClientToken and became one task with it (see the log; --token-key to tell them apart)`);
+  if (s.inputError) lines.push(`Input error: ${s.inputError}`);
+  if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
+  lines.push(`Results: ${s.results}`);
+  return lines.join('\n');
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;

@@ -1,0 +1,83 @@
+/**
+ * Everything the pipeline's flow runs inside: the sender (or none, for a dry run), the adaptive rate
+ * and the dispatcher, one stop signal (the caller's, the deadline's, or our own on a fatal error), the
+ * counters, and a ticker that re-sizes in-flight work and reports progress.
+ */
+import { setMaxListeners } from 'node:events';
+import { setInterval as every } from 'node:timers';
+import { initialConcurrency, MAX_AUTO_CONCURRENCY, tuneConcurrency } from '../delivery/concurrency.js';
+import { Dispatcher } from '../delivery/dispatch.js';
+import { AdaptiveRate } from '../delivery/rate.js';
+import { DEFAULT_RETRY } from '../delivery/retry.js';
+import { ConnectSender, createConnectClient, type TaskSender } from '../delivery/send.js';
+import type { Settings } from './config.js';
+import type { RunOptions } from './options.js';
+import { RunStats } from './stats.js';
+
+/** Extra row workers beyond the in-flight cap, so rows backing off do not starve the pipe. */
+const ROW_HEADROOM = 64;
+
+export interface Wiring {
+  stats: RunStats;
+  rate: AdaptiveRate;
+  /** Undefined on a dry run: nothing is sent. */
+  dispatcher: Dispatcher | undefined;
+  /** Aborted when the run must stop taking rows. */
+  signal: AbortSignal;
+  /** Stop taking rows because of something the run itself saw (e.g. credentials refused). */
+  stop(reason: string): void;
+  /** How many row workers pull from the input at once. */
+  workers: number;
+  concurrency(): number;
+  /** Calls `tick` every 250 ms after re-sizing in-flight work; returns the function that stops it. */
+  startTicker(tick: () => void): () => void;
+  close(): void;
+}
+
+export function wire(options: RunOptions, settings: Settings): Wiring {
+  const stats = new RunStats();
+  const rate = new AdaptiveRate({ rate: settings.rate, burst: settings.burst });
+  const automatic = options.concurrency === undefined;
+  const cap = options.concurrency ?? MAX_AUTO_CONCURRENCY;
+  let concurrency = options.concurrency ?? initialConcurrency(settings.rate, settings.burst);
+  const sender: TaskSender | undefined = settings.dryRun
+    ? undefined
+    : (options.sender ??
+      new ConnectSender(
+        createConnectClient({
+          endpoint: settings.endpoint,
+          region: settings.region,
+          profile: settings.profile,
+          maxSockets: cap,
+          requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+        }),
+      ));
+
+  const own = new AbortController();
+  const deadline = options.deadlineSeconds ? AbortSignal.timeout(options.deadlineSeconds * 1000) : undefined;
+  const signal = AbortSignal.any([own.signal, options.signal, deadline].filter((s): s is AbortSignal => s !== undefined));
+  // Every row waiting for a slot or a token listens on it; hundreds of listeners are expected.
+  setMaxListeners(0, signal);
+  const dispatcher = sender && new Dispatcher(sender, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, concurrency, signal);
+
+  return {
+    stats,
+    rate,
+    dispatcher,
+    signal,
+    stop: (reason) => own.abort(new Error(reason)),
+    workers: dispatcher ? cap + ROW_HEADROOM : 1,
+    concurrency: () => concurrency,
+    startTicker(tick) {
+      const timer = every(() => {
+        if (automatic && dispatcher) {
+          concurrency = tuneConcurrency(rate.currentRate, settings.burst, stats.recentLatency(90), cap);
+          dispatcher.concurrency = concurrency;
+        }
+        tick();
+      }, 250);
+      return () => clearInterval(timer);
+    },
+    close: () => sender?.destroy(),
+  };
+}

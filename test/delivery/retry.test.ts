@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { decide, DEFAULT_RETRY } from '../../src/delivery/retry.js';
+import { classifyError, type SendOutcome } from '../../src/delivery/send.js';
+
+const policy = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 };
+const transient: SendOutcome = { kind: 'transient', code: 'InternalServiceException', message: 'x', answered: true };
+
+describe('decide', () => {
+  it.each<[string, SendOutcome, number, ReturnType<typeof decide>]>([
+    ['created is final', { kind: 'created', contactId: 'c' }, 1, { action: 'done' }],
+    ['a refusal is final', { kind: 'refused', code: 'ResourceNotFoundException', message: 'x', status: 404 }, 1, { action: 'done' }],
+    ['402 is final (documented policy)', { kind: 'refused', code: 'ServiceQuotaExceededException', message: 'x', status: 402 }, 1, { action: 'done' }],
+    ['a throttle is resent at once and not charged', { kind: 'throttled', code: 'ThrottlingException', message: 'x' }, 99, { action: 'retry', delayMs: 0, charge: false }],
+    ['a first transient failure backs off up to the base', transient, 1, { action: 'retry', delayMs: 99, charge: true }],
+    ['the second up to twice the base', transient, 2, { action: 'retry', delayMs: 199, charge: true }],
+    ['out of attempts', transient, 3, { action: 'done' }],
+  ])('%s', (_name, outcome, attempts, expected) => {
+    expect(decide(outcome, attempts, policy, () => 0.999)).toEqual(expected);
+  });
+
+  it('caps the backoff', () => {
+    expect(decide(transient, 7, DEFAULT_RETRY, () => 0.999)).toEqual({ action: 'retry', delayMs: 15_984, charge: true });
+    expect(decide(transient, 7, { ...DEFAULT_RETRY, maxAttempts: 20 }, () => 0.9999).action).toBe('retry');
+  });
+});
+
+describe('classifyError', () => {
+  const sdkError = (name: string, status?: number, extra: object = {}) =>
+    Object.assign(new Error('m'), { name, $metadata: status ? { httpStatusCode: status } : {}, ...extra });
+  it.each<[string, unknown, SendOutcome['kind'], boolean?]>([
+    ['429', sdkError('ThrottlingException', 429), 'throttled'],
+    ['500', sdkError('InternalServiceException', 500), 'transient', true],
+    ['503 without a modelled name', sdkError('ServiceUnavailable', 503), 'transient', true],
+    ['400', sdkError('InvalidParameterException', 400), 'refused'],
+    ['402', sdkError('ServiceQuotaExceededException', 402), 'refused'],
+    ['404', sdkError('ResourceNotFoundException', 404), 'refused'],
+    ['403', sdkError('AccessDeniedException', 403), 'fatal'],
+    ['no credentials', sdkError('CredentialsProviderError'), 'fatal'],
+    ['a reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'transient', false],
+    ['a timeout', sdkError('TimeoutError'), 'transient', false],
+  ])('%s', (_name, err, kind, answered) => {
+    const outcome = classifyError(err);
+    expect(outcome.kind).toBe(kind);
+    if (answered !== undefined) expect(outcome.kind === 'transient' && outcome.answered).toBe(answered);
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * End to end: the real @aws-sdk/client-connect over real HTTP against the emulator.
+ */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { runImport } from '../../src/run/run.js';
+import type { RunOptions } from '../../src/run/options.js';
+import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+
+let emulator: Emulator | undefined;
+afterEach(async () => {
+  await emulator?.close();
+  emulator = undefined;
+});
+
+async function emulate(options: EmulatorOptions): Promise<Emulator> {
+  emulator = await startEmulator(options);
+  return emulator;
+}
+
+const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
+
+/** Every Attributes.rowId the emulator stored, counted. */
+function tasksPerRow(e: Emulator): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of e.service.tasks) {
+    const id = t.Attributes?.rowId ?? '?';
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function expectEachRowOnce(e: Emulator, rows: number): void {
+  const counts = tasksPerRow(e);
+  expect(counts.size).toBe(rows);
+  expect(Math.max(...counts.values())).toBe(1);
+  expect(e.stats().maxTasksPerToken).toBe(1);
+}
+
+describe('run against the emulator', () => {
+  it('creates 2,000 tasks at 50 rps / burst 5, each exactly once, one results row per record', async () => {
+    const e = await emulate({ rate: 50, burst: 5 });
+    const input = writeCsv(taskRows(2000));
+    const summary = await runImport({ input, endpoint: e.url, rate: 50, burst: 5, ...route });
+
+    expect(summary.rows).toMatchObject({ total: 2000, created: 2000, failed: 0, invalid: 0 });
+    expect(e.stats().tasks).toBe(2000);
+    expectEachRowOnce(e, 2000);
+
+    const results = readResults(summary.results);
+    expect(results).toHaveLength(2000);
+    expect(new Set(results.map((r) => r['Result.Line'])).size).toBe(2000);
+    for (const r of results) {
+      expect(r['Result.Status']).toBe('created');
+      expect(r['Result.ContactId']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(r['Result.ClientToken']).toMatch(/^ctl1-/);
+    }
+    // Multi-line records: the second record starts on line 4 (header 1, record 1 spans 2-3).
+    const line = Object.fromEntries(results.map((r) => [r['Attributes.rowId'], Number(r['Result.Line'])]));
+    expect(line['1']).toBe(2);
+    expect(line['2']).toBe(4);
+    expect(results.find((r) => r['Attributes.rowId'] === '7')!['Description']).toBe('Line one of 7\nline "two", with a comma');
+    // Customer data copied from the input: readable by the owner only.
+    expect(statSync(summary.results).mode & 0o777).toBe(0o600);
+  });
+
+  it('survives 5 % failures after creation and 2 % connection resets: still 2,000 tasks, none twice', async () => {
+    const e = await emulate({ rate: 50, burst: 5, faults: { failAfter: 0.05, resetAfter: 0.02, seed: 42 } });
+    const input = writeCsv(taskRows(2000));
+    const summary = await runImport({ input, endpoint: e.url, rate: 50, burst: 5, ...route });
+
+    const stats = e.stats();
+    expect(stats.faults.failAfter).toBeGreaterThan(50);
+    expect(stats.faults.resetAfter).toBeGreaterThan(15);
+    expect(summary.rows).toMatchObject({ created: 2000, failed: 0 });
+    expect(summary.unknownOutcomes).toBe(stats.faults.resetAfter);
+    expect(stats.tasks).toBe(2000);
+    expect(stats.replayed).toBeGreaterThanOrEqual(stats.faults.failAfter + stats.faults.resetAfter);
+    expectEachRowOnce(e, 2000);
+    expect(readResults(summary.results)).toHaveLength(2000);
+  });
+
+  it('loses no row to a throttling storm: the quota is a tenth of the ceiling', async () => {
+    const e = await emulate({ rate: 5, burst: 5 });
+    const input = writeCsv(taskRows(60));
+    const summary = await runImport({ input, endpoint: e.url, rate: 50, burst: 5, ...route });
+    expect(summary.rows).toMatchObject({ created: 60, failed: 0 });
+    expect(summary.throttled).toBeGreaterThan(0);
+    expect(summary.finalRate).toBeLessThan(50);
+    expectEachRowOnce(e, 60);
+  });
+
+  it('records invalid rows with line, column and rule, and never sends them', async () => {
+    const e = await emulate({ rate: 100, burst: 10 });
+    const rows = taskRows(5);
+    rows[2]![0] = ''; // line 4: Name empty
+    rows[4]![0] = 'x'.repeat(1025); // line 8: Name too long
+    rows[5]![3] = 'not-a-url'; // still valid: URL format is the service's business
+    const input = writeCsv(rows);
+    const summary = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route });
+
+    expect(summary.rows).toMatchObject({ created: 3, invalid: 2 });
+    expect(e.stats().tasks).toBe(3);
+    const byLine = Object.fromEntries(readResults(summary.results).map((r) => [r['Result.Line'], r]));
+    expect(byLine['4']).toMatchObject({ 'Result.Status': 'invalid', 'Result.ErrorCode': 'InvalidRow', 'Result.ErrorMessage': 'column "Name": is required' });
+    expect(byLine['8']!['Result.ErrorMessage']).toBe('column "Name": must be at most 1024 characters (found 1025)');
+  });
+
+  it('fails rows the service refuses (404 unknown flow) with the code and message, without retrying', async () => {
+    const e = await emulate({ rate: 100, burst: 10 });
+    const input = writeCsv(taskRows(3));
+    const summary = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, instanceId: DEMO_INSTANCE_ID, contactFlowId: 'no-such-flow' });
+    expect(summary.rows).toMatchObject({ failed: 3, created: 0 });
+    expect(e.stats().errors['ResourceNotFoundException']).toBe(3); // never retried
+    for (const r of readResults(summary.results)) {
+      expect(r).toMatchObject({ 'Result.Status': 'failed', 'Result.ErrorCode': 'ResourceNotFoundException', 'Result.ErrorMessage': 'ContactFlow not found' });
+    }
+  });
+
+  it('feeds a results file straight back in: Result.* columns are not mapped, and carried columns survive', async () => {
+    const e = await emulate({ rate: 100, burst: 10 });
+    const input = writeCsv(taskRows(10));
+    const first = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route, tokenNamespace: 'ns' });
+    const second = await runImport({ input: first.results, results: join(tempDir(), 'again.csv'), endpoint: e.url, rate: 100, burst: 10, ...route, tokenNamespace: 'ns' });
+    expect(second.rows).toMatchObject({ created: 10, invalid: 0 });
+    // Same namespace and content → the same tokens → the service replays, nothing new is created.
+    expect(e.stats().tasks).toBe(10);
+    const again = readResults(second.results);
+    expect(Object.keys(again[0]!).filter((k) => k.startsWith('Result.'))).toHaveLength(7);
+    expect(again.map((r) => r['Notes']).sort()).toEqual(readResults(first.results).map((r) => r['Notes']).sort());
+  });
+
+  it('does nothing for an input already completed into its results file, and refuses to replace results of another input', async () => {
+    const e = await emulate({ rate: 100, burst: 10 });
+    const dir = tempDir();
+    const input = writeCsv(taskRows(2), 'input.csv', dir);
+    const options: RunOptions = { input, endpoint: e.url, rate: 100, burst: 10, ...route };
+    await runImport(options);
+    const again = await runImport(options);
+    expect(again.alreadyDone).toBeTruthy();
+    expect(again.rows).toMatchObject({ created: 2 });
+    expect(e.stats().requests).toBe(2);
+    writeCsv(taskRows(3), 'input.csv', dir); // tonight's file, same name
+    await expect(runImport(options)).rejects.toThrow(/already exists: add --resume/);
+  });
+
+  it('dry run: plans every row with its token and sends nothing; the real run replaces its file', async () => {
+    const e = await emulate({ rate: 100, burst: 10 });
+    const input = writeCsv(taskRows(4));
+    const summary = await runImport({ input, endpoint: e.url, dryRun: true, ...route });
+    expect(summary.rows).toMatchObject({ planned: 4 });
+    expect(e.stats().requests).toBe(0);
+    const planned = readResults(summary.results);
+    expect(planned.every((r) => r['Result.Status'] === 'planned' && r['Result.ClientToken']!.startsWith('ctl1-'))).toBe(true);
+    // The real run then replaces the dry run's file (nothing was sent), with the tokens it planned.
+    const real = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route });
+    expect(real.rows).toMatchObject({ created: 4 });
+    const sent = readResults(real.results);
+    expect(sent.map((r) => r['Result.ClientToken']).sort()).toEqual(planned.map((r) => r['Result.ClientToken']).sort());
+  });
+});
+
+describe('rate control and refusals over the wire', () => {
+  it('drops the rate after throttles and climbs back when the quota is raised mid-run', async () => {
+    const e = await emulate({ rate: 5, burst: 5 });
+    const input = writeCsv(taskRows(400));
+    const rates: { created: number; rate: number }[] = [];
+    let raised = false;
+    const summary = await runImport({
+      input, endpoint: e.url, rate: 50, burst: 5, ...route,
+      onProgress: (p) => {
+        rates.push({ created: p.stats.rows.created, rate: p.rate });
+        // Once the run has settled on the small quota, the other caller goes away.
+        if (!raised && p.stats.rows.created >= 40) {
+          raised = true;
+          e.configure({ rate: 50 });
+        }
+      },
+    });
+    expect(summary.rows).toMatchObject({ created: 400, failed: 0 });
+    const low = Math.min(...rates.filter((r) => r.created >= 20 && r.created < 40).map((r) => r.rate));
+    expect(low).toBeLessThan(15);
+    expect(Math.max(...rates.filter((r) => r.created > 40).map((r) => r.rate))).toBeGreaterThan(40);
+    expectEachRowOnce(e, 400);
+  });
+
+  it('fails 402 rows with the code and message: the 12-per-PreviousContactId cap never clears', async () => {
+    const e = await emulate({ rate: 100, burst: 10 });
+    const rows = taskRows(14);
+    rows.forEach((r, i) => r.push(i === 0 ? 'PreviousContactId' : 'chain-1'));
+    const input = writeCsv(rows);
+    const summary = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, concurrency: 1, ...route });
+    expect(summary.rows).toMatchObject({ created: 12, failed: 2 });
+    expect(e.stats().errors['ServiceQuotaExceededException']).toBe(2); // never retried
+    const failed = readResults(summary.results).filter((r) => r['Result.Status'] === 'failed');
+    for (const r of failed) {
+      expect(r).toMatchObject({ 'Result.ErrorCode': 'ServiceQuotaExceededException' });
+      expect(r['Result.ErrorMessage']).toMatch(/At most 12 tasks/);
+    }
+  });
+});
