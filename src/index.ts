@@ -16,5 +16,5 @@ export {
 export { checkJobFile, loadJobFile, type JobFile } from './input/job.js';
 export { clientToken } from './input/token.js';
 export { LoaderError, UsageError, InputError, LockedError } from './errors.js';
-export { type RunState } from './ledger/state.js';
+export { type RunIdentity, type RunState } from './ledger/state.js';
 export type { TaskRequest, RowResult, RowStatus, Violation } from './types.js';

@@ -49,12 +49,29 @@ function isLoopback(endpoint: string | undefined): boolean {
   }
 }
 
+/** Where requests go: `--endpoint`, else the SDK's environment overrides; undefined = AWS's own endpoint. */
+export function effectiveEndpoint(endpoint: string | undefined): string | undefined {
+  return endpoint ?? process.env.AWS_ENDPOINT_URL_CONNECT ?? process.env.AWS_ENDPOINT_URL;
+}
+
+/** The Region requests will be signed for, resolved as the client resolves it (flag, env, profile); undefined if none. */
+export async function resolveRegion(options: Pick<ClientOptions, 'endpoint' | 'region' | 'profile'>): Promise<string | undefined> {
+  const client = createConnectClient({ ...options, maxSockets: 1, requestTimeoutMs: 1000 });
+  try {
+    return await client.config.region();
+  } catch {
+    return undefined;
+  } finally {
+    client.destroy();
+  }
+}
+
 export function createConnectClient(options: ClientOptions): ConnectClient {
   // The SDK warns that Node 20 will lose support in 2027; that is ours to manage (engines, lockfile),
   // not something to print on every user's terminal.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_CONNECT ?? process.env.AWS_ENDPOINT_URL;
+  const endpoint = effectiveEndpoint(options.endpoint);
   return new ConnectClient({
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : isLoopback(endpoint) && !process.env.AWS_REGION ? { region: EMULATOR_REGION } : {}),

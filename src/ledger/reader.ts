@@ -8,6 +8,7 @@
 import { open, truncate } from 'node:fs/promises';
 import { Parser, type Info } from 'csv-parse';
 import { InputError, UsageError } from '../errors.js';
+import { normaliseStatus } from './coverage.js';
 import { RESULT_COLUMNS } from './writer.js';
 import type { RowResult, RowStatus } from '../types.js';
 
@@ -95,7 +96,8 @@ export function earlierResults(header: string[], path: string): (values: string[
   const opt = (v: string | undefined) => (v ? v : undefined);
   return (values) => ({
     line: Number(values[line!]),
-    status: values[status!] as RowStatus,
+    // Stray spaces or case from a spreadsheet are forgiven; checkCoverage refused anything else.
+    status: normaliseStatus(values[status!]) ?? (values[status!] as RowStatus),
     contactId: opt(values[contactId!]),
     clientToken: opt(values[token!]),
     attempts: Number(values[attempts!]) || 0,

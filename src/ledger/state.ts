@@ -1,15 +1,17 @@
 /**
- * The run's own record beside its results file (`<results>.run.json`, owner-only): which input it
- * was (checksum), the token namespace and the mapping options, and whether it completed. It lets
- * `--resume` and `rerun` carry on with exactly the same tokens and mapping, and lets a repeated
- * cron run see that its input was already done. It holds no row content.
+ * The run's own record beside its results file (`<results>.run.json`, owner-only): the identity of
+ * the run — everything that decides what is sent and where (input checksum, endpoint, Region,
+ * instance and routing, job-file content, mapping and token settings) — whether it was a dry run,
+ * and how it ended. A run compares it before "already done", `--resume` and `rerun`, so that a
+ * results file is never taken as the record of a run it is not. It holds no row content.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { UsageError } from '../errors.js';
 import type { Summary } from '../run/stats.js';
 
-/** The options that decide what is sent and with which token; a resume or rerun reuses them. */
+/** The options a rerun falls back to when a flag is not given (a rerun sends as its origin did). */
 export interface StoredOptions {
   job?: string;
   instanceId?: string;
@@ -26,30 +28,80 @@ export interface StoredOptions {
   burst?: number;
 }
 
-export interface RunState {
-  version: 1;
-  input: string;
+/**
+ * Everything that decides what is sent and where. Two runs with equal identities send the same
+ * requests, with the same ClientTokens, to the same place. Values are configuration (ids, URLs,
+ * checksums), never row content, so a refusal may name them. A field added here must be given a
+ * label in run/identity.ts (the compiler insists), and is then compared everywhere.
+ */
+export interface RunIdentity {
   /** SHA-256 of the input's bytes as read (compressed bytes for .gz); absent for stdin. */
   inputSha256?: string;
+  /** The service endpoint requests go to (normalised URL); absent = AWS's own endpoint. */
+  endpoint?: string;
+  /** The Region requests are signed for, as the SDK resolves it; absent when none was configured. */
+  region?: string;
+  instanceId?: string;
+  contactFlowId?: string;
+  taskTemplateId?: string;
+  quickConnectId?: string;
+  /** The job file's path (for messages) and the SHA-256 of what in it decides a request. */
+  job?: string;
+  jobSha256?: string;
   tokenNamespace: string;
+  tokenKey?: string[];
+  /** How the input was decoded and split (a rerun always reads its results file as UTF-8, comma). */
+  encoding: string;
+  delimiter: string;
+}
+
+/** How a run ended. `running` is what a killed run leaves behind. */
+export type RunOutcome = 'running' | 'completed' | 'interrupted' | 'input-broken';
+
+export const STATE_VERSION = 2;
+
+export interface RunState {
+  version: typeof STATE_VERSION;
+  input: string;
+  identity: RunIdentity;
+  /** Identity fields an older state did not record: they cannot be compared, only assumed. */
+  unrecorded?: (keyof RunIdentity)[];
   options: StoredOptions;
   dryRun: boolean;
   /** For a rerun: the results file it sent again. */
   rerunOf?: string;
+  outcome: RunOutcome;
   startedAt: string;
+  /** Set when the outcome is `completed`. */
   completedAt?: string;
+  /** Rows in the results file when the run last ended (completed or not). */
   rows?: Summary['rows'];
 }
 
 export const statePath = (resultsPath: string) => `${resultsPath}.run.json`;
 
+/** Reads the state beside `resultsPath` (undefined if none), upgrading a version-1 state. */
 export async function readState(resultsPath: string): Promise<RunState | undefined> {
+  const path = statePath(resultsPath);
+  let json: unknown;
   try {
-    return JSON.parse(await readFile(statePath(resultsPath), 'utf8')) as RunState;
+    json = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    if (err instanceof SyntaxError) throw new UsageError(`${path} is not a run state of this tool (not JSON): pass another --results`);
+    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  const state = json as Omit<Partial<RunState>, 'version'> & { version?: number };
+  if (state.version === 1) return fromVersion1(json as StateV1);
+  if (state.version !== STATE_VERSION || typeof state.identity !== 'object' || typeof state.outcome !== 'string') {
+    const newer = typeof state.version === 'number' && state.version > STATE_VERSION;
+    throw new UsageError(
+      newer
+        ? `${path} was written by a newer version of connect-task-loader (run state version ${state.version}): use that version to continue or rerun it`
+        : `${path} is not a run state of this tool: pass another --results`,
+    );
+  }
+  return state as RunState;
 }
 
 /** Written whole to a temporary file and renamed, so that a crash never leaves half a state. */
@@ -57,6 +109,34 @@ export async function writeState(resultsPath: string, state: RunState): Promise<
   const tmp = `${statePath(resultsPath)}.tmp`;
   await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, statePath(resultsPath));
+}
+
+/**
+ * Refuses a file this user does not own: a results file or state planted by someone else must not
+ * decide what is sent, nor receive customer rows. With `privateOnly`, also one others may read.
+ */
+export async function checkOwnFile(path: string, what: string, privateOnly: boolean): Promise<void> {
+  const st = await stat(path);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new UsageError(`${what} ${path} belongs to another user (uid ${st.uid}): it was not written by your runs, so it is not used. Pass another --results`);
+  }
+  if (privateOnly && (st.mode & 0o077) !== 0) {
+    throw new UsageError(
+      `${what} ${path} can be read by other users (mode ${(st.mode & 0o777).toString(8)}), and it holds customer rows: ` +
+        `a run never adds rows to it. If it is yours, make it private (chmod 600 ${path}) and run again`,
+    );
+  }
+}
+
+/** The WHATWG name of an encoding label (`latin1` and `windows-1252` are one encoding); UTF-8 by default. */
+export function encodingName(label: string | undefined): string {
+  if (!label) return 'utf-8';
+  try {
+    return new TextDecoder(label).encoding;
+  } catch {
+    return label.toLowerCase();
+  }
 }
 
 export function sha256File(path: string): Promise<string> {
@@ -67,4 +147,56 @@ export function sha256File(path: string): Promise<string> {
       .on('end', () => resolve(hash.digest('hex')))
       .on('error', reject);
   });
+}
+
+/** The state version 1 wrote: the input checksum, namespace and options, and a completion time. */
+interface StateV1 {
+  version: 1;
+  input: string;
+  inputSha256?: string;
+  tokenNamespace: string;
+  options: StoredOptions;
+  dryRun: boolean;
+  rerunOf?: string;
+  startedAt: string;
+  completedAt?: string;
+  rows?: Summary['rows'];
+}
+
+/**
+ * Version 1 recorded the flags as given, not the job file's content nor the Region the SDK
+ * resolved: those are marked unrecorded (not compared). It did not tell an interrupted run from
+ * one whose input broke: both are `interrupted`, which every command treats the safe way.
+ */
+function fromVersion1(v1: StateV1): RunState {
+  const o = v1.options ?? {};
+  const unrecorded: (keyof RunIdentity)[] = ['jobSha256'];
+  if (o.region === undefined) unrecorded.push('region');
+  if (o.endpoint === undefined) unrecorded.push('endpoint');
+  return {
+    version: STATE_VERSION,
+    input: v1.input,
+    identity: {
+      inputSha256: v1.inputSha256,
+      endpoint: o.endpoint,
+      region: o.region,
+      instanceId: o.instanceId,
+      contactFlowId: o.contactFlowId,
+      taskTemplateId: o.taskTemplateId,
+      quickConnectId: o.quickConnectId,
+      job: o.job,
+      tokenNamespace: v1.tokenNamespace,
+      tokenKey: o.tokenKey,
+      encoding: encodingName(o.encoding),
+      delimiter: o.delimiter ?? ',',
+    },
+    unrecorded,
+    options: o,
+    dryRun: v1.dryRun,
+    ...(v1.rerunOf ? { rerunOf: v1.rerunOf } : {}),
+    outcome: v1.completedAt ? 'completed' : 'interrupted',
+    startedAt: v1.startedAt,
+    ...(v1.completedAt ? { completedAt: v1.completedAt } : {}),
+    ...(v1.rows ? { rows: v1.rows } : {}),
+  };
 }

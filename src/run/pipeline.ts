@@ -38,7 +38,9 @@ interface Stops {
 }
 
 export async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summary> {
-  const csv = await openCsv(options.input, { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
+  // A rerun reads a results file, always written as UTF-8 and comma-separated: the original input's
+  // encoding and delimiter do not apply to it.
+  const csv = await openCsv(options.input, ctx.rerun ? {} : { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
   const duplicates = new DuplicateTokens(ctx.log);
   const prepare = preparer(csv, options.input, ctx, duplicates);
   const results = ctx.ledger ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header) : ResultsWriter.create(ctx.resultsPath, csv.header);

@@ -12,8 +12,11 @@ import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
 import { pipeline } from './pipeline.js';
 import { defaultResultsPath, rerunResultsPath } from '../ledger/writer.js';
-import { readState, sha256File, statePath, writeState, type RunState } from '../ledger/state.js';
-import { silent, type RerunOptions, type RunOptions } from './options.js';
+import { checkCoverage } from '../ledger/coverage.js';
+import { checkOwnFile, readState, sha256File, statePath, STATE_VERSION, writeState, type RunIdentity, type RunOutcome, type RunState, type StoredOptions } from '../ledger/state.js';
+import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';
+import { silent, type Logger, type RerunOptions, type RunOptions } from './options.js';
+import { commandLine, freshResultsPath, noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
 import type { Summary } from './stats.js';
 
 /** Imports `options.input`: one results row per record. */
@@ -40,86 +43,120 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   }
   const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
   const resultsPath = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
-  // The run this one continues (--resume) or sends again (rerun) lends its options and namespace.
-  let resultsExist = await exists(resultsPath);
-  let previous = resultsExist ? await readState(resultsPath) : undefined;
-  // A dry run's file records nothing sent: the run (or the next dry run) it prepared replaces it.
-  const replaceDryRun = resultsExist && previous?.dryRun === true && !options.resume;
-  if (replaceDryRun) previous = undefined;
-  const origin = rerun ? await readState(options.input) : undefined;
-  const stored = previous?.options ?? origin?.options ?? {};
+  // A rerun sends as the run it reads did: that run's state lends every setting no flag gives. A run
+  // takes its settings from its own flags only, and is then compared with what a results file records.
+  const origin = rerun ? await rerunOrigin(options) : undefined;
+  const stored = origin?.options ?? {};
   const jobPath = typeof options.job === 'string' ? resolve(options.job) : stored.job;
   const job = typeof options.job === 'object' ? options.job : jobPath ? await loadJobFile(jobPath) : {};
   const settings = resolveSettings(options, job, stored);
   const tokenNamespace =
-    options.tokenNamespace ?? previous?.tokenNamespace ?? origin?.tokenNamespace ?? job.tokenNamespace ?? defaultNamespace(options.input, inputSha);
+    options.tokenNamespace ?? origin?.identity.tokenNamespace ?? job.tokenNamespace ?? defaultNamespace(options.input, inputSha);
   if (!inputSha && options.tokenNamespace === undefined && !job.tokenNamespace) {
     log.warn({}, 'reading standard input: pass --token-namespace (e.g. the date) so that the tokens of each batch are its own');
   }
+  const identity = await runIdentity({ settings, job, jobPath, inputSha, tokenNamespace });
+  if (origin) checkRerunSettings(options.input, origin, identity, await freshResultsPath(options.input));
+  const current = storedOptions(jobPath, settings);
 
   const lock = await acquireLock(resultsPath);
   try {
-    let ledger: Ledger | undefined;
-    if (replaceDryRun) {
-      log.info({ results: resultsPath }, 'replacing the results of a dry run');
-      await rm(resultsPath);
-      resultsExist = false;
+    const found = await existingRun({ options, resultsPath, identity, current, dryRun: settings.dryRun }, log);
+    if (found.done) {
+      log.info({ results: resultsPath, completedAt: found.done.completedAt }, 'input already processed: nothing to do');
+      return alreadyDone(options.input, resultsPath, found.done);
     }
-    if (resultsExist) {
-      if (previous?.completedAt && inputSha && previous.inputSha256 === inputSha && !settings.dryRun) {
-        log.info({ results: resultsPath, completedAt: previous.completedAt }, 'input already processed: nothing to do');
-        return alreadyDone(options.input, resultsPath, previous);
-      }
-      checkResumable(options, resultsPath, previous, inputSha, settings.dryRun);
-      ledger = await readLedger(resultsPath);
-      if (ledger.repairedBytes) log.warn({ results: resultsPath, bytes: ledger.repairedBytes }, 'repaired a torn last row of the results file');
-      log.info({ results: resultsPath, final: ledger.final.size }, 'resuming: rows already final are skipped');
-    }
-
     const state: RunState = {
-      version: 1,
+      version: STATE_VERSION,
       input: options.input === '-' ? '-' : resolve(options.input),
-      inputSha256: inputSha,
-      tokenNamespace,
-      options: storedOptions(jobPath, settings),
+      identity,
+      options: current,
       dryRun: settings.dryRun,
       ...(rerun ? { rerunOf: resolve(options.input) } : {}),
-      startedAt: previous?.startedAt ?? new Date().toISOString(),
+      outcome: 'running',
+      startedAt: found.previous?.startedAt ?? new Date().toISOString(),
     };
     await writeState(resultsPath, state);
-    const rerunContext = rerun && { ...rerun, originKnown: Boolean(origin) || options.tokenNamespace !== undefined };
-    const summary = await pipeline(options, { settings, job, tokenNamespace, resultsPath, ledger, rerun: rerunContext, log }).catch(
+    const rerunContext = rerun && { ...rerun, originKnown: true };
+    const summary = await pipeline(options, { settings, job, tokenNamespace, resultsPath, ledger: found.ledger, rerun: rerunContext, log }).catch(
       async (err: unknown) => {
         // Refused before a results file was made (a bad header, say): leave no state behind.
         if (!(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
         throw err;
       },
     );
-    if (!summary.interrupted && !summary.fatalError && !summary.inputError) {
-      await writeState(resultsPath, { ...state, completedAt: new Date().toISOString(), rows: summary.rows });
-    }
+    const outcome: RunOutcome = summary.inputError ? 'input-broken' : summary.interrupted || summary.fatalError ? 'interrupted' : 'completed';
+    await writeState(resultsPath, { ...state, outcome, ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}), rows: summary.rows });
     return summary;
   } finally {
     await lock.release();
   }
 }
 
-/** May a run append to the existing results file? Only a --resume of the same input and tokens. */
-function checkResumable(options: RunOptions, resultsPath: string, previous: RunState | undefined, inputSha: string | undefined, dryRun: boolean): void {
-  if (!options.resume || dryRun) {
+interface Existing {
+  options: RunOptions;
+  resultsPath: string;
+  identity: RunIdentity;
+  current: StoredOptions;
+  dryRun: boolean;
+}
+
+/**
+ * What a results file already there means for this run: nothing (none, or a dry run's, which is
+ * replaced), this very run already completed, or this run interrupted (resumed). Anything else —
+ * no run state, another user's file, the record of another run — is refused, saying the way on.
+ */
+async function existingRun(o: Existing, log: Logger): Promise<{ ledger?: Ledger; previous?: RunState; done?: RunState }> {
+  const { resultsPath } = o;
+  if (!(await exists(resultsPath))) return {};
+  await checkOwnFile(resultsPath, 'results file', false);
+  const previous = await readState(resultsPath);
+  if (!previous) throw noStateRefusal(resultsPath, 'run');
+  await checkOwnFile(statePath(resultsPath), 'run state', false);
+  if (previous.dryRun) {
+    // A dry run's file records nothing sent (so it is never "already done"): the run it prepared,
+    // or the next dry run, replaces it — with --resume too.
+    log.info({ results: resultsPath }, 'replacing the results of a dry run');
+    await rm(resultsPath);
+    return {};
+  }
+  if (o.dryRun) throw new UsageError(`${resultsPath} is the record of a real run: a dry run never writes into it. Pass another --results for the dry run`);
+  const diffs = differences(previous, o.identity);
+  if (diffs.length) {
+    throw otherRunRefusal({ resultsPath, input: o.options.input, previous, diffs, current: o.current, freshResults: await freshResultsPath(resultsPath) });
+  }
+  if (previous.outcome === 'completed') return { done: previous };
+  if (!o.options.resume) {
     throw new UsageError(`results file ${resultsPath} already exists: add --resume to continue that run, or pass another --results`);
   }
-  const otherInput = previous?.inputSha256 !== undefined && inputSha !== undefined && previous.inputSha256 !== inputSha;
-  if (previous?.completedAt && otherInput) {
-    throw new UsageError(`${resultsPath} holds a completed run of another input: pass another --results (one per night, e.g. with the date)`);
+  await checkOwnFile(resultsPath, 'results file', true);
+  const ledger = await readLedger(resultsPath);
+  if (ledger.repairedBytes) log.warn({ results: resultsPath, bytes: ledger.repairedBytes }, 'repaired a torn last row of the results file');
+  log.info({ results: resultsPath, final: ledger.final.size }, 'resuming: rows already final are skipped');
+  return { ledger, previous };
+}
+
+/** The run a rerun sends again: recorded by this tool, finished, and its results file still whole. */
+async function rerunOrigin(options: RunOptions): Promise<RunState> {
+  if (options.encoding !== undefined || options.delimiter !== undefined) {
+    throw new UsageError('rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply only to the input of run and validate');
   }
-  if (previous?.dryRun) throw new UsageError(`${resultsPath} holds a dry run, which cannot be resumed: delete it or pass another --results`);
-  if (otherInput) {
-    throw new UsageError(`${options.input} changed since the run that wrote ${resultsPath} began: its lines no longer match; start a new run with another --results`);
-  }
-  if (previous && options.tokenNamespace !== undefined && options.tokenNamespace !== previous.tokenNamespace) {
-    throw new UsageError(`--token-namespace differs from the one the interrupted run used ("${previous.tokenNamespace}"): resume with the same one`);
-  }
+  const origin = await readState(options.input);
+  if (!origin) throw noStateRefusal(options.input, 'rerun');
+  await checkOwnFile(statePath(options.input), 'run state', false);
+  if (origin.outcome !== 'completed') throw unfinishedOriginRefusal(options.input, origin);
+  const again = commandLine('run', origin.input, { ...origin.options, results: await freshResultsPath(options.input), tokenNamespace: origin.identity.tokenNamespace });
+  await checkCoverage(options.input, origin.rows?.total, `Restore the file as the run wrote it, or send the input again in a new run that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
+  return origin;
+}
+
+/** A rerun may not change what the run it reads sent, nor where (unless that was a dry run, which sent nothing). */
+function checkRerunSettings(resultsPath: string, origin: RunState, identity: RunIdentity, freshResults: string): void {
+  // The results file's own checksum, encoding and delimiter are this rerun's; the original input's are recorded.
+  identity.encoding = origin.identity.encoding;
+  identity.delimiter = origin.identity.delimiter;
+  const diffs = differences(origin, identity, [...RERUN_SKIPS, ...(origin.dryRun ? TARGET_FIELDS : [])]);
+  if (diffs.length) throw rerunSettingsRefusal(resultsPath, origin, diffs, freshResults);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -92,8 +92,9 @@ describe('resume after a crash', () => {
     expect(ledger.rows).toBe(25);
     expect(ledger.repairedBytes).toBeGreaterThan(0);
     writeFileSync(path, readFileSync(path, 'utf8') + 'Task 98,"half'); // torn again, for the run to repair
-    const state = JSON.parse(readFileSync(`${path}.run.json`, 'utf8')) as { completedAt?: string };
+    const state = JSON.parse(readFileSync(`${path}.run.json`, 'utf8')) as { completedAt?: string; outcome: string };
     delete state.completedAt;
+    state.outcome = 'running'; // as a killed run leaves it
     writeFileSync(`${path}.run.json`, JSON.stringify(state));
 
     const resumed = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, resume: true });
@@ -110,10 +111,10 @@ describe('resume after a crash', () => {
     const dir = tempDir();
     const input = writeCsv(taskRows(3), 'input.csv', dir);
     const first = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route });
-    writeFileSync(`${first.results}.run.json`, readFileSync(`${first.results}.run.json`, 'utf8').replace(/"completedAt".*\n/, ''));
-    await expect(runImport({ input, endpoint: e.url, ...route, resume: true, tokenNamespace: 'other' })).rejects.toThrow(/--token-namespace differs/);
+    writeFileSync(`${first.results}.run.json`, readFileSync(`${first.results}.run.json`, 'utf8').replace(/"completedAt".*\n/, '').replace('"outcome": "completed"', '"outcome": "interrupted"'));
+    await expect(runImport({ input, endpoint: e.url, ...route, resume: true, tokenNamespace: 'other' })).rejects.toThrow(/--token-namespace: recorded "input.csv@\w+"; you asked for "other"[\s\S]*resume it with the settings it was started with/);
     writeCsv(taskRows(4), 'input.csv', dir);
-    await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toThrow(/changed since the run/);
+    await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toThrow(/the input: recorded[\s\S]*The input changed since/);
   });
 });
 

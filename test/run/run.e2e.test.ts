@@ -144,7 +144,7 @@ describe('run against the emulator', () => {
     expect(again.rows).toMatchObject({ created: 2 });
     expect(e.stats().requests).toBe(2);
     writeCsv(taskRows(3), 'input.csv', dir); // tonight's file, same name
-    await expect(runImport(options)).rejects.toThrow(/already exists: add --resume/);
+    await expect(runImport(options)).rejects.toThrow(/is the record of another run[\s\S]*the input: recorded[\s\S]*pass another --results/);
   });
 
   it('dry run: plans every row with its token and sends nothing; the real run replaces its file', async () => {

@@ -1,0 +1,101 @@
+/**
+ * The identity of a run (see ledger/state.ts): built from this run's settings, and compared with
+ * the identity a results file's run recorded. Any difference means the results file is the record
+ * of another run: trusting it would send rows elsewhere, skip rows never sent there, or give rows
+ * that may already exist a new ClientToken.
+ */
+import { createHash } from 'node:crypto';
+import { effectiveEndpoint, resolveRegion } from '../delivery/send.js';
+import type { JobFile } from '../input/job.js';
+import { canonical } from '../input/token.js';
+import { encodingName, type RunIdentity, type RunState } from '../ledger/state.js';
+import type { Settings } from './config.js';
+
+export interface IdentityInput {
+  settings: Settings;
+  job: JobFile;
+  jobPath: string | undefined;
+  inputSha: string | undefined;
+  tokenNamespace: string;
+}
+
+export async function runIdentity({ settings, job, jobPath, inputSha, tokenNamespace }: IdentityInput): Promise<RunIdentity> {
+  const d = settings.defaults.defaults;
+  const endpoint = effectiveEndpoint(settings.endpoint);
+  const sha = jobSha256(job);
+  return {
+    inputSha256: inputSha,
+    endpoint: endpoint === undefined ? undefined : normaliseUrl(endpoint),
+    region: await resolveRegion({ endpoint: settings.endpoint, region: settings.region, profile: settings.profile }),
+    instanceId: d.InstanceId,
+    contactFlowId: d.ContactFlowId,
+    taskTemplateId: d.TaskTemplateId,
+    quickConnectId: d.QuickConnectId,
+    ...(jobPath || sha ? { job: jobPath ?? '(given as an object)', jobSha256: sha } : {}),
+    tokenNamespace,
+    tokenKey: settings.tokenKey,
+    encoding: encodingName(settings.encoding),
+    delimiter: settings.delimiter ?? ',',
+  };
+}
+
+/** Job-file keys that only pace or describe a run: they may change between runs. */
+const NOT_DECISIVE = new Set(['rate', 'burst', 'description', '$schema']);
+
+/** SHA-256 of what in a job file decides a request (its canonical JSON); undefined without one. */
+export function jobSha256(job: JobFile): string | undefined {
+  const decisive = Object.fromEntries(Object.entries(job).filter(([k]) => !NOT_DECISIVE.has(k)));
+  if (Object.keys(decisive).length === 0) return undefined;
+  return createHash('sha256').update(JSON.stringify(canonical(decisive))).digest('hex');
+}
+
+/** How each field is named in a refusal, and how its value is shown (never row content). */
+const FIELDS: Record<keyof RunIdentity, { label: string; show: (v: RunIdentity) => string; compared?: false }> = {
+  inputSha256: { label: 'the input', show: (v) => (v.inputSha256 ? `content with checksum ${v.inputSha256.slice(0, 16)}` : 'standard input') },
+  endpoint: { label: '--endpoint', show: (v) => v.endpoint ?? `AWS${v.region ? ` ${v.region}` : ''}` },
+  region: { label: '--region', show: (v) => v.region ?? 'no Region configured' },
+  instanceId: { label: '--instance-id', show: (v) => v.instanceId ?? 'none' },
+  contactFlowId: { label: '--contact-flow-id', show: (v) => v.contactFlowId ?? 'none' },
+  taskTemplateId: { label: '--task-template-id', show: (v) => v.taskTemplateId ?? 'none' },
+  quickConnectId: { label: '--quick-connect-id', show: (v) => v.quickConnectId ?? 'none' },
+  // The path is shown, not compared: the same job file moved elsewhere is the same job.
+  job: { label: '--job', show: (v) => v.job ?? 'no job file', compared: false },
+  jobSha256: { label: 'the job file', show: (v) => (v.jobSha256 ? `${v.job ?? ''} with content checksum ${v.jobSha256.slice(0, 16)}` : 'no job file') },
+  tokenNamespace: { label: '--token-namespace', show: (v) => `"${v.tokenNamespace}"` },
+  tokenKey: { label: '--token-key', show: (v) => (v.tokenKey ? v.tokenKey.join(',') : 'the whole request') },
+  encoding: { label: '--encoding', show: (v) => v.encoding },
+  delimiter: { label: '--delimiter', show: (v) => JSON.stringify(v.delimiter) },
+};
+
+export interface Difference {
+  field: keyof RunIdentity;
+  label: string;
+  was: string;
+  now: string;
+}
+
+/** The fields in which `current` differs from what `recorded` ran with, less `skip` and what it never recorded. */
+export function differences(recorded: RunState, current: RunIdentity, skip: (keyof RunIdentity)[] = []): Difference[] {
+  const ignored = new Set([...skip, ...(recorded.unrecorded ?? [])]);
+  const out: Difference[] = [];
+  for (const field of Object.keys(FIELDS) as (keyof RunIdentity)[]) {
+    const spec = FIELDS[field];
+    if (spec.compared === false || ignored.has(field)) continue;
+    if (JSON.stringify(recorded.identity[field] ?? null) === JSON.stringify(current[field] ?? null)) continue;
+    out.push({ field, label: spec.label, was: spec.show(recorded.identity), now: spec.show(current) });
+  }
+  return out;
+}
+
+/** What a rerun may not change from the run it sends again (it reads a results file, not the input). */
+export const RERUN_SKIPS: (keyof RunIdentity)[] = ['inputSha256', 'encoding', 'delimiter'];
+/** Where a run sent: a dry run sent nowhere, so a rerun of one may send anywhere. */
+export const TARGET_FIELDS: (keyof RunIdentity)[] = ['endpoint', 'region'];
+
+function normaliseUrl(url: string): string {
+  try {
+    return new URL(url).href.replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
