@@ -130,7 +130,11 @@ export function formatSummary(s: Summary): string {
   const errors = Object.entries(s.errors).filter(([code]) => code !== 'ThrottlingException');
   if (errors.length) lines.push(`Errors seen: ${errors.map(([c, n]) => `${c} ×${n}`).join(', ')}`);
   if (s.duplicateTokens) lines.push(`Warning: ${s.duplicateTokens} rows repeated an earlier row's ClientToken and became one task with it (see the log; --token-key to tell them apart)`);
-  if (s.inputError) lines.push(`Input error: ${s.inputError}`);
+  if (s.inputError) {
+    lines.push(`Input error: ${s.inputError}`);
+    // Not "start a new run with another --results": a new namespace would create the earlier rows again.
+    lines.push('Fix the input, then run the same command again: it prints how to go on without creating the rows already sent twice.');
+  }
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);
   return lines.join('\n');

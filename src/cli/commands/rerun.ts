@@ -10,7 +10,9 @@ export function addRerunCommand(program: Command, setExit: (code: number) => voi
     .addHelpText(
       'after',
       `
-Mapping, routing and token options default to the earlier run's (kept in <results>.run.json); flags win.
+Endpoint, Region, mapping, routing and token settings are the earlier run's (kept in <results>.run.json);
+a flag that differs from them is refused. The results file is read as UTF-8, comma-separated. Only a
+completed run can be rerun (finish an interrupted one with run --resume first).
 Each row keeps its ClientToken unless its content changed. Writes <results>.rerun-1.csv (a rerun of that
 writes .rerun-2.csv), where Result.Line still points into the original input.
 
