@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { openRegular, READ, replaceFileAtomically } from './files.js';
 import type { Summary } from '../run/stats.js';
 
 /** The options that decide what is sent and with which token; a resume or rerun reuses them. */
@@ -43,20 +44,30 @@ export interface RunState {
 
 export const statePath = (resultsPath: string) => `${resultsPath}.run.json`;
 
+/** The run state beside `resultsPath`, or undefined when there is none. Never blocks on a FIFO. */
 export async function readState(resultsPath: string): Promise<RunState | undefined> {
+  let handle;
   try {
-    return JSON.parse(await readFile(statePath(resultsPath), 'utf8')) as RunState;
+    handle = await openRegular(statePath(resultsPath), READ, 'run state');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT') return undefined;
     throw err;
+  }
+  try {
+    return JSON.parse(await handle.readFile('utf8')) as RunState;
+  } catch (err) {
+    throw new InputError(`${statePath(resultsPath)} is not a run state of this tool (it does not parse): restore it, or pass another --results`, { cause: err });
+  } finally {
+    await handle.close();
   }
 }
 
-/** Written whole to a temporary file and renamed, so that a crash never leaves half a state. */
+/**
+ * Written whole to a fresh temporary file (owner-only, never through a link) and renamed, so that a
+ * crash never leaves half a state.
+ */
 export async function writeState(resultsPath: string, state: RunState): Promise<void> {
-  const tmp = `${statePath(resultsPath)}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, statePath(resultsPath));
+  await replaceFileAtomically(statePath(resultsPath), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 export function sha256File(path: string): Promise<string> {

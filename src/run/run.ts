@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { defaultNamespace, resolveSettings, storedOptions } from './config.js';
 import { InputError, UsageError } from '../errors.js';
 import { loadJobFile } from '../input/job.js';
+import { canonicalResultsPath } from '../ledger/files.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
 import { pipeline } from './pipeline.js';
@@ -39,14 +40,17 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
     });
   }
   const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
-  const resultsPath = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
+  // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
+  const resultsPath = await canonicalResultsPath(options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input)));
   // The run this one continues (--resume) or sends again (rerun) lends its options and namespace.
   let resultsExist = await exists(resultsPath);
   let previous = resultsExist ? await readState(resultsPath) : undefined;
   // A dry run's file records nothing sent: the run (or the next dry run) it prepared replaces it.
   const replaceDryRun = resultsExist && previous?.dryRun === true && !options.resume;
   if (replaceDryRun) previous = undefined;
-  const origin = rerun ? await readState(options.input) : undefined;
+  // A rerun reads a results file: refuse a torn or hand-broken one before anything is decided from it.
+  if (rerun) await readLedger(options.input, { repair: false });
+  const origin = rerun ? await readState(await canonicalResultsPath(options.input)) : undefined;
   const stored = previous?.options ?? origin?.options ?? {};
   const jobPath = typeof options.job === 'string' ? resolve(options.job) : stored.job;
   const job = typeof options.job === 'object' ? options.job : jobPath ? await loadJobFile(jobPath) : {};
@@ -72,7 +76,7 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
       }
       checkResumable(options, resultsPath, previous, inputSha, settings.dryRun);
       ledger = await readLedger(resultsPath);
-      if (ledger.repairedBytes) log.warn({ results: resultsPath, bytes: ledger.repairedBytes }, 'repaired a torn last row of the results file');
+      if (ledger.repairedBytes) log.warn({ results: resultsPath, line: ledger.repairedLine, bytes: ledger.repairedBytes }, 'repaired a torn last row of the results file');
       log.info({ results: resultsPath, final: ledger.final.size }, 'resuming: rows already final are skipped');
     }
 
@@ -86,15 +90,19 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
       ...(rerun ? { rerunOf: resolve(options.input) } : {}),
       startedAt: previous?.startedAt ?? new Date().toISOString(),
     };
+    lock.assertHeld();
     await writeState(resultsPath, state);
     const rerunContext = rerun && { ...rerun, originKnown: Boolean(origin) || options.tokenNamespace !== undefined };
-    const summary = await pipeline(options, { settings, job, tokenNamespace, resultsPath, ledger, rerun: rerunContext, log }).catch(
+    // Losing the lock (a takeover after this run froze) stops the run like a signal, and no write passes it.
+    const signal = options.signal ? AbortSignal.any([options.signal, lock.signal]) : lock.signal;
+    const summary = await pipeline({ ...options, signal }, { settings, job, tokenNamespace, resultsPath, ledger, rerun: rerunContext, log, guard: lock.assertHeld }).catch(
       async (err: unknown) => {
         // Refused before a results file was made (a bad header, say): leave no state behind.
         if (!(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
         throw err;
       },
     );
+    lock.assertHeld();
     if (!summary.interrupted && !summary.fatalError && !summary.inputError) {
       await writeState(resultsPath, { ...state, completedAt: new Date().toISOString(), rows: summary.rows });
     }
