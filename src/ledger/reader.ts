@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import type { FileHandle } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import { Parser, type Info, type Options } from 'csv-parse';
-import { InputError, LoaderError, UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { openRegular, READ, READ_WRITE } from './files.js';
 import { RESULT_COLUMNS } from './writer.js';
 import type { RowResult, RowStatus } from '../types.js';
@@ -51,12 +51,18 @@ export async function readLedger(path: string, { repair = true }: { repair?: boo
   try {
     const size = (await handle.stat()).size;
     const lastByte = size > 0 ? (await handle.read(Buffer.alloc(1), 0, 1, size - 1)).buffer[0] : undefined;
-    const parser = handle.createReadStream({ autoClose: false, start: 0 }).pipe(new Parser(CSV_OPTIONS));
+    // A record that does not parse is skipped and reported (position, code), so that the records after
+    // it still arrive and show whether it was the last one.
+    const parser = handle.createReadStream({ autoClose: false, start: 0 }).pipe(new Parser({ ...CSV_OPTIONS, skip_records_with_error: true }));
+    let firstError: { at: number; code: string } | undefined;
+    parser.on('skip', (err: { bytes?: number; code?: string }) => {
+      // csv-parse's message quotes cell text: keep only its code and position.
+      firstError ??= { at: err.bytes ?? 0, code: err.code ?? 'CSV_ERROR' };
+    });
     let header: string[] | undefined;
     let shape: Shape | undefined;
     let end = 0; // where the last record read ends
     let held: { record: string[]; start: number; end: number } | undefined;
-    let broken: { start: number; code: string } | undefined;
     let rows = 0;
     const final = new Map<number, RowStatus>();
     const accept = async (record: string[], start: number) => {
@@ -66,34 +72,31 @@ export async function readLedger(path: string, { repair = true }: { repair?: boo
       const status = record[shape!.status]!;
       if (FINAL_STATUSES.has(status)) final.set(Number(record[shape!.line]), status as RowStatus);
     };
-    try {
-      for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
-        if (!header) {
-          header = record;
-          shape = shapeOf(header, path);
-        } else {
-          // A record followed by another is not the torn end: it must be whole.
-          if (held) await accept(held.record, held.start);
-          held = { record, start: end, end: info.bytes };
-        }
-        end = info.bytes;
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
+      if (!header) {
+        if (firstError && info.bytes > firstError.at) break; // the header itself did not parse
+        header = record;
+        shape = shapeOf(header, path);
+      } else {
+        // A record that does not parse, followed by one that does: damage in the middle.
+        if (firstError && info.bytes > firstError.at) throw await refusal(path, handle, end, syntax(firstError.code));
+        // A record followed by another is not the torn end: it must be whole.
+        if (held) await accept(held.record, held.start);
+        held = { record, start: end, end: info.bytes };
       }
-    } catch (err) {
-      if (err instanceof LoaderError) throw err;
-      if (!header) throw new InputError(`${path} is not a results file of this tool: its header does not parse as CSV`);
-      if (held) await accept(held.record, held.start);
-      // csv-parse's message quotes cell text: keep only its code.
-      broken = { start: end, code: (err as { code?: string }).code ?? 'CSV_ERROR' };
-      held = undefined;
+      end = info.bytes;
     }
-    if (!header || !shape) throw new InputError(`${path} is empty: it holds no results header`);
+    if (!header || !shape) {
+      throw new InputError(firstError ? `${path} is not a results file of this tool: its header does not parse as CSV` : `${path} is empty: it holds no results header`);
+    }
 
     let cutAt = size;
-    if (broken) {
-      // A syntax error is the torn end only if nothing after it is a whole row of this file.
-      const later = await laterWholeRow(handle, broken.start, shape);
-      if (later) throw await refusal(path, handle, broken.start, `CSV error ${broken.code} (a quote out of place?)`);
-      cutAt = broken.start;
+    if (firstError) {
+      // The record after the last good one does not parse. It is the torn end only if no later line is
+      // a whole row of this file (an opening quote never closed can swallow every row after it).
+      if (held) await accept(held.record, held.start);
+      if (await laterWholeRow(handle, end, shape)) throw await refusal(path, handle, end, syntax(firstError.code));
+      cutAt = end;
     } else if (held) {
       const whole = !malformation(held.record, shape) && (held.end < size || lastByte === 0x0a);
       if (whole) await accept(held.record, held.start);
@@ -109,6 +112,8 @@ export async function readLedger(path: string, { repair = true }: { repair?: boo
     await handle.close();
   }
 }
+
+const syntax = (code: string) => `CSV error ${code} (a quote out of place?)`;
 
 function shapeOf(header: string[], path: string): Shape {
   const line = header.indexOf('Result.Line');
