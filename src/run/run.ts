@@ -49,8 +49,9 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   const replaceDryRun = resultsExist && previous?.dryRun === true && !options.resume;
   if (replaceDryRun) previous = undefined;
   // A rerun reads a results file: refuse a torn or hand-broken one before anything is decided from it.
-  if (rerun) await readLedger(options.input, { repair: false });
-  const origin = rerun ? await readState(await canonicalResultsPath(options.input)) : undefined;
+  const fromFile = rerun && options.input !== '-';
+  if (fromFile) await readLedger(options.input, { repair: false });
+  const origin = fromFile ? await readState(await canonicalResultsPath(options.input)) : undefined;
   const stored = previous?.options ?? origin?.options ?? {};
   const jobPath = typeof options.job === 'string' ? resolve(options.job) : stored.job;
   const job = typeof options.job === 'object' ? options.job : jobPath ? await loadJobFile(jobPath) : {};
