@@ -22,3 +22,50 @@ export class InputError extends LoaderError {}
 export class LockedError extends LoaderError {
   override readonly exitCode = 4;
 }
+
+/**
+ * Writing the results file (or the run state) failed — a full disk, a quota, an I/O error. The run
+ * stopped sending at the first failed write; rows not recorded are sent again with the same
+ * ClientTokens by `--resume`. Exit 3, like any interrupted run.
+ */
+export class ResultsWriteError extends LoaderError {
+  override readonly exitCode = 3;
+  /** The errno of the failure (ENOSPC, EDQUOT, EIO…), when there is one. */
+  readonly code: string | undefined;
+  constructor(path: string, cause: unknown, bytesWritten: number) {
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    super(
+      `cannot write ${path}: ${describeErrno(cause)}${bytesWritten ? ` (after ${bytesWritten} bytes of a row: --resume repairs that torn row)` : ''}. ` +
+        'Sending stopped at the first failed write; every row recorded so far stands. Free some space (or fix the cause), ' +
+        'then run the same command with --resume: rows not recorded are sent again with the same ClientTokens, so no task is created twice.',
+      { cause },
+    );
+    this.code = code;
+  }
+}
+
+/** This run's lock was taken over (it was frozen or cut off for longer than a lock stays fresh). Exit 4. */
+export class LockLostError extends LoaderError {
+  override readonly exitCode = 4;
+}
+
+/** An errno as a person reads it: "disk full (ENOSPC)". */
+export function describeErrno(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (!code) return String((err as Error | undefined)?.message ?? err);
+  return PLAIN_ERRNO[code] ? `${PLAIN_ERRNO[code]} (${code})` : code;
+}
+
+const PLAIN_ERRNO: Record<string, string> = {
+  ENOSPC: 'disk full',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large for this system or its limits',
+  EIO: 'input/output error',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ELOOP: 'it is a symbolic link',
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  ENXIO: 'it is a FIFO or device with no one at the other end',
+};

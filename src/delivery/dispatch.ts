@@ -57,6 +57,7 @@ export class Dispatcher {
     // Once the run is stopping, nothing new leaves: rows still queued stay unrecorded for --resume.
     this.signal?.throwIfAborted();
     await this.rate.take(this.signal);
+    this.signal?.throwIfAborted(); // it may have stopped while this row waited for its token
     const started = performance.now();
     const outcome = await this.sender.startTask(request);
     const latency = performance.now() - started;

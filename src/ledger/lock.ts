@@ -1,84 +1,152 @@
 /**
- * One run per results file. A lock file beside it (`<results>.lock`) names the holder (pid, host,
- * start time) and is touched every few seconds while the run lives.
+ * One run per results file. The lock is a folder beside the real (symlink-resolved) results file,
+ * `<results>.lock/`, holding exactly one file `holder.<id>.json` (pid, host, start time, a random id)
+ * that the holder touches every 5 s.
  *
- * A lock is stale — and is taken over — when its holder is on this host and no longer running
- * (a killed process frees its results file at once), or when it has not been touched for
- * STALE_MS (a holder on another host sharing the folder, or a frozen one).
+ * Every change of hands is one atomic file-system step, so two runs can never both hold it:
+ * - take: the holder file is prepared in a private folder `<results>.lock.<id>.new/`, which is then
+ *   renamed to `<results>.lock`. rename(2) replaces a folder only if it is empty, so it succeeds only
+ *   when no one holds the lock — and the lock never exists without its holder's record.
+ * - take over a stale holder: unlink that holder's file by its unique name. Of several runs that all
+ *   judged it stale, exactly one unlink succeeds; then each tries the rename, and exactly one wins.
+ *   A holder's name is never reused, so no one can delete a lock taken after they looked (no ABA).
+ * - own: a run holds the lock while its own holder file exists. The heartbeat and every results
+ *   write check that on disk, so a run frozen past a takeover stops before writing anything more.
+ * - release: unlink our own holder file (if it is gone, someone took over: touch nothing else), then
+ *   rmdir the folder, which fails harmlessly if another run has just moved in.
  *
- * Hand-written rather than proper-lockfile: that package is unmaintained since 2021, cannot tell a
- * dead holder on this host without waiting out its staleness window, and throws when compromised.
+ * Stale means: the holder is on this host and its process is gone (taken at once), or its file has
+ * not been touched for 60 s (a holder on another host sharing the folder, or a frozen one).
+ *
+ * Why not flock(2): Node has no binding for it (no new native dependency), a child `flock` process
+ * cannot hold a lock for us, and flock is unreliable on network file systems. Why not
+ * proper-lockfile: unmaintained since 2021, its stale takeover is remove-then-create (the very race
+ * fixed here), and it cannot tell a dead holder on this host without waiting out the stale window.
  */
+import { randomBytes } from 'node:crypto';
+import { lstatSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
-import { LockedError, UsageError } from '../errors.js';
+import { join } from 'node:path';
+import { describeErrno, LockedError, LockLostError, UsageError } from '../errors.js';
+import { CREATE_NEW, OWNER_ONLY, openRegular, READ } from './files.js';
 
 const HEARTBEAT_MS = 5_000;
 const STALE_MS = 60_000;
+const ATTEMPTS = 6;
+const HOLDER_FILE = /^holder\.[0-9]+-[0-9a-f]+\.json$/;
 
 interface Holder {
-  pid: number;
-  host: string;
-  since: string;
+  pid?: number;
+  host?: string;
+  since?: string;
+  file: string;
+  touchedMs: number;
 }
 
 export interface Lock {
+  /** The lock folder. */
   path: string;
+  /** Aborted, with a LockLostError as its reason, when another run took the lock over. */
+  signal: AbortSignal;
+  /** Throws LockLostError unless this run still holds the lock. */
+  assertHeld(): void;
+  /** Gives the lock up; never removes a lock another run took over. */
   release(): Promise<void>;
 }
 
+/** Takes the lock of `resultsPath` (already symlink-resolved). LockedError (exit 4) while another run holds it. */
 export async function acquireLock(resultsPath: string): Promise<Lock> {
-  const path = `${resultsPath}.lock`;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const me: Holder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(`${JSON.stringify(me)}\n`);
-      await handle.close();
-      const timer = setInterval(() => {
-        const now = new Date();
-        utimes(path, now, now).catch(() => undefined);
-      }, HEARTBEAT_MS);
-      timer.unref();
-      return {
-        path,
-        release: async () => {
-          clearInterval(timer);
-          await rm(path, { force: true });
-        },
-      };
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new UsageError(`cannot create ${path} beside the results file: ${code ?? String(err)}`, { cause: err });
-    }
-    const holder = await readHolder(path);
-    if (!(await isStale(path, holder))) {
-      throw new LockedError(
-        `another run holds ${resultsPath} (${holder ? `pid ${holder.pid} on ${holder.host}, since ${holder.since}` : 'being taken just now'}); ` +
-          `if that run is gone, delete ${path}`,
-      );
-    }
-    await rm(path, { force: true }); // stale: take it over (and race fairly with any other taker)
-  }
-  throw new LockedError(`could not take the lock ${path}: other runs keep taking it`);
-}
-
-async function readHolder(path: string): Promise<Holder | undefined> {
+  const dir = `${resultsPath}.lock`;
+  const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  const file = `holder.${id}.json`;
+  const staging = `${dir}.${id}.new`;
+  await prepare(staging, file, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), id }));
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as Holder;
-  } catch {
-    return undefined; // vanished or half-written: treat as stale unless it is fresh
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      if (await moveIn(staging, dir)) {
+        // Re-check after taking: our record is the one in the lock.
+        if (await lstat(join(dir, file)).then(() => true, () => false)) return held(dir, file, resultsPath);
+        throw new LockedError(`the lock ${dir} was taken from this run as it took it: try again`);
+      }
+      const holder = await currentHolder(dir);
+      if (!holder) continue; // released or emptied just now: try again
+      if (!isStale(holder)) {
+        const who = holder.pid ? `pid ${holder.pid} on ${holder.host}, since ${holder.since}` : 'a holder whose record is unreadable';
+        throw new LockedError(`another run holds ${resultsPath} (${who}); if that run is gone, delete ${dir}`);
+      }
+      // Take over: remove exactly that holder. Of all runs that judged it stale, only one succeeds.
+      await unlink(join(dir, holder.file)).catch(() => undefined);
+    }
+    throw new LockedError(`could not take the lock ${dir}: other runs keep taking it`);
+  } finally {
+    await unlink(join(staging, file)).catch(() => undefined); // gone already when the rename won
+    await rmdir(staging).catch(() => undefined);
   }
 }
 
-/** A lock with no readable holder is being written by its taker: stale only once it is old. */
-async function isStale(path: string, holder: Holder | undefined): Promise<boolean> {
-  if (holder && holder.host === hostname() && !isRunning(holder.pid)) return true;
+async function prepare(staging: string, file: string, record: string): Promise<void> {
   try {
-    return Date.now() - (await stat(path)).mtimeMs > (holder ? STALE_MS : 2_000);
-  } catch {
+    await mkdir(staging, { mode: 0o700 });
+    const handle = await open(join(staging, file), CREATE_NEW, OWNER_ONLY);
+    await handle.writeFile(`${record}\n`);
+    await handle.close();
+  } catch (err) {
+    throw new UsageError(`cannot create the lock beside the results file (${staging}): ${describeErrno(err)}`, { cause: err });
+  }
+}
+
+/** rename(2) of our prepared folder onto the lock: true if we now hold it, false if someone does. */
+async function moveIn(staging: string, dir: string): Promise<boolean> {
+  try {
+    await rename(staging, dir);
     return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+    if (code === 'ENOTDIR') throw inTheWay(dir);
+    throw new UsageError(`cannot take the lock ${dir}: ${describeErrno(err)}`, { cause: err });
   }
+}
+
+/** The one holder in the lock folder, or undefined when the folder is gone or empty just now. */
+async function currentHolder(dir: string): Promise<Holder | undefined> {
+  let entries: string[];
+  try {
+    if (!(await lstat(dir)).isDirectory()) throw inTheWay(dir);
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (entries.length === 0) return undefined;
+  const [name] = entries;
+  if (entries.length > 1 || !HOLDER_FILE.test(name!)) {
+    throw new UsageError(`${dir} holds files this tool did not put there; if no run is using it, delete the folder`);
+  }
+  try {
+    const handle = await openRegular(join(dir, name!), READ, 'lock holder file');
+    try {
+      const touchedMs = (await handle.stat()).mtimeMs;
+      let record: Partial<Holder> = {};
+      try {
+        record = JSON.parse(await handle.readFile('utf8')) as Partial<Holder>;
+      } catch {
+        // Unreadable record: judged by its age alone.
+      }
+      return { pid: Number(record.pid) || undefined, host: String(record.host), since: String(record.since), file: name!, touchedMs };
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if ((err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT') return undefined; // released meanwhile
+    throw err;
+  }
+}
+
+function isStale(holder: Holder): boolean {
+  if (holder.pid && holder.host === hostname() && !isRunning(holder.pid)) return true;
+  return Date.now() - holder.touchedMs > STALE_MS;
 }
 
 function isRunning(pid: number): boolean {
@@ -88,4 +156,58 @@ function isRunning(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+function held(dir: string, file: string, resultsPath: string): Lock {
+  const path = join(dir, file);
+  const lost = new AbortController();
+  const lose = () => {
+    if (lost.signal.aborted) return;
+    lost.abort(
+      new LockLostError(
+        `lost the lock on ${resultsPath}: another run took it over while this one did not answer for over ${STALE_MS / 1000} s ` +
+          '(frozen, suspended or cut off). This run stopped without writing anything more; the run holding the lock now ' +
+          '(or a later one with --resume) records the remaining rows, with the same ClientTokens.',
+      ),
+    );
+  };
+  const timer = setInterval(() => {
+    const now = new Date();
+    utimes(path, now, now).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && lose(),
+    );
+  }, HEARTBEAT_MS);
+  timer.unref();
+  return {
+    path: dir,
+    signal: lost.signal,
+    // One lstat per results row (a few microseconds): a run that wakes from a freeze after a
+    // takeover finds out before its next write, not at its next heartbeat.
+    assertHeld() {
+      if (!lost.signal.aborted) {
+        try {
+          lstatSync(path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') lose();
+        }
+      }
+      if (lost.signal.aborted) throw lost.signal.reason;
+    },
+    async release() {
+      clearInterval(timer);
+      try {
+        await unlink(path);
+      } catch {
+        return; // taken over: the lock is another run's now
+      }
+      await rmdir(dir).catch(() => undefined); // not empty: another run moved in just now
+    },
+  };
+}
+
+function inTheWay(dir: string): UsageError {
+  return new UsageError(
+    `${dir} is in the way of this run's lock: it is not a lock folder of this tool (a lock file of an older version, a FIFO, a link or another file). If no run is using the results file, delete it`,
+  );
 }

@@ -2,18 +2,28 @@
  * The results file read back as a ledger: which input lines are already final, so that --resume
  * sends only what is missing (with the same tokens), and `rerun` knows what failed.
  *
- * A crash can leave a torn last record (a write cut short). It is cut off here, at the end of the
- * last complete record, before anything is appended.
+ * Only the LAST record may be damaged by a crash: rows are appended one write each, so a crash or a
+ * full disk can tear only the row being written. That torn end (no line end, or a final record that
+ * does not parse) is cut off before anything is appended. Anything wrong before it — a row edited by
+ * hand, a stray quote, a wrong number of fields — is not a crash: the file is refused, naming the
+ * line, and nothing is cut (cutting would drop good rows and send them again).
+ *
+ * A file saved by a spreadsheet (BOM, CRLF line ends) reads like one written by this tool.
  */
-import { open, truncate } from 'node:fs/promises';
-import { Parser, type Info } from 'csv-parse';
+import { createInterface } from 'node:readline';
+import type { FileHandle } from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
+import { Parser, type Info, type Options } from 'csv-parse';
 import { InputError, UsageError } from '../errors.js';
 import { normaliseStatus } from './coverage.js';
+import { openRegular, READ, READ_WRITE } from './files.js';
 import { RESULT_COLUMNS } from './writer.js';
 import type { RowResult, RowStatus } from '../types.js';
 
 /** Statuses that end a row: a resumed run never sends such a row again. */
 export const FINAL_STATUSES: ReadonlySet<string> = new Set<RowStatus>(['created', 'failed', 'invalid']);
+const STATUSES: ReadonlySet<string> = new Set<RowStatus>(['created', 'failed', 'invalid', 'planned']);
+const CSV_OPTIONS: Options = { bom: true, info: true, relax_column_count: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'] };
 
 export interface Ledger {
   header: string[];
@@ -23,66 +33,147 @@ export interface Ledger {
   rows: number;
   /** Bytes cut off the end (a torn last record), 0 when the file was whole. */
   repairedBytes: number;
+  /** The results-file line where the cut record began, when one was cut. */
+  repairedLine?: number;
 }
 
-/** Reads `path` and repairs a torn last record in place. */
-export async function readLedger(path: string): Promise<Ledger> {
-  const handle = await open(path, 'r');
-  const size = (await handle.stat()).size;
-  const parser = handle.createReadStream({ autoClose: false }).pipe(
-    new Parser({ info: true, relax_column_count: true, record_delimiter: ['\r\n', '\n'] }),
-  );
-  let header: string[] | undefined;
-  let lineCol = -1;
-  let statusCol = -1;
-  let goodBytes = 0;
-  let rows = 0;
-  const final = new Map<number, RowStatus>();
-  // The newest record is held back until the next one proves it complete: a record is whole only
-  // if a newline follows it (the writer ends every row with one).
-  let held: { record: string[]; end: number } | undefined;
-  const commit = () => {
-    if (!held) return;
-    goodBytes = held.end;
-    rows++;
-    const status = held.record[statusCol]!;
-    if (FINAL_STATUSES.has(status)) final.set(Number(held.record[lineCol]), status as RowStatus);
-    held = undefined;
-  };
-  let lastByte = -1;
+interface Shape {
+  width: number;
+  line: number;
+  status: number;
+}
+
+/**
+ * Reads `path`. With `repair` (the default; --resume) a torn last record is cut off in place;
+ * without it (rerun) a torn end is refused too.
+ */
+export async function readLedger(path: string, { repair = true }: { repair?: boolean } = {}): Promise<Ledger> {
+  const handle = await openRegular(path, repair ? READ_WRITE : READ, 'results file');
   try {
-    if (size > 0) {
-      const { buffer } = await handle.read(Buffer.alloc(1), 0, 1, size - 1);
-      lastByte = buffer[0]!;
-    }
+    const size = (await handle.stat()).size;
+    const lastByte = size > 0 ? (await handle.read(Buffer.alloc(1), 0, 1, size - 1)).buffer[0] : undefined;
+    // A record that does not parse is skipped and reported (position, code), so that the records after
+    // it still arrive and show whether it was the last one.
+    const parser = handle.createReadStream({ autoClose: false, start: 0 }).pipe(new Parser({ ...CSV_OPTIONS, skip_records_with_error: true }));
+    let firstError: { at: number; code: string } | undefined;
+    parser.on('skip', (err: { bytes?: number; code?: string }) => {
+      // csv-parse's message quotes cell text: keep only its code and position.
+      firstError ??= { at: err.bytes ?? 0, code: err.code ?? 'CSV_ERROR' };
+    });
+    let header: string[] | undefined;
+    let shape: Shape | undefined;
+    let end = 0; // where the last record read ends
+    let held: { record: string[]; start: number; end: number } | undefined;
+    let rows = 0;
+    const final = new Map<number, RowStatus>();
+    const accept = async (record: string[], start: number) => {
+      const reason = malformation(record, shape!);
+      if (reason) throw await refusal(path, handle, start, reason);
+      rows++;
+      const status = record[shape!.status]!;
+      if (FINAL_STATUSES.has(status)) final.set(Number(record[shape!.line]), status as RowStatus);
+    };
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
       if (!header) {
+        if (firstError && info.bytes > firstError.at) break; // the header itself did not parse
         header = record;
-        lineCol = header.indexOf('Result.Line');
-        statusCol = header.indexOf('Result.Status');
-        if (lineCol === -1 || statusCol === -1 || header.slice(-RESULT_COLUMNS.length).join() !== RESULT_COLUMNS.join()) {
-          throw new InputError(`${path} is not a results file of this tool (its last columns must be ${RESULT_COLUMNS.join(', ')})`);
-        }
-        goodBytes = info.bytes;
-        continue;
+        shape = shapeOf(header, path);
+      } else {
+        // A record that does not parse, followed by one that does: damage in the middle.
+        if (firstError && info.bytes > firstError.at) throw await refusal(path, handle, end, syntax(firstError.code));
+        // A record followed by another is not the torn end: it must be whole.
+        if (held) await accept(held.record, held.start);
+        held = { record, start: end, end: info.bytes };
       }
-      // A record cut short has too few fields: everything from it on is the torn tail.
-      if (record.length !== header.length) break;
-      commit();
-      held = { record, end: info.bytes };
+      end = info.bytes;
     }
-    if (held && (held.end < size || lastByte === 0x0a)) commit();
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    // An unclosed quote at the very end: the last record was torn inside a quoted cell.
-    if ((err as { code?: string }).code !== 'CSV_QUOTE_NOT_CLOSED') throw err;
-    commit();
+    if (!header || !shape) {
+      throw new InputError(firstError ? `${path} is not a results file of this tool: its header does not parse as CSV` : `${path} is empty: it holds no results header`);
+    }
+
+    let cutAt = size;
+    if (firstError) {
+      // The record after the last good one does not parse. It is the torn end only if no later line is
+      // a whole row of this file (an opening quote never closed can swallow every row after it).
+      if (held) await accept(held.record, held.start);
+      if (await laterWholeRow(handle, end, shape)) throw await refusal(path, handle, end, syntax(firstError.code));
+      cutAt = end;
+    } else if (held) {
+      const whole = !malformation(held.record, shape) && (held.end < size || lastByte === 0x0a);
+      if (whole) await accept(held.record, held.start);
+      else cutAt = held.start;
+    }
+    if (cutAt < size && !repair) {
+      throw await refusal(path, handle, cutAt, 'the last row is torn (the run that wrote it was cut off): finish that run with --resume first');
+    }
+    const repairedLine = cutAt < size ? await lineAt(handle, cutAt) : undefined;
+    if (cutAt < size) await handle.truncate(cutAt);
+    return { header, final, rows, repairedBytes: size - cutAt, ...(repairedLine ? { repairedLine } : {}) };
   } finally {
     await handle.close();
   }
-  if (!header) throw new InputError(`${path} is empty: it holds no results header`);
-  if (goodBytes < size) await truncate(path, goodBytes);
-  return { header, final, rows, repairedBytes: size - goodBytes };
+}
+
+const syntax = (code: string) => `CSV error ${code} (a quote out of place?)`;
+
+function shapeOf(header: string[], path: string): Shape {
+  const line = header.indexOf('Result.Line');
+  const status = header.indexOf('Result.Status');
+  if (line === -1 || status === -1 || header.slice(-RESULT_COLUMNS.length).join() !== RESULT_COLUMNS.join()) {
+    throw new InputError(`${path} is not a results file of this tool (its last columns must be ${RESULT_COLUMNS.join(', ')})`);
+  }
+  return { width: header.length, line, status };
+}
+
+/** Why a record cannot be a row this tool wrote, or undefined. Names no cell value. */
+function malformation(record: string[], shape: Shape): string | undefined {
+  if (record.length !== shape.width) return `it has ${record.length} fields where the header has ${shape.width}`;
+  if (!/^[1-9][0-9]*$/.test(record[shape.line]!)) return 'its Result.Line is not a line number';
+  if (!STATUSES.has(record[shape.status]!)) return `its Result.Status is not one of ${[...STATUSES].join(', ')}`;
+  return undefined;
+}
+
+/** Whether any physical line after the one at `start` is, on its own, a whole row of this file. */
+async function laterWholeRow(handle: FileHandle, start: number, shape: Shape): Promise<boolean> {
+  const lines = createInterface({ input: handle.createReadStream({ autoClose: false, start }), crlfDelay: Infinity });
+  let first = true;
+  for await (const line of lines) {
+    if (first) {
+      first = false;
+      continue;
+    }
+    try {
+      const [record] = parse(line, { relax_column_count: true }) as string[][];
+      if (record && !malformation(record, shape)) {
+        lines.close();
+        return true;
+      }
+    } catch {
+      // Not a row on its own: a piece of a multi-line cell.
+    }
+  }
+  return false;
+}
+
+async function refusal(path: string, handle: FileHandle, offset: number, reason: string): Promise<UsageError> {
+  return new UsageError(
+    `${path} line ${await lineAt(handle, offset)}: ${reason}. Only a torn last row is repaired on its own; ` +
+      'a row before it was changed by hand (or the file was not written by this tool). Nothing was cut and nothing sent: ' +
+      'correct that line (or restore the file), then run again',
+  );
+}
+
+/** The 1-based line of the file at byte `offset` (the lines a text editor shows). */
+async function lineAt(handle: FileHandle, offset: number): Promise<number> {
+  let line = 1;
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let pos = 0; pos < offset; ) {
+    const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, offset - pos), pos);
+    if (bytesRead === 0) break;
+    for (let i = 0; i < bytesRead; i++) if (chunk[i] === 0x0a) line++;
+    pos += bytesRead;
+  }
+  return line;
 }
 
 /** Reads the `Result.*` cells of a results file's record (for rerun) into a RowResult. */

@@ -7,8 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import { openRegular, READ, replaceFileAtomically } from './files.js';
 import type { Summary } from '../run/stats.js';
 
 /** The options a rerun falls back to when a flag is not given (a rerun sends as its origin did). */
@@ -80,16 +81,24 @@ export interface RunState {
 
 export const statePath = (resultsPath: string) => `${resultsPath}.run.json`;
 
-/** Reads the state beside `resultsPath` (undefined if none), upgrading a version-1 state. */
+/** Reads the state beside `resultsPath` (undefined if none), upgrading a version-1 state. Never blocks on a FIFO. */
 export async function readState(resultsPath: string): Promise<RunState | undefined> {
   const path = statePath(resultsPath);
+  let handle;
+  try {
+    handle = await openRegular(path, READ, 'run state');
+  } catch (err) {
+    if ((err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT') return undefined;
+    throw err;
+  }
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(path, 'utf8'));
+    json = JSON.parse(await handle.readFile('utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    if (err instanceof SyntaxError) throw new UsageError(`${path} is not a run state of this tool (not JSON): pass another --results`);
+    if (err instanceof SyntaxError) throw new UsageError(`${path} is not a run state of this tool (not JSON): restore it, or pass another --results`);
     throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  } finally {
+    await handle.close();
   }
   const state = json as Omit<Partial<RunState>, 'version'> & { version?: number };
   if (state.version === 1) return fromVersion1(json as StateV1);
@@ -104,11 +113,12 @@ export async function readState(resultsPath: string): Promise<RunState | undefin
   return state as RunState;
 }
 
-/** Written whole to a temporary file and renamed, so that a crash never leaves half a state. */
+/**
+ * Written whole to a fresh temporary file (owner-only, never through a link) and renamed, so that a
+ * crash never leaves half a state.
+ */
 export async function writeState(resultsPath: string, state: RunState): Promise<void> {
-  const tmp = `${statePath(resultsPath)}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, statePath(resultsPath));
+  await replaceFileAtomically(statePath(resultsPath), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 /**

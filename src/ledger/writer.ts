@@ -1,13 +1,16 @@
 /**
  * Stage 6 — record. The results CSV: every input column in input order, then the `Result.*` columns.
- * Each row is written with one write(2) as soon as it is final, so a crash loses at most the row
- * being written (and --resume repairs a torn last line). The file holds customer data copied from the
- * input, so it is created readable by its owner only.
+ * Each row is appended (O_APPEND) with one write(2) as soon as it is final, so a crash loses at most
+ * the row being written (and --resume repairs a torn last line). A write that fails or comes up short
+ * (a full disk) throws ResultsWriteError, and the writer writes nothing after it: a later row must
+ * never land behind a torn one. The file holds customer data copied from the input, so it is created
+ * readable by its owner only, and never through a symbolic link (see files.ts).
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, unlinkSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../errors.js';
+import { APPEND_EXISTING, CREATE_NEW, openRegularSync, syncAndClose, writeAllSync } from './files.js';
 import type { RowResult } from '../types.js';
 
 export const RESULT_COLUMNS = [
@@ -41,41 +44,53 @@ export function defaultResultsPath(input: string): string {
 
 export class ResultsWriter {
   private fd: number | undefined;
+  /** The first failed write: every later write throws it again. */
+  private failure: Error | undefined;
+  /** Called before each write; throws to refuse it (the run lost its lock). */
+  private guard: () => void = () => undefined;
   /** Input columns carried over: all but `Result.*` ones (a results file fed back in gets fresh ones). */
   private readonly carried: number[];
   readonly header: string[];
 
-  private constructor(fd: number, inputHeader: string[], writeHeader: boolean) {
+  private constructor(private readonly path: string, fd: number, inputHeader: string[], writeHeader: boolean) {
     this.fd = fd;
     this.carried = inputHeader.flatMap((name, i) => (isResultColumn(name) ? [] : [i]));
     this.header = [...this.carried.map((i) => inputHeader[i]!), ...RESULT_COLUMNS];
-    if (writeHeader) this.writeLine(this.header);
+    if (!writeHeader) return;
+    try {
+      this.writeLine(this.header);
+    } catch (err) {
+      // Nothing sent yet: leave no half-made results file behind.
+      closeSync(fd);
+      unlinkSync(path);
+      throw err;
+    }
   }
 
   /**
    * Creates `path` (owner read/write only). Refuses to replace an existing file: it is the ledger of
    * an earlier run, and --resume is how to continue it.
    */
-  static create(path: string, inputHeader: string[]): ResultsWriter {
+  static create(path: string, inputHeader: string[], guard?: () => void): ResultsWriter {
+    guard?.();
     let fd: number;
     try {
-      fd = openSync(path, 'wx', 0o600);
+      fd = openRegularSync(path, CREATE_NEW, 'results file');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
+      if ((err as { cause?: NodeJS.ErrnoException }).cause?.code === 'EEXIST') {
         throw new UsageError(`results file ${path} already exists: add --resume to continue that run, or pass another --results`);
       }
-      throw new UsageError(`cannot create results file ${path}: ${code ?? String(err)}`);
+      throw err;
     }
-    return new ResultsWriter(fd, inputHeader, true);
+    return new ResultsWriter(path, fd, inputHeader, true).guarded(guard);
   }
 
   /**
    * Opens an existing results file (already repaired by readLedger) to append to it. Its header must
    * be the one this input produces, or the rows would not line up.
    */
-  static append(path: string, inputHeader: string[], existingHeader: string[]): ResultsWriter {
-    const writer = new ResultsWriter(openSync(path, 'a', 0o600), inputHeader, false);
+  static append(path: string, inputHeader: string[], existingHeader: string[], guard?: () => void): ResultsWriter {
+    const writer = new ResultsWriter(path, openRegularSync(path, APPEND_EXISTING, 'results file'), inputHeader, false).guarded(guard);
     if (writer.header.join('\u0000') !== existingHeader.join('\u0000')) {
       writer.close();
       throw new UsageError(`results file ${path} has other columns than this input produces: was it made from another file?`);
@@ -97,16 +112,30 @@ export class ResultsWriter {
     ]);
   }
 
+  /** Syncs and closes; throws ResultsWriteError when the data did not reach the disk. */
   close(): void {
     if (this.fd === undefined) return;
-    fsyncSync(this.fd);
-    closeSync(this.fd);
+    const fd = this.fd;
     this.fd = undefined;
+    if (this.failure) return closeSync(fd);
+    syncAndClose(fd, this.path);
+  }
+
+  private guarded(guard: (() => void) | undefined): this {
+    if (guard) this.guard = guard;
+    return this;
   }
 
   private writeLine(cells: string[]): void {
+    if (this.failure) throw this.failure;
     if (this.fd === undefined) throw new Error('results file is closed');
-    // No formula escaping: the file is data that is fed back in, and a changed cell would change the row.
-    writeSync(this.fd, stringify([cells], { record_delimiter: 'unix' }));
+    this.guard();
+    try {
+      // No formula escaping: the file is data that is fed back in, and a changed cell would change the row.
+      writeAllSync(this.fd, stringify([cells], { record_delimiter: 'unix' }), this.path);
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
   }
 }

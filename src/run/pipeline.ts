@@ -27,12 +27,16 @@ export interface PipelineContext {
   ledger: Ledger | undefined;
   rerun: Omit<RerunContext, 'earlier'> | undefined;
   log: Logger;
+  /** Called before every results write; throws when the run may no longer write (its lock was lost). */
+  guard?: () => void;
 }
 
 /** How the run ended besides its rows: input that broke mid-file, or a refusal no row can pass. */
 interface Stops {
   inputError?: Error;
   fatal?: Extract<SendOutcome, { kind: 'fatal' }>;
+  /** The results file could not be written (disk full) or may no longer be (lock lost): thrown after the drain. */
+  writeError?: Error;
   /** Input bytes up to the furthest finished record, for progress. */
   doneBytes: number;
 }
@@ -43,11 +47,21 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   const csv = await openCsv(options.input, ctx.rerun ? {} : { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
   const duplicates = new DuplicateTokens(ctx.log);
   const prepare = preparer(csv, options.input, ctx, duplicates);
-  const results = ctx.ledger ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header) : ResultsWriter.create(ctx.resultsPath, csv.header);
+  const results = ctx.ledger
+    ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header, ctx.guard)
+    : ResultsWriter.create(ctx.resultsPath, csv.header, ctx.guard);
   const w = wire(options, ctx.settings);
   const stops: Stops = { doneBytes: 0 };
   const record = (job: Job, result: RowResult) => {
-    results.write(job.record.values, result);
+    if (stops.writeError) return; // not recorded: --resume sends it again with the same token
+    try {
+      results.write(job.record.values, result);
+    } catch (err) {
+      // Stop sending at the first failed write; rows in flight finish but are not counted as written.
+      stops.writeError = err as Error;
+      w.stop('the results file cannot be written');
+      return;
+    }
     recorded(job, result, w, stops, ctx.log);
   };
   logStart(options, ctx);
@@ -67,10 +81,15 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     await Promise.all(Array.from({ length: w.workers }, worker));
   } finally {
     stopTicker();
-    results.close();
+    try {
+      results.close();
+    } catch (err) {
+      stops.writeError ??= err as Error;
+    }
     w.close();
     report();
   }
+  if (stops.writeError) throw stops.writeError;
   return finish(options, ctx, w, stops, duplicates);
 }
 

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { defaultNamespace, resolveSettings, storedOptions } from './config.js';
 import { InputError, UsageError } from '../errors.js';
 import { loadJobFile } from '../input/job.js';
+import { canonicalResultsPath } from '../ledger/files.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
 import { pipeline } from './pipeline.js';
@@ -42,7 +43,8 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
     });
   }
   const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
-  const resultsPath = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
+  // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
+  const resultsPath = await canonicalResultsPath(options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input)));
   // A rerun sends as the run it reads did: that run's state lends every setting no flag gives. A run
   // takes its settings from its own flags only, and is then compared with what a results file records.
   const origin = rerun ? await rerunOrigin(options) : undefined;
@@ -76,15 +78,19 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
       outcome: 'running',
       startedAt: found.previous?.startedAt ?? new Date().toISOString(),
     };
+    lock.assertHeld();
     await writeState(resultsPath, state);
     const rerunContext = rerun && { ...rerun, originKnown: true };
-    const summary = await pipeline(options, { settings, job, tokenNamespace, resultsPath, ledger: found.ledger, rerun: rerunContext, log }).catch(
+    // Losing the lock (a takeover after this run froze) stops the run like a signal, and no write passes it.
+    const signal = options.signal ? AbortSignal.any([options.signal, lock.signal]) : lock.signal;
+    const summary = await pipeline({ ...options, signal }, { settings, job, tokenNamespace, resultsPath, ledger: found.ledger, rerun: rerunContext, log, guard: lock.assertHeld }).catch(
       async (err: unknown) => {
         // Refused before a results file was made (a bad header, say): leave no state behind.
         if (!(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
         throw err;
       },
     );
+    lock.assertHeld();
     const outcome: RunOutcome = summary.inputError ? 'input-broken' : summary.interrupted || summary.fatalError ? 'interrupted' : 'completed';
     await writeState(resultsPath, { ...state, outcome, ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}), rows: summary.rows });
     return summary;
@@ -131,7 +137,7 @@ async function existingRun(o: Existing, log: Logger): Promise<{ ledger?: Ledger;
   }
   await checkOwnFile(resultsPath, 'results file', true);
   const ledger = await readLedger(resultsPath);
-  if (ledger.repairedBytes) log.warn({ results: resultsPath, bytes: ledger.repairedBytes }, 'repaired a torn last row of the results file');
+  if (ledger.repairedBytes) log.warn({ results: resultsPath, line: ledger.repairedLine, bytes: ledger.repairedBytes }, 'repaired a torn last row of the results file');
   log.info({ results: resultsPath, final: ledger.final.size }, 'resuming: rows already final are skipped');
   return { ledger, previous };
 }
@@ -141,7 +147,10 @@ async function rerunOrigin(options: RunOptions): Promise<RunState> {
   if (options.encoding !== undefined || options.delimiter !== undefined) {
     throw new UsageError('rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply only to the input of run and validate');
   }
-  const origin = await readState(options.input);
+  if (options.input === '-') throw noStateRefusal('standard input', 'rerun');
+  // A rerun reads a results file: refuse a torn or hand-broken one before anything is decided from it.
+  await readLedger(options.input, { repair: false });
+  const origin = await readState(await canonicalResultsPath(options.input));
   if (!origin) throw noStateRefusal(options.input, 'rerun');
   await checkOwnFile(statePath(options.input), 'run state', false);
   if (origin.outcome !== 'completed') throw unfinishedOriginRefusal(options.input, origin);

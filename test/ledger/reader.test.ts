@@ -35,6 +35,44 @@ describe('readLedger', () => {
     expect(l.repairedBytes).toBe(Buffer.byteLength(torn));
   });
 
+  it('cuts a final record that does not parse (a stray quote on the last line)', async () => {
+    const l = await ledgerOf(HEADER + ROW2 + ROW3 + 'needs a 27" monitor,6,created,c-6,t-6,1,,\n');
+    expect(l.text).toBe(HEADER + ROW2 + ROW3);
+    expect(l.repairedLine).toBe(5);
+  });
+
+  it.each([
+    ['a wrong number of fields', 'x,4,created,c-4\n', /line 5: it has 4 fields where the header has 8/],
+    ['a stray quote', 'needs a 27" monitor,4,created,c-4,t-4,1,,\n', /line 5: CSV error .*QUOTE/],
+    ['an opening quote never closed (swallowing quote-free rows)', '"x,4,created,c-4,t-4,1,,\n', /line 5: CSV error CSV_QUOTE_NOT_CLOSED/],
+    ['a status with a stray space', 'x,4,created ,c-4,t-4,1,,\n', /line 5: its Result.Status is not one of created, failed, invalid, planned/],
+  ])('refuses, naming the line, a row in the middle with %s — and cuts nothing', async (_name, bad, message) => {
+    const tail = 'e,7,created,c-7,t-7,1,,\nf,8,created,c-8,t-8,1,,\n';
+    const path = join(tempDir(), 'r.csv');
+    const text = HEADER + ROW2 + ROW3 + bad + tail;
+    writeFileSync(path, text);
+    const err = (await readLedger(path).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(message);
+    expect(err.message).not.toMatch(/monitor|needs a/); // no cell value
+    expect(err).toMatchObject({ exitCode: 2 });
+    expect(readFileSync(path, 'utf8')).toBe(text);
+  });
+
+  it('reads a file saved by Excel (BOM, CRLF) like one it wrote', async () => {
+    const crlf = (t: string) => t.replace(/\n/g, '\r\n');
+    const l = await ledgerOf('\uFEFF' + crlf(HEADER + ROW2 + ROW3));
+    expect(l.header[0]).toBe('Name');
+    expect([...l.final]).toEqual([[2, 'created'], [3, 'failed']]);
+    expect(l.repairedBytes).toBe(0);
+  });
+
+  it('without repair (rerun), a torn end is refused rather than cut', async () => {
+    const path = join(tempDir(), 'r.csv');
+    writeFileSync(path, HEADER + ROW2 + 'd,6,created,c-6');
+    await expect(readLedger(path, { repair: false })).rejects.toThrow(/line 3: the last row is torn .* --resume/);
+    expect(readFileSync(path, 'utf8')).toBe(HEADER + ROW2 + 'd,6,created,c-6');
+  });
+
   it('refuses a file that is not a results file', async () => {
     await expect(ledgerOf('Name,Description\nx,y\n')).rejects.toThrow(/is not a results file of this tool/);
   });

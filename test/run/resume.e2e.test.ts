@@ -3,7 +3,7 @@
  * for real.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -175,11 +175,13 @@ describe('one run per results file', () => {
     const dir = tempDir();
     const input = writeCsv(taskRows(2), 'input.csv', dir);
     const lock = join(dir, 'input.results.csv.lock');
-    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-11-24T00:00:00Z' }));
+    const holder = join(lock, 'holder.1-ab.json');
+    mkdirSync(lock);
+    writeFileSync(holder, JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-11-24T00:00:00Z' }));
     await expect(runImport({ input, endpoint: e.url, ...route })).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(new RegExp(`another run holds .* \\(pid ${process.pid} on`)) });
     expect(await runBin(['run', input, '--endpoint', e.url, ...routeFlags], e)).toBe(4);
 
-    writeFileSync(lock, JSON.stringify({ pid: 2 ** 22 + 1, host: hostname(), since: '2026-11-24T00:00:00Z' })); // no such process
+    writeFileSync(holder, JSON.stringify({ pid: 2 ** 22 + 1, host: hostname(), since: '2026-11-24T00:00:00Z' })); // no such process
     const summary = await runImport({ input, endpoint: e.url, ...route });
     expect(summary.rows.created).toBe(2);
     expect(existsSync(lock)).toBe(false);

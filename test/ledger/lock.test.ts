@@ -1,0 +1,182 @@
+/**
+ * The run lock under races and freezes (issue 8, items 12 and 16): real processes racing for a stale
+ * lock, a real CLI run frozen with SIGSTOP while another takes the lock over, a FIFO where the lock
+ * goes. The lock module is loaded from the built dist/ in child processes, as the bin loads it.
+ */
+import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { acquireLock } from '../../src/ledger/lock.js';
+import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+
+const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
+const LOCK_JS = resolve(import.meta.dirname, '../../dist/ledger/lock.js');
+const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
+
+/**
+ * A process that takes the lock when told "go" and holds it until its stdin ends. It prints
+ * "ready", then "won" or "refused <exit code>".
+ */
+const CONTENDER = `
+const { acquireLock } = await import(process.argv[1]);
+let lock;
+process.stdout.write('ready\\n');
+process.stdin.setEncoding('utf8');
+process.stdin.once('data', async () => {
+  try { lock = await acquireLock(process.argv[2]); process.stdout.write('won\\n'); }
+  catch (e) { process.stdout.write('refused ' + e.exitCode + '\\n'); }
+});
+process.stdin.on('end', async () => { await lock?.release(); process.exit(0); });
+`;
+
+interface Contender {
+  child: ChildProcessWithoutNullStreams;
+  said(word: string): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+function contender(results: string): Contender {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CONTENDER, LOCK_JS, results]);
+  let out = '';
+  const waiters: (() => void)[] = [];
+  child.stdout.on('data', (d: Buffer) => {
+    out += d;
+    waiters.splice(0).forEach((w) => w());
+  });
+  const said = async (word: string): Promise<string> => {
+    for (;;) {
+      const line = out.split('\n').find((l) => l.startsWith(word));
+      if (line) return line;
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
+  return { child, said, exited: new Promise((r) => child.on('exit', r)) };
+}
+
+function plantHolder(results: string, record: object, id = '1-ab'): string {
+  const dir = `${results}.lock`;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `holder.${id}.json`);
+  writeFileSync(file, JSON.stringify(record));
+  return file;
+}
+
+let emulator: Emulator | undefined;
+afterEach(async () => {
+  await emulator?.close();
+  emulator = undefined;
+});
+
+describe('the run lock', () => {
+  it('three processes taking one stale lock at once: exactly one wins, every time', async () => {
+    const dir = tempDir();
+    for (let round = 0; round < 4; round++) {
+      const results = join(dir, `r${round}.csv`);
+      plantHolder(results, { pid: 2 ** 22 + 1, host: hostname(), since: '2026-11-24T00:00:00Z' }); // a dead holder
+      const runs = [contender(results), contender(results), contender(results)];
+      await Promise.all(runs.map((r) => r.said('ready')));
+      for (const r of runs) r.child.stdin.write('go\n'); // as close to the same moment as processes get
+      const outcomes = await Promise.all(runs.map((r) => Promise.race([r.said('won'), r.said('refused')])));
+      expect(outcomes.filter((o) => o === 'won')).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'refused 4')).toHaveLength(2);
+      expect(readdirSync(`${results}.lock`)).toHaveLength(1); // the winner's record only
+      for (const r of runs) r.child.stdin.end();
+      await Promise.all(runs.map((r) => r.exited));
+      expect(existsSync(`${results}.lock`)).toBe(false);
+      expect(readdirSync(dir).filter((n) => n.endsWith('.new'))).toEqual([]); // no staging leftovers
+    }
+  });
+
+  it('a holder whose lock was taken over knows it lost, and its release leaves the new holder’s lock', async () => {
+    const results = join(tempDir(), 'r.csv');
+    const first = await acquireLock(results);
+    const [name] = readdirSync(first.path);
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(join(first.path, name!), old, old); // not touched for 10 minutes: what a frozen holder looks like
+    const second = await acquireLock(results);
+    expect(() => first.assertHeld()).toThrow(/lost the lock on .*r\.csv: another run took it over/);
+    expect(first.signal.aborted).toBe(true);
+    await first.release();
+    expect(readdirSync(second.path)).toHaveLength(1);
+    expect(() => second.assertHeld()).not.toThrow();
+    // The lock is the holder's alone: folder 0700, record 0600.
+    expect(statSync(second.path).mode & 0o777).toBe(0o700);
+    expect(statSync(join(second.path, readdirSync(second.path)[0]!)).mode & 0o777).toBe(0o600);
+    await second.release();
+    expect(existsSync(second.path)).toBe(false);
+  });
+
+  it('a CLI run frozen (SIGSTOP) past a takeover wakes, writes nothing more, exits 4; a resume finishes exactly', async () => {
+    const e = (emulator = await startEmulator({ rate: 40, burst: 1, latencyMs: 20 }));
+    const input = writeCsv(taskRows(60));
+    const results = input.replace(/\.csv$/, '.results.csv');
+    const args = ['run', input, '--endpoint', e.url, '--rate', '40', '--burst', '1', '--log-level', 'warn', ...routeFlags];
+    const a = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    a.stderr.on('data', (d: Buffer) => (stderr += d));
+    const aExit = new Promise<number | null>((r) => a.on('exit', r));
+    while (e.stats().created < 5) await new Promise((r) => setTimeout(r, 20));
+    a.kill('SIGSTOP');
+
+    const rowsAtFreeze = readResults(results).length;
+    const lockDir = `${results}.lock`;
+    const [holder] = readdirSync(lockDir);
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(join(lockDir, holder!), old, old); // as if frozen for 10 minutes
+    const b = contender(results);
+    await b.said('ready');
+    b.child.stdin.write('go\n');
+    expect(await Promise.race([b.said('won'), b.said('refused')])).toBe('won');
+
+    a.kill('SIGCONT');
+    expect(await aExit).toBe(4);
+    expect(stderr).toMatch(/lost the lock on .*: another run took it over/);
+    expect(stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(readResults(results)).toHaveLength(rowsAtFreeze); // nothing written after waking
+    const [newHolder] = readdirSync(lockDir);
+    expect(newHolder).not.toBe(holder); // A's release left B's lock alone
+    b.child.stdin.end();
+    await b.exited;
+
+    const resumed = await new Promise<number | null>((r) => spawn(process.execPath, [BIN, ...args, '--resume'], { stdio: 'ignore' }).on('exit', r));
+    expect(resumed).toBe(0);
+    const rows = readResults(results);
+    expect(rows).toHaveLength(60);
+    expect(new Set(rows.map((r) => r['Result.Line'])).size).toBe(60);
+    expect(e.stats().tasks).toBe(60);
+    expect(e.stats().maxTasksPerToken).toBe(1);
+  });
+
+  it('a FIFO (or an old lock file) where the lock goes: a plain refusal, never a hang', async () => {
+    const input = writeCsv(taskRows(2));
+    const results = input.replace(/\.csv$/, '.results.csv');
+    execFileSync('mkfifo', [`${results}.lock`]);
+    const run = () =>
+      new Promise<{ code: number | null; stderr: string }>((done) => {
+        const child = spawn(process.execPath, [BIN, 'run', input, '--endpoint', 'http://127.0.0.1:9', ...routeFlags], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d));
+        // A hang would be a failure: SIGTERM it after a generous while, and the code shows it.
+        const timer = setTimeout(() => child.kill('SIGTERM'), 20_000);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          done({ code, stderr });
+        });
+      });
+    const fifo = await run();
+    expect(fifo.code).toBe(2);
+    expect(fifo.stderr).toMatch(/\.lock is in the way of this run's lock: it is not a lock folder of this tool/);
+    expect(fifo.stderr).not.toMatch(/\n\s+at /);
+
+    execFileSync('rm', [`${results}.lock`]);
+    writeFileSync(`${results}.lock`, JSON.stringify({ pid: process.pid, host: hostname() })); // an older version's lock file
+    const file = await run();
+    expect(file.code).toBe(2);
+    expect(file.stderr).toMatch(/in the way/);
+    expect(existsSync(results)).toBe(false);
+  });
+});
