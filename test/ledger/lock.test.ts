@@ -11,11 +11,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { acquireLock } from '../../src/ledger/lock.js';
+import { runImport } from '../../src/run/run.js';
 import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
 
 const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 const LOCK_JS = resolve(import.meta.dirname, '../../dist/ledger/lock.js');
 const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
+const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
 
 /**
  * A process that takes the lock when told "go" and holds it until its stdin ends. It prints
@@ -142,8 +144,8 @@ describe('the run lock', () => {
     b.child.stdin.end();
     await b.exited;
 
-    const resumed = await new Promise<number | null>((r) => spawn(process.execPath, [BIN, ...args, '--resume'], { stdio: 'ignore' }).on('exit', r));
-    expect(resumed).toBe(0);
+    const resumed = await runImport({ input, endpoint: e.url, rate: 40, burst: 1, ...route, resume: true });
+    expect(resumed.rows).toMatchObject({ total: 60, created: 60 });
     const rows = readResults(results);
     expect(rows).toHaveLength(60);
     expect(new Set(rows.map((r) => r['Result.Line'])).size).toBe(60);
@@ -174,9 +176,7 @@ describe('the run lock', () => {
 
     execFileSync('rm', [`${results}.lock`]);
     writeFileSync(`${results}.lock`, JSON.stringify({ pid: process.pid, host: hostname() })); // an older version's lock file
-    const file = await run();
-    expect(file.code).toBe(2);
-    expect(file.stderr).toMatch(/in the way/);
+    await expect(acquireLock(results)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/in the way/) });
     expect(existsSync(results)).toBe(false);
   });
 });

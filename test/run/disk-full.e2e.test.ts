@@ -13,10 +13,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { readLedger } from '../../src/ledger/reader.js';
+import { runImport } from '../../src/run/run.js';
 import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
 
 const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
+const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
 const ROWS = 150;
 const CONCURRENCY = 4;
 
@@ -57,8 +59,8 @@ async function failsThenResumes(e: Emulator, results: string, input: string, wra
   // sending would have created all ROWS.
   expect(tasks - recorded).toBeLessThanOrEqual(2 * CONCURRENCY + 1);
 
-  const resumed = await run(process.execPath, [BIN, ...args, '--resume']);
-  expect(resumed.code).toBe(0);
+  const resumed = await runImport({ input, results, endpoint: e.url, rate: 1000, burst: 50, concurrency: CONCURRENCY, resume: true, ...route });
+  expect(resumed.rows).toMatchObject({ total: ROWS, created: ROWS });
   const rows = readResults(results);
   expect(rows).toHaveLength(ROWS);
   expect(new Set(rows.map((r) => r['Result.Line'])).size).toBe(ROWS);

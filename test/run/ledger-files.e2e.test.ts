@@ -63,28 +63,32 @@ describe('results files edited between runs (item 14)', () => {
     const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
     const { input, path } = await interruptedRun(e, 30, 25);
     const text = readFileSync(path, 'utf8');
-    for (const [edit, message] of [
-      [text.replace('note 7', 'needs a 27" monitor'), /line \d+: CSV error INVALID_OPENING_QUOTE/],
-      [text.replace(/note 7,(\d+),created,/, 'note 7,$1,created,extra,'), /line \d+: it has \d+ fields where the header has \d+/],
-    ] as const) {
-      writeFileSync(path, edit);
-      const requests = e.stats().requests;
-      const r = await cli(['run', input, '--endpoint', e.url, '--rate', '500', ...routeFlags, '--resume']);
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr).toMatch(/Only a torn last row is repaired on its own/);
-      noStackNoContent(r.stderr);
-      expect(readFileSync(path, 'utf8')).toBe(edit); // nothing cut
-      expect(e.stats().requests).toBe(requests); // nothing sent
-    }
+    const requests = e.stats().requests;
+    const strayQuote = text.replace('note 7', 'needs a 27" monitor');
+    writeFileSync(path, strayQuote);
+    const r = await cli(['run', input, '--endpoint', e.url, '--rate', '500', ...routeFlags, '--resume']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/line 14: CSV error INVALID_OPENING_QUOTE/); // row 7 starts at line 2 + 6 × 2
+    expect(r.stderr).toMatch(/Only a torn last row is repaired on its own/);
+    noStackNoContent(r.stderr);
+    expect(readFileSync(path, 'utf8')).toBe(strayQuote); // nothing cut
+
+    const extraField = text.replace(/note 7,(\d+),created,/, 'note 7,$1,created,extra,');
+    writeFileSync(path, extraField);
+    await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/line 14: it has 13 fields where the header has 12/),
+    });
+    expect(readFileSync(path, 'utf8')).toBe(extraField);
+    expect(e.stats().requests).toBe(requests); // nothing sent
   });
 
   it('--resume takes a results file saved by Excel (BOM, CRLF) and finishes it, each task once', async () => {
     const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
     const { input, path } = await interruptedRun(e, 30, 25);
     writeFileSync(path, `\uFEFF${readFileSync(path, 'utf8').replace(/\n/g, '\r\n')}`);
-    const r = await cli(['run', input, '--endpoint', e.url, '--rate', '500', '--burst', '50', ...routeFlags, '--resume']);
-    expect(r.code).toBe(0);
+    const resumed = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, resume: true });
+    expect(resumed.rows).toMatchObject({ total: 30, created: 30, skipped: 25 });
     // Excel's rows end in CRLF, the appended ones in LF: read both.
     const rows = parse(readFileSync(path), { bom: true, columns: true, record_delimiter: ['\r\n', '\n'] }) as Record<string, string>[];
     expect(rows).toHaveLength(30);
@@ -161,9 +165,8 @@ describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
     const victim = join(dir, 'victim.csv');
     writeFileSync(victim, 'keep me\n');
     symlinkSync(victim, join(dir, 'input.results.csv'));
-    for (const extra of [[], ['--resume']]) {
-      const r2 = await cli(['run', input, '--endpoint', e.url, ...routeFlags, ...extra]);
-      expect(r2.code).toBe(2);
+    for (const resume of [false, true]) {
+      await expect(runImport({ input, endpoint: e.url, ...route, resume })).rejects.toMatchObject({ exitCode: 2 });
     }
     expect(readFileSync(victim, 'utf8')).toBe('keep me\n');
     expect(e.stats().requests).toBe(0);
@@ -175,9 +178,10 @@ describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
     const input = writeCsv(taskRows(2), 'input.csv', dir);
     const results = join(dir, 'input.results.csv');
     execFileSync('mkfifo', [results]);
-    const atResults = await cli(['run', input, '--endpoint', e.url, ...routeFlags, '--resume']);
-    expect(atResults.code).toBe(2);
-    expect(atResults.stderr).toMatch(/refusing the results file .* it is not a regular file/);
+    await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/refusing the results file .* it is not a regular file/),
+    });
     execFileSync('rm', [results]);
 
     await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route });
