@@ -70,8 +70,9 @@ export async function readLedger(path: string, { repair = true }: { repair?: boo
       const reason = malformation(record, shape!);
       if (reason) throw await refusal(path, handle, start, reason);
       rows++;
-      const status = record[shape!.status]!;
-      if (FINAL_STATUSES.has(status)) final.set(Number(record[shape!.line]), status as RowStatus);
+      // Stray spaces or capitals from a spreadsheet are forgiven, as rerun forgives them.
+      const status = normaliseStatus(record[shape!.status]);
+      if (status && FINAL_STATUSES.has(status)) final.set(Number(record[shape!.line]), status);
     };
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
       if (!header) {
@@ -129,7 +130,7 @@ function shapeOf(header: string[], path: string): Shape {
 function malformation(record: string[], shape: Shape): string | undefined {
   if (record.length !== shape.width) return `it has ${record.length} fields where the header has ${shape.width}`;
   if (!/^[1-9][0-9]*$/.test(record[shape.line]!)) return 'its Result.Line is not a line number';
-  if (!STATUSES.has(record[shape.status]!)) return `its Result.Status is not one of ${[...STATUSES].join(', ')}`;
+  if (!normaliseStatus(record[shape.status])) return `its Result.Status is not one of ${[...STATUSES].join(', ')}`;
   return undefined;
 }
 

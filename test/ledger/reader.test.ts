@@ -45,7 +45,7 @@ describe('readLedger', () => {
     ['a wrong number of fields', 'x,4,created,c-4\n', /line 5: it has 4 fields where the header has 8/],
     ['a stray quote', 'needs a 27" monitor,4,created,c-4,t-4,1,,\n', /line 5: CSV error .*QUOTE/],
     ['an opening quote never closed (swallowing quote-free rows)', '"x,4,created,c-4,t-4,1,,\n', /line 5: CSV error CSV_QUOTE_NOT_CLOSED/],
-    ['a status with a stray space', 'x,4,created ,c-4,t-4,1,,\n', /line 5: its Result.Status is not one of created, failed, invalid, planned/],
+    ['a status that is none of ours', 'x,4,donez,c-4,t-4,1,,\n', /line 5: its Result.Status is not one of created, failed, invalid, planned/],
   ])('refuses, naming the line, a row in the middle with %s — and cuts nothing', async (_name, bad, message) => {
     const tail = 'e,7,created,c-7,t-7,1,,\nf,8,created,c-8,t-8,1,,\n';
     const path = join(tempDir(), 'r.csv');
@@ -75,5 +75,14 @@ describe('readLedger', () => {
 
   it('refuses a file that is not a results file', async () => {
     await expect(ledgerOf('Name,Description\nx,y\n')).rejects.toThrow(/is not a results file of this tool/);
+  });
+});
+
+describe('readLedger and spreadsheet edits', () => {
+  it('forgives stray spaces and capitals in a status, as rerun does: the row stays final', async () => {
+    const path = join(tempDir(), 'r.csv');
+    writeFileSync(path, HEADER + ROW2 + ROW3 + 'x,4, Created ,c-4,t-4,1,,\n');
+    const l = await readLedger(path);
+    expect(l.final.get(4)).toBe('created');
   });
 });
