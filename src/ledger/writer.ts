@@ -107,6 +107,8 @@ export class ResultsWriter {
   private writeLine(cells: string[]): void {
     if (this.fd === undefined) throw new Error('results file is closed');
     // No formula escaping: the file is data that is fed back in, and a changed cell would change the row.
-    writeSync(this.fd, stringify([cells], { record_delimiter: 'unix' }));
+    // Any cell holding a CR or LF is quoted (csv-stringify quotes only the record delimiter by
+    // itself), so that no CSV reader splits the row at a lone CR.
+    writeSync(this.fd, stringify([cells], { record_delimiter: 'unix', quoted_match: /[\r\n]/ }));
   }
 }
