@@ -93,7 +93,7 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
 
   async function* records(): AsyncGenerator<InputRecord> {
     try {
-      for await (const r of raws) yield cells(r);
+      for await (const r of raws) yield checkShape(cells(r), head.values);
     } finally {
       close(); // also when the consumer stops early (an interrupted run): release the file
     }
@@ -145,6 +145,16 @@ function readFailure(name: string, err: unknown): InputError {
   return new InputError(`cannot read ${name}: ${code ?? (err as Error).message}`, { cause: err });
 }
 
+/**
+ * The header row again (files joined with `cat`) would otherwise be sent as a task named "Name".
+ * (A record with another number of cells than the header is refused by the mapping: map.ts.)
+ */
+function checkShape(record: InputRecord, header: string[]): InputRecord {
+  const { values } = record;
+  if (record.unreadable || values.length !== header.length || !header.every((name, i) => values[i] === name)) return record;
+  return { ...record, unreadable: { code: 'RepeatedHeader', reason: 'the record repeats the header row (files joined together?)' } };
+}
+
 /** Reasons a record is unreadable, by the rule it breaks (Result.ErrorCode → message); never its content. */
 function readRecord(r: RawRecord, delimiter: string, maxBytes: number): InputRecord {
   const base = { line: r.line, endByte: r.endByte };
@@ -177,6 +187,6 @@ function readRecord(r: RawRecord, delimiter: string, maxBytes: number): InputRec
     } catch {
       /* no cells, then */
     }
-    return { ...base, values, unreadable: { code, reason: `${rule}; the record was not sent` } };
+    return { ...base, values, unreadable: { code, reason: rule } };
   }
 }

@@ -170,6 +170,9 @@ function finish(options: RunOptions, ctx: PipelineContext, w: Wiring, stops: Sto
     dryRun: ctx.settings.dryRun,
   });
   if (duplicates.count) summary.duplicateTokens = duplicates.count;
+  if (summary.rows.total === 0 && !ctx.ledger && !stops.inputError && !w.signal.aborted) {
+    ctx.log.warn({ input: options.input }, 'the input has a header row and no records: nothing to send');
+  }
   if (stops.inputError) summary.inputError = stops.inputError.message;
   if (stops.fatal) {
     summary.fatalError = `${stops.fatal.code}: ${stops.fatal.message}`;

@@ -143,3 +143,10 @@ describe('a record that cannot be read is one unreadable record; the next one is
     await expect(readAll(Buffer.from('Caf\xe9\nx\n', 'latin1'))).rejects.toThrow(/not valid utf-8 at line 1/);
   });
 });
+
+describe('the header row again', () => {
+  it('is unreadable (files joined together), not a task named after the columns', async () => {
+    const { records } = await readAll('Name,Desc\nA,b\nName,Desc\nB,c\n');
+    expect(records.map((r) => [r.line, r.unreadable?.code ?? 'ok'])).toEqual([[2, 'ok'], [3, 'RepeatedHeader'], [4, 'ok']]);
+  });
+});
