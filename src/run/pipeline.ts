@@ -149,7 +149,7 @@ function recorded(job: Job, result: RowResult, w: Wiring, stops: Stops, log: Log
   w.stats.rows[result.status]++;
   if (job.carried || result.status === 'created' || result.status === 'planned') return;
   log.info({ line: result.line, status: result.status, code: result.errorCode }, 'row not created');
-  if (result.errorCode === 'UnclosedQuote') log.warn({ line: result.line }, 'a quote opened at this line is never closed: the rest of the file was not read');
+  if (result.errorCode === 'UnclosedQuote') log.warn({ line: result.line }, 'a quote opened in the record starting at this line is never closed: the rest of the file was not read');
   log.debug({ line: result.line, message: result.errorMessage }, 'row error detail');
 }
 
