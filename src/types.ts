@@ -8,6 +8,11 @@ export interface InputRecord {
   values: string[];
   /** Bytes of decoded input up to the end of this record (for progress). */
   endByte?: number;
+  /**
+   * The record could not be read (over the size limit, a stray quote, a quote never closed): it
+   * becomes an `invalid` row with this code and reason, and `values` holds what could be kept, if any.
+   */
+  unreadable?: { code: string; reason: string };
 }
 
 export interface TaskReference {

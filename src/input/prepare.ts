@@ -44,6 +44,10 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
   });
 
   return (record) => {
+    if (record.unreadable) {
+      const { code, reason } = record.unreadable;
+      return { record, result: { line: record.line, status: 'invalid', attempts: 0, errorCode: code, errorMessage: reason } };
+    }
     let earlier: RowResult | undefined;
     if (o.rerun) {
       earlier = o.rerun.earlier(record.values);

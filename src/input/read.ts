@@ -1,25 +1,33 @@
 /**
  * Stage 1 — read. Streams a CSV file (a path, `-` for stdin, or `*.gz`) into InputRecords without ever
- * holding the file: memory is bounded by csv-parse's buffer and `maxRecordChars`, so a 5 GB export
- * reads in constant memory.
+ * holding the file: bytes are decoded (decode.ts), cut into records (split.ts, which bounds a record's
+ * size) and each record's cells are read by csv-parse. Memory is one chunk plus one record.
+ *
+ * A record that cannot be read (over the size limit, a stray quote) does not end the file: it is
+ * handed over as an `unreadable` InputRecord (its line and the rule; never its content) and becomes
+ * one `invalid` results row. Two things do end it: bytes that are not valid in the encoding (the
+ * records before them are all handed over first, then an InputError names the line) and a quote that
+ * is still open when the file ends (nothing after it can be read; one `invalid` row names its line).
  */
 import { open, stat } from 'node:fs/promises';
-import { Transform, pipeline, type Readable } from 'node:stream';
-import { TextDecoder } from 'node:util';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Parser, type Info } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse/sync';
 import { InputError, UsageError } from '../errors.js';
 import type { InputRecord } from '../types.js';
+import { decodeChunks, sniffEncoding } from './decode.js';
+import { RecordSplitter, type RawRecord } from './split.js';
 
 export interface ReadOptions {
   /** Any WHATWG encoding label (`utf8`, `latin1`, `windows-1252`, `utf-16le`…). Invalid UTF-8 is an error. */
   encoding?: string;
+  /** One character (`,` by default; `;`, a tab — also written `\t` or `tab`…). */
   delimiter?: string;
   /**
-   * A record longer than this is refused: a real task needs < 40 KB, so a longer record is almost
-   * always an unclosed quote swallowing the rest of the file.
+   * A record over this many UTF-8 bytes is not read (it becomes an `invalid` row): a real task needs
+   * < 40 KB, so a bigger record is a mistake, and holding it would let one line exhaust memory.
    */
-  maxRecordChars?: number;
+  maxRecordBytes?: number;
 }
 
 export interface CsvInput {
@@ -31,165 +39,155 @@ export interface CsvInput {
   close(): void;
 }
 
-const DEFAULT_MAX_RECORD_CHARS = 1 << 20;
+export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 
-/** Opens `input` and reads its header row. Fails with InputError before anything is sent. */
+/** Opens `input` and reads its header row. Fails with InputError (nothing sent, nothing written) if it cannot. */
 export async function openCsv(input: string, options: ReadOptions = {}): Promise<CsvInput> {
-  const decoder = makeDecoder(options.encoding ?? 'utf8');
-  let source: Readable;
+  // `\t` and `tab` as typed in a shell mean the tab character.
+  const delimiter = options.delimiter === '\\t' || options.delimiter === 'tab' ? '\t' : (options.delimiter ?? ',');
+  if ([...delimiter].length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
+    throw new UsageError(`--delimiter must be one character other than a quote or a line break (got ${JSON.stringify(delimiter)})`);
+  }
+  if (options.encoding !== undefined) sniffEncoding(Buffer.alloc(0), options.encoding); // an unknown label fails before opening
+  const name = input === '-' ? 'standard input' : input;
+  let raw: Readable;
   let totalBytes: number | undefined;
   if (input === '-') {
-    source = process.stdin;
+    raw = process.stdin;
   } else {
     try {
       const handle = await open(input, 'r');
       totalBytes = (await stat(input)).size;
-      source = handle.createReadStream({ highWaterMark: 256 * 1024 });
+      raw = handle.createReadStream({ highWaterMark: 256 * 1024 });
     } catch (err) {
       throw new InputError(`cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
   }
-  const raw = source;
   const gz = input.endsWith('.gz');
+  const source = gz ? raw.pipe(createGunzip()) : raw;
+  if (gz) raw.on('error', (err) => source.destroy(err));
+  const close = () => {
+    raw.destroy();
+    if (gz) source.destroy();
+  };
 
-  const parser = new TolerantParser({
-    bom: true,
-    delimiter: options.delimiter ?? ',',
-    // Both endings, so a file that mixes them (edited on two systems) still parses cleanly.
-    record_delimiter: ['\r\n', '\n'],
-    relax_column_count: true,
-    skip_empty_lines: true,
-    info: true,
-    max_record_size: options.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS,
-  });
-  const stages: NodeJS.ReadWriteStream[] = gz ? [createGunzip(), decoder] : [decoder];
-  pipeline([raw, ...stages, parser] as unknown as [Readable, Transform], () => {
-    /* errors surface through the parser's iterator */
-  });
-
-  const iterator = parser[Symbol.asyncIterator]() as AsyncIterator<Parsed>;
-  const close = () => raw.destroy();
-  const first = await nextRecord(iterator, input, 1).catch((err: unknown) => {
+  const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const raws = rawRecords(source as AsyncIterable<Buffer>, name, options.encoding, new RecordSplitter(delimiter, maxBytes));
+  const cells = (r: RawRecord) => readRecord(r, delimiter, maxBytes);
+  let first: IteratorResult<RawRecord>;
+  try {
+    first = await raws.next();
+  } catch (err) {
     close();
     throw err;
-  });
-  if (first.done) throw new InputError(`${input === '-' ? 'standard input' : input} is empty: a header row is needed`);
-  const header = first.value.record;
+  }
+  if (first.done) {
+    close();
+    throw new InputError(`${name} is empty: a header row is needed`);
+  }
+  const head = cells(first.value);
+  if (head.unreadable || head.values.every((v) => v.trim() === '')) {
+    close();
+    const why = head.unreadable ? head.unreadable.reason : 'it has no column names';
+    throw new InputError(`${name}: the header row (line ${head.line}) cannot be used: ${why}`);
+  }
 
   async function* records(): AsyncGenerator<InputRecord> {
-    let lastLine = first.done ? 1 : first.value.info.lines;
     try {
-      for (;;) {
-        const next = await nextRecord(iterator, input, lastLine + 1);
-        if (next.done) return;
-        const { record, info } = next.value;
-        lastLine = info.lines;
-        // info.lines is the line where the record ends; count back the line breaks inside its cells.
-        let inner = 0;
-        for (const cell of record) for (let i = cell.indexOf('\n'); i !== -1; i = cell.indexOf('\n', i + 1)) inner++;
-        yield { line: info.lines - inner, values: record, endByte: info.bytes };
-      }
+      for await (const r of raws) yield checkShape(cells(r), head.values);
     } finally {
       close(); // also when the consumer stops early (an interrupted run): release the file
     }
   }
-
-  return {
-    header,
-    records: records(),
-    totalBytes: gz ? undefined : totalBytes,
-    close,
-  };
+  return { header: head.values, records: records(), totalBytes: gz ? undefined : totalBytes, close };
 }
 
-type Parsed = { record: string[]; info: Info; parseError?: undefined } | { parseError: Error };
+/** Records of the input in order; throws InputError after the last whole record before undecodable bytes. */
+async function* rawRecords(source: AsyncIterable<Buffer>, name: string, explicitEncoding: string | undefined, splitter: RecordSplitter): AsyncGenerator<RawRecord> {
+  const chunks = source[Symbol.asyncIterator]();
+  let firstChunk: IteratorResult<Buffer>;
+  try {
+    firstChunk = await chunks.next();
+  } catch (err) {
+    throw readFailure(name, err);
+  }
+  const encoding = sniffEncoding(firstChunk.done ? Buffer.alloc(0) : firstChunk.value, explicitEncoding);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (firstChunk.done) return;
+    yield firstChunk.value;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  }
+  const texts = decodeChunks(all(), encoding);
+  for (;;) {
+    let next: IteratorResult<string | { failure: true; encoding: string }>;
+    try {
+      next = await texts.next();
+    } catch (err) {
+      throw readFailure(name, err);
+    }
+    if (next.done) break;
+    if (typeof next.value !== 'string') {
+      // The record holding the bad bytes and everything after it are not read: guessing where the
+      // bytes end would risk sending text in the wrong encoding.
+      throw new InputError(
+        `${name} is not valid ${next.value.encoding} at line ${splitter.currentLine}: the records before it were read; ` +
+          `that line and the rest were not. Pass --encoding (e.g. latin1 or windows-1252) if the file is not ${next.value.encoding}, or fix that line`,
+      );
+    }
+    yield* splitter.push(next.value);
+  }
+  const last = splitter.end();
+  if (last) yield last;
+}
+
+function readFailure(name: string, err: unknown): InputError {
+  if (err instanceof InputError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  return new InputError(`cannot read ${name}: ${code ?? (err as Error).message}`, { cause: err });
+}
 
 /**
- * csv-parse fails by destroying its stream, which drops the records it had already parsed but not yet
- * handed over. This parser instead passes the error along in order, after those records, so that
- * every record before a broken one still gets its results row.
+ * The header row again (files joined with `cat`) would otherwise be sent as a task named "Name".
+ * (A record with another number of cells than the header is refused by the mapping: map.ts.)
  */
-class TolerantParser extends Parser {
-  override _transform(buf: Buffer, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    super._transform(buf, encoding, (err?: Error | null) => this.settle(err, callback));
-  }
-
-  override _flush(callback: (err?: Error | null) => void): void {
-    super._flush((err?: Error | null) => this.settle(err, callback));
-  }
-
-  private settle(err: Error | null | undefined, callback: (err?: Error | null) => void): void {
-    if (!err) return callback();
-    this.push({ parseError: err } satisfies Parsed);
-    this.push(null);
-    callback();
-  }
+function checkShape(record: InputRecord, header: string[]): InputRecord {
+  const { values } = record;
+  if (record.unreadable || values.length !== header.length || !header.every((name, i) => values[i] === name)) return record;
+  return { ...record, unreadable: { code: 'RepeatedHeader', reason: 'the record repeats the header row (files joined together?)' } };
 }
 
-/** `startLine`: where the next record starts (after the last good one), to name it in an error. */
-async function nextRecord(
-  iterator: AsyncIterator<Parsed>,
-  input: string,
-  startLine: number,
-): Promise<IteratorResult<{ record: string[]; info: Info }>> {
-  let err: unknown;
-  try {
-    const next = await iterator.next();
-    if (next.done || !next.value.parseError) return next as IteratorResult<{ record: string[]; info: Info }>;
-    err = next.value.parseError;
-  } catch (e) {
-    err = e; // a read or decode failure upstream
+/** Reasons a record is unreadable, by the rule it breaks (Result.ErrorCode → message); never its content. */
+function readRecord(r: RawRecord, delimiter: string, maxBytes: number): InputRecord {
+  const base = { line: r.line, endByte: r.endByte };
+  if (r.tooLarge) {
+    const reason = `the record is ${r.tooLarge.bytes} bytes, over the limit of ${maxBytes}: it was not read (a task needs far less: look for a cell pasted by mistake)`;
+    return { ...base, values: [], unreadable: { code: 'RecordTooLarge', reason } };
   }
-  if (err instanceof InputError) throw err;
-  const e = err as Error & { code?: string };
-  const hint =
-    e.code === 'CSV_QUOTE_NOT_CLOSED' || e.code === 'CSV_MAX_RECORD_SIZE' ? ': a quote opened there is never closed' : '';
-  // csv-parse messages can quote cell text; keep only the code and line to stay private.
-  throw new InputError(
-    `${input === '-' ? 'standard input' : input}: CSV error ${e.code ?? e.name} in the record starting at line ${startLine}${hint}`,
-    { cause: err },
-  );
-}
-
-/** A Transform that decodes bytes to text, failing on bytes that are not valid in the encoding. */
-function makeDecoder(encoding: string): Transform {
-  let decoder: TextDecoder;
-  try {
-    decoder = new TextDecoder(encoding, { fatal: true });
-  } catch {
-    throw new UsageError(`unknown --encoding "${encoding}" (try utf8, latin1, windows-1252, utf-16le)`);
+  if (r.unclosedQuote) {
+    const at = r.unclosedQuote.openedAt;
+    const reason = `a quote opened on line ${at} is never closed: the file ends inside this record, so it and anything after line ${at} were not read`;
+    return { ...base, values: [], unreadable: { code: 'UnclosedQuote', reason } };
   }
-  let lines = 1;
-  const countLines = (text: string): string => {
-    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++;
-    return text;
-  };
-  // On a bad chunk, find the line of the first undecodable byte by decoding it leniently.
-  const fail = (err: unknown, chunk?: Buffer) => {
-    if (chunk) {
-      const text = new TextDecoder(encoding).decode(chunk);
-      countLines(text.slice(0, Math.max(0, text.indexOf('\uFFFD'))));
+  const options = { delimiter, relax_column_count: true, record_delimiter: ['\r\n', '\n'] };
+  try {
+    const [values] = parse(r.text!, options) as string[][];
+    return { ...base, values: values ?? [] };
+  } catch (err) {
+    const csv = err instanceof CsvError ? err : undefined;
+    const column = typeof (csv as { column?: unknown } | undefined)?.column === 'number' ? ` in column ${(csv as unknown as { column: number }).column + 1}` : '';
+    const [code, rule] =
+      csv?.code === 'INVALID_OPENING_QUOTE'
+        ? ['StrayQuote', `a quote${column} inside a cell that does not start with one: put the whole cell in quotes and double the quote inside it ("")`]
+        : csv?.code === 'CSV_INVALID_CLOSING_QUOTE'
+          ? ['StrayQuote', `text follows the closing quote of a quoted cell${column}: double a quote that belongs to the cell ("")`]
+          : ['UnreadableRecord', `CSV error ${csv?.code ?? (err as Error).name}`];
+    // Keep the cells as a lenient reader sees them, so the results row shows what was there (it is never sent).
+    let values: string[] = [];
+    try {
+      values = (parse(r.text!, { ...options, relax_quotes: true }) as string[][])[0] ?? [];
+    } catch {
+      /* no cells, then */
     }
-    return new InputError(
-      `the input is not valid ${decoder.encoding} near line ${lines}: pass --encoding (e.g. latin1 or windows-1252) for files that are not UTF-8`,
-      { cause: err },
-    );
-  };
-  return new Transform({
-    readableObjectMode: false,
-    transform(chunk: Buffer, _enc, done) {
-      try {
-        done(null, countLines(decoder.decode(chunk, { stream: true })));
-      } catch (err) {
-        done(fail(err, chunk));
-      }
-    },
-    flush(done) {
-      try {
-        done(null, countLines(decoder.decode()));
-      } catch (err) {
-        done(fail(err));
-      }
-    },
-  });
+    return { ...base, values, unreadable: { code, reason: rule } };
+  }
 }

@@ -132,7 +132,9 @@ export class ResultsWriter {
     this.guard();
     try {
       // No formula escaping: the file is data that is fed back in, and a changed cell would change the row.
-      writeAllSync(this.fd, stringify([cells], { record_delimiter: 'unix' }), this.path);
+      // Any cell holding a CR or LF is quoted (csv-stringify quotes only the record delimiter by
+      // itself), so that no CSV reader splits the row at a lone CR.
+      writeAllSync(this.fd, stringify([cells], { record_delimiter: 'unix', quoted_match: /[\r\n]/ }), this.path);
     } catch (err) {
       this.failure = err as Error;
       throw err;

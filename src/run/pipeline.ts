@@ -170,6 +170,7 @@ function recorded(job: Job, result: RowResult, w: Wiring, stops: Stops, log: Log
   w.stats.rows[result.status]++;
   if (job.carried || result.status === 'created' || result.status === 'planned') return;
   log.info({ line: result.line, status: result.status, code: result.errorCode }, 'row not created');
+  if (result.errorCode === 'UnclosedQuote') log.warn({ line: result.line }, 'a quote opened in the record starting at this line is never closed: the rest of the file was not read');
   log.debug({ line: result.line, message: result.errorMessage }, 'row error detail');
 }
 
@@ -191,6 +192,9 @@ function finish(options: RunOptions, ctx: PipelineContext, w: Wiring, stops: Sto
     dryRun: ctx.settings.dryRun,
   });
   if (duplicates.count) summary.duplicateTokens = duplicates.count;
+  if (summary.rows.total === 0 && !ctx.ledger && !stops.inputError && !w.signal.aborted) {
+    ctx.log.warn({ input: options.input }, 'the input has a header row and no records: nothing to send');
+  }
   if (stops.inputError) summary.inputError = stops.inputError.message;
   if (stops.fatal) {
     summary.fatalError = `${stops.fatal.code}: ${stops.fatal.message}`;

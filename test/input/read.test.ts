@@ -40,12 +40,15 @@ describe('openCsv', () => {
 
   it('refuses invalid UTF-8 instead of sending replacement characters', async () => {
     const latin1 = Buffer.from('Name\nok\nCaf\xe9\n', 'latin1');
-    await expect(readAll(latin1)).rejects.toThrow(/not valid utf-8 near line 3: pass --encoding/);
+    await expect(readAll(latin1)).rejects.toThrow(/not valid utf-8 at line 3: the records before it were read; .*Pass --encoding/);
   });
 
-  it('names the line of an unclosed quote and bounds the record size', async () => {
-    await expect(readAll('a\n"never closed\n' + 'x'.repeat(100), 'in.csv', { maxRecordChars: 50 })).rejects.toThrow(/CSV error CSV_MAX_RECORD_SIZE in the record starting at line 2: a quote opened there is never closed/);
-    await expect(readAll('a\n"open\n')).rejects.toThrow(/CSV error CSV_QUOTE_NOT_CLOSED/);
+  it('a quote never closed at the end of the file is one unreadable record naming where it opened', async () => {
+    const { records } = await readAll('a,b\n1,x\n2,"y\n3,z\n');
+    expect(records).toEqual([
+      { line: 2, values: ['1', 'x'] },
+      { line: 3, values: [], unreadable: { code: 'UnclosedQuote', reason: expect.stringMatching(/quote opened on line 3 is never closed/) } },
+    ]);
   });
 
   it('fails clearly on a missing or empty file', async () => {
@@ -55,17 +58,100 @@ describe('openCsv', () => {
   });
 });
 
-describe('a broken record mid-file', () => {
-  it('hands over every record before it, then the error with its line', async () => {
+describe('a record that cannot be read is one unreadable record; the next one is read', () => {
+  const codes = (records: InputRecord[]) => records.map((r) => [r.line, r.unreadable?.code ?? 'ok']);
+
+  it('a record over the size limit, quoted and multi-line or not, never blamed on a quote', async () => {
+    const big = 'x'.repeat(200);
+    const { records } = await readAll(`a,b\n1,${big}\n2,"${big}\n${big}\n"\n3,z\n`, 'in.csv', { maxRecordBytes: 100 });
+    expect(codes(records)).toEqual([[2, 'RecordTooLarge'], [3, 'RecordTooLarge'], [6, 'ok']]);
+    expect(records[0]!.unreadable!.reason).toMatch(/^the record is 202 bytes, over the limit of 100/);
+    expect(records[1]!.unreadable!.reason).not.toMatch(/quote/i);
+    expect(records[2]!.values).toEqual(['3', 'z']);
+  });
+
+  it('the default limit is 1 MiB of UTF-8: an unquoted 2 MB cell, 600 Ki of "é", a 1 MiB+ quoted record', async () => {
+    const e = 'é'.repeat(600 * 1024);
+    const content = `Name,Notes\nA,${'y'.repeat(2_000_000)}\nB,${e}\nC,"${'z\n'.repeat(600_000)}"\nD,ok\nE,${'w'.repeat(1_000_000)}\n`;
+    const { records } = await readAll(content);
+    expect(codes(records)).toEqual([[2, 'RecordTooLarge'], [3, 'RecordTooLarge'], [4, 'RecordTooLarge'], [600_005, 'ok'], [600_006, 'ok']]);
+  });
+
+  it('a stray quote in an unquoted cell: one unreadable row with the cells as written, then the next record', async () => {
+    const { records } = await readAll('Name,Desc\nScreen,needs a 27" monitor\nOther,"fine"\nBad,"closed"then text\nLast,x\n');
+    expect(codes(records)).toEqual([[2, 'StrayQuote'], [3, 'ok'], [4, 'StrayQuote'], [5, 'ok']]);
+    expect(records[0]!.values).toEqual(['Screen', 'needs a 27" monitor']);
+    expect(records[0]!.unreadable!.reason).toMatch(/quote in column 2 inside a cell that does not start with one/);
+    expect(records[0]!.unreadable!.reason).not.toContain('monitor');
+  });
+
+  it('counts lines by LF: CRLF inside quoted cells once, a lone CR not at all', async () => {
+    const { records } = await readAll('a,b\r\n1,"x\r\ny\r\nz"\r\n2,"p\rq"\r\n3,r\rs\r\n\r\n4,t');
+    expect(records).toEqual([
+      { line: 2, values: ['1', 'x\r\ny\r\nz'] },
+      { line: 5, values: ['2', 'p\rq'] },
+      { line: 6, values: ['3', 'r\rs'] },
+      { line: 8, values: ['4', 't'] },
+    ]);
+  });
+
+  it('invalid UTF-8 in row 2,000 of 3,000: the 1,999 records before it, then the error with its line', async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => (i === 1999 ? Buffer.from(`${i},Caf\xe9\n`, 'latin1') : Buffer.from(`${i},Café ${'x'.repeat(200)}\n`)));
     const path = join(tempDir(), 'in.csv');
-    writeFileSync(path, 'a,b\n1,x\n2,"y\n3,z\n');
+    writeFileSync(path, Buffer.concat([Buffer.from('a,b\n'), ...rows]));
     const csv = await openCsv(path);
     const seen: number[] = [];
     await expect(
       (async () => {
         for await (const r of csv.records) seen.push(r.line);
       })(),
-    ).rejects.toThrow(/CSV error CSV_QUOTE_NOT_CLOSED in the record starting at line 3: a quote opened there is never closed/);
-    expect(seen).toEqual([2]);
+    ).rejects.toThrow(/not valid utf-8 at line 2001/);
+    expect(seen).toHaveLength(1999);
+    expect(seen.at(-1)).toBe(2000);
+  });
+
+  it('names the right line when a character is split across the read-chunk boundary', async () => {
+    const chunk = 256 * 1024;
+    const head = Buffer.from('a,b\n');
+    // Fill so that a 2-byte "é" straddles the chunk boundary, then a bad byte three lines later.
+    const filler = Buffer.from(`1,${'x'.repeat(chunk - head.length - 3)}`);
+    const content = Buffer.concat([head, filler, Buffer.from('é\n2,ok\n3,ok\n'), Buffer.from([0x34, 0x2c, 0xff, 0x0a])]);
+    expect(content[chunk - 1]).toBe(0xc3); // the first byte of "é" ends the first chunk
+    const path = join(tempDir(), 'in.csv');
+    writeFileSync(path, content);
+    const csv = await openCsv(path);
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const r of csv.records) seen.push(r.line);
+      })(),
+    ).rejects.toThrow(/not valid utf-8 at line 5/);
+    expect(seen).toEqual([2, 3, 4]);
+  });
+
+  it('takes a tab typed as \\t or tab, and refuses a delimiter that is not one character', async () => {
+    for (const delimiter of ['\t', '\\t', 'tab']) expect((await readAll('a\tb\n1\t2\n', 'in.csv', { delimiter })).records[0]!.values).toEqual(['1', '2']);
+    await expect(readAll('a;;b\n', 'in.csv', { delimiter: ';;' })).rejects.toThrow(/--delimiter must be one character/);
+  });
+
+  it('reads UTF-16 with a byte-order mark without --encoding', async () => {
+    const text = '\uFEFFName\tNotes\nCafé\t1\n';
+    expect((await readAll(Buffer.from(text, 'utf16le'), 'in.csv', { delimiter: '\t' })).records).toEqual([{ line: 2, values: ['Café', '1'] }]);
+  });
+
+  it('refuses a header that cannot be read or names no column', async () => {
+    await expect(readAll('"Name,Desc\nx,y\n')).rejects.toThrow(/the header row \(line 1\) cannot be used: a quote opened on line 1 is never closed/);
+    await expect(readAll('Na"me,Desc\nx,y\n')).rejects.toThrow(/the header row \(line 1\) cannot be used: a quote in column 1/);
+    await expect(readAll(`${'h'.repeat(200)}\nx\n`, 'in.csv', { maxRecordBytes: 100 })).rejects.toThrow(/the header row \(line 1\) cannot be used: the record is 200 bytes/);
+    await expect(readAll(',,\nx,y,z\n')).rejects.toThrow(/the header row \(line 1\) cannot be used: it has no column names/);
+    await expect(readAll('\n\r\n\n')).rejects.toThrow(/is empty: a header row is needed/);
+    await expect(readAll(Buffer.from('Caf\xe9\nx\n', 'latin1'))).rejects.toThrow(/not valid utf-8 at line 1/);
+  });
+});
+
+describe('the header row again', () => {
+  it('is unreadable (files joined together), not a task named after the columns', async () => {
+    const { records } = await readAll('Name,Desc\nA,b\nName,Desc\nB,c\n');
+    expect(records.map((r) => [r.line, r.unreadable?.code ?? 'ok'])).toEqual([[2, 'ok'], [3, 'RepeatedHeader'], [4, 'ok']]);
   });
 });
