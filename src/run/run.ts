@@ -10,6 +10,7 @@ import { InputError, UsageError } from '../errors.js';
 import { loadJobFile } from '../input/job.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
+import { checkLive } from '../delivery/live.js';
 import { pipeline } from './pipeline.js';
 import { defaultResultsPath, rerunResultsPath } from '../ledger/writer.js';
 import { readState, sha256File, statePath, writeState, type RunState } from '../ledger/state.js';
@@ -95,6 +96,10 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
         throw err;
       },
     );
+    if (options.checkLive && summary.plan) {
+      if (summary.plan.needs.some((n) => n.startsWith('--instance-id'))) throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
+      summary.plan.live = await checkLive(summary.plan.named, settings);
+    }
     if (!summary.interrupted && !summary.fatalError && !summary.inputError) {
       await writeState(resultsPath, { ...state, completedAt: new Date().toISOString(), rows: summary.rows });
     }
