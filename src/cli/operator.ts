@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Progress, RerunOptions } from '../run/options.js';
 import { rerunImport, runImport } from '../run/run.js';
+import { formatPlan } from '../run/plan.js';
 import { formatSummary, type Summary } from '../run/stats.js';
 import { EXIT } from './exit-codes.js';
 import { createLogger } from './log.js';
@@ -50,7 +51,9 @@ export async function runWithOperatorOutput(options: RerunOptions, flags: Operat
     process.off('SIGTERM', onSignal);
   }
   if (flags.summaryJson) writeFileSync(flags.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
+  if (summary.plan) process.stdout.write(formatPlan(summary.plan));
   process.stdout.write(`${formatSummary(summary)}\n`);
+  if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0) return EXIT.usage;
   if (summary.fatalError) return summary.rows.created === 0 ? EXIT.usage : EXIT.interrupted;
   if (summary.alreadyDone) return EXIT.ok;
   if (summary.interrupted) {

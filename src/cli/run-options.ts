@@ -4,29 +4,40 @@ import type { RunOptions } from '../run/options.js';
 import type { OperatorFlags } from './operator.js';
 import { positive, whole } from './parsers.js';
 
-export function addRunOptions(cmd: Command): Command {
-  return cmd
+/** `sending` false (validate): only the options that decide what would be sent, and where to check it. */
+export function addRunOptions(cmd: Command, sending = true): Command {
+  cmd
     .option('--instance-id <id>', 'InstanceId for rows without an InstanceId value')
     .option('--contact-flow-id <id>', 'ContactFlowId for rows without a routing value')
     .option('--task-template-id <id>', 'TaskTemplateId for rows without a routing value')
     .option('--quick-connect-id <id>', 'QuickConnectId for rows without a routing value')
     .option('--job <file.json>', 'job file: column templates and defaults (flags win over it)')
-    .option('--results <file>', 'results CSV (default: <input without extension>.results.csv beside the input)')
-    .option('--rate <n>', "ceiling of requests per second: the account's StartTaskContact quota (default: 2)", positive('--rate'))
-    .option('--burst <n>', 'burst allowance of that quota (default: 5)', whole('--burst'))
-    .option('--concurrency <n>', 'cap on requests in flight (default: automatic from observed latency)', whole('--concurrency'))
-    .option('--max-attempts <n>', 'attempts per row for 5xx, timeouts and resets; throttles do not count (default: 8)', whole('--max-attempts'))
-    .option('--request-timeout <seconds>', 'time limit per request; no answer by then = unknown outcome, resent with the same token (default: 15)', positive('--request-timeout'))
-    .option('--deadline <seconds>', 'stop taking new rows after this long, finish what is in flight, exit 3', positive('--deadline'))
+    .option('--results <file>', 'results CSV (default: <input without extension>.results.csv beside the input)');
+  if (sending) {
+      cmd
+      .option('--rate <n>', "ceiling of requests per second: the account's StartTaskContact quota (default: 2)", positive('--rate'))
+      .option('--burst <n>', 'burst allowance of that quota (default: 5)', whole('--burst'))
+      .option('--concurrency <n>', 'cap on requests in flight (default: automatic from observed latency)', whole('--concurrency'))
+      .option('--max-attempts <n>', 'attempts per row for 5xx, timeouts and resets; throttles do not count (default: 8)', whole('--max-attempts'))
+      .option('--request-timeout <seconds>', 'time limit per request; no answer by then = unknown outcome, resent with the same token (default: 15)', positive('--request-timeout'))
+      .option('--deadline <seconds>', 'stop taking new rows after this long, finish what is in flight, exit 3', positive('--deadline'));
+  }
+  cmd
     .option('--token-namespace <s>', "mixed into every ClientToken (default: the input file's name)")
-    .option('--token-key <col[,col...]>', 'columns that identify a row for its ClientToken (default: the whole mapped request)', (v: string) => v.split(',').map((s) => s.trim()))
-    .option('--dry-run', 'validate and write the results file with what would be sent; send nothing')
-    .option('--resume', 'continue an interrupted run: rows already final in --results are skipped, the rest sent with the same tokens')
+    .option('--token-key <col[,col...]>', 'columns that identify a row for its ClientToken (default: the whole mapped request)', (v: string) => v.split(',').map((s) => s.trim()));
+  if (sending) {
+      cmd
+      .option('--dry-run', 'validate and write the results file with what would be sent; send nothing')
+      .option('--resume', 'continue an interrupted run: rows already final in --results are skipped, the rest sent with the same tokens');
+  }
+  return cmd
     .option('--endpoint <url>', 'service endpoint (emulator, VPC endpoint); AWS_ENDPOINT_URL_CONNECT works too')
     .option('--region <region>', 'AWS Region (standard chain: AWS_REGION, profile)')
     .option('--profile <name>', 'AWS profile (standard credential chain otherwise)')
     .option('--encoding <enc>', 'input encoding: utf8, latin1, windows-1252, utf-16le… (default: utf8; invalid UTF-8 is an error)')
-    .option('--delimiter <char>', 'field delimiter, e.g. ";" (default: ",")');
+    .option('--delimiter <char>', 'field delimiter, e.g. ";" (default: ",")')
+    .option('--timezone <zone>', 'IANA zone (Europe/London) for ScheduledTime values written without one, e.g. "2026-12-01 09:00"')
+    .option('--strict-columns', 'a header that looks like a misspelt member (Descripton, name, Attribute.x) is a refusal (exit 2), not a warning');
 }
 
 export function addOperatorOptions(cmd: Command): Command {
@@ -61,6 +72,9 @@ export interface RunFlags extends OperatorFlags {
   profile?: string;
   encoding?: string;
   delimiter?: string;
+  timezone?: string;
+  strictColumns?: boolean;
+  checkLive?: boolean;
 }
 
 export function toRunOptions(input: string, f: RunFlags): RunOptions {
@@ -87,6 +101,9 @@ export function toRunOptions(input: string, f: RunFlags): RunOptions {
     profile: f.profile,
     encoding: f.encoding,
     delimiter: f.delimiter,
+    timezone: f.timezone,
+    strictColumns: f.strictColumns,
+    checkLive: f.checkLive,
   };
 }
 

@@ -16,7 +16,12 @@ export interface Delivery {
   outcome: SendOutcome;
   /** Requests sent for this row, throttled ones included. */
   requests: number;
+  /** Set when the row was not sent (again) because `ready` refused it at the moment of sending. */
+  unsent?: string;
 }
+
+/** Marks an attempt that `ready` stopped before it left. */
+const UNSENT = Symbol('unsent');
 
 export class Dispatcher {
   private readonly slots: LimitFunction;
@@ -37,12 +42,21 @@ export class Dispatcher {
     this.slots.concurrency = n;
   }
 
-  /** Throws only when the run is aborted while this row still waits to be sent. */
-  async deliver(request: TaskRequest): Promise<Delivery> {
+  /**
+   * Throws only when the run is aborted while this row still waits to be sent. `ready`, asked right
+   * before each attempt leaves (after the slot and the rate token), may refuse the row: a rule that
+   * depends on the time of sending (ScheduledTime not in the past) is checked then, not at start.
+   */
+  async deliver(request: TaskRequest, ready?: () => string | undefined): Promise<Delivery> {
     let charged = 0;
     let requests = 0;
+    let unsent: string | undefined;
     for (;;) {
-      const outcome = await this.slots(() => this.attempt(request));
+      // Only while no attempt has reached the service (throttles create nothing): after an unknown
+      // outcome the task may exist, and the resend with the same token must go out to find out.
+      const check = () => (unsent = charged === 0 ? ready?.() : undefined);
+      const outcome = await this.slots(() => this.attempt(request, check));
+      if (outcome === UNSENT) return { outcome: { kind: 'refused', code: 'InvalidRow', message: unsent!, status: 0 }, requests, unsent };
       requests++;
       if (outcome.kind !== 'throttled') charged++;
       const decision = decide(outcome, charged, this.policy);
@@ -53,11 +67,12 @@ export class Dispatcher {
     }
   }
 
-  private async attempt(request: TaskRequest): Promise<SendOutcome> {
+  private async attempt(request: TaskRequest, ready: () => string | undefined): Promise<SendOutcome | typeof UNSENT> {
     // Once the run is stopping, nothing new leaves: rows still queued stay unrecorded for --resume.
     this.signal?.throwIfAborted();
     await this.rate.take(this.signal);
     this.signal?.throwIfAborted(); // it may have stopped while this row waited for its token
+    if (ready() !== undefined) return UNSENT;
     const started = performance.now();
     const outcome = await this.sender.startTask(request);
     const latency = performance.now() - started;

@@ -16,6 +16,8 @@ export interface ClientOptions {
   maxSockets: number;
   /** Per-request time limit; an answer that has not come by then is an unknown outcome. */
   requestTimeoutMs: number;
+  /** SDK attempts per call; 1 (our own retry layer) unless a caller wants the SDK's (read-only calls). */
+  maxAttempts?: number;
 }
 
 /** What one attempt came to, by what it means for the row. */
@@ -83,7 +85,7 @@ export function createConnectClient(options: ClientOptions): ConnectClient {
       : {}),
     // Our own retry layer owns retries: the SDK's shared retry budget runs dry under a throttling
     // storm and then fails rows (api-facts.md).
-    maxAttempts: 1,
+    maxAttempts: options.maxAttempts ?? 1,
     requestHandler: new NodeHttpHandler({
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeRoute } from './describe.js';
 import { TaskService, type Answer, type EmulatorStats, type ServiceOptions, type StoredTask } from './service.js';
 
 export interface EmulatorOptions extends ServiceOptions {
@@ -70,11 +71,13 @@ async function handle(service: TaskService, req: IncomingMessage, res: ServerRes
   if (body === undefined) return answer(res, service.error(413, 'InvalidRequestException', 'Request body too large'));
 
   if (url.pathname.startsWith(CONTROL_PREFIX)) return control(service, url.pathname.slice(CONTROL_PREFIX.length), req.method, body, res);
-  if (url.pathname !== '/contact/task' || req.method !== 'PUT') {
+  const read = describeRoute(req.method, url.pathname);
+  if (!read && (url.pathname !== '/contact/task' || req.method !== 'PUT')) {
     return answer(res, service.error(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname}`));
   }
   const auth = checkSignature(req.headers.authorization);
   if (auth) return answer(res, service.error(403, auth.code, auth.message));
+  if (read) return answer(res, read(service)); // read-only calls have their own quotas, not StartTaskContact's
 
   const throttled = service.admit();
   if (throttled) return answer(res, throttled);

@@ -54,13 +54,11 @@ export const DEFAULT_INSTANCES: Record<string, InstanceResources> = {
   },
 };
 
-export interface StoredTask {
+/** A created task: the request as the service received it (every member), its ContactId and time. */
+export interface StoredTask extends TaskRequest {
   ContactId: string;
-  ClientToken: string | undefined;
   InstanceId: string;
   Name: string;
-  PreviousContactId?: string;
-  Attributes?: Record<string, string>;
   createdAt: number;
 }
 
@@ -82,7 +80,7 @@ export interface EmulatorStats {
 
 /** What the HTTP layer should do with one request. */
 export type Answer =
-  | { status: 200; body: { ContactId: string } }
+  | { status: 200; body: Record<string, unknown> }
   | { status: number; error: string; message: string; reason?: string }
   | { reset: true };
 
@@ -191,15 +189,7 @@ export class TaskService {
   }
 
   private create(req: TaskRequest): StoredTask {
-    const task: StoredTask = {
-      ContactId: randomUUID(),
-      ClientToken: req.ClientToken,
-      InstanceId: req.InstanceId!,
-      Name: req.Name!,
-      PreviousContactId: req.PreviousContactId,
-      Attributes: req.Attributes,
-      createdAt: Date.now(),
-    };
+    const task: StoredTask = { ...req, ContactId: randomUUID(), InstanceId: req.InstanceId!, Name: req.Name!, createdAt: Date.now() };
     this.tasks.push(task);
     this.counters.created++;
     if (req.ClientToken !== undefined) {
@@ -218,9 +208,13 @@ export class TaskService {
     return n;
   }
 
+  /** What the emulator knows of one instance (for the read-only Describe/Get calls), or undefined. */
+  resources(instanceId: string): InstanceResources | undefined {
+    return (this.options.instances ?? DEFAULT_INSTANCES)[instanceId];
+  }
+
   private missingResource(req: TaskRequest): string | undefined {
-    const instances = this.options.instances ?? DEFAULT_INSTANCES;
-    const instance = instances[req.InstanceId!];
+    const instance = this.resources(req.InstanceId!);
     if (!instance) return 'Instance not found';
     if (req.ContactFlowId !== undefined && !instance.contactFlows?.includes(req.ContactFlowId)) return 'ContactFlow not found';
     if (req.TaskTemplateId !== undefined && !instance.taskTemplates?.includes(req.TaskTemplateId)) return 'TaskTemplate not found';

@@ -1,12 +1,18 @@
 /**
- * Job files: a JSON document holding the mapping templates and run defaults, so that an export with
- * its own headers (`Ticket ID`, `Ticket Subject`…) imports with no hand edits. Flags win over it.
+ * Job files: a JSON document holding the mapping (renames, attributesFrom, templates) and run
+ * defaults, so that an export with its own headers (`Ticket ID`, `Ticket Subject`…) imports with no
+ * hand edits. Flags win over it. The published JSON Schema (schema/job.schema.json) is the check:
+ * editors use it through `"$schema"`, and every job file is validated against it before use.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { Ajv, type ErrorObject } from 'ajv';
 import { UsageError } from '../errors.js';
-import type { TaskTemplateSpec } from './map.js';
+import type { AttributesFrom, TaskTemplateSpec } from './map.js';
 
 export interface JobFile {
+  $schema?: string;
+  description?: string;
   instanceId?: string;
   contactFlowId?: string;
   taskTemplateId?: string;
@@ -17,23 +23,27 @@ export interface JobFile {
   burst?: number;
   encoding?: string;
   delimiter?: string;
+  /** IANA zone for ScheduledTime values written without one. */
+  timezone?: string;
+  strictColumns?: boolean;
+  /** Input column → the convention header it stands for. */
+  columns?: Record<string, string>;
+  attributesFrom?: AttributesFrom;
   /** Templates per request member: `"Name": "{{Ticket Subject}} (#{{Ticket ID}})"`. */
   task?: TaskTemplateSpec;
 }
 
-const FIELDS: Record<keyof JobFile, 'string' | 'number' | 'string[]' | 'object'> = {
-  instanceId: 'string',
-  contactFlowId: 'string',
-  taskTemplateId: 'string',
-  quickConnectId: 'string',
-  tokenNamespace: 'string',
-  tokenKey: 'string[]',
-  rate: 'number',
-  burst: 'number',
-  encoding: 'string',
-  delimiter: 'string',
-  task: 'object',
+/** Every key the code reads; test/input/job-schema.test.ts keeps it equal to the schema's. */
+export const JOB_KEYS: Record<keyof JobFile, true> = {
+  $schema: true, description: true, instanceId: true, contactFlowId: true, taskTemplateId: true, quickConnectId: true,
+  tokenNamespace: true, tokenKey: true, rate: true, burst: true, encoding: true, delimiter: true, timezone: true,
+  strictColumns: true, columns: true, attributesFrom: true, task: true,
 };
+
+/** The schema as published in the package (schema/ sits beside dist/ and src/). */
+export const JOB_SCHEMA = JSON.parse(readFileSync(new URL('../../schema/job.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+
+let validator: ReturnType<Ajv['compile']> | undefined;
 
 export async function loadJobFile(path: string): Promise<JobFile> {
   let text: string;
@@ -51,19 +61,47 @@ export async function loadJobFile(path: string): Promise<JobFile> {
   return checkJobFile(json, path);
 }
 
+/** Validates a parsed job file against the schema; the message names every offending key. */
 export function checkJobFile(json: unknown, path = 'job file'): JobFile {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError(`${path}: must be a JSON object`);
-  for (const [key, value] of Object.entries(json)) {
-    if (key === '$schema' || key === 'description') continue;
-    const kind = FIELDS[key as keyof JobFile];
-    if (!kind) throw new UsageError(`${path}: unknown key "${key}" (known: ${Object.keys(FIELDS).join(', ')})`);
-    const ok =
-      kind === 'string[]'
-        ? Array.isArray(value) && value.every((v) => typeof v === 'string')
-        : kind === 'object'
-          ? typeof value === 'object' && value !== null && !Array.isArray(value)
-          : typeof value === kind;
-    if (!ok) throw new UsageError(`${path}: "${key}" must be ${kind === 'string[]' ? 'a list of strings' : `a ${kind}`}`);
+  validator ??= new Ajv({ allErrors: true, strict: false, verbose: true }).compile(JOB_SCHEMA);
+  if (validator(json)) return json as JobFile;
+  const problems = [...new Set((validator.errors ?? []).filter(relevant).map(describe))];
+  throw new UsageError(`${path}: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (and ${problems.length - 8} more)` : ''}`);
+}
+
+/**
+ * Keeps the errors a person can act on: a failed `anyOf`/`oneOf` speaks for its branches' type and
+ * required errors at the same spot, unless a deeper error (an unknown key inside) says more.
+ */
+function relevant(e: ErrorObject, _i: number, all: ErrorObject[]): boolean {
+  if ((e as { propertyName?: string }).propertyName !== undefined) return false; // said by its propertyNames error
+  const branch = (o: ErrorObject) => o.keyword === 'oneOf' || o.keyword === 'anyOf';
+  if (branch(e)) return !all.some((o) => o.instancePath.startsWith(`${e.instancePath}/`));
+  if (e.keyword === 'type' || e.keyword === 'required') return !all.some((o) => branch(o) && o.instancePath === e.instancePath);
+  return true;
+}
+
+/** `"task.Attributes.x" must be string`, `unknown key "rat" (known: …)`. */
+function describe(e: ErrorObject): string {
+  const at = e.instancePath.slice(1).replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~');
+  const where = at ? `"${at}"` : 'the job file';
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      return `unknown key "${at ? `${at}.` : ''}${String(p.additionalProperty)}"${known.length ? ` (known: ${known.join(', ')})` : ''}`;
+    }
+    case 'required':
+      return `${where} needs "${String(p.missingProperty)}"`;
+    case 'enum':
+      return `${where} must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
+    case 'propertyNames':
+      return `${where} has a key "${String(p.propertyName)}" that is not allowed (${at.endsWith('SegmentAttributes') ? 'keys are 1 to 128 characters' : 'attribute keys: letters, digits, "-", "_"'})`;
+    case 'anyOf':
+      return `${where} needs one of ${at === 'attributesFrom' ? '"prefix" or "unmapped"' : 'the allowed forms'}`;
+    case 'oneOf':
+      return `${where} must be a template string or a SegmentAttributeValue object`;
+    default:
+      return `${where} ${e.message ?? 'is not valid'}`;
   }
-  return json as JobFile;
 }

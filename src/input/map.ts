@@ -1,54 +1,51 @@
 /**
- * Stage 2 — map. Pure: turns a record into a TaskRequest by the column convention (SPEC.md) and the
- * job file's templates, and remembers which column fed each member so that a broken rule can name it.
+ * Stage 2 — map. Pure: turns a record into a TaskRequest by the column convention (columns.ts), the
+ * job file's renames, `attributesFrom` and templates, and remembers which column fed each member so
+ * that a broken rule can name it.
  *
  * A mapping is compiled once from the header (so a typo in a job file fails before anything is
  * sent) and then applied to every record.
  */
 import { UsageError } from '../errors.js';
-import { ATTRIBUTE_KEY, ROUTING_MEMBERS, TASK_REFERENCE_TYPES } from './rules.js';
-import type { InputRecord, TaskRequest, Violation } from '../types.js';
+import { checkAttachmentPairs, checkAttributeKey, conventionTarget, memberKey, segmentValue, type Target } from './columns.js';
+import { ROUTING_MEMBERS } from './rules.js';
+import { compileTask, render, renderTree, type Field, type TaskTemplateSpec } from './template.js';
+import { parseScheduledTime } from './time.js';
+import type { InputRecord, TaskAttachment, TaskRequest, Violation } from '../types.js';
 
-/** Members a header (or a job file) can set with a single string. */
-export const SCALAR_MEMBERS = [
-  'InstanceId', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId', 'PreviousContactId',
-  'RelatedContactId', 'Name', 'Description', 'ScheduledTime', 'ClientToken',
-] as const;
-export type ScalarMember = (typeof SCALAR_MEMBERS)[number];
-
-/** `{{Column name}}` placeholders; everything else in a template is literal text. */
-const PLACEHOLDER = /\{\{\s*([^{}]+?)\s*\}\}/g;
-
-/** A template compiled against the header: literal text and column indexes. */
-interface Template {
-  parts: (string | number)[];
-  /** Indexes of the columns it reads, for "is it empty?" and for naming columns in messages. */
-  columns: number[];
-}
-
-type Target =
-  | { kind: 'member'; member: ScalarMember }
-  | { kind: 'attribute'; key: string }
-  | { kind: 'reference'; name: string; type: string };
-
-interface Field {
-  target: Target;
-  template: Template;
-}
+export { SCALAR_MEMBERS, conventionTarget, type ScalarMember } from './columns.js';
+export { compileTemplate, type TaskTemplateSpec } from './template.js';
 
 /** Request members supplied outside the file: flags win over the job file (SPEC). */
 export type Defaults = Partial<Record<'InstanceId' | 'ContactFlowId' | 'TaskTemplateId' | 'QuickConnectId', string>>;
 
-/** What a job file's `task` section may hold: templates per member. */
-export interface TaskTemplateSpec {
-  [member: string]: unknown;
-  Attributes?: Record<string, string>;
-  References?: Record<string, { Type: string; Value: string }>;
+/** Columns that fill Attributes without one template each (job file `attributesFrom`). */
+export interface AttributesFrom {
+  /** Columns named `<prefix><key>` fill `Attributes[<key>]`. */
+  prefix?: string;
+  /** Every column no other rule or template uses fills `Attributes[<column name>]`. */
+  unmapped?: boolean;
+  /** Columns never taken as attributes. */
+  except?: string[];
+}
+
+export interface MappingOptions {
+  task?: TaskTemplateSpec;
+  /** Input column → the convention header it stands for (`"Subject": "Name"`). */
+  columns?: Record<string, string>;
+  attributesFrom?: AttributesFrom;
+  /** IANA zone for ScheduledTime values written without one. */
+  timeZone?: string;
+  defaults?: Defaults;
+  defaultSources?: Mapping['defaultSources'];
 }
 
 export interface Mapping {
   header: string[];
   fields: Field[];
+  /** Per column: read by some member (convention, rename, template, attributesFrom). */
+  used: boolean[];
+  timeZone?: string;
   defaults: Defaults;
   /** Where each default came from, e.g. `--instance-id`, for messages. */
   defaultSources: Partial<Record<keyof Defaults, string>>;
@@ -60,68 +57,62 @@ export interface MappedRow {
   sources: Map<string, string[]>;
 }
 
-export type MapResult = { ok: true; row: MappedRow } | { ok: false; violations: Violation[] };
-
-const memberKey = (t: Target): string =>
-  t.kind === 'member' ? t.member : t.kind === 'attribute' ? `Attributes.${t.key}` : `References.${t.name}`;
+export type MapResult = { ok: true; row: MappedRow } | { ok: false; violations: Violation[]; request?: TaskRequest };
 
 /**
- * Compiles the column convention plus an optional job-file `task` section against `header`.
- * The job file wins for a member it sets; the convention fills the rest.
+ * Compiles the column convention plus an optional job file's renames, `attributesFrom` and `task`
+ * section against `header`. The job file's `task` wins for a member it sets; the rest fills the gaps.
  */
-export function compileMapping(
-  header: string[],
-  options: { task?: TaskTemplateSpec; defaults?: Defaults; defaultSources?: Mapping['defaultSources'] } = {},
-): Mapping {
+export function compileMapping(header: string[], options: MappingOptions = {}): Mapping {
   const index = indexHeader(header);
   const fields = new Map<string, Field>();
-  const add = (target: Target, template: Template) => fields.set(memberKey(target), { target, template });
+  const used = header.map(() => false);
+  const add = (f: Field) => {
+    fields.set(memberKey(f.target), f);
+    for (const i of f.template.columns) used[i] = true;
+  };
 
+  const renames = options.columns ?? {};
+  for (const [from, to] of Object.entries(renames)) {
+    if (!index.has(from)) throw new UsageError(`job file: columns."${from}": no column named "${from}" in the input header (columns: ${header.join(', ')})`);
+    if (!conventionTarget(to)) throw new UsageError(`job file: columns."${from}": "${to}" is not a column the convention maps (a member such as Name, or Attributes.<key>, References.<name>.<TYPE>…)`);
+  }
+  const convention = new Map<string, number>();
   header.forEach((name, i) => {
-    const target = conventionTarget(name);
-    if (target) add(target, { parts: [i], columns: [i] });
+    const renamed = index.get(name) === i ? renames[name] : undefined;
+    const target = conventionTarget(renamed ?? name);
+    if (!target) return;
+    const key = memberKey(target);
+    if (convention.has(key)) throw new UsageError(`columns "${header[convention.get(key)!]}" and "${name}" both map to ${key}`);
+    convention.set(key, i);
+    add({ target, template: { parts: [i], columns: [i] } });
   });
 
-  const task = options.task ?? {};
-  for (const [member, spec] of Object.entries(task)) {
-    if (member === 'Attributes') {
-      for (const [key, tpl] of Object.entries(asRecord(spec, 'task.Attributes'))) {
-        checkAttributeKey(key, `task.Attributes.${key}`);
-        add({ kind: 'attribute', key }, compileTemplate(asString(tpl, `task.Attributes.${key}`), index, `task.Attributes.${key}`));
-      }
-    } else if (member === 'References') {
-      for (const [name, ref] of Object.entries(asRecord(spec, 'task.References'))) {
-        const where = `task.References.${name}`;
-        const { Type, Value } = asRecord(ref, where);
-        const type = checkReferenceType(asString(Type, `${where}.Type`), `${where}.Type`);
-        add({ kind: 'reference', name, type }, compileTemplate(asString(Value, `${where}.Value`), index, `${where}.Value`));
-      }
-    } else if ((SCALAR_MEMBERS as readonly string[]).includes(member)) {
-      add({ kind: 'member', member: member as ScalarMember }, compileTemplate(asString(spec, `task.${member}`), index, `task.${member}`));
-    } else {
-      throw new UsageError(`job file: task.${member} is not a StartTaskContact member this tool maps (use one of ${SCALAR_MEMBERS.join(', ')}, Attributes, References)`);
-    }
-  }
-  return { header, fields: [...fields.values()], defaults: options.defaults ?? {}, defaultSources: options.defaultSources ?? {} };
+  const task = compileTask(options.task ?? {}, index);
+  for (const f of task) for (const i of f.template.columns) used[i] = true;
+  if (options.attributesFrom) for (const f of attributeFields(header, used, options.attributesFrom)) add(f);
+  for (const f of task) add(f);
+  checkAttachmentPairs([...fields.values()].map((f) => f.target));
+  return { header, fields: [...fields.values()], used, timeZone: options.timeZone, defaults: options.defaults ?? {}, defaultSources: options.defaultSources ?? {} };
 }
 
-/** The column convention: which member a header maps to, or undefined for a carried-only column. */
-export function conventionTarget(header: string): Target | undefined {
-  if (header.startsWith('Result.')) return undefined; // a results file fed back in
-  if ((SCALAR_MEMBERS as readonly string[]).includes(header)) return { kind: 'member', member: header as ScalarMember };
-  if (header.startsWith('Attributes.')) {
-    const key = header.slice('Attributes.'.length);
-    checkAttributeKey(key, `column "${header}"`);
-    return { kind: 'attribute', key };
-  }
-  if (header.startsWith('References.')) {
-    const rest = header.slice('References.'.length);
-    const dot = rest.lastIndexOf('.');
-    if (dot <= 0) throw new UsageError(`column "${header}": a reference column is named References.<name>.<TYPE>`);
-    const type = checkReferenceType(rest.slice(dot + 1), `column "${header}"`);
-    return { kind: 'reference', name: rest.slice(0, dot), type };
-  }
-  return undefined;
+/** `attributesFrom`: the columns nothing else reads become attributes, by prefix or whole name. */
+function attributeFields(header: string[], used: boolean[], from: AttributesFrom): Field[] {
+  const except = new Set(from.except ?? []);
+  for (const name of except) if (!header.includes(name)) throw new UsageError(`job file: attributesFrom.except names "${name}", which is not in the input header`);
+  const out: Field[] = [];
+  header.forEach((name, i) => {
+    if (used[i] || except.has(name) || name.startsWith('Result.')) return;
+    const key = from.prefix && name.startsWith(from.prefix) && name.length > from.prefix.length ? name.slice(from.prefix.length) : from.unmapped ? name : undefined;
+    if (key === undefined) return;
+    try {
+      checkAttributeKey(key, `attributesFrom: column "${name}"`);
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}: rename it in "columns" (e.g. "${name}": "Attributes.${key.replace(/[^A-Za-z0-9_-]+/g, '_')}") or list it in attributesFrom.except`);
+    }
+    out.push({ target: { kind: 'attribute', key }, template: { parts: [i], columns: [i] } });
+  });
+  return out;
 }
 
 /** Applies a compiled mapping to one record. Never throws: a bad record becomes violations. */
@@ -136,26 +127,25 @@ export function mapRecord(mapping: Mapping, record: InputRecord): MapResult {
   const request: TaskRequest = {};
   const sources = new Map<string, string[]>();
   const violations: Violation[] = [];
+  const attachments = new Map<number, Partial<TaskAttachment>>();
 
-  for (const { target, template } of mapping.fields) {
+  for (const { target, template, tree } of mapping.fields) {
     const columns = template.columns.map((i) => header[i]!);
     const key = memberKey(target);
     // Recorded even when empty, so that "Name: is required" can name the empty column.
     sources.set(key, columns);
+    const bad = (rule: string) => violations.push({ member: key, column: columns.join(', '), rule });
+    if (tree !== undefined) {
+      const out = renderTree(tree, template, record.values);
+      if (out && 'rule' in out) bad(out.rule);
+      else if (out) (request.SegmentAttributes ??= {})[(target as { key: string }).key] = out.value;
+      continue;
+    }
     const value = render(template, record.values);
     if (value === undefined) continue;
-    if (target.kind === 'attribute') {
-      (request.Attributes ??= {})[target.key] = value;
-    } else if (target.kind === 'reference') {
-      (request.References ??= {})[target.name] = { Type: target.type, Value: value };
-    } else if (target.member === 'ScheduledTime') {
-      const when = parseTime(value);
-      if (when) request.ScheduledTime = when;
-      else violations.push({ member: key, column: columns.join(', '), rule: 'must be an ISO 8601 time with a zone (2026-12-01T09:00:00Z) or epoch seconds' });
-    } else {
-      request[target.member] = value;
-    }
+    fill(request, target, value, mapping.timeZone, attachments, bad);
   }
+  if (attachments.size) request.Attachments = attachmentList(attachments, sources, violations);
 
   for (const [member, value] of Object.entries(mapping.defaults) as [keyof Defaults, string | undefined][]) {
     if (value === undefined || request[member] !== undefined) continue;
@@ -165,34 +155,54 @@ export function mapRecord(mapping: Mapping, record: InputRecord): MapResult {
     sources.set(member, [mapping.defaultSources[member] ?? 'default']);
   }
 
-  return violations.length ? { ok: false, violations } : { ok: true, row: { request, sources } };
+  return violations.length ? { ok: false, violations, request } : { ok: true, row: { request, sources } };
 }
 
-/** Empty cells are absent: a template whose every column is empty yields nothing. */
-function render(template: Template, values: string[]): string | undefined {
-  if (template.columns.length > 0 && template.columns.every((i) => values[i] === '')) return undefined;
-  if (template.parts.length === 1 && typeof template.parts[0] === 'number') return values[template.parts[0]];
-  // Values are inserted once and never expanded again: a cell holding "{{x}}" stays literal text.
-  return template.parts.map((p) => (typeof p === 'number' ? values[p] : p)).join('');
-}
-
-export function compileTemplate(text: string, index: Map<string, number>, where: string): Template {
-  const parts: (string | number)[] = [];
-  const columns: number[] = [];
-  let last = 0;
-  for (const match of text.matchAll(PLACEHOLDER)) {
-    const name = match[1]!;
-    const i = index.get(name);
-    if (i === undefined) {
-      throw new UsageError(`${where}: no column named "${name}" in the input header (columns: ${[...index.keys()].join(', ')})`);
+/** Puts one rendered value where its target says. */
+function fill(request: TaskRequest, target: Target, value: string, timeZone: string | undefined, attachments: Map<number, Partial<TaskAttachment>>, bad: (rule: string) => void): void {
+  switch (target.kind) {
+    case 'attribute':
+      (request.Attributes ??= {})[target.key] = value;
+      return;
+    case 'reference':
+      (request.References ??= {})[target.name] = { Type: target.type, Value: value };
+      return;
+    case 'segment': {
+      const parsed = segmentValue(value);
+      if (parsed.ok) (request.SegmentAttributes ??= {})[target.key] = parsed.value;
+      else bad(parsed.rule);
+      return;
     }
-    if (match.index > last) parts.push(text.slice(last, match.index));
-    parts.push(i);
-    columns.push(i);
-    last = match.index + match[0].length;
+    case 'attachment':
+      (attachments.get(target.n) ?? attachments.set(target.n, {}).get(target.n)!)[target.part] = value;
+      return;
+    case 'member':
+      if (target.member !== 'ScheduledTime') {
+        request[target.member] = value;
+        return;
+      }
+      {
+        const when = parseScheduledTime(value, timeZone);
+        if (when.ok) request.ScheduledTime = when.date;
+        else bad(when.rule);
+      }
   }
-  if (last < text.length) parts.push(text.slice(last));
-  return { parts, columns };
+}
+
+/** Attachments in index order; a pair with one half empty is a violation naming the empty column. */
+function attachmentList(parts: Map<number, Partial<TaskAttachment>>, sources: Map<string, string[]>, violations: Violation[]): TaskAttachment[] {
+  const out: TaskAttachment[] = [];
+  for (const n of [...parts.keys()].sort((a, b) => a - b)) {
+    const a = parts.get(n)!;
+    if (a.FileName !== undefined && a.S3Url !== undefined) {
+      out.push({ FileName: a.FileName, S3Url: a.S3Url });
+      continue;
+    }
+    const [missing, present] = a.FileName === undefined ? ['FileName', 'S3Url'] : ['S3Url', 'FileName'];
+    const member = `Attachments.${n}.${missing}`;
+    violations.push({ member, column: sources.get(member)?.join(', '), rule: `is empty while Attachments.${n}.${present} is set: an attachment needs both` });
+  }
+  return out;
 }
 
 function indexHeader(header: string[]): Map<string, number> {
@@ -205,31 +215,8 @@ function indexHeader(header: string[]): Map<string, number> {
   return index;
 }
 
-/** ISO 8601 with a zone, or whole epoch seconds. A time without a zone is ambiguous, so refused. */
+/** ISO 8601 with a zone, or whole epoch seconds (no --timezone). Kept for callers of the earlier API. */
 export function parseTime(value: string): Date | undefined {
-  if (/^\d{9,11}$/.test(value)) return new Date(Number(value) * 1000);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(value)) return undefined;
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
-
-function checkAttributeKey(key: string, where: string): void {
-  if (!ATTRIBUTE_KEY.test(key)) throw new UsageError(`${where}: attribute key "${key}" may contain only letters, digits, "-" and "_"`);
-}
-
-function checkReferenceType(type: string, where: string): string {
-  if (!(TASK_REFERENCE_TYPES as readonly string[]).includes(type)) {
-    throw new UsageError(`${where}: reference type "${type}" is not one a task accepts (${TASK_REFERENCE_TYPES.join(', ')})`);
-  }
-  return type;
-}
-
-function asRecord(value: unknown, where: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`job file: ${where} must be an object`);
-  return value as Record<string, unknown>;
-}
-
-function asString(value: unknown, where: string): string {
-  if (typeof value !== 'string') throw new UsageError(`job file: ${where} must be a string template such as "{{Column}}"`);
-  return value;
+  const r = parseScheduledTime(value);
+  return r.ok ? r.date : undefined;
 }

@@ -5,8 +5,9 @@
 import { UsageError } from '../errors.js';
 import { mapRecord, type Mapping } from './map.js';
 import { clientToken, type DuplicateTokens } from './token.js';
-import type { InputRecord, RowResult, TaskRequest } from '../types.js';
-import { describeViolations, validateRow } from './validate.js';
+import { scheduledTimeRule } from './rules.js';
+import type { InputRecord, RowResult, TaskRequest, Violation } from '../types.js';
+import { describeViolations, PreviousContactChains, validateRow } from './validate.js';
 
 export interface Job {
   record: InputRecord;
@@ -16,6 +17,11 @@ export interface Job {
   carried?: boolean;
   request?: TaskRequest;
   token?: string;
+  /** Why an invalid row is invalid, and what it named (for the validate report and --check-live). */
+  violations?: Violation[];
+  named?: TaskRequest;
+  /** The send-time check: a rule the row breaks now that it did not when prepared (ScheduledTime passed). */
+  lateCheck?: () => string | undefined;
 }
 
 export interface RerunContext {
@@ -33,7 +39,20 @@ export interface PrepareOptions {
   tokenKey?: string[];
   rerun?: RerunContext;
   duplicates: DuplicateTokens;
-  now: Date;
+  /** The clock rules that depend on time (ScheduledTime) are checked against; default the system clock. */
+  clock?: () => Date;
+  /**
+   * A dry run without an instance or routing id (validate): the rows' missing InstanceId / routing is
+   * reported once by the caller, not as a problem of every row.
+   */
+  waive?: { instance: boolean; routing: boolean };
+}
+
+/** True for the per-row echo of a setting the caller already reports once (validate without ids). */
+function waived(v: Violation, waive: PrepareOptions['waive']): boolean {
+  if (!waive) return false;
+  if (waive.instance && v.member === 'InstanceId' && v.rule === 'is required') return true;
+  return waive.routing && v.rule.startsWith('exactly one of') && v.rule.endsWith('(found none)');
 }
 
 export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
@@ -43,6 +62,8 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
     return i;
   });
 
+  const clock = o.clock ?? (() => new Date());
+  const chains = new PreviousContactChains();
   return (record) => {
     if (record.unreadable) {
       const { code, reason } = record.unreadable;
@@ -56,9 +77,18 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
       if (!resend) return { record, result: earlier, carried: true };
     }
     const mapped = mapRecord(o.mapping, record);
-    const violations = mapped.ok ? validateRow(mapped.row, o.now) : mapped.violations;
+    let violations = (mapped.ok ? validateRow(mapped.row, clock()) : mapped.violations).filter((v) => !waived(v, o.waive));
+    if (mapped.ok && !violations.length) {
+      const chain = chains.check(mapped.row, record.line);
+      if (chain) violations = [chain];
+    }
     if (!mapped.ok || violations.length) {
-      return { record, result: { line: record.line, status: 'invalid', attempts: 0, errorCode: 'InvalidRow', errorMessage: describeViolations(violations) } };
+      return {
+        record,
+        result: { line: record.line, status: 'invalid', attempts: 0, errorCode: 'InvalidRow', errorMessage: describeViolations(violations) },
+        violations,
+        named: mapped.ok ? mapped.row.request : mapped.request,
+      };
     }
     const request = mapped.row.request;
     const fresh = request.ClientToken ?? clientToken(o.tokenNamespace, keyColumns ? keyColumns.map((i) => record.values[i]!) : request);
@@ -67,6 +97,12 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
     const kept = earlier?.clientToken;
     const token = kept && (!o.rerun!.originKnown || kept === fresh) ? kept : fresh;
     o.duplicates.check(token, record.line);
-    return { record, request: { ...request, ClientToken: token }, token };
+    const when = request.ScheduledTime;
+    const column = mapped.row.sources.get('ScheduledTime')?.join(', ');
+    const lateCheck = when && (() => {
+      const rule = scheduledTimeRule(when, clock());
+      return rule && describeViolations([{ member: 'ScheduledTime', column, rule: `${rule} (checked when the row was about to be sent)` }]);
+    });
+    return { record, request: { ...request, ClientToken: token }, token, ...(lateCheck ? { lateCheck } : {}) };
   };
 }

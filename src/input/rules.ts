@@ -123,14 +123,20 @@ function checkReferences(out: Violation[], references: Record<string, { Type?: u
 }
 
 function checkScheduledTime(out: Violation[], when: Date, now: Date): void {
+  const rule = scheduledTimeRule(when, now);
+  if (rule) out.push({ member: 'ScheduledTime', rule });
+}
+
+/**
+ * The ScheduledTime rule at instant `now`: not in the past, at most 90 days ahead. Applied when a row
+ * is prepared and again just before it is sent, so a long run never sends a time that has passed.
+ */
+export function scheduledTimeRule(when: Date, now: Date): string | undefined {
   const t = when.getTime();
-  if (Number.isNaN(t)) {
-    out.push({ member: 'ScheduledTime', rule: 'must be a valid time' });
-  } else if (t < now.getTime()) {
-    out.push({ member: 'ScheduledTime', rule: 'must not be in the past' });
-  } else if (t > now.getTime() + LIMITS.scheduledDaysAhead * 86_400_000) {
-    out.push({ member: 'ScheduledTime', rule: `must be at most ${LIMITS.scheduledDaysAhead} days ahead` });
-  }
+  if (Number.isNaN(t)) return 'must be a valid time';
+  if (t < now.getTime()) return 'must not be in the past';
+  if (t > now.getTime() + LIMITS.scheduledDaysAhead * 86_400_000) return `must be at most ${LIMITS.scheduledDaysAhead} days ahead`;
+  return undefined;
 }
 
 function checkAttachments(out: Violation[], attachments: { FileName?: unknown; S3Url?: unknown }[]): void {

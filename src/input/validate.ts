@@ -2,7 +2,7 @@
  * Stage 3 — validate. Pure: checks a mapped request against the API's rules and names, for every
  * broken rule, the column (or flag) that supplied the member — never the value, which is customer data.
  */
-import { checkTaskRequest } from './rules.js';
+import { checkTaskRequest, LIMITS } from './rules.js';
 import type { MappedRow } from './map.js';
 import type { Violation } from '../types.js';
 
@@ -26,4 +26,35 @@ export function describeViolations(violations: Violation[]): string {
       return `${where}: ${v.rule}`;
     })
     .join('; ');
+}
+
+/** Rows tracked by PreviousContactId; past this the check stops, so memory stays flat on any file. */
+const MAX_CHAINS = 1_000_000;
+
+/**
+ * At most 12 tasks may share one PreviousContactId (the service answers 402 for the 13th, a cap that
+ * never clears). Counted within the file, over rows that would be sent: the 13th row and every later
+ * one is invalid, naming its own line and the chain's first.
+ */
+export class PreviousContactChains {
+  private readonly chains = new Map<string, { first: number; count: number }>();
+
+  check(row: MappedRow, line: number): Violation | undefined {
+    const id = row.request.PreviousContactId;
+    if (id === undefined) return undefined;
+    let chain = this.chains.get(id);
+    if (!chain) {
+      if (this.chains.size >= MAX_CHAINS) return undefined;
+      this.chains.set(id, (chain = { first: line, count: 0 }));
+    }
+    chain.count++;
+    if (chain.count > LIMITS.chainLength) {
+      return {
+        member: 'PreviousContactId',
+        column: columnsFor('PreviousContactId', row.sources),
+        rule: `at most ${LIMITS.chainLength} tasks may share one PreviousContactId in a file (line ${line} would be number ${chain.count}; the first is line ${chain.first})`,
+      };
+    }
+    return undefined;
+  }
 }

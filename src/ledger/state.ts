@@ -27,6 +27,8 @@ export interface StoredOptions {
   profile?: string;
   rate?: number;
   burst?: number;
+  /** IANA zone ScheduledTime values without one were read in (--timezone / job file). */
+  timezone?: string;
 }
 
 /**

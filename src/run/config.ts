@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { JobFile } from '../input/job.js';
 import type { Defaults, Mapping } from '../input/map.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
+import { checkTimeZone } from '../input/time.js';
 import type { StoredOptions } from '../ledger/state.js';
 
 /** The options of `run` that decide what is sent (a subset of RunOptions). */
@@ -16,6 +17,7 @@ export interface MappingFlags extends Omit<StoredOptions, 'job'> {
   maxAttempts?: number;
   concurrency?: number;
   dryRun?: boolean;
+  strictColumns?: boolean;
 }
 
 export type Settings = ReturnType<typeof resolveSettings>;
@@ -47,6 +49,8 @@ export function resolveSettings(flags: MappingFlags, job: JobFile, stored: Store
     region: flags.region ?? stored.region,
     profile: flags.profile ?? stored.profile,
     dryRun: flags.dryRun ?? false,
+    timeZone: checkTimeZone(pick('timezone'), flags.timezone !== undefined ? '--timezone' : 'job file: timezone'),
+    strictColumns: flags.strictColumns ?? job.strictColumns ?? false,
   };
   if (!(settings.rate > 0)) throw new UsageError('--rate must be a number above 0');
   if (!(settings.burst >= 1)) throw new UsageError('--burst must be at least 1');
@@ -80,16 +84,31 @@ export function storedOptions(jobPath: string | undefined, settings: Settings): 
     profile: settings.profile,
     rate: settings.rate,
     burst: settings.burst,
+    timezone: settings.timeZone,
   };
 }
 
-/** Fail before sending anything when no row could ever be complete. */
-export function checkRequiredColumns(mapping: Mapping): void {
+/**
+ * Fail before sending anything when no row could ever be complete. A dry run (validate) goes on
+ * without an instance or routing id and returns what a real run would need instead. `hints` (header
+ * near-misses, a wrong delimiter) say why a column seems to be missing.
+ */
+export function checkRequiredColumns(mapping: Mapping, options: { dryRun?: boolean; hints?: string[] } = {}): string[] {
   const mapped = new Set(mapping.fields.map((f) => (f.target.kind === 'member' ? f.target.member : f.target.kind)));
   const has = (m: keyof Defaults) => mapped.has(m) || mapping.defaults[m] !== undefined;
-  if (!has('InstanceId')) throw new UsageError('no InstanceId: pass --instance-id, set instanceId in the job file, or add an InstanceId column');
-  if (!mapped.has('Name')) throw new UsageError('no Name: add a Name column, or map task.Name in a job file');
-  if (!has('ContactFlowId') && !has('TaskTemplateId') && !has('QuickConnectId')) {
-    throw new UsageError('no routing: pass --contact-flow-id (or --task-template-id / --quick-connect-id), or add such a column');
+  const why = (member: string) => {
+    const hint = options.hints?.find((h) => h.includes(`"${member}"`) || h.includes('delimited'));
+    return hint ? ` (${hint})` : '';
+  };
+  if (!mapped.has('Name')) throw new UsageError(`no Name: add a Name column, or map task.Name in a job file${why('Name')}`);
+  const needs: string[] = [];
+  if (!has('InstanceId')) {
+    if (!options.dryRun) throw new UsageError(`no InstanceId: pass --instance-id, set instanceId in the job file, or add an InstanceId column${why('InstanceId')}`);
+    needs.push('--instance-id (or an InstanceId column)');
   }
+  if (!has('ContactFlowId') && !has('TaskTemplateId') && !has('QuickConnectId')) {
+    if (!options.dryRun) throw new UsageError('no routing: pass --contact-flow-id (or --task-template-id / --quick-connect-id), or add such a column');
+    needs.push('--contact-flow-id, --task-template-id or --quick-connect-id (or such a column)');
+  }
+  return needs;
 }

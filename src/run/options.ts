@@ -56,6 +56,12 @@ export interface RunOptions {
   profile?: string;
   encoding?: string;
   delimiter?: string;
+  /** IANA zone for ScheduledTime values written without one (`2026-12-01 09:00`). */
+  timezone?: string;
+  /** A header that looks like a misspelt member is a refusal (UsageError), not a warning. */
+  strictColumns?: boolean;
+  /** Dry run only: ask the instance whether every InstanceId and routing id named exists (read-only calls). */
+  checkLive?: boolean;
   /** Inject a sender (e.g. `new ConnectSender(yourConnectClient)`); default: one built from the options. */
   sender?: TaskSender;
   logger?: Logger;

@@ -9,13 +9,15 @@ import { InputError } from '../errors.js';
 import type { JobFile } from '../input/job.js';
 import { compileMapping } from '../input/map.js';
 import { makePreparer, type Job, type RerunContext } from '../input/prepare.js';
-import { openCsv, type CsvInput } from '../input/read.js';
+import { openCsv, type CsvInput } from '../input/csv/read.js';
+import { delimiterHint } from '../input/headers.js';
 import { DuplicateTokens } from '../input/token.js';
 import { earlierResults, type Ledger } from '../ledger/reader.js';
 import { ResultsWriter } from '../ledger/writer.js';
 import type { InputRecord, RowResult } from '../types.js';
 import { checkRequiredColumns, type Settings } from './config.js';
 import type { Logger, RunOptions } from './options.js';
+import { headerWarnings, PlanCollector } from './plan.js';
 import { summarize, type Summary } from './stats.js';
 import { wire, type Wiring } from './wiring.js';
 
@@ -46,7 +48,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   // encoding and delimiter do not apply to it.
   const csv = await openCsv(options.input, ctx.rerun ? {} : { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
   const duplicates = new DuplicateTokens(ctx.log);
-  const prepare = preparer(csv, options.input, ctx, duplicates);
+  const { prepare, plan } = preparer(csv, options.input, ctx, duplicates);
   const results = ctx.ledger
     ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header, ctx.guard)
     : ResultsWriter.create(ctx.resultsPath, csv.header, ctx.guard);
@@ -63,6 +65,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
       return;
     }
     recorded(job, result, w, stops, ctx.log);
+    plan?.add(job);
   };
   logStart(options, ctx);
 
@@ -90,22 +93,32 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     report();
   }
   if (stops.writeError) throw stops.writeError;
-  return finish(options, ctx, w, stops, duplicates);
+  const summary = finish(options, ctx, w, stops, duplicates);
+  if (plan) summary.plan = plan.result();
+  return summary;
 }
 
-/** Map, validate and token one record; refuses up front (closing the input) a header no row can pass. */
-function preparer(csv: CsvInput, input: string, ctx: PipelineContext, duplicates: DuplicateTokens): (record: InputRecord) => Job {
+/**
+ * Map, validate and token one record; refuses up front (closing the input) a header no row can pass.
+ * Warns of header near-misses (or refuses them with --strict-columns). A dry run also collects its plan.
+ */
+function preparer(csv: CsvInput, input: string, ctx: PipelineContext, duplicates: DuplicateTokens): { prepare: (record: InputRecord) => Job; plan?: PlanCollector } {
   try {
-    const mapping = compileMapping(csv.header, { task: ctx.job.task, ...ctx.settings.defaults });
-    checkRequiredColumns(mapping);
-    return makePreparer({
+    const { job, settings } = ctx;
+    const mapping = compileMapping(csv.header, { task: job.task, columns: job.columns, attributesFrom: job.attributesFrom, timeZone: settings.timeZone, ...settings.defaults });
+    const warnings = headerWarnings(mapping, settings.strictColumns);
+    for (const warning of warnings) ctx.log.warn({ warning }, 'header looks like a mistake');
+    const delimiter = delimiterHint(csv.header);
+    const needs = checkRequiredColumns(mapping, { dryRun: settings.dryRun, hints: [...warnings, ...(delimiter ? [delimiter] : [])] });
+    const prepare = makePreparer({
       mapping,
       tokenNamespace: ctx.tokenNamespace,
-      tokenKey: ctx.settings.tokenKey,
+      tokenKey: settings.tokenKey,
       rerun: ctx.rerun && { ...ctx.rerun, earlier: earlierResults(csv.header, input) },
       duplicates,
-      now: new Date(),
+      waive: { instance: needs.some((n) => n.startsWith('--instance-id')), routing: needs.some((n) => n.startsWith('--contact-flow-id')) },
     });
+    return { prepare, ...(settings.dryRun ? { plan: new PlanCollector(mapping, warnings, needs) } : {}) };
   } catch (err) {
     csv.close();
     throw err;
@@ -113,7 +126,7 @@ function preparer(csv: CsvInput, input: string, ctx: PipelineContext, duplicates
 }
 
 /** The jobs still to do: records read and prepared, less the rows already final in the ledger. */
-async function* pending(csv: CsvInput, prepare: ReturnType<typeof preparer>, ledger: Ledger | undefined, w: Wiring, stops: Stops): AsyncGenerator<Job> {
+async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, ledger: Ledger | undefined, w: Wiring, stops: Stops): AsyncGenerator<Job> {
   for await (const record of csv.records) {
     if (w.signal.aborted) return;
     const job = prepare(record);
@@ -146,12 +159,13 @@ async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | un
   if (!w.dispatcher) return { line: job.record.line, status: 'planned', clientToken: job.token, attempts: 0 };
   let delivery;
   try {
-    delivery = await w.dispatcher.deliver(job.request!);
+    delivery = await w.dispatcher.deliver(job.request!, job.lateCheck);
   } catch (err) {
     if (w.signal.aborted) return undefined;
     throw err;
   }
   const { outcome, requests } = delivery;
+  if (delivery.unsent) return { line: job.record.line, status: 'invalid', clientToken: job.token, attempts: requests, errorCode: 'InvalidRow', errorMessage: delivery.unsent };
   if (outcome.kind === 'fatal') {
     // Credentials or signing: every row would fail the same way. Leave this row unrecorded so
     // --resume sends it once the configuration is fixed, and stop.

@@ -11,6 +11,7 @@ import { loadJobFile } from '../input/job.js';
 import { canonicalResultsPath } from '../ledger/files.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
+import { checkLive } from '../delivery/live.js';
 import { pipeline } from './pipeline.js';
 import { defaultResultsPath, rerunResultsPath } from '../ledger/writer.js';
 import { checkCoverage } from '../ledger/coverage.js';
@@ -90,6 +91,10 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
         throw err;
       },
     );
+    if (options.checkLive && summary.plan) {
+      if (summary.plan.needs.some((n) => n.startsWith('--instance-id'))) throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
+      summary.plan.live = await checkLive(summary.plan.named, settings);
+    }
     lock.assertHeld();
     const outcome: RunOutcome = summary.inputError ? 'input-broken' : summary.interrupted || summary.fatalError ? 'interrupted' : 'completed';
     await writeState(resultsPath, { ...state, outcome, ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}), rows: summary.rows });

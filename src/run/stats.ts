@@ -1,6 +1,7 @@
 /** Counters for the progress line and the end-of-run summary. */
 import type { SendOutcome } from '../delivery/send.js';
 import type { RowStatus } from '../types.js';
+import type { Plan } from './plan.js';
 
 /** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
 const RESERVOIR = 10_000;
@@ -87,6 +88,8 @@ export interface Summary {
   alreadyDone?: string;
   /** Rows whose ClientToken repeated an earlier row's (they become one task). */
   duplicateTokens?: number;
+  /** A dry run's report: mapping, problems by rule, a masked example (see run/plan.ts). */
+  plan?: Plan;
 }
 
 export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>): Summary {

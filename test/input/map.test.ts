@@ -94,7 +94,7 @@ describe('job file templates', () => {
 
   it('reports an unparseable ScheduledTime by column', () => {
     const r = mapOne(header, ['1', 's', 'd', 'p', '01-12-2026 09:00'], task);
-    expect(!r.ok && describeViolations(r.violations)).toBe('column "Due" (ScheduledTime): must be an ISO 8601 time with a zone (2026-12-01T09:00:00Z) or epoch seconds');
+    expect(!r.ok && describeViolations(r.violations)).toMatch(/^column "Due" \(ScheduledTime\): must be an ISO 8601 time with a zone \(2026-12-01T09:00:00Z, .*epoch seconds, or a local time \(2026-12-01 09:00\) with --timezone <IANA zone>$/);
   });
 });
 

@@ -188,12 +188,21 @@ describe('rate control and refusals over the wire', () => {
   });
 
   it('fails 402 rows with the code and message: the 12-per-PreviousContactId cap never clears', async () => {
+    // Within one file the 13th row is caught before sending (invalid); across files only the service knows.
     const e = await emulate({ rate: 100, burst: 10 });
-    const rows = taskRows(14);
-    rows.forEach((r, i) => r.push(i === 0 ? 'PreviousContactId' : 'chain-1'));
-    const input = writeCsv(rows);
-    const summary = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, concurrency: 1, ...route });
-    expect(summary.rows).toMatchObject({ created: 12, failed: 2 });
+    const chain = (n: number, name: string) => {
+      const rows = taskRows(n);
+      rows.forEach((r, i) => r.push(i === 0 ? 'PreviousContactId' : 'chain-1'));
+      return writeCsv(rows, name);
+    };
+    const first = await runImport({ input: chain(14, 'a.csv'), endpoint: e.url, rate: 100, burst: 10, concurrency: 1, ...route });
+    expect(first.rows).toMatchObject({ created: 12, invalid: 2 });
+    const invalid = readResults(first.results).filter((r) => r['Result.Status'] === 'invalid').sort((a, b) => Number(a['Result.Line']) - Number(b['Result.Line']));
+    expect(invalid[0]!['Result.ErrorMessage']).toBe(
+      `column "PreviousContactId": at most 12 tasks may share one PreviousContactId in a file (line ${invalid[0]!['Result.Line']} would be number 13; the first is line 2)`,
+    );
+    const summary = await runImport({ input: chain(2, 'b.csv'), endpoint: e.url, rate: 100, burst: 10, concurrency: 1, ...route });
+    expect(summary.rows).toMatchObject({ created: 0, failed: 2 });
     expect(e.stats().errors['ServiceQuotaExceededException']).toBe(2); // never retried
     const failed = readResults(summary.results).filter((r) => r['Result.Status'] === 'failed');
     for (const r of failed) {

@@ -2,7 +2,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RecordSplitter, type RawRecord } from '../../src/input/split.js';
+import { RecordSplitter, type RawRecord } from '../../../src/input/csv/split.js';
 
 /** Feeds `text` in pieces cut at `cuts` (offsets), as a stream would hand it over. */
 function split(text: string, cuts: number[], maxBytes = 1 << 20): RawRecord[] {

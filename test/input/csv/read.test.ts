@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { openCsv } from '../../src/input/read.js';
-import type { InputRecord } from '../../src/types.js';
-import { tempDir } from '../helpers.js';
+import { openCsv } from '../../../src/input/csv/read.js';
+import type { InputRecord } from '../../../src/types.js';
+import { tempDir } from '../../helpers.js';
 
 async function readAll(content: string | Buffer, name = 'in.csv', options = {}) {
   const path = join(tempDir(), name);

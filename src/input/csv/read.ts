@@ -13,8 +13,8 @@ import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CsvError, parse } from 'csv-parse/sync';
-import { InputError, UsageError } from '../errors.js';
-import type { InputRecord } from '../types.js';
+import { InputError, UsageError } from '../../errors.js';
+import type { InputRecord } from '../../types.js';
 import { decodeChunks, sniffEncoding } from './decode.js';
 import { RecordSplitter, type RawRecord } from './split.js';
 

@@ -5,7 +5,7 @@
  * bad bytes still gets its results row.
  */
 import { TextDecoder } from 'node:util';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../errors.js';
 
 /** Decoding stopped: the bytes from here on are not valid in `encoding`. */
 export interface DecodeFailure {

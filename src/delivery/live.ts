@@ -1,0 +1,70 @@
+/**
+ * `validate --check-live`: read-only calls asking the instance whether the ids a file names exist,
+ * so a nightly job fails before anything is sent instead of failing every row with 404. Each id is
+ * asked once: DescribeInstance per instance, then DescribeContactFlow / GetTaskTemplate /
+ * DescribeQuickConnect per routing id of an instance that exists.
+ * IAM: connect:DescribeInstance, connect:DescribeContactFlow, connect:GetTaskTemplate, connect:DescribeQuickConnect.
+ */
+import {
+  DescribeContactFlowCommand,
+  DescribeInstanceCommand,
+  DescribeQuickConnectCommand,
+  GetTaskTemplateCommand,
+  type ConnectClient,
+} from '@aws-sdk/client-connect';
+import type { LiveResult, NamedIds } from '../run/plan.js';
+import { createConnectClient } from './send.js';
+
+export interface LiveOptions {
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+}
+
+/** Asks about every id in `named`; never throws for a service answer (it is part of the result). */
+export async function checkLive(named: NamedIds, options: LiveOptions, client?: ConnectClient): Promise<LiveResult> {
+  // The SDK's standard retries (3 attempts) suit a handful of read-only calls.
+  const own = client ?? createConnectClient({ ...options, maxSockets: 4, requestTimeoutMs: 15_000, maxAttempts: 3 });
+  const result: LiveResult = { checked: 0, missing: [], unknown: [] };
+  const absent = new Set<string>();
+  try {
+    for (const instance of named.instances) {
+      const answer = await ask(() => own.send(new DescribeInstanceCommand({ InstanceId: instance })));
+      result.checked++;
+      if (answer === 'missing') {
+        absent.add(instance);
+        result.missing.push(`InstanceId ${instance}`);
+      } else if (answer !== 'found') result.unknown.push(`InstanceId ${instance}: ${answer}`);
+    }
+    for (const [kind, instance, id] of named.resources) {
+      if (absent.has(instance)) continue; // every id of a missing instance is missing with it: said once
+      const answer = await ask(() => describe(own, kind, instance, id));
+      result.checked++;
+      if (answer === 'missing') result.missing.push(`${kind} ${id} in instance ${instance}`);
+      else if (answer !== 'found') result.unknown.push(`${kind} ${id} in instance ${instance}: ${answer}`);
+    }
+  } finally {
+    if (!client) own.destroy();
+  }
+  return result;
+}
+
+function describe(client: ConnectClient, kind: NamedIds['resources'][number][0], InstanceId: string, id: string): Promise<unknown> {
+  if (kind === 'ContactFlowId') return client.send(new DescribeContactFlowCommand({ InstanceId, ContactFlowId: id }));
+  if (kind === 'TaskTemplateId') return client.send(new GetTaskTemplateCommand({ InstanceId, TaskTemplateId: id }));
+  return client.send(new DescribeQuickConnectCommand({ InstanceId, QuickConnectId: id }));
+}
+
+/** 'found', 'missing' (404 ResourceNotFoundException), or the error code that kept us from knowing. */
+async function ask(call: () => Promise<unknown>): Promise<'found' | 'missing' | string> {
+  try {
+    await call();
+    return 'found';
+  } catch (err) {
+    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'ResourceNotFoundException' || e.$metadata?.httpStatusCode === 404) return 'missing';
+    // A flow that exists but was never published still exists: it is a routing problem of its own.
+    if (e.name === 'ContactFlowNotPublishedException') return 'found';
+    return e.name && e.name !== 'Error' ? e.name : 'no answer';
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `validate` as a user runs it: the report on stdout, header warnings, --strict-columns, the
+ * delimiter hint, and --check-live failing fast with exit 2.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { tempDir, writeCsv } from '../helpers.js';
+
+const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startEmulator();
+});
+afterAll(() => emulator.close());
+
+describe('connect-task-loader validate', () => {
+  it('prints the mapping, carried columns, warnings, counts, problems and a masked example; no ids needed', async () => {
+    const input = writeCsv([
+      ['Name', 'Descripton', 'Attributes.priority', 'Owner'],
+      ['Jane Doe callback', 'private text', 'high', 'team-a'],
+      ['', 'x', 'low', 'team-b'],
+    ]);
+    const r = await cli(['validate', input]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/Mapping \(member ← source\):\n {2}Name +← "Name"\n {2}Attributes\.priority ← "Attributes\.priority"/);
+    expect(r.stdout).toContain('Columns carried unmapped: "Descripton", "Owner"');
+    expect(r.stdout).toContain('Warning: column "Descripton" is carried unmapped but looks like "Description" (a near miss)');
+    expect(r.stdout.match(/Would need --instance-id/g)).toHaveLength(1);
+    expect(r.stdout).toContain('Rows: 1 would be sent, 1 invalid');
+    expect(r.stdout).toContain('  column "Name": is required — 1 row (line 3)');
+    expect(r.stdout).toContain('"Name": "<17 characters>"');
+    expect(r.stdout + r.stderr).not.toMatch(/Jane Doe|private text|"high"/);
+    expect(r.stderr).toContain('header looks like a mistake');
+  });
+
+  it('--strict-columns refuses a near-miss header (exit 2); a lowercase name says why Name is missing', async () => {
+    const input = writeCsv([['Name', 'Attribute.x'], ['n', 'v']]);
+    const strict = await cli(['validate', input, '--strict-columns']);
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toContain('--strict-columns: column "Attribute.x" is carried unmapped but looks like "Attributes.x"');
+    const lower = await cli(['validate', writeCsv([['name'], ['n']])]);
+    expect(lower.code).toBe(2);
+    expect(lower.stderr).toContain('no Name: add a Name column, or map task.Name in a job file (column "name" is carried unmapped but looks like "Name" (headers are case-sensitive))');
+  });
+
+  it("says to pass --delimiter ';' for a ';' file read with commas", async () => {
+    const input = join(tempDir(), 'semi.csv');
+    writeFileSync(input, 'Name;Description\nA;B\n');
+    const r = await cli(['validate', input]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("looks like a ';'-delimited file: pass --delimiter ';'");
+  });
+
+  it('--check-live exits 2 listing the ids the instance does not have; 0 when all exist', async () => {
+    const input = writeCsv([['Name', 'ContactFlowId'], ['a', DEMO_CONTACT_FLOW_ID], ['b', 'flow-that-is-gone']]);
+    const bad = await cli(['validate', input, '--check-live', '--endpoint', emulator.url, '--instance-id', DEMO_INSTANCE_ID]);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toContain('Live check: 3 ids asked, 1 missing');
+    expect(bad.stdout).toContain(`  missing: ContactFlowId flow-that-is-gone in instance ${DEMO_INSTANCE_ID}`);
+    const good = await cli(['validate', writeCsv([['Name'], ['a']]), '--check-live', '--endpoint', emulator.url, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toContain('Live check: 2 ids asked, 0 missing');
+  });
+
+  it('keeps its help to the options that matter when nothing is sent', async () => {
+    const r = await cli(['validate', '--help']);
+    for (const flag of ['--check-live', '--timezone', '--strict-columns', '--job', '--delimiter']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--rate', '--burst', '--concurrency', '--resume', '--deadline', '--dry-run', '--max-attempts']) expect(r.stdout).not.toMatch(new RegExp(`^\\s+${flag}\\b`, 'm'));
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * The published JSON Schema is the job file's check: it must list exactly the keys the code reads,
+ * the task members the mapper knows, and every sample job file must pass it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { StartTaskContactCommandInput } from '@aws-sdk/client-connect';
+import { describe, expect, it } from 'vitest';
+import { COMPOUND_MEMBERS, SCALAR_MEMBERS } from '../../src/input/columns.js';
+import { checkJobFile, JOB_KEYS, JOB_SCHEMA } from '../../src/input/job.js';
+import { compileMapping } from '../../src/input/map.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+type Schema = { properties: Record<string, Schema & { properties?: Record<string, unknown> }> };
+const schema = JOB_SCHEMA as unknown as Schema;
+
+// Compile-time: every member the mapper fills is a member of the SDK's StartTaskContact input.
+const members: (keyof StartTaskContactCommandInput)[] = [...SCALAR_MEMBERS, ...COMPOUND_MEMBERS];
+
+describe('schema/job.schema.json', () => {
+  it('lists exactly the keys the code reads (JobFile, via JOB_KEYS)', () => {
+    expect(Object.keys(schema.properties).sort()).toEqual(Object.keys(JOB_KEYS).sort());
+  });
+
+  it('lists exactly the task members the mapper knows', () => {
+    expect(Object.keys(schema.properties.task!.properties!).sort()).toEqual([...members].sort());
+  });
+
+  it('is the file the package publishes, and what its samples point editors to', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
+    expect(pkg.files).toContain('schema');
+    const samples = readdirSync(join(ROOT, 'samples')).filter((f) => f.endsWith('.job.json'));
+    expect(samples.length).toBeGreaterThanOrEqual(3);
+    for (const name of samples) {
+      const job = JSON.parse(readFileSync(join(ROOT, 'samples', name), 'utf8')) as Record<string, unknown>;
+      expect(checkJobFile(job, name)).toBe(job);
+      expect(job.$schema).toBe('../schema/job.schema.json');
+    }
+  });
+
+  it.each([
+    [{ rat: 2 }, 'unknown key "rat" (known: $schema, description'],
+    [{ rate: 'fast' }, '"rate" must be number'],
+    [{ burst: 0 }, '"burst" must be >= 1'],
+    [{ task: { Nam: '{{x}}' } }, 'unknown key "task.Nam" (known: InstanceId'],
+    [{ task: { Attributes: { 'ticket id': '{{x}}' } } }, '"task.Attributes" has a key "ticket id" that is not allowed'],
+    [{ task: { References: { crm: { Type: 'PHONE', Value: 'x' } } } }, '"task.References.crm.Type" must be one of URL, NUMBER, STRING, DATE, EMAIL'],
+    [{ task: { Attachments: [{ FileName: '{{f}}' }] } }, '"task.Attachments.0" needs "S3Url"'],
+    [{ task: { SegmentAttributes: { x: 5 } } }, '"task.SegmentAttributes.x" must be a template string or a SegmentAttributeValue object'],
+    [{ task: { SegmentAttributes: { x: { ValueMapp: {} } } } }, 'unknown key "task.SegmentAttributes.x.ValueMapp" (known: ValueString'],
+    [{ attributesFrom: { except: ['a'] } }, '"attributesFrom" needs one of "prefix" or "unmapped"'],
+    [{ columns: { Subject: 3 } }, '"columns.Subject" must be string'],
+  ])('refuses %j naming the key', (job, message) => {
+    expect(() => checkJobFile(job, 'x.job.json')).toThrow(`x.job.json: ${message}`);
+  });
+
+  it('accepts what the code then compiles (schema and mapper agree on the shapes)', () => {
+    const job = checkJobFile({
+      timezone: 'Europe/London',
+      strictColumns: true,
+      columns: { Subject: 'Name' },
+      attributesFrom: { prefix: 'attr_', except: ['attr_secret'] },
+      task: {
+        SegmentAttributes: { 'connect:ContactExpiry': { ValueMap: { ExpiryDuration: { ValueInteger: '{{Minutes}}' } } }, plain: '{{Subject}}' },
+        Attachments: [{ FileName: '{{File}}', S3Url: '{{Url}}' }],
+      },
+    });
+    const mapping = compileMapping(['Subject', 'Minutes', 'File', 'Url', 'attr_secret', 'attr_tier'], { task: job.task, columns: job.columns, attributesFrom: job.attributesFrom });
+    expect(mapping.used).toEqual([true, true, true, true, false, true]);
+  });
+});
