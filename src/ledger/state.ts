@@ -56,6 +56,8 @@ export interface RunIdentity {
   /** How the input was decoded and split (a rerun always reads its results file as UTF-8, comma). */
   encoding: string;
   delimiter: string;
+  /** The zone ScheduledTime values written without one are read in (--timezone). */
+  timeZone?: string;
 }
 
 /** How a run ended. `running` is what a killed run leaves behind. */

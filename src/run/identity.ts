@@ -36,6 +36,7 @@ export async function runIdentity({ settings, job, jobPath, inputSha, tokenNames
     tokenKey: settings.tokenKey,
     encoding: encodingName(settings.encoding),
     delimiter: settings.delimiter ?? ',',
+    ...(settings.timeZone ? { timeZone: settings.timeZone } : {}),
   };
 }
 
@@ -65,6 +66,7 @@ const FIELDS: Record<keyof RunIdentity, { label: string; show: (v: RunIdentity) 
   tokenKey: { label: '--token-key', show: (v) => (v.tokenKey ? v.tokenKey.join(',') : 'the whole request') },
   encoding: { label: '--encoding', show: (v) => v.encoding },
   delimiter: { label: '--delimiter', show: (v) => JSON.stringify(v.delimiter) },
+  timeZone: { label: '--timezone', show: (v) => v.timeZone ?? 'none' },
 };
 
 export interface Difference {

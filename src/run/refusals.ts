@@ -126,6 +126,7 @@ export function commandLine(command: 'run' | 'rerun', input: string, o: CommandO
     ['--token-namespace', o.tokenNamespace],
     ['--encoding', o.encoding],
     ['--delimiter', o.delimiter],
+    ['--timezone', o.timezone],
   ];
   const parts = [BIN, command, quote(input)];
   for (const [flag, value] of flags) if (value !== undefined) parts.push(flag, quote(value));
