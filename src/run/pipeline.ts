@@ -4,6 +4,8 @@
  * jobs, so memory is bounded by the pool, never by the file. The set-up around the flow (sender,
  * limiter, signals, ticker) lives in wiring.ts; the helpers of each step below the flow.
  */
+import { cannotConnect } from '../delivery/reach.js';
+import { redactServiceMessage } from '../delivery/redact.js';
 import type { SendOutcome } from '../delivery/send.js';
 import { InputError } from '../errors.js';
 import type { JobFile } from '../input/job.js';
@@ -16,6 +18,7 @@ import { ResultsWriter } from '../ledger/writer.js';
 import type { InputRecord, RowResult } from '../types.js';
 import { checkRequiredColumns, type Settings } from './config.js';
 import type { Logger, RunOptions } from './options.js';
+import { readySender } from './preflight.js';
 import { summarize, type Summary } from './stats.js';
 import { wire, type Wiring } from './wiring.js';
 
@@ -41,8 +44,13 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   const csv = await openCsv(options.input, { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
   const duplicates = new DuplicateTokens(ctx.log);
   const prepare = preparer(csv, options.input, ctx, duplicates);
+  // Region and credentials, after the header and before the results file: a refusal leaves no file.
+  const sender = await readySender(options, ctx.settings).catch((err: unknown) => {
+    csv.close();
+    throw err;
+  });
   const results = ctx.ledger ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header) : ResultsWriter.create(ctx.resultsPath, csv.header);
-  const w = wire(options, ctx.settings);
+  const w = wire({ ...options, sender }, ctx.settings);
   const stops: Stops = { doneBytes: 0 };
   const record = (job: Job, result: RowResult) => {
     results.write(job.record.values, result);
@@ -131,6 +139,8 @@ async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | un
     throw err;
   }
   const { outcome, requests } = delivery;
+  // The endpoint cannot be reached: this row was never sent. Unrecorded, --resume sends it.
+  if (w.unreachable() && cannotConnect(outcome)) return undefined;
   if (outcome.kind === 'fatal') {
     // Credentials or signing: every row would fail the same way. Leave this row unrecorded so
     // --resume sends it once the configuration is fixed, and stop.
@@ -149,7 +159,8 @@ function recorded(job: Job, result: RowResult, w: Wiring, stops: Stops, log: Log
   w.stats.rows[result.status]++;
   if (job.carried || result.status === 'created' || result.status === 'planned') return;
   log.info({ line: result.line, status: result.status, code: result.errorCode }, 'row not created');
-  log.debug({ line: result.line, message: result.errorMessage }, 'row error detail');
+  // Service messages may echo the value they refused ("Value 'Jane Doe' at 'name'…"): never into a log.
+  log.debug({ line: result.line, message: result.errorMessage && redactServiceMessage(result.errorMessage) }, 'row error detail');
 }
 
 function logStart(options: RunOptions, ctx: PipelineContext): void {
@@ -172,8 +183,13 @@ function finish(options: RunOptions, ctx: PipelineContext, w: Wiring, stops: Sto
   if (duplicates.count) summary.duplicateTokens = duplicates.count;
   if (stops.inputError) summary.inputError = stops.inputError.message;
   if (stops.fatal) {
-    summary.fatalError = `${stops.fatal.code}: ${stops.fatal.message}`;
+    summary.fatalError = `${stops.fatal.code}: ${redactServiceMessage(stops.fatal.message)}`;
     ctx.log.warn({ code: stops.fatal.code }, 'stopped: the service refused our credentials or signature');
+  }
+  const unreachable = w.unreachable();
+  if (unreachable) {
+    summary.unreachable = unreachable;
+    ctx.log.warn({}, `stopped: ${unreachable}`);
   }
   ctx.log.info({ summary }, 'run finished');
   return summary;

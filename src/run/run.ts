@@ -14,6 +14,7 @@ import { pipeline } from './pipeline.js';
 import { defaultResultsPath, rerunResultsPath } from '../ledger/writer.js';
 import { readState, sha256File, statePath, writeState, type RunState } from '../ledger/state.js';
 import { silent, type RerunOptions, type RunOptions } from './options.js';
+import { checkEndpoint, checkPaths } from './preflight.js';
 import type { Summary } from './stats.js';
 
 /** Imports `options.input`: one results row per record. */
@@ -40,6 +41,7 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   }
   const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
   const resultsPath = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
+  await checkPaths(options.input, resultsPath);
   // The run this one continues (--resume) or sends again (rerun) lends its options and namespace.
   let resultsExist = await exists(resultsPath);
   let previous = resultsExist ? await readState(resultsPath) : undefined;
@@ -56,6 +58,8 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   if (!inputSha && options.tokenNamespace === undefined && !job.tokenNamespace) {
     log.warn({}, 'reading standard input: pass --token-namespace (e.g. the date) so that the tokens of each batch are its own');
   }
+
+  checkEndpoint(settings.endpoint);
 
   const lock = await acquireLock(resultsPath);
   try {

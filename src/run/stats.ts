@@ -83,6 +83,8 @@ export interface Summary {
   inputError?: string;
   /** Set when the run stopped because no request could succeed (credentials, signing, access). */
   fatalError?: string;
+  /** Set when the run stopped because the endpoint could not be reached; the rows not sent are unrecorded. */
+  unreachable?: string;
   /** When the input had already been completed into this results file: that time (nothing was sent). */
   alreadyDone?: string;
   /** Rows whose ClientToken repeated an earlier row's (they become one task). */
@@ -118,7 +120,7 @@ export function formatSummary(s: Summary): string {
     );
   }
   const lines = [
-    `${s.dryRun ? 'Dry run' : s.fatalError ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
+    `${s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
       (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
       (s.rows.skipped ? ` (${s.rows.skipped} of them recorded by the earlier run)` : ''),
     s.dryRun
@@ -131,6 +133,7 @@ export function formatSummary(s: Summary): string {
   if (errors.length) lines.push(`Errors seen: ${errors.map(([c, n]) => `${c} ×${n}`).join(', ')}`);
   if (s.duplicateTokens) lines.push(`Warning: ${s.duplicateTokens} rows repeated an earlier row's ClientToken and became one task with it (see the log; --token-key to tell them apart)`);
   if (s.inputError) lines.push(`Input error: ${s.inputError}`);
+  if (s.unreachable) lines.push(`Stopped: ${s.unreachable}. Rows not sent are not recorded: fix --endpoint or the network, then run the same command with --resume.`);
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);
   return lines.join('\n');
