@@ -62,8 +62,14 @@ export class ReachWatch {
       ? this.streak >= this.limit && this.now() - this.streakStart >= this.outageMs
       : this.streak >= Math.min(this.limit, this.options.maxAttemptsPerRow);
     if (!stop) return undefined;
-    const { message, code } = outcome as Extract<SendOutcome, { kind: 'transient' }>;
     const seconds = Math.round((this.now() - this.streakStart) / 1000);
-    return `${message || code} (${this.streak === 1 ? 'the first request' : `${this.streak} requests in a row`} could not connect${this.answered ? ` for ${seconds} s` : ', and none was ever answered'})`;
+    return `${describe(outcome as Extract<SendOutcome, { kind: 'transient' }>)} (${this.streak === 1 ? 'the first request' : `${this.streak} requests in a row`} could not connect${this.answered ? ` for ${seconds} s` : ', and none was ever answered'})`;
   }
+}
+
+/** One line naming the failure: Node's own message when it has one, OpenSSL's multi-line dumps shortened. */
+function describe({ code, message }: { code: string; message: string }): string {
+  if (code === 'EPROTO') return 'EPROTO: the TLS handshake failed (is it an http:// endpoint given as https://?)';
+  const first = (message || code).split('\n')[0]!.trim();
+  return first.includes(code) ? first : `${code}: ${first}`;
 }

@@ -36,6 +36,11 @@ describe('ReachWatch', () => {
     expect(reason).toBe('connect ECONNREFUSED 127.0.0.1:1 (the first request could not connect, and none was ever answered)');
   });
 
+  it('names a TLS failure in one line', () => {
+    const tls: SendOutcome = { kind: 'transient', code: 'EPROTO', message: 'write EPROTO 80:error:0A00010B:SSL routines:wrong version number:\n', answered: false };
+    expect(new ReachWatch({ maxAttemptsPerRow: 1 }).observe(tls)).toMatch(/^EPROTO: the TLS handshake failed \(is it an http:\/\/ endpoint given as https:\/\/\?\) \(the first request/);
+  });
+
   it('a timeout in between resets the count (the request may have arrived)', () => {
     expect(untilStop(new ReachWatch({ maxAttemptsPerRow: 8 }), (i) => (i % 5 === 0 ? timeout : refused), 200)).toBeUndefined();
   });
