@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(() => emulator.close());
 
 describe('paths that cannot be right', () => {
-  it('a folder as job file, results file or input, a job file that is not JSON, a results folder that does not exist', async () => {
+  it('a folder as job file, results file or input, a job file that is not JSON, a results folder that does not exist, an empty delimiter', async () => {
     const input = writeCsv(taskRows(2));
     const dir = join(input, '..');
     writeFileSync(join(dir, 'job.json'), '{"task": {"Name": "{{Name}}"}');
@@ -38,6 +38,9 @@ describe('paths that cannot be right', () => {
     await expect(run({ results: join(dir, 'out'), resume: true })).rejects.toBeInstanceOf(UsageError);
     await expect(run({ results: join(dir, 'nope', 'x.csv') })).rejects.toThrow(/^the folder of the results file, .*nope, does not exist/);
     await expect(run({ input: dir, results: join(dir, 'x.csv') })).rejects.toThrow(new InputError(`${dir} is a folder: pass a CSV file`));
+    for (const delimiter of ['', ';;', '"', '\\t']) {
+      await expect(run({ delimiter }), delimiter).rejects.toThrow(/^--delimiter must be one character other than a quote or a line break/);
+    }
 
     expect(readdirSync(dir).sort()).toEqual(['input.csv', 'job.json', 'out']);
     expect(readdirSync(join(dir, 'out'))).toEqual([]);
