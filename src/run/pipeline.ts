@@ -160,7 +160,9 @@ function recorded(job: Job, result: RowResult, w: Wiring, stops: Stops, log: Log
   if (job.carried || result.status === 'created' || result.status === 'planned') return;
   log.info({ line: result.line, status: result.status, code: result.errorCode }, 'row not created');
   // Service messages may echo the value they refused ("Value 'Jane Doe' at 'name'…"): never into a log.
-  log.debug({ line: result.line, message: result.errorMessage && redactServiceMessage(result.errorMessage) }, 'row error detail');
+  // An invalid row's message is our own: it names the column and the rule, never the value.
+  const message = result.status === 'failed' && result.errorMessage ? redactServiceMessage(result.errorMessage) : result.errorMessage;
+  log.debug({ line: result.line, message }, 'row error detail');
 }
 
 function logStart(options: RunOptions, ctx: PipelineContext): void {
