@@ -37,7 +37,7 @@ export interface Wiring {
   close(): void;
 }
 
-/** The real SDK's sender for these settings (run.ts makes it before the run, to check it is ready). */
+/** The real SDK's sender for these settings (preflight.ts makes it before the results file, to check it is ready). */
 export function createSender(options: RunOptions, settings: Settings): TaskSender {
   return new ConnectSender(
     createConnectClient({
