@@ -2,7 +2,6 @@
  * What an operator sees around a run: logs (pretty on a terminal, JSON off it), the progress bar,
  * signal handling (first signal drains, second leaves at once), the summary and the exit code.
  */
-import { writeFileSync } from 'node:fs';
 import type { Progress, RerunOptions } from '../run/options.js';
 import { rerunImport, runImport } from '../run/run.js';
 import { formatPlan } from '../run/plan.js';
@@ -10,6 +9,7 @@ import { formatSummary, type Summary } from '../run/stats.js';
 import { EXIT } from './exit-codes.js';
 import { createLogger } from './log.js';
 import { ProgressView } from './progress.js';
+import { checkSummaryPath, writeSummaryFile } from './summary-file.js';
 
 /** The operator-output flags every importing command takes. */
 export interface OperatorFlags {
@@ -21,6 +21,7 @@ export interface OperatorFlags {
 
 /** Sets up logs and progress, runs the import, prints the summary; returns the exit code. */
 export async function runWithOperatorOutput(options: RerunOptions, flags: OperatorFlags, command: 'run' | 'rerun' = 'run'): Promise<number> {
+  if (flags.summaryJson) checkSummaryPath(flags.summaryJson);
   const tty = Boolean(process.stderr.isTTY);
   const progress = flags.progress && tty && flags.logFormat !== 'json' ? new ProgressView() : undefined;
   const logger = createLogger({ level: flags.logLevel, format: flags.logFormat ?? (tty ? 'pretty' : 'json'), stream: progress?.logStream });
@@ -50,10 +51,12 @@ export async function runWithOperatorOutput(options: RerunOptions, flags: Operat
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (flags.summaryJson) writeFileSync(flags.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
   if (summary.plan) process.stdout.write(formatPlan(summary.plan));
   process.stdout.write(`${formatSummary(summary)}\n`);
+  const unwritten = flags.summaryJson && writeSummaryFile(flags.summaryJson, summary);
+  if (unwritten) process.stderr.write(`connect-task-loader: ${unwritten}\n`);
   if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0) return EXIT.usage;
+  if (summary.unreachable) return EXIT.interrupted;
   if (summary.fatalError) return summary.rows.created === 0 ? EXIT.usage : EXIT.interrupted;
   if (summary.alreadyDone) return EXIT.ok;
   if (summary.interrupted) {

@@ -13,6 +13,18 @@ export const whole = (name: string) => (v: string) => {
   return n;
 };
 
+export const nonNegative = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || v.trim() === '') throw new InvalidArgumentError(`${name} must be a number of at least 0`);
+  return n;
+};
+
+export const integer = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || v.trim() === '') throw new InvalidArgumentError(`${name} must be a whole number`);
+  return n;
+};
+
 export const port = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be 0 to 65535');

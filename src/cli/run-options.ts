@@ -1,6 +1,7 @@
 /** The options that run, rerun and validate share, and how their flags become the library's RunOptions. */
 import { Option, type Command } from 'commander';
 import type { RunOptions } from '../run/options.js';
+import { LOG_LEVELS } from './log.js';
 import type { OperatorFlags } from './operator.js';
 import { positive, whole } from './parsers.js';
 
@@ -42,7 +43,7 @@ export function addRunOptions(cmd: Command, sending = true): Command {
 
 export function addOperatorOptions(cmd: Command): Command {
   return cmd
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace', 'info')
+    .addOption(new Option('--log-level <level>', 'log detail').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'pretty on a terminal, json otherwise').choices(['json', 'pretty']))
     .option('--no-progress', 'no progress bar (it is shown only on a terminal anyway)')
     .option('--summary-json <file>', 'also write the summary as JSON to this file');

@@ -6,6 +6,7 @@ import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInp
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { UsageError } from '../errors.js';
 import type { TaskRequest } from '../types.js';
 
 export interface ClientOptions {
@@ -36,11 +37,26 @@ export type SendOutcome =
 export interface TaskSender {
   startTask(request: TaskRequest): Promise<SendOutcome>;
   destroy(): void;
+  /** Throws a UsageError when no request could succeed (no Region, no credentials); run before any file is made. */
+  ready?(): Promise<void>;
 }
+
+/** How long resolving credentials may take before the run refuses (the instance metadata service can hang). */
+export const CREDENTIALS_TIMEOUT_MS = 10_000;
 
 /** The region signed for when none is given and the endpoint is on this machine (the emulator). */
 const EMULATOR_REGION = 'us-east-1';
 const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
+
+/** The endpoint requests go to, and which setting named it; undefined = the AWS endpoint of the Region. */
+export function endpointSetting(endpoint: string | undefined): { url: string; from: string } | undefined {
+  if (endpoint !== undefined) return { url: endpoint, from: '--endpoint' };
+  for (const name of ['AWS_ENDPOINT_URL_CONNECT', 'AWS_ENDPOINT_URL']) {
+    const url = process.env[name];
+    if (url) return { url, from: name };
+  }
+  return undefined;
+}
 
 function isLoopback(endpoint: string | undefined): boolean {
   if (!endpoint) return false;
@@ -53,7 +69,7 @@ function isLoopback(endpoint: string | undefined): boolean {
 
 /** Where requests go: `--endpoint`, else the SDK's environment overrides; undefined = AWS's own endpoint. */
 export function effectiveEndpoint(endpoint: string | undefined): string | undefined {
-  return endpoint ?? process.env.AWS_ENDPOINT_URL_CONNECT ?? process.env.AWS_ENDPOINT_URL;
+  return endpointSetting(endpoint)?.url;
 }
 
 /** The Region requests will be signed for, resolved as the client resolves it (flag, env, profile); undefined if none. */
@@ -73,7 +89,7 @@ export function createConnectClient(options: ClientOptions): ConnectClient {
   // not something to print on every user's terminal.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-  const endpoint = effectiveEndpoint(options.endpoint);
+  const endpoint = endpointSetting(options.endpoint)?.url;
   return new ConnectClient({
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : isLoopback(endpoint) && !process.env.AWS_REGION ? { region: EMULATOR_REGION } : {}),
@@ -111,6 +127,36 @@ export class ConnectSender implements TaskSender {
 
   destroy(): void {
     this.client.destroy();
+  }
+
+  /**
+   * Resolves the Region and the credentials once, before the run writes anything. The client keeps
+   * the resolved credentials (and refreshes them when they expire), so this costs no second lookup.
+   */
+  async ready(timeoutMs = CREDENTIALS_TIMEOUT_MS): Promise<void> {
+    try {
+      await this.client.config.region();
+    } catch {
+      throw new UsageError('no AWS Region: pass --region, or set AWS_REGION or a region in your AWS profile');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+    try {
+      const found = await Promise.race([this.client.config.credentials(), late]);
+      if (found === 'late') {
+        throw new UsageError(
+          `no AWS credentials after ${timeoutMs / 1000} s (a source in the credential chain, such as the instance metadata service, did not answer): check the machine's role, or pass --profile`,
+        );
+      }
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(
+        `no usable AWS credentials (${(err as Error).message}): set them up as for the AWS CLI (environment variables, --profile, aws sso login, an instance or container role)`,
+        { cause: err },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeRoute } from './describe.js';
+import { isLoopbackHost, parseConfig, refusal } from './control.js';
 import { TaskService, type Answer, type EmulatorStats, type ServiceOptions, type StoredTask } from './service.js';
 
 export interface EmulatorOptions extends ServiceOptions {
@@ -31,8 +32,11 @@ export const CONTROL_PREFIX = '/__emulator/';
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const service = new TaskService(options);
+  // Bound to loopback (the default), control routes answer loopback Host names only (DNS rebinding);
+  // bound to another address on purpose, the caller chose who may reach it.
+  const loopbackOnly = isLoopbackHost(options.host ?? '127.0.0.1');
   const server = createServer((req, res) => {
-    handle(service, req, res).catch((err: unknown) => {
+    handle(service, loopbackOnly, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { Message: `emulator error: ${String(err)}` }, 'InternalServiceException');
       else res.destroy();
     });
@@ -65,12 +69,16 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function handle(service: TaskService, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(service: TaskService, loopbackOnly: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://emulator');
   const body = await readBody(req);
   if (body === undefined) return answer(res, service.error(413, 'InvalidRequestException', 'Request body too large'));
 
-  if (url.pathname.startsWith(CONTROL_PREFIX)) return control(service, url.pathname.slice(CONTROL_PREFIX.length), req.method, body, res);
+  if (url.pathname.startsWith(CONTROL_PREFIX)) {
+    const refused = refusal(req, loopbackOnly);
+    if (refused) return sendJson(res, 403, { Message: refused }, 'AccessDeniedException');
+    return control(service, url.pathname.slice(CONTROL_PREFIX.length), req.method, body, res);
+  }
   const read = describeRoute(req.method, url.pathname);
   if (!read && (url.pathname !== '/contact/task' || req.method !== 'PUT')) {
     return answer(res, service.error(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname}`));
@@ -107,12 +115,10 @@ function control(service: TaskService, route: string, method: string | undefined
   // Task content is customer data: served only on the emulator's own (loopback by default) address.
   if (route === 'tasks' && method === 'GET') return sendJson(res, 200, service.tasks satisfies StoredTask[]);
   if (route === 'config' && method === 'POST') {
-    try {
-      service.configure(JSON.parse(body.toString('utf8')) as ServiceOptions);
-      return sendJson(res, 200, service.stats());
-    } catch {
-      return answer(res, service.error(400, 'SerializationException', 'config must be a JSON object'));
-    }
+    const config = parseConfig(body);
+    if ('error' in config) return sendJson(res, 400, { Message: config.error }, 'InvalidParameterException');
+    service.configure(config.patch);
+    return sendJson(res, 200, service.stats());
   }
   answer(res, service.error(404, 'UnknownOperationException', `No control route ${method} ${CONTROL_PREFIX}${route}`));
 }

@@ -7,6 +7,7 @@ import { TokenBucket } from '../delivery/limiter.js';
 import { checkTaskRequest, LIMITS } from '../input/rules.js';
 import type { TaskRequest } from '../types.js';
 import { mulberry32 } from './random.js';
+import { parseRequest, stricterLength, validationMessage, type LengthLimits } from './validation.js';
 
 /** Resources of one emulated Connect instance. */
 export interface InstanceResources {
@@ -39,6 +40,8 @@ export interface ServiceOptions {
   latencyMs?: number;
   latencyJitterMs?: number;
   faults?: FaultOptions;
+  /** Length limits stricter than the API model's (the client does not know them), e.g. `{ Name: 512 }`. */
+  maxLengths?: LengthLimits;
 }
 
 export const DEMO_INSTANCE_ID = '00000000-0000-4000-8000-00000000c0de';
@@ -139,10 +142,9 @@ export class TaskService {
     if ('error' in parsed) return this.error(400, 'SerializationException', parsed.error);
     const req = parsed.request;
     const violations = checkTaskRequest(req, new Date());
-    if (violations.length) {
-      const v = violations[0]!;
-      return this.error(400, 'InvalidParameterException', `${v.member} ${v.rule}`);
-    }
+    if (violations.length) return this.error(400, 'InvalidParameterException', validationMessage(req, violations));
+    const stricter = stricterLength(req, this.options.maxLengths);
+    if (stricter) return this.error(400, 'InvalidParameterException', stricter);
     const missing = this.missingResource(req);
     if (missing) return this.error(404, 'ResourceNotFoundException', missing);
 
@@ -231,49 +233,4 @@ export class TaskService {
     this.counters.errors[error] = (this.counters.errors[error] ?? 0) + 1;
     return { status, error, message, ...(reason ? { reason } : {}) };
   }
-}
-
-const STRING_MEMBERS = [
-  'InstanceId', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId', 'PreviousContactId',
-  'RelatedContactId', 'Name', 'Description', 'ClientToken',
-] as const;
-
-/** Checks JSON types the way the service's deserializer does, and turns epoch seconds into a Date. */
-function parseRequest(body: unknown): { request: TaskRequest } | { error: string } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { error: 'The request body must be a JSON object' };
-  const b = body as Record<string, unknown>;
-  const request: TaskRequest = {};
-  for (const m of STRING_MEMBERS) {
-    if (b[m] === undefined) continue;
-    if (typeof b[m] !== 'string') return { error: `${m} must be a string` };
-    request[m] = b[m];
-  }
-  if (b.ScheduledTime !== undefined) {
-    if (typeof b.ScheduledTime !== 'number') return { error: 'ScheduledTime must be a number (epoch seconds)' };
-    request.ScheduledTime = new Date(b.ScheduledTime * 1000);
-  }
-  if (b.Attributes !== undefined) {
-    if (!isStringMap(b.Attributes)) return { error: 'Attributes must map strings to strings' };
-    request.Attributes = b.Attributes;
-  }
-  if (b.References !== undefined) {
-    const refs = b.References;
-    if (typeof refs !== 'object' || refs === null || Object.values(refs).some((r) => typeof r !== 'object' || r === null || !isStringMap(r))) {
-      return { error: 'References must map names to {Type, Value}' };
-    }
-    request.References = refs as TaskRequest['References'];
-  }
-  if (b.Attachments !== undefined) {
-    if (!Array.isArray(b.Attachments) || b.Attachments.some((a) => typeof a !== 'object' || a === null)) return { error: 'Attachments must be a list' };
-    request.Attachments = b.Attachments as TaskRequest['Attachments'];
-  }
-  if (b.SegmentAttributes !== undefined) {
-    if (typeof b.SegmentAttributes !== 'object' || b.SegmentAttributes === null) return { error: 'SegmentAttributes must be a map' };
-    request.SegmentAttributes = b.SegmentAttributes as TaskRequest['SegmentAttributes'];
-  }
-  return { request };
-}
-
-function isStringMap(value: unknown): value is Record<string, string> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 }

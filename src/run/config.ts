@@ -8,6 +8,7 @@ import type { JobFile } from '../input/job.js';
 import type { Defaults, Mapping } from '../input/map.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
 import { checkTimeZone } from '../input/time.js';
+import { codePoints } from '../input/rules.js';
 import type { StoredOptions } from '../ledger/state.js';
 
 /** The options of `run` that decide what is sent (a subset of RunOptions). */
@@ -56,6 +57,10 @@ export function resolveSettings(flags: MappingFlags, job: JobFile, stored: Store
   if (!(settings.burst >= 1)) throw new UsageError('--burst must be at least 1');
   if (!(settings.maxAttempts >= 1)) throw new UsageError('--max-attempts must be at least 1');
   if (flags.concurrency !== undefined && !(flags.concurrency >= 1)) throw new UsageError('--concurrency must be at least 1');
+  const d = settings.delimiter;
+  if (d !== undefined && (codePoints(d) !== 1 || d === '"' || d === '\n' || d === '\r')) {
+    throw new UsageError(`--delimiter must be one character other than a quote or a line break, not ${JSON.stringify(d)} (a tab: --delimiter $'\\t' in bash)`);
+  }
   return settings;
 }
 

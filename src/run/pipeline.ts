@@ -4,6 +4,8 @@
  * jobs, so memory is bounded by the pool, never by the file. The set-up around the flow (sender,
  * limiter, signals, ticker) lives in wiring.ts; the helpers of each step below the flow.
  */
+import { cannotConnect } from '../delivery/reach.js';
+import { redactServiceMessage } from '../delivery/redact.js';
 import type { SendOutcome } from '../delivery/send.js';
 import { InputError } from '../errors.js';
 import type { JobFile } from '../input/job.js';
@@ -18,6 +20,7 @@ import type { InputRecord, RowResult } from '../types.js';
 import { checkRequiredColumns, type Settings } from './config.js';
 import type { Logger, RunOptions } from './options.js';
 import { headerWarnings, PlanCollector } from './plan.js';
+import { readySender } from './preflight.js';
 import { summarize, type Summary } from './stats.js';
 import { wire, type Wiring } from './wiring.js';
 
@@ -49,10 +52,15 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   const csv = await openCsv(options.input, ctx.rerun ? {} : { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
   const duplicates = new DuplicateTokens(ctx.log);
   const { prepare, plan } = preparer(csv, options.input, ctx, duplicates);
+  // Region and credentials, after the header and before the results file: a refusal leaves no file.
+  const sender = await readySender(options, ctx.settings).catch((err: unknown) => {
+    csv.close();
+    throw err;
+  });
   const results = ctx.ledger
     ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header, ctx.guard)
     : ResultsWriter.create(ctx.resultsPath, csv.header, ctx.guard);
-  const w = wire(options, ctx.settings);
+  const w = wire({ ...options, sender }, ctx.settings);
   const stops: Stops = { doneBytes: 0 };
   const record = (job: Job, result: RowResult) => {
     if (stops.writeError) return; // not recorded: --resume sends it again with the same token
@@ -166,6 +174,8 @@ async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | un
   }
   const { outcome, requests } = delivery;
   if (delivery.unsent) return { line: job.record.line, status: 'invalid', clientToken: job.token, attempts: requests, errorCode: 'InvalidRow', errorMessage: delivery.unsent };
+  // The endpoint cannot be reached: this row was never sent. Unrecorded, --resume sends it.
+  if (w.unreachable() && cannotConnect(outcome)) return undefined;
   if (outcome.kind === 'fatal') {
     // Credentials or signing: every row would fail the same way. Leave this row unrecorded so
     // --resume sends it once the configuration is fixed, and stop.
@@ -185,7 +195,10 @@ function recorded(job: Job, result: RowResult, w: Wiring, stops: Stops, log: Log
   if (job.carried || result.status === 'created' || result.status === 'planned') return;
   log.info({ line: result.line, status: result.status, code: result.errorCode }, 'row not created');
   if (result.errorCode === 'UnclosedQuote') log.warn({ line: result.line }, 'a quote opened in the record starting at this line is never closed: the rest of the file was not read');
-  log.debug({ line: result.line, message: result.errorMessage }, 'row error detail');
+  // Service messages may echo the value they refused ("Value 'Jane Doe' at 'name'…"): never into a log.
+  // An invalid row's message is our own: it names the column and the rule, never the value.
+  const message = result.status === 'failed' && result.errorMessage ? redactServiceMessage(result.errorMessage) : result.errorMessage;
+  log.debug({ line: result.line, message }, 'row error detail');
 }
 
 function logStart(options: RunOptions, ctx: PipelineContext): void {
@@ -211,8 +224,13 @@ function finish(options: RunOptions, ctx: PipelineContext, w: Wiring, stops: Sto
   }
   if (stops.inputError) summary.inputError = stops.inputError.message;
   if (stops.fatal) {
-    summary.fatalError = `${stops.fatal.code}: ${stops.fatal.message}`;
+    summary.fatalError = `${stops.fatal.code}: ${redactServiceMessage(stops.fatal.message)}`;
     ctx.log.warn({ code: stops.fatal.code }, 'stopped: the service refused our credentials or signature');
+  }
+  const unreachable = w.unreachable();
+  if (unreachable) {
+    summary.unreachable = unreachable;
+    ctx.log.warn({}, `stopped: ${unreachable}`);
   }
   ctx.log.info({ summary }, 'run finished');
   return summary;

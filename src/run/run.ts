@@ -19,6 +19,7 @@ import { checkOwnFile, readState, sha256File, statePath, STATE_VERSION, writeSta
 import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';
 import { silent, type Logger, type RerunOptions, type RunOptions } from './options.js';
 import { commandLine, freshResultsPath, noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
+import { checkEndpoint, checkPaths } from './preflight.js';
 import type { Summary } from './stats.js';
 
 /** Imports `options.input`: one results row per record. */
@@ -44,8 +45,10 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
     });
   }
   const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
+  const requested = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
+  await checkPaths(options.input, requested);
   // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
-  const resultsPath = await canonicalResultsPath(options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input)));
+  const resultsPath = await canonicalResultsPath(requested);
   // A rerun sends as the run it reads did: that run's state lends every setting no flag gives. A run
   // takes its settings from its own flags only, and is then compared with what a results file records.
   const origin = rerun ? await rerunOrigin(options) : undefined;
@@ -61,6 +64,8 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   const identity = await runIdentity({ settings, job, jobPath, inputSha, tokenNamespace });
   if (origin) checkRerunSettings(options.input, origin, identity, await freshResultsPath(options.input));
   const current = storedOptions(jobPath, settings);
+
+  checkEndpoint(settings.endpoint);
 
   const lock = await acquireLock(resultsPath);
   try {

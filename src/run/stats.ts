@@ -84,6 +84,8 @@ export interface Summary {
   inputError?: string;
   /** Set when the run stopped because no request could succeed (credentials, signing, access). */
   fatalError?: string;
+  /** Set when the run stopped because the endpoint could not be reached; the rows not sent are unrecorded. */
+  unreachable?: string;
   /** When the input had already been completed into this results file: that time (nothing was sent). */
   alreadyDone?: string;
   /** Rows whose ClientToken repeated an earlier row's (they become one task). */
@@ -121,7 +123,7 @@ export function formatSummary(s: Summary): string {
     );
   }
   const lines = [
-    `${s.dryRun ? 'Dry run' : s.fatalError ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
+    `${s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
       (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
       (s.rows.skipped ? ` (${s.rows.skipped} of them recorded by the earlier run)` : ''),
     s.dryRun
@@ -138,6 +140,7 @@ export function formatSummary(s: Summary): string {
     // Not "start a new run with another --results": a new namespace would create the earlier rows again.
     lines.push('Fix the input, then run the same command again: it prints how to go on without creating the rows already sent twice.');
   }
+  if (s.unreachable) lines.push(`Stopped: ${s.unreachable}. Rows not sent are not recorded: fix --endpoint or the network, then run the same command with --resume.`);
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);
   return lines.join('\n');

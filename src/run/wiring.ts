@@ -9,7 +9,8 @@ import { initialConcurrency, MAX_AUTO_CONCURRENCY, tuneConcurrency } from '../de
 import { Dispatcher } from '../delivery/dispatch.js';
 import { AdaptiveRate } from '../delivery/rate.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
-import { ConnectSender, createConnectClient, type TaskSender } from '../delivery/send.js';
+import { ReachWatch } from '../delivery/reach.js';
+import { ConnectSender, createConnectClient, endpointSetting, type TaskSender } from '../delivery/send.js';
 import type { Settings } from './config.js';
 import type { RunOptions } from './options.js';
 import { RunStats } from './stats.js';
@@ -26,6 +27,8 @@ export interface Wiring {
   signal: AbortSignal;
   /** Stop taking rows because of something the run itself saw (e.g. credentials refused). */
   stop(reason: string): void;
+  /** Set when the run stopped because the endpoint could not be reached ("cannot reach <endpoint>: …"). */
+  unreachable(): string | undefined;
   /** How many row workers pull from the input at once. */
   workers: number;
   concurrency(): number;
@@ -34,31 +37,48 @@ export interface Wiring {
   close(): void;
 }
 
+/** The real SDK's sender for these settings (preflight.ts makes it before the results file, to check it is ready). */
+export function createSender(options: RunOptions, settings: Settings): TaskSender {
+  return new ConnectSender(
+    createConnectClient({
+      endpoint: settings.endpoint,
+      region: settings.region,
+      profile: settings.profile,
+      maxSockets: options.concurrency ?? MAX_AUTO_CONCURRENCY,
+      requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+    }),
+  );
+}
+
 export function wire(options: RunOptions, settings: Settings): Wiring {
   const stats = new RunStats();
   const rate = new AdaptiveRate({ rate: settings.rate, burst: settings.burst });
   const automatic = options.concurrency === undefined;
   const cap = options.concurrency ?? MAX_AUTO_CONCURRENCY;
   let concurrency = options.concurrency ?? initialConcurrency(settings.rate, settings.burst);
-  const sender: TaskSender | undefined = settings.dryRun
-    ? undefined
-    : (options.sender ??
-      new ConnectSender(
-        createConnectClient({
-          endpoint: settings.endpoint,
-          region: settings.region,
-          profile: settings.profile,
-          maxSockets: cap,
-          requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
-        }),
-      ));
+  const sender: TaskSender | undefined = settings.dryRun ? undefined : (options.sender ?? createSender(options, settings));
 
   const own = new AbortController();
   const deadline = options.deadlineSeconds ? AbortSignal.timeout(options.deadlineSeconds * 1000) : undefined;
   const signal = AbortSignal.any([own.signal, options.signal, deadline].filter((s): s is AbortSignal => s !== undefined));
   // Every row waiting for a slot or a token listens on it; hundreds of listeners are expected.
   setMaxListeners(0, signal);
-  const dispatcher = sender && new Dispatcher(sender, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, concurrency, signal);
+  // Every attempt passes the reach watch: a dead endpoint stops the run instead of failing each row.
+  const watch = new ReachWatch({ maxAttemptsPerRow: settings.maxAttempts });
+  let unreachable: string | undefined;
+  const watched: TaskSender | undefined = sender && {
+    startTask: async (request) => {
+      const outcome = await sender.startTask(request);
+      const reason = watch.observe(outcome);
+      if (reason && !unreachable) {
+        unreachable = `cannot reach ${endpointSetting(settings.endpoint)?.url ?? 'the Amazon Connect endpoint'}: ${reason}`;
+        own.abort(new Error(unreachable));
+      }
+      return outcome;
+    },
+    destroy: () => sender.destroy(),
+  };
+  const dispatcher = watched && new Dispatcher(watched, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, concurrency, signal);
 
   return {
     stats,
@@ -66,6 +86,7 @@ export function wire(options: RunOptions, settings: Settings): Wiring {
     dispatcher,
     signal,
     stop: (reason) => own.abort(new Error(reason)),
+    unreachable: () => unreachable,
     workers: dispatcher ? cap + ROW_HEADROOM : 1,
     concurrency: () => concurrency,
     startTicker(tick) {

@@ -1,21 +1,13 @@
 /**
  * The compiled bin, as users and cron run it: exit codes, what goes to stdout and stderr, privacy.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
-
-const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { cli as runBin, type CliOptions, type Ran } from './bin.js';
 
 /** The pid of the running bin whose arguments include `arg` (children are tracked here). */
 const children = new Map<string, number>();
@@ -27,21 +19,8 @@ async function pidOf(arg: string): Promise<number> {
   }
 }
 
-function cli(args: string[], options: { cwd?: string; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Ran> {
-  return new Promise((done) => {
-    const env = { ...process.env };
-    delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED; // prove the bin silences it itself
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const a of args) children.set(a, child.pid!);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-      options.onStdout?.(stdout, child);
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+function cli(args: string[], options: CliOptions = {}): Promise<Ran> {
+  return runBin(args, { ...options, onSpawn: (child) => args.forEach((a) => children.set(a, child.pid!)) });
 }
 
 let emulator: Emulator;

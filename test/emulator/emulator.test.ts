@@ -47,10 +47,11 @@ describe('emulator with the real SDK', () => {
   });
 
   it.each<[string, Partial<StartTaskContactCommandInput>, string, number, RegExp]>([
-    ['a long Name', { Name: 'n'.repeat(1025) }, 'InvalidParameterException', 400, /^Name must be at most 1024/],
-    ['two routes', { TaskTemplateId: 't' }, 'InvalidParameterException', 400, /exactly one of ContactFlowId/],
-    ['a bad attribute key', { Attributes: { 'a b': 'x' } }, 'InvalidParameterException', 400, /Attributes.a b key may contain only/],
-    ['a voice-only reference type', { References: { r: { Type: 'ATTACHMENT', Value: 'x' } } }, 'InvalidParameterException', 400, /Type must be one of URL/],
+    // As the real service does, validation messages echo the refused value (the client must redact them).
+    ['a long Name', { Name: 'n'.repeat(1025) }, 'InvalidParameterException', 400, /^1 validation error detected: Value 'n{1025}' at 'name' failed to satisfy constraint: Name must be at most 1024/],
+    ['two routes', { TaskTemplateId: 't' }, 'InvalidParameterException', 400, /Value 't' at 'taskTemplateId' failed to satisfy constraint: .*exactly one of ContactFlowId/],
+    ['a bad attribute key', { Attributes: { 'a b': 'Jane' } }, 'InvalidParameterException', 400, /Value 'Jane' at 'attributes.a b' failed to satisfy constraint: Attributes.a b key may contain only/],
+    ['a voice-only reference type', { References: { r: { Type: 'ATTACHMENT', Value: 'x' } } }, 'InvalidParameterException', 400, /Value '\{"Type":"ATTACHMENT","Value":"x"\}' at 'references.r' .*Type must be one of URL/],
     ['a past ScheduledTime', { ScheduledTime: new Date(Date.now() - 60_000) }, 'InvalidParameterException', 400, /ScheduledTime must not be in the past/],
     ['six attachments', { Attachments: Array.from({ length: 6 }, () => ({ FileName: 'a', S3Url: 'https://s3/a' })) }, 'InvalidParameterException', 400, /Attachments must hold 1 to 5/],
     ['an unknown instance', { InstanceId: 'nope' }, 'ResourceNotFoundException', 404, /Instance not found/],
@@ -59,6 +60,21 @@ describe('emulator with the real SDK', () => {
     const f = await failure(input);
     expect(f).toMatchObject({ name, status });
     expect(f.message).toMatch(message);
+  });
+
+  it('can be stricter than the client\'s rules (maxLengths), refusing with the value echoed', async () => {
+    const e = await startEmulator({ maxLengths: { Name: 8 } });
+    const c = new ConnectClient({ endpoint: e.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    try {
+      await expect(c.send(new StartTaskContactCommand({ ...base, Name: 'Jane Doe Smith' }))).rejects.toMatchObject({
+        name: 'InvalidParameterException',
+        message: "1 validation error detected: Value 'Jane Doe Smith' at 'name' failed to satisfy constraint: Member must have length less than or equal to 8",
+      });
+      expect((await c.send(new StartTaskContactCommand({ ...base, Name: 'Jane Doe' }))).ContactId).toBeTruthy();
+    } finally {
+      c.destroy();
+      await e.close();
+    }
   });
 
   it('accepts a ScheduledTime sent as epoch seconds by the SDK', async () => {

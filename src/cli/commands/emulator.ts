@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { startEmulator, type EmulatorOptions } from '../../emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
+import { UsageError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { collect, port, positive, probability, whole } from '../parsers.js';
+import { collect, integer, nonNegative, port, positive, probability, whole } from '../parsers.js';
 
 export function addEmulatorCommand(program: Command, setExit: (code: number) => void): void {
   program
@@ -13,12 +14,12 @@ export function addEmulatorCommand(program: Command, setExit: (code: number) => 
     .option('--host <addr>', 'address to bind; loopback unless you need otherwise', '127.0.0.1')
     .option('--rate <n>', 'StartTaskContact quota, requests/s', positive('--rate'), 2)
     .option('--burst <n>', 'burst of that quota', whole('--burst'), 5)
-    .option('--latency-ms <n>', 'added latency per request', Number, 0)
-    .option('--jitter-ms <n>', 'random extra latency up to this', Number, 0)
+    .option('--latency-ms <n>', 'added latency per request', nonNegative('--latency-ms'), 0)
+    .option('--jitter-ms <n>', 'random extra latency up to this', nonNegative('--jitter-ms'), 0)
     .option('--fail-before <p>', 'probability of a 500 before creating', probability)
     .option('--fail-after <p>', 'probability of a 500 after creating (the task exists)', probability)
     .option('--reset-after <p>', 'probability of a dropped connection after creating', probability)
-    .option('--seed <n>', 'seed for injected faults and jitter', Number, 1)
+    .option('--seed <n>', 'seed for injected faults and jitter', integer('--seed'), 1)
     .option('--max-active-tasks <n>', 'active tasks per instance before 402 (real default 2500; default unlimited)', whole('--max-active-tasks'))
     .option('--task-lifetime <seconds>', 'how long a task stays active', positive('--task-lifetime'))
     .option('--instance <id:flow[,flow]>', 'a known instance and its contact flows (repeatable); default: the demo instance', collect, [] as string[])
@@ -35,7 +36,9 @@ export function addEmulatorCommand(program: Command, setExit: (code: number) => 
         taskLifetimeMs: o.taskLifetime !== undefined ? o.taskLifetime * 1000 : undefined,
         ...(o.instance.length ? { instances: parseInstances(o.instance) } : {}),
       };
-      const emulator = await startEmulator(options);
+      const emulator = await startEmulator(options).catch((err: unknown) => {
+        throw listenError(err, o.port, o.host);
+      });
       process.stdout.write(
         `StartTaskContact emulator on ${emulator.url} (quota ${o.rate}/s, burst ${o.burst})\n` +
           (o.instance.length ? '' : `Instance ${DEMO_INSTANCE_ID}, contact flow ${DEMO_CONTACT_FLOW_ID}\n`) +
@@ -64,6 +67,17 @@ interface EmulatorFlags {
   maxActiveTasks?: number;
   taskLifetime?: number;
   instance: string[];
+}
+
+/** A port or address the emulator cannot listen on is the user's to change, not a bug (SPEC: never exit 70). */
+function listenError(err: unknown, port: number, host: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new UsageError(`port ${port} is in use: pass --port 0 for a free one or another port`);
+  if (code === 'EACCES') return new UsageError(`port ${port} needs privileges this user lacks: pass --port 0 for a free one or a port above 1023`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EINVAL') {
+    return new UsageError(`cannot listen on --host ${host} (${code}): pass an address of this machine, e.g. 127.0.0.1`);
+  }
+  return err;
 }
 
 function parseInstances(specs: string[]): NonNullable<EmulatorOptions['instances']> {
