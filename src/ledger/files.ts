@@ -141,6 +141,6 @@ function openError(path: string, err: unknown, what: string): UsageError {
   return new UsageError(`cannot open the ${what} ${path}: ${describeErrno(err)}`, { cause: err });
 }
 
-function notRegular(path: string, what: string): UsageError {
+export function notRegular(path: string, what: string): UsageError {
   return new UsageError(`refusing the ${what} ${path}: it is not a regular file (a FIFO, device or folder is in its place); move it away`);
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { openRegular, READ, replaceFileAtomically } from './files.js';
+import { notRegular, openRegular, READ, replaceFileAtomically } from './files.js';
 import type { Summary } from '../run/stats.js';
 
 /** The options a rerun falls back to when a flag is not given (a rerun sends as its origin did). */
@@ -131,6 +131,7 @@ export async function writeState(resultsPath: string, state: RunState): Promise<
  */
 export async function checkOwnFile(path: string, what: string, privateOnly: boolean): Promise<void> {
   const st = await stat(path);
+  if (!st.isFile()) throw notRegular(path, what);
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {
     throw new UsageError(`${what} ${path} belongs to another user (uid ${st.uid}): it was not written by your runs, so it is not used. Pass another --results`);

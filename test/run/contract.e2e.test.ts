@@ -188,7 +188,7 @@ describe('3 · rerun reads only a whole, finished results file', () => {
     });
 
     writeFileSync(first.results, original.replace(/,2,failed,/, ',2,donez,'));
-    await expect(rerunImport({ input: first.results })).rejects.toThrow(/^line \d+ of .* \(input line 2\): Result\.Status must be one of created, failed, invalid, planned/);
+    await expect(rerunImport({ input: first.results })).rejects.toThrow(/line 2: its Result\.Status is not one of created, failed, invalid, planned/);
 
     writeFileSync(first.results, original.replace(/,2,failed,/, ',2, Failed ,').replace(/,6,created,/, ',6,Created ,'));
     e.service.addInstance(DEMO_INSTANCE_ID, { contactFlows: ['flow-not-yet'] });
@@ -305,9 +305,9 @@ describe('10 · after the input changed, the advice keeps the earlier tokens', (
     const dir = tempDir();
     const input = join(dir, 'input.csv');
     const good = stringify(taskRows(8));
-    // A quote opened in the last record and never closed: the file ends there, every row before it kept.
-    const cut = good.indexOf('Task 8');
-    writeFileSync(input, `${good.slice(0, cut)}Task 8,"Line one of 8 but the export was cut off`);
+    // A byte that is not UTF-8 in record 6: reading stops there, every row before it kept.
+    const cut = good.indexOf('Task 6');
+    writeFileSync(input, Buffer.concat([Buffer.from(good.slice(0, cut)), Buffer.from([0xff]), Buffer.from(good.slice(cut))]));
     const options = { input, endpoint: e.url, ...route, rate: 500, burst: 50 };
     expect((await runImport(options)).inputError).toBeTruthy();
     const sentBefore = e.stats().tasks;

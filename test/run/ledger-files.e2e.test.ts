@@ -50,7 +50,7 @@ async function interruptedRun(e: Emulator, rows: number, keep: number) {
   const records = readFileSync(path, 'utf8').split(/(?<=\n)(?=Task )/);
   writeFileSync(path, records.slice(0, keep + 1).join(''));
   const state = `${path}.run.json`;
-  writeFileSync(state, readFileSync(state, 'utf8').replace(/,\s*"completedAt"[^,}]*/, ''));
+  writeFileSync(state, readFileSync(state, 'utf8').replace(/,\s*"completedAt"[^,}]*/, '').replace(/"outcome": "completed"/, '"outcome": "interrupted"'));
   return { dir, input, path, records };
 }
 
