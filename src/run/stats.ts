@@ -1,6 +1,7 @@
 /** Counters for the progress line and the end-of-run summary. */
 import type { SendOutcome } from '../delivery/send.js';
 import type { RowStatus } from '../types.js';
+import { nextStep } from '../report/next-step.js';
 
 /** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
 const RESERVOIR = 10_000;
@@ -8,8 +9,10 @@ const RECENT = 512;
 
 export class RunStats {
   readonly rows: Record<RowStatus, number> = { created: 0, failed: 0, invalid: 0, planned: 0 };
-  /** Rows already final in the results file, skipped on --resume. */
+  /** Rows not sent by this run: already final in the results file (--resume), or copied by a rerun. */
   skipped = 0;
+  /** Tasks created by requests of this run (rows carried over excluded): what rates are made of. */
+  sentCreated = 0;
   requests = 0;
   throttled = 0;
   /** Resends after a transient failure (throttled resends are counted in `throttled`). */
@@ -74,7 +77,7 @@ export interface Summary {
   /** Ceiling asked for, and the rate the adaptive control ended at (requests/s). */
   targetRate: number;
   finalRate: number;
-  /** Created tasks per second of the whole run. */
+  /** Tasks created by this run's requests per second (rows carried over from an earlier run excluded). */
   achievedRate: number;
   latencyMs: { p50: number | null; p99: number | null };
   interrupted: boolean;
@@ -87,6 +90,8 @@ export interface Summary {
   alreadyDone?: string;
   /** Rows whose ClientToken repeated an earlier row's (they become one task). */
   duplicateTokens?: number;
+  /** For a rerun: the results file it sent again (for the next step). Absent otherwise. */
+  rerunOf?: string;
 }
 
 export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>): Summary {
@@ -103,7 +108,8 @@ export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'resul
     unknownOutcomes: stats.unknownOutcomes,
     errors: stats.errors,
     elapsedSeconds: Math.round(elapsedSeconds * 100) / 100,
-    achievedRate: Math.round((created / Math.max(elapsedSeconds, 0.001)) * 100) / 100,
+    // Only requests sent now count: a resume or rerun that sent nothing has no rate, not a huge one.
+    achievedRate: stats.requests === 0 ? 0 : Math.round((stats.sentCreated / Math.max(elapsedSeconds, 0.001)) * 100) / 100,
     latencyMs: { p50: round(stats.latency(50)), p99: round(stats.latency(99)) },
   };
 }
@@ -120,10 +126,12 @@ export function formatSummary(s: Summary): string {
   const lines = [
     `${s.dryRun ? 'Dry run' : s.fatalError ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
       (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
-      (s.rows.skipped ? ` (${s.rows.skipped} of them recorded by the earlier run)` : ''),
+      (s.rows.skipped ? ` (${s.rows.skipped} carried over from the earlier run, not sent again)` : ''),
     s.dryRun
       ? `Time ${s.elapsedSeconds}s · nothing sent`
-      : `Time ${s.elapsedSeconds}s · ${s.achievedRate} tasks/s (target ${round2(s.targetRate)}/s, ended at ${round2(s.finalRate)}/s) · ` +
+      : s.requests === 0
+        ? `Time ${s.elapsedSeconds}s · no requests sent`
+        : `Time ${s.elapsedSeconds}s · ${s.achievedRate} tasks/s sent by this run (target ${round2(s.targetRate)}/s, ended at ${round2(s.finalRate)}/s) · ` +
       `${s.requests} requests, ${s.throttled} throttled, ${s.retries} retries` +
       (s.latencyMs.p50 !== null ? ` · latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms` : ''),
   ];
@@ -133,6 +141,10 @@ export function formatSummary(s: Summary): string {
   if (s.inputError) lines.push(`Input error: ${s.inputError}`);
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);
+  if (!s.fatalError) {
+    const next = nextStep({ results: s.results, input: s.input, rerunOf: s.rerunOf, completed: !s.interrupted && !s.inputError, dryRun: s.dryRun, failed: s.rows.failed, invalid: s.rows.invalid });
+    lines.push(next ? `Next: ${next.command}\n      ${next.why}` : 'Next: nothing to do, every row is created.');
+  }
   return lines.join('\n');
 }
 
