@@ -107,12 +107,14 @@ export function renderProgress(s: ProgressSnapshot, width: number): string {
   const rows = s.total !== undefined ? `${int(s.done)}/${s.totalExact ? '' : '~'}${int(s.total)} rows${pct !== undefined ? ` ${pct}%` : ''}` : `${int(s.done)} rows`;
   const fields: Field[] = [
     { text: rows, priority: 0 },
-    { text: `${int(s.created)} ${s.dryRun ? 'planned' : 'created'}, ${int(s.failed)} failed, ${int(s.invalid)} invalid`, priority: 1 },
+    // Rows done says how far; what needs attention comes before how many were created.
+    { text: `${int(s.created)} ${s.dryRun ? 'planned' : 'created'}`, priority: 5 },
+    { text: `${int(s.failed)} failed, ${int(s.invalid)} invalid`, priority: 1 },
     ...(s.dryRun ? [] : [{ text: `${rate(s.achieved)}/s of ${rate(s.target)}/s`, priority: 3 }]),
     ...(s.etaMs !== undefined ? [{ text: `ETA ${duration(s.etaMs)}`, priority: 2 }] : []),
-    { text: `${duration(s.elapsedMs)} elapsed`, priority: 4 },
-    ...(s.dryRun ? [] : [{ text: `${int(s.throttled)} throttled`, priority: 5 }]),
-    ...(s.p50 !== undefined && s.p99 !== undefined ? [{ text: `p50/p99 ${Math.round(s.p50)}/${Math.round(s.p99)} ms`, priority: 6 }] : []),
+    { text: `${duration(s.elapsedMs)} elapsed`, priority: 6 },
+    ...(s.dryRun ? [] : [{ text: `${int(s.throttled)} throttled`, priority: 4 }]),
+    ...(s.p50 !== undefined && s.p99 !== undefined ? [{ text: `p50/p99 ${Math.round(s.p50)}/${Math.round(s.p99)} ms`, priority: 7 }] : []),
   ];
   const room = Math.max(1, width - 1);
   const kept = new Set<Field>();
@@ -124,6 +126,8 @@ export function renderProgress(s: ProgressSnapshot, width: number): string {
       used += cost;
     }
   }
+  // Too narrow even for the rows: the shortest form that still holds whole numbers.
+  if (!kept.size) return [`${int(s.done)}${pct !== undefined ? ` ${pct}%` : ''}`, int(s.done)].find((t) => t.length <= room) ?? int(s.done);
   let line = fields.filter((f) => kept.has(f)).map((f) => f.text).join(SEPARATOR);
   // A bar only with room to spare: the figures come first.
   const spare = room - line.length - 1;

@@ -5,8 +5,7 @@
  * examples, never the rows, whatever the file's size. Row content is never read into the model:
  * only the `Result.*` cells.
  */
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { Parser } from 'csv-parse';
 import { InputError } from '../errors.js';
 import { earlierResults } from '../ledger/reader.js';
@@ -112,7 +111,10 @@ async function readResultsFile(file: string): Promise<Counts> {
     groups.set(key, g);
   };
   let read: ((values: string[]) => ReturnType<ReturnType<typeof earlierResults>>) | undefined;
-  const parser = createReadStream(file).pipe(new Parser({ relax_column_count: true, record_delimiter: ['\r\n', '\n'], bom: true }));
+  const handle = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`cannot read ${file}: ${err.code ?? err.message}`, { cause: err });
+  });
+  const parser = handle.createReadStream().pipe(new Parser({ relax_column_count: true, record_delimiter: ['\r\n', '\n'], bom: true }));
   try {
     for await (const values of parser as AsyncIterable<string[]>) {
       if (!read) {
@@ -132,6 +134,8 @@ async function readResultsFile(file: string): Promise<Counts> {
     if (err instanceof InputError) throw err;
     const e = err as NodeJS.ErrnoException;
     throw new InputError(`cannot read ${file}: ${e.code ?? e.message}`, { cause: err });
+  } finally {
+    await handle.close();
   }
   if (!read) throw new InputError(`${file} is empty: it holds no results header`);
   const sorted = (m: Map<string, Group>) => [...m.values()].sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
