@@ -60,10 +60,10 @@ function section(r: FileReport): string {
     tile(int(invalid), 'invalid (never sent)', invalid ? 'bad' : ''),
     ...(r.run
       ? [
-          tile(`${r.run.achievedRate}/s`, `created per second (ceiling ${r.run.ceiling}/s)`),
+          tile(`${r.run.achievedRate}/s`, `created/s, ceiling ${r.run.ceiling}/s`),
           tile(int(r.run.throttled), `throttled of ${int(r.run.requests)} requests`),
           tile(span(r.run.activeSeconds), r.run.segments.length > 1 ? `sending, ${r.run.segments.length} parts` : 'sending'),
-          ...(r.run.p50 !== null ? [tile(`${r.run.p50} / ${r.run.p99}`, 'latency p50 / p99, ms')] : []),
+          ...(r.run.p50 !== null ? [tile(`${r.run.p50}/${r.run.p99}`, 'ms latency, p50/p99')] : []),
         ]
       : []),
   ];
