@@ -11,7 +11,8 @@ Reads only the Result.* columns (never row content), the run state <results>.run
 <results>.timeline.jsonl beside each file. Prints counts by status, failures by error code and invalid
 rows by rule (with example input lines), the run's time span, rate and throttles, and the next command.
 
-Examples (after a run of samples/tasks.csv; see run --help):
+Examples:
+  # After a run of samples/tasks.csv (see run --help)
   connect-task-loader report samples/tasks.results.csv
   connect-task-loader report samples/tasks.results.csv --json
   connect-task-loader report samples/tasks.results.csv --html tasks-report.html

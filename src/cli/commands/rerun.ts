@@ -15,7 +15,8 @@ flags win. Each row keeps its ClientToken unless its content changed. Writes <re
 rerun of that writes .rerun-2.csv) unless --results says otherwise; Result.Line still points into the
 original input. An interrupted rerun is finished with the same command and --resume.
 
-Examples (after a run of samples/tasks.csv; see run --help):
+Examples:
+  # After a run of samples/tasks.csv (see run --help)
   connect-task-loader rerun samples/tasks.results.csv
   connect-task-loader rerun samples/tasks.results.csv --include-invalid --results samples/tasks.fixed.csv
 

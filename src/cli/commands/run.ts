@@ -5,7 +5,9 @@ import { runWithOperatorOutput } from '../operator.js';
 import { addOperatorOptions, addRunOptions, toRunOptions, type RunFlags } from '../run-options.js';
 
 export const EXAMPLES = `
-Examples (from a clone of the repository; the emulator stands in for AWS):
+Examples:
+  # From a clone of the repository; the emulator stands in for AWS until the last one.
+
   # Check the file without sending anything (writes samples/tasks.results.csv as planned)
   connect-task-loader validate samples/tasks.csv --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID}
 
