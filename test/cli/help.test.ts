@@ -88,7 +88,7 @@ describe('--help examples work as printed', () => {
       const args = substitute(example);
       if (args.includes('samples/tasks.results.csv') && !existsSync(join(dir, 'samples/tasks.results.csv')) && args[0] !== 'run') {
         // "after a run of samples/tasks.csv": the run example of run --help.
-        const first = await bin(['run', 'samples/tasks.csv', '--endpoint', emulator.url, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID], dir);
+        const first = await bin(['run', 'samples/tasks.csv', '--endpoint', emulator.url, '--rate', '100', '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID], dir);
         expect(first.code, first.out).toBe(1);
       }
       const r = await bin(args, dir, args[0] === 'emulator' ? /emulator on http/ : undefined);

@@ -11,8 +11,8 @@ Examples:
   # Check the file without sending anything (writes samples/tasks.results.csv as planned)
   connect-task-loader validate samples/tasks.csv --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID}
 
-  # Rehearse on the local emulator (in another terminal: connect-task-loader emulator --port 4566)
-  connect-task-loader run samples/tasks.csv --endpoint http://127.0.0.1:4566 \\
+  # Rehearse on the local emulator (in another terminal: connect-task-loader emulator --port 4566 --rate 20)
+  connect-task-loader run samples/tasks.csv --endpoint http://127.0.0.1:4566 --rate 20 \\
       --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID}
 
   # After a crash or Ctrl-C: finish the run (rows already recorded are skipped; same options as before)
@@ -24,8 +24,9 @@ Examples:
   # What happened: counts, errors by code, invalid rows by rule, the next command; an HTML page
   connect-task-loader report samples/tasks.results.csv --html tasks-report.html
 
-  # Real AWS: credentials from the standard chain (AWS_PROFILE, SSO, a role), your quota as --rate
-  connect-task-loader run samples/tasks.csv --results samples/tasks.aws.csv --region eu-west-2 --rate 2 \\
+  # Real AWS: credentials from the standard chain (AWS_PROFILE, SSO, a role); your account's quota as
+  # --rate and --burst (the default quota is 2/s, burst 5; here one raised to 20/s)
+  connect-task-loader run samples/tasks.csv --results samples/tasks.aws.csv --region eu-west-2 --rate 20 --burst 20 \\
       --instance-id 12345678-aaaa-bbbb-cccc-123456789012 --contact-flow-id 87654321-aaaa-bbbb-cccc-210987654321
 
 Exit codes: 0 all created · 1 some rows failed or invalid · 2 usage or unreadable input (nothing sent)
