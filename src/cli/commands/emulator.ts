@@ -48,15 +48,17 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in u
         ...(o.instance.length ? { instances: parseInstances(o.instance) } : {}),
       };
       const emulator = await startEmulator(options);
+      // Listen before saying where we are: a SIGTERM sent on reading the address must stop us cleanly.
+      const stopped = new Promise<void>((done) => {
+        process.once('SIGINT', done);
+        process.once('SIGTERM', done);
+      });
       process.stdout.write(
         `StartTaskContact emulator on ${emulator.url} (quota ${o.rate}/s, burst ${o.burst})\n` +
           (o.instance.length ? '' : `Instance ${DEMO_INSTANCE_ID}, contact flow ${DEMO_CONTACT_FLOW_ID}\n`) +
           `Stats: ${emulator.url}/__emulator/stats · Ctrl-C to stop\n`,
       );
-      await new Promise<void>((done) => {
-        process.once('SIGINT', done);
-        process.once('SIGTERM', done);
-      });
+      await stopped;
       await emulator.close();
       setExit(EXIT.ok);
     });
