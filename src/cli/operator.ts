@@ -8,7 +8,7 @@ import { formatPlan } from '../run/plan.js';
 import { formatSummary, type Summary } from '../run/stats.js';
 import { EXIT } from './exit-codes.js';
 import { createLogger } from './log.js';
-import { ProgressView } from './progress.js';
+import { JsonProgress, TerminalProgress } from './progress-view.js';
 import { checkSummaryPath, writeSummaryFile } from './summary-file.js';
 
 /** The operator-output flags every importing command takes. */
@@ -16,6 +16,8 @@ export interface OperatorFlags {
   logLevel: string;
   logFormat?: 'json' | 'pretty';
   progress: boolean;
+  /** Seconds between JSON progress lines off a terminal (default 30). */
+  progressInterval?: number;
   summaryJson?: string;
 }
 
@@ -23,8 +25,11 @@ export interface OperatorFlags {
 export async function runWithOperatorOutput(options: RerunOptions, flags: OperatorFlags, command: 'run' | 'rerun' = 'run'): Promise<number> {
   if (flags.summaryJson) checkSummaryPath(flags.summaryJson);
   const tty = Boolean(process.stderr.isTTY);
-  const progress = flags.progress && tty && flags.logFormat !== 'json' ? new ProgressView() : undefined;
+  const progress = flags.progress && tty && flags.logFormat !== 'json' ? new TerminalProgress() : undefined;
   const logger = createLogger({ level: flags.logLevel, format: flags.logFormat ?? (tty ? 'pretty' : 'json'), stream: progress?.logStream });
+  // Off a terminal the journal gets a progress line now and then instead of a redrawn line.
+  const journal = flags.progress && !progress ? new JsonProgress(logger, flags.progressInterval ?? 30) : undefined;
+  const onProgress = progress ?? journal;
 
   // First signal: stop reading, drain in-flight requests, record them. Second: leave at once.
   const controller = new AbortController();
@@ -44,7 +49,7 @@ export async function runWithOperatorOutput(options: RerunOptions, flags: Operat
 
   let summary: Summary;
   try {
-    const full = { ...options, logger, signal: controller.signal, onProgress: progress && ((p: Progress) => progress.update(p)) };
+    const full = { ...options, logger, signal: controller.signal, onProgress: onProgress && ((p: Progress) => onProgress.update(p)) };
     summary = await (command === 'rerun' ? rerunImport(full) : runImport(full));
   } finally {
     progress?.stop();

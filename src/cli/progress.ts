@@ -1,54 +1,163 @@
-/** Progress on a terminal: one bar (by input bytes of finished rows, when the size is known) and live counters. */
-import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { Writable } from 'node:stream';
+/**
+ * Progress, as data and as one line of text. Pure: `progressSnapshot` turns the run's counters into
+ * figures, `renderProgress` lays them out for a terminal `width` columns wide — dropping whole fields
+ * by priority, never cutting a number — and `progressRecord` is the JSON line printed off a terminal.
+ *
+ * The row total is known exactly once the input has been read to its end; before that it is
+ * estimated from the bytes read per record (shown with `~`). The percentage counts finished rows.
+ */
 import type { Progress } from '../run/options.js';
 
-export class ProgressView {
-  private readonly multi: MultiBar;
-  private bar: SingleBar | undefined;
-  /** Log lines written here appear above the bar instead of tearing it. */
-  readonly logStream: Writable;
+export interface ProgressSnapshot {
+  /** Rows finished (carried-over rows included), and the total when known or estimated. */
+  done: number;
+  total?: number;
+  totalExact: boolean;
+  /** Rows taken over from an earlier run (resume, rerun): finished, not sent. */
+  carried: number;
+  created: number;
+  failed: number;
+  invalid: number;
+  /** Tasks created per second by this run, recently; the rate control's pace; the --rate ceiling. */
+  achieved: number;
+  target: number;
+  ceiling: number;
+  throttled: number;
+  elapsedMs: number;
+  etaMs?: number;
+  p50?: number;
+  p99?: number;
+  dryRun: boolean;
+}
 
-  constructor(stream: NodeJS.WriteStream = process.stderr) {
-    this.multi = new MultiBar(
-      { stream, hideCursor: true, clearOnComplete: false, stopOnComplete: false, etaBuffer: 50, fps: 5, noTTYOutput: false },
-      Presets.shades_classic,
-    );
-    this.logStream = new Writable({
-      write: (chunk: Buffer, _enc, done) => {
-        const text = chunk.toString();
-        this.multi.log(text.endsWith('\n') ? text : `${text}\n`);
-        done();
-      },
-    });
+/** Recent rates from cumulative counters: a sliding window of (time, created, rows sent) samples. */
+export class RateWindow {
+  private readonly samples: { t: number; created: number; rows: number }[] = [];
+  constructor(private readonly windowMs = 20_000) {}
+
+  /** Adds a sample; returns created tasks/s and finished (not carried) rows/s over the window. */
+  add(t: number, created: number, rows: number): { created: number; rows: number } {
+    this.samples.push({ t, created, rows });
+    while (this.samples.length > 2 && t - this.samples[1]!.t >= this.windowMs) this.samples.shift();
+    const first = this.samples[0]!;
+    const seconds = (t - first.t) / 1000;
+    if (seconds <= 0) return { created: 0, rows: 0 };
+    return { created: (created - first.created) / seconds, rows: (rows - first.rows) / seconds };
   }
+}
 
-  update(p: Progress): void {
-    const { rows, throttled, retries } = p.stats;
-    const seconds = Math.max(0.001, p.stats.elapsedMs / 1000);
-    const p50 = p.stats.recentLatency(50);
-    const p99 = p.stats.recentLatency(99);
-    const payload = {
-      created: rows.created,
-      failed: rows.failed,
-      invalid: rows.invalid + rows.planned,
-      achieved: (rows.created / seconds).toFixed(1),
-      rate: p.rate.toFixed(1),
-      throttled,
-      retries,
-      latency: p50 === undefined ? '–' : `${p50.toFixed(0)}/${p99!.toFixed(0)} ms`,
-    };
-    const total = p.totalBytes ?? 0;
-    if (!this.bar) {
-      const format =
-        (total ? '{bar} {percentage}% | ' : '') +
-        '{created} created, {failed} failed, {invalid} invalid | {achieved}/s (target {rate}/s) | {throttled} throttled, {retries} retries | p50/p99 {latency}';
-      this.bar = this.multi.create(total || 1, 0, payload, { format });
+export function progressSnapshot(p: Progress, window: RateWindow): ProgressSnapshot {
+  const { rows, skipped, throttled } = p.stats;
+  const done = rows.created + rows.failed + rows.invalid + rows.planned;
+  let total: number | undefined;
+  if (p.readDone) total = p.rowsRead;
+  else if (p.totalBytes && p.readBytes > 0 && p.rowsRead > 0) total = Math.max(p.rowsRead, Math.round((p.rowsRead * p.totalBytes) / p.readBytes));
+  const rates = window.add(p.stats.elapsedMs, p.stats.sentCreated, done - skipped);
+  const p50 = p.stats.recentLatency(50);
+  const p99 = p.stats.recentLatency(99);
+  return {
+    done,
+    total,
+    totalExact: p.readDone,
+    carried: skipped,
+    created: rows.created,
+    failed: rows.failed,
+    invalid: rows.invalid,
+    achieved: rates.created,
+    target: p.rate,
+    ceiling: p.ceiling,
+    throttled,
+    elapsedMs: p.stats.elapsedMs,
+    etaMs: total !== undefined && rates.rows > 0 ? (Math.max(0, total - done) / rates.rows) * 1000 : undefined,
+    p50,
+    p99,
+    dryRun: p.dryRun,
+  };
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const rate = (n: number) => (n >= 100 ? String(Math.round(n)) : n >= 10 ? n.toFixed(1) : n.toFixed(2).replace(/\.?0+$/, '') || '0');
+
+/** 45s, 12m03s, 3h07m. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function percent(s: ProgressSnapshot): number | undefined {
+  if (s.total === undefined || s.total === 0) return undefined;
+  const pct = Math.floor((s.done / s.total) * 100);
+  // An estimate never claims the end before the last row is read.
+  return Math.min(s.totalExact ? 100 : 99, pct);
+}
+
+interface Field {
+  text: string;
+  /** Lower is more important: kept first when the line is short of room. */
+  priority: number;
+}
+
+const SEPARATOR = ' · ';
+
+/** One line, at most `width - 1` columns (the last column would make some terminals wrap). */
+export function renderProgress(s: ProgressSnapshot, width: number): string {
+  const pct = percent(s);
+  const rows = s.total !== undefined ? `${int(s.done)}/${s.totalExact ? '' : '~'}${int(s.total)} rows${pct !== undefined ? ` ${pct}%` : ''}` : `${int(s.done)} rows`;
+  const fields: Field[] = [
+    { text: rows, priority: 0 },
+    // Rows done says how far; what needs attention comes before how many were created.
+    { text: `${int(s.created)} ${s.dryRun ? 'planned' : 'created'}`, priority: 5 },
+    { text: `${int(s.failed)} failed, ${int(s.invalid)} invalid`, priority: 1 },
+    ...(s.dryRun ? [] : [{ text: `${rate(s.achieved)}/s of ${rate(s.target)}/s`, priority: 3 }]),
+    ...(s.etaMs !== undefined ? [{ text: `ETA ${duration(s.etaMs)}`, priority: 2 }] : []),
+    { text: `${duration(s.elapsedMs)} elapsed`, priority: 6 },
+    ...(s.dryRun ? [] : [{ text: `${int(s.throttled)} throttled`, priority: 4 }]),
+    ...(s.p50 !== undefined && s.p99 !== undefined ? [{ text: `p50/p99 ${Math.round(s.p50)}/${Math.round(s.p99)} ms`, priority: 7 }] : []),
+  ];
+  const room = Math.max(1, width - 1);
+  const kept = new Set<Field>();
+  let used = 0;
+  for (const f of [...fields].sort((a, b) => a.priority - b.priority)) {
+    const cost = f.text.length + (kept.size ? SEPARATOR.length : 0);
+    if (used + cost <= room) {
+      kept.add(f);
+      used += cost;
     }
-    this.bar.update(total ? Math.min(p.bytesDone, total) : 0, payload);
   }
+  // Too narrow even for the rows: the shortest form that still holds whole numbers.
+  if (!kept.size) return [`${int(s.done)}${pct !== undefined ? ` ${pct}%` : ''}`, int(s.done)].find((t) => t.length <= room) ?? int(s.done);
+  let line = fields.filter((f) => kept.has(f)).map((f) => f.text).join(SEPARATOR);
+  // A bar only with room to spare: the figures come first.
+  const spare = room - line.length - 1;
+  if (pct !== undefined && spare >= 12) {
+    const inner = Math.min(40, spare) - 2;
+    const full = Math.round((pct / 100) * inner);
+    line = `[${'#'.repeat(full)}${'-'.repeat(inner - full)}] ${line}`;
+  }
+  return line;
+}
 
-  stop(): void {
-    this.multi.stop();
-  }
+/** The JSON progress record printed off a terminal (one log line per interval). */
+export function progressRecord(s: ProgressSnapshot): Record<string, number | boolean | null> {
+  const r1 = (n: number) => Math.round(n * 10) / 10;
+  return {
+    done: s.done,
+    total: s.total ?? null,
+    totalExact: s.totalExact,
+    percent: percent(s) ?? null,
+    carried: s.carried,
+    created: s.created,
+    failed: s.failed,
+    invalid: s.invalid,
+    rate: r1(s.achieved),
+    target: r1(s.target),
+    ceiling: s.ceiling,
+    throttled: s.throttled,
+    elapsedSeconds: Math.round(s.elapsedMs / 1000),
+    etaSeconds: s.etaMs === undefined ? null : Math.round(s.etaMs / 1000),
+    p50: s.p50 === undefined ? null : Math.round(s.p50),
+    p99: s.p99 === undefined ? null : Math.round(s.p99),
+  };
 }

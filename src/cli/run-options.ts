@@ -45,7 +45,8 @@ export function addOperatorOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--log-level <level>', 'log detail').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'pretty on a terminal, json otherwise').choices(['json', 'pretty']))
-    .option('--no-progress', 'no progress bar (it is shown only on a terminal anyway)')
+    .option('--no-progress', 'no progress line on a terminal, no progress log lines off one')
+    .option('--progress-interval <seconds>', 'off a terminal: seconds between JSON progress log lines (default: 30)', positive('--progress-interval'))
     .option('--summary-json <file>', 'also write the summary as JSON to this file');
 }
 

@@ -51,6 +51,8 @@ export class AdaptiveRate implements RateControl {
   private lastCut = -Infinity;
   private lastClimb: number;
   throttleEvents = 0;
+  /** Told when the pace is cut after a throttle, and when it has climbed back to the ceiling (for logs and the timeline). */
+  onChange?: (event: 'cut' | 'restored', rate: number) => void;
 
   constructor(options: AdaptiveOptions) {
     this.now = options.now ?? (() => performance.now());
@@ -87,6 +89,7 @@ export class AdaptiveRate implements RateControl {
     if (this.rate < this.ceiling) {
       const seconds = (t - this.lastClimb) / 1000;
       this.setRate(Math.min(this.ceiling, this.rate + this.climb * seconds));
+      if (this.rate === this.ceiling) this.onChange?.('restored', this.rate);
     }
     this.lastClimb = t;
   }
@@ -106,6 +109,7 @@ export class AdaptiveRate implements RateControl {
     this.lastCut = t;
     this.lastClimb = t;
     this.throttleEvents++;
+    this.onChange?.('cut', this.rate);
   }
 
   private trim(t: number): void {

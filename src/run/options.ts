@@ -20,6 +20,13 @@ export interface Progress {
   /** Input bytes up to the furthest finished record, and the input's size when known. */
   bytesDone: number;
   totalBytes: number | undefined;
+  /** The --rate ceiling, requests/s (`rate` is the pace the rate control is at). */
+  ceiling: number;
+  /** Records read and input bytes read so far; once `readDone`, `rowsRead` is the input's row count. */
+  rowsRead: number;
+  readBytes: number;
+  readDone: boolean;
+  dryRun: boolean;
 }
 
 export interface RunOptions {

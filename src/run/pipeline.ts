@@ -21,7 +21,9 @@ import { checkRequiredColumns, type Settings } from './config.js';
 import type { Logger, RunOptions } from './options.js';
 import { headerWarnings, PlanCollector } from './plan.js';
 import { readySender } from './preflight.js';
-import { summarize, type Summary } from './stats.js';
+import { RowLog } from './row-log.js';
+import { summarize, type RunStats, type Summary } from './stats.js';
+import { Timeline, type TimelineSample } from './timeline.js';
 import { wire, type Wiring } from './wiring.js';
 
 export interface PipelineContext {
@@ -44,6 +46,10 @@ interface Stops {
   writeError?: Error;
   /** Input bytes up to the furthest finished record, for progress. */
   doneBytes: number;
+  /** Records read and input bytes read so far; readDone once the input has been read to its end. */
+  readRows: number;
+  readBytes: number;
+  readDone: boolean;
 }
 
 export async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summary> {
@@ -61,7 +67,8 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header, ctx.guard)
     : ResultsWriter.create(ctx.resultsPath, csv.header, ctx.guard);
   const w = wire({ ...options, sender }, ctx.settings);
-  const stops: Stops = { doneBytes: 0 };
+  const stops: Stops = { doneBytes: 0, readRows: 0, readBytes: 0, readDone: false };
+  const rowLog = new RowLog(ctx.log);
   const record = (job: Job, result: RowResult) => {
     if (stops.writeError) return; // not recorded: --resume sends it again with the same token
     try {
@@ -72,8 +79,16 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
       w.stop('the results file cannot be written');
       return;
     }
-    recorded(job, result, w, stops, ctx.log);
+    recorded(job, result, w, stops, rowLog);
     plan?.add(job);
+  };
+  // Nothing is sent on a dry run, so there is no time series to keep.
+  const timeline = w.dispatcher ? Timeline.open(ctx.resultsPath, !ctx.ledger, ctx.log) : undefined;
+  timeline?.begin({ start: ctx.rerun ? 'rerun' : ctx.ledger ? 'resume' : 'run', ceiling: ctx.settings.rate, burst: ctx.settings.burst, carried: ctx.ledger?.final.size ?? 0 });
+  const sample = (): TimelineSample => ({ stats: w.stats, rate: w.rate.currentRate, done: rowsDone(w.stats) });
+  w.rate.onChange = (event, rate) => {
+    rowLog.rate(event, rate, ctx.settings.rate);
+    timeline?.tick(sample(), event);
   };
   logStart(options, ctx);
 
@@ -86,7 +101,14 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     }
   }
 
-  const report = () => options.onProgress?.({ stats: w.stats, rate: w.rate.currentRate, concurrency: w.concurrency(), bytesDone: stops.doneBytes, totalBytes: csv.totalBytes });
+  const report = () => {
+    timeline?.tick(sample());
+    rowLog.flush();
+    options.onProgress?.({
+      stats: w.stats, rate: w.rate.currentRate, ceiling: ctx.settings.rate, concurrency: w.concurrency(), bytesDone: stops.doneBytes, totalBytes: csv.totalBytes,
+      rowsRead: stops.readRows, readBytes: stops.readBytes, readDone: stops.readDone, dryRun: ctx.settings.dryRun,
+    });
+  };
   const stopTicker = w.startTicker(report);
   try {
     await Promise.all(Array.from({ length: w.workers }, worker));
@@ -99,6 +121,8 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     }
     w.close();
     report();
+    rowLog.flush(true);
+    timeline?.finish(sample(), w.signal.aborted || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
   }
   if (stops.writeError) throw stops.writeError;
   const summary = finish(options, ctx, w, stops, duplicates);
@@ -137,6 +161,8 @@ function preparer(csv: CsvInput, input: string, ctx: PipelineContext, duplicates
 async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, ledger: Ledger | undefined, w: Wiring, stops: Stops): AsyncGenerator<Job> {
   for await (const record of csv.records) {
     if (w.signal.aborted) return;
+    stops.readRows++;
+    stops.readBytes = Math.max(stops.readBytes, record.endByte ?? 0);
     const job = prepare(record);
     const done = ledger?.final.get(job.record.line);
     if (done) {
@@ -147,6 +173,7 @@ async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, le
     }
     yield job;
   }
+  stops.readDone = true;
 }
 
 /** The next job, or undefined at the end of the input or when it broke (the rows before it stand). */
@@ -188,18 +215,17 @@ async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | un
   return { ...base, status: 'failed', errorCode: outcome.code, errorMessage: outcome.message };
 }
 
-/** Counts a written row and logs one that was not created (line, status and code; never content). */
-function recorded(job: Job, result: RowResult, w: Wiring, stops: Stops, log: Logger): void {
+/** Counts a written row and logs one that was not created (line, status, code and rule; never content). */
+function recorded(job: Job, result: RowResult, w: Wiring, stops: Stops, rowLog: RowLog): void {
   stops.doneBytes = Math.max(stops.doneBytes, job.record.endByte ?? 0);
   w.stats.rows[result.status]++;
+  if (job.carried) w.stats.skipped++;
+  else if (result.status === 'created') w.stats.sentCreated++;
   if (job.carried || result.status === 'created' || result.status === 'planned') return;
-  log.info({ line: result.line, status: result.status, code: result.errorCode }, 'row not created');
-  if (result.errorCode === 'UnclosedQuote') log.warn({ line: result.line }, 'a quote opened in the record starting at this line is never closed: the rest of the file was not read');
-  // Service messages may echo the value they refused ("Value 'Jane Doe' at 'name'…"): never into a log.
-  // An invalid row's message is our own: it names the column and the rule, never the value.
-  const message = result.status === 'failed' && result.errorMessage ? redactServiceMessage(result.errorMessage) : result.errorMessage;
-  log.debug({ line: result.line, message }, 'row error detail');
+  rowLog.row(result);
 }
+
+const rowsDone = (stats: RunStats) => stats.rows.created + stats.rows.failed + stats.rows.invalid + stats.rows.planned;
 
 function logStart(options: RunOptions, ctx: PipelineContext): void {
   const { settings, resultsPath, ledger, rerun, tokenNamespace } = ctx;
@@ -222,6 +248,7 @@ function finish(options: RunOptions, ctx: PipelineContext, w: Wiring, stops: Sto
   if (summary.rows.total === 0 && !ctx.ledger && !stops.inputError && !w.signal.aborted) {
     ctx.log.warn({ input: options.input }, 'the input has a header row and no records: nothing to send');
   }
+  if (ctx.rerun) summary.rerunOf = options.input;
   if (stops.inputError) summary.inputError = stops.inputError.message;
   if (stops.fatal) {
     summary.fatalError = `${stops.fatal.code}: ${redactServiceMessage(stops.fatal.message)}`;

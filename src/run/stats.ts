@@ -2,6 +2,7 @@
 import type { SendOutcome } from '../delivery/send.js';
 import type { RowStatus } from '../types.js';
 import type { Plan } from './plan.js';
+import { nextStep } from '../report/next-step.js';
 
 /** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
 const RESERVOIR = 10_000;
@@ -9,8 +10,10 @@ const RECENT = 512;
 
 export class RunStats {
   readonly rows: Record<RowStatus, number> = { created: 0, failed: 0, invalid: 0, planned: 0 };
-  /** Rows already final in the results file, skipped on --resume. */
+  /** Rows not sent by this run: already final in the results file (--resume), or copied by a rerun. */
   skipped = 0;
+  /** Tasks created by requests of this run (rows carried over excluded): what rates are made of. */
+  sentCreated = 0;
   requests = 0;
   throttled = 0;
   /** Resends after a transient failure (throttled resends are counted in `throttled`). */
@@ -75,7 +78,7 @@ export interface Summary {
   /** Ceiling asked for, and the rate the adaptive control ended at (requests/s). */
   targetRate: number;
   finalRate: number;
-  /** Created tasks per second of the whole run. */
+  /** Tasks created by this run's requests per second (rows carried over from an earlier run excluded). */
   achievedRate: number;
   latencyMs: { p50: number | null; p99: number | null };
   interrupted: boolean;
@@ -92,6 +95,8 @@ export interface Summary {
   duplicateTokens?: number;
   /** A dry run's report: mapping, problems by rule, a masked example (see run/plan.ts). */
   plan?: Plan;
+  /** For a rerun: the results file it sent again (for the next step). Absent otherwise. */
+  rerunOf?: string;
 }
 
 export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>): Summary {
@@ -108,7 +113,8 @@ export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'resul
     unknownOutcomes: stats.unknownOutcomes,
     errors: stats.errors,
     elapsedSeconds: Math.round(elapsedSeconds * 100) / 100,
-    achievedRate: Math.round((created / Math.max(elapsedSeconds, 0.001)) * 100) / 100,
+    // Only requests sent now count: a resume or rerun that sent nothing has no rate, not a huge one.
+    achievedRate: stats.requests === 0 ? 0 : Math.round((stats.sentCreated / Math.max(elapsedSeconds, 0.001)) * 100) / 100,
     latencyMs: { p50: round(stats.latency(50)), p99: round(stats.latency(99)) },
   };
 }
@@ -125,10 +131,12 @@ export function formatSummary(s: Summary): string {
   const lines = [
     `${s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
       (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
-      (s.rows.skipped ? ` (${s.rows.skipped} of them recorded by the earlier run)` : ''),
+      (s.rows.skipped ? ` (${s.rows.skipped} carried over from the earlier run, not sent again)` : ''),
     s.dryRun
       ? `Time ${s.elapsedSeconds}s · nothing sent`
-      : `Time ${s.elapsedSeconds}s · ${s.achievedRate} tasks/s (target ${round2(s.targetRate)}/s, ended at ${round2(s.finalRate)}/s) · ` +
+      : s.requests === 0
+        ? `Time ${s.elapsedSeconds}s · no requests sent`
+        : `Time ${s.elapsedSeconds}s · ${s.achievedRate} tasks/s sent by this run (target ${round2(s.targetRate)}/s, ended at ${round2(s.finalRate)}/s) · ` +
       `${s.requests} requests, ${s.throttled} throttled, ${s.retries} retries` +
       (s.latencyMs.p50 !== null ? ` · latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms` : ''),
   ];
@@ -143,6 +151,10 @@ export function formatSummary(s: Summary): string {
   if (s.unreachable) lines.push(`Stopped: ${s.unreachable}. Rows not sent are not recorded: fix --endpoint or the network, then run the same command with --resume.`);
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);
+  if (!s.fatalError) {
+    const next = nextStep({ results: s.results, input: s.input, rerunOf: s.rerunOf, completed: !s.interrupted && !s.inputError, dryRun: s.dryRun, failed: s.rows.failed, invalid: s.rows.invalid });
+    lines.push(next ? `Next: ${next.command}\n      ${next.why}` : 'Next: nothing to do, every row is created.');
+  }
   return lines.join('\n');
 }
 

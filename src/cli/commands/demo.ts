@@ -14,6 +14,16 @@ export function addDemoCommand(program: Command, setExit: (code: number) => void
   program
     .command('demo')
     .description('import samples/tasks.csv into an in-process emulator and show the results (what npm start runs)')
+    .addHelpText(
+      'after',
+      `
+Writes demo-output/tasks.results.csv in the current folder (replacing the demo's earlier one).
+
+Example:
+  connect-task-loader demo
+
+Exit codes: 1 as expected (two sample rows are invalid on purpose) · 0 only if the sample is changed`,
+    )
     .action(async () => setExit(await demo()));
 }
 

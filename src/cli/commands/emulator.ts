@@ -23,6 +23,18 @@ export function addEmulatorCommand(program: Command, setExit: (code: number) => 
     .option('--max-active-tasks <n>', 'active tasks per instance before 402 (real default 2500; default unlimited)', whole('--max-active-tasks'))
     .option('--task-lifetime <seconds>', 'how long a task stays active', positive('--task-lifetime'))
     .option('--instance <id:flow[,flow]>', 'a known instance and its contact flows (repeatable); default: the demo instance', collect, [] as string[])
+    .addHelpText(
+      'after',
+      `
+Examples:
+  # The demo instance and flow, at the default StartTaskContact quota (2/s, burst 5); Ctrl-C stops it
+  connect-task-loader emulator --port 4566
+
+  # A busier account: a higher quota, 120 ms latency, 1 % server errors, the 2,500 active-task cap
+  connect-task-loader emulator --port 4566 --rate 10 --burst 10 --latency-ms 120 --fail-before 0.01 --max-active-tasks 2500
+
+Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in use) · 70 internal error`,
+    )
     .action(async (o: EmulatorFlags) => {
       const options: EmulatorOptions = {
         port: o.port,
@@ -39,15 +51,17 @@ export function addEmulatorCommand(program: Command, setExit: (code: number) => 
       const emulator = await startEmulator(options).catch((err: unknown) => {
         throw listenError(err, o.port, o.host);
       });
+      // Listen before saying where we are: a SIGTERM sent on reading the address must stop us cleanly.
+      const stopped = new Promise<void>((done) => {
+        process.once('SIGINT', done);
+        process.once('SIGTERM', done);
+      });
       process.stdout.write(
         `StartTaskContact emulator on ${emulator.url} (quota ${o.rate}/s, burst ${o.burst})\n` +
           (o.instance.length ? '' : `Instance ${DEMO_INSTANCE_ID}, contact flow ${DEMO_CONTACT_FLOW_ID}\n`) +
           `Stats: ${emulator.url}/__emulator/stats · Ctrl-C to stop\n`,
       );
-      await new Promise<void>((done) => {
-        process.once('SIGINT', done);
-        process.once('SIGTERM', done);
-      });
+      await stopped;
       await emulator.close();
       setExit(EXIT.ok);
     });

@@ -4,7 +4,7 @@ import { runWithOperatorOutput } from '../operator.js';
 import { addOperatorOptions, addRunOptions, toRunOptions, type RunFlags } from '../run-options.js';
 
 export function addRerunCommand(program: Command, setExit: (code: number) => void): void {
-  addOperatorOptions(addRunOptions(program.command('rerun').argument('<results.csv>', 'the results file of an earlier run (or rerun)')))
+  const cmd = addOperatorOptions(addRunOptions(program.command('rerun').argument('<results.csv>', 'the results file of an earlier run (or rerun)')))
     .description('send again the rows of a results file that failed; rows that succeeded are copied, not sent')
     .option('--include-invalid', 'also send invalid rows (after correcting them in the results file)')
     .addHelpText(
@@ -12,13 +12,24 @@ export function addRerunCommand(program: Command, setExit: (code: number) => voi
       `
 Endpoint, Region, mapping, routing and token settings are the earlier run's (kept in <results>.run.json);
 a flag that differs from them is refused. The results file is read as UTF-8, comma-separated. Only a
-completed run can be rerun (finish an interrupted one with run --resume first).
-Each row keeps its ClientToken unless its content changed. Writes <results>.rerun-1.csv (a rerun of that
-writes .rerun-2.csv), where Result.Line still points into the original input.
+completed run can be rerun (finish an interrupted one with run --resume first). Each row keeps its
+ClientToken unless its content changed. Writes <results>.rerun-1.csv (a rerun of that writes
+.rerun-2.csv) unless --results says otherwise; Result.Line still points into the original input.
+An interrupted rerun is finished with the same command and --resume.
 
-Example:
-  connect-task-loader rerun tickets.results.csv`,
-    )
+Examples:
+  # After a run of samples/tasks.csv (see run --help)
+  connect-task-loader rerun samples/tasks.results.csv
+  connect-task-loader rerun samples/tasks.results.csv --include-invalid --results samples/tasks.fixed.csv
+
+Exit codes: 0 all created · 1 some rows still failed or invalid · 2 usage or unreadable file (nothing sent)
+            3 interrupted, run again with --resume · 4 another run holds the results file
+            70 internal error (a bug) · 130 stopped at once by a second Ctrl-C`,
+    );
+  // The shared --results text describes run's default; a rerun's differs.
+  const results = cmd.options.find((o) => o.long === '--results');
+  if (results) results.description = 'results CSV of this rerun (default: <results>.rerun-1.csv beside it; of a .rerun-1.csv: .rerun-2.csv)';
+  cmd
     .action(async (input: string, flags: RunFlags) =>
       setExit(await runWithOperatorOutput({ ...toRunOptions(input, flags), includeInvalid: flags.includeInvalid }, flags, 'rerun')),
     );

@@ -6,24 +6,32 @@ import { addOperatorOptions, addRunOptions, toRunOptions, type RunFlags } from '
 
 export const EXAMPLES = `
 Examples:
-  # Rehearse on the local emulator (another terminal: connect-task-loader emulator --port 4566)
-  connect-task-loader run samples/tasks.csv --endpoint http://127.0.0.1:4566 \\
+  # From a clone of the repository; the emulator stands in for AWS until the last one.
+
+  # Check the file without sending anything (writes samples/tasks.results.csv as planned)
+  connect-task-loader validate samples/tasks.csv --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID}
+
+  # Rehearse on the local emulator (in another terminal: connect-task-loader emulator --port 4566 --rate 20)
+  connect-task-loader run samples/tasks.csv --endpoint http://127.0.0.1:4566 --rate 20 \\
       --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID}
 
-  # Real AWS: region, profile and the account's quota (default 2 requests/s, burst 5)
-  connect-task-loader run tickets.csv --job tickets.job.json --region eu-west-2 --profile ops --rate 2
+  # After a crash or Ctrl-C: finish the run (rows already recorded are skipped; same options as before)
+  connect-task-loader run samples/tasks.csv --resume
 
-  # Check a file without sending anything
-  connect-task-loader validate tickets.csv --job tickets.job.json
+  # Send again the rows that failed (writes samples/tasks.results.rerun-1.csv)
+  connect-task-loader rerun samples/tasks.results.csv
 
-  # After a crash or Ctrl-C: finish the run (rows already recorded are skipped)
-  connect-task-loader run tickets.csv --job tickets.job.json --resume
+  # What happened: counts, errors by code, invalid rows by rule, the next command; an HTML page
+  connect-task-loader report samples/tasks.results.csv --html tasks-report.html
 
-  # Send again the rows that failed (writes tickets.results.rerun-1.csv)
-  connect-task-loader rerun tickets.results.csv
+  # Real AWS: credentials from the standard chain (AWS_PROFILE, SSO, a role); your account's quota as
+  # --rate and --burst (the default quota is 2/s, burst 5; here one raised to 20/s)
+  connect-task-loader run samples/tasks.csv --results samples/tasks.aws.csv --region eu-west-2 --rate 20 --burst 20 \\
+      --instance-id 12345678-aaaa-bbbb-cccc-123456789012 --contact-flow-id 87654321-aaaa-bbbb-cccc-210987654321
 
 Exit codes: 0 all created · 1 some rows failed or invalid · 2 usage or unreadable input (nothing sent)
-            3 interrupted, run again with --resume · 4 another run holds the results file`;
+            3 interrupted, run again with --resume · 4 another run holds the results file
+            70 internal error (a bug: please report it) · 130 stopped at once by a second Ctrl-C (--resume)`;
 
 export function addRunCommand(program: Command, setExit: (code: number) => void): void {
   addOperatorOptions(addRunOptions(program.command('run').argument('<input>', 'CSV file, - for standard input, or a .csv.gz file')))

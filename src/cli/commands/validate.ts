@@ -1,5 +1,6 @@
 /** `validate <input>`: map and validate every row, write the planned results, send nothing; report what would happen. */
 import type { Command } from 'commander';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { runWithOperatorOutput } from '../operator.js';
 import { addOperatorOptions, addRunOptions, toRunOptions, type RunFlags } from '../run-options.js';
 
@@ -18,9 +19,17 @@ Name, Description and values masked. Needs no --instance-id or routing id (it sa
 once (IAM: connect:DescribeInstance, connect:DescribeContactFlow, connect:GetTaskTemplate,
 connect:DescribeQuickConnect); --endpoint, --region and --profile say where.
 
-Examples:
-  connect-task-loader validate tickets.csv --job tickets.job.json
-  connect-task-loader validate tickets.csv --job tickets.job.json --check-live --region eu-west-2 && connect-task-loader run …`,
+In a nightly job: connect-task-loader validate x.csv --job x.job.json --check-live && connect-task-loader run …
+`+VALIDATE_HELP,
     )
     .action(async (input: string, flags: RunFlags) => setExit(await runWithOperatorOutput({ ...toRunOptions(input, flags), dryRun: true }, flags)));
 }
+
+const VALIDATE_HELP = `
+Examples:
+  connect-task-loader validate samples/tasks.csv
+  connect-task-loader validate samples/tasks.csv --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} \\
+      --check-live --endpoint http://127.0.0.1:4566
+
+Exit codes: 0 every row valid · 1 some rows invalid (Result.ErrorMessage names the column and rule)
+            2 usage or unreadable input · 70 internal error`;

@@ -1,0 +1,60 @@
+/** `report <results.csv…>`: what a run did, from its results file(s) and the timeline beside them. */
+import { closeSync, constants, fchmodSync, openSync, writeSync } from 'node:fs';
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { renderHtml } from '../../report/html.js';
+import { buildReport } from '../../report/model.js';
+import { formatReport, reportJson } from '../../report/text.js';
+
+const HELP = `
+Reads only the Result.* columns (never row content), the run state <results>.run.json and the timeline
+<results>.timeline.jsonl beside each file. Prints counts by status, failures by error code and invalid
+rows by rule (with example input lines), the run's time span, rate and throttles, and the next command.
+
+Examples:
+  # After a run of samples/tasks.csv (see run --help)
+  connect-task-loader report samples/tasks.results.csv
+  connect-task-loader report samples/tasks.results.csv --json
+  connect-task-loader report samples/tasks.results.csv --html tasks-report.html
+
+Exit codes: 0 every row created · 1 some rows failed or invalid · 2 a file cannot be read or is not a
+            results file · 3 the run did not finish (resume it) · 70 internal error`;
+
+interface ReportFlags {
+  json?: boolean;
+  html?: string;
+}
+
+export function addReportCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('report')
+    .argument('<results.csv...>', 'results files of runs (or reruns)')
+    .description('summarise results file(s): counts, failures by code, invalid rows by rule, rate, next command; --html for a page')
+    .option('--json', 'print the report as JSON')
+    .option('--html <file>', 'also write a self-contained HTML report (charts, tables) to this file, owner-only')
+    .addHelpText('after', HELP)
+    .action(async (files: string[], flags: ReportFlags) => {
+      const reports = [];
+      for (const file of files) reports.push(await buildReport(file));
+      const exitCode = Math.max(...reports.map((r) => r.exitCode));
+      if (flags.html) writePrivate(flags.html, renderHtml(reports));
+      process.stdout.write(flags.json ? `${reportJson(reports, exitCode)}\n` : `${reports.map(formatReport).join('\n\n')}\n${flags.html ? `\nHTML report: ${flags.html}\n` : ''}`);
+      setExit(exitCode);
+    });
+}
+
+/** Written owner-only (it names files and error messages), never through a symbolic link. */
+function writePrivate(path: string, text: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    throw new UsageError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}

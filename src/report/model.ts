@@ -1,0 +1,205 @@
+/**
+ * The report's model of one results file: counts by status, failures by error code and invalid rows
+ * by rule (each with a few example lines), the run's time span, rate and throttles from its timeline
+ * side file, and the next command. The results file is streamed: memory holds counts and a few
+ * examples, never the rows, whatever the file's size. Row content is never read into the model:
+ * only the `Result.*` cells.
+ */
+import { open, readFile } from 'node:fs/promises';
+import { Parser } from 'csv-parse';
+import { InputError } from '../errors.js';
+import { earlierResults } from '../ledger/reader.js';
+import { readState, type RunState } from '../ledger/state.js';
+import { RESULT_COLUMNS } from '../ledger/writer.js';
+import { timelinePath, type TimelineLine, type TimelinePoint, type TimelineStart } from '../run/timeline.js';
+import { nextStep, type NextStep } from './next-step.js';
+
+/** Example line numbers kept per group. */
+export const EXAMPLES = 5;
+
+export interface Group {
+  /** The error code, or the broken rule (`column "Name": is required`). */
+  key: string;
+  count: number;
+  /** The first few input lines (Result.Line) of the group. */
+  lines: number[];
+  /** For error codes: the service's message on the first such row (it names no row content). */
+  message?: string;
+}
+
+export interface RunFigures {
+  /** First and last moment the timeline recorded, ISO. */
+  from: string;
+  to: string;
+  /** Seconds spent sending, over every segment (a gap between an interruption and its resume is not counted). */
+  activeSeconds: number;
+  /** Segments: the run, then one per --resume. */
+  segments: TimelineStart['start'][];
+  /** Tasks created and requests sent by the runs themselves (rows carried over excluded). */
+  created: number;
+  requests: number;
+  throttled: number;
+  /** created / activeSeconds. */
+  achievedRate: number;
+  ceiling: number;
+  /** Median of the intervals' p50 and worst interval p99, ms. */
+  p50: number | null;
+  p99: number | null;
+}
+
+export interface FileReport {
+  file: string;
+  rows: { total: number; created: number; failed: number; invalid: number; planned: number };
+  failures: Group[];
+  invalid: Group[];
+  /** From `<results>.run.json`, when present. */
+  input?: string;
+  startedAt?: string;
+  completedAt?: string;
+  completed: boolean;
+  dryRun: boolean;
+  run?: RunFigures;
+  /** The timeline's points (for charts); empty without a side file. */
+  series: TimelinePoint[];
+  next?: NextStep;
+  /** 0 every row created · 1 some failed or invalid · 3 the run did not complete (resume it). */
+  exitCode: number;
+}
+
+export async function buildReport(file: string): Promise<FileReport> {
+  const state = await readState(file).catch(() => undefined);
+  const counts = await readResultsFile(file);
+  const series = await readTimeline(file);
+  const completed = state ? Boolean(state.completedAt) : true;
+  const { failed, invalid } = counts.rows;
+  const report: FileReport = {
+    file,
+    ...counts,
+    ...stateFacts(state),
+    completed,
+    dryRun: state?.dryRun ?? counts.rows.planned > 0,
+    run: figures(series.starts, series.points, series.ends),
+    series: series.points,
+    next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid }),
+    exitCode: failed + invalid > 0 ? 1 : completed ? 0 : 3,
+  };
+  return report;
+}
+
+function stateFacts(state: RunState | undefined): Pick<FileReport, 'input' | 'startedAt' | 'completedAt'> {
+  if (!state) return {};
+  return { input: state.input, startedAt: state.startedAt, ...(state.completedAt ? { completedAt: state.completedAt } : {}) };
+}
+
+/** An invalid row's message holds one or more `column "X" (Member): rule (found n)`, joined by "; ". */
+export function rulesOf(message: string | undefined): string[] {
+  if (!message) return ['(no message)'];
+  // The found value's size differs row by row; the rule is the same.
+  return message.split('; ').map((part) => part.replace(/ \(found [^)]*\)$/, ''));
+}
+
+type Counts = Pick<FileReport, 'rows' | 'failures' | 'invalid'>;
+
+async function readResultsFile(file: string): Promise<Counts> {
+  const rows = { total: 0, created: 0, failed: 0, invalid: 0, planned: 0 };
+  const failures = new Map<string, Group>();
+  const invalid = new Map<string, Group>();
+  const add = (groups: Map<string, Group>, key: string, line: number, message?: string) => {
+    const g = groups.get(key) ?? { key, count: 0, lines: [], ...(message ? { message: message.slice(0, 300) } : {}) };
+    g.count++;
+    if (g.lines.length < EXAMPLES) g.lines.push(line);
+    groups.set(key, g);
+  };
+  let read: ((values: string[]) => ReturnType<ReturnType<typeof earlierResults>>) | undefined;
+  const handle = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`cannot read ${file}: ${err.code ?? err.message}`, { cause: err });
+  });
+  const parser = handle.createReadStream().pipe(new Parser({ relax_column_count: true, record_delimiter: ['\r\n', '\n'], bom: true }));
+  try {
+    for await (const values of parser as AsyncIterable<string[]>) {
+      if (!read) {
+        if (values.slice(-RESULT_COLUMNS.length).join() !== RESULT_COLUMNS.join()) {
+          throw new InputError(`${file} is not a results file of this tool (its last columns must be ${RESULT_COLUMNS.join(', ')})`);
+        }
+        read = earlierResults(values, file);
+        continue;
+      }
+      const r = read(values);
+      rows.total++;
+      if (r.status in rows && r.status !== ('total' as string)) rows[r.status]++;
+      if (r.status === 'failed') add(failures, r.errorCode ?? '(no code)', r.line, r.errorMessage);
+      if (r.status === 'invalid') for (const rule of new Set(rulesOf(r.errorMessage))) add(invalid, rule, r.line);
+    }
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new InputError(`cannot read ${file}: ${e.code ?? e.message}`, { cause: err });
+  } finally {
+    await handle.close();
+  }
+  if (!read) throw new InputError(`${file} is empty: it holds no results header`);
+  const sorted = (m: Map<string, Group>) => [...m.values()].sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
+  return { rows, failures: sorted(failures), invalid: sorted(invalid) };
+}
+
+interface Series {
+  starts: TimelineStart[];
+  points: TimelinePoint[];
+  ends: Extract<TimelineLine, { end: string }>[];
+}
+
+/** The side file, if any. A torn last line (a crash) is skipped. */
+async function readTimeline(file: string): Promise<Series> {
+  const series: Series = { starts: [], points: [], ends: [] };
+  let text: string;
+  try {
+    text = await readFile(timelinePath(file), 'utf8');
+  } catch {
+    return series;
+  }
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    let obj: TimelineLine;
+    try {
+      obj = JSON.parse(line) as TimelineLine;
+    } catch {
+      continue;
+    }
+    if ('start' in obj) series.starts.push(obj);
+    else if ('end' in obj) series.ends.push(obj);
+    else if (typeof obj.t === 'number') series.points.push(obj);
+  }
+  return series;
+}
+
+function figures(starts: TimelineStart[], points: TimelinePoint[], ends: Series['ends']): RunFigures | undefined {
+  if (!starts.length || !points.length) return undefined;
+  // Each segment's counters start at zero: its last point holds its totals.
+  const segments: TimelinePoint[][] = [];
+  let prev: TimelinePoint | undefined;
+  for (const p of points) {
+    if (!prev || p.elapsed < prev.elapsed) segments.push([]);
+    segments.at(-1)!.push(p);
+    prev = p;
+  }
+  const last = segments.map((s) => s.at(-1)!);
+  const sum = (f: (p: TimelinePoint) => number, list = last) => list.reduce((n, p) => n + f(p), 0);
+  const activeSeconds = sum((p) => p.elapsed);
+  const created = sum((p) => p.created);
+  const p50s = points.flatMap((p) => (p.p50 === null ? [] : [p.p50])).sort((a, b) => a - b);
+  const p99s = points.flatMap((p) => (p.p99 === null ? [] : [p.p99]));
+  const lastT = Math.max(points.at(-1)!.t, ...ends.map((e) => e.t));
+  return {
+    from: new Date(starts[0]!.t).toISOString(),
+    to: new Date(lastT).toISOString(),
+    activeSeconds: Math.round(activeSeconds),
+    segments: starts.map((s) => s.start),
+    created,
+    requests: sum((p) => p.requests),
+    throttled: sum((p) => p.throttled, points),
+    achievedRate: activeSeconds > 0 ? Math.round((created / activeSeconds) * 100) / 100 : 0,
+    ceiling: starts.at(-1)!.ceiling,
+    p50: p50s.length ? p50s[Math.floor(p50s.length / 2)]! : null,
+    p99: p99s.length ? Math.max(...p99s) : null,
+  };
+}

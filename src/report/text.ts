@@ -1,0 +1,63 @@
+/** `report` as text for a terminal and as JSON for machines. No row content: the model holds none. */
+import type { FileReport, Group } from './model.js';
+
+const int = (n: number) => n.toLocaleString('en-US');
+
+/** The one line a reader needs first: "8,412 of 8,469 created · 57 need attention". */
+export function headline(r: FileReport): string {
+  const { total, created, failed, invalid, planned } = r.rows;
+  if (r.dryRun) return `Dry run: ${int(planned)} of ${int(total)} rows ready to send · ${int(invalid)} invalid`;
+  const attention = failed + invalid;
+  return `${int(created)} of ${int(total)} created · ${attention ? `${int(attention)} need attention` : 'nothing to fix'}` + (r.completed ? '' : ' · run not finished');
+}
+
+/** "2h17m" from seconds. */
+export function span(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function exampleLines(g: Group): string {
+  return `line${g.lines.length > 1 ? 's' : ''} ${g.lines.join(', ')}${g.count > g.lines.length ? ', …' : ''}`;
+}
+
+export function formatReport(r: FileReport): string {
+  const out = [r.file, `  ${headline(r)}`];
+  const { created, failed, invalid, planned } = r.rows;
+  out.push(`  Rows: ${int(created)} created, ${int(failed)} failed, ${int(invalid)} invalid${planned ? `, ${int(planned)} planned` : ''}`);
+  if (r.input) out.push(`  Input: ${r.input}`);
+  if (r.run) {
+    const segments = r.run.segments.length > 1 ? ` in ${r.run.segments.length} parts (${r.run.segments.join(' + ')})` : '';
+    out.push(
+      `  Time: ${r.run.from} → ${r.run.to} · ${span(r.run.activeSeconds)} sending${segments}`,
+      `  Rate: ${r.run.achievedRate} tasks/s created by these runs (ceiling ${r.run.ceiling}/s) · ${int(r.run.requests)} requests, ${int(r.run.throttled)} throttled` +
+        (r.run.p50 !== null ? ` · latency p50 ${r.run.p50} ms, p99 ${r.run.p99} ms` : ''),
+    );
+  } else if (r.startedAt) {
+    out.push(`  Time: ${r.startedAt} → ${r.completedAt ?? '(not finished)'} (no timeline beside the file: rates unknown)`);
+  }
+  const table = (title: string, groups: Group[], withMessage: boolean) => {
+    if (!groups.length) return;
+    out.push(`  ${title}:`);
+    const width = Math.max(...groups.map((g) => int(g.count).length));
+    for (const g of groups) {
+      out.push(`    ${int(g.count).padStart(width)}  ${g.key}  (${exampleLines(g)})`);
+      if (withMessage && g.message) out.push(`    ${' '.repeat(width)}  ${g.message}`);
+    }
+  };
+  table('Failed, by error code', r.failures, true);
+  table('Invalid, by rule', r.invalid, false);
+  out.push(r.next ? `  Next: ${r.next.command}\n        ${r.next.why}` : '  Next: nothing to do, every row is created.');
+  return out.join('\n');
+}
+
+/** For --json: everything but the raw time series (its size is the side file's business). */
+export function reportJson(reports: FileReport[], exitCode: number): string {
+  return JSON.stringify(
+    { exitCode, reports: reports.map(({ series, ...r }) => ({ headline: headline({ ...r, series }), ...r, timelinePoints: series.length })) },
+    null,
+    2,
+  );
+}

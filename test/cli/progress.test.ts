@@ -1,0 +1,66 @@
+/** The progress line as a pure function of width: fields dropped whole by priority, never a number cut. */
+import { describe, expect, it } from 'vitest';
+import { duration, percent, progressRecord, renderProgress, type ProgressSnapshot } from '../../src/cli/progress.js';
+
+const busy: ProgressSnapshot = {
+  done: 12_345, total: 100_000, totalExact: false, carried: 2_000, created: 12_000, failed: 245, invalid: 100,
+  achieved: 1.98, target: 2, ceiling: 2, throttled: 1_234, elapsedMs: 3 * 3600_000 + 7 * 60_000, etaMs: 12 * 3600_000 + 5 * 60_000,
+  p50: 120, p99: 840, dryRun: false,
+};
+
+const FIELDS = [
+  '12,345/~100,000 rows 12%',
+  '12,000 created',
+  '245 failed, 100 invalid',
+  '1.98/s of 2/s',
+  'ETA 12h05m',
+  '3h07m elapsed',
+  '1,234 throttled',
+  'p50/p99 120/840 ms',
+];
+
+describe('renderProgress', () => {
+  it.each([
+    [40, ['12,345/~100,000 rows 12%', 'ETA 12h05m']],
+    [80, ['12,345/~100,000 rows 12%', '245 failed, 100 invalid', '1.98/s of 2/s', 'ETA 12h05m']],
+    [120, ['12,345/~100,000 rows 12%', '12,000 created', '245 failed, 100 invalid', '1.98/s of 2/s', 'ETA 12h05m', '1,234 throttled']],
+    [200, FIELDS],
+  ])('at %i columns keeps the most important whole fields', (width, expected) => {
+    const line = renderProgress(busy, width);
+    expect(line.length).toBeLessThan(width);
+    const fields = line.replace(/^\[[#-]+\] /, '').split(' · ');
+    expect(fields).toEqual(expected);
+  });
+
+  it('never cuts a field: every part is one of the fields, whole, at any width', () => {
+    for (let width = 10; width <= 220; width++) {
+      const line = renderProgress(busy, width);
+      const parts = line.replace(/^\[[#-]+\] /, '').split(' · ');
+      for (const part of parts) expect([...FIELDS, '12,345 12%', '12,345']).toContain(part);
+    }
+  });
+
+  it('draws a bar only with room to spare, after the figures are placed', () => {
+    expect(renderProgress(busy, 80)).not.toMatch(/^\[/);
+    expect(renderProgress(busy, 200)).toMatch(/^\[#+-+\] 12,345/);
+  });
+
+  it('shows rows done alone when the total is unknown (standard input), and no rate on a dry run', () => {
+    const stdin = { ...busy, total: undefined, etaMs: undefined };
+    expect(renderProgress(stdin, 80).startsWith('12,345 rows · ')).toBe(true);
+    const dry = renderProgress({ ...busy, dryRun: true }, 200);
+    expect(dry).toContain('12,000 planned · 245 failed');
+    expect(dry).not.toMatch(/throttled|\/s/);
+  });
+
+  it('the percentage counts finished rows, and an estimate never reaches 100 %', () => {
+    expect(percent({ ...busy, done: 50, total: 200, totalExact: true })).toBe(25);
+    expect(percent({ ...busy, done: 200, total: 200, totalExact: false })).toBe(99);
+    expect(percent({ ...busy, done: 200, total: 200, totalExact: true })).toBe(100);
+    expect(progressRecord(busy)).toMatchObject({ done: 12_345, total: 100_000, totalExact: false, percent: 12, carried: 2_000, rate: 2, etaSeconds: 43_500 });
+  });
+
+  it('durations', () => {
+    expect([duration(45_000), duration(723_000), duration(11_220_000)]).toEqual(['45s', '12m03s', '3h07m']);
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * The morning after, end to end through the compiled bin and the real SDK against the emulator: a run
+ * off a terminal (JSON logs, JSON progress lines), its timeline, `report` as text, JSON and HTML — and
+ * no Name, Description, attribute or reference value anywhere, at log level trace. The HTML report is
+ * rendered in headless Chromium.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { tempDir, writeCsv } from '../helpers.js';
+
+const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
+const CHROMIUM = '/usr/bin/chromium';
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], cwd?: string): Promise<Ran> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/** Markers that must never leave the results file: one per kind of customer data. */
+const MARK = { name: 'NAMEMARK7f3a', description: 'DESCMARK91c2', attribute: 'ATTRMARK55d0', reference: 'REFMARK0b8e' };
+const UNKNOWN_INSTANCE = '11111111-2222-4333-8444-555555555555';
+
+/** 40 rows: every 10th names an unknown instance (404, failed), two are invalid (no Name; a Name too long). */
+function markedInput(dir: string): string {
+  const rows = [['InstanceId', 'Name', 'Description', 'Attributes.note', 'References.crm.URL']];
+  for (let i = 1; i <= 40; i++) {
+    const name = i === 7 ? '' : i === 8 ? `${MARK.name}${'x'.repeat(1100)}` : `${MARK.name} ${i}`;
+    rows.push([i % 10 === 0 ? UNKNOWN_INSTANCE : DEMO_INSTANCE_ID, name, `${MARK.description} ${i}`, `${MARK.attribute} ${i}`, `https://crm.example.com/${MARK.reference}/${i}`]);
+  }
+  return writeCsv(rows, 'night <b>&"\'.csv', dir);
+}
+
+const noMarks = (label: string, text: string) => {
+  for (const m of Object.values(MARK)) expect(text.includes(m), `${label} holds ${m}`).toBe(false);
+};
+
+let emulator: Emulator;
+let dir: string;
+let results: string;
+let run: Ran;
+let text: Ran;
+let json: Ran;
+let html: string;
+beforeAll(async () => {
+  // A quota below the ceiling asked for: the run is throttled, cuts its pace and logs it.
+  emulator = await startEmulator({ rate: 10, burst: 2 });
+  dir = mkdtempSync(join(tmpdir(), 'ctl-report-')); // shared by the tests below: helpers' tempDir is per test
+  const input = markedInput(dir);
+  results = join(dir, 'night.results.csv');
+  run = await cli(['run', input, '--results', results, '--endpoint', emulator.url, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--rate', '20', '--burst', '2', '--log-level', 'trace', '--progress-interval', '1']);
+  html = join(dir, 'r.html');
+  [text, json] = await Promise.all([cli(['report', results, '--html', html]), cli(['report', results, '--json'])]);
+});
+afterAll(async () => {
+  await emulator.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a run off a terminal, and its report', () => {
+  it('logs JSON progress lines at the interval, rate cuts, and each failed row at WARN with its code and rule', () => {
+    expect(run.code).toBe(1);
+    const logs = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; progress?: Record<string, number>; code?: string; reason?: string; line?: number });
+    const progress = logs.filter((l) => l.msg === 'progress');
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress[0]!.progress).toMatchObject({ done: expect.any(Number), created: expect.any(Number), ceiling: 20, throttled: expect.any(Number) });
+    expect(logs.some((l) => /rate cut/.test(l.msg))).toBe(true);
+    const rows = logs.filter((l) => l.msg === 'row not created');
+    expect(rows.every((l) => l.level === 40)).toBe(true);
+    expect(rows.filter((l) => l.code === 'ResourceNotFoundException')).toHaveLength(4);
+    expect(rows.find((l) => l.line === 9)).toMatchObject({ code: 'InvalidRow', reason: expect.stringMatching(/^column "Name": must be at most 1024 characters/) });
+    expect(run.stdout).toMatch(/Next: connect-task-loader rerun .*night\.results\.csv/);
+  });
+
+  it('keeps a timeline beside the results file, owner-only', () => {
+    const path = `${results}.timeline.jsonl`;
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ start: 'run', ceiling: 20 });
+    expect(lines.at(-1)).toMatchObject({ end: 'completed', created: 34 });
+    expect(lines.some((l) => l.event === 'cut')).toBe(true);
+  });
+
+  it('report: counts, failures by code, invalid rows by rule with example lines, rate, next command; exit 1', async () => {
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('34 of 40 created · 6 need attention');
+    expect(text.stdout).toMatch(/4 {2}ResourceNotFoundException {2}\(lines 11, 21, 31, 41\)|4 {2}ResourceNotFoundException {2}\(lines [\d, ]+\)/);
+    expect(text.stdout).toContain('column "Name": is required  (line 8)');
+    expect(text.stdout).toContain('column "Name": must be at most 1024 characters  (line 9)');
+    expect(text.stdout).toMatch(/Rate: [\d.]+ tasks\/s created by these runs \(ceiling 20\/s\) · \d+ requests, \d+ throttled/);
+    expect(text.stdout).toContain(`Next: connect-task-loader rerun ${results}`);
+    const parsed = JSON.parse(json.stdout) as { exitCode: number; reports: { rows: object; failures: { key: string; count: number; lines: number[] }[]; run: { throttled: number } }[] };
+    expect(parsed.exitCode).toBe(1);
+    expect(parsed.reports[0]!.rows).toEqual({ total: 40, created: 34, failed: 4, invalid: 2, planned: 0 });
+    expect(parsed.reports[0]!.failures[0]).toMatchObject({ key: 'ResourceNotFoundException', count: 4 });
+    expect(parsed.reports[0]!.run.throttled).toBeGreaterThan(0);
+    expect((await cli(['report', join(dir, 'nope.csv')])).code).toBe(2);
+  });
+
+  it('no Name, Description, attribute or reference value in logs, progress, summary, side files or reports', async () => {
+    noMarks('run stderr', run.stderr);
+    noMarks('run stdout', run.stdout);
+    noMarks('timeline', readFileSync(`${results}.timeline.jsonl`, 'utf8'));
+    noMarks('run state', readFileSync(`${results}.run.json`, 'utf8'));
+    noMarks('report', text.stdout + text.stderr);
+    noMarks('report --json', json.stdout + json.stderr);
+    noMarks('html', readFileSync(html, 'utf8'));
+    expect(statSync(html).mode & 0o777).toBe(0o600);
+    // And on a terminal: the progress line and pretty logs, through a pseudo-terminal.
+    const again = join(dir, 'tty.results.csv');
+    const input = markedInput(tempDir());
+    const tty = await promisify(execFile)('script', ['-qec', `${process.execPath} ${BIN} run '${input.replace(/'/g, `'\\''`)}' --results ${again} --endpoint ${emulator.url} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --rate 20 --log-level trace`, '/dev/null'], { env: { ...process.env, COLUMNS: '100' } }).catch((err: { stdout: string }) => err);
+    expect(tty.stdout).toMatch(/40\/40 rows 100%/);
+    noMarks('terminal', tty.stdout);
+  });
+
+  it('escapes every value taken from the data in the HTML report', async () => {
+    const file = join(dir, 'evil <script>"&\'.results.csv');
+    const evil = `<script>alert("x")</script>&'`;
+    writeFileSync(
+      file,
+      'Name,Result.Line,Result.Status,Result.ContactId,Result.ClientToken,Result.Attempts,Result.ErrorCode,Result.ErrorMessage\n' +
+        `a,2,failed,,t,1,"${evil.replace(/"/g, '""')}","${evil.replace(/"/g, '""')}"\n` +
+        `b,3,invalid,,,0,InvalidRow,"column ""${evil.replace(/"/g, '""')}"": is required"\n`,
+    );
+    const html = join(dir, 'evil.html');
+    const r = await cli(['report', file, '--html', html]);
+    expect(r.code).toBe(1);
+    const page = readFileSync(html, 'utf8');
+    expect(page).not.toContain('<script>alert');
+    expect(page).not.toMatch(/evil <script>/);
+    expect(page).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;');
+    expect(page.match(/<script>/g)).toHaveLength(1); // our own copy button, nothing else
+    expect(page).not.toMatch(/https?:\/\/(?!crm)/); // nothing fetched at view time
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))('renders in headless Chromium with the rate chart and the error table', async () => {
+    const { stdout } = await promisify(execFile)(
+      CHROMIUM,
+      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${tempDir()}`, '--dump-dom', `file://${html}`],
+      { timeout: 60_000, maxBuffer: 16 << 20 },
+    );
+    expect(stdout).toMatch(/<svg[^>]*aria-label="Rate: accepted vs target, and throttles"/);
+    expect(stdout).toMatch(/<path d="M[\d.]+,[\d.]+L[\d.]+,[\d.]+[^"]*"[^>]*data-series="accepted requests\/s"/);
+    expect(stdout).toMatch(/<table class="groups">.*ResourceNotFoundException.*<td class="n">4<\/td>/s);
+    expect(stdout).toContain('34 of 40 created · 6 need attention');
+  });
+});
