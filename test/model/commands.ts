@@ -39,7 +39,8 @@ async function step(
 ): Promise<void> {
   const before = snapshotFiles(m);
   const { ran, completed, expect } = await act();
-  executed.set(`${label.split(' then ')[0]!.split(' --deadline')[0]!}${ran ? ` → ${ran.code}` : ''}`, (executed.get(label) ?? 0) + 1);
+  const key = `${label.replace(/ or \d+ ms/, '').replace(/\d+(\.\d+)?/g, 'n')}${ran ? ` → ${ran.code}` : ''}`;
+  executed.set(key, (executed.get(key) ?? 0) + 1);
   const summary = ran ? ` → exit ${ran.code}${ran.signalled ? ' (signalled)' : ''}: ${firstLine(ran)}` : '';
   world.transcript.push(`${label}${summary}`);
   try {

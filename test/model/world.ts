@@ -33,7 +33,7 @@ export interface Ran {
 
 export interface KillPlan {
   signal: 'SIGKILL' | 'SIGTERM';
-  /** Kill once the results file holds this many rows… */
+  /** Kill once the run has added this many rows to the results file… */
   afterRows: number;
   /** …or after this many ms, whichever comes first. */
   afterMs: number;
@@ -54,7 +54,8 @@ export class World {
     this.input = join(this.dir, 'tasks.csv');
   }
 
-  static async start(seed: number): Promise<World> {
+  /** `faults: false` for the recorded sequences, whose outcome must not hang on a draw. */
+  static async start(seed: number, faults = true): Promise<World> {
     const make = async (salt: number) => {
       // Throttling: the service's quota (300/s, burst 4) is below what the runs ask for.
       const e = await startEmulator({
@@ -62,7 +63,7 @@ export class World {
         burst: 4,
         latencyMs: 5,
         latencyJitterMs: 20,
-        faults: { failBefore: 0.12, failAfter: 0.08, resetAfter: 0.04, seed: seed * 2 + salt },
+        faults: faults ? { failBefore: 0.12, failAfter: 0.08, resetAfter: 0.04, seed: seed * 2 + salt } : {},
       });
       e.service.addInstance(DEMO_INSTANCE_ID, { contactFlows: [OTHER_FLOW_ID] });
       return e;
@@ -107,9 +108,11 @@ export class World {
 
   private watch(child: ChildProcess, kill: KillPlan, alive: () => boolean, mark: () => void): NodeJS.Timeout {
     const start = Date.now();
+    // Rows this run writes, not those an earlier run left (a resume starts with them).
+    const baseline = countRows(kill.resultsPath);
     const timer = setInterval(() => {
       if (!alive()) return clearInterval(timer);
-      if (Date.now() - start < kill.afterMs && countRows(kill.resultsPath) < kill.afterRows) return;
+      if (Date.now() - start < kill.afterMs && countRows(kill.resultsPath) - baseline < kill.afterRows) return;
       clearInterval(timer);
       mark();
       child.kill(kill.signal);
