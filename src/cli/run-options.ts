@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import type { RunOptions } from '../run/options.js';
 import type { OperatorFlags } from './operator.js';
-import { positive, whole } from './parsers.js';
+import { nonNegative, positive, whole } from './parsers.js';
 
 export function addRunOptions(cmd: Command): Command {
   return cmd
@@ -26,7 +26,10 @@ export function addRunOptions(cmd: Command): Command {
     .option('--region <region>', 'AWS Region (standard chain: AWS_REGION, profile)')
     .option('--profile <name>', 'AWS profile (standard credential chain otherwise)')
     .option('--encoding <enc>', 'input encoding: utf8, latin1, windows-1252, utf-16le… (default: utf8; invalid UTF-8 is an error)')
-    .option('--delimiter <char>', 'field delimiter, e.g. ";" (default: ",")');
+    .option('--delimiter <char>', 'field delimiter, e.g. ";" (default: ",")')
+    .addOption(new Option('--redis <url>', 'share one rate limit with every process using this Redis and limiter id (redis://[:password@]host:port)').env('CTL_REDIS_URL'))
+    .option('--limiter-id <s>', 'what shares a quota (default: the AWS account and Region)')
+    .option('--reserve <rps>', "requests/s of the quota left to the account's other callers (default: 0)", nonNegative('--reserve'));
 }
 
 export function addOperatorOptions(cmd: Command): Command {
@@ -61,6 +64,9 @@ export interface RunFlags extends OperatorFlags {
   profile?: string;
   encoding?: string;
   delimiter?: string;
+  redis?: string;
+  limiterId?: string;
+  reserve?: number;
 }
 
 export function toRunOptions(input: string, f: RunFlags): RunOptions {
@@ -87,6 +93,9 @@ export function toRunOptions(input: string, f: RunFlags): RunOptions {
     profile: f.profile,
     encoding: f.encoding,
     delimiter: f.delimiter,
+    redis: f.redis,
+    limiterId: f.limiterId,
+    reserve: f.reserve,
   };
 }
 

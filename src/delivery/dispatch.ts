@@ -3,9 +3,8 @@
  * and a token (rate), sends, and follows the retry policy. Every resend carries the same ClientToken,
  * so an attempt whose answer was lost can never become a second task.
  */
-import pLimit, { type LimitFunction } from 'p-limit';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RateControl } from './rate.js';
+import type { Limiter } from '../quota/limiter.js';
 import { decide, type RetryPolicy } from './retry.js';
 import type { SendOutcome, TaskSender } from './send.js';
 import type { RunStats } from '../run/stats.js';
@@ -19,30 +18,21 @@ export interface Delivery {
 }
 
 export class Dispatcher {
-  private readonly slots: LimitFunction;
-
   constructor(
     private readonly sender: TaskSender,
-    private readonly rate: RateControl,
+    /** Pace and in-flight cap: this process's own, or shared with other processes (quota/). */
+    private readonly limiter: Limiter,
     private readonly policy: RetryPolicy,
     private readonly stats: RunStats,
-    concurrency: number,
     private readonly signal?: AbortSignal,
-  ) {
-    this.slots = pLimit(concurrency);
-  }
-
-  /** In-flight cap; may change while running (automatic concurrency). */
-  set concurrency(n: number) {
-    this.slots.concurrency = n;
-  }
+  ) {}
 
   /** Throws only when the run is aborted while this row still waits to be sent. */
   async deliver(request: TaskRequest): Promise<Delivery> {
     let charged = 0;
     let requests = 0;
     for (;;) {
-      const outcome = await this.slots(() => this.attempt(request));
+      const outcome = await this.limiter.schedule(() => this.attempt(request), this.signal);
       requests++;
       if (outcome.kind !== 'throttled') charged++;
       const decision = decide(outcome, charged, this.policy);
@@ -53,15 +43,13 @@ export class Dispatcher {
     }
   }
 
+  /** One request, once the limiter let it go (a stopping run lets nothing go: --resume sends it). */
   private async attempt(request: TaskRequest): Promise<SendOutcome> {
-    // Once the run is stopping, nothing new leaves: rows still queued stay unrecorded for --resume.
-    this.signal?.throwIfAborted();
-    await this.rate.take(this.signal);
     const started = performance.now();
     const outcome = await this.sender.startTask(request);
     const latency = performance.now() - started;
     this.stats.recordRequest(outcome, latency);
-    this.rate.observe(outcome, latency);
+    this.limiter.observe(outcome, latency);
     return outcome;
   }
 }

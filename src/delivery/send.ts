@@ -40,7 +40,7 @@ export interface TaskSender {
 const EMULATOR_REGION = 'us-east-1';
 const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
 
-function isLoopback(endpoint: string | undefined): boolean {
+export function isLoopback(endpoint: string | undefined): boolean {
   if (!endpoint) return false;
   try {
     return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(endpoint).hostname);

@@ -56,6 +56,12 @@ export interface RunOptions {
   profile?: string;
   encoding?: string;
   delimiter?: string;
+  /** Share one rate limit with every process on this Redis and limiter id (`redis://[:password@]host:port`). Never printed. */
+  redis?: string;
+  /** What shares a quota; default the AWS account and Region (STS), or the endpoint and Region. */
+  limiterId?: string;
+  /** Requests/s of the quota left to the account's other callers. Default 0. */
+  reserve?: number;
   /** Inject a sender (e.g. `new ConnectSender(yourConnectClient)`); default: one built from the options. */
   sender?: TaskSender;
   logger?: Logger;

@@ -41,8 +41,12 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   const csv = await openCsv(options.input, { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
   const duplicates = new DuplicateTokens(ctx.log);
   const prepare = preparer(csv, options.input, ctx, duplicates);
+  // Before the results file: a limiter that cannot start (Redis unreachable) leaves no file behind.
+  const w = await wire(options, ctx.settings).catch((err: unknown) => {
+    csv.close();
+    throw err;
+  });
   const results = ctx.ledger ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header) : ResultsWriter.create(ctx.resultsPath, csv.header);
-  const w = wire(options, ctx.settings);
   const stops: Stops = { doneBytes: 0 };
   const record = (job: Job, result: RowResult) => {
     results.write(job.record.values, result);
@@ -66,7 +70,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   } finally {
     stopTicker();
     results.close();
-    w.close();
+    await w.close();
     report();
   }
   return finish(options, ctx, w, stops, duplicates);

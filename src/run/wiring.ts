@@ -7,11 +7,12 @@ import { setMaxListeners } from 'node:events';
 import { setInterval as every } from 'node:timers';
 import { initialConcurrency, MAX_AUTO_CONCURRENCY, tuneConcurrency } from '../delivery/concurrency.js';
 import { Dispatcher } from '../delivery/dispatch.js';
-import { AdaptiveRate } from '../delivery/rate.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
 import { ConnectSender, createConnectClient, type TaskSender } from '../delivery/send.js';
+import { createLimiter } from '../quota/choose.js';
+import type { Limiter } from '../quota/limiter.js';
 import type { Settings } from './config.js';
-import type { RunOptions } from './options.js';
+import { silent, type RunOptions } from './options.js';
 import { RunStats } from './stats.js';
 
 /** Extra row workers beyond the in-flight cap, so rows backing off do not starve the pipe. */
@@ -19,7 +20,8 @@ const ROW_HEADROOM = 64;
 
 export interface Wiring {
   stats: RunStats;
-  rate: AdaptiveRate;
+  /** Pace and in-flight cap: this process's own, or shared through Redis (quota/choose.ts). */
+  rate: Limiter;
   /** Undefined on a dry run: nothing is sent. */
   dispatcher: Dispatcher | undefined;
   /** Aborted when the run must stop taking rows. */
@@ -31,15 +33,23 @@ export interface Wiring {
   concurrency(): number;
   /** Calls `tick` every 250 ms after re-sizing in-flight work; returns the function that stops it. */
   startTicker(tick: () => void): () => void;
-  close(): void;
+  close(): Promise<void>;
 }
 
-export function wire(options: RunOptions, settings: Settings): Wiring {
+export async function wire(options: RunOptions, settings: Settings): Promise<Wiring> {
   const stats = new RunStats();
-  const rate = new AdaptiveRate({ rate: settings.rate, burst: settings.burst });
   const automatic = options.concurrency === undefined;
   const cap = options.concurrency ?? MAX_AUTO_CONCURRENCY;
   let concurrency = options.concurrency ?? initialConcurrency(settings.rate, settings.burst);
+  // A dry run sends nothing: it needs no shared limiter (and no Redis).
+  const rate = await createLimiter({
+    ...settings,
+    redisUrl: settings.dryRun ? undefined : options.redis,
+    limiterId: options.limiterId,
+    reserve: options.reserve,
+    concurrency,
+    log: options.logger ?? silent,
+  });
   const sender: TaskSender | undefined = settings.dryRun
     ? undefined
     : (options.sender ??
@@ -58,7 +68,7 @@ export function wire(options: RunOptions, settings: Settings): Wiring {
   const signal = AbortSignal.any([own.signal, options.signal, deadline].filter((s): s is AbortSignal => s !== undefined));
   // Every row waiting for a slot or a token listens on it; hundreds of listeners are expected.
   setMaxListeners(0, signal);
-  const dispatcher = sender && new Dispatcher(sender, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, concurrency, signal);
+  const dispatcher = sender && new Dispatcher(sender, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, signal);
 
   return {
     stats,
@@ -72,12 +82,15 @@ export function wire(options: RunOptions, settings: Settings): Wiring {
       const timer = every(() => {
         if (automatic && dispatcher) {
           concurrency = tuneConcurrency(rate.currentRate, settings.burst, stats.recentLatency(90), cap);
-          dispatcher.concurrency = concurrency;
+          rate.concurrency = concurrency;
         }
         tick();
       }, 250);
       return () => clearInterval(timer);
     },
-    close: () => sender?.destroy(),
+    async close() {
+      sender?.destroy();
+      await rate.close();
+    },
   };
 }
