@@ -210,7 +210,7 @@ export class SharedLimiter implements Limiter {
     this.fallback = new LocalLimiter(new AdaptiveRate({ rate: share, burst: 1 }), this.cap);
     this.switchMode();
     this.options.log.warn(
-      { redis: this.shownUrl, limiterId: this.options.limiterId, rate: Number(share.toFixed(3)), processes: this.pace.processes },
+      { server: this.shownUrl, limiterId: this.options.limiterId, rate: Number(share.toFixed(3)), processes: this.pace.processes },
       'Redis unreachable: pacing alone at the shared rate ÷ the processes last seen, until it is back',
     );
   }
@@ -220,7 +220,7 @@ export class SharedLimiter implements Limiter {
     // Force the next tick to write the pace and cap again: after a restart Redis has forgotten them.
     this.applied = { rate: -1, cap: -1 };
     this.switchMode();
-    this.options.log.warn({ redis: this.shownUrl, limiterId: this.options.limiterId }, 'Redis is back: sharing the limiter again');
+    this.options.log.warn({ server: this.shownUrl, limiterId: this.options.limiterId }, 'Redis is back: sharing the limiter again');
   }
 
   private switchMode(): void {
