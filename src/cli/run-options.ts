@@ -12,7 +12,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--quick-connect-id <id>', 'QuickConnectId for rows without a routing value')
     .option('--job <file.json>', 'job file: column templates and defaults (flags win over it)')
     .option('--results <file>', 'results CSV (default: <input without extension>.results.csv beside the input)')
-    .option('--rate <n>', "ceiling of requests per second: the account's StartTaskContact quota (default: 2)", positive('--rate'))
+    .option('--rate <n>', "ceiling of requests per second: the account's StartTaskContact quota, or auto: read it from Service Quotas (default: 2)", (v: string) => (v === 'auto' ? ('auto' as const) : positive('--rate')(v)))
     .option('--burst <n>', 'burst allowance of that quota (default: 5)', whole('--burst'))
     .option('--concurrency <n>', 'cap on requests in flight (default: automatic from observed latency)', whole('--concurrency'))
     .option('--max-attempts <n>', 'attempts per row for 5xx, timeouts and resets; throttles do not count (default: 8)', whole('--max-attempts'))
@@ -48,7 +48,7 @@ export interface RunFlags extends OperatorFlags {
   quickConnectId?: string;
   job?: string;
   results?: string;
-  rate?: number;
+  rate?: number | 'auto';
   burst?: number;
   concurrency?: number;
   maxAttempts?: number;

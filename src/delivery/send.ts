@@ -37,8 +37,8 @@ export interface TaskSender {
 }
 
 /** The region signed for when none is given and the endpoint is on this machine (the emulator). */
-const EMULATOR_REGION = 'us-east-1';
-const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
+export const EMULATOR_REGION = 'us-east-1';
+export const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
 
 export function isLoopback(endpoint: string | undefined): boolean {
   if (!endpoint) return false;

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TaskService, type Answer, type EmulatorStats, type ServiceOptions, type StoredTask } from './service.js';
+import { answerServiceQuotas, isServiceQuotasCall } from './quotas.js';
 
 export interface EmulatorOptions extends ServiceOptions {
   /** 0 (default) picks a free port. */
@@ -70,6 +71,7 @@ async function handle(service: TaskService, req: IncomingMessage, res: ServerRes
   if (body === undefined) return answer(res, service.error(413, 'InvalidRequestException', 'Request body too large'));
 
   if (url.pathname.startsWith(CONTROL_PREFIX)) return control(service, url.pathname.slice(CONTROL_PREFIX.length), req.method, body, res);
+  if (isServiceQuotasCall(req)) return answerServiceQuotas(service, req, body, res);
   if (url.pathname !== '/contact/task' || req.method !== 'PUT') {
     return answer(res, service.error(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname}`));
   }

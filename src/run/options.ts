@@ -32,8 +32,8 @@ export interface RunOptions {
   contactFlowId?: string;
   taskTemplateId?: string;
   quickConnectId?: string;
-  /** Ceiling of requests per second (the account's StartTaskContact quota). Default 2. */
-  rate?: number;
+  /** Ceiling of requests per second (the account's StartTaskContact quota), or `auto`: read it from Service Quotas. Default 2. */
+  rate?: number | 'auto';
   /** Burst allowance of that quota. Default 5. */
   burst?: number;
   /** Cap on requests in flight; default automatic from observed latency (Little's law). */

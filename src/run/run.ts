@@ -11,6 +11,7 @@ import { loadJobFile } from '../input/job.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
 import { pipeline } from './pipeline.js';
+import { withQuota } from '../quota/auto.js';
 import { defaultResultsPath, rerunResultsPath } from '../ledger/writer.js';
 import { readState, sha256File, statePath, writeState, type RunState } from '../ledger/state.js';
 import { silent, type RerunOptions, type RunOptions } from './options.js';
@@ -31,8 +32,10 @@ export function rerunImport(options: RerunOptions): Promise<Summary> {
   return execute(options, { includeInvalid: options.includeInvalid ?? false });
 }
 
-async function execute(options: RunOptions, rerun: { includeInvalid: boolean } | undefined): Promise<Summary> {
-  const log = options.logger ?? silent;
+async function execute(given: RunOptions, rerun: { includeInvalid: boolean } | undefined): Promise<Summary> {
+  const log = given.logger ?? silent;
+  // --rate auto: the account's applied quota, read once before anything else is decided.
+  const options = await withQuota(given, log);
   if (options.input !== '-') {
     await access(options.input).catch((err: NodeJS.ErrnoException) => {
       throw new InputError(`cannot read ${options.input}: ${err.code ?? String(err)}`, { cause: err });
