@@ -1,6 +1,7 @@
 /** The options that run, rerun and validate share, and how their flags become the library's RunOptions. */
 import { Option, type Command } from 'commander';
 import type { RunOptions } from '../run/options.js';
+import { parseShard, type Shard } from '../run/shard.js';
 import type { OperatorFlags } from './operator.js';
 import { nonNegative, positive, whole } from './parsers.js';
 
@@ -29,6 +30,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--delimiter <char>', 'field delimiter, e.g. ";" (default: ",")')
     .addOption(new Option('--redis <url>', 'share one rate limit with every process using this Redis and limiter id (redis://[:password@]host:port)').env('CTL_REDIS_URL'))
     .option('--limiter-id <s>', 'what shares a quota (default: the AWS account and Region)')
+    .option('--shard <i/n>', 'take shard i of n (1-based) of the input, by record; own results file (<input>.shard-i-of-n.results.csv) and lock', parseShard)
     .option('--reserve <rps>', "requests/s of the quota left to the account's other callers (default: 0)", nonNegative('--reserve'));
 }
 
@@ -67,6 +69,7 @@ export interface RunFlags extends OperatorFlags {
   redis?: string;
   limiterId?: string;
   reserve?: number;
+  shard?: Shard;
 }
 
 export function toRunOptions(input: string, f: RunFlags): RunOptions {
@@ -96,6 +99,7 @@ export function toRunOptions(input: string, f: RunFlags): RunOptions {
     redis: f.redis,
     limiterId: f.limiterId,
     reserve: f.reserve,
+    shard: f.shard,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { JobFile } from '../input/job.js';
 import type { TaskSender } from '../delivery/send.js';
+import type { Shard } from './shard.js';
 import type { RunStats } from './stats.js';
 
 /** The minimal logger the pipeline needs; a pino logger fits. Messages never carry row content. */
@@ -62,6 +63,8 @@ export interface RunOptions {
   limiterId?: string;
   /** Requests/s of the quota left to the account's other callers. Default 0. */
   reserve?: number;
+  /** Take only shard `index` of `count` of the input's records (see run/shard.ts). */
+  shard?: Shard;
   /** Inject a sender (e.g. `new ConnectSender(yourConnectClient)`); default: one built from the options. */
   sender?: TaskSender;
   logger?: Logger;

@@ -17,6 +17,7 @@ import type { InputRecord, RowResult } from '../types.js';
 import { checkRequiredColumns, type Settings } from './config.js';
 import type { Logger, RunOptions } from './options.js';
 import { summarize, type Summary } from './stats.js';
+import { inShard, type Shard } from './shard.js';
 import { wire, type Wiring } from './wiring.js';
 
 export interface PipelineContext {
@@ -54,7 +55,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   };
   logStart(options, ctx);
 
-  const jobs = pending(csv, prepare, ctx.ledger, w, stops);
+  const jobs = pending(csv, prepare, ctx.ledger, w, stops, options.shard);
   async function worker(): Promise<void> {
     for (let job = await nextJob(jobs, stops); job; job = await nextJob(jobs, stops)) {
       const result = await settle(job, w, stops);
@@ -96,9 +97,11 @@ function preparer(csv: CsvInput, input: string, ctx: PipelineContext, duplicates
 }
 
 /** The jobs still to do: records read and prepared, less the rows already final in the ledger. */
-async function* pending(csv: CsvInput, prepare: ReturnType<typeof preparer>, ledger: Ledger | undefined, w: Wiring, stops: Stops): AsyncGenerator<Job> {
+async function* pending(csv: CsvInput, prepare: ReturnType<typeof preparer>, ledger: Ledger | undefined, w: Wiring, stops: Stops, shard?: Shard): AsyncGenerator<Job> {
+  let ordinal = 0;
   for await (const record of csv.records) {
     if (w.signal.aborted) return;
+    if (!inShard(shard, ordinal++)) continue; // another worker's record (--shard)
     const job = prepare(record);
     const done = ledger?.final.get(job.record.line);
     if (done) {

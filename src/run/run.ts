@@ -12,7 +12,8 @@ import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
 import { pipeline } from './pipeline.js';
 import { withQuota } from '../quota/auto.js';
-import { defaultResultsPath, rerunResultsPath } from '../ledger/writer.js';
+import { rerunResultsPath } from '../ledger/writer.js';
+import { shardResultsPath } from './shard.js';
 import { readState, sha256File, statePath, writeState, type RunState } from '../ledger/state.js';
 import { silent, type RerunOptions, type RunOptions } from './options.js';
 import type { Summary } from './stats.js';
@@ -42,7 +43,7 @@ async function execute(given: RunOptions, rerun: { includeInvalid: boolean } | u
     });
   }
   const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
-  const resultsPath = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
+  const resultsPath = options.results ?? (rerun ? rerunResultsPath(options.input) : shardResultsPath(options.input, options.shard));
   // The run this one continues (--resume) or sends again (rerun) lends its options and namespace.
   let resultsExist = await exists(resultsPath);
   let previous = resultsExist ? await readState(resultsPath) : undefined;
