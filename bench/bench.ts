@@ -5,12 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist-bench/src/cli.js');
+// The built CLI (npm run build, done by prebench): it reads its version from ../package.json.
+const CLI = join(ROOT, 'dist/cli.js');
 const CHILD = join(ROOT, 'dist-bench/bench/child.js');
 const work = mkdtempSync(join(tmpdir(), 'ctl-bench-'));
 
@@ -57,6 +59,22 @@ function child(args: string[]): Promise<ChildResult> {
   });
 }
 
+/** A redis-server on a free port, no persistence (Debian's redis-server must be installed). */
+async function redisServer(): Promise<{ url: string; close: () => void }> {
+  const port = await new Promise<number>((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => done(p));
+    });
+  });
+  const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((done, fail) => {
+    c.stdout.on('data', (d: Buffer) => String(d).includes('Ready to accept') && done());
+    c.on('exit', () => fail(new Error('redis-server exited')));
+  });
+  return { url: `redis://127.0.0.1:${port}`, close: () => c.kill('SIGKILL') };
+}
+
 async function withEmulator<T>(args: string[], fn: (url: string) => Promise<T>): Promise<T> {
   const e = await emulator(args);
   try {
@@ -73,11 +91,14 @@ function report(scenario: string, measure: string, value: number, target: string
   process.stderr.write(`  ${scenario}: ${measure} = ${r2(value)} (${target}) ${detail}\n`);
 }
 
+/** `BENCH_ONLY=6 npm run bench` runs one scenario (the table then holds only its rows). */
+const want = (n: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(n);
+
 const N = 2000;
-const input2k = makeInput(N);
+const input2k = want('1') || want('2') || want('3') ? makeInput(N) : '';
 
 process.stderr.write('1. told the quota: emulator 50 rps / burst 5\n');
-{
+if (want('1')) {
   const r = await withEmulator(['--rate', '50', '--burst', '5'], (url) => child(['ours', input2k, url, '50', '5']));
   const ratio = r.created / (r.wallMs / 1000) / 50;
   report('1 told the quota', 'achieved / quota', ratio, '≥ 0.98', ratio >= 0.98, `${r.created} created in ${(r.wallMs / 1000).toFixed(1)} s`);
@@ -88,7 +109,7 @@ process.stderr.write('1. told the quota: emulator 50 rps / burst 5\n');
 }
 
 process.stderr.write('2. told a ceiling 5× too high: emulator 40 rps, --rate 200\n');
-{
+if (want('2')) {
   const ideal = (N - 5) / 40;
   const r = await withEmulator(['--rate', '40', '--burst', '5'], (url) => child(['ours', input2k, url, '200', '5']));
   report('2 ceiling 5× too high', 'elapsed / ideal', r.wallMs / 1000 / ideal, '≤ 1.10', r.wallMs / 1000 / ideal <= 1.1, `${(r.wallMs / 1000).toFixed(1)} s vs ${ideal.toFixed(1)} s; ${r.throttled} of ${r.requests} requests throttled`);
@@ -98,14 +119,14 @@ process.stderr.write('2. told a ceiling 5× too high: emulator 40 rps, --rate 20
 }
 
 process.stderr.write('3. latency: emulator 300 ms, 100 rps\n');
-{
+if (want('3')) {
   const r = await withEmulator(['--rate', '100', '--burst', '5', '--latency-ms', '300'], (url) => child(['ours', input2k, url, '100', '5']));
   const ratio = r.created / (r.wallMs / 1000) / 100;
   report('3 latency 300 ms', 'achieved / 100', ratio, '≥ 0.97', ratio >= 0.97, `${r.created} created in ${(r.wallMs / 1000).toFixed(1)} s, ${r.failed} failed`);
 }
 
 process.stderr.write('4. overhead: unthrottled, 20,000 rows, concurrency 64\n');
-{
+if (want('4')) {
   const input = makeInput(20_000);
   const fast = ['--rate', '1000000', '--burst', '1000000'];
   const bare = await withEmulator(fast, (url) => child(['bare', input, url, '64']));
@@ -115,7 +136,7 @@ process.stderr.write('4. overhead: unthrottled, 20,000 rows, concurrency 64\n');
 }
 
 process.stderr.write('5. memory: peak RSS at 10,000 and 100,000 rows (unthrottled: the worst case), and at 200 rps\n');
-{
+if (want('5')) {
   const fast = ['--rate', '1000000', '--burst', '1000000'];
   const input10k = makeInput(10_000);
   const small = await withEmulator(fast, (url) => child(['ours', input10k, url, '1000000', '1000000']));
@@ -126,6 +147,29 @@ process.stderr.write('5. memory: peak RSS at 10,000 and 100,000 rows (unthrottle
   report('5 memory', 'RSS 100k / RSS 10k', large.maxRssMb / small.maxRssMb, '≤ 1.3', large.maxRssMb / small.maxRssMb <= 1.3, `${small.maxRssMb.toFixed(0)} MB at 10k`);
   report('5 memory', 'bare SDK loop, 10k rows unthrottled, 64 in flight (MB)', bare.maxRssMb, 'for comparison', null, `${(bare.created / (bare.wallMs / 1000)).toFixed(0)} rows/s`);
   report('5 memory', 'peak RSS at 10,000 rows, 200 rps (MB)', paced.maxRssMb, '≤ 150', paced.maxRssMb <= 150, `${paced.created} created`);
+}
+
+process.stderr.write('6. one quota, three processes told it: emulator 30 rps, each --rate 30, without and with a shared limiter (Redis)\n');
+if (want('6')) {
+  const each = Number(process.env.BENCH_SHARED_ROWS ?? 600);
+  const inputs = [1, 2, 3].map(() => makeInput(each));
+  const ideal = (3 * each - 5) / 30;
+  const three = (url: string, redis?: string) => Promise.all(inputs.map((f) => child(['ours', f, url, '30', '5', '0', ...(redis ? [redis] : [])])));
+  const measure = (label: string, runs: ChildResult[]) => {
+    const requests = runs.reduce((n, r) => n + r.requests, 0);
+    const throttled = runs.reduce((n, r) => n + r.throttled, 0);
+    const elapsed = Math.max(...runs.map((r) => r.wallMs)) / 1000;
+    const created = runs.reduce((n, r) => n + r.created, 0);
+    report(`6 shared quota, ${label}`, 'throttled / requests', throttled / requests, label === 'Redis' ? '≤ 0.02' : 'for comparison', label === 'Redis' ? throttled / requests <= 0.02 : null, `${throttled} of ${requests}; ${created} created`);
+    report(`6 shared quota, ${label}`, 'elapsed / ideal', elapsed / ideal, label === 'Redis' ? '≤ 1.03' : 'for comparison', label === 'Redis' ? elapsed / ideal <= 1.03 : null, `${elapsed.toFixed(1)} s vs ${ideal.toFixed(1)} s`);
+  };
+  measure('alone', await withEmulator(['--rate', '30', '--burst', '5'], (url) => three(url)));
+  const redis = await redisServer();
+  try {
+    measure('Redis', await withEmulator(['--rate', '30', '--burst', '5'], (url) => three(url, redis.url)));
+  } finally {
+    redis.close();
+  }
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;

@@ -1,6 +1,6 @@
 /**
  * One measured import in a fresh process, so that CPU time and peak RSS belong to it alone.
- *   node child.js ours <input> <endpoint> <rate> <burst> [concurrency]
+ *   node child.js ours <input> <endpoint> <rate> <burst> [concurrency] [redis-url]
  *   node child.js bare|adaptive <input> <endpoint> <concurrency>
  * Prints one JSON line: { cpuMs, maxRssMb, wallMs, created, failed, requests, throttled }.
  */
@@ -18,7 +18,8 @@ import { join } from 'node:path';
 const [mode, input, endpoint, ...rest] = process.argv.slice(2);
 
 async function ours() {
-  const [rate, burst, concurrency] = rest.map(Number);
+  const [rate, burst, concurrency] = rest.slice(0, 3).map(Number);
+  const redis = rest[3];
   const summary = await runImport({
     input: input!,
     results: join(mkdtempSync(join(tmpdir(), 'ctl-bench-')), 'results.csv'),
@@ -26,6 +27,7 @@ async function ours() {
     rate,
     burst,
     concurrency: concurrency || undefined,
+    redis,
     instanceId: DEMO_INSTANCE_ID,
     contactFlowId: DEMO_CONTACT_FLOW_ID,
     onProgress: (p) => {

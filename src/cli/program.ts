@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { LoaderError } from '../errors.js';
 import { addDemoCommand } from './commands/demo.js';
 import { addEmulatorCommand } from './commands/emulator.js';
+import { addMergeCommand } from './commands/merge.js';
 import { addRerunCommand } from './commands/rerun.js';
 import { addReportCommand } from './commands/report.js';
 import { addRunCommand, EXAMPLES } from './commands/run.js';
@@ -22,7 +23,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     // Before the subcommands are added, so they inherit it: commander must not exit on its own.
     .exitOverride()
     .addHelpText('after', EXAMPLES);
-  for (const add of [addRunCommand, addRerunCommand, addValidateCommand, addReportCommand, addEmulatorCommand, addDemoCommand]) add(program, setExit);
+  for (const add of [addRunCommand, addRerunCommand, addValidateCommand, addReportCommand, addMergeCommand, addEmulatorCommand, addDemoCommand]) add(program, setExit);
   return program;
 }
 

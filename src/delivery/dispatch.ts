@@ -3,9 +3,8 @@
  * and a token (rate), sends, and follows the retry policy. Every resend carries the same ClientToken,
  * so an attempt whose answer was lost can never become a second task.
  */
-import pLimit, { type LimitFunction } from 'p-limit';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RateControl } from './rate.js';
+import type { Limiter } from '../quota/limiter.js';
 import { decide, type RetryPolicy } from './retry.js';
 import type { SendOutcome, TaskSender } from './send.js';
 import type { RunStats } from '../run/stats.js';
@@ -24,23 +23,14 @@ export interface Delivery {
 const UNSENT = Symbol('unsent');
 
 export class Dispatcher {
-  private readonly slots: LimitFunction;
-
   constructor(
     private readonly sender: TaskSender,
-    private readonly rate: RateControl,
+    /** Pace and in-flight cap: this process's own, or shared with other processes (quota/). */
+    private readonly limiter: Limiter,
     private readonly policy: RetryPolicy,
     private readonly stats: RunStats,
-    concurrency: number,
     private readonly signal?: AbortSignal,
-  ) {
-    this.slots = pLimit(concurrency);
-  }
-
-  /** In-flight cap; may change while running (automatic concurrency). */
-  set concurrency(n: number) {
-    this.slots.concurrency = n;
-  }
+  ) {}
 
   /**
    * Throws only when the run is aborted while this row still waits to be sent. `ready`, asked right
@@ -55,7 +45,7 @@ export class Dispatcher {
       // Only while no attempt has reached the service (throttles create nothing): after an unknown
       // outcome the task may exist, and the resend with the same token must go out to find out.
       const check = () => (unsent = charged === 0 ? ready?.() : undefined);
-      const outcome = await this.slots(() => this.attempt(request, check));
+      const outcome = await this.limiter.schedule(() => this.attempt(request, check), this.signal);
       if (outcome === UNSENT) return { outcome: { kind: 'refused', code: 'InvalidRow', message: unsent!, status: 0 }, requests, unsent };
       requests++;
       if (outcome.kind !== 'throttled') charged++;
@@ -67,17 +57,15 @@ export class Dispatcher {
     }
   }
 
+  /** One request, once the limiter let it go (a stopping run lets nothing go: --resume sends it). */
   private async attempt(request: TaskRequest, ready: () => string | undefined): Promise<SendOutcome | typeof UNSENT> {
-    // Once the run is stopping, nothing new leaves: rows still queued stay unrecorded for --resume.
-    this.signal?.throwIfAborted();
-    await this.rate.take(this.signal);
-    this.signal?.throwIfAborted(); // it may have stopped while this row waited for its token
+    this.signal?.throwIfAborted(); // it may have stopped while this row waited for its turn
     if (ready() !== undefined) return UNSENT;
     const started = performance.now();
     const outcome = await this.sender.startTask(request);
     const latency = performance.now() - started;
     this.stats.recordRequest(outcome, latency);
-    this.rate.observe(outcome, latency);
+    this.limiter.observe(outcome, latency);
     return outcome;
   }
 }

@@ -17,6 +17,8 @@ export interface RateControl {
   observe(outcome: SendOutcome, latencyMs: number): void;
   /** The rate being dispatched at now, requests/s. */
   readonly currentRate: number;
+  /** Told when the pace is cut after a throttle, or restored to the ceiling. */
+  onChange?: (event: 'cut' | 'restored', rate: number) => void;
 }
 
 export interface AdaptiveOptions {

@@ -45,8 +45,8 @@ export interface TaskSender {
 export const CREDENTIALS_TIMEOUT_MS = 10_000;
 
 /** The region signed for when none is given and the endpoint is on this machine (the emulator). */
-const EMULATOR_REGION = 'us-east-1';
-const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
+export const EMULATOR_REGION = 'us-east-1';
+export const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
 
 /** The endpoint requests go to, and which setting named it; undefined = the AWS endpoint of the Region. */
 export function endpointSetting(endpoint: string | undefined): { url: string; from: string } | undefined {
@@ -58,7 +58,7 @@ export function endpointSetting(endpoint: string | undefined): { url: string; fr
   return undefined;
 }
 
-function isLoopback(endpoint: string | undefined): boolean {
+export function isLoopback(endpoint: string | undefined): boolean {
   if (!endpoint) return false;
   try {
     return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(endpoint).hostname);

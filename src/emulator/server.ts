@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeRoute } from './describe.js';
 import { isLoopbackHost, parseConfig, refusal } from './control.js';
 import { TaskService, type Answer, type EmulatorStats, type ServiceOptions, type StoredTask } from './service.js';
+import { answerServiceQuotas, isServiceQuotasCall } from './quotas.js';
 
 export interface EmulatorOptions extends ServiceOptions {
   /** 0 (default) picks a free port. */
@@ -79,6 +80,7 @@ async function handle(service: TaskService, loopbackOnly: boolean, req: Incoming
     if (refused) return sendJson(res, 403, { Message: refused }, 'AccessDeniedException');
     return control(service, url.pathname.slice(CONTROL_PREFIX.length), req.method, body, res);
   }
+  if (isServiceQuotasCall(req)) return answerServiceQuotas(service, req, body, res);
   const read = describeRoute(req.method, url.pathname);
   if (!read && (url.pathname !== '/contact/task' || req.method !== 'PUT')) {
     return answer(res, service.error(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname}`));

@@ -58,6 +58,8 @@ export interface RunIdentity {
   delimiter: string;
   /** The zone ScheduledTime values written without one are read in (--timezone). */
   timeZone?: string;
+  /** `--shard i/n`: the records of the input this run takes. */
+  shard?: string;
 }
 
 /** How a run ended. `running` is what a killed run leaves behind. */

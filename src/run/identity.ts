@@ -17,9 +17,11 @@ export interface IdentityInput {
   jobPath: string | undefined;
   inputSha: string | undefined;
   tokenNamespace: string;
+  /** `--shard i/n`: which records of the input this run takes. */
+  shard?: { index: number; count: number };
 }
 
-export async function runIdentity({ settings, job, jobPath, inputSha, tokenNamespace }: IdentityInput): Promise<RunIdentity> {
+export async function runIdentity({ settings, job, jobPath, inputSha, tokenNamespace, shard }: IdentityInput): Promise<RunIdentity> {
   const d = settings.defaults.defaults;
   const endpoint = effectiveEndpoint(settings.endpoint);
   const sha = jobSha256(job);
@@ -37,6 +39,7 @@ export async function runIdentity({ settings, job, jobPath, inputSha, tokenNames
     encoding: encodingName(settings.encoding),
     delimiter: settings.delimiter ?? ',',
     ...(settings.timeZone ? { timeZone: settings.timeZone } : {}),
+    ...(shard ? { shard: `${shard.index}/${shard.count}` } : {}),
   };
 }
 
@@ -67,6 +70,7 @@ const FIELDS: Record<keyof RunIdentity, { label: string; show: (v: RunIdentity) 
   encoding: { label: '--encoding', show: (v) => v.encoding },
   delimiter: { label: '--delimiter', show: (v) => JSON.stringify(v.delimiter) },
   timeZone: { label: '--timezone', show: (v) => v.timeZone ?? 'none' },
+  shard: { label: '--shard', show: (v) => v.shard ?? 'the whole input' },
 };
 
 export interface Difference {

@@ -4,6 +4,7 @@
  */
 import type { JobFile } from '../input/job.js';
 import type { TaskSender } from '../delivery/send.js';
+import type { Shard } from '../input/shard.js';
 import type { RunStats } from './stats.js';
 
 /** The minimal logger the pipeline needs; a pino logger fits. Messages never carry row content. */
@@ -39,8 +40,8 @@ export interface RunOptions {
   contactFlowId?: string;
   taskTemplateId?: string;
   quickConnectId?: string;
-  /** Ceiling of requests per second (the account's StartTaskContact quota). Default 2. */
-  rate?: number;
+  /** Ceiling of requests per second (the account's StartTaskContact quota), or `auto`: read it from Service Quotas. Default 2. */
+  rate?: number | 'auto';
   /** Burst allowance of that quota. Default 5. */
   burst?: number;
   /** Cap on requests in flight; default automatic from observed latency (Little's law). */
@@ -69,6 +70,14 @@ export interface RunOptions {
   strictColumns?: boolean;
   /** Dry run only: ask the instance whether every InstanceId and routing id named exists (read-only calls). */
   checkLive?: boolean;
+  /** Share one rate limit with every process on this Redis and limiter id (`redis://[:password@]host:port`). Never printed. */
+  redis?: string;
+  /** What shares a quota; default the AWS account and Region (STS), or the endpoint and Region. */
+  limiterId?: string;
+  /** Requests/s of the quota left to the account's other callers. Default 0. */
+  reserve?: number;
+  /** Take only shard `index` of `count` of the input's records (see run/shard.ts). */
+  shard?: Shard;
   /** Inject a sender (e.g. `new ConnectSender(yourConnectClient)`); default: one built from the options. */
   sender?: TaskSender;
   logger?: Logger;

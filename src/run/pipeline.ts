@@ -24,6 +24,7 @@ import { readySender } from './preflight.js';
 import { RowLog } from './row-log.js';
 import { summarize, type RunStats, type Summary } from './stats.js';
 import { Timeline, type TimelineSample } from './timeline.js';
+import { inShard, type Shard } from '../input/shard.js';
 import { wire, type Wiring } from './wiring.js';
 
 export interface PipelineContext {
@@ -58,15 +59,17 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   const csv = await openCsv(options.input, ctx.rerun ? {} : { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
   const duplicates = new DuplicateTokens(ctx.log);
   const { prepare, plan } = preparer(csv, options.input, ctx, duplicates);
-  // Region and credentials, after the header and before the results file: a refusal leaves no file.
-  const sender = await readySender(options, ctx.settings).catch((err: unknown) => {
-    csv.close();
-    throw err;
-  });
+  // Region and credentials, and a limiter that can start (Redis reachable), after the header and
+  // before the results file: a refusal leaves no file behind.
+  const w = await readySender(options, ctx.settings)
+    .then((sender) => wire({ ...options, sender }, ctx.settings))
+    .catch((err: unknown) => {
+      csv.close();
+      throw err;
+    });
   const results = ctx.ledger
     ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header, ctx.guard)
     : ResultsWriter.create(ctx.resultsPath, csv.header, ctx.guard);
-  const w = wire({ ...options, sender }, ctx.settings);
   const stops: Stops = { doneBytes: 0, readRows: 0, readBytes: 0, readDone: false };
   const rowLog = new RowLog(ctx.log);
   const record = (job: Job, result: RowResult) => {
@@ -92,7 +95,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   };
   logStart(options, ctx);
 
-  const jobs = pending(csv, prepare, ctx.ledger, w, stops);
+  const jobs = pending(csv, prepare, ctx.ledger, w, stops, options.shard);
   async function worker(): Promise<void> {
     for (let job = await nextJob(jobs, stops); job; job = await nextJob(jobs, stops)) {
       const result = await settle(job, w, stops);
@@ -119,7 +122,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     } catch (err) {
       stops.writeError ??= err as Error;
     }
-    w.close();
+    await w.close();
     report();
     rowLog.flush(true);
     timeline?.finish(sample(), w.signal.aborted || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
@@ -158,9 +161,11 @@ function preparer(csv: CsvInput, input: string, ctx: PipelineContext, duplicates
 }
 
 /** The jobs still to do: records read and prepared, less the rows already final in the ledger. */
-async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, ledger: Ledger | undefined, w: Wiring, stops: Stops): AsyncGenerator<Job> {
+async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, ledger: Ledger | undefined, w: Wiring, stops: Stops, shard?: Shard): AsyncGenerator<Job> {
+  let ordinal = 0;
   for await (const record of csv.records) {
     if (w.signal.aborted) return;
+    if (!inShard(shard, ordinal++)) continue; // another worker's record (--shard)
     stops.readRows++;
     stops.readBytes = Math.max(stops.readBytes, record.endByte ?? 0);
     const job = prepare(record);

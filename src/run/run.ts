@@ -13,7 +13,9 @@ import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
 import { checkLive } from '../delivery/live.js';
 import { pipeline } from './pipeline.js';
-import { defaultResultsPath, rerunResultsPath } from '../ledger/writer.js';
+import { rerunResultsPath } from '../ledger/writer.js';
+import { withQuota } from '../quota/auto.js';
+import { shardResultsPath } from '../input/shard.js';
 import { checkCoverage } from '../ledger/coverage.js';
 import { checkOwnFile, readState, sha256File, statePath, STATE_VERSION, writeState, type RunIdentity, type RunOutcome, type RunState, type StoredOptions } from '../ledger/state.js';
 import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';
@@ -37,15 +39,17 @@ export function rerunImport(options: RerunOptions): Promise<Summary> {
   return execute(options, { includeInvalid: options.includeInvalid ?? false });
 }
 
-async function execute(options: RunOptions, rerun: { includeInvalid: boolean } | undefined): Promise<Summary> {
-  const log = options.logger ?? silent;
+async function execute(given: RunOptions, rerun: { includeInvalid: boolean } | undefined): Promise<Summary> {
+  const log = given.logger ?? silent;
+  // --rate auto: the account's applied quota, read once before anything else is decided.
+  const options = await withQuota(given, log);
   if (options.input !== '-') {
     await access(options.input).catch((err: NodeJS.ErrnoException) => {
       throw new InputError(`cannot read ${options.input}: ${err.code ?? String(err)}`, { cause: err });
     });
   }
   const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
-  const requested = options.results ?? (rerun ? rerunResultsPath(options.input) : defaultResultsPath(options.input));
+  const requested = options.results ?? (rerun ? rerunResultsPath(options.input) : shardResultsPath(options.input, options.shard));
   await checkPaths(options.input, requested);
   // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
   const resultsPath = await canonicalResultsPath(requested);
@@ -61,7 +65,7 @@ async function execute(options: RunOptions, rerun: { includeInvalid: boolean } |
   if (!inputSha && options.tokenNamespace === undefined && !job.tokenNamespace) {
     log.warn({}, 'reading standard input: pass --token-namespace (e.g. the date) so that the tokens of each batch are its own');
   }
-  const identity = await runIdentity({ settings, job, jobPath, inputSha, tokenNamespace });
+  const identity = await runIdentity({ settings, job, jobPath, inputSha, tokenNamespace, shard: options.shard });
   if (origin) checkRerunSettings(options.input, origin, identity, await freshResultsPath(options.input));
   const current = storedOptions(jobPath, settings);
 

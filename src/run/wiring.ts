@@ -1,18 +1,20 @@
 /**
- * Everything the pipeline's flow runs inside: the sender (or none, for a dry run), the adaptive rate
- * and the dispatcher, one stop signal (the caller's, the deadline's, or our own on a fatal error), the
- * counters, and a ticker that re-sizes in-flight work and reports progress.
+ * Everything the pipeline's flow runs inside: the sender (or none, for a dry run), the limiter (this
+ * process's adaptive token bucket, or one shared through Redis) and the dispatcher, one stop signal
+ * (the caller's, the deadline's, or our own on a fatal error or a dead endpoint), the counters, and a
+ * ticker that re-sizes in-flight work and reports progress.
  */
 import { setMaxListeners } from 'node:events';
 import { setInterval as every } from 'node:timers';
 import { initialConcurrency, MAX_AUTO_CONCURRENCY, tuneConcurrency } from '../delivery/concurrency.js';
 import { Dispatcher } from '../delivery/dispatch.js';
-import { AdaptiveRate } from '../delivery/rate.js';
-import { DEFAULT_RETRY } from '../delivery/retry.js';
 import { ReachWatch } from '../delivery/reach.js';
+import { DEFAULT_RETRY } from '../delivery/retry.js';
 import { ConnectSender, createConnectClient, endpointSetting, type TaskSender } from '../delivery/send.js';
+import { createLimiter } from '../quota/choose.js';
+import type { Limiter } from '../quota/limiter.js';
 import type { Settings } from './config.js';
-import type { RunOptions } from './options.js';
+import { silent, type RunOptions } from './options.js';
 import { RunStats } from './stats.js';
 
 /** Extra row workers beyond the in-flight cap, so rows backing off do not starve the pipe. */
@@ -20,7 +22,8 @@ const ROW_HEADROOM = 64;
 
 export interface Wiring {
   stats: RunStats;
-  rate: AdaptiveRate;
+  /** Pace and in-flight cap: this process's own, or shared through Redis (quota/choose.ts). */
+  rate: Limiter;
   /** Undefined on a dry run: nothing is sent. */
   dispatcher: Dispatcher | undefined;
   /** Aborted when the run must stop taking rows. */
@@ -34,7 +37,7 @@ export interface Wiring {
   concurrency(): number;
   /** Calls `tick` every 250 ms after re-sizing in-flight work; returns the function that stops it. */
   startTicker(tick: () => void): () => void;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** The real SDK's sender for these settings (preflight.ts makes it before the results file, to check it is ready). */
@@ -50,12 +53,20 @@ export function createSender(options: RunOptions, settings: Settings): TaskSende
   );
 }
 
-export function wire(options: RunOptions, settings: Settings): Wiring {
+export async function wire(options: RunOptions, settings: Settings): Promise<Wiring> {
   const stats = new RunStats();
-  const rate = new AdaptiveRate({ rate: settings.rate, burst: settings.burst });
   const automatic = options.concurrency === undefined;
   const cap = options.concurrency ?? MAX_AUTO_CONCURRENCY;
   let concurrency = options.concurrency ?? initialConcurrency(settings.rate, settings.burst);
+  // A dry run sends nothing: it needs no shared limiter (and no Redis).
+  const rate = await createLimiter({
+    ...settings,
+    redisUrl: settings.dryRun ? undefined : options.redis,
+    limiterId: options.limiterId,
+    reserve: options.reserve,
+    concurrency,
+    log: options.logger ?? silent,
+  });
   const sender: TaskSender | undefined = settings.dryRun ? undefined : (options.sender ?? createSender(options, settings));
 
   const own = new AbortController();
@@ -78,7 +89,7 @@ export function wire(options: RunOptions, settings: Settings): Wiring {
     },
     destroy: () => sender.destroy(),
   };
-  const dispatcher = watched && new Dispatcher(watched, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, concurrency, signal);
+  const dispatcher = watched && new Dispatcher(watched, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, signal);
 
   return {
     stats,
@@ -93,12 +104,15 @@ export function wire(options: RunOptions, settings: Settings): Wiring {
       const timer = every(() => {
         if (automatic && dispatcher) {
           concurrency = tuneConcurrency(rate.currentRate, settings.burst, stats.recentLatency(90), cap);
-          dispatcher.concurrency = concurrency;
+          rate.concurrency = concurrency;
         }
         tick();
       }, 250);
       return () => clearInterval(timer);
     },
-    close: () => sender?.destroy(),
+    async close() {
+      sender?.destroy();
+      await rate.close();
+    },
   };
 }

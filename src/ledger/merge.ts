@@ -1,0 +1,72 @@
+/**
+ * `merge`: joins results files of one input — its shards, or a run and its reruns — into one results
+ * file ordered by `Result.Line`.
+ *
+ * Two kinds of repeated lines, told apart by each file's `<results>.run.json`:
+ * - a **rerun** (its state names `rerunOf`) is a later word on the same lines: its row supersedes any
+ *   earlier row of that line (reruns apply in the order given, so pass rerun-1 before rerun-2);
+ * - any other two files holding the same line **overlap** (two runs of one shard, or of the whole
+ *   input next to a shard): which row is true is unknown, so the merge is refused.
+ * Files of different inputs are refused too: their checksums (or token namespaces) differ, or their columns do.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { UsageError } from '../errors.js';
+import { readState } from './state.js';
+
+export interface MergeSummary {
+  files: number;
+  rows: number;
+  created: number;
+  failed: number;
+  invalid: number;
+  /** Rows replaced by a rerun's row for the same line. */
+  superseded: number;
+  results: string;
+}
+
+export async function mergeResults(files: string[], out: string): Promise<MergeSummary> {
+  if (files.length === 0) throw new UsageError('merge needs at least one results file');
+  let header: string[] | undefined;
+  const byLine = new Map<number, { row: string[]; from: string }>();
+  let inputSha: { sha: string; file: string } | undefined;
+  let namespace: { ns: string; file: string } | undefined;
+  let superseded = 0;
+  const states = await Promise.all(files.map((f) => readState(f)));
+  // Runs first, then reruns in the order given: a rerun's row is the later word on its line.
+  const order = files.map((f, i) => ({ file: f, state: states[i] })).sort((a, b) => Number(Boolean(a.state?.rerunOf)) - Number(Boolean(b.state?.rerunOf)));
+  for (const { file, state } of order) {
+    if (state && !state.rerunOf && state.identity.inputSha256) {
+      if (inputSha && inputSha.sha !== state.identity.inputSha256) throw new UsageError(`${file} and ${inputSha.file} are results of different inputs (their checksums differ)`);
+      inputSha ??= { sha: state.identity.inputSha256, file };
+    }
+    if (state) {
+      if (namespace && namespace.ns !== state.identity.tokenNamespace) throw new UsageError(`${file} and ${namespace.file} are results of different inputs (token namespaces differ)`);
+      namespace ??= { ns: state.identity.tokenNamespace, file };
+    }
+    const records = parse(await readFile(file), { relax_column_count: true, bom: true }) as string[][];
+    const [head, ...rows] = records;
+    if (!head) throw new UsageError(`${file} is empty`);
+    if (header && head.join('\u0000') !== header.join('\u0000')) throw new UsageError(`${file} has other columns than ${files[0]}: not results of the same input`);
+    header ??= head;
+    const lineCol = head.indexOf('Result.Line');
+    if (lineCol === -1 || head.indexOf('Result.Status') === -1) throw new UsageError(`${file} is not a results file (no Result.Line / Result.Status column)`);
+    for (const row of rows) {
+      const line = Number(row[lineCol]);
+      if (!Number.isInteger(line)) throw new UsageError(`${file}: a row without a valid Result.Line`);
+      const earlier = byLine.get(line);
+      if (earlier && !state?.rerunOf) throw new UsageError(`${file} and ${earlier.from} both hold input line ${line}: overlapping results (pass each shard once)`);
+      if (earlier) superseded++;
+      byLine.set(line, { row, from: file });
+    }
+  }
+  const statusCol = header!.indexOf('Result.Status');
+  const lines = [...byLine.keys()].sort((a, b) => a - b);
+  const count = (s: string) => lines.filter((l) => byLine.get(l)!.row[statusCol] === s).length;
+  // `wx`: an existing file is never replaced; 0600: results hold customer data.
+  await writeFile(out, stringify([header!, ...lines.map((l) => byLine.get(l)!.row)]), { flag: 'wx', mode: 0o600 }).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(err.code === 'EEXIST' ? `${out} already exists: pass another --results` : `cannot write ${out}: ${err.code ?? err.message}`);
+  });
+  return { files: files.length, rows: lines.length, created: count('created'), failed: count('failed'), invalid: count('invalid'), superseded, results: out };
+}

@@ -1,0 +1,62 @@
+/**
+ * `--rate auto`: the applied StartTaskContact quota of the account and Region, from Service Quotas
+ * (`servicequotas:ListServiceQuotas`, read-only). ServiceCode `connect`; the quotas are found by name —
+ * "Rate of StartTaskContact API requests" and the one whose name also says "burst" — since their
+ * quota codes are not published. Not allowed or not found: the default 2/5 with one warning.
+ */
+import { ListServiceQuotasCommand, ServiceQuotasClient, type ServiceQuota } from '@aws-sdk/client-service-quotas';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../delivery/send.js';
+import type { Logger } from '../run/options.js';
+
+export const DEFAULT_QUOTA = { rate: 2, burst: 5 };
+const TIMEOUT_MS = 5_000;
+
+export interface QuotaSource {
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  log: Logger;
+}
+
+export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: number }> {
+  const endpoint = o.endpoint ?? process.env.AWS_ENDPOINT_URL_CONNECT ?? process.env.AWS_ENDPOINT_URL;
+  // The emulator answers Service Quotas on its own address; real AWS on Service Quotas' endpoint.
+  const local = isLoopback(endpoint);
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const client = new ServiceQuotasClient({
+    ...(local ? { endpoint, credentials: EMULATOR_CREDENTIALS, region: o.region ?? EMULATOR_REGION } : o.region ? { region: o.region } : {}),
+    ...(o.profile ? { profile: o.profile } : {}),
+    maxAttempts: 2,
+  });
+  try {
+    const quotas: ServiceQuota[] = [];
+    let next: string | undefined;
+    do {
+      const page = await client.send(new ListServiceQuotasCommand({ ServiceCode: 'connect', NextToken: next, MaxResults: 100 }), { abortSignal: AbortSignal.timeout(TIMEOUT_MS) });
+      quotas.push(...(page.Quotas ?? []));
+      next = page.NextToken;
+    } while (next);
+    const named = quotas.filter((q) => /StartTaskContact/i.test(q.QuotaName ?? ''));
+    const rate = named.find((q) => !/burst/i.test(q.QuotaName ?? ''))?.Value;
+    const burst = named.find((q) => /burst/i.test(q.QuotaName ?? ''))?.Value;
+    if (!(rate && rate > 0)) throw new Error('no StartTaskContact rate quota listed');
+    const found = { rate, burst: burst && burst >= 1 ? Math.floor(burst) : Math.max(1, Math.ceil(rate)) };
+    o.log.info({ ...found, quotaCode: named[0]?.QuotaCode }, '--rate auto: the applied StartTaskContact quota');
+    return found;
+  } catch (err) {
+    o.log.warn({ reason: `${(err as Error).name}: ${(err as Error).message}` }, '--rate auto: cannot read the quota from Service Quotas; using the default 2 requests/s, burst 5');
+    return DEFAULT_QUOTA;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The options with `rate: 'auto'` replaced by the quota read from Service Quotas (a given --burst wins). */
+export async function withQuota<T extends { rate?: number | 'auto'; burst?: number; endpoint?: string; region?: string; profile?: string }>(
+  options: T,
+  log: Logger,
+): Promise<Omit<T, 'rate'> & { rate?: number }> {
+  if (options.rate !== 'auto') return options as Omit<T, 'rate'> & { rate?: number };
+  const quota = await readQuota({ endpoint: options.endpoint, region: options.region, profile: options.profile, log });
+  return { ...options, rate: quota.rate, burst: options.burst ?? quota.burst };
+}

@@ -1,0 +1,114 @@
+/**
+ * The shared limiter for real: three compiled CLI processes on one Redis (a real redis-server 7) and
+ * one emulator whose quota they share. Counts, not timings: every row created exactly once, and the
+ * share of requests the service throttled.
+ */
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { skipRedis, startRedis, type TestRedis } from '../redis.js';
+
+const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
+const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/** Three inputs whose rows are distinct across files (each row its own task). */
+function inputs(rowsEach: number): string[] {
+  const dir = tempDir();
+  return [1, 2, 3].map((n) => writeCsv(taskRows(rowsEach).map((r, i) => (i === 0 ? r : [`${r[0]} of file ${n}`, ...r.slice(1)])), `in-${n}.csv`, dir));
+}
+
+function createdOnce(emulator: Emulator, files: string[], rowsEach: number): void {
+  for (const f of files) {
+    const rows = readResults(f.replace(/\.csv$/, '.results.csv'));
+    expect(rows).toHaveLength(rowsEach);
+    expect(rows.every((r) => r['Result.Status'] === 'created')).toBe(true);
+  }
+  const stats = emulator.stats();
+  expect(stats.tasks).toBe(files.length * rowsEach);
+  expect(stats.maxTasksPerToken).toBe(1);
+}
+
+describe.skipIf(skipRedis)('shared limiter (Redis)', () => {
+  let redis: TestRedis | undefined;
+  let emulator: Emulator | undefined;
+  afterEach(async () => {
+    await redis?.kill();
+    await emulator?.close();
+  });
+
+  it('three processes told the same quota share it: every row once, at most 2 % of requests throttled', async () => {
+    redis = await startRedis();
+    emulator = await startEmulator({ rate: 40, burst: 5 });
+    const files = inputs(300);
+    const runs = await Promise.all(files.map((f) => cli(['run', f, ...route, '--endpoint', emulator!.url, '--rate', '40', '--burst', '5', '--redis', redis!.url, '--log-format', 'json'])));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    createdOnce(emulator, files, 300);
+    const stats = emulator.stats();
+    expect(stats.throttled / stats.requests).toBeLessThanOrEqual(0.02);
+    // The emulator has no STS: one warning names the id the three processes shared.
+    for (const r of runs) expect(r.stderr).toContain(`127.0.0.1:${emulator.port}/us-east-1`);
+  }, 120_000);
+
+  it('Redis killed and restarted mid-run: every row created exactly once, a warning, and the run rejoins', async () => {
+    redis = await startRedis('s3cret-pass');
+    emulator = await startEmulator({ rate: 40, burst: 5 });
+    const files = inputs(150);
+    // Once some rows are in, take Redis away for a second and bring it back empty.
+    let restarted: Promise<void> | undefined;
+    const watch = setInterval(() => {
+      if (restarted || emulator!.stats().created < 100) return;
+      restarted = (async () => {
+        await redis!.kill();
+        await new Promise((r) => setTimeout(r, 1_000));
+        await redis!.start();
+      })();
+    }, 50);
+    const runs = await Promise.all(
+      files.map((f) => cli(['run', f, ...route, '--endpoint', emulator!.url, '--rate', '40', '--log-format', 'json'], { CTL_REDIS_URL: redis!.url })),
+    );
+    clearInterval(watch);
+    await restarted;
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    createdOnce(emulator, files, 150);
+    const all = runs.map((r) => r.stdout + r.stderr).join('\n');
+    expect(all).toContain('Redis unreachable');
+    expect(all).toContain('Redis is back');
+    // The password never shows, in logs, errors or the summary.
+    expect(all).not.toContain('s3cret-pass');
+    expect(all).toContain('***');
+  }, 120_000);
+
+  it('an unreachable Redis is a configuration error before anything is sent, without the password', async () => {
+    redis = await startRedis();
+    const port = redis.port;
+    await redis.kill();
+    const [file] = inputs(3);
+    const r = await cli(['run', file!, ...route, '--endpoint', 'http://127.0.0.1:9', '--redis', `redis://:hunter22@127.0.0.1:${port}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cannot reach Redis');
+    expect(r.stderr + r.stdout).not.toContain('hunter22');
+    expect(() => readResults(join(file!.replace(/\.csv$/, '.results.csv')))).toThrow();
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * A real redis-server for the tests of the shared limiter, on a free port, no persistence.
+ * `.ci/run` installs Debian's redis-server and sets CTL_REQUIRE_REDIS=1, which makes these tests
+ * required; elsewhere, without redis-server, they are skipped with a plain message.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+const BINARY = process.env.REDIS_SERVER ?? 'redis-server';
+
+export const redisInstalled = spawnSync(BINARY, ['--version']).status === 0;
+export const redisRequired = process.env.CTL_REQUIRE_REDIS === '1';
+/** Skip (with a message) or fail, as the environment asks. */
+export const skipRedis = !redisInstalled && !redisRequired;
+if (skipRedis) process.stderr.write('redis-server not found: the shared-limiter tests are skipped (set CTL_REQUIRE_REDIS=1 to require them)\n');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export interface TestRedis {
+  port: number;
+  url: string;
+  /** Kills the server (SIGKILL: nothing saved) and resolves when it is gone. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+}
+
+export async function startRedis(password?: string): Promise<TestRedis> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])];
+      const c = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = c;
+      let out = '';
+      c.stdout!.on('data', (d: Buffer) => {
+        out += d;
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      c.on('exit', (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
+    });
+  await start();
+  return {
+    port,
+    url: password ? `redis://:${password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
+    start,
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.removeAllListeners('exit');
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
