@@ -9,11 +9,12 @@
  *   input next to a shard): which row is true is unknown, so the merge is refused.
  * Files of different inputs are refused too: their checksums (or token namespaces) differ, or their columns do.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../errors.js';
-import { readState } from './state.js';
+import { openRegular, READ } from './files.js';
+import { readState, writeState, type RunState } from './state.js';
 
 export interface MergeSummary {
   files: number;
@@ -45,7 +46,7 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
       if (namespace && namespace.ns !== state.identity.tokenNamespace) throw new UsageError(`${file} and ${namespace.file} are results of different inputs (token namespaces differ)`);
       namespace ??= { ns: state.identity.tokenNamespace, file };
     }
-    const records = parse(await readFile(file), { relax_column_count: true, bom: true }) as string[][];
+    const records = parse(await readWhole(file), { relax_column_count: true, bom: true }) as string[][];
     const [head, ...rows] = records;
     if (!head) throw new UsageError(`${file} is empty`);
     if (header && head.join('\u0000') !== header.join('\u0000')) throw new UsageError(`${file} has other columns than ${files[0]}: not results of the same input`);
@@ -64,9 +65,43 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
   const statusCol = header!.indexOf('Result.Status');
   const lines = [...byLine.keys()].sort((a, b) => a - b);
   const count = (s: string) => lines.filter((l) => byLine.get(l)!.row[statusCol] === s).length;
-  // `wx`: an existing file is never replaced; 0600: results hold customer data.
-  await writeFile(out, stringify([header!, ...lines.map((l) => byLine.get(l)!.row)]), { flag: 'wx', mode: 0o600 }).catch((err: NodeJS.ErrnoException) => {
+  const runs = states.filter((st): st is RunState => st !== undefined && !st.rerunOf);
+  checkShards(runs);
+  // `wx`: an existing file (or a link) is never replaced; 0600: results hold customer data. Cells with
+  // a CR or LF are quoted, as the results writer quotes them.
+  const text = stringify([header!, ...lines.map((l) => byLine.get(l)!.row)], { record_delimiter: 'unix', quoted_match: /[\r\n]/ });
+  await writeFile(out, text, { flag: 'wx', mode: 0o600 }).catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(err.code === 'EEXIST' ? `${out} already exists: pass another --results` : `cannot write ${out}: ${err.code ?? err.message}`);
   });
+  const rows = { total: lines.length, created: count('created'), failed: count('failed'), invalid: count('invalid'), planned: count('planned'), skipped: 0 };
+  // The merged file is the record of the whole run, so `rerun` and `report` take it like any other:
+  // a state beside it when every part was recorded by a completed run.
+  const base = runs[0];
+  if (base && states.every((st) => st?.outcome === 'completed')) {
+    const { shard: _shard, ...identity } = base.identity;
+    await writeState(out, { ...base, identity, rows, outcome: 'completed', completedAt: new Date().toISOString(), rerunOf: undefined });
+  }
   return { files: files.length, rows: lines.length, created: count('created'), failed: count('failed'), invalid: count('invalid'), superseded, results: out };
+}
+
+/** A results file's whole text; a missing or odd file is a usage error naming it, never a crash. */
+async function readWhole(file: string): Promise<Buffer> {
+  const handle = await openRegular(file, READ, 'results file');
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Shard results must be all the shards of one split: a missing shard would leave its rows out unnoticed. */
+function checkShards(runs: RunState[]): void {
+  const shards = runs.map((st) => st.identity.shard).filter((sh): sh is string => sh !== undefined);
+  if (shards.length === 0) return;
+  const count = Number(shards[0]!.split('/')[1]);
+  if (shards.length !== runs.length || shards.some((sh) => Number(sh.split('/')[1]) !== count)) {
+    throw new UsageError('these results files are not the shards of one split (some are not shards, or were split another way): merge the shards of one --shard i/n run');
+  }
+  const missing = Array.from({ length: count }, (_, i) => `${i + 1}/${count}`).filter((sh) => !shards.includes(sh));
+  if (missing.length) throw new UsageError(`shard ${missing.join(', ')} is missing: pass the results of every shard (a merge of some would leave their rows out)`);
 }

@@ -129,7 +129,7 @@ describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
     }
     const again = await runImport({ input, results: alias, endpoint: e.url, ...route, resume: true });
     expect(again.alreadyDone).toBeDefined(); // the target's run state was found through the link
-    expect(readdirSync(dir).sort()).toEqual(['alias.csv', 'input.csv', 'real.csv', 'real.csv.run.json']);
+    expect(readdirSync(dir).sort()).toEqual(['alias.csv', 'input.csv', 'real.csv', 'real.csv.run.json', 'real.csv.timeline.jsonl']);
   });
 
   it('a link planted at <results>.run.json.tmp never makes the run write through it; files are 0600', async () => {

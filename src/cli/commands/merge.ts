@@ -1,6 +1,7 @@
 /** `merge <results.csv…> --results <out.csv>`: shard results (or a run and its reruns) into one file. */
 import type { Command } from 'commander';
 import { mergeResults } from '../../ledger/merge.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { EXIT } from '../exit-codes.js';
 
 export function addMergeCommand(program: Command, setExit: (code: number) => void): void {
@@ -16,9 +17,17 @@ A rerun's row (its <results>.run.json names the file it reran) replaces the earl
 two other files holding the same line overlap, and the merge is refused, as are files of different inputs.
 Exit codes: 0 every row created · 1 some rows failed or invalid · 2 refused (nothing written)
 
-Example:
-  connect-task-loader merge tickets.shard-1-of-3.results.csv tickets.shard-2-of-3.results.csv \\
-      tickets.shard-3-of-3.results.csv --results tickets.results.csv`,
+Every shard of a --shard i/n split must be given (a missing one is refused). The merged file gets a run
+state of its own, so rerun and report take it like any results file.
+
+Examples:
+  # Two workers on one input (each writes its own results file and holds its own lock), then one file
+  connect-task-loader run samples/tasks.csv --shard 1/2 --endpoint http://127.0.0.1:4566 --rate 20 \\
+      --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID}
+  connect-task-loader run samples/tasks.csv --shard 2/2 --endpoint http://127.0.0.1:4566 --rate 20 \\
+      --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID}
+  connect-task-loader merge samples/tasks.shard-1-of-2.results.csv samples/tasks.shard-2-of-2.results.csv \\
+      --results samples/tasks.merged.csv`,
     )
     .action(async (files: string[], flags: { results: string }) => {
       const s = await mergeResults(files, flags.results);

@@ -15,8 +15,9 @@ Examples:
   connect-task-loader run samples/tasks.csv --endpoint http://127.0.0.1:4566 --rate 20 \\
       --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID}
 
-  # After a crash or Ctrl-C: finish the run (rows already recorded are skipped; same options as before)
-  connect-task-loader run samples/tasks.csv --resume
+  # After a crash or Ctrl-C: the same command with --resume (rows already recorded are skipped)
+  connect-task-loader run samples/tasks.csv --endpoint http://127.0.0.1:4566 --rate 20 \\
+      --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --resume
 
   # Send again the rows that failed (writes samples/tasks.results.rerun-1.csv)
   connect-task-loader rerun samples/tasks.results.csv
