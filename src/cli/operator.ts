@@ -63,7 +63,9 @@ export async function runWithOperatorOutput(options: RerunOptions, flags: Operat
   if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0) return EXIT.usage;
   if (summary.unreachable) return EXIT.interrupted;
   if (summary.fatalError) return summary.rows.created === 0 ? EXIT.usage : EXIT.interrupted;
-  if (summary.alreadyDone) return EXIT.ok;
+  // Already done is only a success when that run created every row: cron must not report a night
+  // with failed rows as fine the next time it runs.
+  if (summary.alreadyDone) return summary.rows.failed + summary.rows.invalid > 0 ? EXIT.rowsFailed : EXIT.ok;
   if (summary.interrupted) {
     process.stdout.write(`Interrupted. Run the same command again with --resume to finish: rows already recorded are skipped.\n`);
     return EXIT.interrupted;

@@ -145,7 +145,13 @@ async function existingRun(o: Existing, log: Logger): Promise<{ ledger?: Ledger;
   if (diffs.length) {
     throw otherRunRefusal({ resultsPath, input: o.options.input, previous, diffs, current: o.current, freshResults: await freshResultsPath(resultsPath) });
   }
-  if (previous.outcome === 'completed') return { done: previous };
+  if (previous.outcome === 'completed') {
+    // "Already done" only while the file still holds what the run recorded: a row deleted or a
+    // status changed since would otherwise never be sent, and the next night would report success.
+    const again = commandLine('run', previous.input, { ...previous.options, results: await freshResultsPath(resultsPath), tokenNamespace: previous.identity.tokenNamespace });
+    await checkCoverage(resultsPath, previous.rows?.total, `Restore the file as the run wrote it, or send the input again into a new results file that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
+    return { done: previous };
+  }
   if (!o.options.resume) {
     throw new UsageError(`results file ${resultsPath} already exists: add --resume to continue that run, or pass another --results`);
   }

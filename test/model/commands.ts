@@ -19,6 +19,19 @@ import { gapBlocks } from './gaps.js';
 
 type Cmd = fc.AsyncCommand<Model, World>;
 
+/** The token namespace of the first real run in this history (what a refusal tells the user to keep). */
+function earlierNamespace(m: Model): string | undefined {
+  for (const f of m.files.values()) {
+    if (f.dry) continue;
+    try {
+      return (JSON.parse(readFileSync(`${f.path}.run.json`, 'utf8')) as { identity?: { tokenNamespace?: string } }).identity?.tokenNamespace ?? f.ns;
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
 function flagArgs(m: Model, world: World): string[] {
   const f = m.flags;
   return [
@@ -88,6 +101,10 @@ export class RunCommand implements Cmd {
   }
 
   async run(m: Model, world: World): Promise<void> {
+    // A new results file for the same input keeps the earlier run's token namespace, as the tool's
+    // refusals advise: rows already created are recognised by their tokens (a new namespace would be a
+    // new batch of tasks by design, which is not what these sequences model).
+    const ns = this.p.mode === 'fresh' ? earlierNamespace(m) : m.files.get(m.results)?.ns;
     if (this.p.mode === 'fresh') m.results = world.path(`tasks.fresh-${++m.freshCount}.results.csv`);
     const path = m.results;
     const file = m.files.get(path);
@@ -98,12 +115,14 @@ export class RunCommand implements Cmd {
     const inputChanged = !fresh && !sameRows(file!.rows, m.rows);
     if (fresh) allow(m, m.flags.emu, m.flags.flow, m.rows);
     const resume = this.p.mode === 'resume' || this.p.kill !== undefined || this.p.deadline !== undefined;
-    const args = ['run', 'tasks.csv', '--results', base(path), ...flagArgs(m, world), ...(resume ? ['--resume'] : [])];
+    const args = ['run', 'tasks.csv', '--results', base(path), ...flagArgs(m, world), ...(resume ? ['--resume'] : []), ...(ns ? ['--token-namespace', ns] : [])];
     if (this.p.deadline) args.push('--deadline', String(this.p.deadline));
     const excelOnly = !fresh && file!.edited === 'excel' && !mismatch && !inputChanged;
     await step(m, world, this.toString(), async () => {
       const ran = await world.cli(args, this.p.kill && { ...this.p.kill, resultsPath: path });
       const completed = this.settle(m, world, path, fresh, ran);
+      const written = m.files.get(path);
+      if (written && fresh && ns) written.ns = ns;
       return {
         ran,
         completed,

@@ -39,6 +39,8 @@ export interface FileInfo {
   complete?: boolean;
   /** The harness edited it (as a user in a spreadsheet would) since the tool last wrote it. */
   edited?: 'delete' | 'space' | 'excel';
+  /** The token namespace its run was given (a fresh results file keeps the earlier run's, as the tool advises). */
+  ns?: string;
 }
 
 export interface Model {
@@ -179,7 +181,8 @@ function checkComplete(c: Completed, ran: Ran | undefined): void {
   if (extra.length) throw new Violation('a', `${base(c.path)} has rows for lines ${extra.join(', ')} that are no input record ${why}`);
   for (const [line, r] of got) {
     if (r[idCol] !== String(expected.get(line)!.id)) throw new Violation('a', `${base(c.path)} line ${line} holds row ${r[idCol]}, not ${expected.get(line)!.id}`);
-    const status = r[statusCol]!;
+    // Stray spaces and capitals a spreadsheet left are forgiven by the tool (README): read as it reads.
+    const status = r[statusCol]!.trim().toLowerCase();
     if (!(c.dry ? status === 'planned' || status === 'invalid' : FINAL.has(status))) {
       throw new Violation('a', `${base(c.path)} line ${line} has status ${JSON.stringify(status)} ${why}`);
     }

@@ -140,7 +140,8 @@ export function readCsv(path: string): { header: CsvRecord; rows: CsvRecord[] } 
   let text = readFileSync(path, 'utf8');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const all = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true }) as CsvRecord[];
+      // Both line ends: a file saved by a spreadsheet (CRLF) and then appended to by a run (LF) holds both.
+      const all = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'] }) as CsvRecord[];
       const [header, ...rows] = all;
       if (!header) return { header: [], rows: [] };
       // A record cut short by a kill has fewer cells: it is the torn tail, not a row.
@@ -153,7 +154,9 @@ export function readCsv(path: string): { header: CsvRecord; rows: CsvRecord[] } 
 }
 
 export function writeCsvFile(path: string, records: CsvRecord[], excel = false): void {
-  const text = stringify(records, { record_delimiter: excel ? 'windows' : 'unix' });
+  // Cells with a line break are quoted, as a spreadsheet quotes them (csv-stringify alone quotes only
+  // cells holding the record delimiter, which for CRLF leaves a bare LF unquoted).
+  const text = stringify(records, { record_delimiter: excel ? 'windows' : 'unix', quoted_match: /[\r\n]/ });
   writeFileSync(path, excel ? `\uFEFF${text}` : text);
 }
 
