@@ -26,12 +26,17 @@ describe('TokenBucket', () => {
   });
 
   it('serves waiters first come, first served, and drops an aborted waiter', async () => {
-    const b = new TokenBucket(1000, 1);
+    // The clock stands still until the first waiter is aborted: on a loaded machine a real clock could
+    // refill a token before the abort, and the waiter would be served instead of dropped.
+    const start = performance.now();
+    let frozen = true;
+    const b = new TokenBucket(1000, 1, () => (frozen ? start : performance.now()));
     expect(b.tryTake()).toBe(true);
     const order: number[] = [];
     const controller = new AbortController();
     const aborted = b.take(controller.signal).catch(() => order.push(-1));
     controller.abort();
+    frozen = false;
     await Promise.all([1, 2, 3].map((i) => b.take().then(() => order.push(i))));
     await aborted;
     expect(order).toEqual([-1, 1, 2, 3]);
