@@ -3,7 +3,7 @@
  * forbids any network fetch) that a team lead opens the morning after. The headline comes first;
  * every value taken from the data is HTML-escaped.
  */
-import type { TimelinePoint } from '../run/timeline.js';
+import type { TimelinePoint } from '../observe/timeline.js';
 import { downsample, esc, timeChart } from './chart.js';
 import type { FileReport, Group } from './model.js';
 import { exampleLines, headline, span } from './text.js';

@@ -11,7 +11,7 @@ import { InputError } from '../errors.js';
 import { earlierResults } from '../ledger/reader.js';
 import { readState, type RunState } from '../ledger/state.js';
 import { RESULT_COLUMNS } from '../ledger/writer.js';
-import { timelinePath, type TimelineLine, type TimelinePoint, type TimelineStart } from '../run/timeline.js';
+import { timelinePath, type TimelineLine, type TimelinePoint, type TimelineStart } from '../observe/timeline.js';
 import { nextStep, type NextStep } from './next-step.js';
 
 /** Example line numbers kept per group. */

@@ -2,7 +2,8 @@
  * The pipeline: read → prepare (map, validate, token) → dispatch → record. Every record read ends as
  * exactly one results row; rows are worked on by a fixed pool of workers pulling from one stream of
  * jobs, so memory is bounded by the pool, never by the file. The set-up around the flow (sender,
- * limiter, signals, ticker) lives in wiring.ts; the helpers of each step below the flow.
+ * limiter, signals, ticker) lives in wiring.ts, what the operator is told in observe/; the helpers of
+ * each step below the flow.
  */
 import { cannotConnect } from '../delivery/reach.js';
 import { redactServiceMessage } from '../delivery/redact.js';
@@ -21,9 +22,8 @@ import { checkRequiredColumns, type Settings } from './config.js';
 import type { Logger, RunOptions } from './options.js';
 import { headerWarnings, PlanCollector } from './plan.js';
 import { readySender } from './preflight.js';
-import { RowLog } from './row-log.js';
-import { summarize, type RunStats, type Summary } from './stats.js';
-import { Timeline, type TimelineSample } from './timeline.js';
+import { RunObserver } from '../observe/observer.js';
+import { summarize, type Summary } from './stats.js';
 import { inShard, type Shard } from '../input/shard.js';
 import { wire, type Wiring } from './wiring.js';
 
@@ -39,98 +39,92 @@ export interface PipelineContext {
   guard?: () => void;
 }
 
-/** How the run ended besides its rows: input that broke mid-file, or a refusal no row can pass. */
+/** How the run ended besides its rows: input that broke mid-file, a refusal no row can pass, a failed write. */
 interface Stops {
   inputError?: Error;
   fatal?: Extract<SendOutcome, { kind: 'fatal' }>;
   /** The results file could not be written (disk full) or may no longer be (lock lost): thrown after the drain. */
   writeError?: Error;
-  /** Input bytes up to the furthest finished record, for progress. */
-  doneBytes: number;
-  /** Records read and input bytes read so far; readDone once the input has been read to its end. */
-  readRows: number;
-  readBytes: number;
-  readDone: boolean;
 }
 
 export async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summary> {
-  // A rerun reads a results file, always written as UTF-8 and comma-separated: the original input's
-  // encoding and delimiter do not apply to it.
+  // A rerun reads a results file, always UTF-8 and comma-separated: the input's encoding and delimiter are not its.
   const csv = await openCsv(options.input, ctx.rerun ? {} : { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
   const duplicates = new DuplicateTokens(ctx.log);
   const { prepare, plan } = preparer(csv, options.input, ctx, duplicates);
-  // Region and credentials, and a limiter that can start (Redis reachable), after the header and
-  // before the results file: a refusal leaves no file behind.
-  const w = await readySender(options, ctx.settings)
-    .then((sender) => wire({ ...options, sender }, ctx.settings))
-    .catch((err: unknown) => {
-      csv.close();
-      throw err;
-    });
-  const results = ctx.ledger
-    ? ResultsWriter.append(ctx.resultsPath, csv.header, ctx.ledger.header, ctx.guard)
-    : ResultsWriter.create(ctx.resultsPath, csv.header, ctx.guard);
-  const stops: Stops = { doneBytes: 0, readRows: 0, readBytes: 0, readDone: false };
-  const rowLog = new RowLog(ctx.log);
-  const record = (job: Job, result: RowResult) => {
-    if (stops.writeError) return; // not recorded: --resume sends it again with the same token
-    try {
-      results.write(job.record.values, result);
-    } catch (err) {
-      // Stop sending at the first failed write; rows in flight finish but are not counted as written.
-      stops.writeError = err as Error;
-      w.stop('the results file cannot be written');
-      return;
-    }
-    recorded(job, result, w, stops, rowLog);
-    plan?.add(job);
-  };
-  // Nothing is sent on a dry run, so there is no time series to keep.
-  const timeline = w.dispatcher ? Timeline.open(ctx.resultsPath, !ctx.ledger, ctx.log) : undefined;
-  timeline?.begin({ start: ctx.rerun ? 'rerun' : ctx.ledger ? 'resume' : 'run', ceiling: ctx.settings.rate, burst: ctx.settings.burst, carried: ctx.ledger?.final.size ?? 0 });
-  const sample = (): TimelineSample => ({ stats: w.stats, rate: w.rate.currentRate, done: rowsDone(w.stats) });
-  w.rate.onChange = (event, rate) => {
-    rowLog.rate(event, rate, ctx.settings.rate);
-    timeline?.tick(sample(), event);
-  };
+  const w = await ready(options, ctx, csv);
+  const results = openResults(ctx, csv.header);
+  const stops: Stops = {};
+  const watch = new RunObserver({ options, settings: ctx.settings, resultsPath: ctx.resultsPath, ledger: ctx.ledger, rerun: Boolean(ctx.rerun), log: ctx.log, totalBytes: csv.totalBytes }, w);
   logStart(options, ctx);
 
-  const jobs = pending(csv, prepare, ctx.ledger, w, stops, options.shard);
+  const jobs = pending(csv, prepare, ctx.ledger, w, watch, options.shard);
   async function worker(): Promise<void> {
     for (let job = await nextJob(jobs, stops); job; job = await nextJob(jobs, stops)) {
       const result = await settle(job, w, stops);
       if (!result) return; // the run is stopping and this row was not sent: no row, so --resume sends it
-      record(job, result);
+      if (!write(results, job, result, w, stops)) return;
+      watch.recorded(job, result);
+      plan?.add(job);
     }
   }
 
-  const report = () => {
-    timeline?.tick(sample());
-    rowLog.flush();
-    options.onProgress?.({
-      stats: w.stats, rate: w.rate.currentRate, ceiling: ctx.settings.rate, concurrency: w.concurrency(), bytesDone: stops.doneBytes, totalBytes: csv.totalBytes,
-      rowsRead: stops.readRows, readBytes: stops.readBytes, readDone: stops.readDone, dryRun: ctx.settings.dryRun,
-    });
-  };
-  const stopTicker = w.startTicker(report);
+  const stopTicker = w.startTicker(() => watch.tick());
   try {
     await Promise.all(Array.from({ length: w.workers }, worker));
   } finally {
     stopTicker();
-    try {
-      results.close();
-    } catch (err) {
-      stops.writeError ??= err as Error;
-    }
+    closeResults(results, stops);
     await w.close();
-    report();
-    rowLog.flush(true);
-    timeline?.finish(sample(), w.signal.aborted || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
+    watch.finish(w.signal.aborted || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
   }
   if (stops.writeError) throw stops.writeError;
-  const summary = finish(options, ctx, w, stops, duplicates);
-  if (plan) summary.plan = plan.result();
-  return summary;
+  return finish(options, ctx, w, stops, duplicates, plan);
+}
+
+/**
+ * Region and credentials, and a limiter that can start (Redis reachable), after the header and before
+ * the results file: a refusal leaves no file behind.
+ */
+async function ready(options: RunOptions, ctx: PipelineContext, csv: CsvInput): Promise<Wiring> {
+  try {
+    const sender = await readySender(options, ctx.settings);
+    return await wire({ ...options, sender }, ctx.settings);
+  } catch (err) {
+    csv.close();
+    throw err;
+  }
+}
+
+function openResults(ctx: PipelineContext, header: string[]): ResultsWriter {
+  return ctx.ledger
+    ? ResultsWriter.append(ctx.resultsPath, header, ctx.ledger.header, ctx.guard)
+    : ResultsWriter.create(ctx.resultsPath, header, ctx.guard);
+}
+
+/**
+ * Writes a row's result; false once the results file cannot take it. The run then stops sending at
+ * the first failed write: rows in flight finish but are not counted as written, and --resume sends
+ * them again with the same token.
+ */
+function write(results: ResultsWriter, job: Job, result: RowResult, w: Wiring, stops: Stops): boolean {
+  if (stops.writeError) return false;
+  try {
+    results.write(job.record.values, result);
+    return true;
+  } catch (err) {
+    stops.writeError = err as Error;
+    w.stop('the results file cannot be written');
+    return false;
+  }
+}
+
+function closeResults(results: ResultsWriter, stops: Stops): void {
+  try {
+    results.close();
+  } catch (err) {
+    stops.writeError ??= err as Error;
+  }
 }
 
 /**
@@ -161,24 +155,21 @@ function preparer(csv: CsvInput, input: string, ctx: PipelineContext, duplicates
 }
 
 /** The jobs still to do: records read and prepared, less the rows already final in the ledger. */
-async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, ledger: Ledger | undefined, w: Wiring, stops: Stops, shard?: Shard): AsyncGenerator<Job> {
+async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, ledger: Ledger | undefined, w: Wiring, watch: RunObserver, shard?: Shard): AsyncGenerator<Job> {
   let ordinal = 0;
   for await (const record of csv.records) {
     if (w.signal.aborted) return;
     if (!inShard(shard, ordinal++)) continue; // another worker's record (--shard)
-    stops.readRows++;
-    stops.readBytes = Math.max(stops.readBytes, record.endByte ?? 0);
+    watch.read(record);
     const job = prepare(record);
     const done = ledger?.final.get(job.record.line);
     if (done) {
-      w.stats.skipped++;
-      w.stats.rows[done]++;
-      stops.doneBytes = Math.max(stops.doneBytes, job.record.endByte ?? 0);
+      watch.carried(job, done);
       continue;
     }
     yield job;
   }
-  stops.readDone = true;
+  watch.endOfInput();
 }
 
 /** The next job, or undefined at the end of the input or when it broke (the rows before it stand). */
@@ -220,18 +211,6 @@ async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | un
   return { ...base, status: 'failed', errorCode: outcome.code, errorMessage: outcome.message };
 }
 
-/** Counts a written row and logs one that was not created (line, status, code and rule; never content). */
-function recorded(job: Job, result: RowResult, w: Wiring, stops: Stops, rowLog: RowLog): void {
-  stops.doneBytes = Math.max(stops.doneBytes, job.record.endByte ?? 0);
-  w.stats.rows[result.status]++;
-  if (job.carried) w.stats.skipped++;
-  else if (result.status === 'created') w.stats.sentCreated++;
-  if (job.carried || result.status === 'created' || result.status === 'planned') return;
-  rowLog.row(result);
-}
-
-const rowsDone = (stats: RunStats) => stats.rows.created + stats.rows.failed + stats.rows.invalid + stats.rows.planned;
-
 function logStart(options: RunOptions, ctx: PipelineContext): void {
   const { settings, resultsPath, ledger, rerun, tokenNamespace } = ctx;
   ctx.log.info(
@@ -240,7 +219,7 @@ function logStart(options: RunOptions, ctx: PipelineContext): void {
   );
 }
 
-function finish(options: RunOptions, ctx: PipelineContext, w: Wiring, stops: Stops, duplicates: DuplicateTokens): Summary {
+function finish(options: RunOptions, ctx: PipelineContext, w: Wiring, stops: Stops, duplicates: DuplicateTokens, plan: PlanCollector | undefined): Summary {
   const summary = summarize(w.stats, {
     input: options.input,
     results: ctx.resultsPath,
@@ -264,6 +243,7 @@ function finish(options: RunOptions, ctx: PipelineContext, w: Wiring, stops: Sto
     summary.unreachable = unreachable;
     ctx.log.warn({}, `stopped: ${unreachable}`);
   }
+  if (plan) summary.plan = plan.result();
   ctx.log.info({ summary }, 'run finished');
   return summary;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silent } from '../../src/run/options.js';
 import { RunStats } from '../../src/run/stats.js';
-import { Timeline, timelinePath } from '../../src/run/timeline.js';
+import { Timeline, timelinePath } from '../../src/observe/timeline.js';
 import { tempDir } from '../helpers.js';
 
 const lines = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -5,7 +5,7 @@
  * and restores, coalesced so that a throttling storm is a line every half minute, not every second.
  */
 import { redactServiceMessage } from '../delivery/redact.js';
-import type { Logger } from './options.js';
+import type { Logger } from '../run/options.js';
 import type { RowResult } from '../types.js';
 
 /** Rows logged one by one per error code; the rest are counted. */

@@ -1,0 +1,102 @@
+/**
+ * What a run tells its operator while it goes, in one place: counters of records read and finished
+ * (for progress, by rows and by input bytes), the journal of rows not created and of rate changes
+ * (row-log.ts), and the timeline side file the report draws from (timeline.ts). No row content.
+ */
+import type { Job } from '../input/prepare.js';
+import type { Ledger } from '../ledger/reader.js';
+import type { RunOptions, Logger } from '../run/options.js';
+import type { Settings } from '../run/config.js';
+import type { RunStats } from '../run/stats.js';
+import type { Wiring } from '../run/wiring.js';
+import type { InputRecord, RowResult, RowStatus } from '../types.js';
+import { RowLog } from './row-log.js';
+import { Timeline, type TimelineSample } from './timeline.js';
+
+export interface ObservedRun {
+  options: RunOptions;
+  settings: Settings;
+  resultsPath: string;
+  ledger: Ledger | undefined;
+  rerun: boolean;
+  log: Logger;
+  /** The input's size, when it is a plain file. */
+  totalBytes: number | undefined;
+}
+
+export class RunObserver {
+  /** Input bytes up to the furthest finished record. */
+  private doneBytes = 0;
+  private readRows = 0;
+  private readBytes = 0;
+  private readDone = false;
+  private readonly rowLog: RowLog;
+  private readonly timeline: Timeline | undefined;
+
+  constructor(
+    private readonly run: ObservedRun,
+    private readonly w: Wiring,
+  ) {
+    const { settings, resultsPath, ledger, log } = run;
+    this.rowLog = new RowLog(log);
+    // Nothing is sent on a dry run, so there is no time series to keep.
+    this.timeline = w.dispatcher ? Timeline.open(resultsPath, !ledger, log) : undefined;
+    this.timeline?.begin({ start: run.rerun ? 'rerun' : ledger ? 'resume' : 'run', ceiling: settings.rate, burst: settings.burst, carried: ledger?.final.size ?? 0 });
+    w.rate.onChange = (event, rate) => {
+      this.rowLog.rate(event, rate, settings.rate);
+      this.timeline?.tick(this.sample(), event);
+    };
+  }
+
+  /** A record came off the input (before it is prepared). */
+  read(record: InputRecord): void {
+    this.readRows++;
+    this.readBytes = Math.max(this.readBytes, record.endByte ?? 0);
+  }
+
+  /** The input has been read to its end. */
+  endOfInput(): void {
+    this.readDone = true;
+  }
+
+  /** A row already final in the results file (--resume): counted under its status, not sent. */
+  carried(job: Job, status: RowStatus): void {
+    this.w.stats.skipped++;
+    this.w.stats.rows[status]++;
+    this.doneBytes = Math.max(this.doneBytes, job.record.endByte ?? 0);
+  }
+
+  /** A row written to the results file: counted, and logged when it was not created (never its content). */
+  recorded(job: Job, result: RowResult): void {
+    const { stats } = this.w;
+    this.doneBytes = Math.max(this.doneBytes, job.record.endByte ?? 0);
+    stats.rows[result.status]++;
+    if (job.carried) stats.skipped++;
+    else if (result.status === 'created') stats.sentCreated++;
+    if (job.carried || result.status === 'created' || result.status === 'planned') return;
+    this.rowLog.row(result);
+  }
+
+  /** Every ticker beat: a timeline point when due, suppressed-row counts now and then, progress. */
+  tick(): void {
+    const { w, run } = this;
+    this.timeline?.tick(this.sample());
+    this.rowLog.flush();
+    run.options.onProgress?.({
+      stats: w.stats, rate: w.rate.currentRate, ceiling: run.settings.rate, concurrency: w.concurrency(), bytesDone: this.doneBytes, totalBytes: run.totalBytes,
+      rowsRead: this.readRows, readBytes: this.readBytes, readDone: this.readDone, dryRun: run.settings.dryRun,
+    });
+  }
+
+  finish(outcome: 'completed' | 'interrupted'): void {
+    this.tick();
+    this.rowLog.flush(true);
+    this.timeline?.finish(this.sample(), outcome);
+  }
+
+  private sample(): TimelineSample {
+    return { stats: this.w.stats, rate: this.w.rate.currentRate, done: rowsDone(this.w.stats) };
+  }
+}
+
+const rowsDone = (stats: RunStats) => stats.rows.created + stats.rows.failed + stats.rows.invalid + stats.rows.planned;
