@@ -4,9 +4,8 @@
  * night — never ends in a silent success, a row never sent, or a second task for a row. Real SDK,
  * real HTTP, the emulator; the compiled CLI where the message and the exit code are the contract.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
@@ -14,8 +13,8 @@ import type { StoredTask } from '../../src/emulator/service.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { rerunImport, runImport } from '../../src/run/run.js';
 import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { cli } from '../cli/bin.js';
 
-const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
 const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 const fast = ['--rate', '500', '--burst', '50', '--log-level', 'warn'];
@@ -28,22 +27,6 @@ async function emulate(options: EmulatorOptions = {}): Promise<Emulator> {
   const e = await startEmulator({ rate: 500, burst: 50, ...options });
   emulators.push(e);
   return e;
-}
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function cli(args: string[]): Promise<Ran> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
 }
 
 /** The command a refusal prints (the line after `marker`), split as a POSIX shell would split it. */

@@ -3,9 +3,9 @@
  * symbolic link, links planted where the run creates files, FIFOs where it reads, results files
  * edited by hand or saved by Excel — through the library and the built CLI, against the emulator.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, appendFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -14,8 +14,8 @@ import { acquireLock } from '../../src/ledger/lock.js';
 import { ResultsWriter } from '../../src/ledger/writer.js';
 import { runImport } from '../../src/run/run.js';
 import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { cli } from '../cli/bin.js';
 
-const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
 const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 
@@ -25,21 +25,6 @@ afterEach(async () => {
   emulator = undefined;
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    // A hang would be a failure: SIGTERM after a generous while, and the exit code shows it.
-    const timer = setTimeout(() => child.kill('SIGTERM'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
 
 /** A completed run of `rows` rows, then made to look interrupted after `keep` of them. */
 async function interruptedRun(e: Emulator, rows: number, keep: number) {
