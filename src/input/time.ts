@@ -21,7 +21,8 @@ export function parseScheduledTime(value: string, timeZone?: string): TimeParse 
   if (EPOCH_SECONDS.test(text)) return { ok: true, date: new Date(Number(text) * 1000) };
   if (ZONED.test(text)) {
     const date = new Date(text);
-    return Number.isNaN(date.getTime()) ? { ok: false, rule: `is not a valid time: must be ${TIME_FORMS}` } : { ok: true, date };
+    // new Date() rolls 2026-11-31 over into December: a date or offset that does not exist is refused.
+    return Number.isNaN(date.getTime()) || !realZoned(text) ? { ok: false, rule: `is not a valid time: must be ${TIME_FORMS}` } : { ok: true, date };
   }
   const m = LOCAL.exec(text);
   if (!m) return { ok: false, rule: `must be ${TIME_FORMS}` };
@@ -36,6 +37,18 @@ export function parseScheduledTime(value: string, timeZone?: string): TimeParse 
   const date = zonedToUtc(wall, timeZone);
   if (!date) return { ok: false, rule: `does not exist in ${timeZone} (the clocks skip it when daylight saving time starts)` };
   return { ok: true, date };
+}
+
+/** The calendar date, clock time and offset of an ISO 8601 time exist (offsets run from -12:00 to +14:00). */
+function realZoned(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?[^Z+-]*(?:Z|([+-])(\d{2}):?(\d{2}))$/i.exec(text);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((p) => Number(p ?? 0)) as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59) return false;
+  if (!m[7]) return true; // Z
+  const offset = Number(m[8]) * 60 + Number(m[9]);
+  return Number(m[9]) < 60 && offset <= (m[7] === '+' ? 14 * 60 : 12 * 60);
 }
 
 /**

@@ -38,6 +38,13 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
   // Runs first, then reruns in the order given: a rerun's row is the later word on its line.
   const order = files.map((f, i) => ({ file: f, state: states[i] })).sort((a, b) => Number(Boolean(a.state?.rerunOf)) - Number(Boolean(b.state?.rerunOf)));
   for (const { file, state } of order) {
+    // Only finished runs are merged: a killed or interrupted part lacks the rows it never reached, and a
+    // dry run's rows were never sent — either would make a merged file that looks complete and is not.
+    if (!state) throw new UsageError(`${file} has no run state (${file}.run.json) beside it: nothing says which input it holds or that its run finished. Merge results files as their runs left them`);
+    if (state.dryRun) throw new UsageError(`${file} is the results of a dry run (validate): nothing was sent for its rows. Run that part for real, then merge`);
+    if (state.outcome !== 'completed') {
+      throw new UsageError(`${file} is the results of a run that did not finish (${state.outcome}): finish it with the same command and --resume, then merge`);
+    }
     if (state && !state.rerunOf && state.identity.inputSha256) {
       if (inputSha && inputSha.sha !== state.identity.inputSha256) throw new UsageError(`${file} and ${inputSha.file} are results of different inputs (their checksums differ)`);
       inputSha ??= { sha: state.identity.inputSha256, file };

@@ -20,6 +20,17 @@ export function redactUrl(url: string): string {
  * dead Redis would stall the run, while a failure lets it fall back to its own pace at once.
  */
 export async function connectRedis(url: string): Promise<Redis> {
+  // Only a redis:// or rediss:// URL: anything else (a pasted password, another scheme) would reach
+  // ioredis's own error text unredacted.
+  let scheme: string | undefined;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    scheme = undefined;
+  }
+  if (scheme !== 'redis:' && scheme !== 'rediss:') {
+    throw new UsageError(`--redis takes a URL of the form redis://[:password@]host:port[/db] (or rediss:// for TLS); got ${scheme ? redactUrl(url) : 'something else'}`);
+  }
   let redis: Redis;
   try {
     redis = new Redis(url, {
@@ -41,7 +52,9 @@ export async function connectRedis(url: string): Promise<Redis> {
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new UsageError(`cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}`);
+    // ioredis's message can hold parts of the URL: keep only its error code.
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot reach Redis at ${redactUrl(url)}${code ? ` (${code})` : ''}: check the host, port and password, and that the server is running`);
   } finally {
     redis.removeAllListeners('ready').removeAllListeners('error');
   }

@@ -13,6 +13,7 @@ import { readState, type RunState } from '../ledger/state.js';
 import { RESULT_COLUMNS } from '../ledger/writer.js';
 import { timelinePath, type TimelineLine, type TimelinePoint, type TimelineStart } from '../observe/timeline.js';
 import { nextStep, type NextStep } from './next-step.js';
+import { redactServiceMessage } from '../delivery/redact.js';
 
 /** Example line numbers kept per group. */
 export const EXAMPLES = 5;
@@ -80,7 +81,7 @@ export async function buildReport(file: string): Promise<FileReport> {
     dryRun: state?.dryRun ?? counts.rows.planned > 0,
     run: figures(series.starts, series.points, series.ends),
     series: series.points,
-    next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid }),
+    next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid, inputBroken: state?.outcome === 'input-broken', ...(state ? { replay: { ...state.options, tokenNamespace: state.identity.tokenNamespace, shard: state.identity.shard } } : {}) }),
     exitCode: failed + invalid > 0 ? 1 : completed ? 0 : 3,
   };
   return report;
@@ -127,7 +128,8 @@ async function readResultsFile(file: string): Promise<Counts> {
       const r = read(values);
       rows.total++;
       if (r.status in rows && r.status !== ('total' as string)) rows[r.status]++;
-      if (r.status === 'failed') add(failures, r.errorCode ?? '(no code)', r.line, r.errorMessage);
+      // Service messages may echo the value they refused ("Value 'Jane Doe' at 'name'…"): never shown.
+      if (r.status === 'failed') add(failures, r.errorCode ?? '(no code)', r.line, r.errorMessage && redactServiceMessage(r.errorMessage));
       if (r.status === 'invalid') for (const rule of new Set(rulesOf(r.errorMessage))) add(invalid, rule, r.line);
     }
   } catch (err) {

@@ -3,6 +3,7 @@
  * interrupted run with --resume, send failed rows again with `rerun`, or nothing to do.
  */
 import { defaultResultsPath, rerunResultsPath } from '../ledger/writer.js';
+import { commandLine, type CommandOptions } from '../run/command-line.js';
 
 export interface NextStepFacts {
   results: string;
@@ -15,6 +16,10 @@ export interface NextStepFacts {
   dryRun?: boolean;
   failed: number;
   invalid: number;
+  /** The input could not be read to its end (bytes not valid in its encoding): resuming would stop there again. */
+  inputBroken?: boolean;
+  /** The settings the run was recorded with (its run state): the printed `run` command carries them. */
+  replay?: CommandOptions;
 }
 
 export interface NextStep {
@@ -35,7 +40,14 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
   const q = shellQuote;
   if (f.dryRun) {
     const input = f.input ?? '<input>';
+    if (f.replay) return { command: commandLine('run', input, { ...f.replay, results: f.results }), why: 'this was a dry run: send it for real with the same options (it replaces this file)' };
     return { command: `${BIN} run ${q(input)}${resultsFlag(f.results, (input === '-' ? undefined : defaultResultsPath(input)))}`, why: 'this was a dry run: send it for real with the same options, without --dry-run (it replaces this file)' };
+  }
+  if (f.inputBroken && f.input) {
+    return {
+      command: commandLine('run', f.input, { ...f.replay, results: f.results }),
+      why: 'the input could not be read to its end: fix it (or pass the right --encoding), then run this; it says how to go on without creating the rows already sent a second time',
+    };
   }
   if (!f.completed) {
     if (f.rerunOf) {
@@ -43,6 +55,7 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
     }
     const input = f.input ?? '<input>';
     const stdin = input === '-' ? ' (feed it the same input again)' : '';
+    if (f.replay) return { command: commandLine('run', input, { ...f.replay, results: f.results, resume: true }), why: `the run was interrupted: finish it with the settings it started with (rows already recorded are skipped)${stdin}` };
     return { command: `${BIN} run ${q(input)} --resume${resultsFlag(f.results, (input === '-' ? undefined : defaultResultsPath(input)))}`, why: `the run was interrupted: finish it (rows already recorded are skipped)${stdin}` };
   }
   if (f.failed > 0) {

@@ -9,9 +9,10 @@ import { access } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { RunState, StoredOptions } from '../ledger/state.js';
+import { commandLine } from './command-line.js';
 import type { Difference } from './identity.js';
 
-const BIN = 'connect-task-loader';
+export { commandLine };
 
 /** A results file with no run state beside it: nothing says what it records, or where it was sent. */
 export function noStateRefusal(resultsPath: string, command: 'run' | 'rerun'): UsageError {
@@ -42,12 +43,13 @@ export function otherRunRefusal(o: OtherRun): UsageError {
   lines.push(previous.outcome === 'completed' ? `That run is complete${rowCounts(previous)}.` : `That run did not finish (${unfinished(previous)}${rowCounts(previous)}).`);
   const changed = new Set(diffs.map((d) => d.field));
   const target = changed.has('endpoint') || changed.has('region') || changed.has('instanceId');
-  const resumeIt = previous.outcome !== 'completed' && !changed.has('inputSha256');
+  // A run whose input broke off is not resumed as it was: it would stop at the same bytes again.
+  const resumeIt = previous.outcome !== 'completed' && previous.outcome !== 'input-broken' && !changed.has('inputSha256');
   if (resumeIt) {
     lines.push(
       'Its rows may already have been sent under its settings: to finish it, resume it with the settings it was started with' +
         (changed.has('jobSha256') ? ` (restore the job file to the content it had)` : '') + ':',
-      `  ${commandLine('run', previous.input, { ...previous.options, results: o.resultsPath, tokenNamespace: previous.identity.tokenNamespace, resume: true })}`,
+      `  ${commandLine('run', previous.input, { ...previous.options, results: o.resultsPath, tokenNamespace: previous.identity.tokenNamespace, shard: previous.identity.shard, resume: true })}`,
     );
   }
   if (target) {
@@ -56,7 +58,7 @@ export function otherRunRefusal(o: OtherRun): UsageError {
     lines.push(
       'The input changed since (rows appended, or fixed after it broke), so its lines no longer match that results file. ' +
         "To send it without creating the earlier run's tasks again, start a new results file that keeps that run's token namespace:",
-      `  ${commandLine('run', o.input, { ...o.current, results: o.freshResults, tokenNamespace: previous.identity.tokenNamespace })}`,
+      `  ${commandLine('run', o.input, { ...o.current, results: o.freshResults, tokenNamespace: previous.identity.tokenNamespace, shard: previous.identity.shard })}`,
       'Rows the earlier run already sent keep their ClientTokens there, so the service recognises them (within its idempotency ' +
         'window) and does not create them twice; new and changed rows are created.',
     );
@@ -77,7 +79,7 @@ export function otherRunRefusal(o: OtherRun): UsageError {
 export function unfinishedOriginRefusal(resultsPath: string, origin: RunState): UsageError {
   const finish = origin.rerunOf
     ? commandLine('rerun', origin.rerunOf, { results: resultsPath, resume: true })
-    : commandLine('run', origin.input, { ...origin.options, results: resultsPath, tokenNamespace: origin.identity.tokenNamespace, resume: true });
+    : commandLine('run', origin.input, { ...origin.options, results: resultsPath, tokenNamespace: origin.identity.tokenNamespace, shard: origin.identity.shard, resume: true });
   return new UsageError(
     `${resultsPath} is the record of a run that did not finish (${unfinished(origin)}${rowCounts(origin)}): rows it never reached are not in it, ` +
       `so a rerun would miss them. Finish that run first, then rerun:\n  ${finish}\n  ${commandLine('rerun', resultsPath, {})}`,
@@ -92,7 +94,7 @@ export function rerunSettingsRefusal(resultsPath: string, origin: RunState, diff
       ...diffs.map((d) => `  - ${d.label}: recorded ${d.was}; you asked for ${d.now}`),
       'Drop those flags (a rerun takes them from the run), and restore a job file changed since. To send the input with other ' +
         "settings, start a new run that keeps the run's token namespace, so rows already created are recognised and not created twice:",
-      `  ${commandLine('run', origin.input, { ...origin.options, results: freshResults, tokenNamespace: origin.identity.tokenNamespace })} [the new settings]`,
+      `  ${commandLine('run', origin.input, { ...origin.options, results: freshResults, tokenNamespace: origin.identity.tokenNamespace, shard: origin.identity.shard })} [the new settings]`,
     ].join('\n'),
   );
 }
@@ -106,36 +108,6 @@ function unfinished(state: RunState): string {
 function rowCounts(state: RunState): string {
   const r = state.rows;
   return r ? `; ${r.total} rows recorded: ${r.created} created, ${r.failed} failed, ${r.invalid} invalid${r.planned ? `, ${r.planned} planned` : ''}` : '';
-}
-
-type CommandOptions = StoredOptions & { results?: string; tokenNamespace?: string; resume?: boolean };
-
-/** The command line that does what a refusal advises; values shell-quoted where needed. */
-export function commandLine(command: 'run' | 'rerun', input: string, o: CommandOptions): string {
-  const flags: [string, string | undefined][] = [
-    ['--results', o.results],
-    ['--job', o.job],
-    ['--instance-id', o.instanceId],
-    ['--contact-flow-id', o.contactFlowId],
-    ['--task-template-id', o.taskTemplateId],
-    ['--quick-connect-id', o.quickConnectId],
-    ['--endpoint', o.endpoint],
-    ['--region', o.region],
-    ['--profile', o.profile],
-    ['--token-key', o.tokenKey?.join(',')],
-    ['--token-namespace', o.tokenNamespace],
-    ['--encoding', o.encoding],
-    ['--delimiter', o.delimiter],
-    ['--timezone', o.timezone],
-  ];
-  const parts = [BIN, command, quote(input)];
-  for (const [flag, value] of flags) if (value !== undefined) parts.push(flag, quote(value));
-  if (o.resume) parts.push('--resume');
-  return parts.join(' ');
-}
-
-function quote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** `x.results.csv` → the first of `x.results-2.csv`, `x.results-3.csv`… that does not exist. */

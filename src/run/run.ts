@@ -104,6 +104,7 @@ async function execute(given: RunOptions, rerun: { includeInvalid: boolean } | u
       if (summary.plan.needs.some((n) => n.startsWith('--instance-id'))) throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
       summary.plan.live = await checkLive(summary.plan.named, settings);
     }
+    summary.replay = { ...current, tokenNamespace, shard: identity.shard };
     lock.assertHeld();
     const outcome: RunOutcome = summary.inputError ? 'input-broken' : summary.interrupted || summary.fatalError ? 'interrupted' : 'completed';
     await writeState(resultsPath, { ...state, outcome, ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}), rows: summary.rows });
@@ -148,7 +149,7 @@ async function existingRun(o: Existing, log: Logger): Promise<{ ledger?: Ledger;
   if (previous.outcome === 'completed') {
     // "Already done" only while the file still holds what the run recorded: a row deleted or a
     // status changed since would otherwise never be sent, and the next night would report success.
-    const again = commandLine('run', previous.input, { ...previous.options, results: await freshResultsPath(resultsPath), tokenNamespace: previous.identity.tokenNamespace });
+    const again = commandLine('run', previous.input, { ...previous.options, results: await freshResultsPath(resultsPath), tokenNamespace: previous.identity.tokenNamespace, shard: previous.identity.shard });
     await checkCoverage(resultsPath, previous.rows?.total, `Restore the file as the run wrote it, or send the input again into a new results file that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
     return { done: previous };
   }
@@ -174,7 +175,7 @@ async function rerunOrigin(options: RunOptions): Promise<RunState> {
   if (!origin) throw noStateRefusal(options.input, 'rerun');
   await checkOwnFile(statePath(options.input), 'run state', false);
   if (origin.outcome !== 'completed') throw unfinishedOriginRefusal(options.input, origin);
-  const again = commandLine('run', origin.input, { ...origin.options, results: await freshResultsPath(options.input), tokenNamespace: origin.identity.tokenNamespace });
+  const again = commandLine('run', origin.input, { ...origin.options, results: await freshResultsPath(options.input), tokenNamespace: origin.identity.tokenNamespace, shard: origin.identity.shard });
   await checkCoverage(options.input, origin.rows?.total, `Restore the file as the run wrote it, or send the input again in a new run that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
   return origin;
 }

@@ -3,6 +3,7 @@ import type { SendOutcome } from '../delivery/send.js';
 import type { RowStatus } from '../types.js';
 import type { Plan } from './plan.js';
 import { nextStep } from '../report/next-step.js';
+import type { CommandOptions } from './command-line.js';
 
 /** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
 const RESERVOIR = 10_000;
@@ -95,6 +96,8 @@ export interface Summary {
   duplicateTokens?: number;
   /** A dry run's report: mapping, problems by rule, a masked example (see run/plan.ts). */
   plan?: Plan;
+  /** The settings this run was recorded with, for the printed next command. */
+  replay?: CommandOptions;
   /** For a rerun: the results file it sent again (for the next step). Absent otherwise. */
   rerunOf?: string;
 }
@@ -145,14 +148,12 @@ export function formatSummary(s: Summary): string {
   if (s.duplicateTokens) lines.push(`Warning: ${s.duplicateTokens} rows repeated an earlier row's ClientToken and became one task with it (see the log; --token-key to tell them apart)`);
   if (s.inputError) {
     lines.push(`Input error: ${s.inputError}`);
-    // Not "start a new run with another --results": a new namespace would create the earlier rows again.
-    lines.push('Fix the input, then run the same command again: it prints how to go on without creating the rows already sent twice.');
   }
   if (s.unreachable) lines.push(`Stopped: ${s.unreachable}. Rows not sent are not recorded: fix --endpoint or the network, then run the same command with --resume.`);
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);
   if (!s.fatalError) {
-    const next = nextStep({ results: s.results, input: s.input, rerunOf: s.rerunOf, completed: !s.interrupted && !s.inputError, dryRun: s.dryRun, failed: s.rows.failed, invalid: s.rows.invalid });
+    const next = nextStep({ results: s.results, input: s.input, rerunOf: s.rerunOf, completed: !s.interrupted && !s.inputError, dryRun: s.dryRun, failed: s.rows.failed, invalid: s.rows.invalid, inputBroken: Boolean(s.inputError), ...(s.replay ? { replay: s.replay } : {}) });
     lines.push(next ? `Next: ${next.command}\n      ${next.why}` : 'Next: nothing to do, every row is created.');
   }
   return lines.join('\n');

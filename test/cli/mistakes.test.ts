@@ -3,7 +3,7 @@
  * exit code SPEC.md gives it — never exit 70 with a stack, never a file left behind that blocks the
  * corrected run, never a backfill marked `failed` row by row because the endpoint is wrong.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,16 @@ describe('service messages that echo customer data', () => {
       expect(failed['Result.ErrorMessage']).toBe(
         "1 validation error detected: Value 'Jane Doe, 42 Elm Street' at 'name' failed to satisfy constraint: Member must have length less than or equal to 12",
       );
+      // The report shows the service's reason by code, redacted too, in every form.
+      const results = input.replace(/\.csv$/, '.results.csv');
+      const html = `${results}.html`;
+      for (const args of [['report', results], ['report', results, '--json'], ['report', results, '--html', html]]) {
+        const shown = await cli(args);
+        expect(shown.code, shown.stderr).toBe(1);
+        expect(shown.stdout + shown.stderr).not.toMatch(/Jane|Elm Street/);
+      }
+      expect(readFileSync(html, 'utf8')).not.toMatch(/Jane|Elm Street/);
+      expect(readFileSync(html, 'utf8')).toContain('Value [redacted] at');
     } finally {
       await strict.close();
     }

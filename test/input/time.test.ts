@@ -11,6 +11,8 @@ describe('parseScheduledTime', () => {
   it.each([
     ['2026-12-01T09:00:00Z', undefined, '2026-12-01T09:00:00.000Z'],
     ['2026-12-01T10:00+01:00', undefined, '2026-12-01T09:00:00.000Z'],
+    ['2026-12-01T23:00:00+14:00', undefined, '2026-12-01T09:00:00.000Z'], // Kiritimati, the furthest ahead
+    ['2026-12-01T09:00:00.5-05:00', undefined, '2026-12-01T14:00:00.500Z'],
     ['2026-12-01T10:00+01:00', 'America/New_York', '2026-12-01T09:00:00.000Z'], // an explicit zone wins
     ['1796115600', undefined, '2026-12-01T09:00:00.000Z'],
     ['2026-12-01 09:00', 'Europe/London', '2026-12-01T09:00:00.000Z'], // GMT in winter
@@ -43,6 +45,11 @@ describe('parseScheduledTime', () => {
     ['2026-12-01 24:00', 'Europe/London', /^is not a valid date and time/],
     ['01/12/2026 09:00', 'Europe/London', /^must be an ISO 8601 time with a zone/],
     ['tomorrow', undefined, /^must be an ISO 8601 time with a zone/],
+    // A zoned time is checked as strictly as a local one: no date rolled over into the next month.
+    ['2026-11-31T09:00:00Z', undefined, /^is not a valid time/],
+    ['2026-02-30T09:00+01:00', undefined, /^is not a valid time/],
+    ['2026-12-01T09:00:00+14:30', undefined, /^is not a valid time/],
+    ['2026-12-01T09:00:00-12:30', undefined, /^is not a valid time/],
   ])('refuses %s (zone %s)', (value, zone, rule) => {
     expect(iso(value, zone)).toMatch(rule);
   });

@@ -1,5 +1,5 @@
 /** `--shard i/n` and `merge`, through the compiled CLI against the emulator. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -47,3 +47,30 @@ it('three shards cover a file exactly once; merge joins them in line order and r
   expect(mixed.code).toBe(2);
   expect(mixed.stderr).toContain('different inputs');
 }, 60_000);
+
+it('merge refuses a shard whose run did not finish, a dry-run shard, a missing shard and a file without run state', async () => {
+  const dir = tempDir();
+  const input = writeCsv(taskRows(12), 'night.csv', dir);
+  const shard = (i: number) => join(dir, `night.shard-${i}-of-2.results.csv`);
+  const send = (i: number, extra: string[] = []) => cli(['run', input, ...route, '--endpoint', emulator.url, '--rate', '500', '--shard', `${i}/2`, ...extra]);
+  expect((await send(1)).code).toBe(0);
+  // Shard 2 checked only (validate): nothing was sent for its rows.
+  expect((await cli(['validate', input, ...route, '--shard', '2/2'])).code).toBe(0);
+  const dry = await cli(['merge', shard(1), shard(2), '--results', join(dir, 'dry.csv')]);
+  expect(dry.code).toBe(2);
+  expect(dry.stderr).toMatch(/dry run/);
+  // Shard 2 sent but stopped at its deadline: it lacks the rows it never reached.
+  expect((await send(2, ['--rate', '2', '--burst', '1', '--deadline', '0.5'])).code).toBe(3);
+  const unfinished = await cli(['merge', shard(1), shard(2), '--results', join(dir, 'part.csv')]);
+  expect(unfinished.code).toBe(2);
+  expect(unfinished.stderr).toMatch(/did not finish[\s\S]*--resume/);
+  expect((await cli(['merge', shard(1), '--results', join(dir, 'half.csv')])).stderr).toMatch(/shard 2\/2 is missing/);
+  const bare = join(dir, 'bare.csv');
+  writeCsvCopy(shard(1), bare);
+  expect((await cli(['merge', bare, '--results', join(dir, 'b.csv')])).stderr).toMatch(/no run state/);
+  for (const f of ['dry.csv', 'part.csv', 'half.csv', 'b.csv']) expect(existsSync(join(dir, f))).toBe(false);
+}, 60_000);
+
+function writeCsvCopy(from: string, to: string): void {
+  writeFileSync(to, readFileSync(from));
+}
