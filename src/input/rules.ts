@@ -158,10 +158,51 @@ function checkSegmentAttributes(out: Violation[], attributes: Record<string, Seg
   for (const [key, value] of Object.entries(attributes)) {
     const member = `SegmentAttributes.${key}`;
     checkLength(out, member, key, LIMITS.segmentKey);
-    const kinds = ['ValueString', 'ValueInteger', 'ValueMap', 'ValueList', 'ValueArn'].filter(
-      (k) => (value as Record<string, unknown>)[k] !== undefined,
-    );
-    if (kinds.length !== 1) out.push({ member, rule: 'must hold exactly one of ValueString, ValueInteger, ValueMap, ValueList, ValueArn' });
-    if (typeof value.ValueString === 'string') checkLength(out, member, value.ValueString, LIMITS.segmentValueString);
+    checkSegmentValue(out, member, value, 0);
+  }
+}
+
+const SEGMENT_KINDS = ['ValueString', 'ValueInteger', 'ValueMap', 'ValueList', 'ValueArn'];
+const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
+
+/**
+ * A SegmentAttributeValue all the way down: exactly one kind, of the right type, nothing else — so that a
+ * cell's JSON is sent as written or refused, never sent with a part silently dropped or of the wrong type.
+ */
+function checkSegmentValue(out: Violation[], member: string, value: unknown, depth: number): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    out.push({ member, rule: 'must be a SegmentAttributeValue object' });
+    return;
+  }
+  const v = value as Record<string, unknown>;
+  const keys = Object.keys(v);
+  const unknown = keys.filter((k) => !SEGMENT_KINDS.includes(k));
+  if (unknown.length) out.push({ member, rule: `holds ${unknown.map((k) => `"${k}"`).join(', ')}: a SegmentAttributeValue holds only one of ${SEGMENT_KINDS.join(', ')}` });
+  const kinds = keys.filter((k) => SEGMENT_KINDS.includes(k) && v[k] !== undefined);
+  if (kinds.length !== 1) {
+    out.push({ member, rule: `must hold exactly one of ${SEGMENT_KINDS.join(', ')}` });
+    return;
+  }
+  if (depth > 5) {
+    out.push({ member, rule: 'nests ValueMap/ValueList deeper than 5 levels' });
+    return;
+  }
+  const kind = kinds[0]!;
+  const inner = v[kind];
+  if (kind === 'ValueString' || kind === 'ValueArn') {
+    if (typeof inner !== 'string') out.push({ member, rule: `${kind} must be a string` });
+    else checkLength(out, member, inner, LIMITS.segmentValueString);
+  } else if (kind === 'ValueInteger') {
+    if (!Number.isInteger(inner) || (inner as number) < INT32.min || (inner as number) > INT32.max) out.push({ member, rule: 'ValueInteger must be a whole number within 32 bits' });
+  } else if (kind === 'ValueList') {
+    if (!Array.isArray(inner)) out.push({ member, rule: 'ValueList must be a list of SegmentAttributeValues' });
+    else inner.forEach((item, n) => checkSegmentValue(out, `${member}[${n}]`, item, depth + 1));
+  } else if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) {
+    out.push({ member, rule: 'ValueMap must be an object of SegmentAttributeValues' });
+  } else {
+    for (const [k, item] of Object.entries(inner)) {
+      checkLength(out, `${member}.${k}`, k, LIMITS.segmentKey);
+      checkSegmentValue(out, `${member}.${k}`, item, depth + 1);
+    }
   }
 }

@@ -15,7 +15,10 @@ function columnsFor(member: string, sources: Map<string, string[]>): string | un
   const direct = sources.get(member);
   if (direct) return direct.join(', ');
   const parts = [...sources.entries()].filter(([m]) => m.startsWith(`${member}.`)).flatMap(([, cols]) => cols);
-  return parts.length ? [...new Set(parts)].join(', ') : undefined;
+  if (parts.length) return [...new Set(parts)].join(', ');
+  // A part inside one column's value (`SegmentAttributes.k.ValueMap…`, `…[2]`): the column of the value it is in.
+  const parent = member.replace(/(\.[^.[\]]*|\[\d+\])$/, '');
+  return parent !== member && parent.includes('.') ? columnsFor(parent, sources) : undefined;
 }
 
 /** One line for the results file: `column "Ticket Subject" (Name): must be at most 1024 characters (found 1500)`. */

@@ -36,6 +36,13 @@ describe('checkTaskRequest', () => {
     ['six attachments', { Attachments: Array.from({ length: 6 }, () => ({ FileName: 'a.pdf', S3Url: 'https://s3/x' })) }, [], ['Attachments: must hold 1 to 5 items (found 6)']],
     ['attachment name with a control character', { Attachments: [{ FileName: 'a\u0007.pdf', S3Url: 'https://s3/x' }] }, [], ['Attachments.1.FileName: must not contain control characters']],
     ['segment attribute with two values', { SegmentAttributes: { k: { ValueString: 'a', ValueInteger: 1 } } }, [], ['SegmentAttributes.k: must hold exactly one of ValueString, ValueInteger, ValueMap, ValueList, ValueArn']],
+    // Checked all the way down: a cell's JSON is sent as written or refused, never with a part dropped.
+    ['segment ValueInteger not whole', { SegmentAttributes: { 'connect:ContactExpiry': { ValueMap: { ExpiryDuration: { ValueInteger: 1.5 } } } } }, [], ['SegmentAttributes.connect:ContactExpiry.ExpiryDuration: ValueInteger must be a whole number within 32 bits']],
+    ['segment ValueInteger too large', { SegmentAttributes: { k: { ValueInteger: 1e300 } } }, [], ['SegmentAttributes.k: ValueInteger must be a whole number within 32 bits']],
+    ['segment map entry of no kind', { SegmentAttributes: { k: { ValueMap: { K: { Bad: 1 } as never } } } }, [], ['SegmentAttributes.k.K: holds "Bad": a SegmentAttributeValue holds only one of ValueString, ValueInteger, ValueMap, ValueList, ValueArn', 'SegmentAttributes.k.K: must hold exactly one of ValueString, ValueInteger, ValueMap, ValueList, ValueArn']],
+    ['segment ValueString of another type', { SegmentAttributes: { k: { ValueString: { a: 1 } as never } } }, [], ['SegmentAttributes.k: ValueString must be a string']],
+    ['segment list item of another type', { SegmentAttributes: { k: { ValueList: [{ ValueString: 5 as never }] } } }, [], ['SegmentAttributes.k[0]: ValueString must be a string']],
+    ['segment map and list as the API takes them', { SegmentAttributes: { k: { ValueMap: { a: { ValueList: [{ ValueString: 'x' }, { ValueInteger: -3 }] }, b: { ValueArn: 'arn:aws:x' } } } } }, [], []],
   ])('%s', (_name, patch, drop, expected) => {
     expect(rules(patch, drop)).toEqual(expected);
   });
