@@ -6,6 +6,7 @@
 import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { headOf } from '../ledger/files.js';
 import type { Summary } from '../run/stats.js';
 
 /** Throws a UsageError when `path` cannot be written as a file. Creates nothing. */
@@ -18,6 +19,12 @@ export function checkSummaryPath(path: string): void {
   if (!folderStat.isDirectory()) throw new UsageError(`${what}: ${folder} is not a folder`);
   const fileStat = statIfAny(target, what);
   if (fileStat?.isDirectory()) throw new UsageError(`${what} is a folder: name a file in it`);
+  // An existing file is replaced only when it is a summary itself: never the input, a results file or
+  // anything else a typo could name.
+  const head = fileStat ? headOf(target, 'file named by --summary-json') : undefined;
+  if (head !== undefined && head.trim() !== '' && !head.trimStart().startsWith('{')) {
+    throw new UsageError(`${what} is an existing file that is not a JSON summary: it is never overwritten; pass another path`);
+  }
   try {
     accessSync(fileStat ? target : folder, constants.W_OK);
   } catch (err) {
@@ -28,7 +35,7 @@ export function checkSummaryPath(path: string): void {
 /** Writes the summary; returns a one-line warning instead of throwing when it cannot. */
 export function writeSummaryFile(path: string, summary: Summary): string | undefined {
   try {
-    writeFileSync(path, `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileSync(path, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
     return undefined;
   } catch (err) {
     return `warning: the summary was not written to ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)}); the run's results are in ${summary.results}`;

@@ -91,6 +91,12 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
       };
     }
     const request = mapped.row.request;
+    // A row whose --token-key cells are all empty has no identity of its own: it would share its token
+    // (and so its task) with every other such row. It is refused instead of silently merged.
+    if (!request.ClientToken && keyColumns && keyColumns.every((i) => !record.values[i]?.trim())) {
+      const violations = [{ member: 'ClientToken', column: o.tokenKey!.join(', '), rule: 'the --token-key column is empty, so the row has no identity of its own' }];
+      return { record, result: { line: record.line, status: 'invalid', attempts: 0, errorCode: 'InvalidRow', errorMessage: describeViolations(violations) }, violations, named: request };
+    }
     const fresh = request.ClientToken ?? clientToken(o.tokenNamespace, keyColumns ? keyColumns.map((i) => record.values[i]!) : request);
     // A rerun keeps a row's token unless its content changed (the old token would then name another
     // task). Without the earlier run's namespace a change cannot be seen: the token is kept.

@@ -9,7 +9,7 @@
  * - `O_NONBLOCK` on every open, then fstat: a FIFO opens at once (instead of waiting forever for a
  *   writer, deaf to SIGTERM) and is refused as not a regular file. It has no effect on regular files.
  */
-import { closeSync, constants as C, fstatSync, fsyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as C, fstatSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, open, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { describeErrno, ResultsWriteError, UsageError } from '../errors.js';
@@ -143,4 +143,26 @@ function openError(path: string, err: unknown, what: string): UsageError {
 
 export function notRegular(path: string, what: string): UsageError {
   return new UsageError(`refusing the ${what} ${path}: it is not a regular file (a FIFO, device or folder is in its place); move it away`);
+}
+
+/**
+ * The first bytes of an existing regular file as text, or undefined when nothing is there; for
+ * refusing to overwrite a file that is not what we would write (an input, a results file). Never
+ * blocks on a FIFO: anything but a regular file is refused.
+ */
+export function headOf(path: string, what: string, bytes = 64): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, READ);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw openError(path, err, what);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegular(path, what);
+    const buf = Buffer.alloc(bytes);
+    return buf.subarray(0, readSync(fd, buf, 0, bytes, 0)).toString('utf8').replace(/^\uFEFF/, '');
+  } finally {
+    closeSync(fd);
+  }
 }

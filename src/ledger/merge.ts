@@ -73,6 +73,7 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
   const lines = [...byLine.keys()].sort((a, b) => a - b);
   const count = (s: string) => lines.filter((l) => byLine.get(l)!.row[statusCol] === s).length;
   const runs = states.filter((st): st is RunState => st !== undefined && !st.rerunOf);
+  checkSameRun(runs, files.filter((_, i) => states[i] && !states[i]!.rerunOf));
   checkShards(runs);
   // `wx`: an existing file (or a link) is never replaced; 0600: results hold customer data. Cells with
   // a CR or LF are quoted, as the results writer quotes them.
@@ -102,6 +103,19 @@ async function readWhole(file: string): Promise<Buffer> {
 }
 
 /** Shard results must be all the shards of one split: a missing shard would leave its rows out unnoticed. */
+/** Parts of one run were sent to one place with one mapping: only the shard may differ between them. */
+function checkSameRun(runs: RunState[], files: string[]): void {
+  const key = (st: RunState) => {
+    const { shard: _shard, inputSha256: _sha, ...rest } = st.identity;
+    return JSON.stringify(rest, Object.keys(rest).sort());
+  };
+  const first = runs[0];
+  const other = runs.findIndex((st) => key(st) !== key(first!));
+  if (first && other !== -1) {
+    throw new UsageError(`${files[other] ?? 'one file'} was sent with other settings than the first (endpoint, Region, instance, routing, job file or token settings): parts of one run only`);
+  }
+}
+
 function checkShards(runs: RunState[]): void {
   const shards = runs.map((st) => st.identity.shard).filter((sh): sh is string => sh !== undefined);
   if (shards.length === 0) return;

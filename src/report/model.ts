@@ -5,7 +5,7 @@
  * examples, never the rows, whatever the file's size. Row content is never read into the model:
  * only the `Result.*` cells.
  */
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Parser } from 'csv-parse';
 import { InputError } from '../errors.js';
 import { earlierResults } from '../ledger/reader.js';
@@ -14,6 +14,7 @@ import { RESULT_COLUMNS } from '../ledger/writer.js';
 import { timelinePath, type TimelineLine, type TimelinePoint, type TimelineStart } from '../observe/timeline.js';
 import { nextStep, type NextStep } from './next-step.js';
 import { redactServiceMessage } from '../delivery/redact.js';
+import { openRegular, READ } from '../ledger/files.js';
 
 /** Example line numbers kept per group. */
 export const EXAMPLES = 5;
@@ -63,7 +64,9 @@ export interface FileReport {
   /** The timeline's points (for charts); empty without a side file. */
   series: TimelinePoint[];
   next?: NextStep;
-  /** 0 every row created · 1 some failed or invalid · 3 the run did not complete (resume it). */
+  /** Set when the file no longer holds the rows its run recorded (edited since): it is not a whole record. */
+  mismatch?: string;
+  /** 0 every row created · 1 some failed or invalid, or rows missing · 3 the run did not complete (resume it). */
   exitCode: number;
 }
 
@@ -84,6 +87,13 @@ export async function buildReport(file: string): Promise<FileReport> {
     next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid, inputBroken: state?.outcome === 'input-broken', ...(state ? { replay: { ...state.options, tokenNamespace: state.identity.tokenNamespace, shard: state.identity.shard } } : {}) }),
     exitCode: failed + invalid > 0 ? 1 : completed ? 0 : 3,
   };
+  const recorded = state?.rows?.total;
+  const held = counts.rows.created + failed + invalid + counts.rows.planned;
+  if (completed && recorded !== undefined && recorded !== held) {
+    // Rows deleted (or added) by hand: "all created" would be about the rows left, not the run.
+    report.mismatch = `the file holds ${held} rows, but its run recorded ${recorded}: rows were ${held < recorded ? 'removed' : 'added'} since`;
+    report.exitCode = Math.max(report.exitCode, 1);
+  }
   return report;
 }
 
@@ -112,9 +122,8 @@ async function readResultsFile(file: string): Promise<Counts> {
     groups.set(key, g);
   };
   let read: ((values: string[]) => ReturnType<ReturnType<typeof earlierResults>>) | undefined;
-  const handle = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read ${file}: ${err.code ?? err.message}`, { cause: err });
-  });
+  // A folder, FIFO or link in its place is refused, never read or waited on.
+  const handle = await openRegular(file, READ, 'results file');
   const parser = handle.createReadStream().pipe(new Parser({ relax_column_count: true, record_delimiter: ['\r\n', '\n'], bom: true }));
   try {
     for await (const values of parser as AsyncIterable<string[]>) {

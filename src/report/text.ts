@@ -8,7 +8,7 @@ export function headline(r: FileReport): string {
   const { total, created, failed, invalid, planned } = r.rows;
   if (r.dryRun) return `Dry run: ${int(planned)} of ${int(total)} rows ready to send · ${int(invalid)} invalid`;
   const attention = failed + invalid;
-  return `${int(created)} of ${int(total)} created · ${attention ? `${int(attention)} need attention` : 'nothing to fix'}` + (r.completed ? '' : ' · run not finished');
+  return `${int(created)} of ${int(total)} created · ${attention ? `${int(attention)} need attention` : r.mismatch ? 'rows missing from the file' : 'nothing to fix'}` + (r.completed ? '' : ' · run not finished');
 }
 
 /** "2h17m" from seconds. */
@@ -25,6 +25,7 @@ export function exampleLines(g: Group): string {
 
 export function formatReport(r: FileReport): string {
   const out = [r.file, `  ${headline(r)}`];
+  if (r.mismatch) out.push(`  Warning: ${r.mismatch}; the counts below cover only the rows it holds`);
   const { created, failed, invalid, planned } = r.rows;
   out.push(`  Rows: ${int(created)} created, ${int(failed)} failed, ${int(invalid)} invalid${planned ? `, ${int(planned)} planned` : ''}`);
   if (r.input) out.push(`  Input: ${r.input}`);

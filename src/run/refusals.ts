@@ -30,8 +30,8 @@ export interface OtherRun {
   input: string;
   previous: RunState;
   diffs: Difference[];
-  /** This run's options and namespace, for the command that starts it elsewhere. */
-  current: StoredOptions;
+  /** This run's options, namespace and shard, for the command that starts it elsewhere. */
+  current: StoredOptions & { tokenNamespace: string; shard?: string };
   /** A results path that does not exist yet, for the commands shown. */
   freshResults: string;
 }

@@ -144,7 +144,10 @@ async function existingRun(o: Existing, log: Logger): Promise<{ ledger?: Ledger;
   if (o.dryRun) throw new UsageError(`${resultsPath} is the record of a real run: a dry run never writes into it. Pass another --results for the dry run`);
   const diffs = differences(previous, o.identity);
   if (diffs.length) {
-    throw otherRunRefusal({ resultsPath, input: o.options.input, previous, diffs, current: o.current, freshResults: await freshResultsPath(resultsPath) });
+    // The printed commands carry this run's token namespace and shard: a row whose request is unchanged
+    // keeps its ClientToken only under the same namespace.
+    const current = { ...o.current, tokenNamespace: o.identity.tokenNamespace, shard: o.identity.shard };
+    throw otherRunRefusal({ resultsPath, input: o.options.input, previous, diffs, current, freshResults: await freshResultsPath(resultsPath) });
   }
   if (previous.outcome === 'completed') {
     // "Already done" only while the file still holds what the run recorded: a row deleted or a

@@ -11,6 +11,7 @@ import { Dispatcher } from '../delivery/dispatch.js';
 import { ReachWatch } from '../delivery/reach.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
 import { ConnectSender, createConnectClient, endpointSetting, type TaskSender } from '../delivery/send.js';
+import { UsageError } from '../errors.js';
 import { createLimiter } from '../quota/choose.js';
 import type { Limiter } from '../quota/limiter.js';
 import type { Settings } from './config.js';
@@ -54,6 +55,7 @@ export function createSender(options: RunOptions, settings: Settings): TaskSende
 }
 
 export async function wire(options: RunOptions, settings: Settings): Promise<Wiring> {
+  const deadlineAfter = options.deadlineSeconds ? deadlineMs(options.deadlineSeconds) : undefined;
   const stats = new RunStats();
   const automatic = options.concurrency === undefined;
   const cap = options.concurrency ?? MAX_AUTO_CONCURRENCY;
@@ -70,7 +72,7 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
   const sender: TaskSender | undefined = settings.dryRun ? undefined : (options.sender ?? createSender(options, settings));
 
   const own = new AbortController();
-  const deadline = options.deadlineSeconds ? AbortSignal.timeout(options.deadlineSeconds * 1000) : undefined;
+  const deadline = deadlineAfter === undefined ? undefined : AbortSignal.timeout(deadlineAfter);
   const signal = AbortSignal.any([own.signal, options.signal, deadline].filter((s): s is AbortSignal => s !== undefined));
   // Every row waiting for a slot or a token listens on it; hundreds of listeners are expected.
   setMaxListeners(0, signal);
@@ -115,4 +117,11 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
       await rate.close();
     },
   };
+}
+
+/** Node's timers take whole milliseconds up to 2^31 - 1 (24.8 days); a longer one would fire at once. */
+function deadlineMs(seconds: number): number {
+  const ms = Math.ceil(seconds * 1000);
+  if (!(ms >= 1 && ms <= 2 ** 31 - 1)) throw new UsageError('--deadline must be between 0.001 seconds and 24 days (2147483 seconds)');
+  return ms;
 }

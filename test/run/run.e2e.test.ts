@@ -1,8 +1,8 @@
 /**
  * End to end: the real @aws-sdk/client-connect over real HTTP against the emulator.
  */
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
@@ -160,6 +160,30 @@ describe('run against the emulator', () => {
     expect(real.rows).toMatchObject({ created: 4 });
     const sent = readResults(real.results);
     expect(sent.map((r) => r['Result.ClientToken']).sort()).toEqual(planned.map((r) => r['Result.ClientToken']).sort());
+  });
+});
+
+describe('--token-key and --deadline at their edges', () => {
+  it('a row whose --token-key cells are empty is invalid, never merged into another row\'s task', async () => {
+    const e = await emulate({ rate: 500, burst: 50 });
+    const input = writeCsv([['Name', 'Attributes.rowId', 'Ticket'], ['A1', 'a1', '100'], ['A2', 'a2', '100'], ['A3', 'a3', ''], ['A4', 'a4', ' ']]);
+    const summary = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, tokenKey: ['Ticket'] });
+    expect(summary.rows).toMatchObject({ created: 2, invalid: 2 }); // A1 and A2 share a key on purpose: one task
+    const rows = readResults(summary.results);
+    expect(rows.filter((r) => r['Result.Status'] === 'invalid').map((r) => r['Result.ErrorMessage'])).toEqual([
+      'column "Ticket" (ClientToken): the --token-key column is empty, so the row has no identity of its own',
+      'column "Ticket" (ClientToken): the --token-key column is empty, so the row has no identity of its own',
+    ]);
+    expect(e.stats().tasks).toBe(1);
+  });
+
+  it('--deadline takes fractions of a second, and refuses one Node cannot time (over 24 days) before any file', async () => {
+    const e = await emulate({ rate: 500, burst: 50 });
+    const input = writeCsv(taskRows(3));
+    expect((await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, deadlineSeconds: 30.0005 })).rows.created).toBe(3);
+    const other = writeCsv(taskRows(3), 'other.csv');
+    await expect(runImport({ input: other, endpoint: e.url, ...route, deadlineSeconds: 2_592_000 })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--deadline must be between/) });
+    expect(readdirSync(dirname(other)).filter((f) => f.startsWith('other.results'))).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.js';
 import { renderHtml } from '../../report/html.js';
 import { buildReport } from '../../report/model.js';
 import { formatReport, reportJson } from '../../report/text.js';
+import { headOf } from '../../ledger/files.js';
 
 const HELP = `
 Reads only the Result.* columns (never row content), the run state <results>.run.json and the timeline
@@ -34,6 +35,11 @@ export function addReportCommand(program: Command, setExit: (code: number) => vo
     .option('--html <file>', 'also write a self-contained HTML report (charts, tables) to this file, owner-only')
     .addHelpText('after', HELP)
     .action(async (files: string[], flags: ReportFlags) => {
+      // The page replaces only an earlier page: never a results file, an input or anything else.
+      const head = flags.html ? headOf(flags.html, 'file named by --html') : undefined;
+      if (head !== undefined && head.trim() !== '' && !/^\s*<!doctype html/i.test(head)) {
+        throw new UsageError(`--html ${flags.html} is an existing file that is not an HTML report: it is never overwritten; pass another path`);
+      }
       const reports = [];
       for (const file of files) reports.push(await buildReport(file));
       const exitCode = Math.max(...reports.map((r) => r.exitCode));
