@@ -70,7 +70,7 @@ export function resolveSettings(flags: MappingFlags, job: JobFile, stored: Store
  * the same name, even repeating yesterday's rows — is a new batch of tasks.
  */
 export function defaultNamespace(input: string, sha256: string | undefined): string {
-  return sha256 ? `${basename(input)}@${sha256.slice(0, 16)}` : 'stdin';
+  return `${input === '-' ? 'stdin' : basename(input)}@${sha256 ? sha256.slice(0, 16) : 'unknown'}`;
 }
 
 /** What a resumed or rerun run must keep from the run it continues. */

@@ -37,6 +37,8 @@ export interface PipelineContext {
   log: Logger;
   /** Called before every results write; throws when the run may no longer write (its lock was lost). */
   guard?: () => void;
+  /** Where the input's bytes are read from when not `options.input` itself (a spooled copy of stdin). */
+  source?: string;
 }
 
 /** How the run ended besides its rows: input that broke mid-file, a refusal no row can pass, a failed write. */
@@ -49,7 +51,8 @@ interface Stops {
 
 export async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summary> {
   // A rerun reads a results file, always UTF-8 and comma-separated: the input's encoding and delimiter are not its.
-  const csv = await openCsv(options.input, ctx.rerun ? {} : { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter });
+  const read = ctx.rerun ? {} : { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter };
+  const csv = await openCsv(ctx.source ?? options.input, { ...read, ...(ctx.source ? { name: 'standard input' } : {}) });
   const duplicates = new DuplicateTokens(ctx.log);
   const { prepare, plan } = preparer(csv, options.input, ctx, duplicates);
   const w = await ready(options, ctx, csv);

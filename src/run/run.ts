@@ -9,6 +9,7 @@ import { defaultNamespace, resolveSettings, storedOptions } from './config.js';
 import { InputError, UsageError } from '../errors.js';
 import { loadJobFile } from '../input/job.js';
 import { canonicalResultsPath } from '../ledger/files.js';
+import { spoolStdin } from '../input/csv/spool.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
 import { checkLive } from '../delivery/live.js';
@@ -40,6 +41,17 @@ export function rerunImport(options: RerunOptions): Promise<Summary> {
 }
 
 async function execute(given: RunOptions, rerun: { includeInvalid: boolean } | undefined): Promise<Summary> {
+  if (given.input !== '-' || rerun) return executeFrom(given, rerun, undefined);
+  const spooled = await spoolStdin();
+  try {
+    return await executeFrom(given, rerun, spooled.path);
+  } finally {
+    await spooled.remove();
+  }
+}
+
+/** `source`: where the input's bytes are read from (a spooled copy of standard input), if not `input` itself. */
+async function executeFrom(given: RunOptions, rerun: { includeInvalid: boolean } | undefined, source: string | undefined): Promise<Summary> {
   const log = given.logger ?? silent;
   // --rate auto: the account's applied quota, read once before anything else is decided.
   const options = await withQuota(given, log);
@@ -48,7 +60,7 @@ async function execute(given: RunOptions, rerun: { includeInvalid: boolean } | u
       throw new InputError(`cannot read ${options.input}: ${err.code ?? String(err)}`, { cause: err });
     });
   }
-  const inputSha = options.input === '-' ? undefined : await sha256File(options.input).catch(() => undefined);
+  const inputSha = await sha256File(source ?? options.input).catch(() => undefined);
   const requested = options.results ?? (rerun ? rerunResultsPath(options.input) : shardResultsPath(options.input, options.shard));
   await checkPaths(options.input, requested);
   // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
@@ -62,9 +74,6 @@ async function execute(given: RunOptions, rerun: { includeInvalid: boolean } | u
   const settings = resolveSettings(options, job, stored);
   const tokenNamespace =
     options.tokenNamespace ?? origin?.identity.tokenNamespace ?? job.tokenNamespace ?? defaultNamespace(options.input, inputSha);
-  if (!inputSha && options.tokenNamespace === undefined && !job.tokenNamespace) {
-    log.warn({}, 'reading standard input: pass --token-namespace (e.g. the date) so that the tokens of each batch are its own');
-  }
   const identity = await runIdentity({ settings, job, jobPath, inputSha, tokenNamespace, shard: options.shard });
   if (origin) checkRerunSettings(options.input, origin, identity, await freshResultsPath(options.input));
   const current = storedOptions(jobPath, settings);
@@ -93,7 +102,7 @@ async function execute(given: RunOptions, rerun: { includeInvalid: boolean } | u
     const rerunContext = rerun && { ...rerun, originKnown: true };
     // Losing the lock (a takeover after this run froze) stops the run like a signal, and no write passes it.
     const signal = options.signal ? AbortSignal.any([options.signal, lock.signal]) : lock.signal;
-    const summary = await pipeline({ ...options, signal }, { settings, job, tokenNamespace, resultsPath, ledger: found.ledger, rerun: rerunContext, log, guard: lock.assertHeld }).catch(
+    const summary = await pipeline({ ...options, signal }, { settings, job, tokenNamespace, resultsPath, ledger: found.ledger, rerun: rerunContext, log, guard: lock.assertHeld, source }).catch(
       async (err: unknown) => {
         // Refused before a results file was made (a bad header, say): leave no state behind.
         if (!(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });

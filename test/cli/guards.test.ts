@@ -3,13 +3,14 @@
  * report --html), crash on a folder, call a file with rows removed "nothing to fix", or merge parts of
  * runs sent to different places.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { taskRows, tempDir, writeCsv } from '../helpers.js';
-import { cli } from './bin.js';
+import { BIN, cli } from './bin.js';
 
 const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 let a: Emulator;
@@ -70,5 +71,34 @@ describe('outputs never overwrite what they should not', () => {
     const r = await cli(['merge', join(dir, 'in.shard-1-of-2.results.csv'), join(dir, 'in.shard-2-of-2.results.csv'), '--results', join(dir, 'm.csv')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/other settings than the first/);
+  });
+});
+
+describe('standard input has a checksum like any file', () => {
+  it('another night\'s stdin into the same results file is refused, not "already processed"; the same stdin is', async () => {
+    const dir = tempDir();
+    const first = writeCsv(taskRows(3), 'a.csv', dir);
+    const second = writeCsv(taskRows(6), 'b.csv', dir);
+    const results = join(dir, 'today.csv');
+    const viaStdin = (file: string, extra: string[] = []) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+        const child = spawn(process.execPath, [BIN, 'run', '-', '--results', results, ...route, '--endpoint', a.url, '--rate', '500', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d));
+        child.stderr.on('data', (d: Buffer) => (stderr += d));
+        child.on('close', (code) => done({ code, stdout, stderr }));
+        child.stdin.end(readFileSync(file));
+      });
+    const before = a.stats().tasks;
+    expect((await viaStdin(first)).code).toBe(0);
+    expect(a.stats().tasks - before).toBe(3);
+    const same = await viaStdin(first, ['--resume']);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/Already processed/);
+    const other = await viaStdin(second, ['--resume']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/the input: recorded content with checksum/);
+    expect(a.stats().tasks - before).toBe(3);
   });
 });

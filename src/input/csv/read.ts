@@ -28,6 +28,8 @@ export interface ReadOptions {
    * < 40 KB, so a bigger record is a mistake, and holding it would let one line exhaust memory.
    */
   maxRecordBytes?: number;
+  /** How messages name the input (standard input read from a spooled copy is still "standard input"). */
+  name?: string;
 }
 
 export interface CsvInput {
@@ -49,7 +51,7 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
     throw new UsageError(`--delimiter must be one character other than a quote or a line break (got ${JSON.stringify(delimiter)})`);
   }
   if (options.encoding !== undefined) sniffEncoding(Buffer.alloc(0), options.encoding); // an unknown label fails before opening
-  const name = input === '-' ? 'standard input' : input;
+  const name = options.name ?? (input === '-' ? 'standard input' : input);
   let raw: Readable;
   let totalBytes: number | undefined;
   if (input === '-') {
