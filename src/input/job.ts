@@ -4,7 +4,7 @@
  * hand edits. Flags win over it. The published JSON Schema (schema/job.schema.json) is the check:
  * editors use it through `"$schema"`, and every job file is validated against it before use.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { UsageError } from '../errors.js';
@@ -41,7 +41,16 @@ export const JOB_KEYS: Record<keyof JobFile, true> = {
 };
 
 /** The schema as published in the package (schema/ sits beside dist/ and src/). */
-export const JOB_SCHEMA = JSON.parse(readFileSync(new URL('../../schema/job.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+export const JOB_SCHEMA = JSON.parse(readFileSync(schemaPath(), 'utf8')) as Record<string, unknown>;
+
+/** schema/job.schema.json at the package's root: the nearest folder above this module that has it (src/, dist/ or a bench build). */
+function schemaPath(): URL {
+  for (let up = '../../'; up.length < 30; up += '../') {
+    const candidate = new URL(`${up}schema/job.schema.json`, import.meta.url);
+    if (existsSync(candidate)) return candidate;
+  }
+  return new URL('../../schema/job.schema.json', import.meta.url);
+}
 
 let validator: ReturnType<Ajv['compile']> | undefined;
 
