@@ -80,6 +80,7 @@ export function delimiterHint(header: string[]): string | undefined {
   if (header.length !== 1) return undefined;
   if (header[0]!.includes(';')) return `the header is one column containing ";": looks like a ';'-delimited file: pass --delimiter ';'`;
   if (header[0]!.includes('\t')) return `the header is one column containing tabs: looks like a tab-delimited file: pass --delimiter $'\\t'`;
+  if (header[0]!.includes(',')) return `the header is one column containing ",": looks like a comma-delimited file: drop --delimiter (or pass --delimiter ',')`;
   return undefined;
 }
 

@@ -128,7 +128,10 @@ export function formatSummary(s: Summary): string {
     return (
       `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
       `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent.` +
-      (s.rows.failed + s.rows.invalid ? `\nTo send the failed rows again: connect-task-loader rerun ${s.results}` : '')
+      (() => {
+        const next = nextStep({ results: s.results, completed: true, failed: s.rows.failed, invalid: s.rows.invalid });
+        return next ? `\nNext: ${next.command}\n      ${next.why}` : '';
+      })()
     );
   }
   const lines = [
@@ -149,7 +152,7 @@ export function formatSummary(s: Summary): string {
   if (s.inputError) {
     lines.push(`Input error: ${s.inputError}`);
   }
-  if (s.unreachable) lines.push(`Stopped: ${s.unreachable}. Rows not sent are not recorded: fix --endpoint or the network, then run the same command with --resume.`);
+  if (s.unreachable) lines.push(`Stopped: ${s.unreachable}. Rows not sent are not recorded: once the network or the endpoint is back, run the same command with --resume (if --endpoint itself was wrong, that run is refused and prints the command for the right one).`);
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);
   if (!s.fatalError) {

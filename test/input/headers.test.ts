@@ -41,6 +41,7 @@ describe('delimiterHint', () => {
   it.each([
     [['Name;Description;Attributes.x'], "looks like a ';'-delimited file: pass --delimiter ';'"],
     [['Name\tDescription'], 'looks like a tab-delimited file'],
+    [['Name,Description'], 'looks like a comma-delimited file: drop --delimiter'], // --delimiter ';' on a comma file
     [['Name'], undefined],
     [['Name', 'a;b'], undefined],
   ])('%j', (header, hint) => {
