@@ -91,7 +91,7 @@ describe('a dead endpoint stops the run instead of failing every row', () => {
     const dead = await cli(args);
     expect(dead.code, dead.stderr).toBe(3);
     expect(dead.stdout).toContain(`Stopped: cannot reach ${endpoint}: connect ECONNREFUSED 127.0.0.1:${port}`);
-    expect(dead.stdout).toMatch(/then run the same command with --resume/);
+    expect(dead.stdout).toMatch(/run the same command with --resume/);
     expect(dead.stderr).not.toMatch(/"status":"failed"/);
     expect(readResults(results)).toEqual([]);
 
