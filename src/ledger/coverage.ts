@@ -1,12 +1,11 @@
 /**
- * Before a rerun sends anything: is this results file still the whole record of its run? A row
+ * Before a rerun sends anything, or a run is called already done: is this results file (as
+ * reader.ts read it) still the whole record of its run? A row
  * deleted in a spreadsheet would silently never be sent; a status cell edited to something the tool
  * never writes would silently be neither sent nor counted. So: as many rows as the run recorded,
  * each `Result.Line` once, and every status one the tool writes (stray spaces and case forgiven).
  * The file is read as the tool always writes it — UTF-8, comma-separated — whatever the input was.
  */
-import { createReadStream } from 'node:fs';
-import { Parser, type Info } from 'csv-parse';
 import { UsageError } from '../errors.js';
 import type { RowStatus } from '../types.js';
 
@@ -18,39 +17,14 @@ export function normaliseStatus(cell: string | undefined): RowStatus | undefined
   return STATUSES.has(s) ? (s as RowStatus) : undefined;
 }
 
-/** Throws a UsageError naming the line of the first problem, or the count that does not match. */
-export async function checkCoverage(path: string, expectedRows: number | undefined, way: string): Promise<void> {
-  const parser = createReadStream(path).pipe(new Parser({ bom: true, info: true, relax_column_count: true, record_delimiter: ['\r\n', '\n'], skip_empty_lines: true }));
-  let lineCol = -1;
-  let statusCol = -1;
-  let rows = 0;
-  let nextLine = 1;
-  const seen = new BitSet();
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
-      const at = nextLine;
-      nextLine = info.lines + 1;
-      if (lineCol === -1) {
-        lineCol = record.lastIndexOf('Result.Line');
-        statusCol = record.lastIndexOf('Result.Status');
-        if (lineCol === -1 || statusCol === -1) throw new UsageError(`${path} is not a results file: it has no Result.Line and Result.Status columns (rerun takes the results file of a run)`);
-        continue;
-      }
-      rows++;
-      const line = Number((record[lineCol] ?? '').trim());
-      if (!Number.isInteger(line) || line < 2) throw new UsageError(`line ${at} of ${path}: Result.Line does not hold an input line number. ${way}`);
-      if (seen.has(line)) throw new UsageError(`line ${at} of ${path}: a second row for input line ${line}. ${way}`);
-      seen.add(line);
-      if (!normaliseStatus(record[statusCol])) {
-        throw new UsageError(`line ${at} of ${path} (input line ${line}): Result.Status must be one of created, failed, invalid, planned. Correct the cell and rerun`);
-      }
-    }
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    const e = err as { code?: string; lines?: number };
-    throw new UsageError(`${path} is not a well-formed CSV near line ${e.lines ?? nextLine} (${e.code ?? 'parse error'}): was it edited? ${way}`);
-  }
-  if (lineCol === -1) throw new UsageError(`${path} is empty: it holds no results header`);
+/**
+ * Throws a UsageError when the ledger read from `path` is not the whole record of its run: a second
+ * row for one input line, or another number of rows than the run recorded. (Rows that do not parse,
+ * lack a line number or hold a status the tool never writes were refused while reading it.)
+ */
+export function checkCoverage(ledger: { rows: number; repeated?: { line: number; at: number } }, path: string, expectedRows: number | undefined, way: string): void {
+  if (ledger.repeated) throw new UsageError(`line ${ledger.repeated.at} of ${path}: a second row for input line ${ledger.repeated.line}. ${way}`);
+  const { rows } = ledger;
   if (expectedRows !== undefined && rows !== expectedRows) {
     throw new UsageError(
       `${path} holds ${rows} rows, but the run that wrote it recorded ${expectedRows}: rows were ${rows < expectedRows ? 'removed' : 'added'} since ` +
@@ -62,7 +36,7 @@ export async function checkCoverage(path: string, expectedRows: number | undefin
 const FAR = 1 << 27;
 
 /** A growable set of small non-negative integers: one bit per input line, so a million rows cost ~128 KB. */
-class BitSet {
+export class LineSet {
   private bits = new Uint8Array(1024);
   /** Line numbers past any real file's (a hand-typed 1e9) are kept apart, so the bits stay small. */
   private readonly far = new Set<number>();

@@ -15,7 +15,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import { Parser, type Info, type Options } from 'csv-parse';
 import { InputError, UsageError } from '../errors.js';
-import { normaliseStatus } from './coverage.js';
+import { LineSet, normaliseStatus } from './coverage.js';
 import { openRegular, READ, READ_WRITE } from './files.js';
 import { RESULT_COLUMNS } from './writer.js';
 import type { RowResult, RowStatus } from '../types.js';
@@ -35,6 +35,8 @@ export interface Ledger {
   repairedBytes: number;
   /** The results-file line where the cut record began, when one was cut. */
   repairedLine?: number;
+  /** The first row for an input line that already had one: its input line and its line in this file. */
+  repeated?: { line: number; at: number };
 }
 
 interface Shape {
@@ -66,10 +68,15 @@ export async function readLedger(path: string, { repair = true }: { repair?: boo
     let held: { record: string[]; start: number; end: number } | undefined;
     let rows = 0;
     const final = new Map<number, RowStatus>();
+    const seen = new LineSet();
+    let repeatedAt: { line: number; start: number } | undefined;
     const accept = async (record: string[], start: number) => {
       const reason = malformation(record, shape!);
       if (reason) throw await refusal(path, handle, start, reason);
       rows++;
+      const line = Number(record[shape!.line]);
+      if (seen.has(line)) repeatedAt ??= { line, start };
+      seen.add(line);
       // Stray spaces or capitals from a spreadsheet are forgiven, as rerun forgives them.
       const status = normaliseStatus(record[shape!.status]);
       if (status && FINAL_STATUSES.has(status)) final.set(Number(record[shape!.line]), status);
@@ -109,7 +116,8 @@ export async function readLedger(path: string, { repair = true }: { repair?: boo
     }
     const repairedLine = cutAt < size ? await lineAt(handle, cutAt) : undefined;
     if (cutAt < size) await handle.truncate(cutAt);
-    return { header, final, rows, repairedBytes: size - cutAt, ...(repairedLine ? { repairedLine } : {}) };
+    const repeated = repeatedAt && { line: repeatedAt.line, at: await lineAt(handle, repeatedAt.start) };
+    return { header, final, rows, repairedBytes: size - cutAt, ...(repairedLine ? { repairedLine } : {}), ...(repeated ? { repeated } : {}) };
   } finally {
     await handle.close();
   }

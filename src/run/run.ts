@@ -162,7 +162,7 @@ async function existingRun(o: Existing, log: Logger): Promise<{ ledger?: Ledger;
     // "Already done" only while the file still holds what the run recorded: a row deleted or a
     // status changed since would otherwise never be sent, and the next night would report success.
     const again = commandLine('run', previous.input, { ...previous.options, results: await freshResultsPath(resultsPath), tokenNamespace: previous.identity.tokenNamespace, shard: previous.identity.shard });
-    await checkCoverage(resultsPath, previous.rows?.total, `Restore the file as the run wrote it, or send the input again into a new results file that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
+    checkCoverage(await readLedger(resultsPath, { repair: false }), resultsPath, previous.rows?.total, `Restore the file as the run wrote it, or send the input again into a new results file that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
     return { done: previous };
   }
   if (!o.options.resume) {
@@ -182,13 +182,13 @@ async function rerunOrigin(options: RunOptions): Promise<RunState> {
   }
   if (options.input === '-') throw noStateRefusal('standard input', 'rerun');
   // A rerun reads a results file: refuse a torn or hand-broken one before anything is decided from it.
-  await readLedger(options.input, { repair: false });
+  const ledger = await readLedger(options.input, { repair: false });
   const origin = await readState(await canonicalResultsPath(options.input));
   if (!origin) throw noStateRefusal(options.input, 'rerun');
   await checkOwnFile(statePath(options.input), 'run state', false);
   if (origin.outcome !== 'completed') throw unfinishedOriginRefusal(options.input, origin);
   const again = commandLine('run', origin.input, { ...origin.options, results: await freshResultsPath(options.input), tokenNamespace: origin.identity.tokenNamespace, shard: origin.identity.shard });
-  await checkCoverage(options.input, origin.rows?.total, `Restore the file as the run wrote it, or send the input again in a new run that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
+  checkCoverage(ledger, options.input, origin.rows?.total, `Restore the file as the run wrote it, or send the input again in a new run that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
   return origin;
 }
 

@@ -86,3 +86,13 @@ describe('readLedger and spreadsheet edits', () => {
     expect(l.final.get(4)).toBe('created');
   });
 });
+
+describe('readLedger for a rerun\'s coverage check', () => {
+  it('names the first second row for one input line, by its line in the results file', async () => {
+    const path = join(tempDir(), 'r.csv');
+    writeFileSync(path, HEADER + ROW2 + ROW3 + ROW3);
+    const l = await readLedger(path, { repair: false });
+    expect(l.rows).toBe(3);
+    expect(l.repeated).toEqual({ line: 3, at: 5 }); // ROW3's cell spans lines 3–4: the second copy starts on line 5
+  });
+});
