@@ -12,8 +12,6 @@ import type { RunState, StoredOptions } from '../ledger/state.js';
 import { commandLine } from './command-line.js';
 import type { Difference } from './identity.js';
 
-export { commandLine };
-
 /** A results file with no run state beside it: nothing says what it records, or where it was sent. */
 export function noStateRefusal(resultsPath: string, command: 'run' | 'rerun'): UsageError {
   const way = command === 'rerun'

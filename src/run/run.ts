@@ -21,7 +21,8 @@ import { checkCoverage } from '../ledger/coverage.js';
 import { checkOwnFile, readState, sha256File, statePath, STATE_VERSION, writeState, type RunIdentity, type RunOutcome, type RunState, type StoredOptions } from '../ledger/state.js';
 import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';
 import { silent, type Logger, type RerunOptions, type RunOptions } from './options.js';
-import { commandLine, freshResultsPath, noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
+import { commandLine } from './command-line.js';
+import { freshResultsPath, noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
 import { checkEndpoint, checkPaths } from './preflight.js';
 import type { Summary } from './stats.js';
 

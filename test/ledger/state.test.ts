@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readState, statePath } from '../../src/ledger/state.js';
 import { differences } from '../../src/run/identity.js';
-import { commandLine } from '../../src/run/refusals.js';
+import { commandLine } from '../../src/run/command-line.js';
 import { tempDir } from '../helpers.js';
 
 describe('run state', () => {
