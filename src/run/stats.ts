@@ -125,13 +125,11 @@ export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'resul
 /** Human summary: counts, time, rates. No row content. */
 export function formatSummary(s: Summary): string {
   if (s.alreadyDone) {
+    const next = nextStep({ results: s.results, completed: true, failed: s.rows.failed, invalid: s.rows.invalid });
     return (
       `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
       `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent.` +
-      (() => {
-        const next = nextStep({ results: s.results, completed: true, failed: s.rows.failed, invalid: s.rows.invalid });
-        return next ? `\nNext: ${next.command}\n      ${next.why}` : '';
-      })()
+      (next ? `\nNext: ${next.command}\n      ${next.why}` : '')
     );
   }
   const lines = [
