@@ -2,12 +2,13 @@
  * One measured import in a fresh process, so that CPU time and peak RSS belong to it alone.
  *   node child.js ours <input> <endpoint> <rate> <burst> [concurrency] [redis-url]
  *   node child.js bare|adaptive <input> <endpoint> <concurrency>
+ *   node child.js user <input> <endpoint> [workers=50]
  * Prints one JSON line: { cpuMs, maxRssMb, wallMs, created, failed, requests, throttled }.
  */
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import pLimit from 'p-limit';
-import { ConnectClient } from '@aws-sdk/client-connect';
+import { ConnectClient, StartTaskContactCommand } from '@aws-sdk/client-connect';
 import { runImport } from '../src/run/run.js';
 import { ConnectSender, createConnectClient } from '../src/delivery/send.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
@@ -32,9 +33,13 @@ async function ours() {
     contactFlowId: DEMO_CONTACT_FLOW_ID,
     onProgress: (p) => {
       if (firstRequestMs === undefined && p.stats.requests > 0) firstRequestMs = performance.now() - started;
+      concurrencySeen.push(p.concurrency);
     },
   });
-  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled };
+  // The in-flight cap over the run, sampled at each progress tick (250 ms): median and last.
+  const sorted = [...concurrencySeen].sort((a, b) => a - b);
+  const inFlight = `${sorted[Math.floor(sorted.length / 2)] ?? '-'}/${concurrencySeen.at(-1) ?? '-'}`;
+  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled, concurrency: inFlight };
 }
 
 /**
@@ -89,11 +94,48 @@ async function bare(adaptive: boolean) {
   return { created, failed, requests: created + failed, throttled: 0 };
 }
 
+/**
+ * The loop a developer writes in an afternoon: csv-parse with named columns, 50 workers pulling from
+ * it, and the SDK's defaults (its own retries, its default HTTP handler). No results file, no pacing.
+ */
+async function user() {
+  const workers = Number(rest[0] ?? 50);
+  const client = new ConnectClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'EMULATOR', secretAccessKey: 'x' } });
+  const records = (createReadStream(input!).pipe(parse({ bom: true, columns: true })) as AsyncIterable<Record<string, string>>)[Symbol.asyncIterator]();
+  let created = 0;
+  let failed = 0;
+  const worker = async () => {
+    for (let next = await records.next(); !next.done; next = await records.next()) {
+      const row = next.value;
+      try {
+        await client.send(
+          new StartTaskContactCommand({
+            InstanceId: DEMO_INSTANCE_ID,
+            ContactFlowId: DEMO_CONTACT_FLOW_ID,
+            Name: row.Name,
+            Description: row.Description,
+            Attributes: { rowId: row['Attributes.rowId']! },
+            References: { ticket: { Type: 'URL', Value: row['References.ticket.URL']! } },
+            ClientToken: `user-${row['Attributes.rowId']}`,
+          }),
+        );
+        created++;
+      } catch {
+        failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+  client.destroy();
+  return { created, failed, requests: created + failed, throttled: 0 };
+}
+
 const started = performance.now();
 /** When the first answer came (seen at progress ticks, 250 ms apart): start-up cost, for reading the figures. */
 let firstRequestMs: number | undefined;
+const concurrencySeen: number[] = [];
 const cpu0 = process.cpuUsage();
-const counts = mode === 'bare' ? await bare(false) : mode === 'adaptive' ? await bare(true) : await ours();
+const counts = mode === 'bare' ? await bare(false) : mode === 'adaptive' ? await bare(true) : mode === 'user' ? await user() : await ours();
 const cpu = process.cpuUsage(cpu0);
 process.stdout.write(
   `${JSON.stringify({

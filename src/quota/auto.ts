@@ -4,7 +4,7 @@
  * "Rate of StartTaskContact API requests" and the one whose name also says "burst" — since their
  * quota codes are not published. Not allowed or not found: the default 2/5 with one warning.
  */
-import { ListServiceQuotasCommand, ServiceQuotasClient, type ServiceQuota } from '@aws-sdk/client-service-quotas';
+import type { ServiceQuota } from '@aws-sdk/client-service-quotas';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../delivery/send.js';
 import type { Logger } from '../run/options.js';
 
@@ -23,6 +23,8 @@ export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: 
   // The emulator answers Service Quotas on its own address; real AWS on Service Quotas' endpoint.
   const local = isLoopback(endpoint);
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Loaded only for --rate auto: a run told its rate does not pay for this client's start-up.
+  const { ListServiceQuotasCommand, ServiceQuotasClient } = await import('@aws-sdk/client-service-quotas');
   const client = new ServiceQuotasClient({
     ...(local ? { endpoint, credentials: EMULATOR_CREDENTIALS, region: o.region ?? EMULATOR_REGION } : o.region ? { region: o.region } : {}),
     ...(o.profile ? { profile: o.profile } : {}),

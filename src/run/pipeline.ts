@@ -26,6 +26,7 @@ import { RunObserver } from '../observe/observer.js';
 import { summarize, type Summary } from './stats.js';
 import { inShard, type Shard } from '../input/shard.js';
 import { wire, type Wiring } from './wiring.js';
+import { HeldRows, ROW_HEADROOM, rowCost } from './held.js';
 
 export interface PipelineContext {
   settings: Settings;
@@ -61,15 +62,27 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   const watch = new RunObserver({ options, settings: ctx.settings, resultsPath: ctx.resultsPath, ledger: ctx.ledger, rerun: Boolean(ctx.rerun), log: ctx.log, totalBytes: csv.totalBytes }, w);
   logStart(options, ctx);
 
-  const jobs = pending(csv, prepare, ctx.ledger, w, watch, options.shard);
-  async function worker(): Promise<void> {
-    for (let job = await nextJob(jobs, stops); job; job = await nextJob(jobs, stops)) {
+  const held = new HeldRows(() => w.concurrency() + ROW_HEADROOM);
+  const jobs = pending(csv, prepare, ctx.ledger, w, watch, held, options.shard);
+  /** One row from the input to its results row; false when this worker should stop. */
+  async function step(): Promise<boolean> {
+    const job = await nextJob(jobs, stops);
+    if (!job) return false;
+    try {
       const result = await settle(job, w, stops);
-      if (!result) return; // the run is stopping and this row was not sent: no row, so --resume sends it
-      if (!write(results, job, result, w, stops)) return;
+      if (!result) return false; // the run is stopping and this row was not sent: no row, so --resume sends it
+      if (!write(results, job, result, w, stops)) return false;
       watch.recorded(job, result);
       plan?.add(job);
+      return true;
+    } finally {
+      held.release(rowCost(job.record.values));
     }
+  }
+  // Each row lives in its own call of step(): a worker waiting for the next row holds none (a loop
+  // variable would keep the last row alive while the worker waits, hundreds of rows in all).
+  async function worker(): Promise<void> {
+    while (await step());
   }
 
   const stopTicker = w.startTicker(() => watch.tick());
@@ -157,8 +170,12 @@ function preparer(csv: CsvInput, input: string, ctx: PipelineContext, duplicates
   }
 }
 
-/** The jobs still to do: records read and prepared, less the rows already final in the ledger. */
-async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, ledger: Ledger | undefined, w: Wiring, watch: RunObserver, shard?: Shard): AsyncGenerator<Job> {
+/**
+ * The jobs still to do: records read and prepared, less the rows already final in the ledger. Each
+ * waits for room among the rows held (held.ts) before it is handed out: the reader runs ahead of the
+ * senders by at most that much.
+ */
+async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, ledger: Ledger | undefined, w: Wiring, watch: RunObserver, held: HeldRows, shard?: Shard): AsyncGenerator<Job> {
   let ordinal = 0;
   for await (const record of csv.records) {
     if (w.signal.aborted) return;
@@ -170,6 +187,7 @@ async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, le
       watch.carried(job, done);
       continue;
     }
+    await held.admit(rowCost(job.record.values));
     yield job;
   }
   watch.endOfInput();

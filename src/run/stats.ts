@@ -28,6 +28,9 @@ export class RunStats {
   private readonly recent = new Float64Array(RECENT);
   private recentCount = 0;
   readonly startedAt = performance.now();
+  /** Answers other than throttles, and their summed latency (ms): what in-flight sizing is fed. */
+  answers = 0;
+  answersLatencyMs = 0;
 
   recordRequest(outcome: SendOutcome, latencyMs: number): void {
     this.requests++;
@@ -36,6 +39,8 @@ export class RunStats {
     if (outcome.kind !== 'created') this.errors[outcome.code] = (this.errors[outcome.code] ?? 0) + 1;
     // A throttle is a fast rejection at the door: its latency says nothing of the service's.
     if (outcome.kind === 'throttled') return;
+    this.answers++;
+    this.answersLatencyMs += latencyMs;
     this.recent[this.seen % RECENT] = latencyMs;
     this.recentCount = Math.min(RECENT, this.recentCount + 1);
     this.seen++;

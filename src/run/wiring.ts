@@ -6,7 +6,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { setInterval as every } from 'node:timers';
-import { initialConcurrency, MAX_AUTO_CONCURRENCY, tuneConcurrency } from '../delivery/concurrency.js';
+import { InFlightSizer, initialConcurrency, MAX_AUTO_CONCURRENCY } from '../delivery/concurrency.js';
 import { Dispatcher } from '../delivery/dispatch.js';
 import { ReachWatch } from '../delivery/reach.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
@@ -17,9 +17,8 @@ import type { Limiter } from '../quota/limiter.js';
 import type { Settings } from './config.js';
 import { silent, type RunOptions } from './options.js';
 import { RunStats } from './stats.js';
+import { ROW_HEADROOM } from './held.js';
 
-/** Extra row workers beyond the in-flight cap, so rows backing off do not starve the pipe. */
-const ROW_HEADROOM = 64;
 
 export interface Wiring {
   stats: RunStats;
@@ -59,7 +58,8 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
   const stats = new RunStats();
   const automatic = options.concurrency === undefined;
   const cap = options.concurrency ?? MAX_AUTO_CONCURRENCY;
-  let concurrency = options.concurrency ?? initialConcurrency(settings.rate, settings.burst);
+  let concurrency = options.concurrency ?? initialConcurrency(settings.rate, settings.burst, cap);
+  const sizer = new InFlightSizer(concurrency, cap);
   // A dry run sends nothing: it needs no shared limiter (and no Redis).
   const rate = await createLimiter({
     ...settings,
@@ -103,10 +103,13 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
     workers: dispatcher ? cap + ROW_HEADROOM : 1,
     concurrency: () => concurrency,
     startTicker(tick) {
+      let last = { at: performance.now(), answers: 0, latencyMs: 0 };
       const timer = every(() => {
         if (automatic && dispatcher) {
-          concurrency = tuneConcurrency(rate.currentRate, settings.burst, stats.recentLatency(90), cap);
-          rate.concurrency = concurrency;
+          const now = { at: performance.now(), answers: stats.answers, latencyMs: stats.answersLatencyMs };
+          concurrency = sizer.observe({ seconds: (now.at - last.at) / 1000, answers: now.answers - last.answers, latencyMs: now.latencyMs - last.latencyMs, pace: rate.currentRate });
+          last = now;
+          if (rate.concurrency !== concurrency) rate.concurrency = concurrency;
         }
         tick();
       }, 250);

@@ -5,7 +5,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmulator } from '../../emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import type { Command } from 'commander';
 import { runWithOperatorOutput } from '../operator.js';
@@ -33,6 +32,8 @@ async function demo(): Promise<number> {
   const results = join(outDir, 'tasks.results.csv');
   mkdirSync(outDir, { recursive: true });
   rmSync(results, { force: true }); // the demo owns this file; a real run never replaces a results file
+  // The emulator's server is loaded by the commands that start one, not by every run's start-up.
+  const { startEmulator } = await import('../../emulator/server.js');
   const emulator = await startEmulator({ rate: 10, burst: 5 });
   process.stdout.write(`Emulator on ${emulator.url} (quota 10/s, burst 5). Importing samples/tasks.csv…\n`);
   try {

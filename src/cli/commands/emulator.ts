@@ -1,6 +1,6 @@
 /** `emulator`: the local StartTaskContact emulator in the foreground, for rehearsals and the AWS CLI. */
 import type { Command } from 'commander';
-import { startEmulator, type EmulatorOptions } from '../../emulator/server.js';
+import type { EmulatorOptions } from '../../emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { UsageError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
@@ -48,6 +48,7 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in u
         taskLifetimeMs: o.taskLifetime !== undefined ? o.taskLifetime * 1000 : undefined,
         ...(o.instance.length ? { instances: parseInstances(o.instance) } : {}),
       };
+      const { startEmulator } = await import('../../emulator/server.js');
       const emulator = await startEmulator(options).catch((err: unknown) => {
         throw listenError(err, o.port, o.host);
       });

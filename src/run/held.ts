@@ -1,0 +1,63 @@
+/**
+ * How many rows the pipeline holds at once: read and prepared but not yet written. Bounded by count
+ * (what can be in flight, plus room for rows backing off) and by an estimate of their heap size, so
+ * that a file of wide rows (thousands of columns, large cells) holds a few rows, not hundreds: memory
+ * follows the row width, never the file.
+ */
+
+/** Rows held beyond the in-flight cap, so that rows waiting for a retry do not starve the pipe. */
+export const ROW_HEADROOM = 64;
+
+/** Estimated heap of the rows held at once; one row is always let through, however large. */
+export const HELD_BYTES = Number(process.env.CTL_HELD_MB ?? 32) * 1024 * 1024;
+
+/**
+ * A row's heap, roughly: V8 strings of one-byte text cost about their length plus a header, each
+ * cell a slot in the array; the prepared request and the written row repeat the text about once.
+ */
+export function rowCost(values: readonly string[]): number {
+  let chars = 0;
+  for (const v of values) chars += v.length;
+  return 64 + values.length * 24 + chars * 3;
+}
+
+export class HeldRows {
+  private count = 0;
+  private bytes = 0;
+  private waiting: (() => void) | undefined;
+
+  constructor(
+    /** The most rows held at once; read at every admission, as the in-flight cap moves. */
+    private readonly maxRows: () => number,
+    private readonly maxBytes = HELD_BYTES,
+  ) {}
+
+  /** Resolves once a row of this cost may be held (the single reader awaits it before taking the next row). */
+  async admit(cost: number): Promise<void> {
+    while (this.count > 0 && (this.count >= this.maxRows() || this.bytes + cost > this.maxBytes)) {
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+    this.count++;
+    this.bytes += cost;
+  }
+
+  /** A held row was written (or dropped): room for the next. */
+  release(cost: number): void {
+    this.count--;
+    this.bytes -= cost;
+    const wake = this.waiting;
+    this.waiting = undefined;
+    wake?.();
+  }
+
+  /** Lets a waiting reader go when the run stops (it then sees the stop and ends). */
+  wake(): void {
+    const wake = this.waiting;
+    this.waiting = undefined;
+    wake?.();
+  }
+
+  get held(): number {
+    return this.count;
+  }
+}

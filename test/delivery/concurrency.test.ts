@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { InFlightSizer, initialConcurrency, MAX_AUTO_CONCURRENCY } from '../../src/delivery/concurrency.js';
+
+/**
+ * A closed system: `limit` requests in flight, each answered after `serviceMs` at best; the client
+ * can carry at most `maxThroughput`/s (its CPU), and the pace (token bucket) at most `pace`/s.
+ * Past the knee, extra requests in flight only wait: latency = in flight / throughput.
+ */
+function simulate(sizer: InFlightSizer, o: { serviceMs: number; maxThroughput: number; pace?: number; ticks: number }) {
+  const seen: number[] = [];
+  for (let t = 0; t < o.ticks; t++) {
+    const limit = sizer.limit;
+    const pace = o.pace ?? Infinity;
+    const throughput = Math.min(limit / (o.serviceMs / 1000), o.maxThroughput, pace);
+    // Paced below what the window could carry: fewer in flight than the cap, at the service's latency.
+    const latencyMs = throughput < o.maxThroughput && throughput === pace ? o.serviceMs : (limit / throughput) * 1000;
+    const answers = throughput * 0.25;
+    sizer.observe({ seconds: 0.25, answers, latencyMs: answers * latencyMs, pace });
+    seen.push(sizer.limit);
+  }
+  return seen;
+}
+
+describe('in-flight sizing', () => {
+  it.each([
+    // serviceMs, client max/s: knee = max/s × service time
+    [3, 1000, 3],
+    [10, 1000, 10],
+    [20, 800, 16],
+  ])('finds the knee when the client is the bottleneck (service %i ms, %i/s)', (serviceMs, maxThroughput, knee) => {
+    const sizer = new InFlightSizer(64);
+    const seen = simulate(sizer, { serviceMs, maxThroughput, ticks: 120 });
+    const settled = seen.slice(60);
+    // Never far above the knee once found, and never so low that throughput falls more than ~5 %.
+    expect(Math.max(...settled)).toBeLessThanOrEqual(Math.max(8, Math.ceil(knee * 1.6)));
+    expect(Math.min(...settled)).toBeGreaterThanOrEqual(Math.min(knee * 0.75, knee - 1));
+  });
+
+  it('leaves the cap alone while the pace, not the cap, holds requests back (100 rps at 300 ms)', () => {
+    const start = initialConcurrency(100, 5);
+    const sizer = new InFlightSizer(start);
+    const seen = simulate(sizer, { serviceMs: 300, maxThroughput: 1000, pace: 100, ticks: 80 });
+    expect(new Set(seen)).toEqual(new Set([start]));
+    expect(start).toBeGreaterThanOrEqual(100 * 0.3 * 1.1);
+  });
+
+  it('climbs while more in flight carries more (the service slowed down mid-run)', () => {
+    const sizer = new InFlightSizer(initialConcurrency(1000, 5));
+    simulate(sizer, { serviceMs: 20, maxThroughput: 1000, pace: 400, ticks: 40 });
+    simulate(sizer, { serviceMs: 500, maxThroughput: 1000, pace: 400, ticks: 160 });
+    // 400/s at 500 ms needs 200 in flight: carried on average within 5 % of it (probes included).
+    const last = simulate(sizer, { serviceMs: 500, maxThroughput: 1000, pace: 400, ticks: 40 });
+    const carried = last.map((limit) => Math.min(limit / 0.5, 400));
+    expect(carried.reduce((a, b) => a + b) / carried.length).toBeGreaterThanOrEqual(0.95 * 400);
+    expect(Math.max(...last)).toBeLessThanOrEqual(MAX_AUTO_CONCURRENCY);
+  });
+
+  it('starts from Little’s law for the pace, capped before anything is measured', () => {
+    expect(initialConcurrency(2, 5)).toBe(7);
+    expect(initialConcurrency(100, 5)).toBe(64);
+    expect(initialConcurrency(999, 5)).toBe(64);
+    expect(initialConcurrency(1_000_000, 1_000_000)).toBe(16);
+    expect(initialConcurrency(1_000_000, 5, 10)).toBe(10);
+    expect(initialConcurrency(100, 5, 10)).toBe(10);
+  });
+});
