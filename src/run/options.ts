@@ -44,7 +44,7 @@ export interface RunOptions {
   rate?: number | 'auto';
   /** Burst allowance of that quota. Default 5. */
   burst?: number;
-  /** Cap on requests in flight; default automatic from observed latency (Little's law). */
+  /** Cap on requests in flight; default automatic: sized by measured throughput (delivery/concurrency.ts). */
   concurrency?: number;
   /** Attempts per row for transient failures; throttles do not use them up. Default 8. */
   maxAttempts?: number;
