@@ -23,6 +23,9 @@ export interface Delivery {
 const UNSENT = Symbol('unsent');
 
 export class Dispatcher {
+  /** Rows waiting out a retry delay: they hold no slot, so other rows may be read meanwhile. */
+  backingOff = 0;
+
   constructor(
     private readonly sender: TaskSender,
     /** Pace and in-flight cap: this process's own, or shared with other processes (quota/). */
@@ -52,7 +55,14 @@ export class Dispatcher {
       const decision = decide(outcome, charged, this.policy);
       if (decision.action === 'done') return { outcome, requests };
       if (decision.charge) this.stats.retries++;
-      if (decision.delayMs > 0) await sleep(decision.delayMs, undefined, { signal: this.signal });
+      if (decision.delayMs > 0) {
+        this.backingOff++;
+        try {
+          await sleep(decision.delayMs, undefined, { signal: this.signal });
+        } finally {
+          this.backingOff--;
+        }
+      }
       this.signal?.throwIfAborted();
     }
   }

@@ -17,8 +17,13 @@ import type { Limiter } from '../quota/limiter.js';
 import type { Settings } from './config.js';
 import { silent, type RunOptions } from './options.js';
 import { RunStats } from './stats.js';
-import { ROW_HEADROOM } from './held.js';
 
+
+/**
+ * Row workers beyond the in-flight cap: a row backing off before a retry keeps its worker, and the
+ * others must go on sending. (How many rows are held at once is bounded apart: held.ts.)
+ */
+const SPARE_WORKERS = 64;
 
 export interface Wiring {
   stats: RunStats;
@@ -100,7 +105,7 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
     signal,
     stop: (reason) => own.abort(new Error(reason)),
     unreachable: () => unreachable,
-    workers: dispatcher ? cap + ROW_HEADROOM : 1,
+    workers: dispatcher ? cap + SPARE_WORKERS : 1,
     concurrency: () => concurrency,
     startTicker(tick) {
       let last = { at: performance.now(), answers: 0, latencyMs: 0 };
