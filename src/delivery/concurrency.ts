@@ -13,7 +13,8 @@
  *    number in flight (answers/s × mean latency, Little's law again) was ≥ 80 % of the cap, and the
  *    answers came slower than 95 % of the pace. When the token bucket sets the pace, requests wait
  *    for tokens, not slots, and there is nothing to learn.
- *  - Up: raise the cap ×1.25 while each step raises throughput by more than 5 %.
+ *  - Up: raise the cap ×1.25 while each step raises throughput by more than 5 %, and by at least
+ *    0.3 of the step's own relative size.
  *  - Down: when a step up bought nothing, try ×0.75 below the last good cap, and keep shrinking while
  *    throughput stays within 5 % of the best seen; the first step that loses more goes back to the
  *    last good cap. That is the knee: the smallest window that carries the most requests.
@@ -42,6 +43,12 @@ const PROCESS_RATE = 1000;
 const ASSUMED_LATENCY = 0.5;
 
 const GAIN = 1.05;
+/**
+ * A step up must also pay for itself: at least this share of its relative growth in throughput
+ * (4 → 6 in flight, +50 %, must carry 15 % more). Where the window truly binds, throughput grows in
+ * step with it; a gain well short of that is the noise of a busy machine, not a knee further up.
+ */
+const EFFICIENCY = 0.3;
 const LOSS = 0.95;
 const BINDING = 0.8;
 /** Carrying this share of the pace: the token bucket binds, whatever the window. */
@@ -133,7 +140,7 @@ export class InFlightSizer {
         return;
       }
       case 'up':
-        if (best && now.throughput > best.throughput * GAIN) {
+        if (best && now.throughput > best.throughput * Math.max(GAIN, 1 + EFFICIENCY * (now.limit / best.limit - 1))) {
           this.best = now;
           if (this.limit >= this.cap) return this.settle(this.limit);
           this.limit = up(this.limit, this.cap);

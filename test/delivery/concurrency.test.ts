@@ -6,7 +6,7 @@ import { InFlightSizer, initialConcurrency, MAX_AUTO_CONCURRENCY } from '../../s
  * can carry at most `maxThroughput`/s (its CPU), and the pace (token bucket) at most `pace`/s.
  * Past the knee, extra requests in flight only wait: latency = in flight / throughput.
  */
-function simulate(sizer: InFlightSizer, o: { serviceMs: number; maxThroughput: number; pace?: number; ticks: number }) {
+function simulate(sizer: InFlightSizer, o: { serviceMs: number; maxThroughput: number; pace?: number; ticks: number; noise?: () => number }) {
   const seen: number[] = [];
   for (let t = 0; t < o.ticks; t++) {
     const limit = sizer.limit;
@@ -14,7 +14,7 @@ function simulate(sizer: InFlightSizer, o: { serviceMs: number; maxThroughput: n
     const throughput = Math.min(limit / (o.serviceMs / 1000), o.maxThroughput, pace);
     // Paced below what the window could carry: fewer in flight than the cap, at the service's latency.
     const latencyMs = throughput < o.maxThroughput && throughput === pace ? o.serviceMs : (limit / throughput) * 1000;
-    const answers = throughput * 0.25;
+    const answers = throughput * 0.25 * (o.noise?.() ?? 1);
     sizer.observe({ seconds: 0.25, answers, latencyMs: answers * latencyMs, pace });
     seen.push(sizer.limit);
   }
@@ -34,6 +34,19 @@ describe('in-flight sizing', () => {
     // Never far above the knee once found, and never so low that throughput falls more than ~5 %.
     expect(Math.max(...settled)).toBeLessThanOrEqual(Math.max(8, Math.ceil(knee * 1.6)));
     expect(Math.min(...settled)).toBeGreaterThanOrEqual(Math.min(knee * 0.75, knee - 1));
+  });
+
+  it('stays near the knee on a noisy machine (throughput ±10 % per tick)', () => {
+    let seed = 42;
+    const noise = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return 0.9 + 0.2 * (seed / 2 ** 31);
+    };
+    const sizer = new InFlightSizer(16);
+    const seen = simulate(sizer, { serviceMs: 5, maxThroughput: 1000, ticks: 400, noise });
+    const settled = seen.slice(100);
+    const mean = settled.reduce((a, b) => a + b) / settled.length;
+    expect(mean).toBeLessThan(5 * 3);
   });
 
   it('leaves the cap alone while the pace, not the cap, holds requests back (100 rps at 300 ms)', () => {
