@@ -55,13 +55,6 @@ export class HeldRows {
     wake?.();
   }
 
-  /** Lets a waiting reader go when the run stops (it then sees the stop and ends). */
-  wake(): void {
-    const wake = this.waiting;
-    this.waiting = undefined;
-    wake?.();
-  }
-
   get held(): number {
     return this.count;
   }
