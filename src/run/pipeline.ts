@@ -16,7 +16,7 @@ import { openCsv, type CsvInput } from '../input/csv/read.js';
 import { delimiterHint } from '../input/headers.js';
 import { DuplicateTokens } from '../input/token.js';
 import { earlierResults, type Ledger } from '../ledger/reader.js';
-import { ResultsWriter } from '../ledger/writer.js';
+import { ResultsWriter, type Guard } from '../ledger/writer.js';
 import type { InputRecord, RowResult } from '../types.js';
 import { checkRequiredColumns, type Settings } from './config.js';
 import type { Logger, RunOptions } from './options.js';
@@ -35,8 +35,8 @@ export interface PipelineContext {
   ledger: Ledger | undefined;
   rerun: Omit<RerunContext, 'earlier'> | undefined;
   log: Logger;
-  /** Called before every results write; throws when the run may no longer write (its lock was lost). */
-  guard?: () => void;
+  /** Called before results writes; throws when the run may no longer write (its lock was lost). */
+  guard?: Guard;
   /** Where the input's bytes are read from when not `options.input` itself (a spooled copy of stdin). */
   source?: string;
 }
@@ -113,7 +113,8 @@ function openResults(ctx: PipelineContext, header: string[]): ResultsWriter {
 function write(results: ResultsWriter, job: Job, result: RowResult, w: Wiring, stops: Stops): boolean {
   if (stops.writeError) return false;
   try {
-    results.write(job.record.values, result);
+    // Nothing was sent for a row decided before sending, or on a dry run: it may wait for the turn's end.
+    results.write(job.record.values, result, { unsent: Boolean(job.result) || !w.dispatcher });
     return true;
   } catch (err) {
     stops.writeError = err as Error;
