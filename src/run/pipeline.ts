@@ -25,6 +25,7 @@ import { readySender } from './preflight.js';
 import { RunObserver } from '../observe/observer.js';
 import { summarize, type Summary } from './stats.js';
 import { inShard, type Shard } from '../input/shard.js';
+import { takeTurns } from './turns.js';
 import { wire, type Wiring } from './wiring.js';
 
 export interface PipelineContext {
@@ -61,15 +62,22 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   const watch = new RunObserver({ options, settings: ctx.settings, resultsPath: ctx.resultsPath, ledger: ctx.ledger, rerun: Boolean(ctx.rerun), log: ctx.log, totalBytes: csv.totalBytes }, w);
   logStart(options, ctx);
 
-  const jobs = pending(csv, prepare, ctx.ledger, w, watch, options.shard);
+  const jobs = takeTurns(pending(csv, prepare, ctx.ledger, w, watch, options.shard));
+  /** One row: the next job, its result, its results row; false when this worker is done. */
+  async function row(): Promise<boolean> {
+    const job = await nextJob(jobs, stops);
+    if (!job) return false;
+    const result = await settle(job, w, stops);
+    if (!result) return false; // the run is stopping and this row was not sent: no row, so --resume sends it
+    if (!write(results, job, result, w, stops)) return false;
+    watch.recorded(job, result);
+    plan?.add(job);
+    return true;
+  }
+  // A row per call: a worker lives as long as the run, so its frame is in the old generation, and a
+  // job held in it kept every row it touched alive through the young collections (+50 MB at 2 M rows).
   async function worker(): Promise<void> {
-    for (let job = await nextJob(jobs, stops); job; job = await nextJob(jobs, stops)) {
-      const result = await settle(job, w, stops);
-      if (!result) return; // the run is stopping and this row was not sent: no row, so --resume sends it
-      if (!write(results, job, result, w, stops)) return;
-      watch.recorded(job, result);
-      plan?.add(job);
-    }
+    while (await row());
   }
 
   const stopTicker = w.startTicker(() => watch.tick());
@@ -177,7 +185,7 @@ async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, le
 }
 
 /** The next job, or undefined at the end of the input or when it broke (the rows before it stand). */
-async function nextJob(jobs: AsyncGenerator<Job>, stops: Stops): Promise<Job | undefined> {
+async function nextJob(jobs: AsyncIterator<Job>, stops: Stops): Promise<Job | undefined> {
   try {
     const next = await jobs.next();
     return next.done ? undefined : next.value;
