@@ -230,6 +230,33 @@ async function lineAt(handle: FileHandle, offset: number): Promise<number> {
   return line;
 }
 
+/**
+ * The input lines of the rows holding each of `tokens` (the repeated-token check at the end of a
+ * run); undefined when the file is not one the scanner reads whole (it is this run's own file, so
+ * that means it was changed meanwhile).
+ */
+export async function tokenLines(path: string, tokens: ReadonlySet<string>): Promise<Map<string, number[]> | undefined> {
+  const handle = await openRegular(path, READ, 'results file');
+  try {
+    const found = new Map<string, number[]>();
+    let columns: { line: number; token: number } | undefined;
+    const whole = await scanCsv(handle, (record) => {
+      if (!columns) {
+        const header = Array.from({ length: record.width }, (_, i) => record.cell(i));
+        columns = { line: header.lastIndexOf('Result.Line'), token: header.lastIndexOf('Result.ClientToken') };
+        return columns.line >= 0 && columns.token >= 0;
+      }
+      if (record.width <= Math.max(columns.line, columns.token)) return false;
+      const token = record.cell(columns.token);
+      if (tokens.has(token)) found.set(token, [...(found.get(token) ?? []), Number(record.cell(columns.line))]);
+      return true;
+    });
+    return whole ? found : undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Reads the `Result.*` cells of a results file's record (for rerun) into a RowResult. */
 export function earlierResults(header: string[], path: string): (values: string[]) => RowResult {
   const col = (name: string) => {

@@ -15,7 +15,7 @@ import { makePreparer, type Job, type RerunContext } from '../input/prepare.js';
 import { openCsv, type CsvInput } from '../input/csv/read.js';
 import { delimiterHint } from '../input/headers.js';
 import { DuplicateTokens } from '../input/token.js';
-import { earlierResults, type Ledger } from '../ledger/reader.js';
+import { earlierResults, tokenLines, type Ledger } from '../ledger/reader.js';
 import { ResultsWriter, type Guard } from '../ledger/writer.js';
 import type { InputRecord, RowResult } from '../types.js';
 import { checkRequiredColumns, type Settings } from './config.js';
@@ -90,6 +90,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     watch.finish(w.signal.aborted || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
   }
   if (stops.writeError) throw stops.writeError;
+  await duplicates.confirm((tokens) => tokenLines(ctx.resultsPath, tokens));
   return finish(options, ctx, w, stops, duplicates, plan);
 }
 
