@@ -80,8 +80,8 @@ export function openRegularSync(path: string, flags: number, what: string, mode 
  * write part and return). Throws ResultsWriteError with how much was written: a failed row is never
  * counted as written.
  */
-export function writeAllSync(fd: number, data: string, path: string): void {
-  const buf = Buffer.from(data);
+export function writeAllSync(fd: number, data: string | Uint8Array, path: string): void {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
   let done = 0;
   try {
     while (done < buf.length) {

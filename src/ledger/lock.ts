@@ -10,8 +10,9 @@
  * - take over a stale holder: unlink that holder's file by its unique name. Of several runs that all
  *   judged it stale, exactly one unlink succeeds; then each tries the rename, and exactly one wins.
  *   A holder's name is never reused, so no one can delete a lock taken after they looked (no ABA).
- * - own: a run holds the lock while its own holder file exists. The heartbeat and every results
- *   write check that on disk, so a run frozen past a takeover stops before writing anything more.
+ * - own: a run holds the lock while its own holder file exists. The heartbeat and the results
+ *   writes check that on disk (a write at most 200 ms after a look that found it), so a run frozen
+ *   past a takeover stops before writing anything more.
  * - release: unlink our own holder file (if it is gone, someone took over: touch nothing else), then
  *   rmdir the folder, which fails harmlessly if another run has just moved in.
  *
@@ -49,8 +50,11 @@ export interface Lock {
   path: string;
   /** Aborted, with a LockLostError as its reason, when another run took the lock over. */
   signal: AbortSignal;
-  /** Throws LockLostError unless this run still holds the lock. */
-  assertHeld(): void;
+  /**
+   * Throws LockLostError unless this run still holds the lock. With `recentMs`, a look at the disk
+   * that found it held less than that long ago stands (by the wall clock and the monotonic one both).
+   */
+  assertHeld(recentMs?: number): void;
   /** Gives the lock up; never removes a lock another run took over. */
   release(): Promise<void>;
 }
@@ -179,15 +183,18 @@ function held(dir: string, file: string, resultsPath: string): Lock {
     );
   }, HEARTBEAT_MS);
   timer.unref();
+  const seen = new LastLook();
   return {
     path: dir,
     signal: lost.signal,
-    // One lstat per results row (a few microseconds): a run that wakes from a freeze after a
-    // takeover finds out before its next write, not at its next heartbeat.
-    assertHeld() {
-      if (!lost.signal.aborted) {
+    // An lstat (a few microseconds) at most every `recentMs`: a run that wakes from a freeze after a
+    // takeover finds out before its next write, not at its next heartbeat, since a freeze (or a
+    // suspended machine: the wall clock) outlasts any `recentMs` a writer passes.
+    assertHeld(recentMs = 0) {
+      if (!lost.signal.aborted && !(recentMs > 0 && seen.within(recentMs))) {
         try {
           lstatSync(path);
+          seen.now();
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') lose();
         }
@@ -204,6 +211,23 @@ function held(dir: string, file: string, resultsPath: string): Lock {
       await rmdir(dir).catch(() => undefined); // not empty: another run moved in just now
     },
   };
+}
+
+/** When the lock was last found held on disk, by two clocks: a step back of either means "long ago". */
+class LastLook {
+  private wall = -Infinity;
+  private mono = -Infinity;
+
+  now(): void {
+    this.wall = Date.now();
+    this.mono = performance.now();
+  }
+
+  within(ms: number): boolean {
+    const wall = Date.now() - this.wall;
+    const mono = performance.now() - this.mono;
+    return wall >= 0 && wall < ms && mono >= 0 && mono < ms;
+  }
 }
 
 function inTheWay(dir: string): UsageError {

@@ -15,8 +15,8 @@ import { makePreparer, type Job, type RerunContext } from '../input/prepare.js';
 import { openCsv, type CsvInput } from '../input/csv/read.js';
 import { delimiterHint } from '../input/headers.js';
 import { DuplicateTokens } from '../input/token.js';
-import { earlierResults, type Ledger } from '../ledger/reader.js';
-import { ResultsWriter } from '../ledger/writer.js';
+import { earlierResults, tokenLines, type Ledger } from '../ledger/reader.js';
+import { ResultsWriter, type Guard } from '../ledger/writer.js';
 import type { InputRecord, RowResult } from '../types.js';
 import { checkRequiredColumns, type Settings } from './config.js';
 import type { Logger, RunOptions } from './options.js';
@@ -25,6 +25,7 @@ import { readySender } from './preflight.js';
 import { RunObserver } from '../observe/observer.js';
 import { summarize, type Summary } from './stats.js';
 import { inShard, type Shard } from '../input/shard.js';
+import { takeTurns } from './turns.js';
 import { wire, type Wiring } from './wiring.js';
 import { HeldRows, ROW_HEADROOM, rowCost } from './held.js';
 
@@ -36,8 +37,8 @@ export interface PipelineContext {
   ledger: Ledger | undefined;
   rerun: Omit<RerunContext, 'earlier'> | undefined;
   log: Logger;
-  /** Called before every results write; throws when the run may no longer write (its lock was lost). */
-  guard?: () => void;
+  /** Called before results writes; throws when the run may no longer write (its lock was lost). */
+  guard?: Guard;
   /** Where the input's bytes are read from when not `options.input` itself (a spooled copy of stdin). */
   source?: string;
 }
@@ -63,9 +64,9 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   logStart(options, ctx);
 
   const held = new HeldRows(() => w.concurrency() + (w.dispatcher?.backingOff ?? 0) + ROW_HEADROOM);
-  const jobs = pending(csv, prepare, ctx.ledger, w, watch, held, options.shard);
-  /** One row from the input to its results row; false when this worker should stop. */
-  async function step(): Promise<boolean> {
+  const jobs = takeTurns(pending(csv, prepare, ctx.ledger, w, watch, held, options.shard));
+  /** One row: the next job, its result, its results row; false when this worker is done. */
+  async function row(): Promise<boolean> {
     const job = await nextJob(jobs, stops);
     if (!job) return false;
     try {
@@ -79,10 +80,10 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
       held.release(rowCost(job.record.values));
     }
   }
-  // Each row lives in its own call of step(): a worker waiting for the next row holds none (a loop
-  // variable would keep the last row alive while the worker waits, hundreds of rows in all).
+  // A row per call: a worker lives as long as the run, and a job held in its frame while it waits
+  // for the next would stay alive (hundreds of rows in all, through the young collections).
   async function worker(): Promise<void> {
-    while (await step());
+    while (await row());
   }
 
   const stopTicker = w.startTicker(() => watch.tick());
@@ -95,6 +96,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     watch.finish(w.signal.aborted || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
   }
   if (stops.writeError) throw stops.writeError;
+  await duplicates.confirm((tokens) => tokenLines(ctx.resultsPath, tokens));
   return finish(options, ctx, w, stops, duplicates, plan);
 }
 
@@ -126,7 +128,8 @@ function openResults(ctx: PipelineContext, header: string[]): ResultsWriter {
 function write(results: ResultsWriter, job: Job, result: RowResult, w: Wiring, stops: Stops): boolean {
   if (stops.writeError) return false;
   try {
-    results.write(job.record.values, result);
+    // Nothing was sent for a row decided before sending, or on a dry run: it may wait for the turn's end.
+    results.write(job.record.values, result, { unsent: Boolean(job.result) || !w.dispatcher });
     return true;
   } catch (err) {
     stops.writeError = err as Error;
@@ -194,7 +197,7 @@ async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, le
 }
 
 /** The next job, or undefined at the end of the input or when it broke (the rows before it stand). */
-async function nextJob(jobs: AsyncGenerator<Job>, stops: Stops): Promise<Job | undefined> {
+async function nextJob(jobs: AsyncIterator<Job>, stops: Stops): Promise<Job | undefined> {
   try {
     const next = await jobs.next();
     return next.done ? undefined : next.value;

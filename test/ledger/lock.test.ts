@@ -7,7 +7,7 @@ import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:c
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { acquireLock } from '../../src/ledger/lock.js';
@@ -110,6 +110,42 @@ describe('the run lock', () => {
     expect(statSync(join(second.path, readdirSync(second.path)[0]!)).mode & 0o777).toBe(0o600);
     await second.release();
     expect(existsSync(second.path)).toBe(false);
+  });
+
+  it('a look at the lock stands for `recentMs` by both clocks, never longer; a takeover is seen at the first look after it', async () => {
+    const results = join(tempDir(), 'r.csv');
+    const first = await acquireLock(results);
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    try {
+      first.assertHeld(200); // a look: held
+      const [name] = readdirSync(first.path);
+      const old = new Date(Date.now() - 10 * 60_000);
+      utimesSync(join(first.path, name!), old, old);
+      const second = await acquireLock(results); // takes it over
+      vi.advanceTimersByTime(150);
+      expect(() => first.assertHeld(200)).not.toThrow(); // within 200 ms of the last look: no new look
+      expect(() => first.assertHeld()).toThrow(/lost the lock/); // a look whatever the time
+      expect(() => first.assertHeld(200)).toThrow(/lost the lock/); // and lost stays lost
+      await second.release();
+    } finally {
+      vi.useRealTimers();
+    }
+    const again = await acquireLock(join(tempDir(), 'r.csv'));
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    try {
+      again.assertHeld(200);
+      const [name] = readdirSync(again.path);
+      const old = new Date(Date.now() - 10 * 60_000);
+      utimesSync(join(again.path, name!), old, old);
+      const taker = await acquireLock(again.path.replace(/\.lock$/, ''));
+      vi.advanceTimersByTime(250); // past the window: the next routine write looks, and stops
+      expect(() => again.assertHeld(200)).toThrow(/lost the lock/);
+      await taker.release();
+    } finally {
+      vi.useRealTimers();
+    }
+    await first.release();
+    await again.release();
   });
 
   it('a CLI run frozen (SIGSTOP) past a takeover wakes, writes nothing more, exits 4; a resume finishes exactly', async () => {

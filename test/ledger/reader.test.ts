@@ -17,7 +17,8 @@ function ledgerOf(text: string) {
 describe('readLedger', () => {
   it('reads final rows by input line and leaves a whole file alone', async () => {
     const l = await ledgerOf(HEADER + ROW2 + ROW3 + 'c,5,planned,,t-5,0,,\n');
-    expect([...l.final]).toEqual([[2, 'created'], [3, 'failed']]);
+    expect([2, 3, 5].map((line) => l.final.get(line))).toEqual(['created', 'failed', undefined]);
+    expect(l.final.size).toBe(2);
     expect(l.rows).toBe(3);
     expect(l.repairedBytes).toBe(0);
   });
@@ -31,7 +32,7 @@ describe('readLedger', () => {
     const l = await ledgerOf(HEADER + ROW2 + ROW3 + torn);
     expect(l.text).toBe(HEADER + ROW2 + ROW3);
     expect(l.rows).toBe(2);
-    expect(l.final.has(6)).toBe(false);
+    expect(l.final.get(6)).toBeUndefined();
     expect(l.repairedBytes).toBe(Buffer.byteLength(torn));
   });
 
@@ -62,7 +63,8 @@ describe('readLedger', () => {
     const crlf = (t: string) => t.replace(/\n/g, '\r\n');
     const l = await ledgerOf('\uFEFF' + crlf(HEADER + ROW2 + ROW3));
     expect(l.header[0]).toBe('Name');
-    expect([...l.final]).toEqual([[2, 'created'], [3, 'failed']]);
+    expect([2, 3, 5].map((line) => l.final.get(line))).toEqual(['created', 'failed', undefined]);
+    expect(l.final.size).toBe(2);
     expect(l.repairedBytes).toBe(0);
   });
 
@@ -84,6 +86,18 @@ describe('readLedger and spreadsheet edits', () => {
     writeFileSync(path, HEADER + ROW2 + ROW3 + 'x,4, Created ,c-4,t-4,1,,\n');
     const l = await readLedger(path);
     expect(l.final.get(4)).toBe('created');
+  });
+});
+
+describe('readLedger of a whole file (the scanner) and of a damaged one (csv-parse) alike', () => {
+  it('keeps far line numbers (a hand-typed 1e9) and reads a BOM and CRLF file the fast way and the careful way the same', async () => {
+    const rows = HEADER + ROW2 + 'x,1000000000,failed,,t-9,8,E,m\n' + 'y,134217728,invalid,,,0,InvalidRow,bad\n';
+    for (const text of [rows, '\uFEFF' + rows.replace(/\n/g, '\r\n'), rows + 'torn,7,creat']) {
+      const l = await ledgerOf(text);
+      expect([2, 1e9, 2 ** 27, 7].map((line) => l.final.get(line))).toEqual(['created', 'failed', 'invalid', undefined]);
+      expect(l.final.size).toBe(3);
+      expect(l.rows).toBe(3);
+    }
   });
 });
 

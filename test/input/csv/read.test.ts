@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { CsvError, parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { openCsv } from '../../../src/input/csv/read.js';
+import { openCsv, plainCells } from '../../../src/input/csv/read.js';
 import type { InputRecord } from '../../../src/types.js';
 import { tempDir } from '../../helpers.js';
 
@@ -153,5 +155,49 @@ describe('the header row again', () => {
   it('is unreadable (files joined together), not a task named after the columns', async () => {
     const { records } = await readAll('Name,Desc\nA,b\nName,Desc\nB,c\n');
     expect(records.map((r) => [r.line, r.unreadable?.code ?? 'ok'])).toEqual([[2, 'ok'], [3, 'RepeatedHeader'], [4, 'ok']]);
+  });
+});
+
+describe('plainCells (the fast way through a record)', () => {
+  /** How read.ts has csv-parse read one record's text; the error code when it refuses. */
+  const csvParse = (text: string, delimiter: string): string[][] | string => {
+    try {
+      return parse(text, { delimiter, relax_column_count: true, record_delimiter: ['\r\n', '\n'] }) as string[][];
+    } catch (err) {
+      return (err as CsvError).code;
+    }
+  };
+  const delimiters = [',', ';', '\t', '|'];
+  /** Text the splitter can hand over: no line break outside quotes, none at the end. */
+  const cell = fc.string({ unit: fc.constantFrom('a', ' ', ',', ';', '|', '\t', '"', '\r', '\n', 'é', '😀'), maxLength: 6 });
+  const record = fc.tuple(fc.array(fc.tuple(cell, fc.boolean()), { minLength: 1, maxLength: 5 }), fc.constantFrom(...delimiters)).map(([cells, d]) => ({
+    d,
+    text: cells.map(([c, q]) => (q || c.includes('"') || c.includes('\n') || c.includes('\r') || c.includes(d) ? `"${c.replaceAll('"', '""')}"` : c)).join(d),
+  }));
+
+  it('reads a record by the book exactly as csv-parse does', () => {
+    fc.assert(
+      fc.property(record, ({ d, text }) => {
+        if (!text) return;
+        expect([plainCells(text, d)]).toEqual(csvParse(text, d));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('leaves to csv-parse any record it would read otherwise (a stray quote or byte anywhere)', () => {
+    const damaged = fc.tuple(record, fc.nat(), fc.constantFrom('"', '\r', 'x', ' ', ''));
+    fc.assert(
+      fc.property(damaged, ([{ d, text }, at, put]) => {
+        const i = at % (text.length + 1);
+        const t = text.slice(0, i) + put + text.slice(put ? i : i + 1);
+        if (!t || /\n/.test(t.replace(/"([^"]|"")*"/g, ''))) return; // the splitter cuts at a line break outside quotes
+        if (t.endsWith('\r')) return; // the splitter takes a CR before the line break as part of it
+        if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(t)) return; // half a character: decoded text never holds one
+        const quick = plainCells(t, d);
+        if (quick) expect([quick]).toEqual(csvParse(t, d));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
