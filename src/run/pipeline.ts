@@ -25,9 +25,8 @@ import { readySender } from './preflight.js';
 import { RunObserver } from '../observe/observer.js';
 import { summarize, type Summary } from './stats.js';
 import { inShard, type Shard } from '../input/shard.js';
-import { takeTurns } from './turns.js';
 import { wire, type Wiring } from './wiring.js';
-import { HeldRows, ROW_HEADROOM, rowCost } from './held.js';
+import { HeldRows, ROW_HEADROOM, rowCost, takeTurns } from './held.js';
 
 export interface PipelineContext {
   settings: Settings;

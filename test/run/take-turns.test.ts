@@ -1,6 +1,6 @@
 /** The job stream taken in turns: every item once, in order, the source asked by one caller at a time. */
 import { describe, expect, it } from 'vitest';
-import { takeTurns } from '../../src/run/turns.js';
+import { takeTurns } from '../../src/run/held.js';
 
 describe('takeTurns', () => {
   it('hands hundreds of waiting callers every item once, in order, asking the source one at a time', async () => {
