@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { ledgerScale } from './ledger-scale.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 // The built CLI (npm run build, done by prebench): it reads its version from ../package.json.
@@ -203,6 +204,9 @@ if (want('6')) {
     redis.close();
   }
 }
+
+process.stderr.write('7. ledger scale: rerun of a 2,000,000-row and a 20,000-row results file (1 in 1,000 failed)\n');
+if (want('7')) await ledgerScale({ work, report, withEmulator, child });
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
 const table = [

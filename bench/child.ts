@@ -3,13 +3,14 @@
  *   node child.js ours <input> <endpoint> <rate> <burst> [concurrency] [redis-url]
  *   node child.js bare|adaptive <input> <endpoint> <concurrency>
  *   node child.js user <input> <endpoint> [workers=50]
+ *   node child.js rerun <results.csv> <rerun results.csv>   (endpoint, routing: the results file's run state)
  * Prints one JSON line: { cpuMs, maxRssMb, wallMs, created, failed, requests, throttled }.
  */
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import pLimit from 'p-limit';
 import { ConnectClient, StartTaskContactCommand } from '@aws-sdk/client-connect';
-import { runImport } from '../src/run/run.js';
+import { rerunImport, runImport } from '../src/run/run.js';
 import { ConnectSender, createConnectClient } from '../src/delivery/send.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
 import { mkdtempSync } from 'node:fs';
@@ -40,6 +41,12 @@ async function ours() {
   const sorted = [...concurrencySeen].sort((a, b) => a - b);
   const inFlight = `${sorted[Math.floor(sorted.length / 2)] ?? '-'}/${concurrencySeen.at(-1) ?? '-'}`;
   return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled, concurrency: inFlight };
+}
+
+/** `rerun` of a results file (`input`); its third argument is where the rerun writes. Unthrottled. */
+async function rerun() {
+  const summary = await rerunImport({ input: input!, results: endpoint, rate: 1_000_000, burst: 1_000_000 });
+  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled };
 }
 
 /**
@@ -135,7 +142,7 @@ const started = performance.now();
 let firstRequestMs: number | undefined;
 const concurrencySeen: number[] = [];
 const cpu0 = process.cpuUsage();
-const counts = mode === 'bare' ? await bare(false) : mode === 'adaptive' ? await bare(true) : mode === 'user' ? await user() : await ours();
+const counts = mode === 'bare' ? await bare(false) : mode === 'adaptive' ? await bare(true) : mode === 'user' ? await user() : mode === 'rerun' ? await rerun() : await ours();
 const cpu = process.cpuUsage(cpu0);
 process.stdout.write(
   `${JSON.stringify({
