@@ -4,7 +4,8 @@
  */
 import { UsageError } from '../errors.js';
 import { mapRecord, type Mapping } from './map.js';
-import { clientToken, type DuplicateTokens } from './token.js';
+import { clientToken } from './token.js';
+import type { DuplicateTokens } from './duplicates.js';
 import { scheduledTimeRule } from './rules.js';
 import type { InputRecord, RowResult, TaskRequest, Violation } from '../types.js';
 import { describeViolations, PreviousContactChains, validateRow } from './validate.js';

@@ -1,11 +1,14 @@
 /**
  * Stage 6 — record. The results CSV: every input column in input order, then the `Result.*` columns.
- * A row for which a request was sent is appended (O_APPEND) with one write(2) as soon as it is final,
- * together with any rows waiting before it, so a crash loses at most the rows being written (and
- * --resume repairs a torn last line). A row nothing was sent for in this run (carried over by a
- * rerun, or invalid) may wait, up to 64 KB of rows, for the end of the event-loop turn: a rerun
- * copies a million rows in a few thousand writes, and a crash that loses waiting rows loses nothing
- * that --resume does not redo. A write that fails or comes up short (a full disk) throws
+ * Rows are appended (O_APPEND) in group commits: the rows that become final in one turn of the event
+ * loop (up to 64 KB of them) go out together in one write(2) at the turn's end. A row for which a
+ * request was sent is counted as recorded only once its group is written (`commit` resolves then),
+ * so a crash loses at most the rows of the group being written, which --resume sends again with the
+ * same tokens (and it repairs a torn last line). One write per row cost as much CPU as the SDK's
+ * signing of the request; a group is the rows whose answers came in the same turn. A row nothing was
+ * sent for in this run (carried over by a rerun, or invalid) is not waited for: a rerun copies a
+ * million rows in a few thousand writes, and a crash that loses them loses nothing that --resume
+ * does not redo. A write that fails or comes up short (a full disk) throws
  * ResultsWriteError, and the writer writes nothing after it: a later row must never land behind a
  * torn one. The file holds customer data copied from the input, so it is created readable by its
  * owner only, and never through a symbolic link (see files.ts).
@@ -67,6 +70,8 @@ export class ResultsWriter {
   private waiting = Buffer.allocUnsafe(BATCH);
   private used = 0;
   private flushing: NodeJS.Immediate | undefined;
+  /** The sent rows waiting in `waiting`: settled when their group is written (or fails to be). */
+  private group: { done: Promise<void>; resolve: () => void; reject: (err: Error) => void } | undefined;
   /** A failure of a write at the end of a turn that no caller has seen yet: the next call throws it. */
   private unseen: Error | undefined;
   /** Input columns carried over: all but `Result.*` ones (a results file fed back in gets fresh ones). */
@@ -120,10 +125,24 @@ export class ResultsWriter {
   }
 
   /**
-   * Appends a row. `unsent`: no request was sent for it in this run (carried over, invalid), so it
-   * may wait for the end of the turn; any other row is written before this returns, with those waiting.
+   * Appends a row nothing was sent for in this run (carried over, invalid, planned): it waits for the
+   * end of the turn, and a failed write shows as the next call's throw.
    */
-  write(values: string[], result: RowResult, { unsent = false }: { unsent?: boolean } = {}): void {
+  write(values: string[], result: RowResult): void {
+    this.enqueue(values, result);
+  }
+
+  /**
+   * Appends a row whose request was sent. Resolves once it is written, with the rest of its group at
+   * the end of the turn; rejects with the group's write failure (a full disk, the lock lost).
+   */
+  commit(values: string[], result: RowResult): Promise<void> {
+    this.enqueue(values, result);
+    if (!this.used) return Promise.resolve(); // its group filled up and was written already
+    return (this.group ??= settled()).done;
+  }
+
+  private enqueue(values: string[], result: RowResult): void {
     this.throwUnseen();
     if (this.failure) throw this.failure;
     let line = '';
@@ -131,12 +150,13 @@ export class ResultsWriter {
     line += `${result.line},${result.status},${cell(result.contactId ?? '')},${cell(result.clientToken ?? '')},${result.attempts},`;
     line += `${cell(result.errorCode ?? '')},${cell(result.errorMessage ?? '')}\n`;
     this.add(line);
-    if (!unsent || this.used >= BATCH) return this.flush(GUARD_RECENT_MS);
+    if (this.used >= BATCH) return this.flush(GUARD_RECENT_MS);
     this.flushing ??= setImmediate(() => {
       this.flushing = undefined;
       try {
         this.flush(GUARD_RECENT_MS);
       } catch (err) {
+        // The group's rows are told by their promise; a row nothing was sent for, by the next call.
         this.unseen = err as Error;
       }
     });
@@ -187,6 +207,18 @@ export class ResultsWriter {
   }
 
   private flush(recentMs: number): void {
+    const group = this.group;
+    this.group = undefined;
+    try {
+      this.writeWaiting(recentMs);
+    } catch (err) {
+      group?.reject(err as Error);
+      throw err;
+    }
+    group?.resolve();
+  }
+
+  private writeWaiting(recentMs: number): void {
     if (this.failure) throw this.failure;
     if (this.fd === undefined) throw new Error('results file is closed');
     if (!this.used) return;
@@ -201,6 +233,16 @@ export class ResultsWriter {
     }
     if (this.waiting.length > 4 * BATCH) this.waiting = Buffer.allocUnsafe(BATCH); // after a huge row
   }
+}
+
+function settled(): { done: Promise<void>; resolve: () => void; reject: (err: Error) => void } {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const done = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { done, resolve, reject };
 }
 
 /**

@@ -14,7 +14,7 @@ import { compileMapping } from '../input/map.js';
 import { makePreparer, type Job, type RerunContext } from '../input/prepare.js';
 import { openCsv, type CsvInput } from '../input/csv/read.js';
 import { delimiterHint } from '../input/headers.js';
-import { DuplicateTokens } from '../input/token.js';
+import { DuplicateTokens } from '../input/duplicates.js';
 import { earlierResults, tokenLines, type Ledger } from '../ledger/reader.js';
 import { ResultsWriter, type Guard } from '../ledger/writer.js';
 import type { InputRecord, RowResult } from '../types.js';
@@ -71,7 +71,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     try {
       const result = await settle(job, w, stops);
       if (!result) return false; // the run is stopping and this row was not sent: no row, so --resume sends it
-      if (!write(results, job, result, w, stops)) return false;
+      if (!(await write(results, job, result, w, stops))) return false;
       watch.recorded(job, result);
       plan?.add(job);
       return true;
@@ -124,11 +124,12 @@ function openResults(ctx: PipelineContext, header: string[]): ResultsWriter {
  * the first failed write: rows in flight finish but are not counted as written, and --resume sends
  * them again with the same token.
  */
-function write(results: ResultsWriter, job: Job, result: RowResult, w: Wiring, stops: Stops): boolean {
+async function write(results: ResultsWriter, job: Job, result: RowResult, w: Wiring, stops: Stops): Promise<boolean> {
   if (stops.writeError) return false;
   try {
-    // Nothing was sent for a row decided before sending, or on a dry run: it may wait for the turn's end.
-    results.write(job.record.values, result, { unsent: Boolean(job.result) || !w.dispatcher });
+    // Nothing was sent for a row decided before sending, or on a dry run: it is not waited for.
+    if (job.result || !w.dispatcher) results.write(job.record.values, result);
+    else await results.commit(job.record.values, result);
     return true;
   } catch (err) {
     stops.writeError = err as Error;

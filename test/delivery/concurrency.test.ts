@@ -6,7 +6,7 @@ import { InFlightSizer, initialConcurrency, MAX_AUTO_CONCURRENCY } from '../../s
  * can carry at most `maxThroughput`/s (its CPU), and the pace (token bucket) at most `pace`/s.
  * Past the knee, extra requests in flight only wait: latency = in flight / throughput.
  */
-function simulate(sizer: InFlightSizer, o: { serviceMs: number; maxThroughput: number; pace?: number; ticks: number; noise?: () => number }) {
+function simulate(sizer: InFlightSizer, o: { serviceMs: number; maxThroughput: number; pace?: number; ticks: number; noise?: () => number; warmup?: (t: number) => number }) {
   const seen: number[] = [];
   for (let t = 0; t < o.ticks; t++) {
     const limit = sizer.limit;
@@ -14,7 +14,7 @@ function simulate(sizer: InFlightSizer, o: { serviceMs: number; maxThroughput: n
     const throughput = Math.min(limit / (o.serviceMs / 1000), o.maxThroughput, pace);
     // Paced below what the window could carry: fewer in flight than the cap, at the service's latency.
     const latencyMs = throughput < o.maxThroughput && throughput === pace ? o.serviceMs : (limit / throughput) * 1000;
-    const answers = throughput * 0.25 * (o.noise?.() ?? 1);
+    const answers = throughput * 0.25 * (o.noise?.() ?? 1) * (o.warmup?.(t * 0.25) ?? 1);
     sizer.observe({ seconds: 0.25, answers, latencyMs: answers * latencyMs, pace });
     seen.push(sizer.limit);
   }
@@ -47,6 +47,15 @@ describe('in-flight sizing', () => {
     const settled = seen.slice(100);
     const mean = settled.reduce((a, b) => a + b) / settled.length;
     expect(mean).toBeLessThan(5 * 3);
+  });
+
+  it('learns nothing while the process warms up (answers/s rising fourfold over 2.5 s, whatever the cap)', () => {
+    const sizer = new InFlightSizer(16);
+    // The client carries 2,000/s once warm; at 16 in flight and 5 ms the window carries 3,200/s.
+    const seen = simulate(sizer, { serviceMs: 5, maxThroughput: 2000, ticks: 40, warmup: (s) => Math.min(1, 0.25 + 0.3 * s) });
+    expect(new Set(seen.slice(0, 12))).toEqual(new Set([16])); // the first 3 s
+    expect(Math.max(...seen)).toBeLessThanOrEqual(20); // then one probe up, which buys nothing
+    expect(seen.at(-1)).toBeLessThanOrEqual(16);
   });
 
   it('leaves the cap alone while the pace, not the cap, holds requests back (100 rps at 300 ms)', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileMapping, mapRecord } from '../../src/input/map.js';
 import { makePreparer } from '../../src/input/prepare.js';
-import { DuplicateTokens } from '../../src/input/token.js';
+import { DuplicateTokens } from '../../src/input/duplicates.js';
 import { describeViolations } from '../../src/input/validate.js';
 
 const defaults = { defaults: { InstanceId: 'inst', ContactFlowId: 'flow' }, defaultSources: { InstanceId: '--instance-id', ContactFlowId: '--contact-flow-id' } };

@@ -1,7 +1,8 @@
 /**
- * The results writer: cells exactly as csv-stringify writes them, rows nothing was sent for waiting
- * at most to the end of the event-loop turn, every other row on disk before `write` returns, and the
- * lock looked at before a write (at most 200 ms after the last look) and always before the last one.
+ * The results writer: cells exactly as csv-stringify writes them, rows written in one group at the
+ * end of the event-loop turn (a sent row's `commit` resolves only once its group is on disk, and
+ * rejects when the group's write fails), and the lock looked at before a write (at most 200 ms after
+ * the last look) and always before the last one.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,24 +38,46 @@ describe('ResultsWriter', () => {
     );
   });
 
-  it('a row nothing was sent for waits for the end of the turn; a sent row is on disk with it before write returns', async () => {
+  it('rows wait for the end of the turn and go out in one write; a sent row is recorded once its group is on disk', async () => {
+    const looks: (number | undefined)[] = [];
     const path = join(tempDir(), 'r.csv');
-    const w = ResultsWriter.create(path, HEADER);
+    const w = ResultsWriter.create(path, HEADER, (recentMs) => void looks.push(recentMs));
     const header = text(path);
-    w.write(['carried', 'x'], result(2), { unsent: true });
+    looks.length = 0;
+    w.write(['carried', 'x'], result(2));
+    let recorded = 0;
+    const sent = [w.commit(['sent', 'y'], result(3)), w.commit(['sent', 'z'], result(4))].map((p) => p.then(() => recorded++));
     expect(text(path)).toBe(header);
-    await turnEnd();
-    expect(text(path)).toMatch(/^carried,x,2,created/m);
-    w.write(['carried', 'y'], result(3), { unsent: true });
-    w.write(['sent', 'z'], result(4));
-    expect(text(path).split('\n').slice(1, -1).map((l) => l.split(',')[0])).toEqual(['carried', 'carried', 'sent']);
+    await Promise.resolve();
+    expect(recorded).toBe(0);
+    await Promise.all(sent);
+    expect(recorded).toBe(2);
+    expect(text(path).split('\n').slice(1, -1).map((l) => l.split(',')[0])).toEqual(['carried', 'sent', 'sent']);
+    expect(looks).toEqual([200]); // one write for the three rows
     w.close();
+  });
+
+  it('a failed group write rejects every sent row of the group, and nothing is written after it', async () => {
+    let full = false;
+    const err = new Error('no space left on device');
+    const path = join(tempDir(), 'r.csv');
+    const w = ResultsWriter.create(path, HEADER, () => {
+      if (full) throw err;
+    });
+    await w.commit(['first', 'x'], result(2));
+    const before = text(path);
+    full = true;
+    const group = [w.commit(['a', 'x'], result(3)), w.commit(['b', 'x'], result(4))].map((p) => p.then(() => 'written', (e: Error) => e));
+    expect(await Promise.all(group)).toEqual([err, err]);
+    expect(() => w.write(['c', 'x'], result(5))).toThrow(err);
+    expect(text(path)).toBe(before);
+    expect(() => w.close()).toThrow(err);
   });
 
   it('writes rows waiting once they reach 64 KB, and the rest when closed', () => {
     const path = join(tempDir(), 'r.csv');
     const w = ResultsWriter.create(path, HEADER);
-    for (let i = 0; i < 1000; i++) w.write(['n'.repeat(100), 'd'], result(i + 2), { unsent: true });
+    for (let i = 0; i < 1000; i++) w.write(['n'.repeat(100), 'd'], result(i + 2));
     const lines = text(path).split('\n').length;
     expect(lines).toBeGreaterThan(500);
     expect(lines).toBeLessThan(1000);
@@ -67,10 +90,10 @@ describe('ResultsWriter', () => {
     const path = join(tempDir(), 'r.csv');
     const w = ResultsWriter.create(path, HEADER, (recentMs) => void looks.push(recentMs));
     looks.length = 0; // the look before the file was created
-    w.write(['sent', 'x'], result(2));
-    w.write(['carried', 'y'], result(3), { unsent: true });
+    await w.commit(['sent', 'x'], result(2));
+    w.write(['carried', 'y'], result(3));
     await turnEnd();
-    w.write(['carried', 'z'], result(4), { unsent: true });
+    w.write(['carried', 'z'], result(4));
     w.close();
     expect(looks).toEqual([200, 200, 0]);
   });
@@ -82,13 +105,13 @@ describe('ResultsWriter', () => {
     const w = ResultsWriter.create(path, HEADER, () => {
       if (!held) throw lost;
     });
-    w.write(['before', 'x'], result(2));
+    await w.commit(['before', 'x'], result(2));
     const before = text(path);
     held = false; // taken over
-    w.write(['carried', 'y'], result(3), { unsent: true });
+    w.write(['carried', 'y'], result(3));
     await turnEnd();
     expect(text(path)).toBe(before);
-    expect(() => w.write(['sent', 'z'], result(4))).toThrow(lost);
+    expect(() => w.commit(['sent', 'z'], result(4))).toThrow(lost);
     expect(() => w.close()).toThrow(lost);
     expect(text(path)).toBe(before);
 
@@ -96,7 +119,7 @@ describe('ResultsWriter', () => {
     const w2 = ResultsWriter.create(join(tempDir(), 'r.csv'), HEADER, () => {
       if (!held) throw lost;
     });
-    w2.write(['carried', 'y'], result(3), { unsent: true });
+    w2.write(['carried', 'y'], result(3));
     held = false;
     expect(() => w2.close()).toThrow(lost);
   });

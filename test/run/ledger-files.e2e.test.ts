@@ -178,10 +178,10 @@ describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
     noStackNoContent(atState.stderr);
   });
 
-  it('rows are appended (O_APPEND): a row written after another writer extended the file lands after it', () => {
+  it('rows are appended (O_APPEND): a row written after another writer extended the file lands after it', async () => {
     const path = join(tempDir(), 'r.csv');
     const writer = ResultsWriter.create(path, ['Name']);
-    writer.write(['a'], { line: 2, status: 'created', attempts: 1 });
+    await writer.commit(['a'], { line: 2, status: 'created', attempts: 1 });
     appendFileSync(path, 'x,3,created,,,1,,\n');
     writer.write(['b'], { line: 4, status: 'created', attempts: 1 });
     writer.close();

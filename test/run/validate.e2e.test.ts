@@ -13,7 +13,7 @@ import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID, DEMO_QUICK_CONNECT_ID, DEMO_TASK_TEMPLATE_ID } from '../../src/emulator/service.js';
 import { compileMapping } from '../../src/input/map.js';
 import { makePreparer } from '../../src/input/prepare.js';
-import { DuplicateTokens } from '../../src/input/token.js';
+import { DuplicateTokens } from '../../src/input/duplicates.js';
 import { runImport } from '../../src/run/run.js';
 import { RunStats } from '../../src/run/stats.js';
 import { writeCsv } from '../helpers.js';
