@@ -18,7 +18,7 @@
  *    keeps the SDK's garbage of that request alive through young collections, so a bigger window
  *    that carries no more grows the heap: 140 MB at 16 vs 170 MB at 48 over 100,000 rows).
  *  - Down: when a step up bought nothing, try ×0.75 below the last good cap, and keep shrinking while
- *    throughput stays within 5 % of the best seen; the first step that loses more goes back to the
+ *    throughput stays within 2 % of the best seen; the first step that loses more goes back to the
  *    last good cap. That is the knee: the smallest window that carries the most requests.
  *  - Nothing is learnt from the first 3 s (the process warming up).
  *  - Hold there; re-probe every HOLD windows (the service may have slowed, so more in flight pays),

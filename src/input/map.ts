@@ -138,7 +138,7 @@ export function mapRecord(mapping: Mapping, record: InputRecord): MapResult {
     if (tree !== undefined) {
       const out = renderTree(tree, template, record.values);
       if (out && 'rule' in out) bad(out.rule);
-      else if (out) (request.SegmentAttributes ??= {})[(target as { key: string }).key] = out.value;
+      else if (out) put((request.SegmentAttributes ??= {}), (target as { key: string }).key, out.value);
       continue;
     }
     const value = render(template, record.values);
@@ -158,18 +158,26 @@ export function mapRecord(mapping: Mapping, record: InputRecord): MapResult {
   return violations.length ? { ok: false, violations, request } : { ok: true, row: { request, sources } };
 }
 
+/**
+ * Adds a key to a map member as an own property. Plain assignment would treat a column such as
+ * `Attributes.__proto__` as the object's prototype and drop the value without a word.
+ */
+function put<T>(map: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Puts one rendered value where its target says. */
 function fill(request: TaskRequest, target: Target, value: string, timeZone: string | undefined, attachments: Map<number, Partial<TaskAttachment>>, bad: (rule: string) => void): void {
   switch (target.kind) {
     case 'attribute':
-      (request.Attributes ??= {})[target.key] = value;
+      put((request.Attributes ??= {}), target.key, value);
       return;
     case 'reference':
-      (request.References ??= {})[target.name] = { Type: target.type, Value: value };
+      put((request.References ??= {}), target.name, { Type: target.type, Value: value });
       return;
     case 'segment': {
       const parsed = segmentValue(value);
-      if (parsed.ok) (request.SegmentAttributes ??= {})[target.key] = parsed.value;
+      if (parsed.ok) put((request.SegmentAttributes ??= {}), target.key, parsed.value);
       else bad(parsed.rule);
       return;
     }

@@ -77,8 +77,12 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
   const sender: TaskSender | undefined = settings.dryRun ? undefined : (options.sender ?? createSender(options, settings));
 
   const own = new AbortController();
-  const deadline = deadlineAfter === undefined ? undefined : AbortSignal.timeout(deadlineAfter);
-  const signal = AbortSignal.any([own.signal, options.signal, deadline].filter((s): s is AbortSignal => s !== undefined));
+  // Not AbortSignal.timeout: AbortSignal.any holds its sources weakly, so a timeout signal that
+  // nothing else references is collected by the first major GC and never fires (the deadline was
+  // silently ignored on long runs). A timer of our own, cleared on close, aborts our controller.
+  const deadline = deadlineAfter === undefined ? undefined : setTimeout(() => own.abort(new DOMException('the run reached its --deadline', 'TimeoutError')), deadlineAfter);
+  deadline?.unref();
+  const signal = options.signal ? AbortSignal.any([own.signal, options.signal]) : own.signal;
   // Every row waiting for a slot or a token listens on it; hundreds of listeners are expected.
   setMaxListeners(0, signal);
   // Every attempt passes the reach watch: a dead endpoint stops the run instead of failing each row.
@@ -121,6 +125,7 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
       return () => clearInterval(timer);
     },
     async close() {
+      clearTimeout(deadline);
       sender?.destroy();
       await rate.close();
     },

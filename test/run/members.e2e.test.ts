@@ -67,6 +67,19 @@ describe('new members through the real SDK', () => {
     expect(byLine.get('5')!['Result.ErrorMessage']).toMatch(/^column "SegmentAttributes.connect:ContactExpiry": starts with "\{" but is not valid JSON/);
   });
 
+  it('keys named like object internals (__proto__, constructor) reach the service as keys', async () => {
+    const input = writeCsv([
+      ['Name', 'Attributes.__proto__', 'Attributes.constructor', 'Attributes.ok', 'References.__proto__.URL', 'SegmentAttributes.__proto__'],
+      ['Proto A', 'p', 'c', '1', 'https://crm/1', 'seg'],
+    ]);
+    const summary = await runImport({ input, endpoint: emulator.url, rate: 1000, burst: 100, ...route });
+    expect(summary.rows).toMatchObject({ total: 1, created: 1 });
+    const [a] = await tasksNamed('Proto A');
+    expect(Object.entries(a!.Attributes!)).toEqual([['__proto__', 'p'], ['constructor', 'c'], ['ok', '1']]);
+    expect(Object.entries(a!.References!)).toEqual([['__proto__', { Type: 'URL', Value: 'https://crm/1' }]]);
+    expect(Object.entries(a!.SegmentAttributes!)).toEqual([['__proto__', { ValueString: 'seg' }]]);
+  });
+
   it('imports samples/case-attachments.csv with its job file: structured SegmentAttributes, two attachments, a rename', async () => {
     const dir = tempDir();
     const input = join(dir, 'cases.csv');

@@ -1,6 +1,8 @@
 /**
  * End to end: the real @aws-sdk/client-connect over real HTTP against the emulator.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -184,6 +186,26 @@ describe('--token-key and --deadline at their edges', () => {
     const other = writeCsv(taskRows(3), 'other.csv');
     await expect(runImport({ input: other, endpoint: e.url, ...route, deadlineSeconds: 2_592_000 })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--deadline must be between/) });
     expect(readdirSync(dirname(other)).filter((f) => f.startsWith('other.results'))).toEqual([]);
+  });
+});
+
+describe('--deadline through garbage collections', () => {
+  it('still stops the run when full collections run before it is due (nothing else holds its timer)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const e = await emulate({ rate: 20, burst: 5 });
+    const input = writeCsv(taskRows(200));
+    let collections = 0;
+    const summary = await runImport({
+      input, endpoint: e.url, rate: 20, burst: 5, ...route, deadlineSeconds: 1.5,
+      onProgress: () => {
+        if (collections++ < 4) gc();
+      },
+    });
+    expect(collections).toBeGreaterThan(1);
+    expect(summary.interrupted).toBe(true);
+    expect(summary.rows.created).toBeLessThan(100);
+    expectEachRowOnce(e, summary.rows.created);
   });
 });
 
