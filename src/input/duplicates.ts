@@ -144,7 +144,8 @@ export class DuplicateTokens {
   check(token: string, line: number): void {
     if (!this.tokens.seen(this.digestOf(token))) return;
     if (this.suspects.has(token)) return;
-    if (this.suspects.size < MAX_SUSPECTS) this.suspects.set(token, line);
+    // A copy: the cell is a slice of the 64 KB chunk of input it was read from, and would keep it alive.
+    if (this.suspects.size < MAX_SUSPECTS) this.suspects.set(Buffer.from(token).toString(), line);
     else this.unchecked++;
   }
 

@@ -9,6 +9,7 @@ import type { Mapping } from '../input/map.js';
 import type { Job } from '../input/prepare.js';
 import { codePoints } from '../input/rules.js';
 import { describeViolations } from '../input/validate.js';
+import { ruleKey } from '../report/rule-text.js';
 import { UsageError } from '../errors.js';
 import type { TaskRequest } from '../types.js';
 
@@ -74,7 +75,7 @@ export class PlanCollector {
     this.invalid++;
     for (const v of job.violations ?? []) {
       // "(found 1035)", "(line 14 would be number 13…)": the rule without the row's own figures.
-      const rule = describeViolations([v]).replace(/\s*\([^)]*\)/g, '');
+      const rule = ruleKey(describeViolations([v]));
       const group = this.groups.get(rule) ?? (this.groups.size < MAX_GROUPS ? this.groups.set(rule, { rows: 0, lines: [] }).get(rule) : undefined);
       if (!group) continue;
       group.rows++;
@@ -109,11 +110,16 @@ export class PlanCollector {
   /** Remembers the instance and routing ids a row names, each once. */
   private name(req: TaskRequest | undefined): void {
     if (!req?.InstanceId || this.ids.size >= MAX_IDS) return;
-    this.ids.add(`InstanceId\u0000${req.InstanceId}\u0000`);
+    this.remember(`InstanceId\u0000${req.InstanceId}\u0000`);
     for (const kind of ['ContactFlowId', 'TaskTemplateId', 'QuickConnectId'] as const) {
       const id = req[kind];
-      if (id !== undefined) this.ids.add(`${kind}\u0000${req.InstanceId}\u0000${id}`);
+      if (id !== undefined) this.remember(`${kind}\u0000${req.InstanceId}\u0000${id}`);
     }
+  }
+
+  /** Keeps a copy: the key is built of cells, slices of the 64 KB chunk of input they were read from. */
+  private remember(key: string): void {
+    if (!this.ids.has(key)) this.ids.add(Buffer.from(key).toString());
   }
 }
 

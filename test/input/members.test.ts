@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compileMapping, mapRecord } from '../../src/input/map.js';
 import { makePreparer } from '../../src/input/prepare.js';
 import { DuplicateTokens } from '../../src/input/duplicates.js';
-import { describeViolations } from '../../src/input/validate.js';
+import { describeViolations, PreviousContactChains } from '../../src/input/validate.js';
 
 const defaults = { defaults: { InstanceId: 'inst', ContactFlowId: 'flow' }, defaultSources: { InstanceId: '--instance-id', ContactFlowId: '--contact-flow-id' } };
 const silent = { warn() {} };
@@ -54,6 +54,27 @@ describe('job file renames and attributesFrom', () => {
 describe('rules across rows and at send time', () => {
   const prepare = (header: string[], options: Partial<Parameters<typeof makePreparer>[0]> = {}) =>
     makePreparer({ mapping: compileMapping(header, defaults), tokenNamespace: 'ns', duplicates: new DuplicateTokens(silent), ...options });
+
+  it.each([
+    // distinct chains, rows per chain
+    [1, 20],
+    [3_000, 13], // past the table's first doublings
+    [200_000, 1],
+  ])('PreviousContactId chains kept by fingerprint: %i chains of %i rows, the 13th and later of each invalid', (chains, per) => {
+    const c = new PreviousContactChains();
+    const row = (id: string) => ({ request: { PreviousContactId: id }, sources: new Map([['PreviousContactId', ['Prev']]]) }) as never;
+    const bad: string[] = [];
+    let line = 2;
+    for (let round = 0; round < per; round++) {
+      for (let i = 0; i < chains; i++, line++) {
+        const v = c.check(row(`contact-${i}`), line);
+        if (v) bad.push(`${i}:${v.rule.replace(/^.*would be number (\d+); the first is line (\d+)\)$/, '$1@$2')}`);
+      }
+    }
+    const expected = [];
+    for (let round = 12; round < per; round++) for (let i = 0; i < chains; i++) expected.push(`${i}:${round + 1}@${i + 2}`);
+    expect(bad).toEqual(expected);
+  });
 
   it('makes the 13th row sharing a PreviousContactId invalid, naming its line and the first', () => {
     const p = prepare(['Name', 'PreviousContactId']);
