@@ -50,13 +50,23 @@ function gapAfter(times: number[]): number {
 export function timeChart(series: Series[], o: ChartOptions): string {
   const width = o.width ?? 1000;
   const height = o.height ?? 260;
-  const all = series.flatMap((s) => s.points);
-  const times = all.map(([t]) => t);
+  const times = series.flatMap((s) => s.points.map(([t]) => t));
   if (!times.length) return `<p class="muted">No time series was recorded for this run.</p>`;
-  const t0 = Math.min(...times);
-  const t1 = Math.max(t0 + 1000, ...times);
-  const lineMax = niceMax(Math.max(0, ...series.filter((s) => !s.bars).flatMap((s) => s.points.map(([, v]) => v ?? 0))));
-  const barMax = niceMax(Math.max(0, ...series.filter((s) => s.bars).flatMap((s) => s.points.map(([, v]) => v ?? 0))));
+  // Loops, not Math.min(...times): a spread over a long list overflows the stack.
+  let t0 = Infinity;
+  let t1 = -Infinity;
+  for (const t of times) {
+    if (t < t0) t0 = t;
+    if (t > t1) t1 = t;
+  }
+  t1 = Math.max(t0 + 1000, t1);
+  const top = (bars: boolean) => {
+    let max = 0;
+    for (const s of series) if (Boolean(s.bars) === bars) for (const [, v] of s.points) if (v !== null && v > max) max = v;
+    return niceMax(max);
+  };
+  const lineMax = top(false);
+  const barMax = top(true);
   const w = width - PAD.left - PAD.right;
   const h = height - PAD.top - PAD.bottom;
   const x = (t: number) => PAD.left + ((t - t0) / (t1 - t0)) * w;

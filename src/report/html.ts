@@ -5,8 +5,8 @@
  */
 import type { TimelinePoint } from '../observe/timeline.js';
 import { downsample, esc, timeChart } from './chart.js';
-import type { FileReport, Group } from './model.js';
-import { exampleLines, headline, span } from './text.js';
+import type { FileReport, Group, Other } from './model.js';
+import { exampleLines, headline, otherLabel, span } from './text.js';
 
 const MAX_CHART_POINTS = 600;
 const int = (n: number) => n.toLocaleString('en-US');
@@ -74,8 +74,8 @@ function section(r: FileReport): string {
 ${nextBox(r)}
 <div class="tiles">${tiles.join('')}</div>
 ${charts(r.series)}
-${groupTable('Failed rows, by error code', 'error code', r.failures, true)}
-${groupTable('Invalid rows, by rule', 'column and rule', r.invalid, false)}
+${groupTable('Failed rows, by error code', 'error code', r.failures, r.failuresOther, 'codes', true)}
+${groupTable('Invalid rows, by rule', 'column and rule', r.invalid, r.invalidOther, 'rules', false)}
 </section>`;
 }
 
@@ -88,12 +88,13 @@ function nextBox(r: FileReport): string {
   return `<div class="next"><b>Next step</b> — ${esc(r.next.why)}<code>${esc(r.next.command)}</code><button type="button" data-copy>Copy</button></div>`;
 }
 
-function groupTable(title: string, keyName: string, groups: Group[], withMessage: boolean): string {
+function groupTable(title: string, keyName: string, groups: Group[], other: Other | undefined, otherName: 'codes' | 'rules', withMessage: boolean): string {
   if (!groups.length) return '';
   const rows = groups
     .map((g) => `<tr><td><b>${esc(g.key)}</b>${withMessage && g.message ? `<div class="msg">${esc(g.message)}</div>` : ''}</td><td class="n">${esc(int(g.count))}</td><td>${esc(exampleLines(g))}</td></tr>`)
     .join('');
-  return `<h2>${esc(title)}</h2><table class="groups"><thead><tr><th>${esc(keyName)}</th><th class="n">rows</th><th>example input lines</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const rest = other ? `<tr class="other"><td class="muted">${esc(otherLabel(otherName))}</td><td class="n">${esc(int(other.count))}</td><td>${esc(exampleLines({ key: '', ...other }))}</td></tr>` : '';
+  return `<h2>${esc(title)}</h2><table class="groups"><thead><tr><th>${esc(keyName)}</th><th class="n">rows</th><th>example input lines</th></tr></thead><tbody>${rows}${rest}</tbody></table>`;
 }
 
 function charts(points: TimelinePoint[]): string {
@@ -126,6 +127,7 @@ function charts(points: TimelinePoint[]): string {
 
 const avg = (xs: number[]) => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100;
 function maxOrNull(xs: (number | null)[]): number | null {
-  const v = xs.filter((x): x is number => x !== null);
-  return v.length ? Math.max(...v) : null;
+  let max: number | null = null;
+  for (const x of xs) if (x !== null && (max === null || x > max)) max = x;
+  return max;
 }

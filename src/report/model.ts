@@ -15,19 +15,10 @@ import { timelinePath, type TimelineLine, type TimelinePoint, type TimelineStart
 import { nextStep, type NextStep } from './next-step.js';
 import { redactServiceMessage } from '../delivery/redact.js';
 import { openRegular, READ } from '../ledger/files.js';
+import { GroupCounter, type Group, type Other } from './groups.js';
+import { rulesOf } from './rule-text.js';
 
-/** Example line numbers kept per group. */
-export const EXAMPLES = 5;
-
-export interface Group {
-  /** The error code, or the broken rule (`column "Name": is required`). */
-  key: string;
-  count: number;
-  /** The first few input lines (Result.Line) of the group. */
-  lines: number[];
-  /** For error codes: the service's message on the first such row (it names no row content). */
-  message?: string;
-}
+export { EXAMPLES, SHOWN, type Group, type Other } from './groups.js';
 
 export interface RunFigures {
   /** First and last moment the timeline recorded, ISO. */
@@ -52,8 +43,11 @@ export interface RunFigures {
 export interface FileReport {
   file: string;
   rows: { total: number; created: number; failed: number; invalid: number; planned: number };
+  /** The largest groups (at most SHOWN each), largest first; `…Other` sums the rows of the groups not listed. */
   failures: Group[];
   invalid: Group[];
+  failuresOther?: Other;
+  invalidOther?: Other;
   /** From `<results>.run.json`, when present. */
   input?: string;
   startedAt?: string;
@@ -102,25 +96,15 @@ function stateFacts(state: RunState | undefined): Pick<FileReport, 'input' | 'st
   return { input: state.input, startedAt: state.startedAt, ...(state.completedAt ? { completedAt: state.completedAt } : {}) };
 }
 
-/** An invalid row's message holds one or more `column "X" (Member): rule (found n)`, joined by "; ". */
-export function rulesOf(message: string | undefined): string[] {
-  if (!message) return ['(no message)'];
-  // The found value's size differs row by row; the rule is the same.
-  return message.split('; ').map((part) => part.replace(/ \(found [^)]*\)$/, ''));
-}
+/** An invalid row's rules: the same grouping as `validate`'s problems by rule. */
+export { rulesOf } from './rule-text.js';
 
-type Counts = Pick<FileReport, 'rows' | 'failures' | 'invalid'>;
+type Counts = Pick<FileReport, 'rows' | 'failures' | 'invalid' | 'failuresOther' | 'invalidOther'>;
 
 async function readResultsFile(file: string): Promise<Counts> {
   const rows = { total: 0, created: 0, failed: 0, invalid: 0, planned: 0 };
-  const failures = new Map<string, Group>();
-  const invalid = new Map<string, Group>();
-  const add = (groups: Map<string, Group>, key: string, line: number, message?: string) => {
-    const g = groups.get(key) ?? { key, count: 0, lines: [], ...(message ? { message: message.slice(0, 300) } : {}) };
-    g.count++;
-    if (g.lines.length < EXAMPLES) g.lines.push(line);
-    groups.set(key, g);
-  };
+  const failures = new GroupCounter();
+  const invalid = new GroupCounter();
   let read: ((values: string[]) => ReturnType<ReturnType<typeof earlierResults>>) | undefined;
   // A folder, FIFO or link in its place is refused, never read or waited on.
   const handle = await openRegular(file, READ, 'results file');
@@ -138,8 +122,9 @@ async function readResultsFile(file: string): Promise<Counts> {
       rows.total++;
       if (r.status in rows && r.status !== ('total' as string)) rows[r.status]++;
       // Service messages may echo the value they refused ("Value 'Jane Doe' at 'name'…"): never shown.
-      if (r.status === 'failed') add(failures, r.errorCode ?? '(no code)', r.line, r.errorMessage && redactServiceMessage(r.errorMessage));
-      if (r.status === 'invalid') for (const rule of new Set(rulesOf(r.errorMessage))) add(invalid, rule, r.line);
+      // Grouped by code: the message (it varies row by row) is only the first row's, redacted.
+      if (r.status === 'failed') failures.add(r.errorCode ?? '(no code)', r.line, () => r.errorMessage && redactServiceMessage(r.errorMessage));
+      if (r.status === 'invalid') for (const rule of new Set(rulesOf(r.errorMessage))) invalid.add(rule, r.line);
     }
   } catch (err) {
     if (err instanceof InputError) throw err;
@@ -149,8 +134,9 @@ async function readResultsFile(file: string): Promise<Counts> {
     await handle.close();
   }
   if (!read) throw new InputError(`${file} is empty: it holds no results header`);
-  const sorted = (m: Map<string, Group>) => [...m.values()].sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
-  return { rows, failures: sorted(failures), invalid: sorted(invalid) };
+  const f = failures.result();
+  const i = invalid.result();
+  return { rows, failures: f.groups, invalid: i.groups, ...(f.other ? { failuresOther: f.other } : {}), ...(i.other ? { invalidOther: i.other } : {}) };
 }
 
 interface Series {
@@ -198,8 +184,10 @@ function figures(starts: TimelineStart[], points: TimelinePoint[], ends: Series[
   const activeSeconds = sum((p) => p.elapsed);
   const created = sum((p) => p.created);
   const p50s = points.flatMap((p) => (p.p50 === null ? [] : [p.p50])).sort((a, b) => a - b);
-  const p99s = points.flatMap((p) => (p.p99 === null ? [] : [p.p99]));
-  const lastT = Math.max(points.at(-1)!.t, ...ends.map((e) => e.t));
+  let p99: number | null = null;
+  for (const p of points) if (p.p99 !== null && (p99 === null || p.p99 > p99)) p99 = p.p99;
+  let lastT = points.at(-1)!.t;
+  for (const e of ends) lastT = Math.max(lastT, e.t);
   return {
     from: new Date(starts[0]!.t).toISOString(),
     to: new Date(lastT).toISOString(),
@@ -211,6 +199,6 @@ function figures(starts: TimelineStart[], points: TimelinePoint[], ends: Series[
     achievedRate: activeSeconds > 0 ? Math.round((created / activeSeconds) * 100) / 100 : 0,
     ceiling: starts.at(-1)!.ceiling,
     p50: p50s.length ? p50s[Math.floor(p50s.length / 2)]! : null,
-    p99: p99s.length ? Math.max(...p99s) : null,
+    p99,
   };
 }

@@ -1,5 +1,5 @@
 /** `report` as text for a terminal and as JSON for machines. No row content: the model holds none. */
-import type { FileReport, Group } from './model.js';
+import { SHOWN, type FileReport, type Group, type Other } from './model.js';
 
 const int = (n: number) => n.toLocaleString('en-US');
 
@@ -23,6 +23,9 @@ export function exampleLines(g: Group): string {
   return `line${g.lines.length > 1 ? 's' : ''} ${g.lines.join(', ')}${g.count > g.lines.length ? ', …' : ''}`;
 }
 
+/** The groups not listed, in one line: "other rules (only the 50 largest are listed)". */
+export const otherLabel = (name: 'codes' | 'rules') => `other ${name} (only the ${SHOWN} largest are listed)`;
+
 export function formatReport(r: FileReport): string {
   const out = [r.file, `  ${headline(r)}`];
   if (r.mismatch) out.push(`  Warning: ${r.mismatch}; the counts below cover only the rows it holds`);
@@ -39,17 +42,20 @@ export function formatReport(r: FileReport): string {
   } else if (r.startedAt) {
     out.push(`  Time: ${r.startedAt} → ${r.completedAt ?? '(not finished)'} (no timeline beside the file: rates unknown)`);
   }
-  const table = (title: string, groups: Group[], withMessage: boolean) => {
+  const table = (title: string, groups: Group[], other: Other | undefined, otherName: 'codes' | 'rules', withMessage: boolean) => {
     if (!groups.length) return;
     out.push(`  ${title}:`);
-    const width = Math.max(...groups.map((g) => int(g.count).length));
+    // A loop, not Math.max(...list): a spread over a data-sized list overflows the stack.
+    let width = other ? int(other.count).length : 0;
+    for (const g of groups) width = Math.max(width, int(g.count).length);
     for (const g of groups) {
       out.push(`    ${int(g.count).padStart(width)}  ${g.key}  (${exampleLines(g)})`);
       if (withMessage && g.message) out.push(`    ${' '.repeat(width)}  ${g.message}`);
     }
+    if (other) out.push(`    ${int(other.count).padStart(width)}  ${otherLabel(otherName)}  (${exampleLines({ key: '', ...other })})`);
   };
-  table('Failed, by error code', r.failures, true);
-  table('Invalid, by rule', r.invalid, false);
+  table('Failed, by error code', r.failures, r.failuresOther, 'codes', true);
+  table('Invalid, by rule', r.invalid, r.invalidOther, 'rules', false);
   out.push(r.next ? `  Next: ${r.next.command}\n        ${r.next.why}` : '  Next: nothing to do, every row is created.');
   return out.join('\n');
 }
