@@ -8,12 +8,19 @@
  * - any other two files holding the same line **overlap** (two runs of one shard, or of the whole
  *   input next to a shard): which row is true is unknown, so the merge is refused.
  * Files of different inputs are refused too: their checksums (or token namespaces) differ, or their columns do.
+ *
+ * Memory stays a few bytes a line: a first pass keeps, per line, which file holds its row and where
+ * (spans.ts); a second copies those records' bytes in line order, read in batches by position. A file
+ * not as the results writer writes it (a spreadsheet's, a torn one) is first rewritten as csv-parse reads it.
  */
-import { writeFile } from 'node:fs/promises';
-import { parse } from 'csv-parse/sync';
+import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { mkdtemp, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../errors.js';
-import { openRegular, READ } from './files.js';
+import { openRegular, openRegularSync, READ } from './files.js';
+import { LineIndex, normalise, scanSpans, STATUSES, STRINGIFY } from './spans.js';
 import { readState, writeState, type RunState } from './state.js';
 
 export interface MergeSummary {
@@ -27,17 +34,72 @@ export interface MergeSummary {
   results: string;
 }
 
+interface Part {
+  file: string;
+  state: RunState | undefined;
+  /** What the second pass reads: the file, or its normalised copy; and that file as the first pass saw it. */
+  read?: string;
+  seen?: Stats;
+}
+
+/** A file turned out not to be plain (spans.ts) after its first rows were taken: collect again, with it normalised. */
+class NotPlain extends Error {
+  constructor(readonly part: number) {
+    super('not plain');
+  }
+}
+
 export async function mergeResults(files: string[], out: string): Promise<MergeSummary> {
   if (files.length === 0) throw new UsageError('merge needs at least one results file');
+  const states = await Promise.all(files.map((f) => readState(f)));
+  // Runs first, then reruns in the order given: a rerun's row is the later word on its line.
+  const order: Part[] = files.map((f, i) => ({ file: f, state: states[i] })).sort((a, b) => Number(Boolean(a.state?.rerunOf)) - Number(Boolean(b.state?.rerunOf)));
+  const normalised = new Map<number, string>();
+  let temp: string | undefined;
+  try {
+    let collected: Awaited<ReturnType<typeof collect>>;
+    for (;;) {
+      try {
+        collected = await collect(files[0]!, order, normalised, async (k) => join((temp ??= await mkdtemp(join(tmpdir(), 'connect-task-loader-merge-'))), `${k}.csv`));
+        break;
+      } catch (err) {
+        if (!(err instanceof NotPlain) || normalised.has(err.part)) throw err;
+        normalised.set(err.part, '');
+      }
+    }
+    const { header, index, superseded } = collected;
+    const runs = states.filter((st): st is RunState => st !== undefined && !st.rerunOf);
+    checkSameRun(runs, files.filter((_, i) => states[i] && !states[i]!.rerunOf));
+    checkShards(runs);
+    const counts = writeMerged(out, header, index, order);
+    const [, created, failed, invalid, planned] = counts as [number, number, number, number, number];
+    const rows = { total: counts.reduce((a, b) => a + b, 0), created, failed, invalid, planned, skipped: 0 };
+    // The merged file is the record of the whole run, so `rerun` and `report` take it like any other:
+    // a state beside it when every part was recorded by a completed run.
+    const base = runs[0];
+    if (base && states.every((st) => st?.outcome === 'completed')) {
+      const { shard: _shard, ...identity } = base.identity;
+      await writeState(out, { ...base, identity, rows, outcome: 'completed', completedAt: new Date().toISOString(), rerunOf: undefined });
+    }
+    return { files: files.length, rows: rows.total, created, failed, invalid, superseded, results: out };
+  } finally {
+    if (temp) await rm(temp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The first pass: every part checked and scanned in order, each line's row located. Refusals come in
+ * the order reading each file whole would meet them: a file csv-parse cannot read fails as such
+ * before any of its rows is judged.
+ */
+async function collect(firstGiven: string, order: Part[], normalised: Map<number, string>, tempFile: (k: number) => Promise<string>) {
   let header: string[] | undefined;
-  const byLine = new Map<number, { row: string[]; from: string }>();
   let inputSha: { sha: string; file: string } | undefined;
   let namespace: { ns: string; file: string } | undefined;
   let superseded = 0;
-  const states = await Promise.all(files.map((f) => readState(f)));
-  // Runs first, then reruns in the order given: a rerun's row is the later word on its line.
-  const order = files.map((f, i) => ({ file: f, state: states[i] })).sort((a, b) => Number(Boolean(a.state?.rerunOf)) - Number(Boolean(b.state?.rerunOf)));
-  for (const { file, state } of order) {
+  const index = new LineIndex();
+  for (const [k, part] of order.entries()) {
+    const { file, state } = part;
     // Only finished runs are merged: a killed or interrupted part lacks the rows it never reached, and a
     // dry run's rows were never sent — either would make a merged file that looks complete and is not.
     if (!state) throw new UsageError(`${file} has no run state (${file}.run.json) beside it: nothing says which input it holds or that its run finished. Merge results files as their runs left them`);
@@ -53,56 +115,164 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
       if (namespace && namespace.ns !== state.identity.tokenNamespace) throw new UsageError(`${file} and ${namespace.file} are results of different inputs (token namespaces differ)`);
       namespace ??= { ns: state.identity.tokenNamespace, file };
     }
-    const records = parse(await readWhole(file), { relax_column_count: true, bom: true }) as string[][];
-    const [head, ...rows] = records;
-    if (!head) throw new UsageError(`${file} is empty`);
-    if (header && head.join('\u0000') !== header.join('\u0000')) throw new UsageError(`${file} has other columns than ${files[0]}: not results of the same input`);
-    header ??= head;
-    const lineCol = head.indexOf('Result.Line');
-    if (lineCol === -1 || head.indexOf('Result.Status') === -1) throw new UsageError(`${file} is not a results file (no Result.Line / Result.Status column)`);
-    for (const row of rows) {
-      const line = Number(row[lineCol]);
-      if (!Number.isInteger(line)) throw new UsageError(`${file}: a row without a valid Result.Line`);
-      const earlier = byLine.get(line);
-      if (earlier && !state?.rerunOf) throw new UsageError(`${file} and ${earlier.from} both hold input line ${line}: overlapping results (pass each shard once)`);
-      if (earlier) superseded++;
-      byLine.set(line, { row, from: file });
+    // The first refusal of the file's header or rows waits for the end of the scan: a file that is not
+    // plain is read again by csv-parse, whose own error comes first.
+    let refusal: UsageError | undefined;
+    let headed = false;
+    const sink = {
+      header(head: string[]) {
+        headed = true;
+        if (header && head.join('\u0000') !== header.join('\u0000')) refusal = new UsageError(`${file} has other columns than ${firstGiven}: not results of the same input`);
+        header ??= head;
+        const line = head.indexOf('Result.Line');
+        if (line === -1 || head.indexOf('Result.Status') === -1) refusal ??= new UsageError(`${file} is not a results file (no Result.Line / Result.Status column)`);
+        return refusal ? { line: -1, status: -1 } : { line, status: header.indexOf('Result.Status') };
+      },
+      row(start: number, length: number, line: number, status: number) {
+        if (refusal) return;
+        if (!Number.isInteger(line)) return void (refusal = new UsageError(`${file}: a row without a valid Result.Line`));
+        const earlier = index.holder(line);
+        if (earlier && !state?.rerunOf) return void (refusal = new UsageError(`${file} and ${order[earlier - 1]!.file} both hold input line ${line}: overlapping results (pass each shard once)`));
+        if (earlier) superseded++;
+        index.set(line, k, start, length, status);
+      },
+    };
+    let handle: FileHandle | undefined = await openRegular(file, READ, 'results file');
+    try {
+      part.read = file;
+      if (normalised.has(k)) {
+        part.read = normalised.get(k) || (await tempFile(k));
+        if (!normalised.get(k)) await normalise(handle, part.read, file);
+        normalised.set(k, part.read);
+        await handle.close();
+        handle = undefined;
+        handle = await openRegular(part.read, READ, 'merge scratch file');
+      }
+      part.seen = await handle.stat();
+      if (!(await scanSpans(handle, sink))) throw new NotPlain(k);
+    } finally {
+      await handle?.close();
     }
+    if (refusal) throw refusal;
+    if (!headed) throw new UsageError(`${file} is empty`);
   }
-  const statusCol = header!.indexOf('Result.Status');
-  const lines = [...byLine.keys()].sort((a, b) => a - b);
-  const count = (s: string) => lines.filter((l) => byLine.get(l)!.row[statusCol] === s).length;
-  const runs = states.filter((st): st is RunState => st !== undefined && !st.rerunOf);
-  checkSameRun(runs, files.filter((_, i) => states[i] && !states[i]!.rerunOf));
-  checkShards(runs);
-  // `wx`: an existing file (or a link) is never replaced; 0600: results hold customer data. Cells with
-  // a CR or LF are quoted, as the results writer quotes them.
-  const text = stringify([header!, ...lines.map((l) => byLine.get(l)!.row)], { record_delimiter: 'unix', quoted_match: /[\r\n]/ });
-  await writeFile(out, text, { flag: 'wx', mode: 0o600 }).catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(err.code === 'EEXIST' ? `${out} already exists: pass another --results` : `cannot write ${out}: ${err.code ?? err.message}`);
-  });
-  const rows = { total: lines.length, created: count('created'), failed: count('failed'), invalid: count('invalid'), planned: count('planned'), skipped: 0 };
-  // The merged file is the record of the whole run, so `rerun` and `report` take it like any other:
-  // a state beside it when every part was recorded by a completed run.
-  const base = runs[0];
-  if (base && states.every((st) => st?.outcome === 'completed')) {
-    const { shard: _shard, ...identity } = base.identity;
-    await writeState(out, { ...base, identity, rows, outcome: 'completed', completedAt: new Date().toISOString(), rerunOf: undefined });
-  }
-  return { files: files.length, rows: lines.length, created: count('created'), failed: count('failed'), invalid: count('invalid'), superseded, results: out };
+  return { header: header!, index, superseded };
 }
 
-/** A results file's whole text; a missing or odd file is a usage error naming it, never a crash. */
-async function readWhole(file: string): Promise<Buffer> {
-  const handle = await openRegular(file, READ, 'results file');
+/** A batch: records read together (up to so many rows or bytes); records of one file this close are read in one read. */
+const [BATCH_ROWS, BATCH_BYTES, GAP] = [8192, 4 << 20, 8 << 10];
+/** Bytes written at a time; files held open at once in the second pass. */
+const [OUT_CHUNK, OPEN_FILES] = [1 << 20, 64];
+
+/**
+ * The second pass: the header, then every line's record in line order, into `out` — created here
+ * (`wx`: an existing file or link is never replaced; 0600: results hold customer data) and removed
+ * again if it cannot be written whole. Returns the rows by status index (spans.ts STATUSES).
+ */
+function writeMerged(out: string, header: string[], index: LineIndex, parts: Part[]): number[] {
+  const refuse = (err: NodeJS.ErrnoException) =>
+    new UsageError(err.code === 'EEXIST' ? `${out} already exists: pass another --results` : `cannot write ${out}: ${err.code ?? err.message}`);
+  let fd: number | undefined;
   try {
-    return await handle.readFile();
-  } finally {
-    await handle.close();
+    fd = openSync(out, 'wx', 0o600);
+  } catch (err) {
+    throw refuse(err as NodeJS.ErrnoException);
   }
+  const counts = STATUSES.map(() => 0);
+  const open = new Map<number, number>();
+  const outBuf = Buffer.allocUnsafe(OUT_CHUNK);
+  let used = 0;
+  const write = (bytes: Uint8Array, length: number) => {
+    for (let done = 0; done < length; ) done += writeSync(fd!, bytes, done, length - done);
+  };
+  const emit = (bytes: Uint8Array) => {
+    if (used + bytes.length > OUT_CHUNK) {
+      write(outBuf, used);
+      used = 0;
+    }
+    if (bytes.length > OUT_CHUNK) write(bytes, bytes.length);
+    else {
+      outBuf.set(bytes, used);
+      used += bytes.length;
+    }
+  };
+  const fdOf = (k: number) => {
+    if (open.has(k)) return open.get(k)!;
+    if (open.size >= OPEN_FILES) {
+      for (const f of open.values()) closeSync(f);
+      open.clear();
+    }
+    const { file, read, seen } = parts[k]!;
+    const f = openRegularSync(read!, READ, 'results file');
+    open.set(k, f);
+    const now = fstatSync(f);
+    if (now.ino !== seen!.ino || now.dev !== seen!.dev || now.size !== seen!.size || now.mtimeMs !== seen!.mtimeMs) throw changed(file);
+    return f;
+  };
+  // A batch: records in line order, read sorted by file and offset, neighbours in one read.
+  const bPart = new Int32Array(BATCH_ROWS);
+  const bStart = new Float64Array(BATCH_ROWS);
+  const bLength = new Float64Array(BATCH_ROWS);
+  const bRead = new Int32Array(BATCH_ROWS);
+  let n = 0;
+  let bytes = 0;
+  let scratch = Buffer.allocUnsafe(BATCH_BYTES * 2);
+  const copyBatch = () => {
+    const ids = Array.from({ length: n }, (_, i) => i).sort((a, b) => bPart[a]! - bPart[b]! || bStart[a]! - bStart[b]!);
+    const reads: { part: number; start: number; end: number; at: number }[] = [];
+    for (const id of ids) {
+      const last = reads[reads.length - 1];
+      if (last && last.part === bPart[id] && bStart[id]! - last.end <= GAP) last.end = bStart[id]! + bLength[id]!;
+      else reads.push({ part: bPart[id]!, start: bStart[id]!, end: bStart[id]! + bLength[id]!, at: 0 });
+      bRead[id] = reads.length - 1;
+    }
+    let size = 0;
+    for (const r of reads) size = (r.at = size) + r.end - r.start;
+    if (scratch.length < size) scratch = Buffer.allocUnsafe(size);
+    for (const { part, start, end, at } of reads) {
+      const f = fdOf(part);
+      for (let done = 0, got = 0; done < end - start; done += got) {
+        try {
+          got = readSync(f, scratch, at + done, end - start - done, start + done);
+        } catch (err) {
+          throw new UsageError(`cannot read ${parts[part]!.file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+        }
+        if (got === 0) throw changed(parts[part]!.file);
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const { start, at } = reads[bRead[i]!]!;
+      emit(scratch.subarray(at + bStart[i]! - start, at + bStart[i]! - start + bLength[i]!));
+    }
+    n = bytes = 0;
+  };
+  try {
+    emit(Buffer.from(stringify([header], STRINGIFY)));
+    index.forEach((k, start, length, status) => {
+      counts[status]!++;
+      bPart[n] = k;
+      bStart[n] = start;
+      bLength[n++] = length;
+      bytes += length;
+      if (n === BATCH_ROWS || bytes >= BATCH_BYTES) copyBatch();
+    });
+    if (n) copyBatch();
+    write(outBuf, used);
+    const done = fd;
+    fd = undefined;
+    closeSync(done);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    unlinkSync(out); // this merge's own file, not written whole
+    throw err instanceof UsageError ? err : refuse(err as NodeJS.ErrnoException);
+  } finally {
+    for (const f of open.values()) closeSync(f);
+  }
+  return counts;
 }
 
-/** Shard results must be all the shards of one split: a missing shard would leave its rows out unnoticed. */
+const changed = (file: string) => new UsageError(`${file} changed while it was being merged: merge again once nothing writes to it`);
+
 /** Parts of one run were sent to one place with one mapping: only the shard may differ between them. */
 function checkSameRun(runs: RunState[], files: string[]): void {
   const key = (st: RunState) => {
@@ -116,6 +286,7 @@ function checkSameRun(runs: RunState[], files: string[]): void {
   }
 }
 
+/** Shard results must be all the shards of one split: a missing shard would leave its rows out unnoticed. */
 function checkShards(runs: RunState[]): void {
   const shards = runs.map((st) => st.identity.shard).filter((sh): sh is string => sh !== undefined);
   if (shards.length === 0) return;
