@@ -34,13 +34,14 @@ async function ours() {
     contactFlowId: DEMO_CONTACT_FLOW_ID,
     onProgress: (p) => {
       if (firstRequestMs === undefined && p.stats.requests > 0) firstRequestMs = performance.now() - started;
+      if (p.concurrency !== concurrencySeen.at(-1)) steps.push(`${((performance.now() - started) / 1000).toFixed(1)}s:${p.concurrency}`);
       concurrencySeen.push(p.concurrency);
     },
   });
   // The in-flight cap over the run, sampled at each progress tick (250 ms): median and last.
   const sorted = [...concurrencySeen].sort((a, b) => a - b);
   const inFlight = `${sorted[Math.floor(sorted.length / 2)] ?? '-'}/${concurrencySeen.at(-1) ?? '-'}`;
-  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled, concurrency: inFlight };
+  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled, concurrency: inFlight, concurrencySteps: steps.join(' ') };
 }
 
 /** `rerun` of a results file (`input`); its third argument is where the rerun writes. Unthrottled. */
@@ -141,6 +142,8 @@ const started = performance.now();
 /** When the first answer came (seen at progress ticks, 250 ms apart): start-up cost, for reading the figures. */
 let firstRequestMs: number | undefined;
 const concurrencySeen: number[] = [];
+/** Each change of the in-flight cap: "seconds:cap". */
+const steps: string[] = [];
 const cpu0 = process.cpuUsage();
 const counts = mode === 'bare' ? await bare(false) : mode === 'adaptive' ? await bare(true) : mode === 'user' ? await user() : mode === 'rerun' ? await rerun() : await ours();
 const cpu = process.cpuUsage(cpu0);

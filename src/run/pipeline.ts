@@ -85,9 +85,25 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
     while (await row());
   }
 
-  const stopTicker = w.startTicker(() => watch.tick());
+  // Workers are started as the run wants them (the in-flight cap grows): never more than it needs.
+  // The first worker to throw ends the wait at once, as Promise.all would.
+  const workers: Promise<void>[] = [];
+  let fail!: (err: unknown) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined);
+  const startWorkers = () => {
+    for (let n = w.workers() - workers.length; n > 0; n--) workers.push(worker().catch(fail));
+  };
+  const allDone = async () => {
+    for (let i = 0; i < workers.length; i++) await workers[i];
+  };
+  startWorkers();
+  const stopTicker = w.startTicker(() => {
+    startWorkers();
+    watch.tick();
+  });
   try {
-    await Promise.all(Array.from({ length: w.workers }, worker));
+    await Promise.race([failed, allDone()]);
   } finally {
     stopTicker();
     closeResults(results, stops);

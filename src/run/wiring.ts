@@ -25,6 +25,16 @@ import { RunStats } from './stats.js';
  */
 const SPARE_WORKERS = 64;
 
+/**
+ * How many row workers the run wants now: the in-flight cap, the rows backing off, and the spare.
+ * The pool follows the cap as it grows (it never shrinks) instead of starting at the largest cap
+ * automatic sizing may reach: 320 workers for a window of 16 kept each row alive longer, and peak
+ * RSS at 100,000 rows unthrottled was 170 MB against 141–148 MB with 80 (bench scenario 5).
+ */
+function workersWanted(dispatcher: Dispatcher | undefined, concurrency: number, cap: number): number {
+  return dispatcher ? Math.min(cap, concurrency) + dispatcher.backingOff + SPARE_WORKERS : 1;
+}
+
 export interface Wiring {
   stats: RunStats;
   /** Pace and in-flight cap: this process's own, or shared through Redis (quota/choose.ts). */
@@ -37,8 +47,8 @@ export interface Wiring {
   stop(reason: string): void;
   /** Set when the run stopped because the endpoint could not be reached ("cannot reach <endpoint>: …"). */
   unreachable(): string | undefined;
-  /** How many row workers pull from the input at once. */
-  workers: number;
+  /** How many row workers should pull from the input now (read again as the in-flight cap moves). */
+  workers(): number;
   concurrency(): number;
   /** Calls `tick` every 250 ms after re-sizing in-flight work; returns the function that stops it. */
   startTicker(tick: () => void): () => void;
@@ -109,7 +119,7 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
     signal,
     stop: (reason) => own.abort(new Error(reason)),
     unreachable: () => unreachable,
-    workers: dispatcher ? cap + SPARE_WORKERS : 1,
+    workers: () => workersWanted(dispatcher, concurrency, cap),
     concurrency: () => concurrency,
     startTicker(tick) {
       let last = { at: performance.now(), answers: 0, latencyMs: 0 };

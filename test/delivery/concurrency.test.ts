@@ -27,13 +27,24 @@ describe('in-flight sizing', () => {
     [3, 1000, 3],
     [10, 1000, 10],
     [20, 800, 16],
-  ])('finds the knee when the client is the bottleneck (service %i ms, %i/s)', (serviceMs, maxThroughput, knee) => {
+    [40, 1000, 40],
+    [100, 1000, 100],
+  ])('finds the knee when the client is the bottleneck (service %i ms, %i/s), never below 16', (serviceMs, maxThroughput, knee) => {
     const sizer = new InFlightSizer(64);
-    const seen = simulate(sizer, { serviceMs, maxThroughput, ticks: 120 });
-    const settled = seen.slice(60);
-    // Never far above the knee once found, and never so low that throughput falls more than ~5 %.
-    expect(Math.max(...settled)).toBeLessThanOrEqual(Math.max(8, Math.ceil(knee * 1.6)));
-    expect(Math.min(...settled)).toBeGreaterThanOrEqual(Math.min(knee * 0.75, knee - 1));
+    const seen = simulate(sizer, { serviceMs, maxThroughput, ticks: 160 });
+    const settled = seen.slice(80);
+    // Never far above the knee once found, never so low that throughput falls more than ~5 %, and
+    // never below 16: below it a window costs more CPU per row than it saves (concurrency.ts, FLOOR).
+    expect(Math.max(...settled)).toBeLessThanOrEqual(Math.max(20, Math.ceil(knee * 1.6))); // 20: a re-probe one step up
+    if (knee <= 16) expect(settled.filter((n) => n === 16).length).toBeGreaterThan(settled.length / 2);
+    expect(Math.min(...settled)).toBeGreaterThanOrEqual(Math.max(16, Math.min(knee * 0.75, knee - 1)));
+  });
+
+  it('a first window below 16 (a slow pace) is its own floor', () => {
+    const sizer = new InFlightSizer(7);
+    const seen = simulate(sizer, { serviceMs: 3, maxThroughput: 1000, ticks: 160 });
+    expect(Math.min(...seen)).toBe(7);
+    expect(Math.max(...seen.slice(80))).toBeLessThanOrEqual(9);
   });
 
   it('stays near the knee on a noisy machine (throughput ±10 % per tick)', () => {
@@ -46,7 +57,8 @@ describe('in-flight sizing', () => {
     const seen = simulate(sizer, { serviceMs: 5, maxThroughput: 1000, ticks: 400, noise });
     const settled = seen.slice(100);
     const mean = settled.reduce((a, b) => a + b) / settled.length;
-    expect(mean).toBeLessThan(5 * 3);
+    expect(Math.min(...settled)).toBe(16);
+    expect(mean).toBeLessThan(16 * 1.25);
   });
 
   it('learns nothing while the process warms up (answers/s rising fourfold over 2.5 s, whatever the cap)', () => {
