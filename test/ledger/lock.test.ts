@@ -159,6 +159,10 @@ describe('the run lock', () => {
     const aExit = new Promise<number | null>((r) => a.on('exit', r));
     while (e.stats().created < 5) await new Promise((r) => setTimeout(r, 20));
     a.kill('SIGSTOP');
+    // A takeover needs the holder silent for 60 s; faked below with the file's time, so the freeze
+    // itself is made to outlast the writer's 200 ms between looks at the lock, as any real one does
+    // (and a write under way when the signal came has landed before the rows are counted).
+    await new Promise((r) => setTimeout(r, 400));
 
     const rowsAtFreeze = readResults(results).length;
     const lockDir = `${results}.lock`;
