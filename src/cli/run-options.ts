@@ -19,7 +19,7 @@ export function addRunOptions(cmd: Command, sending = true): Command {
     cmd
       .option('--rate <n>', "ceiling of requests per second: the account's StartTaskContact quota, or auto: read it from Service Quotas (default: 2)", (v: string) => (v === 'auto' ? ('auto' as const) : positive('--rate')(v)))
       .option('--burst <n>', 'burst allowance of that quota (default: 5)', whole('--burst'))
-      .option('--concurrency <n>', 'cap on requests in flight (default: automatic, the smallest window that carries the most)', whole('--concurrency'))
+      .option('--concurrency <n>', 'cap on requests in flight (default: automatic, the smallest window that carries the most, from 16 up to 256)', whole('--concurrency'))
       .option('--max-attempts <n>', 'attempts per row for 5xx, timeouts and resets; throttles do not count (default: 8)', whole('--max-attempts'))
       .option('--request-timeout <seconds>', 'time limit per request; no answer by then = unknown outcome, resent with the same token (default: 15)', positive('--request-timeout'))
       .option('--deadline <seconds>', 'stop taking new rows after this long, finish what is in flight, exit 3', positive('--deadline'));
