@@ -25,6 +25,8 @@ const UNSENT = Symbol('unsent');
 export class Dispatcher {
   /** Rows waiting out a retry delay: they hold no slot, so other rows may be read meanwhile. */
   backingOff = 0;
+  /** Told when a row starts backing off: its worker is taken, so the run may start another. */
+  onBackingOff?: () => void;
 
   constructor(
     private readonly sender: TaskSender,
@@ -57,6 +59,7 @@ export class Dispatcher {
       if (decision.charge) this.stats.retries++;
       if (decision.delayMs > 0) {
         this.backingOff++;
+        this.onBackingOff?.();
         try {
           await sleep(decision.delayMs, undefined, { signal: this.signal });
         } finally {

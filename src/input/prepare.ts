@@ -110,6 +110,9 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
       const rule = scheduledTimeRule(when, clock());
       return rule && describeViolations([{ member: 'ScheduledTime', column, rule: `${rule} (checked when the row was about to be sent)` }]);
     });
-    return { record, request: { ...request, ClientToken: token }, token, ...(lateCheck ? { lateCheck } : {}) };
+    // Set in place, not spread into a copy: on Node 20, `{ ...request, ClientToken }` builds a new
+    // hidden class (and descriptor array) for every row, garbage that goes straight to the old space.
+    request.ClientToken = token;
+    return lateCheck ? { record, request, token, lateCheck } : { record, request, token };
   };
 }

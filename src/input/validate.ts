@@ -8,7 +8,7 @@ import type { MappedRow } from './map.js';
 import type { Violation } from '../types.js';
 
 export function validateRow(row: MappedRow, now: Date): Violation[] {
-  return checkTaskRequest(row.request, now).map((v) => ({ ...v, column: columnsFor(v.member, row.sources) }));
+  return checkTaskRequest(row.request, now).map((v) => ({ member: v.member, rule: v.rule, column: columnsFor(v.member, row.sources) }));
 }
 
 /** `Attributes.x` → its column; an aggregate member (`Attributes`) → every column that fed it. */

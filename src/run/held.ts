@@ -1,6 +1,6 @@
 /**
- * The rows between the reader and the results file: who takes the next one (takeTurns), and how
- * many are held at once (HeldRows).
+ * The rows between the reader and the results file: who works on them (rowWorkers), who takes the
+ * next one (takeTurns), and how many are held at once (HeldRows).
  *
  * How many rows the pipeline holds at once: read and prepared but not yet written. Bounded by count
  * (what can be in flight, plus room for rows backing off) and by an estimate of their heap size, so
@@ -77,5 +77,41 @@ export function takeTurns<T>(source: AsyncIterator<T>): AsyncIterator<T> {
       turn = next.catch(() => undefined);
       return next;
     },
+  };
+}
+
+/**
+ * The run's row workers, each calling `row` until it answers false. `start` tops the pool up to
+ * `wanted()`; a worker leaves before its next row when more are running than wanted, so the pool
+ * follows the in-flight cap down as well as up (a worker beyond the cap would only queue its row for
+ * a slot). `done` resolves when the last worker leaves (one leaving because fewer are wanted never
+ * is the last: at least one is always wanted) and rejects at the first error, as Promise.all would.
+ */
+export function rowWorkers(wanted: () => number, row: () => Promise<boolean>): { start: () => void; done: Promise<void> } {
+  const want = () => Math.max(1, wanted()); // never none: the rows would wait forever
+  let running = 0;
+  let finish!: () => void;
+  let fail!: (err: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  async function worker(): Promise<void> {
+    try {
+      while (running <= want() && (await row()));
+    } catch (err) {
+      fail(err);
+    } finally {
+      if (--running === 0) finish();
+    }
+  }
+  return {
+    start() {
+      for (let n = want() - running; n > 0; n--) {
+        running++;
+        void worker();
+      }
+    },
+    done,
   };
 }

@@ -26,7 +26,7 @@ import { RunObserver } from '../observe/observer.js';
 import { summarize, type Summary } from './stats.js';
 import { inShard, type Shard } from '../input/shard.js';
 import { wire, type Wiring } from './wiring.js';
-import { HeldRows, ROW_HEADROOM, rowCost, takeTurns } from './held.js';
+import { HeldRows, ROW_HEADROOM, rowCost, rowWorkers, takeTurns } from './held.js';
 
 export interface PipelineContext {
   settings: Settings;
@@ -79,31 +79,18 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
       held.release(rowCost(job.record.values));
     }
   }
-  // A row per call: a worker lives as long as the run, and a job held in its frame while it waits
-  // for the next would stay alive (hundreds of rows in all, through the young collections).
-  async function worker(): Promise<void> {
-    while (await row());
-  }
-
-  // Workers are started as the run wants them (the in-flight cap grows): never more than it needs.
-  // The first worker to throw ends the wait at once, as Promise.all would.
-  const workers: Promise<void>[] = [];
-  let fail!: (err: unknown) => void;
-  const failed = new Promise<never>((_, reject) => (fail = reject));
-  failed.catch(() => undefined);
-  const startWorkers = () => {
-    for (let n = w.workers() - workers.length; n > 0; n--) workers.push(worker().catch(fail));
-  };
-  const allDone = async () => {
-    for (let i = 0; i < workers.length; i++) await workers[i];
-  };
-  startWorkers();
+  // A row per call to row(): a job held in a worker's frame while it waits for the next would
+  // outlive young collections. Workers follow what the run wants (wiring.ts): more as the in-flight
+  // cap grows, or when a row starts waiting to retry; fewer when the cap comes down.
+  const workers = rowWorkers(w.workers, row);
+  if (w.dispatcher) w.dispatcher.onBackingOff = workers.start;
+  workers.start();
   const stopTicker = w.startTicker(() => {
-    startWorkers();
+    workers.start();
     watch.tick();
   });
   try {
-    await Promise.race([failed, allDone()]);
+    await workers.done;
   } finally {
     stopTicker();
     closeResults(results, stops);
@@ -246,9 +233,11 @@ async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | un
     w.stop(outcome.code);
     return undefined;
   }
-  const base = { line: job.record.line, clientToken: job.token, attempts: requests };
-  if (outcome.kind === 'created') return { ...base, status: 'created', contactId: outcome.contactId };
-  return { ...base, status: 'failed', errorCode: outcome.code, errorMessage: outcome.message };
+  // Whole literals, not `{ ...base, status }`: on Node 20 a spread followed by new keys builds a
+  // hidden class per object (see input/prepare.ts).
+  const { line } = job.record;
+  if (outcome.kind === 'created') return { line, status: 'created', clientToken: job.token, attempts: requests, contactId: outcome.contactId };
+  return { line, status: 'failed', clientToken: job.token, attempts: requests, errorCode: outcome.code, errorMessage: outcome.message };
 }
 
 function logStart(options: RunOptions, ctx: PipelineContext): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HeldRows, rowCost } from '../../src/run/held.js';
+import { HeldRows, rowCost, rowWorkers } from '../../src/run/held.js';
 
 const settled = async () => new Promise((resolve) => setImmediate(resolve));
 
@@ -37,5 +37,72 @@ describe('rows held at once', () => {
   it('estimates a row by its cells and text', () => {
     expect(rowCost(['a', 'bb'])).toBeLessThan(rowCost(['a', 'bb', 'ccc']));
     expect(rowCost(Array(100_000).fill('x'))).toBeGreaterThan(2_000_000);
+  });
+});
+
+describe('row workers', () => {
+  /** Rows that each wait for `release`; counts how many are worked on at once. */
+  function rows(total: number) {
+    const state = { left: total, busy: 0, most: 0, gates: [] as (() => void)[] };
+    const row = async () => {
+      if (state.left === 0) return false;
+      state.left--;
+      state.busy++;
+      state.most = Math.max(state.most, state.busy);
+      await new Promise<void>((resolve) => state.gates.push(resolve));
+      state.busy--;
+      return true;
+    };
+    const releaseAll = () => state.gates.splice(0).forEach((open) => open());
+    return { state, row, releaseAll };
+  }
+
+  it('works every row with as many workers as wanted, up and then down, and is done when the rows are', async () => {
+    let wanted = 2;
+    const { state, row, releaseAll } = rows(40);
+    const pool = rowWorkers(() => wanted, row);
+    let done = false;
+    void pool.done.then(() => (done = true));
+    pool.start();
+    await settled();
+    expect(state.busy).toBe(2);
+    wanted = 5;
+    pool.start();
+    await settled();
+    expect(state.busy).toBe(5);
+    wanted = 1;
+    releaseAll(); // each worker finishes its row; all but one leave before their next
+    await settled();
+    expect(state.busy).toBe(1);
+    while (!done) {
+      releaseAll();
+      await settled();
+      expect(state.busy).toBeLessThanOrEqual(1);
+    }
+    expect(state.left).toBe(0);
+    expect(state.most).toBe(5);
+  });
+
+  it('never runs with no worker, even when none is wanted', async () => {
+    const { state, row, releaseAll } = rows(3);
+    const pool = rowWorkers(() => 0, row);
+    pool.start();
+    for (let i = 0; i < 5; i++) {
+      releaseAll();
+      await settled();
+    }
+    await pool.done;
+    expect(state.left).toBe(0);
+  });
+
+  it('rejects at the first error, without waiting for the other workers', async () => {
+    let calls = 0;
+    const pool = rowWorkers(() => 3, async () => {
+      if (++calls === 2) throw new Error('boom');
+      await new Promise(() => undefined); // the others never finish
+      return true;
+    });
+    pool.start();
+    await expect(pool.done).rejects.toThrow('boom');
   });
 });

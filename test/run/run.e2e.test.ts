@@ -9,6 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { runImport } from '../../src/run/run.js';
+import { ConnectSender, createConnectClient, type SendOutcome } from '../../src/delivery/send.js';
+import type { TaskRequest } from '../../src/types.js';
 import type { RunOptions } from '../../src/run/options.js';
 import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
 
@@ -206,6 +208,44 @@ describe('--deadline through garbage collections', () => {
     expect(summary.interrupted).toBe(true);
     expect(summary.rows.created).toBeLessThan(100);
     expectEachRowOnce(e, summary.rows.created);
+  });
+});
+
+describe('row workers', () => {
+  it('a row waiting to retry holds back no other row, and requests in flight never pass the cap', async () => {
+    const e = await emulate({ rate: 1000, burst: 1000 });
+    const input = writeCsv(taskRows(60));
+    // The real SDK over the wire; row 1's first four attempts fail before they leave (a lost
+    // connection, as the SDK reports it), so it backs off four times (up to 3.75 s in all).
+    const real = new ConnectSender(createConnectClient({ endpoint: e.url, maxSockets: 8, requestTimeoutMs: 5000 }));
+    let inFlight = 0;
+    let most = 0;
+    let row1Attempts = 0;
+    const createdBeforeRow1 = { count: -1 };
+    const sender = {
+      startTask: async (request: TaskRequest): Promise<SendOutcome> => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        try {
+          if (request.Attributes?.rowId === '1' && ++row1Attempts <= 4) {
+            await new Promise((r) => setTimeout(r, 5));
+            return { kind: 'transient', code: 'ECONNRESET', message: 'socket hang up', answered: false };
+          }
+          if (request.Attributes?.rowId === '1') createdBeforeRow1.count = e.stats().tasks;
+          return await real.startTask(request);
+        } finally {
+          inFlight--;
+        }
+      },
+      destroy: () => real.destroy(),
+    };
+    const summary = await runImport({ input, endpoint: e.url, rate: 1000, burst: 1000, concurrency: 1, sender, ...route });
+    expect(summary.rows).toMatchObject({ total: 60, created: 60, failed: 0 });
+    expect(row1Attempts).toBe(5);
+    expect(most).toBe(1);
+    // Every other row went out while row 1 waited (each wait is random: the last alone may be short).
+    expect(createdBeforeRow1.count).toBeGreaterThanOrEqual(50);
+    expectEachRowOnce(e, 60);
   });
 });
 
