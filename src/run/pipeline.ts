@@ -62,7 +62,7 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   const watch = new RunObserver({ options, settings: ctx.settings, resultsPath: ctx.resultsPath, ledger: ctx.ledger, rerun: Boolean(ctx.rerun), log: ctx.log, totalBytes: csv.totalBytes }, w);
   logStart(options, ctx);
 
-  const held = new HeldRows(() => w.concurrency() + (w.dispatcher?.backingOff ?? 0) + ROW_HEADROOM);
+  const held = new HeldRows(() => w.workers() + ROW_HEADROOM);
   const jobs = takeTurns(pending(csv, prepare, ctx.ledger, w, watch, held, options.shard));
   /** One row: the next job, its result, its results row; false when this worker is done. */
   async function row(): Promise<boolean> {

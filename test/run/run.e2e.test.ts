@@ -249,6 +249,27 @@ describe('row workers', () => {
   });
 });
 
+describe('an outage does not spread across the file', () => {
+  it('while every request fails, only about two windows of rows are in play: the rest wait instead of using up their attempts', async () => {
+    // A brownout: every request answers 500 for the first second, at a pace far above what two
+    // slots need. Rows waiting to retry start workers for other rows, but only a window's worth.
+    const e = await emulate({ rate: 1000, burst: 1000, faults: { failBefore: 1 } });
+    const input = writeCsv(taskRows(300));
+    const healed = setTimeout(() => e.configure({ faults: { failBefore: 0 } }), 1000);
+    try {
+      const summary = await runImport({ input, endpoint: e.url, rate: 1000, burst: 1000, concurrency: 2, maxAttempts: 3, ...route });
+      expect(summary.rows.total).toBe(300);
+      expect(summary.rows.created + summary.rows.failed).toBe(300);
+      // Each failed row used its 3 attempts in the outage, with at most 4 rows in play at once
+      // (a 250 + 500 ms retry wait at most): a few dozen at the very worst, not hundreds.
+      expect(summary.rows.failed).toBeLessThanOrEqual(40);
+    } finally {
+      clearTimeout(healed);
+    }
+    expect(e.stats().maxTasksPerToken).toBe(1);
+  });
+});
+
 describe('rate control and refusals over the wire', () => {
   it('drops the rate after throttles and climbs back when the quota is raised mid-run', async () => {
     const e = await emulate({ rate: 5, burst: 5 });
