@@ -13,7 +13,7 @@ export {
   DEMO_INSTANCE_ID, DEMO_CONTACT_FLOW_ID, DEMO_TASK_TEMPLATE_ID, DEMO_QUICK_CONNECT_ID,
   type EmulatorStats, type ServiceOptions, type FaultOptions, type InstanceResources, type StoredTask,
 } from './emulator/service.js';
-export { checkJobFile, loadJobFile, type JobFile } from './input/job.js';
+export { checkJobFile, loadJobFile, type JobFile } from './config/job.js';
 export { clientToken } from './input/token.js';
 export { LoaderError, UsageError, InputError, LockedError } from './errors.js';
 export { type RunIdentity, type RunState } from './ledger/state.js';

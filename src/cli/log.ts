@@ -8,9 +8,6 @@ import pretty from 'pino-pretty';
 
 export type LogFormat = 'json' | 'pretty';
 
-/** pino's levels, most to least severe; `silent` logs nothing. Anything else is a usage error. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 export interface LogOptions {
   level?: string;
   format?: LogFormat;

@@ -2,8 +2,9 @@
  * What an operator sees around a run: logs (pretty on a terminal, JSON off it), the progress bar,
  * signal handling (first signal drains, second leaves at once), the summary and the exit code.
  */
-import type { Progress, RerunOptions } from '../run/options.js';
-import { rerunImport, runImport } from '../run/run.js';
+import type { Progress } from '../run/options.js';
+import { rerunImport, runImport, validateImport } from '../run/run.js';
+import { RunConfig, type Env, type Settings } from '../config/resolve.js';
 import { formatPlan } from '../run/plan.js';
 import { formatSummary, type Summary } from '../run/stats.js';
 import { EXIT } from './exit-codes.js';
@@ -11,24 +12,21 @@ import { createLogger } from './log.js';
 import { JsonProgress, TerminalProgress } from './progress-view.js';
 import { checkSummaryPath, writeSummaryFile } from './summary-file.js';
 
-/** The operator-output flags every importing command takes. */
-export interface OperatorFlags {
-  logLevel: string;
-  logFormat?: 'json' | 'pretty';
-  progress: boolean;
-  /** Seconds between JSON progress lines off a terminal (default 30). */
-  progressInterval?: number;
-  summaryJson?: string;
-}
+const OPERATOR_KEYS = ['logLevel', 'logFormat', 'progress', 'progressInterval', 'summaryJson'] as const;
 
 /** Sets up logs and progress, runs the import, prints the summary; returns the exit code. */
-export async function runWithOperatorOutput(options: RerunOptions, flags: OperatorFlags, command: 'run' | 'rerun' = 'run'): Promise<number> {
-  if (flags.summaryJson) checkSummaryPath(flags.summaryJson);
+export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate', input: string, flags: Settings, env: Env): Promise<number> {
+  // The operator's own settings, flag > environment > default, before anything is logged.
+  const operator = RunConfig.layered({ command, input, flags, env }, {}, undefined, undefined);
+  const summaryJson = operator.get('summaryJson');
+  const logFormat = operator.get('logFormat');
+  const showProgress = operator.get('progress') !== false;
+  if (summaryJson) checkSummaryPath(summaryJson);
   const tty = Boolean(process.stderr.isTTY);
-  const progress = flags.progress && tty && flags.logFormat !== 'json' ? new TerminalProgress() : undefined;
-  const logger = createLogger({ level: flags.logLevel, format: flags.logFormat ?? (tty ? 'pretty' : 'json'), stream: progress?.logStream });
+  const progress = showProgress && tty && logFormat !== 'json' ? new TerminalProgress() : undefined;
+  const logger = createLogger({ level: operator.get('logLevel'), format: logFormat ?? (tty ? 'pretty' : 'json'), stream: progress?.logStream });
   // Off a terminal the journal gets a progress line now and then instead of a redrawn line.
-  const journal = flags.progress && !progress ? new JsonProgress(logger, flags.progressInterval ?? 30) : undefined;
+  const journal = showProgress && !progress ? new JsonProgress(logger, operator.get('progressInterval')!) : undefined;
   const onProgress = progress ?? journal;
 
   // First signal: stop reading, drain in-flight requests, record them. Second: leave at once.
@@ -49,8 +47,10 @@ export async function runWithOperatorOutput(options: RerunOptions, flags: Operat
 
   let summary: Summary;
   try {
-    const full = { ...options, logger, signal: controller.signal, onProgress: onProgress && ((p: Progress) => onProgress.update(p)) };
-    summary = await (command === 'rerun' ? rerunImport(full) : runImport(full));
+    const settings: Record<string, unknown> = { ...flags };
+    for (const key of OPERATOR_KEYS) delete settings[key];
+    const full = { ...settings, input, env, logger, signal: controller.signal, onProgress: onProgress && ((p: Progress) => onProgress.update(p)) };
+    summary = await (command === 'rerun' ? rerunImport(full) : command === 'validate' ? validateImport(full) : runImport(full));
   } finally {
     progress?.stop();
     process.off('SIGINT', onSignal);
@@ -58,7 +58,7 @@ export async function runWithOperatorOutput(options: RerunOptions, flags: Operat
   }
   if (summary.plan) process.stdout.write(formatPlan(summary.plan));
   process.stdout.write(`${formatSummary(summary)}\n`);
-  const unwritten = flags.summaryJson && writeSummaryFile(flags.summaryJson, summary);
+  const unwritten = summaryJson && writeSummaryFile(summaryJson, summary);
   if (unwritten) process.stderr.write(`connect-task-loader: ${unwritten}\n`);
   if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0) return EXIT.usage;
   if (summary.unreachable) return EXIT.interrupted;

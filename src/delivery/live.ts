@@ -13,12 +13,13 @@ import {
   type ConnectClient,
 } from '@aws-sdk/client-connect';
 import type { LiveResult, NamedIds } from '../run/plan.js';
-import { createConnectClient } from './send.js';
+import { clientReady, createConnectClient } from './send.js';
 
 export interface LiveOptions {
   endpoint?: string;
   region?: string;
   profile?: string;
+  envCredentials?: boolean;
 }
 
 /** Asks about every id in `named`; never throws for a service answer (it is part of the result). */
@@ -28,6 +29,8 @@ export async function checkLive(named: NamedIds, options: LiveOptions, client?: 
   const result: LiveResult = { checked: 0, missing: [], unknown: [] };
   const absent = new Set<string>();
   try {
+    // No Region or no credentials: said as run says it (exit 2), not as an id that could not be checked.
+    await clientReady(own);
     for (const instance of named.instances) {
       const answer = await ask(() => own.send(new DescribeInstanceCommand({ InstanceId: instance })));
       result.checked++;

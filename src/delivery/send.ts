@@ -7,12 +7,17 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { UsageError } from '../errors.js';
+import { isLoopback } from '../config/resolve.js';
+
+export { EMULATOR_REGION, isLoopback } from '../config/resolve.js';
 import type { TaskRequest } from '../types.js';
 
 export interface ClientOptions {
   endpoint?: string;
   region?: string;
   profile?: string;
+  /** Credentials are in the environment: an emulator endpoint is signed for with them, not placeholders. */
+  envCredentials?: boolean;
   /** Sockets per host: at least the number of requests in flight, or requests queue in the agent. */
   maxSockets: number;
   /** Per-request time limit; an answer that has not come by then is an unknown outcome. */
@@ -44,61 +49,21 @@ export interface TaskSender {
 /** How long resolving credentials may take before the run refuses (the instance metadata service can hang). */
 export const CREDENTIALS_TIMEOUT_MS = 10_000;
 
-/** The region signed for when none is given and the endpoint is on this machine (the emulator). */
-export const EMULATOR_REGION = 'us-east-1';
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
-
-/** The endpoint requests go to, and which setting named it; undefined = the AWS endpoint of the Region. */
-export function endpointSetting(endpoint: string | undefined): { url: string; from: string } | undefined {
-  if (endpoint !== undefined) return { url: endpoint, from: '--endpoint' };
-  for (const name of ['AWS_ENDPOINT_URL_CONNECT', 'AWS_ENDPOINT_URL']) {
-    const url = process.env[name];
-    if (url) return { url, from: name };
-  }
-  return undefined;
-}
-
-export function isLoopback(endpoint: string | undefined): boolean {
-  if (!endpoint) return false;
-  try {
-    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(endpoint).hostname);
-  } catch {
-    return false;
-  }
-}
-
-/** Where requests go: `--endpoint`, else the SDK's environment overrides; undefined = AWS's own endpoint. */
-export function effectiveEndpoint(endpoint: string | undefined): string | undefined {
-  return endpointSetting(endpoint)?.url;
-}
-
-/** The Region requests will be signed for, resolved as the client resolves it (flag, env, profile); undefined if none. */
-export async function resolveRegion(options: Pick<ClientOptions, 'endpoint' | 'region' | 'profile'>): Promise<string | undefined> {
-  const client = createConnectClient({ ...options, maxSockets: 1, requestTimeoutMs: 1000 });
-  try {
-    return await client.config.region();
-  } catch {
-    return undefined;
-  } finally {
-    client.destroy();
-  }
-}
 
 export function createConnectClient(options: ClientOptions): ConnectClient {
   // The SDK warns that Node 20 will lose support in 2027; that is ours to manage (engines, lockfile),
   // not something to print on every user's terminal.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-  const endpoint = endpointSetting(options.endpoint)?.url;
+  const { endpoint } = options;
   return new ConnectClient({
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.region ? { region: options.region } : isLoopback(endpoint) && !process.env.AWS_REGION ? { region: EMULATOR_REGION } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(options.region ? { region: options.region } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
     // The emulator checks that requests are signed, not by whom: with no credentials configured,
     // sign with placeholder ones so a rehearsal needs no AWS account.
-    ...(isLoopback(endpoint) && !options.profile && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE
-      ? { credentials: EMULATOR_CREDENTIALS }
-      : {}),
+    ...(isLoopback(endpoint) && !options.profile && !options.envCredentials ? { credentials: EMULATOR_CREDENTIALS } : {}),
     // Our own retry layer owns retries: the SDK's shared retry budget runs dry under a throttling
     // storm and then fails rows (api-facts.md).
     maxAttempts: options.maxAttempts ?? 1,
@@ -137,30 +102,39 @@ export class ConnectSender implements TaskSender {
    * Resolves the Region and the credentials once, before the run writes anything. The client keeps
    * the resolved credentials (and refreshes them when they expire), so this costs no second lookup.
    */
-  async ready(timeoutMs = CREDENTIALS_TIMEOUT_MS): Promise<void> {
-    try {
-      await this.client.config.region();
-    } catch {
-      throw new UsageError('no AWS Region: pass --region, or set AWS_REGION or a region in your AWS profile');
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
-    try {
-      const found = await Promise.race([this.client.config.credentials(), late]);
-      if (found === 'late') {
-        throw new UsageError(
-          `no AWS credentials after ${timeoutMs / 1000} s (a source in the credential chain, such as the instance metadata service, did not answer): check the machine's role, or pass --profile`,
-        );
-      }
-    } catch (err) {
-      if (err instanceof UsageError) throw err;
+  ready(timeoutMs = CREDENTIALS_TIMEOUT_MS): Promise<void> {
+    return clientReady(this.client, timeoutMs);
+  }
+}
+
+/**
+ * Resolves the client's Region and credentials once, before anything is written or sent: a missing
+ * one is a refusal that says what to set up, never a failed row or a bare error name. The client
+ * keeps the resolved credentials (and refreshes them when they expire), so this costs no second lookup.
+ */
+export async function clientReady(client: ConnectClient, timeoutMs = CREDENTIALS_TIMEOUT_MS): Promise<void> {
+  try {
+    await client.config.region();
+  } catch {
+    throw new UsageError('no AWS Region: pass --region, or set AWS_REGION or a region in your AWS profile');
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+  try {
+    const found = await Promise.race([client.config.credentials(), late]);
+    if (found === 'late') {
       throw new UsageError(
-        `no usable AWS credentials (${(err as Error).message}): set them up as for the AWS CLI (environment variables, --profile, aws sso login, an instance or container role)`,
-        { cause: err },
+        `no AWS credentials after ${timeoutMs / 1000} s (a source in the credential chain, such as the instance metadata service, did not answer): check the machine's role, or pass --profile`,
       );
-    } finally {
-      clearTimeout(timer);
     }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(
+      `no usable AWS credentials (${(err as Error).message}): set them up as for the AWS CLI (environment variables, --profile, aws sso login, an instance or container role)`,
+      { cause: err },
+    );
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -27,8 +27,6 @@ export interface Job {
 
 export interface RerunContext {
   includeInvalid: boolean;
-  /** Whether the earlier run's namespace is known, so that a changed row can be told apart. */
-  originKnown: boolean;
   /** Reads a results record's `Result.*` cells. */
   earlier: (values: string[]) => RowResult;
 }
@@ -98,11 +96,9 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
       const violations = [{ member: 'ClientToken', column: o.tokenKey!.join(', '), rule: 'the --token-key column is empty, so the row has no identity of its own' }];
       return { record, result: { line: record.line, status: 'invalid', attempts: 0, errorCode: 'InvalidRow', errorMessage: describeViolations(violations) }, violations, named: request };
     }
-    const fresh = request.ClientToken ?? clientToken(o.tokenNamespace, keyColumns ? keyColumns.map((i) => record.values[i]!) : request);
-    // A rerun keeps a row's token unless its content changed (the old token would then name another
-    // task). Without the earlier run's namespace a change cannot be seen: the token is kept.
-    const kept = earlier?.clientToken;
-    const token = kept && (!o.rerun!.originKnown || kept === fresh) ? kept : fresh;
+    // A rerun sends under its run's namespace, so an unchanged row gets the token it had; a row whose
+    // content changed gets a new one (the old token names another task).
+    const token = request.ClientToken ?? clientToken(o.tokenNamespace, keyColumns ? keyColumns.map((i) => record.values[i]!) : request);
     o.duplicates.check(token, record.line);
     const when = request.ScheduledTime;
     const column = mapped.row.sources.get('ScheduledTime')?.join(', ');

@@ -10,25 +10,10 @@ import { open, stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { notRegular, openRegular, READ, replaceFileAtomically } from './files.js';
 import type { Summary } from '../run/stats.js';
+import { shard as parseShard, type KeptKey, type Values } from '../config/settings.js';
 
-/** The options a rerun falls back to when a flag is not given (a rerun sends as its origin did). */
-export interface StoredOptions {
-  job?: string;
-  instanceId?: string;
-  contactFlowId?: string;
-  taskTemplateId?: string;
-  quickConnectId?: string;
-  tokenKey?: string[];
-  encoding?: string;
-  delimiter?: string;
-  endpoint?: string;
-  region?: string;
-  profile?: string;
-  rate?: number;
-  burst?: number;
-  /** IANA zone ScheduledTime values without one were read in (--timezone / job file). */
-  timezone?: string;
-}
+/** The settings a resumed or rerun run keeps from the run it continues, as the run resolved them. */
+export type StoredOptions = { [K in KeptKey]?: Values[K] };
 
 /**
  * Everything that decides what is sent and where. Two runs with equal identities send the same
@@ -106,7 +91,7 @@ export async function readState(resultsPath: string): Promise<RunState | undefin
     await handle.close();
   }
   const state = json as Omit<Partial<RunState>, 'version'> & { version?: number };
-  if (state.version === 1) return fromVersion1(json as StateV1);
+  if (state.version === 1) return withKeptSettings(fromVersion1(json as StateV1));
   if (state.version !== STATE_VERSION || typeof state.identity !== 'object' || typeof state.outcome !== 'string') {
     const newer = typeof state.version === 'number' && state.version > STATE_VERSION;
     throw new UsageError(
@@ -115,7 +100,22 @@ export async function readState(resultsPath: string): Promise<RunState | undefin
         : `${path} is not a run state of this tool: pass another --results`,
     );
   }
-  return state as RunState;
+  return withKeptSettings(state as RunState);
+}
+
+/**
+ * States written before every kept setting was recorded in `options` (the namespace and shard were
+ * in the identity only; an endpoint or Region from the environment nowhere but the identity): the
+ * identity supplies them, so that a resume, a rerun and the printed commands keep them.
+ */
+function withKeptSettings(state: RunState): RunState {
+  const { identity } = state;
+  const o = { ...state.options };
+  o.tokenNamespace ??= identity.tokenNamespace;
+  if (o.shard === undefined && identity.shard) o.shard = parseShard(identity.shard);
+  o.endpoint ??= identity.endpoint;
+  o.region ??= identity.region;
+  return { ...state, options: o };
 }
 
 /**

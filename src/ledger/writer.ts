@@ -13,6 +13,7 @@
  * torn one. The file holds customer data copied from the input, so it is created readable by its
  * owner only, and never through a symbolic link (see files.ts).
  */
+import type { Shard } from '../input/shard.js';
 import { closeSync, unlinkSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -57,6 +58,12 @@ export function defaultResultsPath(input: string): string {
   const ext = extname(name);
   if (ext) name = name.slice(0, -ext.length);
   return join(dirname(input), `${name}.results.csv`);
+}
+
+/** `<input without extension>.shard-i-of-n.results.csv` beside the input; without a shard the usual name. */
+export function shardResultsPath(input: string, shard: Shard | undefined): string {
+  const plain = defaultResultsPath(input);
+  return shard ? plain.replace(/\.results\.csv$/, `.shard-${shard.index}-of-${shard.count}.results.csv`) : plain;
 }
 
 export class ResultsWriter {

@@ -5,8 +5,7 @@
  */
 import type { Job } from '../input/prepare.js';
 import type { Ledger } from '../ledger/reader.js';
-import type { RunOptions, Logger } from '../run/options.js';
-import type { Settings } from '../run/config.js';
+import type { Logger, Progress } from '../run/options.js';
 import type { RunStats } from '../run/stats.js';
 import type { Wiring } from '../run/wiring.js';
 import type { InputRecord, RowResult, RowStatus } from '../types.js';
@@ -14,8 +13,11 @@ import { RowLog } from './row-log.js';
 import { Timeline, type TimelineSample } from './timeline.js';
 
 export interface ObservedRun {
-  options: RunOptions;
-  settings: Settings;
+  /** The --rate ceiling (requests/s) and burst. */
+  ceiling: number;
+  burst: number;
+  dryRun: boolean;
+  onProgress?: (p: Progress) => void;
   resultsPath: string;
   ledger: Ledger | undefined;
   rerun: boolean;
@@ -37,13 +39,13 @@ export class RunObserver {
     private readonly run: ObservedRun,
     private readonly w: Wiring,
   ) {
-    const { settings, resultsPath, ledger, log } = run;
+    const { resultsPath, ledger, log } = run;
     this.rowLog = new RowLog(log);
     // Nothing is sent on a dry run, so there is no time series to keep.
     this.timeline = w.dispatcher ? Timeline.open(resultsPath, !ledger, log) : undefined;
-    this.timeline?.begin({ start: run.rerun ? 'rerun' : ledger ? 'resume' : 'run', ceiling: settings.rate, burst: settings.burst, carried: ledger?.final.size ?? 0 });
+    this.timeline?.begin({ start: run.rerun ? 'rerun' : ledger ? 'resume' : 'run', ceiling: run.ceiling, burst: run.burst, carried: ledger?.final.size ?? 0 });
     w.rate.onChange = (event, rate) => {
-      this.rowLog.rate(event, rate, settings.rate);
+      this.rowLog.rate(event, rate, run.ceiling);
       this.timeline?.tick(this.sample(), event);
     };
   }
@@ -82,9 +84,9 @@ export class RunObserver {
     const { w, run } = this;
     this.timeline?.tick(this.sample());
     this.rowLog.flush();
-    run.options.onProgress?.({
-      stats: w.stats, rate: w.rate.currentRate, ceiling: run.settings.rate, concurrency: w.concurrency(), bytesDone: this.doneBytes, totalBytes: run.totalBytes,
-      rowsRead: this.readRows, readBytes: this.readBytes, readDone: this.readDone, dryRun: run.settings.dryRun,
+    run.onProgress?.({
+      stats: w.stats, rate: w.rate.currentRate, ceiling: run.ceiling, concurrency: w.concurrency(), bytesDone: this.doneBytes, totalBytes: run.totalBytes,
+      rowsRead: this.readRows, readBytes: this.readBytes, readDone: this.readDone, dryRun: run.dryRun,
     });
   }
 

@@ -78,7 +78,7 @@ export async function buildReport(file: string): Promise<FileReport> {
     dryRun: state?.dryRun ?? counts.rows.planned > 0,
     run: figures(series.starts, series.points, series.ends),
     series: series.points,
-    next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid, inputBroken: state?.outcome === 'input-broken', ...(state ? { replay: { ...state.options, tokenNamespace: state.identity.tokenNamespace, shard: state.identity.shard } } : {}) }),
+    next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid, inputBroken: state?.outcome === 'input-broken', ...(state ? { replay: state.options } : {}) }),
     exitCode: failed + invalid > 0 ? 1 : completed ? 0 : 3,
   };
   const recorded = state?.rows?.total;

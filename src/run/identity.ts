@@ -5,40 +5,33 @@
  * that may already exist a new ClientToken.
  */
 import { createHash } from 'node:crypto';
-import { effectiveEndpoint, resolveRegion } from '../delivery/send.js';
-import type { JobFile } from '../input/job.js';
+import type { RunConfig } from '../config/resolve.js';
+import type { SettingKey } from '../config/settings.js';
+import type { JobFile } from '../config/job.js';
 import { canonical } from '../input/token.js';
 import { encodingName, type RunIdentity, type RunState } from '../ledger/state.js';
-import type { Settings } from './config.js';
 
-export interface IdentityInput {
-  settings: Settings;
-  job: JobFile;
-  jobPath: string | undefined;
-  inputSha: string | undefined;
-  tokenNamespace: string;
-  /** `--shard i/n`: which records of the input this run takes. */
-  shard?: { index: number; count: number };
-}
-
-export async function runIdentity({ settings, job, jobPath, inputSha, tokenNamespace, shard }: IdentityInput): Promise<RunIdentity> {
-  const d = settings.defaults.defaults;
-  const endpoint = effectiveEndpoint(settings.endpoint);
-  const sha = jobSha256(job);
+/** The identity of the run these settings describe; `inputSha` is the input's checksum (none for stdin). */
+export function runIdentity(config: RunConfig, inputSha: string | undefined): RunIdentity {
+  const endpoint = config.get('endpoint');
+  const jobPath = config.get('job');
+  const sha = jobSha256(config.job);
+  const shard = config.get('shard');
+  const timeZone = config.get('timezone');
   return {
     inputSha256: inputSha,
     endpoint: endpoint === undefined ? undefined : normaliseUrl(endpoint),
-    region: await resolveRegion({ endpoint: settings.endpoint, region: settings.region, profile: settings.profile }),
-    instanceId: d.InstanceId,
-    contactFlowId: d.ContactFlowId,
-    taskTemplateId: d.TaskTemplateId,
-    quickConnectId: d.QuickConnectId,
+    region: config.get('region'),
+    instanceId: config.get('instanceId'),
+    contactFlowId: config.get('contactFlowId'),
+    taskTemplateId: config.get('taskTemplateId'),
+    quickConnectId: config.get('quickConnectId'),
     ...(jobPath || sha ? { job: jobPath ?? '(given as an object)', jobSha256: sha } : {}),
-    tokenNamespace,
-    tokenKey: settings.tokenKey,
-    encoding: encodingName(settings.encoding),
-    delimiter: settings.delimiter ?? ',',
-    ...(settings.timeZone ? { timeZone: settings.timeZone } : {}),
+    tokenNamespace: config.get('tokenNamespace')!,
+    tokenKey: config.get('tokenKey'),
+    encoding: encodingName(config.get('encoding')),
+    delimiter: config.get('delimiter') ?? ',',
+    ...(timeZone ? { timeZone } : {}),
     ...(shard ? { shard: `${shard.index}/${shard.count}` } : {}),
   };
 }
@@ -54,23 +47,23 @@ export function jobSha256(job: JobFile): string | undefined {
 }
 
 /** How each field is named in a refusal, and how its value is shown (never row content). */
-const FIELDS: Record<keyof RunIdentity, { label: string; show: (v: RunIdentity) => string; compared?: false }> = {
+const FIELDS: Record<keyof RunIdentity, { label: string; show: (v: RunIdentity) => string; compared?: false; setting?: SettingKey }> = {
   inputSha256: { label: 'the input', show: (v) => (v.inputSha256 ? `content with checksum ${v.inputSha256.slice(0, 16)}` : 'standard input') },
-  endpoint: { label: '--endpoint', show: (v) => v.endpoint ?? `AWS${v.region ? ` ${v.region}` : ''}` },
-  region: { label: '--region', show: (v) => v.region ?? 'no Region configured' },
-  instanceId: { label: '--instance-id', show: (v) => v.instanceId ?? 'none' },
-  contactFlowId: { label: '--contact-flow-id', show: (v) => v.contactFlowId ?? 'none' },
-  taskTemplateId: { label: '--task-template-id', show: (v) => v.taskTemplateId ?? 'none' },
-  quickConnectId: { label: '--quick-connect-id', show: (v) => v.quickConnectId ?? 'none' },
+  endpoint: { label: '--endpoint', show: (v) => v.endpoint ?? `AWS${v.region ? ` ${v.region}` : ''}`, setting: 'endpoint' },
+  region: { label: '--region', show: (v) => v.region ?? 'no Region configured', setting: 'region' },
+  instanceId: { label: '--instance-id', show: (v) => v.instanceId ?? 'none', setting: 'instanceId' },
+  contactFlowId: { label: '--contact-flow-id', show: (v) => v.contactFlowId ?? 'none', setting: 'contactFlowId' },
+  taskTemplateId: { label: '--task-template-id', show: (v) => v.taskTemplateId ?? 'none', setting: 'taskTemplateId' },
+  quickConnectId: { label: '--quick-connect-id', show: (v) => v.quickConnectId ?? 'none', setting: 'quickConnectId' },
   // The path is shown, not compared: the same job file moved elsewhere is the same job.
   job: { label: '--job', show: (v) => v.job ?? 'no job file', compared: false },
-  jobSha256: { label: 'the job file', show: (v) => (v.jobSha256 ? `${v.job ?? ''} with content checksum ${v.jobSha256.slice(0, 16)}` : 'no job file') },
-  tokenNamespace: { label: '--token-namespace', show: (v) => `"${v.tokenNamespace}"` },
-  tokenKey: { label: '--token-key', show: (v) => (v.tokenKey ? v.tokenKey.join(',') : 'the whole request') },
-  encoding: { label: '--encoding', show: (v) => v.encoding },
-  delimiter: { label: '--delimiter', show: (v) => JSON.stringify(v.delimiter) },
-  timeZone: { label: '--timezone', show: (v) => v.timeZone ?? 'none' },
-  shard: { label: '--shard', show: (v) => v.shard ?? 'the whole input' },
+  jobSha256: { label: 'the job file', show: (v) => (v.jobSha256 ? `${v.job ?? ''} with content checksum ${v.jobSha256.slice(0, 16)}` : 'no job file'), setting: 'job' },
+  tokenNamespace: { label: '--token-namespace', show: (v) => `"${v.tokenNamespace}"`, setting: 'tokenNamespace' },
+  tokenKey: { label: '--token-key', show: (v) => (v.tokenKey ? v.tokenKey.join(',') : 'the whole request'), setting: 'tokenKey' },
+  encoding: { label: '--encoding', show: (v) => v.encoding, setting: 'encoding' },
+  delimiter: { label: '--delimiter', show: (v) => JSON.stringify(v.delimiter), setting: 'delimiter' },
+  timeZone: { label: '--timezone', show: (v) => v.timeZone ?? 'none', setting: 'timezone' },
+  shard: { label: '--shard', show: (v) => v.shard ?? 'the whole input', setting: 'shard' },
 };
 
 export interface Difference {
@@ -80,15 +73,20 @@ export interface Difference {
   now: string;
 }
 
-/** The fields in which `current` differs from what `recorded` ran with, less `skip` and what it never recorded. */
-export function differences(recorded: RunState, current: RunIdentity, skip: (keyof RunIdentity)[] = []): Difference[] {
+/**
+ * The fields in which `current` differs from what `recorded` ran with, less `skip` and what it never
+ * recorded. With `config`, each difference says where the new value came from when no flag gave it.
+ */
+export function differences(recorded: RunState, current: RunIdentity, skip: (keyof RunIdentity)[] = [], config?: RunConfig): Difference[] {
   const ignored = new Set([...skip, ...(recorded.unrecorded ?? [])]);
   const out: Difference[] = [];
   for (const field of Object.keys(FIELDS) as (keyof RunIdentity)[]) {
     const spec = FIELDS[field];
     if (spec.compared === false || ignored.has(field)) continue;
     if (JSON.stringify(recorded.identity[field] ?? null) === JSON.stringify(current[field] ?? null)) continue;
-    out.push({ field, label: spec.label, was: spec.show(recorded.identity), now: spec.show(current) });
+    const origin = spec.setting && config?.origin(spec.setting);
+    const from = origin && origin.kind !== 'flag' && origin.kind !== 'default' ? ` (from ${config!.from(spec.setting!)})` : '';
+    out.push({ field, label: spec.label, was: spec.show(recorded.identity), now: `${spec.show(current)}${from}` });
   }
   return out;
 }

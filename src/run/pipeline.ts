@@ -9,8 +9,7 @@ import { cannotConnect } from '../delivery/reach.js';
 import { redactServiceMessage } from '../delivery/redact.js';
 import type { SendOutcome } from '../delivery/send.js';
 import { InputError } from '../errors.js';
-import type { JobFile } from '../input/job.js';
-import { compileMapping } from '../input/map.js';
+import { compileMapping, type Defaults } from '../input/map.js';
 import { makePreparer, type Job, type RerunContext } from '../input/prepare.js';
 import { openCsv, type CsvInput } from '../input/csv/read.js';
 import { delimiterHint } from '../input/headers.js';
@@ -18,8 +17,9 @@ import { DuplicateTokens } from '../input/duplicates.js';
 import { earlierResults, tokenLines, type Ledger } from '../ledger/reader.js';
 import { ResultsWriter, type Guard } from '../ledger/writer.js';
 import type { InputRecord, RowResult } from '../types.js';
-import { checkRequiredColumns, type Settings } from './config.js';
-import type { Logger, RunOptions } from './options.js';
+import { checkRequiredColumns } from './required.js';
+import type { RunConfig } from '../config/resolve.js';
+import type { RunHooks } from './options.js';
 import { headerWarnings, PlanCollector } from './plan.js';
 import { readySender } from './preflight.js';
 import { RunObserver } from '../observe/observer.js';
@@ -29,17 +29,15 @@ import { wire, type Wiring } from './wiring.js';
 import { HeldRows, ROW_HEADROOM, rowCost, rowWorkers, takeTurns } from './held.js';
 
 export interface PipelineContext {
-  settings: Settings;
-  job: JobFile;
-  tokenNamespace: string;
   resultsPath: string;
   ledger: Ledger | undefined;
   rerun: Omit<RerunContext, 'earlier'> | undefined;
-  log: Logger;
   /** Called before results writes; throws when the run may no longer write (its lock was lost). */
   guard?: Guard;
-  /** Where the input's bytes are read from when not `options.input` itself (a spooled copy of stdin). */
+  /** Where the input's bytes are read from when not the input itself (a spooled copy of stdin). */
   source?: string;
+  /** Called once the run is known to start, just before the results file is made (the run state is written). */
+  start?: () => Promise<void>;
 }
 
 /** How the run ended besides its rows: input that broke mid-file, a refusal no row can pass, a failed write. */
@@ -50,20 +48,20 @@ interface Stops {
   writeError?: Error;
 }
 
-export async function pipeline(options: RunOptions, ctx: PipelineContext): Promise<Summary> {
+export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: PipelineContext): Promise<Summary> {
   // A rerun reads a results file, always UTF-8 and comma-separated: the input's encoding and delimiter are not its.
-  const read = ctx.rerun ? {} : { encoding: ctx.settings.encoding, delimiter: ctx.settings.delimiter };
-  const csv = await openCsv(ctx.source ?? options.input, { ...read, ...(ctx.source ? { name: 'standard input' } : {}) });
-  const duplicates = new DuplicateTokens(ctx.log);
-  const { prepare, plan } = preparer(csv, options.input, ctx, duplicates);
-  const w = await ready(options, ctx, csv);
-  const results = openResults(ctx, csv.header);
+  const read = ctx.rerun ? {} : { encoding: config.get('encoding'), delimiter: config.get('delimiter') };
+  const csv = await openCsv(ctx.source ?? config.input, { ...read, ...(ctx.source ? { name: 'standard input' } : {}) });
+  const duplicates = new DuplicateTokens(hooks.log);
+  const { prepare, plan } = preparer(csv, config, hooks, ctx, duplicates);
+  const w = await ready(config, hooks, csv);
+  const results = await openResults(ctx, csv.header, w, csv);
   const stops: Stops = {};
-  const watch = new RunObserver({ options, settings: ctx.settings, resultsPath: ctx.resultsPath, ledger: ctx.ledger, rerun: Boolean(ctx.rerun), log: ctx.log, totalBytes: csv.totalBytes }, w);
-  logStart(options, ctx);
+  const watch = new RunObserver({ ceiling: config.rate, burst: config.get('burst') ?? 0, dryRun: config.dryRun, onProgress: hooks.onProgress, resultsPath: ctx.resultsPath, ledger: ctx.ledger, rerun: Boolean(ctx.rerun), log: hooks.log, totalBytes: csv.totalBytes }, w);
+  logStart(config, hooks, ctx);
 
   const held = new HeldRows(() => w.workers() + ROW_HEADROOM);
-  const jobs = takeTurns(pending(csv, prepare, ctx.ledger, w, watch, held, options.shard));
+  const jobs = takeTurns(pending(csv, prepare, ctx.ledger, w, watch, held, ctx.rerun ? undefined : config.get('shard')));
   /** One row: the next job, its result, its results row; false when this worker is done. */
   async function row(): Promise<boolean> {
     const job = await nextJob(jobs, stops);
@@ -99,27 +97,35 @@ export async function pipeline(options: RunOptions, ctx: PipelineContext): Promi
   }
   if (stops.writeError) throw stops.writeError;
   await duplicates.confirm((tokens) => tokenLines(ctx.resultsPath, tokens));
-  return finish(options, ctx, w, stops, duplicates, plan);
+  return finish(config, hooks, ctx, w, stops, duplicates, plan);
 }
 
 /**
  * Region and credentials, and a limiter that can start (Redis reachable), after the header and before
  * the results file: a refusal leaves no file behind.
  */
-async function ready(options: RunOptions, ctx: PipelineContext, csv: CsvInput): Promise<Wiring> {
+async function ready(config: RunConfig, hooks: RunHooks, csv: CsvInput): Promise<Wiring> {
   try {
-    const sender = await readySender(options, ctx.settings);
-    return await wire({ ...options, sender }, ctx.settings);
+    const sender = await readySender(config, hooks.sender);
+    return await wire(config, { ...hooks, sender });
   } catch (err) {
     csv.close();
     throw err;
   }
 }
 
-function openResults(ctx: PipelineContext, header: string[]): ResultsWriter {
-  return ctx.ledger
-    ? ResultsWriter.append(ctx.resultsPath, header, ctx.ledger.header, ctx.guard)
-    : ResultsWriter.create(ctx.resultsPath, header, ctx.guard);
+/** The run starts here: its state is written and its results file made (or opened to resume). */
+async function openResults(ctx: PipelineContext, header: string[], w: Wiring, csv: CsvInput): Promise<ResultsWriter> {
+  try {
+    await ctx.start?.();
+    return ctx.ledger
+      ? ResultsWriter.append(ctx.resultsPath, header, ctx.ledger.header, ctx.guard)
+      : ResultsWriter.create(ctx.resultsPath, header, ctx.guard);
+  } catch (err) {
+    csv.close();
+    await w.close();
+    throw err;
+  }
 }
 
 /**
@@ -153,23 +159,24 @@ function closeResults(results: ResultsWriter, stops: Stops): void {
  * Map, validate and token one record; refuses up front (closing the input) a header no row can pass.
  * Warns of header near-misses (or refuses them with --strict-columns). A dry run also collects its plan.
  */
-function preparer(csv: CsvInput, input: string, ctx: PipelineContext, duplicates: DuplicateTokens): { prepare: (record: InputRecord) => Job; plan?: PlanCollector } {
+function preparer(csv: CsvInput, config: RunConfig, hooks: RunHooks, ctx: PipelineContext, duplicates: DuplicateTokens): { prepare: (record: InputRecord) => Job; plan?: PlanCollector } {
   try {
-    const { job, settings } = ctx;
-    const mapping = compileMapping(csv.header, { task: job.task, columns: job.columns, attributesFrom: job.attributesFrom, timeZone: settings.timeZone, ...settings.defaults });
-    const warnings = headerWarnings(mapping, settings.strictColumns);
-    for (const warning of warnings) ctx.log.warn({ warning }, 'header looks like a mistake');
+    const { job } = config;
+    const dryRun = config.dryRun;
+    const mapping = compileMapping(csv.header, { task: job.task, columns: job.columns, attributesFrom: job.attributesFrom, timeZone: config.get('timezone'), ...mappingDefaults(config) });
+    const warnings = headerWarnings(mapping, config.get('strictColumns') ?? false);
+    for (const warning of warnings) hooks.log.warn({ warning }, 'header looks like a mistake');
     const delimiter = delimiterHint(csv.header);
-    const needs = checkRequiredColumns(mapping, { dryRun: settings.dryRun, hints: [...warnings, ...(delimiter ? [delimiter] : [])] });
+    const needs = checkRequiredColumns(mapping, { dryRun, hints: [...warnings, ...(delimiter ? [delimiter] : [])] });
     const prepare = makePreparer({
       mapping,
-      tokenNamespace: ctx.tokenNamespace,
-      tokenKey: settings.tokenKey,
-      rerun: ctx.rerun && { ...ctx.rerun, earlier: earlierResults(csv.header, input) },
+      tokenNamespace: config.get('tokenNamespace')!,
+      tokenKey: config.get('tokenKey'),
+      rerun: ctx.rerun && { ...ctx.rerun, earlier: earlierResults(csv.header, config.input) },
       duplicates,
       waive: { instance: needs.some((n) => n.startsWith('--instance-id')), routing: needs.some((n) => n.startsWith('--contact-flow-id')) },
     });
-    return { prepare, ...(settings.dryRun ? { plan: new PlanCollector(mapping, warnings, needs) } : {}) };
+    return { prepare, ...(dryRun ? { plan: new PlanCollector(mapping, warnings, needs) } : {}) };
   } catch (err) {
     csv.close();
     throw err;
@@ -240,39 +247,47 @@ async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | un
   return { line, status: 'failed', clientToken: job.token, attempts: requests, errorCode: outcome.code, errorMessage: outcome.message };
 }
 
-function logStart(options: RunOptions, ctx: PipelineContext): void {
-  const { settings, resultsPath, ledger, rerun, tokenNamespace } = ctx;
-  ctx.log.info(
-    { input: options.input, results: resultsPath, rate: settings.rate, burst: settings.burst, dryRun: settings.dryRun, resume: Boolean(ledger), rerun: Boolean(rerun), tokenNamespace },
+function logStart(config: RunConfig, hooks: RunHooks, ctx: PipelineContext): void {
+  const { resultsPath, ledger, rerun } = ctx;
+  hooks.log.info(
+    { input: config.input, results: resultsPath, rate: config.get('rate'), burst: config.get('burst'), dryRun: config.dryRun, resume: Boolean(ledger), rerun: Boolean(rerun), tokenNamespace: config.get('tokenNamespace') },
     'run started',
   );
 }
 
-function finish(options: RunOptions, ctx: PipelineContext, w: Wiring, stops: Stops, duplicates: DuplicateTokens, plan: PlanCollector | undefined): Summary {
+/** The instance and routing ids for rows without their own, and where each came from (for messages). */
+function mappingDefaults(config: RunConfig): { defaults: Defaults; defaultSources: Record<keyof Defaults, string> } {
+  return {
+    defaults: { InstanceId: config.get('instanceId'), ContactFlowId: config.get('contactFlowId'), TaskTemplateId: config.get('taskTemplateId'), QuickConnectId: config.get('quickConnectId') },
+    defaultSources: { InstanceId: config.from('instanceId'), ContactFlowId: config.from('contactFlowId'), TaskTemplateId: config.from('taskTemplateId'), QuickConnectId: config.from('quickConnectId') },
+  };
+}
+
+function finish(config: RunConfig, hooks: RunHooks, ctx: PipelineContext, w: Wiring, stops: Stops, duplicates: DuplicateTokens, plan: PlanCollector | undefined): Summary {
   const summary = summarize(w.stats, {
-    input: options.input,
+    input: config.input,
     results: ctx.resultsPath,
-    targetRate: ctx.settings.rate,
+    targetRate: config.rate,
     finalRate: w.rate.currentRate,
     interrupted: w.signal.aborted,
-    dryRun: ctx.settings.dryRun,
+    dryRun: config.dryRun,
   });
   if (duplicates.count) summary.duplicateTokens = duplicates.count;
   if (summary.rows.total === 0 && !ctx.ledger && !stops.inputError && !w.signal.aborted) {
-    ctx.log.warn({ input: options.input }, 'the input has a header row and no records: nothing to send');
+    hooks.log.warn({ input: config.input }, 'the input has a header row and no records: nothing to send');
   }
-  if (ctx.rerun) summary.rerunOf = options.input;
+  if (ctx.rerun) summary.rerunOf = config.input;
   if (stops.inputError) summary.inputError = stops.inputError.message;
   if (stops.fatal) {
     summary.fatalError = `${stops.fatal.code}: ${redactServiceMessage(stops.fatal.message)}`;
-    ctx.log.warn({ code: stops.fatal.code }, 'stopped: the service refused our credentials or signature');
+    hooks.log.warn({ code: stops.fatal.code }, 'stopped: the service refused our credentials or signature');
   }
   const unreachable = w.unreachable();
   if (unreachable) {
     summary.unreachable = unreachable;
-    ctx.log.warn({}, `stopped: ${unreachable}`);
+    hooks.log.warn({}, `stopped: ${unreachable}`);
   }
   if (plan) summary.plan = plan.result();
-  ctx.log.info({ summary }, 'run finished');
+  hooks.log.info({ summary }, 'run finished');
   return summary;
 }

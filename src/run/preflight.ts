@@ -1,15 +1,14 @@
 /**
  * What can be checked before a run creates any file: a folder given as the input or the results
- * file, an endpoint that is not a URL, a missing Region or credentials. Found at the first send,
+ * file, a missing Region or credentials. Found at the first send,
  * these left a results file behind that blocked the corrected run; found here, they are a usage
  * error (exit 2) with nothing written and nothing sent.
  */
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { endpointSetting, type TaskSender } from '../delivery/send.js';
+import type { TaskSender } from '../delivery/send.js';
+import type { RunConfig } from '../config/resolve.js';
 import { InputError, UsageError } from '../errors.js';
-import type { Settings } from './config.js';
-import type { RunOptions } from './options.js';
 import { createSender } from './wiring.js';
 
 /** The input and results paths name files (or could), before the lock or the results file is made. */
@@ -24,32 +23,17 @@ export async function checkPaths(input: string, resultsPath: string): Promise<vo
   }
 }
 
-/** The endpoint (flag or environment) is an http(s) URL; the SDK's own error for one that is not says nothing useful. */
-export function checkEndpoint(endpoint: string | undefined): void {
-  const setting = endpointSetting(endpoint);
-  if (!setting) return;
-  let url: URL | undefined;
-  try {
-    url = new URL(setting.url);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
-    throw new UsageError(`${setting.from} ${JSON.stringify(setting.url)} is not an http(s) URL: write it as https://host or http://127.0.0.1:4566 (the emulator)`);
-  }
-}
-
 /**
  * The sender the run will use, once it has shown it can sign a request: Region and credentials
  * resolved (bounded in time). Undefined for a dry run, which sends nothing.
  */
-export async function readySender(options: RunOptions, settings: Settings): Promise<TaskSender | undefined> {
-  if (settings.dryRun) return undefined;
-  const sender = options.sender ?? createSender(options, settings);
+export async function readySender(config: RunConfig, given: TaskSender | undefined): Promise<TaskSender | undefined> {
+  if (config.dryRun) return undefined;
+  const sender = given ?? createSender(config);
   try {
     await sender.ready?.();
   } catch (err) {
-    if (!options.sender) sender.destroy();
+    if (!given) sender.destroy();
     throw err;
   }
   return sender;

@@ -8,8 +8,9 @@
 import { access } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { rerunResultsPath } from '../ledger/writer.js';
 import type { RunState, StoredOptions } from '../ledger/state.js';
-import { commandLine } from './command-line.js';
+import { commandLine } from '../config/command-line.js';
 import type { Difference } from './identity.js';
 
 /** A results file with no run state beside it: nothing says what it records, or where it was sent. */
@@ -28,8 +29,8 @@ export interface OtherRun {
   input: string;
   previous: RunState;
   diffs: Difference[];
-  /** This run's options, namespace and shard, for the command that starts it elsewhere. */
-  current: StoredOptions & { tokenNamespace: string; shard?: string };
+  /** This run's kept settings, for the command that starts it elsewhere. */
+  current: StoredOptions;
   /** A results path that does not exist yet, for the commands shown. */
   freshResults: string;
 }
@@ -47,16 +48,16 @@ export function otherRunRefusal(o: OtherRun): UsageError {
     lines.push(
       'Its rows may already have been sent under its settings: to finish it, resume it with the settings it was started with' +
         (changed.has('jobSha256') ? ` (restore the job file to the content it had)` : '') + ':',
-      `  ${commandLine('run', previous.input, { ...previous.options, results: o.resultsPath, tokenNamespace: previous.identity.tokenNamespace, shard: previous.identity.shard, resume: true })}`,
+      `  ${commandLine('run', previous.input, previous.options, { results: o.resultsPath, resume: true })}`,
     );
   }
   if (target) {
-    lines.push(`${resumeIt ? 'Then, to' : 'To'} send this input to the new target, pass another --results:`, `  ${commandLine('run', o.input, { ...o.current, results: o.freshResults })}`);
+    lines.push(`${resumeIt ? 'Then, to' : 'To'} send this input to the new target, pass another --results:`, `  ${commandLine('run', o.input, o.current, { results: o.freshResults })}`);
   } else if (changed.has('inputSha256')) {
     lines.push(
       'The input changed since (rows appended, or fixed after it broke), so its lines no longer match that results file. ' +
         "To send it without creating the earlier run's tasks again, start a new results file that keeps that run's token namespace:",
-      `  ${commandLine('run', o.input, { ...o.current, results: o.freshResults, tokenNamespace: previous.identity.tokenNamespace, shard: previous.identity.shard })}`,
+      `  ${commandLine('run', o.input, { ...o.current, tokenNamespace: previous.options.tokenNamespace, shard: previous.options.shard }, { results: o.freshResults })}`,
       'Rows the earlier run already sent keep their ClientTokens there, so the service recognises them (within its idempotency ' +
         'window) and does not create them twice; new and changed rows are created.',
     );
@@ -66,7 +67,7 @@ export function otherRunRefusal(o: OtherRun): UsageError {
   } else {
     lines.push(
       `${resumeIt ? 'Then, to' : 'To'} send with the new settings, pass another --results:`,
-      `  ${commandLine('run', o.input, { ...o.current, results: o.freshResults })}`,
+      `  ${commandLine('run', o.input, o.current, { results: o.freshResults })}`,
       'Rows whose request is unchanged keep their ClientTokens and are not created twice; rows whose request changed are new tasks.',
     );
   }
@@ -76,11 +77,11 @@ export function otherRunRefusal(o: OtherRun): UsageError {
 /** A rerun asked of a results file whose run did not finish: its rows do not cover the input. */
 export function unfinishedOriginRefusal(resultsPath: string, origin: RunState): UsageError {
   const finish = origin.rerunOf
-    ? commandLine('rerun', origin.rerunOf, { results: resultsPath, resume: true })
-    : commandLine('run', origin.input, { ...origin.options, results: resultsPath, tokenNamespace: origin.identity.tokenNamespace, shard: origin.identity.shard, resume: true });
+    ? commandLine('rerun', origin.rerunOf, origin.options, { results: resultsPath, resume: true })
+    : commandLine('run', origin.input, origin.options, { results: resultsPath, resume: true });
   return new UsageError(
     `${resultsPath} is the record of a run that did not finish (${unfinished(origin)}${rowCounts(origin)}): rows it never reached are not in it, ` +
-      `so a rerun would miss them. Finish that run first, then rerun:\n  ${finish}\n  ${commandLine('rerun', resultsPath, {})}`,
+      `so a rerun would miss them. Finish that run first, then rerun:\n  ${finish}\n  ${commandLine('rerun', resultsPath, origin.options, { results: rerunResultsPath(resultsPath) })}`,
   );
 }
 
@@ -92,7 +93,7 @@ export function rerunSettingsRefusal(resultsPath: string, origin: RunState, diff
       ...diffs.map((d) => `  - ${d.label}: recorded ${d.was}; you asked for ${d.now}`),
       'Drop those flags (a rerun takes them from the run), and restore a job file changed since. To send the input with other ' +
         "settings, start a new run that keeps the run's token namespace, so rows already created are recognised and not created twice:",
-      `  ${commandLine('run', origin.input, { ...origin.options, results: freshResults, tokenNamespace: origin.identity.tokenNamespace, shard: origin.identity.shard })} [the new settings]`,
+      `  ${commandLine('run', origin.input, origin.options, { results: freshResults })} [the new settings]`,
     ].join('\n'),
   );
 }

@@ -3,7 +3,7 @@ import type { SendOutcome } from '../delivery/send.js';
 import type { RowStatus } from '../types.js';
 import type { Plan } from './plan.js';
 import { nextStep } from '../report/next-step.js';
-import type { CommandOptions } from './command-line.js';
+import type { Settings } from '../config/resolve.js';
 
 /** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
 const RESERVOIR = 10_000;
@@ -102,7 +102,7 @@ export interface Summary {
   /** A dry run's report: mapping, problems by rule, a masked example (see run/plan.ts). */
   plan?: Plan;
   /** The settings this run was recorded with, for the printed next command. */
-  replay?: CommandOptions;
+  replay?: Settings;
   /** For a rerun: the results file it sent again (for the next step). Absent otherwise. */
   rerunOf?: string;
 }
@@ -130,7 +130,7 @@ export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'resul
 /** Human summary: counts, time, rates. No row content. */
 export function formatSummary(s: Summary): string {
   if (s.alreadyDone) {
-    const next = nextStep({ results: s.results, completed: true, failed: s.rows.failed, invalid: s.rows.invalid });
+    const next = nextStep({ results: s.results, completed: true, failed: s.rows.failed, invalid: s.rows.invalid, ...(s.replay ? { replay: s.replay } : {}) });
     return (
       `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
       `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent.` +

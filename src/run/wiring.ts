@@ -10,12 +10,11 @@ import { InFlightSizer, initialConcurrency, MAX_AUTO_CONCURRENCY } from '../deli
 import { Dispatcher } from '../delivery/dispatch.js';
 import { ReachWatch } from '../delivery/reach.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
-import { ConnectSender, createConnectClient, endpointSetting, type TaskSender } from '../delivery/send.js';
-import { UsageError } from '../errors.js';
+import { ConnectSender, createConnectClient, type TaskSender } from '../delivery/send.js';
+import type { RunConfig } from '../config/resolve.js';
 import { createLimiter } from '../quota/choose.js';
 import type { Limiter } from '../quota/limiter.js';
-import type { Settings } from './config.js';
-import { silent, type RunOptions } from './options.js';
+import type { RunHooks } from './options.js';
 import { RunStats } from './stats.js';
 
 
@@ -58,35 +57,43 @@ export interface Wiring {
 }
 
 /** The real SDK's sender for these settings (preflight.ts makes it before the results file, to check it is ready). */
-export function createSender(options: RunOptions, settings: Settings): TaskSender {
+export function createSender(config: RunConfig): TaskSender {
   return new ConnectSender(
     createConnectClient({
-      endpoint: settings.endpoint,
-      region: settings.region,
-      profile: settings.profile,
-      maxSockets: options.concurrency ?? MAX_AUTO_CONCURRENCY,
-      requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+      ...awsTarget(config),
+      maxSockets: config.get('concurrency') ?? MAX_AUTO_CONCURRENCY,
+      requestTimeoutMs: config.get('requestTimeoutMs')!,
     }),
   );
 }
 
-export async function wire(options: RunOptions, settings: Settings): Promise<Wiring> {
-  const deadlineAfter = options.deadlineSeconds ? deadlineMs(options.deadlineSeconds) : undefined;
+/** Where requests go and as whom: the resolved endpoint, Region and profile, and whether the environment holds credentials. */
+export function awsTarget(config: RunConfig): { endpoint?: string; region?: string; profile?: string; envCredentials: boolean } {
+  return { endpoint: config.get('endpoint'), region: config.get('region'), profile: config.get('profile'), envCredentials: config.envCredentials };
+}
+
+export async function wire(config: RunConfig, hooks: RunHooks): Promise<Wiring> {
+  const deadlineSeconds = config.get('deadlineSeconds');
+  const deadlineAfter = deadlineSeconds ? Math.ceil(deadlineSeconds * 1000) : undefined;
+  const maxAttempts = config.get('maxAttempts')!;
   const stats = new RunStats();
-  const automatic = options.concurrency === undefined;
-  const cap = options.concurrency ?? MAX_AUTO_CONCURRENCY;
-  let concurrency = options.concurrency ?? initialConcurrency(settings.rate, settings.burst, cap);
+  const fixed = config.get('concurrency');
+  const automatic = fixed === undefined;
+  const cap = fixed ?? MAX_AUTO_CONCURRENCY;
+  let concurrency = fixed ?? initialConcurrency(config.rate, config.get('burst')!, cap);
   const sizer = new InFlightSizer(concurrency, cap);
   // A dry run sends nothing: it needs no shared limiter (and no Redis).
   const rate = await createLimiter({
-    ...settings,
-    redisUrl: settings.dryRun ? undefined : options.redis,
-    limiterId: options.limiterId,
-    reserve: options.reserve,
+    ...awsTarget(config),
+    rate: config.rate,
+    burst: config.get('burst')!,
+    redisUrl: config.dryRun ? undefined : config.get('redis'),
+    limiterId: config.get('limiterId'),
+    reserve: config.get('reserve'),
     concurrency,
-    log: options.logger ?? silent,
+    log: hooks.log,
   });
-  const sender: TaskSender | undefined = settings.dryRun ? undefined : (options.sender ?? createSender(options, settings));
+  const sender: TaskSender | undefined = config.dryRun ? undefined : (hooks.sender ?? createSender(config));
 
   const own = new AbortController();
   // Not AbortSignal.timeout: AbortSignal.any holds its sources weakly, so a timeout signal that
@@ -94,25 +101,25 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
   // silently ignored on long runs). A timer of our own, cleared on close, aborts our controller.
   const deadline = deadlineAfter === undefined ? undefined : setTimeout(() => own.abort(new DOMException('the run reached its --deadline', 'TimeoutError')), deadlineAfter);
   deadline?.unref();
-  const signal = options.signal ? AbortSignal.any([own.signal, options.signal]) : own.signal;
+  const signal = hooks.signal ? AbortSignal.any([own.signal, hooks.signal]) : own.signal;
   // Every row waiting for a slot or a token listens on it; hundreds of listeners are expected.
   setMaxListeners(0, signal);
   // Every attempt passes the reach watch: a dead endpoint stops the run instead of failing each row.
-  const watch = new ReachWatch({ maxAttemptsPerRow: settings.maxAttempts });
+  const watch = new ReachWatch({ maxAttemptsPerRow: maxAttempts });
   let unreachable: string | undefined;
   const watched: TaskSender | undefined = sender && {
     startTask: async (request) => {
       const outcome = await sender.startTask(request);
       const reason = watch.observe(outcome);
       if (reason && !unreachable) {
-        unreachable = `cannot reach ${endpointSetting(settings.endpoint)?.url ?? 'the Amazon Connect endpoint'}: ${reason}`;
+        unreachable = `cannot reach ${config.get('endpoint') ?? 'the Amazon Connect endpoint'}: ${reason}`;
         own.abort(new Error(unreachable));
       }
       return outcome;
     },
     destroy: () => sender.destroy(),
   };
-  const dispatcher = watched && new Dispatcher(watched, rate, { ...DEFAULT_RETRY, maxAttempts: settings.maxAttempts }, stats, signal);
+  const dispatcher = watched && new Dispatcher(watched, rate, { ...DEFAULT_RETRY, maxAttempts }, stats, signal);
 
   return {
     stats,
@@ -142,11 +149,4 @@ export async function wire(options: RunOptions, settings: Settings): Promise<Wir
       await rate.close();
     },
   };
-}
-
-/** Node's timers take whole milliseconds up to 2^31 - 1 (24.8 days); a longer one would fire at once. */
-function deadlineMs(seconds: number): number {
-  const ms = Math.ceil(seconds * 1000);
-  if (!(ms >= 1 && ms <= 2 ** 31 - 1)) throw new UsageError('--deadline must be between 0.001 seconds and 24 days (2147483 seconds)');
-  return ms;
 }

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { StartTaskContactCommandInput } from '@aws-sdk/client-connect';
 import { describe, expect, it } from 'vitest';
 import { COMPOUND_MEMBERS, SCALAR_MEMBERS } from '../../src/input/columns.js';
-import { checkJobFile, JOB_KEYS, JOB_SCHEMA } from '../../src/input/job.js';
+import { checkJobFile, JOB_KEYS, JOB_SCHEMA } from '../../src/config/job.js';
 import { compileMapping } from '../../src/input/map.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -37,17 +37,20 @@ async function demo(): Promise<number> {
   const emulator = await startEmulator({ rate: 10, burst: 5 });
   process.stdout.write(`Emulator on ${emulator.url} (quota 10/s, burst 5). Importing samples/tasks.csv…\n`);
   try {
+    // No environment: the demo is the same on every machine.
     const code = await runWithOperatorOutput(
+      'run',
+      join(root, 'samples', 'tasks.csv'),
       {
-        input: join(root, 'samples', 'tasks.csv'),
         results,
         endpoint: emulator.url,
         instanceId: DEMO_INSTANCE_ID,
         contactFlowId: DEMO_CONTACT_FLOW_ID,
         rate: 10,
         burst: 5,
+        logLevel: 'warn',
       },
-      { logLevel: 'warn', progress: true },
+      {},
     );
     const stats = emulator.stats();
     process.stdout.write(

@@ -1,14 +1,16 @@
 /** `merge <results.csv…> --results <out.csv>`: shard results (or a run and its reruns) into one file. */
 import type { Command } from 'commander';
+import { RunConfig } from '../../config/resolve.js';
+import { UsageError } from '../../errors.js';
+import { addSettingOptions, givenFlags } from '../options.js';
 import { mergeResults } from '../../ledger/merge.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { EXIT } from '../exit-codes.js';
 
 export function addMergeCommand(program: Command, setExit: (code: number) => void): void {
-  program
+  const cmd = program
     .command('merge')
     .argument('<results.csv...>', 'results files of one input: its shards, or a run and its reruns (reruns after the run)')
-    .requiredOption('--results <out.csv>', 'the merged results file (must not exist yet)')
     .description('join results files of one input into one complete results file ordered by Result.Line')
     .addHelpText(
       'after',
@@ -28,9 +30,12 @@ Examples:
       --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID}
   connect-task-loader merge samples/tasks.shard-1-of-2.results.csv samples/tasks.shard-2-of-2.results.csv \\
       --results samples/tasks.merged.csv`,
-    )
-    .action(async (files: string[], flags: { results: string }) => {
-      const s = await mergeResults(files, flags.results);
+    );
+  addSettingOptions(cmd, 'merge').action(async (files: string[], _flags: unknown, self: Command) => {
+      const flags = RunConfig.layered({ command: 'merge', input: files[0]!, flags: givenFlags(self, 'merge'), env: process.env }, {}, undefined, undefined);
+      const results = flags.get('results');
+      if (!results) throw new UsageError('merge needs --results <out.csv>: the merged results file (it must not exist yet)');
+      const s = await mergeResults(files, results);
       process.stdout.write(
         `Merged ${s.files} files: ${s.rows} rows — ${s.created} created, ${s.failed} failed, ${s.invalid} invalid` +
           `${s.superseded ? ` (${s.superseded} rows replaced by a rerun's)` : ''}\nResults: ${s.results}\n`,

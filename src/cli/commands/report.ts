@@ -1,6 +1,8 @@
 /** `report <results.csv…>`: what a run did, from its results file(s) and the timeline beside them. */
 import { closeSync, constants, fchmodSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
+import { RunConfig } from '../../config/resolve.js';
+import { addSettingOptions, givenFlags } from '../options.js';
 import { UsageError } from '../../errors.js';
 import { renderHtml } from '../../report/html.js';
 import { buildReport } from '../../report/model.js';
@@ -21,30 +23,25 @@ Examples:
 Exit codes: 0 every row created · 1 some rows failed or invalid · 2 a file cannot be read or is not a
             results file · 3 the run did not finish (resume it) · 70 internal error`;
 
-interface ReportFlags {
-  json?: boolean;
-  html?: string;
-}
-
 export function addReportCommand(program: Command, setExit: (code: number) => void): void {
-  program
+  const cmd = program
     .command('report')
     .argument('<results.csv...>', 'results files of runs (or reruns)')
     .description('summarise results file(s): counts, failures by code, invalid rows by rule, rate, next command; --html for a page')
-    .option('--json', 'print the report as JSON')
-    .option('--html <file>', 'also write a self-contained HTML report (charts, tables) to this file, owner-only')
-    .addHelpText('after', HELP)
-    .action(async (files: string[], flags: ReportFlags) => {
+    .addHelpText('after', HELP);
+  addSettingOptions(cmd, 'report').action(async (files: string[], _flags: unknown, self: Command) => {
+      const flags = RunConfig.layered({ command: 'report', input: files[0]!, flags: givenFlags(self, 'report'), env: process.env }, {}, undefined, undefined);
+      const html = flags.get('html');
       // The page replaces only an earlier page: never a results file, an input or anything else.
-      const head = flags.html ? headOf(flags.html, 'file named by --html') : undefined;
+      const head = html ? headOf(html, 'file named by --html') : undefined;
       if (head !== undefined && head.trim() !== '' && !/^\s*<!doctype html/i.test(head)) {
-        throw new UsageError(`--html ${flags.html} is an existing file that is not an HTML report: it is never overwritten; pass another path`);
+        throw new UsageError(`--html ${html} is an existing file that is not an HTML report: it is never overwritten; pass another path`);
       }
       const reports = [];
       for (const file of files) reports.push(await buildReport(file));
       const exitCode = Math.max(...reports.map((r) => r.exitCode));
-      if (flags.html) writePrivate(flags.html, renderHtml(reports));
-      process.stdout.write(flags.json ? `${reportJson(reports, exitCode)}\n` : `${reports.map(formatReport).join('\n\n')}\n${flags.html ? `\nHTML report: ${flags.html}\n` : ''}`);
+      if (html) writePrivate(html, renderHtml(reports));
+      process.stdout.write(flags.get('json') ? `${reportJson(reports, exitCode)}\n` : `${reports.map(formatReport).join('\n\n')}\n${html ? `\nHTML report: ${html}\n` : ''}`);
       setExit(exitCode);
     });
 }

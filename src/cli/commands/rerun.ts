@@ -1,17 +1,16 @@
 /** `rerun <results.csv>`: send again the rows of a results file that did not succeed. */
 import type { Command } from 'commander';
 import { runWithOperatorOutput } from '../operator.js';
-import { addOperatorOptions, addRunOptions, toRunOptions, type RunFlags } from '../run-options.js';
+import { addSettingOptions, givenFlags } from '../options.js';
 
 export function addRerunCommand(program: Command, setExit: (code: number) => void): void {
-  const cmd = addOperatorOptions(addRunOptions(program.command('rerun').argument('<results.csv>', 'the results file of an earlier run (or rerun)')))
+  addSettingOptions(program.command('rerun').argument('<results.csv>', 'the results file of an earlier run (or rerun)'), 'rerun')
     .description('send again the rows of a results file that failed; rows that succeeded are copied, not sent')
-    .option('--include-invalid', 'also send invalid rows (after correcting them in the results file)')
     .addHelpText(
       'after',
       `
-Endpoint, Region, mapping, routing and token settings are the earlier run's (kept in <results>.run.json);
-a flag that differs from them is refused. The results file is read as UTF-8, comma-separated. Only a
+Endpoint, Region, mapping, routing and token settings are the earlier run's (kept in <results>.run.json)
+unless a flag or an environment variable gives them; one that differs from them is refused. The results file is read as UTF-8, comma-separated. Only a
 completed run can be rerun (finish an interrupted one with run --resume first). Each row keeps its
 ClientToken unless its content changed. Writes <results>.rerun-1.csv (a rerun of that writes
 .rerun-2.csv) unless --results says otherwise; Result.Line still points into the original input.
@@ -25,12 +24,6 @@ Examples:
 Exit codes: 0 all created · 1 some rows still failed or invalid · 2 usage or unreadable file (nothing sent)
             3 interrupted, run again with --resume · 4 another run holds the results file
             70 internal error (a bug) · 130 stopped at once by a second Ctrl-C`,
-    );
-  // The shared --results text describes run's default; a rerun's differs.
-  const results = cmd.options.find((o) => o.long === '--results');
-  if (results) results.description = 'results CSV of this rerun (default: <results>.rerun-1.csv beside it; of a .rerun-1.csv: .rerun-2.csv)';
-  cmd
-    .action(async (input: string, flags: RunFlags) =>
-      setExit(await runWithOperatorOutput({ ...toRunOptions(input, flags), includeInvalid: flags.includeInvalid }, flags, 'rerun')),
-    );
+    )
+    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('rerun', input, givenFlags(cmd, 'rerun'), process.env)));
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { runWithOperatorOutput } from '../operator.js';
-import { addOperatorOptions, addRunOptions, toRunOptions, type RunFlags } from '../run-options.js';
+import { addSettingOptions, givenFlags } from '../options.js';
 
 export const EXAMPLES = `
 Examples:
@@ -35,8 +35,8 @@ Exit codes: 0 all created · 1 some rows failed or invalid · 2 usage or unreada
             70 internal error (a bug: please report it) · 130 stopped at once by a second Ctrl-C (--resume)`;
 
 export function addRunCommand(program: Command, setExit: (code: number) => void): void {
-  addOperatorOptions(addRunOptions(program.command('run').argument('<input>', 'CSV file, - for standard input, or a .csv.gz file')))
+  addSettingOptions(program.command('run').argument('<input>', 'CSV file, - for standard input, or a .csv.gz file'), 'run')
     .description('import rows: one StartTaskContact per record, a results row for each')
     .addHelpText('after', EXAMPLES)
-    .action(async (input: string, flags: RunFlags) => setExit(await runWithOperatorOutput(toRunOptions(input, flags), flags)));
+    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('run', input, givenFlags(cmd, 'run'), process.env)));
 }

@@ -2,12 +2,11 @@
 import type { Command } from 'commander';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { runWithOperatorOutput } from '../operator.js';
-import { addOperatorOptions, addRunOptions, toRunOptions, type RunFlags } from '../run-options.js';
+import { addSettingOptions, givenFlags } from '../options.js';
 
 export function addValidateCommand(program: Command, setExit: (code: number) => void): void {
-  addOperatorOptions(addRunOptions(program.command('validate').argument('<input>', 'CSV file, - or .csv.gz'), false))
+  addSettingOptions(program.command('validate').argument('<input>', 'CSV file, - or .csv.gz'), 'validate')
     .description('map and validate every row, write the results file as planned, and report what a run would do; send nothing (run --dry-run)')
-    .option('--check-live', 'ask the instance (read-only) whether the InstanceId and every ContactFlowId, TaskTemplateId and QuickConnectId named exist; exit 2 if any is missing')
     .addHelpText(
       'after',
       `
@@ -22,7 +21,7 @@ connect:DescribeQuickConnect); --endpoint, --region and --profile say where.
 In a nightly job: connect-task-loader validate x.csv --job x.job.json --check-live && connect-task-loader run …
 `+VALIDATE_HELP,
     )
-    .action(async (input: string, flags: RunFlags) => setExit(await runWithOperatorOutput({ ...toRunOptions(input, flags), dryRun: true }, flags)));
+    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('validate', input, givenFlags(cmd, 'validate'), process.env)));
 }
 
 const VALIDATE_HELP = `

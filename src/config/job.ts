@@ -1,47 +1,56 @@
 /**
  * Job files: a JSON document holding the mapping (renames, attributesFrom, templates) and run
  * defaults, so that an export with its own headers (`Ticket ID`, `Ticket Subject`…) imports with no
- * hand edits. Flags win over it. The published JSON Schema (schema/job.schema.json) is the check:
+ * hand edits. Flags and the environment win over it. The published JSON Schema (schema/job.schema.json) is the check:
  * editors use it through `"$schema"`, and every job file is validated against it before use.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { UsageError } from '../errors.js';
-import type { AttributesFrom, TaskTemplateSpec } from './map.js';
+import type { AttributesFrom, TaskTemplateSpec } from '../input/map.js';
+import { helpOf, JOB_SETTING_KEYS, setting, type JobSettingKey, type Values } from './settings.js';
 
-export interface JobFile {
+/** The run defaults a job file may set (config/settings.ts marks them), and its mapping. */
+export type JobFile = { [K in JobSettingKey]?: Values[K] } & {
   $schema?: string;
   description?: string;
-  instanceId?: string;
-  contactFlowId?: string;
-  taskTemplateId?: string;
-  quickConnectId?: string;
-  tokenNamespace?: string;
-  tokenKey?: string[];
-  rate?: number;
-  burst?: number;
-  encoding?: string;
-  delimiter?: string;
-  /** IANA zone for ScheduledTime values written without one. */
-  timezone?: string;
-  strictColumns?: boolean;
   /** Input column → the convention header it stands for. */
   columns?: Record<string, string>;
   attributesFrom?: AttributesFrom;
   /** Templates per request member: `"Name": "{{Ticket Subject}} (#{{Ticket ID}})"`. */
   task?: TaskTemplateSpec;
-}
-
-/** Every key the code reads; test/input/job-schema.test.ts keeps it equal to the schema's. */
-export const JOB_KEYS: Record<keyof JobFile, true> = {
-  $schema: true, description: true, instanceId: true, contactFlowId: true, taskTemplateId: true, quickConnectId: true,
-  tokenNamespace: true, tokenKey: true, rate: true, burst: true, encoding: true, delimiter: true, timezone: true,
-  strictColumns: true, columns: true, attributesFrom: true, task: true,
 };
 
-/** The schema as published in the package (schema/ sits beside dist/ and src/). */
-export const JOB_SCHEMA = JSON.parse(readFileSync(schemaPath(), 'utf8')) as Record<string, unknown>;
+/**
+ * The schema as published (schema/job.schema.json, beside dist/ and src/): its mapping part is
+ * written there by hand; its run defaults are the settings table's, put in by `jobSchema()` and
+ * written back by `npm run schema` (a test keeps the file equal to it).
+ */
+const PUBLISHED = JSON.parse(readFileSync(schemaPath(), 'utf8')) as { properties: Record<string, unknown> } & Record<string, unknown>;
+
+/** The whole job file schema: the published mapping keys, and one key per job setting of the table. */
+export function jobSchema(): Record<string, unknown> {
+  const settings = Object.fromEntries(
+    JOB_SETTING_KEYS.map((k) => {
+      const s = setting(k);
+      const env = s.env.join(', ');
+      return [k, { ...s.schema, description: `${capitalise(helpOf(k, 'run'))} (${s.flag} and ${env} win over it).` }];
+    }),
+  );
+  const { $schema, description, ...mapping } = PUBLISHED.properties;
+  const mappingOnly = Object.fromEntries(Object.entries(mapping).filter(([k]) => !(JOB_SETTING_KEYS as string[]).includes(k)));
+  return { ...PUBLISHED, properties: { $schema, description, ...settings, ...mappingOnly } };
+}
+
+export const JOB_SCHEMA = jobSchema();
+
+/** Writes the derived schema to the published file (npm run schema). */
+export function writeJobSchema(): void {
+  writeFileSync(schemaPath(), `${JSON.stringify(JOB_SCHEMA, null, 2)}\n`);
+}
+
+const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** schema/job.schema.json at the package's root: the nearest folder above this module that has it (src/, dist/ or a bench build). */
 function schemaPath(): URL {

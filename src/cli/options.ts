@@ -1,0 +1,49 @@
+/**
+ * Commander's options for each command, derived from the settings table (config/settings.ts): a
+ * command's `--help` lists exactly the settings it takes, each with its default and environment
+ * variable, and a flag's value is parsed by the table's own parser. Only values given on the
+ * command line are handed on: the environment, the earlier run and the job file are resolved in
+ * config/resolve.ts, where each value's origin is kept.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Settings } from '../config/resolve.js';
+import { helpOf, setting, settingsOf, SettingValueError, type CommandName, type SettingKey } from '../config/settings.js';
+
+export function addSettingOptions(cmd: Command, command: CommandName): Command {
+  for (const key of settingsOf(command)) cmd.addOption(optionOf(key, command));
+  return cmd;
+}
+
+function optionOf(key: SettingKey, command: CommandName): Option {
+  const s = setting(key);
+  const option = new Option(s.arg ? `${s.flag} ${s.arg}` : s.flag, describe(key, command));
+  if (s.choices) option.choices(s.choices);
+  else if (s.arg) {
+    option.argParser((value: string) => {
+      try {
+        return s.parse(value);
+      } catch (err) {
+        if (err instanceof SettingValueError) throw new InvalidArgumentError(`${s.flag} ${err.message}`);
+        throw err;
+      }
+    });
+  }
+  return option;
+}
+
+/** The help line: what it does, its default, and its environment variables. */
+function describe(key: SettingKey, command: CommandName): string {
+  const s = setting(key);
+  const byDefault = s.defaultHelp ?? (s.default !== undefined && typeof s.default !== 'boolean' ? String(s.default) : undefined);
+  return `${helpOf(key, command)}${byDefault ? ` (default: ${byDefault})` : ''} [env: ${s.env.join(', ')}]`;
+}
+
+/** The settings given on the command line, by the table's keys (defaults and the environment are not values given). */
+export function givenFlags(cmd: Command, command: CommandName): Settings {
+  const given: Record<string, unknown> = {};
+  for (const key of settingsOf(command)) {
+    const attribute = optionOf(key, command).attributeName();
+    if (cmd.getOptionValueSource(attribute) === 'cli') given[key] = cmd.getOptionValue(attribute);
+  }
+  return given as Settings;
+}

@@ -1,0 +1,43 @@
+/**
+ * The command lines the tool prints as the way on (the Next lines of run, rerun, validate and
+ * report, the refusals): built from a run's settings through the settings table, values
+ * shell-quoted, so that each works as printed from another shell. `--results` is always written
+ * out: a CTL_RESULTS in that shell must not point the command at another file.
+ */
+import { PRINTED_KEYS, setting, settingsOf, type SettingKey } from './settings.js';
+import type { Settings } from './resolve.js';
+
+export const BIN = 'connect-task-loader';
+
+export interface Extra {
+  results?: string;
+  resume?: boolean;
+  includeInvalid?: boolean;
+}
+
+/** `run <input>` with every printed setting; `rerun <results>` with those a rerun does not take from its run. */
+export function commandLine(command: 'run' | 'rerun', input: string, settings: Settings, extra: Extra = {}): string {
+  const parts = [BIN, command, shellQuote(input)];
+  if (extra.results !== undefined) parts.push('--results', shellQuote(extra.results));
+  const takes = new Set(settingsOf(command));
+  for (const key of PRINTED_KEYS) {
+    const s = setting(key);
+    if (!takes.has(key) || (command === 'rerun' && s.printed !== 'always')) continue;
+    const value = settings[key];
+    if (value === undefined) continue;
+    parts.push(s.flag, shellQuote(printed(key, value)));
+  }
+  if (extra.includeInvalid) parts.push('--include-invalid');
+  if (extra.resume) parts.push('--resume');
+  return parts.join(' ');
+}
+
+function printed(key: SettingKey, value: unknown): string {
+  const print = setting(key).print as ((v: unknown) => string) | undefined;
+  return print ? print(value) : String(value);
+}
+
+/** Quotes an argument for a POSIX shell when it holds anything but safe characters. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,355 @@
+/**
+ * The table of settings: every option of run, rerun, validate, report and merge, declared once.
+ * Commander's options and their help, the environment variables, the job file's keys and schema,
+ * what a run records and compares (its identity), what a resumed or rerun run keeps, and what the
+ * printed commands carry are all read from here (cli/options.ts, config/resolve.ts,
+ * config/job-schema.ts, config/command-line.ts). A new setting is one entry below.
+ *
+ * Precedence, the same for every setting: flag > environment > the earlier run (resume, rerun) >
+ * job file > default.
+ */
+
+import type { Shard } from '../input/shard.js';
+
+export type CommandName = 'run' | 'rerun' | 'validate' | 'report' | 'merge';
+
+/** A bad value: the message completes "<where the value came from> …", e.g. "must be a number above 0". */
+export class SettingValueError extends Error {}
+
+export interface Setting<T> {
+  /** The long flag; `--no-x` for a boolean that is on by default. */
+  flag: string;
+  /** The flag's value placeholder (`<n>`); absent for a boolean flag. */
+  arg?: string;
+  /** Environment variables, first found wins: ours (`CTL_` + the flag), then the AWS SDK's own. */
+  env: readonly string[];
+  /** The job file may set it (under the setting's own key). */
+  job?: true;
+  /** Text (a flag's argument, an environment variable, a job file's string) → value; throws SettingValueError. */
+  parse(text: string): T;
+  /** A value that is not text (a library caller's, a job file's number or list): checked; text values are parsed. */
+  check?(value: T): T;
+  /** The value as a printed command writes it (default: as text). */
+  print?(value: T): string;
+  /** The built-in default, if one applies to every run. */
+  default?: T;
+  /** How `--help` states the default when it is not a plain value. */
+  defaultHelp?: string;
+  choices?: readonly string[];
+  commands: readonly CommandName[];
+  /** Part of the run's identity: recorded, and compared before a resume, a rerun or "already done". */
+  identity?: true;
+  /** A resumed or rerun run takes it from the earlier run when neither a flag nor the environment gives it. */
+  kept?: true;
+  /**
+   * Printed commands (Next lines, the way on in refusals) carry it: `run` commands each such
+   * setting; `rerun` commands only those marked 'always' (a rerun takes the rest from its run).
+   */
+  printed?: 'run' | 'always';
+  /** Never printed or logged (a Redis URL may hold a password). */
+  secret?: true;
+  /** Help text, per command where it differs. */
+  help: string | Partial<Record<CommandName, string>> & { default: string };
+  /** The job file schema's type for this key (JSON Schema). */
+  schema?: Record<string, unknown>;
+}
+
+const fail = (message: string): never => {
+  throw new SettingValueError(message);
+};
+
+const text = (value: string): string => (value === '' ? fail('must not be empty') : value);
+
+const number = (check: (n: number) => boolean, rule: string) => (value: string | number): number => {
+  const n = typeof value === 'number' ? value : value.trim() === '' ? NaN : Number(value);
+  return Number.isFinite(n) && check(n) ? n : fail(rule);
+};
+
+const positive = number((n) => n > 0, 'must be a number above 0');
+const wholeNumber = number((n) => Number.isInteger(n) && n >= 1, 'must be a whole number of at least 1');
+const nonNegative = number((n) => n >= 0, 'must be a number of at least 0');
+
+/** Node's timers take whole milliseconds up to 2^31 - 1 (24.8 days); a longer one would fire at once. */
+const seconds = (v: string | number): number => {
+  const s = positive(v);
+  return Math.ceil(s * 1000) <= 2 ** 31 - 1 ? s : fail('must be between 0.001 seconds and 24 days (2147483 seconds)');
+};
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off', '']);
+const boolean = (value: string): boolean =>
+  TRUE.has(value.trim().toLowerCase()) ? true : FALSE.has(value.trim().toLowerCase()) ? false : fail('must be true or false (1 or 0)');
+
+const list = (value: string): string[] => {
+  const parts = value.split(',').map((s) => s.trim());
+  return parts.some((p) => p === '') ? fail('must be column names separated by commas') : parts;
+};
+
+/** One character; `\t` and `tab`, as typed in a shell or a job file, mean the tab character. */
+export function delimiter(value: string): string {
+  const d = value === '\\t' || value.toLowerCase() === 'tab' ? '\t' : value;
+  if ([...d].length !== 1 || d === '"' || d === '\n' || d === '\r') {
+    fail(`must be one character other than a quote or a line break, not ${JSON.stringify(value)} (a tab: --delimiter tab)`);
+  }
+  return d;
+}
+
+export function timeZone(value: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+  } catch {
+    fail(`"${value}" is not an IANA time zone (e.g. Europe/London, America/New_York)`);
+  }
+  return value;
+}
+
+export function shard(value: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(value.trim());
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || !(count >= 1) || !(index >= 1 && index <= count)) fail(`must be i/n with 1 ≤ i ≤ n, e.g. 2/3 (got "${value}")`);
+  return { index, count };
+}
+
+const url = (value: string): string => {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.hostname) {
+    fail(`${JSON.stringify(value)} is not an http(s) URL: write it as https://host or http://127.0.0.1:4566 (the emulator)`);
+  }
+  return value;
+};
+
+const choice = <C extends string>(choices: readonly C[]) => (value: string): C =>
+  (choices as readonly string[]).includes(value) ? (value as C) : fail(`must be one of ${choices.join(', ')}`);
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+
+const SENDING: CommandName[] = ['run', 'rerun'];
+const IMPORTING: CommandName[] = ['run', 'rerun', 'validate'];
+const READING_INPUT: CommandName[] = ['run', 'validate'];
+
+const ROUTING_SCHEMA = { type: 'string', minLength: 1, maxLength: 500 };
+
+/** Every setting, in the order `--help` lists them. */
+export const SETTINGS = {
+  job: {
+    flag: '--job', arg: '<file.json>', env: ['CTL_JOB'], parse: text,
+    commands: IMPORTING, kept: true, printed: 'run',
+    help: 'job file: column templates and defaults (flags and the environment win over it)',
+  } satisfies Setting<string>,
+  instanceId: {
+    flag: '--instance-id', arg: '<id>', env: ['CTL_INSTANCE_ID'], job: true, parse: text,
+    commands: IMPORTING, identity: true, kept: true, printed: 'run',
+    help: 'InstanceId for rows without an InstanceId value',
+    schema: { type: 'string', minLength: 1, maxLength: 100 },
+  } satisfies Setting<string>,
+  contactFlowId: {
+    flag: '--contact-flow-id', arg: '<id>', env: ['CTL_CONTACT_FLOW_ID'], job: true, parse: text,
+    commands: IMPORTING, identity: true, kept: true, printed: 'run',
+    help: 'ContactFlowId for rows without a routing value', schema: ROUTING_SCHEMA,
+  } satisfies Setting<string>,
+  taskTemplateId: {
+    flag: '--task-template-id', arg: '<id>', env: ['CTL_TASK_TEMPLATE_ID'], job: true, parse: text,
+    commands: IMPORTING, identity: true, kept: true, printed: 'run',
+    help: 'TaskTemplateId for rows without a routing value', schema: ROUTING_SCHEMA,
+  } satisfies Setting<string>,
+  quickConnectId: {
+    flag: '--quick-connect-id', arg: '<id>', env: ['CTL_QUICK_CONNECT_ID'], job: true, parse: text,
+    commands: IMPORTING, identity: true, kept: true, printed: 'run',
+    help: 'QuickConnectId for rows without a routing value', schema: { type: 'string', minLength: 1 },
+  } satisfies Setting<string>,
+  results: {
+    flag: '--results', arg: '<file>', env: ['CTL_RESULTS'], parse: text,
+    commands: [...IMPORTING, 'merge'],
+    defaultHelp: '<input without extension>.results.csv beside the input',
+    help: {
+      default: 'results CSV',
+      rerun: 'results CSV of this rerun (default: <results>.rerun-1.csv beside it; of a .rerun-1.csv: .rerun-2.csv)',
+      merge: 'the merged results file (must not exist yet)',
+    },
+  } satisfies Setting<string>,
+  endpoint: {
+    flag: '--endpoint', arg: '<url>', env: ['CTL_ENDPOINT', 'AWS_ENDPOINT_URL_CONNECT', 'AWS_ENDPOINT_URL'], parse: url,
+    defaultHelp: "the Region's AWS endpoint", commands: IMPORTING, identity: true, kept: true, printed: 'always',
+    help: 'service endpoint (emulator, VPC endpoint)',
+  } satisfies Setting<string>,
+  region: {
+    flag: '--region', arg: '<region>', env: ['CTL_REGION', 'AWS_REGION'], parse: text,
+    defaultHelp: "the profile's region; us-east-1 for an emulator on this machine", commands: IMPORTING,
+    identity: true, kept: true, printed: 'always',
+    help: 'AWS Region',
+  } satisfies Setting<string>,
+  profile: {
+    flag: '--profile', arg: '<name>', env: ['CTL_PROFILE', 'AWS_PROFILE'], parse: text,
+    defaultHelp: 'the standard credential chain', commands: IMPORTING, kept: true, printed: 'always',
+    help: 'AWS profile',
+  } satisfies Setting<string>,
+  tokenKey: {
+    flag: '--token-key', arg: '<col[,col...]>', env: ['CTL_TOKEN_KEY'], job: true, parse: list, check: (v: string[]) => list(v.join(',')), print: (v: string[]) => v.join(','),
+    defaultHelp: 'the whole mapped request', commands: IMPORTING, identity: true, kept: true, printed: 'run',
+    help: 'columns that identify a row for its ClientToken',
+    schema: { type: 'array', items: { type: 'string' }, minItems: 1 },
+  } satisfies Setting<string[]>,
+  tokenNamespace: {
+    flag: '--token-namespace', arg: '<s>', env: ['CTL_TOKEN_NAMESPACE'], job: true, parse: text,
+    defaultHelp: "the input file's name and the first 16 hex digits of its SHA-256", commands: IMPORTING,
+    identity: true, kept: true, printed: 'run',
+    help: 'mixed into every ClientToken',
+    schema: { type: 'string', minLength: 1 },
+  } satisfies Setting<string>,
+  encoding: {
+    flag: '--encoding', arg: '<enc>', env: ['CTL_ENCODING'], job: true, parse: text,
+    defaultHelp: 'utf8; invalid UTF-8 is an error', commands: READING_INPUT, identity: true, kept: true, printed: 'run',
+    help: 'input encoding: utf8, latin1, windows-1252, utf-16le…',
+    schema: { type: 'string', minLength: 1 },
+  } satisfies Setting<string>,
+  delimiter: {
+    flag: '--delimiter', arg: '<char>', env: ['CTL_DELIMITER'], job: true, parse: delimiter, print: (v: string) => (v === '\t' ? 'tab' : v),
+    defaultHelp: '","', commands: READING_INPUT, identity: true, kept: true, printed: 'run',
+    help: 'field delimiter, e.g. ";" or tab',
+    schema: { type: 'string', minLength: 1 },
+  } satisfies Setting<string>,
+  timezone: {
+    flag: '--timezone', arg: '<zone>', env: ['CTL_TIMEZONE'], job: true, parse: timeZone,
+    defaultHelp: 'none: such values are invalid', commands: IMPORTING, identity: true, kept: true, printed: 'run',
+    help: 'IANA zone (Europe/London) for ScheduledTime values written without one, e.g. "2026-12-01 09:00"',
+    schema: { type: 'string', minLength: 1 },
+  } satisfies Setting<string>,
+  shard: {
+    flag: '--shard', arg: '<i/n>', env: ['CTL_SHARD'], parse: shard, check: (v: Shard) => shard(`${v.index}/${v.count}`), print: (v: Shard) => `${v.index}/${v.count}`, commands: READING_INPUT,
+    identity: true, kept: true, printed: 'run',
+    help: 'take shard i of n (1-based) of the input, by record; own results file (<input>.shard-i-of-n.results.csv) and lock',
+  } satisfies Setting<Shard>,
+  rate: {
+    flag: '--rate', arg: '<n>', env: ['CTL_RATE'], job: true,
+    parse: (v: string) => (v.trim() === 'auto' ? 'auto' : positive(v)),
+    check: (v: number | 'auto') => (v === 'auto' ? v : positive(v)),
+    default: 2, commands: SENDING, kept: true, printed: 'run',
+    help: "ceiling of requests per second: the account's StartTaskContact quota, or auto: read it from Service Quotas",
+    schema: { type: 'number', exclusiveMinimum: 0 },
+  } satisfies Setting<number | 'auto'>,
+  burst: {
+    flag: '--burst', arg: '<n>', env: ['CTL_BURST'], job: true, parse: wholeNumber, check: wholeNumber,
+    default: 5, commands: SENDING, kept: true, printed: 'run',
+    help: 'burst allowance of that quota', schema: { type: 'integer', minimum: 1 },
+  } satisfies Setting<number>,
+  concurrency: {
+    flag: '--concurrency', arg: '<n>', env: ['CTL_CONCURRENCY'], parse: wholeNumber, check: wholeNumber,
+    defaultHelp: 'automatic, the smallest window that carries the most, from 16 up to 256', commands: SENDING,
+    help: 'cap on requests in flight',
+  } satisfies Setting<number>,
+  maxAttempts: {
+    flag: '--max-attempts', arg: '<n>', env: ['CTL_MAX_ATTEMPTS'], parse: wholeNumber, check: wholeNumber, default: 8, commands: SENDING,
+    help: 'attempts per row for 5xx, timeouts and resets; throttles do not count',
+  } satisfies Setting<number>,
+  requestTimeoutMs: {
+    flag: '--request-timeout', arg: '<seconds>', env: ['CTL_REQUEST_TIMEOUT'], parse: (v: string) => positive(v) * 1000, check: positive, print: (ms: number) => String(ms / 1000),
+    default: 15_000, defaultHelp: '15', commands: SENDING,
+    help: 'time limit per request; no answer by then = unknown outcome, resent with the same token',
+  } satisfies Setting<number>,
+  deadlineSeconds: {
+    flag: '--deadline', arg: '<seconds>', env: ['CTL_DEADLINE'],
+    parse: seconds, check: seconds,
+    commands: SENDING,
+    help: 'stop taking new rows after this long, finish what is in flight, exit 3',
+  } satisfies Setting<number>,
+  dryRun: {
+    flag: '--dry-run', env: ['CTL_DRY_RUN'], parse: boolean, commands: ['run'],
+    help: 'validate and write the results file with what would be sent; send nothing',
+  } satisfies Setting<boolean>,
+  resume: {
+    flag: '--resume', env: ['CTL_RESUME'], parse: boolean, commands: SENDING,
+    help: {
+      default: 'continue an interrupted run: rows already final in --results are skipped, the rest sent with the same tokens',
+      rerun: 'continue an interrupted rerun: rows already final in its results are skipped',
+    },
+  } satisfies Setting<boolean>,
+  includeInvalid: {
+    flag: '--include-invalid', env: ['CTL_INCLUDE_INVALID'], parse: boolean, commands: ['rerun'],
+    help: 'also send invalid rows (after correcting them in the results file)',
+  } satisfies Setting<boolean>,
+  checkLive: {
+    flag: '--check-live', env: ['CTL_CHECK_LIVE'], parse: boolean, commands: ['validate'],
+    help: 'ask the instance (read-only) whether the InstanceId and every ContactFlowId, TaskTemplateId and QuickConnectId named exist; exit 2 if any is missing',
+  } satisfies Setting<boolean>,
+  strictColumns: {
+    flag: '--strict-columns', env: ['CTL_STRICT_COLUMNS'], job: true, parse: boolean, commands: IMPORTING,
+    help: 'a header that looks like a misspelt member (Descripton, name, Attribute.x) is a refusal (exit 2), not a warning',
+    schema: { type: 'boolean' },
+  } satisfies Setting<boolean>,
+  redis: {
+    flag: '--redis', arg: '<url>', env: ['CTL_REDIS', 'CTL_REDIS_URL'], parse: text, commands: SENDING, secret: true,
+    help: 'share one rate limit with every process using this Redis and limiter id (redis://[:password@]host:port)',
+  } satisfies Setting<string>,
+  limiterId: {
+    flag: '--limiter-id', arg: '<s>', env: ['CTL_LIMITER_ID'], parse: text, defaultHelp: 'the AWS account and Region', commands: SENDING,
+    help: 'what shares a quota',
+  } satisfies Setting<string>,
+  reserve: {
+    flag: '--reserve', arg: '<rps>', env: ['CTL_RESERVE'], parse: nonNegative, check: nonNegative, default: 0, commands: SENDING,
+    help: "requests/s of the quota left to the account's other callers",
+  } satisfies Setting<number>,
+  logLevel: {
+    flag: '--log-level', arg: '<level>', env: ['CTL_LOG_LEVEL'], parse: choice(LOG_LEVELS), choices: LOG_LEVELS, default: 'info',
+    commands: IMPORTING, help: 'log detail',
+  } satisfies Setting<(typeof LOG_LEVELS)[number]>,
+  logFormat: {
+    flag: '--log-format', arg: '<format>', env: ['CTL_LOG_FORMAT'], parse: choice(LOG_FORMATS), choices: LOG_FORMATS,
+    defaultHelp: 'pretty on a terminal, json otherwise', commands: IMPORTING, help: 'log format',
+  } satisfies Setting<(typeof LOG_FORMATS)[number]>,
+  progress: {
+    flag: '--no-progress', env: ['CTL_NO_PROGRESS'], parse: (v: string) => !boolean(v), default: true, commands: IMPORTING,
+    help: 'no progress line on a terminal, no progress log lines off one',
+  } satisfies Setting<boolean>,
+  progressInterval: {
+    flag: '--progress-interval', arg: '<seconds>', env: ['CTL_PROGRESS_INTERVAL'], parse: positive, check: positive, default: 30, commands: IMPORTING,
+    help: 'off a terminal: seconds between JSON progress log lines',
+  } satisfies Setting<number>,
+  summaryJson: {
+    flag: '--summary-json', arg: '<file>', env: ['CTL_SUMMARY_JSON'], parse: text, commands: IMPORTING,
+    help: 'also write the summary as JSON to this file',
+  } satisfies Setting<string>,
+  json: {
+    flag: '--json', env: ['CTL_JSON'], parse: boolean, commands: ['report'], help: 'print the report as JSON',
+  } satisfies Setting<boolean>,
+  html: {
+    flag: '--html', arg: '<file>', env: ['CTL_HTML'], parse: text, commands: ['report'],
+    help: 'also write a self-contained HTML report (charts, tables) to this file, owner-only',
+  } satisfies Setting<string>,
+};
+
+export type SettingKey = keyof typeof SETTINGS;
+/** The value type of each setting. */
+export type Values = { [K in SettingKey]: ReturnType<(typeof SETTINGS)[K]['parse']> };
+/** The settings a resumed or rerun run keeps from the run it continues (what a run state records). */
+export type KeptKey = { [K in SettingKey]: (typeof SETTINGS)[K] extends { kept: true } ? K : never }[SettingKey];
+/** The settings a job file may hold. */
+export type JobSettingKey = { [K in SettingKey]: (typeof SETTINGS)[K] extends { job: true } ? K : never }[SettingKey];
+
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+export function setting(key: SettingKey): Setting<unknown> {
+  return SETTINGS[key] as Setting<unknown>;
+}
+
+/** The settings a command takes, in table order. */
+export function settingsOf(command: CommandName): SettingKey[] {
+  return SETTING_KEYS.filter((k) => setting(k).commands.includes(command));
+}
+
+export function helpOf(key: SettingKey, command: CommandName): string {
+  const h = setting(key).help;
+  return typeof h === 'string' ? h : (h[command] ?? h.default);
+}
+
+/** Keys with a property for each trait, for the record and the printed commands. */
+export const IDENTITY_KEYS = SETTING_KEYS.filter((k) => setting(k).identity);
+export const KEPT_KEYS = SETTING_KEYS.filter((k) => setting(k).kept);
+export const PRINTED_KEYS = SETTING_KEYS.filter((k) => setting(k).printed);
+export const JOB_SETTING_KEYS = SETTING_KEYS.filter((k) => setting(k).job);
