@@ -15,7 +15,7 @@ import { acquireLock } from '../ledger/lock.js';
 import { checkLive } from '../delivery/live.js';
 import { pipeline } from './pipeline.js';
 import { rerunResultsPath } from '../ledger/writer.js';
-import { withQuota } from '../quota/auto.js';
+import { withQuota } from '../rate/auto.js';
 import { shardResultsPath } from '../input/shard.js';
 import { checkCoverage } from '../ledger/coverage.js';
 import { checkOwnFile, readState, sha256File, statePath, STATE_VERSION, writeState, type RunIdentity, type RunOutcome, type RunState, type StoredOptions } from '../ledger/state.js';

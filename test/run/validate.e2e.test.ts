@@ -5,8 +5,8 @@
 import { DescribeContactFlowCommand, GetTaskTemplateCommand } from '@aws-sdk/client-connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/delivery/dispatch.js';
-import { LocalLimiter } from '../../src/quota/limiter.js';
-import { AdaptiveRate } from '../../src/delivery/rate.js';
+import { LocalLimiter } from '../../src/rate/limiter.js';
+import { AdaptiveRate } from '../../src/rate/adaptive.js';
 import { DEFAULT_RETRY } from '../../src/delivery/retry.js';
 import { ConnectSender, createConnectClient } from '../../src/delivery/send.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';

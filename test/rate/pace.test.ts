@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SharedPace } from '../../src/quota/pace.js';
+import { SharedPace } from '../../src/rate/pace.js';
 import { skipRedis, startRedis, type TestRedis } from '../redis.js';
 
 describe.skipIf(skipRedis)('shared pace', () => {

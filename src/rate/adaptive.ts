@@ -8,8 +8,8 @@
  * (never more than a multiplicative cut of the old one). Without throttles the rate climbs back
  * additively towards the ceiling, probing for share that other callers have given up.
  */
-import { TokenBucket } from './limiter.js';
-import type { SendOutcome } from './send.js';
+import { TokenBucket } from './bucket.js';
+import type { SendOutcome } from '../delivery/send.js';
 
 export interface RateControl {
   take(signal?: AbortSignal): Promise<void>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TokenBucket } from '../../src/delivery/limiter.js';
-import { AdaptiveRate } from '../../src/delivery/rate.js';
+import { TokenBucket } from '../../src/rate/bucket.js';
+import { AdaptiveRate } from '../../src/rate/adaptive.js';
 import type { SendOutcome } from '../../src/delivery/send.js';
 
 /** A hand-moved clock: these tests assert on arithmetic, never on wall time. */

@@ -1,5 +1,5 @@
 /** Which limiter a run gets: the in-process one, or the shared one when a Redis URL is configured. */
-import { AdaptiveRate } from '../delivery/rate.js';
+import { AdaptiveRate } from './adaptive.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../run/options.js';
 import { LocalLimiter, type Limiter } from './limiter.js';

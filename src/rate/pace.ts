@@ -1,7 +1,7 @@
 /**
  * The adaptive control of a shared limiter: one pace for every process on a limiter id, kept in Redis.
  *
- * The same idea as the in-process control (delivery/rate.ts), measured on the whole cluster: when any
+ * The same idea as the in-process control (adaptive.ts), measured on the whole cluster: when any
  * process is throttled, the rate of requests the service *accepted* from all processes over the last
  * seconds is the free share of the quota (a token bucket at saturation accepts exactly its refill rate),
  * and it becomes the cluster's pace. Without throttles the pace climbs back by 5 % of the ceiling per

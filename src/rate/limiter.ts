@@ -5,7 +5,7 @@
  * one Redis and limiter id: bottleneck's clustering, see shared.ts).
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { RateControl } from '../delivery/rate.js';
+import type { RateControl } from './adaptive.js';
 import type { SendOutcome } from '../delivery/send.js';
 
 export interface Limiter {
@@ -26,7 +26,7 @@ export interface Limiter {
   onChange?: (event: 'cut' | 'restored', rate: number) => void;
 }
 
-/** The in-process limiter: an adaptive token bucket (delivery/rate.ts) and a cap on slots. */
+/** The in-process limiter: an adaptive token bucket (adaptive.ts) and a cap on slots. */
 export class LocalLimiter implements Limiter {
   private readonly slots: LimitFunction;
 

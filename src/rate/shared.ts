@@ -19,7 +19,7 @@
 import Bottleneck from '@maselious/bottleneck';
 import { setMaxListeners } from 'node:events';
 import type { Redis } from 'ioredis';
-import { AdaptiveRate } from '../delivery/rate.js';
+import { AdaptiveRate } from './adaptive.js';
 import type { SendOutcome } from '../delivery/send.js';
 import type { Logger } from '../run/options.js';
 import { LocalLimiter, type Limiter } from './limiter.js';
