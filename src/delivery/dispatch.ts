@@ -6,9 +6,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Limiter } from '../rate/limiter.js';
 import { decide, type RetryPolicy } from './retry.js';
-import type { SendOutcome, TaskSender } from './send.js';
+import type { TaskSender } from './send.js';
 import type { RunStats } from '../run/stats.js';
-import type { TaskRequest } from '../types.js';
+import type { SendOutcome, TaskRequest } from '../types.js';
 
 export interface Delivery {
   /** The final outcome: created, refused, or the last transient failure once attempts ran out. */

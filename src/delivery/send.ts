@@ -6,8 +6,9 @@ import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInp
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../aws.js';
 import { UsageError } from '../errors.js';
-import type { TaskRequest } from '../types.js';
+import type { SendOutcome, TaskRequest } from '../types.js';
 
 export interface ClientOptions {
   endpoint?: string;
@@ -21,18 +22,6 @@ export interface ClientOptions {
   maxAttempts?: number;
 }
 
-/** What one attempt came to, by what it means for the row. */
-export type SendOutcome =
-  | { kind: 'created'; contactId: string }
-  /** 429: the account's quota is spent; send again later, it costs the row nothing. */
-  | { kind: 'throttled'; code: string; message: string }
-  /** 5xx, a timeout or a broken connection: retry with the same token. `answered` false = outcome unknown. */
-  | { kind: 'transient'; code: string; message: string; answered: boolean }
-  /** 4xx other than 429: the service refused this request; sending it again cannot help. */
-  | { kind: 'refused'; code: string; message: string; status: number }
-  /** Credentials or signing are wrong (no credentials, expired token, 401/403): no row can succeed. */
-  | { kind: 'fatal'; code: string; message: string };
-
 /** The seam between the pipeline and the SDK: tests of the retry logic may inject their own. */
 export interface TaskSender {
   startTask(request: TaskRequest): Promise<SendOutcome>;
@@ -44,10 +33,6 @@ export interface TaskSender {
 /** How long resolving credentials may take before the run refuses (the instance metadata service can hang). */
 export const CREDENTIALS_TIMEOUT_MS = 10_000;
 
-/** The region signed for when none is given and the endpoint is on this machine (the emulator). */
-export const EMULATOR_REGION = 'us-east-1';
-export const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
-
 /** The endpoint requests go to, and which setting named it; undefined = the AWS endpoint of the Region. */
 export function endpointSetting(endpoint: string | undefined): { url: string; from: string } | undefined {
   if (endpoint !== undefined) return { url: endpoint, from: '--endpoint' };
@@ -56,15 +41,6 @@ export function endpointSetting(endpoint: string | undefined): { url: string; fr
     if (url) return { url, from: name };
   }
   return undefined;
-}
-
-export function isLoopback(endpoint: string | undefined): boolean {
-  if (!endpoint) return false;
-  try {
-    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(endpoint).hostname);
-  } catch {
-    return false;
-  }
 }
 
 /** Where requests go: `--endpoint`, else the SDK's environment overrides; undefined = AWS's own endpoint. */

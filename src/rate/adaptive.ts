@@ -9,7 +9,7 @@
  * additively towards the ceiling, probing for share that other callers have given up.
  */
 import { TokenBucket } from './bucket.js';
-import type { SendOutcome } from '../delivery/send.js';
+import type { SendOutcome } from '../types.js';
 
 export interface RateControl {
   take(signal?: AbortSignal): Promise<void>;

@@ -5,8 +5,8 @@
  * quota codes are not published. Not allowed or not found: the default 2/5 with one warning.
  */
 import type { ServiceQuota } from '@aws-sdk/client-service-quotas';
-import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../delivery/send.js';
-import type { Logger } from '../run/options.js';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../aws.js';
+import type { Logger } from '../types.js';
 
 export const DEFAULT_QUOTA = { rate: 2, burst: 5 };
 const TIMEOUT_MS = 5_000;

@@ -1,7 +1,7 @@
 /** Which limiter a run gets: the in-process one, or the shared one when a Redis URL is configured. */
 import { AdaptiveRate } from './adaptive.js';
 import { UsageError } from '../errors.js';
-import type { Logger } from '../run/options.js';
+import type { Logger } from '../types.js';
 import { LocalLimiter, type Limiter } from './limiter.js';
 
 export interface LimiterConfig {

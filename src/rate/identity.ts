@@ -6,8 +6,8 @@
  * against the same emulator still share; the run warns once.
  */
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { isLoopback } from '../delivery/send.js';
-import type { Logger } from '../run/options.js';
+import { isLoopback } from '../aws.js';
+import type { Logger } from '../types.js';
 
 /** How long to wait for STS before falling back (ms): a run must not hang on a missing route. */
 const STS_TIMEOUT_MS = 2_000;

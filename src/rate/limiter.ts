@@ -6,7 +6,7 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { RateControl } from './adaptive.js';
-import type { SendOutcome } from '../delivery/send.js';
+import type { SendOutcome } from '../types.js';
 
 export interface Limiter {
   /**

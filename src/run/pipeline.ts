@@ -7,7 +7,6 @@
  */
 import { cannotConnect } from '../delivery/reach.js';
 import { redactServiceMessage } from '../delivery/redact.js';
-import type { SendOutcome } from '../delivery/send.js';
 import { InputError } from '../errors.js';
 import type { JobFile } from '../input/job.js';
 import { compileMapping } from '../input/map.js';
@@ -17,7 +16,7 @@ import { delimiterHint } from '../input/headers.js';
 import { DuplicateTokens } from '../input/duplicates.js';
 import { earlierResults, tokenLines, type Ledger } from '../ledger/reader.js';
 import { ResultsWriter, type Guard } from '../ledger/writer.js';
-import type { InputRecord, RowResult } from '../types.js';
+import type { InputRecord, RowResult, SendOutcome } from '../types.js';
 import { checkRequiredColumns, type Settings } from './config.js';
 import type { Logger, RunOptions } from './options.js';
 import { headerWarnings, PlanCollector } from './plan.js';

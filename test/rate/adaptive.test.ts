@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../src/rate/bucket.js';
 import { AdaptiveRate } from '../../src/rate/adaptive.js';
-import type { SendOutcome } from '../../src/delivery/send.js';
+import type { SendOutcome } from '../../src/types.js';
 
 /** A hand-moved clock: these tests assert on arithmetic, never on wall time. */
 function clock() {
