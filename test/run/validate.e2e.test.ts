@@ -93,7 +93,7 @@ describe('ScheduledTime at send time', () => {
     const job = prepare({ line: 2, values: ['Late row', due] });
     expect(job.result).toBeUndefined();
     const sender = new ConnectSender(client());
-    const dispatcher = new Dispatcher(sender, new LocalLimiter(new AdaptiveRate({ rate: 100, burst: 10 }), 4), DEFAULT_RETRY, new RunStats());
+    const dispatcher = new Dispatcher(sender, new LocalLimiter(new AdaptiveRate({ ceiling: 100, burst: 10 }), 4), DEFAULT_RETRY, new RunStats());
     try {
       now = new Date(Date.now() + 120_000); // the row waited past its time (a slow queue, a long run)
       const before = emulator.stats().requests;
