@@ -1,5 +1,5 @@
 /**
- * Types named for the pipeline stage that produces them: InputRecord → TaskRequest → SendOutcome → ResultRow,
+ * Types named for the pipeline stage that produces them: InputRecord → TaskRequest → SendOutcome → RowResult,
  * and the Logger every stage reports through. At the bottom of the imports, so any module may name them.
  */
 
