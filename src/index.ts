@@ -7,7 +7,7 @@
 export { runImport, rerunImport } from './run/run.js';
 export type { RunOptions, RerunOptions, Logger, Progress } from './run/options.js';
 export { type Summary } from './run/stats.js';
-export { ConnectSender, createConnectClient, type TaskSender, type SendOutcome, type ClientOptions } from './delivery/send.js';
+export { ConnectSender, createConnectClient, type TaskSender, type ClientOptions } from './delivery/send.js';
 export { startEmulator, type Emulator, type EmulatorOptions } from './emulator/server.js';
 export {
   DEMO_INSTANCE_ID, DEMO_CONTACT_FLOW_ID, DEMO_TASK_TEMPLATE_ID, DEMO_QUICK_CONNECT_ID,
@@ -17,4 +17,4 @@ export { checkJobFile, loadJobFile, type JobFile } from './config/job.js';
 export { clientToken } from './input/token.js';
 export { LoaderError, UsageError, InputError, LockedError } from './errors.js';
 export { type RunIdentity, type RunState } from './ledger/state.js';
-export type { TaskRequest, RowResult, RowStatus, Violation } from './types.js';
+export type { TaskRequest, SendOutcome, RowResult, RowStatus, Violation } from './types.js';

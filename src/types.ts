@@ -1,4 +1,7 @@
-/** Types named for the pipeline stage that produces them: InputRecord → TaskRequest → SendOutcome → ResultRow. */
+/**
+ * Types named for the pipeline stage that produces them: InputRecord → TaskRequest → SendOutcome → RowResult,
+ * and the Logger every stage reports through. At the bottom of the imports, so any module may name them.
+ */
 
 /** One CSV record as read, before any mapping. */
 export interface InputRecord {
@@ -58,6 +61,18 @@ export interface Violation {
   column?: string;
 }
 
+/** What one attempt came to, by what it means for the row. */
+export type SendOutcome =
+  | { kind: 'created'; contactId: string }
+  /** 429: the account's quota is spent; send again later, it costs the row nothing. */
+  | { kind: 'throttled'; code: string; message: string }
+  /** 5xx, a timeout or a broken connection: retry with the same token. `answered` false = outcome unknown. */
+  | { kind: 'transient'; code: string; message: string; answered: boolean }
+  /** 4xx other than 429: the service refused this request; sending it again cannot help. */
+  | { kind: 'refused'; code: string; message: string; status: number }
+  /** Credentials or signing are wrong (no credentials, expired token, 401/403): no row can succeed. */
+  | { kind: 'fatal'; code: string; message: string };
+
 export type RowStatus = 'created' | 'failed' | 'invalid' | 'planned';
 
 /** What happened to one row; written as the `Result.*` columns. */
@@ -69,4 +84,11 @@ export interface RowResult {
   attempts: number;
   errorCode?: string;
   errorMessage?: string;
+}
+
+/** The minimal logger the pipeline needs; a pino logger fits. Messages never carry row content. */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
 }

@@ -1,6 +1,7 @@
 /**
  * The shape of the code as a test, so that it stays readable as features land: no import cycle
- * (type imports included), no module over 300 lines, few modules per folder.
+ * (type imports included), rate control below delivery and the run, no module over 300 lines, few
+ * modules per folder.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -62,6 +63,13 @@ describe('code layout', () => {
   it('has no import cycle, type imports included', () => {
     const graph = new Map(files.map((f) => [f, importsOf(f)]));
     expect(cycles(graph)).toEqual([]);
+  });
+
+  it('keeps rate control below delivery and the run: src/rate/ imports neither', () => {
+    const upward = files
+      .filter((f) => relative(SRC, f).startsWith('rate/'))
+      .flatMap((f) => importsOf(f).filter((i) => /^(delivery|run)\//.test(relative(SRC, i))).map((i) => `${relative(SRC, f)} → ${relative(SRC, i)}`));
+    expect(upward).toEqual([]);
   });
 
   it('keeps every module under 300 lines', () => {

@@ -6,6 +6,7 @@
  * it prints. Nothing downstream reads process.env or raw flags.
  */
 import { basename, resolve as resolvePath } from 'node:path';
+import { EMULATOR_REGION, isLoopback } from '../aws.js';
 import { UsageError } from '../errors.js';
 import { loadJobFile, type JobFile } from './job.js';
 import { profileRegion } from './profile.js';
@@ -23,9 +24,6 @@ export type Origin =
   | { kind: 'derived'; name: string };
 
 export type Settings = { [K in SettingKey]?: Values[K] };
-
-/** The region signed for when none is configured and the endpoint is on this machine (the emulator). */
-export const EMULATOR_REGION = 'us-east-1';
 
 export interface ConfigInput {
   command: CommandName;
@@ -201,13 +199,4 @@ export async function resolveConfig(input: ConfigInput, facts: ConfigFacts = {})
  */
 export function defaultNamespace(input: string, sha256: string | undefined): string {
   return `${input === '-' ? 'stdin' : basename(input)}@${sha256 ? sha256.slice(0, 16) : 'unknown'}`;
-}
-
-export function isLoopback(endpoint: string | undefined): boolean {
-  if (!endpoint) return false;
-  try {
-    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(endpoint).hostname);
-  } catch {
-    return false;
-  }
 }

@@ -4,11 +4,11 @@
  * so an attempt whose answer was lost can never become a second task.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Limiter } from '../quota/limiter.js';
+import type { Limiter } from '../rate/limiter.js';
 import { decide, type RetryPolicy } from './retry.js';
-import type { SendOutcome, TaskSender } from './send.js';
+import type { TaskSender } from './send.js';
 import type { RunStats } from '../run/stats.js';
-import type { TaskRequest } from '../types.js';
+import type { SendOutcome, TaskRequest } from '../types.js';
 
 export interface Delivery {
   /** The final outcome: created, refused, or the last transient failure once attempts ran out. */
@@ -30,7 +30,7 @@ export class Dispatcher {
 
   constructor(
     private readonly sender: TaskSender,
-    /** Pace and in-flight cap: this process's own, or shared with other processes (quota/). */
+    /** Pace and in-flight cap: this process's own, or shared with other processes (rate/). */
     private readonly limiter: Limiter,
     private readonly policy: RetryPolicy,
     private readonly stats: RunStats,

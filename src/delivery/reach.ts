@@ -13,7 +13,7 @@
  * Any HTTP answer — even a throttle or a 5xx — proves the endpoint is reachable and resets the count;
  * a timeout resets it too (the request may have arrived).
  */
-import type { SendOutcome } from './send.js';
+import type { SendOutcome } from '../types.js';
 
 /** Node and OpenSSL codes that mean the request never reached a service. */
 const CANNOT_CONNECT = new Set([

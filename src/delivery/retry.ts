@@ -3,7 +3,7 @@
  * charged an attempt (the quota is a queue, not a failure); transient failures back off with full
  * jitter and the same ClientToken; refusals end the row at once.
  */
-import type { SendOutcome } from './send.js';
+import type { SendOutcome } from '../types.js';
 
 export interface RetryPolicy {
   /** Attempts per row for transient failures (5xx, timeouts, resets). Throttles do not count. */

@@ -1,16 +1,14 @@
 /**
- * Stage 5 — send. The only module that imports the AWS SDK: builds the Connect client and turns one
+ * Stage 5 — send. Builds the Connect client and turns one
  * StartTaskContact call into a SendOutcome, classifying every failure by what it means for a retry.
  */
 import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInput } from '@aws-sdk/client-connect';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { EMULATOR_CREDENTIALS, isLoopback } from '../aws.js';
 import { UsageError } from '../errors.js';
-import { isLoopback } from '../config/resolve.js';
-
-export { EMULATOR_REGION, isLoopback } from '../config/resolve.js';
-import type { TaskRequest } from '../types.js';
+import type { SendOutcome, TaskRequest } from '../types.js';
 
 export interface ClientOptions {
   endpoint?: string;
@@ -26,18 +24,6 @@ export interface ClientOptions {
   maxAttempts?: number;
 }
 
-/** What one attempt came to, by what it means for the row. */
-export type SendOutcome =
-  | { kind: 'created'; contactId: string }
-  /** 429: the account's quota is spent; send again later, it costs the row nothing. */
-  | { kind: 'throttled'; code: string; message: string }
-  /** 5xx, a timeout or a broken connection: retry with the same token. `answered` false = outcome unknown. */
-  | { kind: 'transient'; code: string; message: string; answered: boolean }
-  /** 4xx other than 429: the service refused this request; sending it again cannot help. */
-  | { kind: 'refused'; code: string; message: string; status: number }
-  /** Credentials or signing are wrong (no credentials, expired token, 401/403): no row can succeed. */
-  | { kind: 'fatal'; code: string; message: string };
-
 /** The seam between the pipeline and the SDK: tests of the retry logic may inject their own. */
 export interface TaskSender {
   startTask(request: TaskRequest): Promise<SendOutcome>;
@@ -49,7 +35,6 @@ export interface TaskSender {
 /** How long resolving credentials may take before the run refuses (the instance metadata service can hang). */
 export const CREDENTIALS_TIMEOUT_MS = 10_000;
 
-export const EMULATOR_CREDENTIALS = { accessKeyId: 'EMULATOR', secretAccessKey: 'emulator-placeholder' };
 
 export function createConnectClient(options: ClientOptions): ConnectClient {
   // The SDK warns that Node 20 will lose support in 2027; that is ours to manage (engines, lockfile),

@@ -3,7 +3,7 @@
  * idempotency, quotas, create — in the order the real service applies them — plus seeded faults.
  */
 import { randomUUID } from 'node:crypto';
-import { TokenBucket } from '../delivery/limiter.js';
+import { TokenBucket } from '../rate/bucket.js';
 import { checkTaskRequest, LIMITS } from '../input/rules.js';
 import type { TaskRequest } from '../types.js';
 import { mulberry32 } from './random.js';

@@ -6,13 +6,9 @@ import type { JobFile } from '../config/job.js';
 import type { TaskSender } from '../delivery/send.js';
 import type { Env, Settings } from '../config/resolve.js';
 import type { RunStats } from './stats.js';
+import type { Logger } from '../types.js';
 
-/** The minimal logger the pipeline needs; a pino logger fits. Messages never carry row content. */
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+export type { Logger };
 
 export interface Progress {
   stats: RunStats;

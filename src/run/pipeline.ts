@@ -7,7 +7,6 @@
  */
 import { cannotConnect } from '../delivery/reach.js';
 import { redactServiceMessage } from '../delivery/redact.js';
-import type { SendOutcome } from '../delivery/send.js';
 import { InputError } from '../errors.js';
 import { compileMapping, type Defaults } from '../input/map.js';
 import { makePreparer, type Job, type RerunContext } from '../input/prepare.js';
@@ -16,7 +15,7 @@ import { delimiterHint } from '../input/headers.js';
 import { DuplicateTokens } from '../input/duplicates.js';
 import { earlierResults, tokenLines, type Ledger } from '../ledger/reader.js';
 import { ResultsWriter, type Guard } from '../ledger/writer.js';
-import type { InputRecord, RowResult } from '../types.js';
+import type { InputRecord, RowResult, SendOutcome } from '../types.js';
 import { checkRequiredColumns } from './required.js';
 import type { RunConfig } from '../config/resolve.js';
 import type { RunHooks } from './options.js';

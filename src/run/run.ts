@@ -17,7 +17,7 @@ import { checkLive } from '../delivery/live.js';
 import { pipeline } from './pipeline.js';
 import { awsTarget } from './wiring.js';
 import { rerunResultsPath, shardResultsPath } from '../ledger/writer.js';
-import { readQuota } from '../quota/auto.js';
+import { readQuota } from '../rate/auto.js';
 import { checkCoverage } from '../ledger/coverage.js';
 import { checkOwnFile, readState, sha256File, statePath, STATE_VERSION, writeState, type RunIdentity, type RunOutcome, type RunState, type StoredOptions } from '../ledger/state.js';
 import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';

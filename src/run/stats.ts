@@ -1,6 +1,5 @@
 /** Counters for the progress line and the end-of-run summary. */
-import type { SendOutcome } from '../delivery/send.js';
-import type { RowStatus } from '../types.js';
+import type { RowStatus, SendOutcome } from '../types.js';
 import type { Plan } from './plan.js';
 import { nextStep } from '../report/next-step.js';
 import type { Settings } from '../config/resolve.js';

@@ -12,8 +12,8 @@ import { ReachWatch } from '../delivery/reach.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
 import { ConnectSender, createConnectClient, type TaskSender } from '../delivery/send.js';
 import type { RunConfig } from '../config/resolve.js';
-import { createLimiter } from '../quota/choose.js';
-import type { Limiter } from '../quota/limiter.js';
+import { createLimiter } from '../rate/choose.js';
+import type { Limiter } from '../rate/limiter.js';
 import type { RunHooks } from './options.js';
 import { RunStats } from './stats.js';
 
@@ -38,7 +38,7 @@ function workersWanted(dispatcher: Dispatcher | undefined, concurrency: number, 
 
 export interface Wiring {
   stats: RunStats;
-  /** Pace and in-flight cap: this process's own, or shared through Redis (quota/choose.ts). */
+  /** Pace and in-flight cap: this process's own, or shared through Redis (rate/choose.ts). */
   rate: Limiter;
   /** Undefined on a dry run: nothing is sent. */
   dispatcher: Dispatcher | undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cannotConnect, ReachWatch } from '../../src/delivery/reach.js';
-import type { SendOutcome } from '../../src/delivery/send.js';
+import type { SendOutcome } from '../../src/types.js';
 
 /** A hand-moved clock: these tests assert on arithmetic, never on wall time. */
 function clock() {

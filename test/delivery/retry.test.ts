@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide, DEFAULT_RETRY } from '../../src/delivery/retry.js';
-import { classifyError, type SendOutcome } from '../../src/delivery/send.js';
+import { classifyError } from '../../src/delivery/send.js';
+import type { SendOutcome } from '../../src/types.js';
 
 const policy = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 };
 const transient: SendOutcome = { kind: 'transient', code: 'InternalServiceException', message: 'x', answered: true };

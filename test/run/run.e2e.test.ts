@@ -9,8 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { runImport } from '../../src/run/run.js';
-import { ConnectSender, createConnectClient, type SendOutcome } from '../../src/delivery/send.js';
-import type { TaskRequest } from '../../src/types.js';
+import { ConnectSender, createConnectClient } from '../../src/delivery/send.js';
+import type { SendOutcome, TaskRequest } from '../../src/types.js';
 import type { RunOptions } from '../../src/run/options.js';
 import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
 

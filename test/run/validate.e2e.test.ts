@@ -5,8 +5,8 @@
 import { DescribeContactFlowCommand, GetTaskTemplateCommand } from '@aws-sdk/client-connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/delivery/dispatch.js';
-import { LocalLimiter } from '../../src/quota/limiter.js';
-import { AdaptiveRate } from '../../src/delivery/rate.js';
+import { LocalLimiter } from '../../src/rate/limiter.js';
+import { AdaptiveRate } from '../../src/rate/adaptive.js';
 import { DEFAULT_RETRY } from '../../src/delivery/retry.js';
 import { ConnectSender, createConnectClient } from '../../src/delivery/send.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -93,7 +93,7 @@ describe('ScheduledTime at send time', () => {
     const job = prepare({ line: 2, values: ['Late row', due] });
     expect(job.result).toBeUndefined();
     const sender = new ConnectSender(client());
-    const dispatcher = new Dispatcher(sender, new LocalLimiter(new AdaptiveRate({ rate: 100, burst: 10 }), 4), DEFAULT_RETRY, new RunStats());
+    const dispatcher = new Dispatcher(sender, new LocalLimiter(new AdaptiveRate({ ceiling: 100, burst: 10 }), 4), DEFAULT_RETRY, new RunStats());
     try {
       now = new Date(Date.now() + 120_000); // the row waited past its time (a slow queue, a long run)
       const before = emulator.stats().requests;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TokenBucket } from '../../src/delivery/limiter.js';
-import { AdaptiveRate } from '../../src/delivery/rate.js';
-import type { SendOutcome } from '../../src/delivery/send.js';
+import { AdaptiveRate } from '../../src/rate/adaptive.js';
+import type { SendOutcome } from '../../src/types.js';
 
 /** A hand-moved clock: these tests assert on arithmetic, never on wall time. */
 function clock() {
@@ -12,41 +11,10 @@ function clock() {
 const created: SendOutcome = { kind: 'created', contactId: 'c' };
 const throttled: SendOutcome = { kind: 'throttled', code: 'ThrottlingException', message: 'Rate exceeded' };
 
-describe('TokenBucket', () => {
-  it('starts full at the burst, then refills at the rate, never above the burst', () => {
-    const c = clock();
-    const b = new TokenBucket(2, 5, c.now);
-    expect(Array.from({ length: 6 }, () => b.tryTake())).toEqual([true, true, true, true, true, false]);
-    c.advance(499);
-    expect(b.tryTake()).toBe(false);
-    c.advance(1);
-    expect(b.tryTake()).toBe(true);
-    c.advance(60_000);
-    expect(Array.from({ length: 6 }, () => b.tryTake()).filter(Boolean)).toHaveLength(5);
-  });
-
-  it('serves waiters first come, first served, and drops an aborted waiter', async () => {
-    // The clock stands still until the first waiter is aborted: on a loaded machine a real clock could
-    // refill a token before the abort, and the waiter would be served instead of dropped.
-    const start = performance.now();
-    let frozen = true;
-    const b = new TokenBucket(1000, 1, () => (frozen ? start : performance.now()));
-    expect(b.tryTake()).toBe(true);
-    const order: number[] = [];
-    const controller = new AbortController();
-    const aborted = b.take(controller.signal).catch(() => order.push(-1));
-    controller.abort();
-    frozen = false;
-    await Promise.all([1, 2, 3].map((i) => b.take().then(() => order.push(i))));
-    await aborted;
-    expect(order).toEqual([-1, 1, 2, 3]);
-  });
-});
-
 describe('AdaptiveRate', () => {
   it('stays at the ceiling while nothing is throttled', () => {
     const c = clock();
-    const r = new AdaptiveRate({ rate: 50, burst: 5, now: c.now });
+    const r = new AdaptiveRate({ ceiling: 50, burst: 5, now: c.now });
     for (let i = 0; i < 100; i++) {
       c.advance(20);
       r.observe(created, 5);
@@ -56,7 +24,7 @@ describe('AdaptiveRate', () => {
 
   it('drops to the measured accepted rate on a throttle, ignores throttles of requests sent before the cut', () => {
     const c = clock();
-    const r = new AdaptiveRate({ rate: 200, burst: 5, now: c.now });
+    const r = new AdaptiveRate({ ceiling: 200, burst: 5, now: c.now });
     // 40 accepted per second for two seconds: the free share.
     for (let i = 0; i < 80; i++) {
       c.advance(25);
@@ -72,7 +40,7 @@ describe('AdaptiveRate', () => {
 
   it('cuts multiplicatively without history, never below the floor, and climbs back to the ceiling', () => {
     const c = clock();
-    const r = new AdaptiveRate({ rate: 50, burst: 5, now: c.now });
+    const r = new AdaptiveRate({ ceiling: 50, burst: 5, now: c.now });
     for (let i = 0; i < 100; i++) {
       c.advance(1);
       r.observe(throttled, 0);

@@ -7,9 +7,9 @@
  * `schedule` fails with `ERR SETTINGS_KEY_NOT_FOUND` forever; 2.19.8 differs only in matching the
  * prefix, and re-creates its keys.
  *
- * The pace is bottleneck's `minTime` (1000 / rate ms between starts, cluster-wide), not reservoir
+ * The pace is bottleneck's `minTime` (1000 / pace ms between starts, cluster-wide), not reservoir
  * refreshes: those run only on bottleneck's heartbeat (every 5 s with Redis) and would pace in lumps.
- * The rate itself comes from the shared adaptive control in pace.ts.
+ * The pace itself comes from the shared adaptive control in pace.ts.
  *
  * Redis going away never loses or doubles a row: a request is sent by exactly one path. Rows still
  * waiting for bottleneck are taken back and go through a local limiter at a conservative pace (the
@@ -19,9 +19,8 @@
 import Bottleneck from '@maselious/bottleneck';
 import { setMaxListeners } from 'node:events';
 import type { Redis } from 'ioredis';
-import { AdaptiveRate } from '../delivery/rate.js';
-import type { SendOutcome } from '../delivery/send.js';
-import type { Logger } from '../run/options.js';
+import { AdaptiveRate } from './adaptive.js';
+import type { Logger, SendOutcome } from '../types.js';
 import { LocalLimiter, type Limiter } from './limiter.js';
 import { SharedPace } from './pace.js';
 import { connectRedis, redactUrl } from './redis.js';
@@ -29,8 +28,8 @@ import { connectRedis, redactUrl } from './redis.js';
 export interface SharedOptions {
   redisUrl: string;
   limiterId: string;
-  /** The cluster's ceiling, requests/s (the quota less any reserve). */
-  rate: number;
+  /** The cluster's ceiling, requests/s. */
+  ceiling: number;
   concurrency: number;
   log: Logger;
 }
@@ -44,7 +43,7 @@ const SLOT_EXPIRATION_MS = 120_000;
 export async function openSharedLimiter(options: SharedOptions): Promise<SharedLimiter> {
   const redis = await connectRedis(options.redisUrl);
   const prefix = `ctl:${options.limiterId}`;
-  const pace = new SharedPace(redis, prefix, options.rate);
+  const pace = new SharedPace(redis, prefix, options.ceiling);
   // Bottleneck's own subscriber is a duplicate of this client; closing the connection closes both.
   const connection = new Bottleneck.IORedisConnection({ client: redis });
   const bottleneck = new Bottleneck({
@@ -52,7 +51,7 @@ export async function openSharedLimiter(options: SharedOptions): Promise<SharedL
     datastore: 'ioredis',
     connection,
     clearDatastore: false,
-    minTime: 1000 / options.rate,
+    minTime: 1000 / options.ceiling,
     maxConcurrent: options.concurrency,
     // No `timeout` (key expiry): with it, bottleneck's scripts PEXPIRE by a fractional time as soon as
     // minTime is not a whole number of ms, and Redis refuses. The keys are a few small hashes.
@@ -75,7 +74,7 @@ export class SharedLimiter implements Limiter {
   private mode = new AbortController();
   private fallback: LocalLimiter | undefined;
   private cap: number;
-  private applied: { rate: number; cap: number };
+  private applied: { pace: number; cap: number };
   private busy = false;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
@@ -88,7 +87,7 @@ export class SharedLimiter implements Limiter {
     private readonly options: SharedOptions,
   ) {
     this.cap = options.concurrency;
-    this.applied = { rate: options.rate, cap: options.concurrency };
+    this.applied = { pace: options.ceiling, cap: options.concurrency };
     this.shownUrl = redactUrl(options.redisUrl);
     this.timer = setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
@@ -97,7 +96,7 @@ export class SharedLimiter implements Limiter {
   }
 
   get currentRate(): number {
-    return this.up || !this.fallback ? this.pace.rate() : this.fallback.currentRate;
+    return this.up || !this.fallback ? this.pace.at() : this.fallback.currentRate;
   }
 
   get concurrency(): number {
@@ -191,10 +190,11 @@ export class SharedLimiter implements Limiter {
     try {
       await this.pace.refresh();
       if (!this.up) this.rejoined();
-      const rate = this.pace.rate();
-      if (Math.abs(rate - this.applied.rate) > rate * 0.005 || this.cap !== this.applied.cap) {
-        await this.bottleneck.updateSettings({ minTime: 1000 / rate, maxConcurrent: this.cap });
-        this.applied = { rate, cap: this.cap };
+      const pace = this.pace.at();
+      // Each update is a round trip to Redis: only for a move of the pace over 0.5 %, or a new cap.
+      if (Math.abs(pace - this.applied.pace) > pace * 0.005 || this.cap !== this.applied.cap) {
+        await this.bottleneck.updateSettings({ minTime: 1000 / pace, maxConcurrent: this.cap });
+        this.applied = { pace, cap: this.cap };
       }
     } catch {
       this.lost();
@@ -206,8 +206,8 @@ export class SharedLimiter implements Limiter {
   private lost(): void {
     if (!this.up || this.closed) return;
     this.up = false;
-    const share = this.pace.rate() / this.pace.processes;
-    this.fallback = new LocalLimiter(new AdaptiveRate({ rate: share, burst: 1 }), this.cap);
+    const share = this.pace.at() / this.pace.processes;
+    this.fallback = new LocalLimiter(new AdaptiveRate({ ceiling: share, burst: 1 }), this.cap);
     this.switchMode();
     this.options.log.warn(
       { server: this.shownUrl, limiterId: this.options.limiterId, rate: Number(share.toFixed(3)), processes: this.pace.processes },
@@ -218,7 +218,7 @@ export class SharedLimiter implements Limiter {
   private rejoined(): void {
     this.up = true;
     // Force the next tick to write the pace and cap again: after a restart Redis has forgotten them.
-    this.applied = { rate: -1, cap: -1 };
+    this.applied = { pace: -1, cap: -1 };
     this.switchMode();
     this.options.log.warn({ server: this.shownUrl, limiterId: this.options.limiterId }, 'Redis is back: sharing the limiter again');
   }

@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SharedPace } from '../../src/quota/pace.js';
+import { SharedPace } from '../../src/rate/pace.js';
 import { skipRedis, startRedis, type TestRedis } from '../redis.js';
 
 describe.skipIf(skipRedis)('shared pace', () => {
@@ -39,18 +39,18 @@ describe.skipIf(skipRedis)('shared pace', () => {
     await b.refresh(now);
     await a.refresh(now);
     expect(a.processes).toBe(2);
-    expect(a.rate(now)).toBe(40);
+    expect(a.at(now)).toBe(40);
 
     await b.throttled(now - 50, now);
     await a.refresh(now + 10);
-    expect(a.rate(now + 10)).toBeCloseTo(20, 0);
+    expect(a.at(now + 10)).toBeCloseTo(20, 0);
     // A throttle of a request sent before the cut, or right after it, does not cut again.
     await a.throttled(now - 100, now + 100);
     await b.refresh(now + 100);
-    expect(b.rate(now + 100)).toBeCloseTo(20, 0);
+    expect(b.at(now + 100)).toBeCloseTo(20, 0);
     // Both climb back by 5 % of the ceiling (2 requests/s) per second, from the same cut.
-    expect(a.rate(now + 2_000)).toBeCloseTo(24, 1);
-    expect(b.rate(now + 2_000)).toBeCloseTo(24, 1);
-    expect(a.rate(now + 60_000)).toBe(40);
+    expect(a.at(now + 2_000)).toBeCloseTo(24, 1);
+    expect(b.at(now + 2_000)).toBeCloseTo(24, 1);
+    expect(a.at(now + 60_000)).toBe(40);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
-import { cli } from '../cli/bin.js';
+import { cli } from './bin.js';
 
 const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 

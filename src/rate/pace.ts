@@ -1,13 +1,11 @@
 /**
  * The adaptive control of a shared limiter: one pace for every process on a limiter id, kept in Redis.
  *
- * The same idea as the in-process control (delivery/rate.ts), measured on the whole cluster: when any
- * process is throttled, the rate of requests the service *accepted* from all processes over the last
- * seconds is the free share of the quota (a token bucket at saturation accepts exactly its refill rate),
- * and it becomes the cluster's pace. Without throttles the pace climbs back by 5 % of the ceiling per
- * second. To make the climb shared without anyone owning it, Redis holds only the last cut
- * (`cutRate` at `cutAt`): every process derives the same pace from it, `min(ceiling, cutRate +
- * climb × seconds since cutAt)`, and applies it to bottleneck as `minTime` (which is itself shared).
+ * The same arithmetic as the in-process control (arithmetic.ts), measured on the whole cluster: when
+ * any process is throttled, the pace is cut to the rate the service *accepted* from all processes over
+ * the last seconds. To make the climb back shared without anyone owning it, Redis holds only the last
+ * cut (`cutRate`, the pace it cut to, at `cutAt`): every process derives the same pace from it, climbing
+ * from `cutRate` for the time since `cutAt`, and applies it to bottleneck as `minTime` (itself shared).
  *
  * Keys, all under `ctl:<limiter id>:` and expiring when nobody touches them:
  *   `pace`      hash {cutRate, cutAt}: the last cut (absent: the ceiling)
@@ -17,16 +15,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { climbPace, CUT_HOLD_MS, cutPace, measureSeconds, paceFloor, throttleCuts } from './arithmetic.js';
 
-/** After a cut, further throttles are not acted on for this long (ms): they belong to the old pace. */
-const CUT_HOLD_MS = 500;
 /** A process not seen for this long (ms) no longer counts as live. */
 const PROCESS_STALE_MS = 5_000;
 /** Accepted counts are flushed every tick (250 ms): seconds older than this margin are complete. */
 const FLUSH_MARGIN_MS = 400;
 const KEY_TTL_MS = 60_000;
 
-/** Sets the cut only if none was made within the hold and the throttled request was sent after the last one. */
+/** Sets the cut only if `throttleCuts` still holds against the cut in Redis: another process may have cut since this one read it. */
 const CUT_SCRIPT = `
 local cutAt = tonumber(redis.call('HGET', KEYS[1], 'cutAt') or '0')
 local now = tonumber(ARGV[1])
@@ -37,26 +34,24 @@ return 1`;
 
 export class SharedPace {
   private readonly id = randomUUID();
-  private cut: { rate: number; at: number } | undefined;
+  private cut: { pace: number; at: number } | undefined;
   private readonly unflushed = new Map<number, number>();
-  private readonly climb: number;
-  private readonly minRate: number;
+  private readonly floor: number;
   /** Live processes on this limiter at the last heartbeat (this one included). */
   processes = 1;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    readonly ceiling: number,
+    private readonly ceiling: number,
   ) {
-    this.climb = 0.05 * ceiling;
-    this.minRate = Math.min(ceiling, Math.max(0.1, ceiling / 100));
+    this.floor = paceFloor(ceiling);
   }
 
   /** The cluster's pace at wall-clock time t, requests/s. */
-  rate(t = Date.now()): number {
+  at(t = Date.now()): number {
     if (!this.cut) return this.ceiling;
-    return Math.min(this.ceiling, this.cut.rate + (this.climb * Math.max(0, t - this.cut.at)) / 1000);
+    return climbPace(this.cut.pace, Math.max(0, t - this.cut.at) / 1000, this.ceiling);
   }
 
   /** Counts an accepted answer (created or refused: either way the quota let it through). */
@@ -80,21 +75,20 @@ export class SharedPace {
     if (failed) throw failed[0]!;
     this.unflushed.clear();
     this.processes = Math.max(1, Number(replies[replies.length - 3]![1]));
-    const [rate, at] = replies[replies.length - 1]![1] as [string | null, string | null];
-    this.cut = rate !== null && at !== null ? { rate: Number(rate), at: Number(at) } : undefined;
+    const [pace, at] = replies[replies.length - 1]![1] as [string | null, string | null];
+    this.cut = pace !== null && at !== null ? { pace: Number(pace), at: Number(at) } : undefined;
   }
 
   /**
    * A request sent at `sentAt` was throttled: cut the cluster's pace to the accepted rate measured over
-   * the whole cluster (never more than 98 % of the pace now), unless another process just did.
+   * the whole cluster, unless another process just did (the script checks again in Redis).
    */
   async throttled(sentAt: number, now = Date.now()): Promise<void> {
-    if (this.cut && (sentAt < this.cut.at || now - this.cut.at < CUT_HOLD_MS)) return;
-    const current = this.rate(now);
-    const measured = await this.measure(now, current);
-    const next = Math.max(this.minRate, measured !== undefined ? Math.min(current * 0.98, measured) : current * 0.95);
+    if (!throttleCuts(sentAt, now, this.cut?.at ?? -Infinity)) return;
+    const pace = this.at(now);
+    const next = cutPace(pace, await this.measure(now, pace), this.floor);
     const done = await this.redis.eval(CUT_SCRIPT, 1, this.key('pace'), now, sentAt, CUT_HOLD_MS, next, KEY_TTL_MS);
-    if (done === 1) this.cut = { rate: next, at: now };
+    if (done === 1) this.cut = { pace: next, at: now };
   }
 
   /** Leaves the set of live processes (the others' fallback share grows at once). */
@@ -103,9 +97,10 @@ export class SharedPace {
   }
 
   /** Accepted answers per second over the last complete seconds, or undefined with too little history. */
-  private async measure(now: number, current: number): Promise<number | undefined> {
+  private async measure(now: number, pace: number): Promise<number | undefined> {
     const end = Math.floor((now - FLUSH_MARGIN_MS) / 1000);
-    const span = Math.max(2, Math.ceil(20 / current));
+    // Whole seconds, as they are counted in Redis.
+    const span = Math.ceil(measureSeconds(pace));
     const seconds = Array.from({ length: span }, (_, i) => end - span + i);
     const counts = (await this.redis.mget(seconds.map((s) => this.key(`acc:${s}`)))).map((v) => (v === null ? undefined : Number(v)));
     // The first second with answers is when the cluster started, probably part-way: count from the next.

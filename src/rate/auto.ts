@@ -5,8 +5,8 @@
  * quota codes are not published. Not allowed or not found: the default 2/5 with one warning.
  */
 import type { ServiceQuota } from '@aws-sdk/client-service-quotas';
-import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../delivery/send.js';
-import type { Logger } from '../run/options.js';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../aws.js';
+import type { Logger } from '../types.js';
 
 export const DEFAULT_QUOTA = { rate: 2, burst: 5 };
 const TIMEOUT_MS = 5_000;
@@ -19,7 +19,7 @@ export interface QuotaSource {
 }
 
 export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: number }> {
-  const endpoint = o.endpoint ?? process.env.AWS_ENDPOINT_URL_CONNECT ?? process.env.AWS_ENDPOINT_URL;
+  const { endpoint } = o;
   // The emulator answers Service Quotas on its own address; real AWS on Service Quotas' endpoint.
   const local = isLoopback(endpoint);
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -51,14 +51,4 @@ export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: 
   } finally {
     client.destroy();
   }
-}
-
-/** The options with `rate: 'auto'` replaced by the quota read from Service Quotas (a given --burst wins). */
-export async function withQuota<T extends { rate?: number | 'auto'; burst?: number; endpoint?: string; region?: string; profile?: string }>(
-  options: T,
-  log: Logger,
-): Promise<Omit<T, 'rate'> & { rate?: number }> {
-  if (options.rate !== 'auto') return options as Omit<T, 'rate'> & { rate?: number };
-  const quota = await readQuota({ endpoint: options.endpoint, region: options.region, profile: options.profile, log });
-  return { ...options, rate: quota.rate, burst: options.burst ?? quota.burst };
 }

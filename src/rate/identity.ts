@@ -6,8 +6,8 @@
  * against the same emulator still share; the run warns once.
  */
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { isLoopback } from '../delivery/send.js';
-import type { Logger } from '../run/options.js';
+import { isLoopback } from '../aws.js';
+import type { Logger } from '../types.js';
 
 /** How long to wait for STS before falling back (ms): a run must not hang on a missing route. */
 const STS_TIMEOUT_MS = 2_000;
@@ -22,8 +22,7 @@ export interface IdentityOptions {
 
 export async function resolveLimiterId(o: IdentityOptions): Promise<string> {
   if (o.limiterId) return o.limiterId;
-  const endpoint = o.endpoint ?? process.env.AWS_ENDPOINT_URL_CONNECT ?? process.env.AWS_ENDPOINT_URL;
-  const region = o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const { endpoint, region } = o;
   const fallback = (why: string) => {
     const id = `${endpoint ? new URL(endpoint).host : 'aws'}/${region ?? 'us-east-1'}`;
     o.log.warn({ limiterId: id, reason: why }, 'limiter id: the AWS account is unknown, sharing by endpoint and Region (pass --limiter-id to choose)');

@@ -5,8 +5,8 @@
  * one Redis and limiter id: bottleneck's clustering, see shared.ts).
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { RateControl } from '../delivery/rate.js';
-import type { SendOutcome } from '../delivery/send.js';
+import type { RateControl } from './adaptive.js';
+import type { SendOutcome } from '../types.js';
 
 export interface Limiter {
   /**
@@ -23,15 +23,15 @@ export interface Limiter {
   /** Lets go of anything held outside the process (Redis connections, heartbeat). */
   close(): Promise<void>;
   /** Told when the adaptive control cuts the pace after a throttle, or restores it to the ceiling (for the journal). */
-  onChange?: (event: 'cut' | 'restored', rate: number) => void;
+  onChange?: (event: 'cut' | 'restored', pace: number) => void;
 }
 
-/** The in-process limiter: an adaptive token bucket (delivery/rate.ts) and a cap on slots. */
+/** The in-process limiter: an adaptive token bucket (adaptive.ts) and a cap on slots. */
 export class LocalLimiter implements Limiter {
   private readonly slots: LimitFunction;
 
   constructor(
-    private readonly rate: RateControl,
+    private readonly control: RateControl,
     concurrency: number,
   ) {
     this.slots = pLimit(concurrency);
@@ -41,17 +41,17 @@ export class LocalLimiter implements Limiter {
     return this.slots(async () => {
       // Once the run is stopping, nothing new leaves.
       signal?.throwIfAborted();
-      await this.rate.take(signal);
+      await this.control.take(signal);
       return send();
     });
   }
 
   observe(outcome: SendOutcome, latencyMs: number): void {
-    this.rate.observe(outcome, latencyMs);
+    this.control.observe(outcome, latencyMs);
   }
 
   get currentRate(): number {
-    return this.rate.currentRate;
+    return this.control.currentRate;
   }
 
   get concurrency(): number {
@@ -62,12 +62,12 @@ export class LocalLimiter implements Limiter {
     this.slots.concurrency = n;
   }
 
-  set onChange(listener: ((event: 'cut' | 'restored', rate: number) => void) | undefined) {
-    this.rate.onChange = listener;
+  set onChange(listener: ((event: 'cut' | 'restored', pace: number) => void) | undefined) {
+    this.control.onChange = listener;
   }
 
-  get onChange(): ((event: 'cut' | 'restored', rate: number) => void) | undefined {
-    return this.rate.onChange;
+  get onChange(): ((event: 'cut' | 'restored', pace: number) => void) | undefined {
+    return this.control.onChange;
   }
 
   async close(): Promise<void> {}

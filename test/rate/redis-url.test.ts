@@ -1,6 +1,6 @@
 /** A Redis URL is only ever shown redacted, whatever the user typed in its place. */
 import { describe, expect, it } from 'vitest';
-import { connectRedis, redactUrl } from '../../src/quota/redis.js';
+import { connectRedis, redactUrl } from '../../src/rate/redis.js';
 
 describe('--redis URLs', () => {
   it.each([
