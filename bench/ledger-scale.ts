@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createWriteStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
-import { resolveRegion } from '../src/delivery/send.js';
+import { EMULATOR_REGION } from '../src/aws.js';
 import { STATE_VERSION, writeState } from '../src/ledger/state.js';
 import { RESULT_COLUMNS } from '../src/ledger/writer.js';
 
@@ -95,7 +95,7 @@ async function writeOrigin(results: string, url: string, rows: number): Promise<
     input: join(results, '..', 'ledger-input.csv'),
     identity: {
       endpoint: url.replace(/\/$/, ''),
-      region: await resolveRegion({ endpoint: url }),
+      region: EMULATOR_REGION,
       instanceId: DEMO_INSTANCE_ID,
       contactFlowId: DEMO_CONTACT_FLOW_ID,
       tokenNamespace: 'bench-ledger-scale',

@@ -24,7 +24,8 @@ export function commandLine(command: 'run' | 'rerun', input: string, settings: S
     const s = setting(key);
     if (!takes.has(key) || (command === 'rerun' && s.printed !== 'always')) continue;
     const value = settings[key];
-    if (value === undefined) continue;
+    // A default needs no flag; the settings a run must keep have none.
+    if (value === undefined || value === s.default) continue;
     parts.push(s.flag, shellQuote(printed(key, value)));
   }
   if (extra.includeInvalid) parts.push('--include-invalid');

@@ -29,6 +29,10 @@ export type JobFile = { [K in JobSettingKey]?: Values[K] } & {
  */
 const PUBLISHED = JSON.parse(readFileSync(schemaPath(), 'utf8')) as { properties: Record<string, unknown> } & Record<string, unknown>;
 
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 /** The whole job file schema: the published mapping keys, and one key per job setting of the table. */
 export function jobSchema(): Record<string, unknown> {
   const settings = Object.fromEntries(
@@ -49,8 +53,6 @@ export const JOB_SCHEMA = jobSchema();
 export function writeJobSchema(): void {
   writeFileSync(schemaPath(), `${JSON.stringify(JOB_SCHEMA, null, 2)}\n`);
 }
-
-const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** schema/job.schema.json at the package's root: the nearest folder above this module that has it (src/, dist/ or a bench build). */
 function schemaPath(): URL {

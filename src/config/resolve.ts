@@ -61,22 +61,23 @@ export class RunConfig {
     Object.freeze(this);
   }
 
+  /** The value, or the table's default where one applies (also to a setting this command does not take). */
   get<K extends SettingKey>(key: K): Values[K] | undefined {
-    return this.values[key] as Values[K] | undefined;
+    return (this.values[key] ?? setting(key).default) as Values[K] | undefined;
   }
 
   origin(key: SettingKey): Origin | undefined {
-    return this.origins[key];
+    return this.origins[key] ?? (setting(key).default !== undefined ? { kind: 'default' } : undefined);
   }
 
   /** validate, or run --dry-run: nothing is sent. */
   get dryRun(): boolean {
-    return this.command === 'validate' || this.values.dryRun === true;
+    return this.command === 'validate' || this.get('dryRun') === true;
   }
 
   /** The --rate ceiling, requests/s (`auto` is resolved into a number before anyone asks). */
   get rate(): number {
-    const rate = this.values.rate ?? 0;
+    const rate = this.get('rate')!;
     if (rate === 'auto') throw new Error('--rate auto read before it was resolved');
     return rate;
   }

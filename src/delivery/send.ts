@@ -6,7 +6,7 @@ import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInp
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { EMULATOR_CREDENTIALS, isLoopback } from '../aws.js';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../aws.js';
 import { UsageError } from '../errors.js';
 import type { SendOutcome, TaskRequest } from '../types.js';
 
@@ -44,7 +44,8 @@ export function createConnectClient(options: ClientOptions): ConnectClient {
   const { endpoint } = options;
   return new ConnectClient({
     ...(endpoint ? { endpoint } : {}),
-    ...(options.region ? { region: options.region } : {}),
+    // A run passes the Region it resolved; a program's own client for the emulator needs none.
+    ...(options.region ? { region: options.region } : isLoopback(endpoint) ? { region: EMULATOR_REGION } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
     // The emulator checks that requests are signed, not by whom: with no credentials configured,
     // sign with placeholder ones so a rehearsal needs no AWS account.

@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import type { StartTaskContactCommandInput } from '@aws-sdk/client-connect';
 import { describe, expect, it } from 'vitest';
 import { COMPOUND_MEMBERS, SCALAR_MEMBERS } from '../../src/input/columns.js';
-import { checkJobFile, JOB_KEYS, JOB_SCHEMA } from '../../src/config/job.js';
+import { checkJobFile, JOB_SCHEMA, jobSchema } from '../../src/config/job.js';
+import { JOB_SETTING_KEYS } from '../../src/config/settings.js';
 import { compileMapping } from '../../src/input/map.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -18,8 +19,13 @@ const schema = JOB_SCHEMA as unknown as Schema;
 const members: (keyof StartTaskContactCommandInput)[] = [...SCALAR_MEMBERS, ...COMPOUND_MEMBERS];
 
 describe('schema/job.schema.json', () => {
-  it('lists exactly the keys the code reads (JobFile, via JOB_KEYS)', () => {
-    expect(Object.keys(schema.properties).sort()).toEqual(Object.keys(JOB_KEYS).sort());
+  it('lists exactly the keys the code reads: the job settings of the table, and the mapping', () => {
+    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'description', ...JOB_SETTING_KEYS, 'columns', 'attributesFrom', 'task'].sort());
+  });
+
+  it('is the file as the settings table makes it (npm run schema writes it)', () => {
+    const published = JSON.parse(readFileSync(join(ROOT, 'schema', 'job.schema.json'), 'utf8')) as unknown;
+    expect(published).toEqual(jobSchema());
   });
 
   it('lists exactly the task members the mapper knows', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readState, statePath } from '../../src/ledger/state.js';
 import { differences } from '../../src/run/identity.js';
-import { commandLine } from '../../src/run/command-line.js';
+import { commandLine } from '../../src/config/command-line.js';
 import { tempDir } from '../helpers.js';
 
 describe('run state', () => {
@@ -34,8 +34,11 @@ describe('run state', () => {
   });
 
   it('prints commands a shell runs as shown', () => {
-    expect(commandLine('run', '/data/my tickets.csv', { results: '/r/x.csv', tokenNamespace: "it's@1", delimiter: ';', resume: true })).toBe(
+    expect(commandLine('run', '/data/my tickets.csv', { tokenNamespace: "it's@1", delimiter: ';' }, { results: '/r/x.csv', resume: true })).toBe(
       `connect-task-loader run '/data/my tickets.csv' --results /r/x.csv --token-namespace 'it'\\''s@1' --delimiter ';' --resume`,
+    );
+    expect(commandLine('run', 'x.csv', { delimiter: '\t', shard: { index: 2, count: 3 }, tokenKey: ['a', 'b'] }, { results: 'r.csv' })).toBe(
+      'connect-task-loader run x.csv --results r.csv --token-key a,b --delimiter tab --shard 2/3',
     );
   });
 });

@@ -11,9 +11,9 @@ import { ConnectSender } from '../../src/delivery/send.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { InputError, UsageError } from '../../src/errors.js';
-import { checkEndpoint } from '../../src/run/preflight.js';
 import { runImport } from '../../src/run/run.js';
 import type { RunOptions } from '../../src/run/options.js';
+import { RunConfig, type Env, type Settings } from '../../src/config/resolve.js';
 import { taskRows, tempDir, writeCsv } from '../helpers.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -38,7 +38,7 @@ describe('paths that cannot be right', () => {
     await expect(run({ results: join(dir, 'out'), resume: true })).rejects.toBeInstanceOf(UsageError);
     await expect(run({ results: join(dir, 'nope', 'x.csv') })).rejects.toThrow(/^the folder of the results file, .*nope, does not exist/);
     await expect(run({ input: dir, results: join(dir, 'x.csv') })).rejects.toThrow(new InputError(`${dir} is a folder: pass a CSV file`));
-    for (const delimiter of ['', ';;', '"', '\\t']) {
+    for (const delimiter of ['', ';;', '"', '\n']) {
       await expect(run({ delimiter }), delimiter).rejects.toThrow(/^--delimiter must be one character other than a quote or a line break/);
     }
 
@@ -61,21 +61,17 @@ describe('paths that cannot be right', () => {
 });
 
 describe('the endpoint', () => {
+  const layered = (flags: Settings, env: Env = {}) => RunConfig.layered({ command: 'run', input: 'x.csv', flags, env }, {}, undefined, undefined);
+
   it.each([['not-a-url'], ['127.0.0.1:4566'], ['localhost:4566'], ['ftp://example.com'], ['http://']])('refuses %s, naming the flag', (url) => {
-    expect(() => checkEndpoint(url)).toThrow(new RegExp(`^--endpoint "${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}" is not an http\\(s\\) URL`));
+    expect(() => layered({ endpoint: url })).toThrow(new RegExp(`^--endpoint "${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}" is not an http\\(s\\) URL`));
   });
 
   it('accepts http(s) URLs, and checks AWS_ENDPOINT_URL_CONNECT when no flag is given', () => {
-    checkEndpoint('http://127.0.0.1:4566');
-    checkEndpoint('https://vpce-1.connect.eu-west-2.vpce.amazonaws.com');
-    const saved = process.env.AWS_ENDPOINT_URL_CONNECT;
-    process.env.AWS_ENDPOINT_URL_CONNECT = 'connect.local';
-    try {
-      expect(() => checkEndpoint(undefined)).toThrow(/^AWS_ENDPOINT_URL_CONNECT "connect.local" is not an http\(s\) URL/);
-    } finally {
-      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_CONNECT;
-      else process.env.AWS_ENDPOINT_URL_CONNECT = saved;
-    }
+    expect(layered({ endpoint: 'http://127.0.0.1:4566' }).get('endpoint')).toBe('http://127.0.0.1:4566');
+    layered({ endpoint: 'https://vpce-1.connect.eu-west-2.vpce.amazonaws.com' });
+    expect(() => layered({}, { AWS_ENDPOINT_URL_CONNECT: 'connect.local' })).toThrow(/^AWS_ENDPOINT_URL_CONNECT "connect.local" is not an http\(s\) URL/);
+    expect(layered({}, { AWS_ENDPOINT_URL_CONNECT: 'http://127.0.0.1:1' }).from('endpoint')).toBe('AWS_ENDPOINT_URL_CONNECT');
   });
 });
 

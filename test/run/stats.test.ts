@@ -26,8 +26,8 @@ describe('summary', () => {
     stats.requests = 12;
     const s = summarize(stats, extra);
     expect(s.achievedRate).toBeLessThan(10 / (s.elapsedSeconds || 0.001) + 0.01);
-    expect(formatSummary(s)).toContain('Next: connect-task-loader rerun in.results.csv');
-    expect(formatSummary({ ...s, interrupted: true })).toContain('Next: connect-task-loader run in.csv --resume');
-    expect(formatSummary({ ...s, interrupted: true, input: 'my file.csv', results: 'out.csv' })).toContain("run 'my file.csv' --resume --results out.csv");
+    expect(formatSummary(s)).toContain('Next: connect-task-loader rerun in.results.csv --results in.results.rerun-1.csv');
+    expect(formatSummary({ ...s, interrupted: true })).toContain('Next: connect-task-loader run in.csv --results in.results.csv --resume');
+    expect(formatSummary({ ...s, interrupted: true, input: 'my file.csv', results: 'out.csv' })).toContain("run 'my file.csv' --results out.csv --resume");
   });
 });
