@@ -6,7 +6,7 @@
  */
 export { runImport, rerunImport } from './run/run.js';
 export type { RunOptions, RerunOptions, Logger, Progress } from './run/options.js';
-export { type Summary } from './run/stats.js';
+export { type Summary } from './run/summary.js';
 export { ConnectSender, createConnectClient, type TaskSender, type ClientOptions } from './delivery/send.js';
 export { startEmulator, type Emulator, type EmulatorOptions } from './emulator/server.js';
 export {

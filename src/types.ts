@@ -92,3 +92,13 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   debug(obj: object, msg?: string): void;
 }
+
+/** Rows of a results file by status (`skipped`: carried over from the earlier run, not sent again). */
+export interface RowCounts {
+  total: number;
+  created: number;
+  failed: number;
+  invalid: number;
+  planned: number;
+  skipped: number;
+}

@@ -6,7 +6,7 @@ import type { Progress } from '../run/options.js';
 import { rerunImport, runImport, validateImport } from '../run/run.js';
 import { RunConfig, type Env, type Settings } from '../config/resolve.js';
 import { formatPlan } from '../run/plan.js';
-import { formatSummary, type Summary } from '../run/stats.js';
+import { formatSummary, type Summary } from '../run/summary.js';
 import { EXIT } from './exit-codes.js';
 import { createLogger } from './log.js';
 import { JsonProgress, TerminalProgress } from './progress-view.js';

@@ -7,7 +7,7 @@ import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { headOf } from '../ledger/files.js';
-import type { Summary } from '../run/stats.js';
+import type { Summary } from '../run/summary.js';
 
 /** Throws a UsageError when `path` cannot be written as a file. Creates nothing. */
 export function checkSummaryPath(path: string): void {

@@ -4,7 +4,7 @@
  * with the run and printed commands carry it.
  */
 import { loadSharedConfigFiles } from '@smithy/core/config';
-import type { Env } from './resolve.js';
+import type { Env } from './settings.js';
 
 export async function profileRegion(profile: string | undefined, env: Env): Promise<string | undefined> {
   try {

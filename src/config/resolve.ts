@@ -10,9 +10,9 @@ import { EMULATOR_REGION, isLoopback } from '../aws.js';
 import { UsageError } from '../errors.js';
 import { loadJobFile, type JobFile } from './job.js';
 import { profileRegion } from './profile.js';
-import { setting, settingsOf, SettingValueError, type CommandName, type SettingKey, type Values } from './settings.js';
+import { setting, settingsOf, SettingValueError, type CommandName, type Env, type SettingKey, type Values } from './settings.js';
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env };
 
 export type Origin =
   | { kind: 'flag'; name: string }

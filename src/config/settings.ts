@@ -11,6 +11,9 @@
 
 import type { Shard } from '../input/shard.js';
 
+/** Environment variables, as process.env holds them. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
 export type CommandName = 'run' | 'rerun' | 'validate' | 'report' | 'merge';
 
 /** A bad value: the message completes "<where the value came from> …", e.g. "must be a number above 0". */

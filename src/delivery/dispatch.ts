@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Limiter } from '../rate/limiter.js';
 import { decide, type RetryPolicy } from './retry.js';
 import type { TaskSender } from './send.js';
-import type { RunStats } from '../run/stats.js';
+import type { RunStats } from '../observe/stats.js';
 import type { SendOutcome, TaskRequest } from '../types.js';
 
 export interface Delivery {

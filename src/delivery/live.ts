@@ -12,8 +12,22 @@ import {
   GetTaskTemplateCommand,
   type ConnectClient,
 } from '@aws-sdk/client-connect';
-import type { LiveResult, NamedIds } from '../run/plan.js';
 import { clientReady, createConnectClient } from './send.js';
+
+/** The resources a file names, per instance, for `validate --check-live`. */
+export interface NamedIds {
+  instances: string[];
+  /** [kind, instanceId, id] */
+  resources: ['ContactFlowId' | 'TaskTemplateId' | 'QuickConnectId', string, string][];
+}
+
+export interface LiveResult {
+  checked: number;
+  /** What does not exist, e.g. `ContactFlowId 1234… in instance abcd…`. */
+  missing: string[];
+  /** Calls that could not tell (access denied, throttled, network), with the error code. */
+  unknown: string[];
+}
 
 export interface LiveOptions {
   endpoint?: string;

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { notRegular, openRegular, READ, replaceFileAtomically } from './files.js';
-import type { Summary } from '../run/stats.js';
+import type { RowCounts } from '../types.js';
 import { shard as parseShard, type KeptKey, type Values } from '../config/settings.js';
 
 /** The settings a resumed or rerun run keeps from the run it continues, as the run resolved them. */
@@ -66,7 +66,7 @@ export interface RunState {
   /** Set when the outcome is `completed`. */
   completedAt?: string;
   /** Rows in the results file when the run last ended (completed or not). */
-  rows?: Summary['rows'];
+  rows?: RowCounts;
 }
 
 export const statePath = (resultsPath: string) => `${resultsPath}.run.json`;
@@ -182,7 +182,7 @@ interface StateV1 {
   rerunOf?: string;
   startedAt: string;
   completedAt?: string;
-  rows?: Summary['rows'];
+  rows?: RowCounts;
 }
 
 /**

@@ -5,12 +5,37 @@
  */
 import type { Job } from '../input/prepare.js';
 import type { Ledger } from '../ledger/reader.js';
-import type { Logger, Progress } from '../run/options.js';
-import type { RunStats } from '../run/stats.js';
-import type { Wiring } from '../run/wiring.js';
-import type { InputRecord, RowResult, RowStatus } from '../types.js';
+import type { Limiter } from '../rate/limiter.js';
+import type { RunStats } from './stats.js';
+import type { InputRecord, Logger, RowResult, RowStatus } from '../types.js';
 import { RowLog } from './row-log.js';
 import { Timeline, type TimelineSample } from './timeline.js';
+
+/** What a run reports to its caller as it goes (the CLI draws its progress line from it). */
+export interface Progress {
+  stats: RunStats;
+  rate: number;
+  concurrency: number;
+  /** Input bytes up to the furthest finished record, and the input's size when known. */
+  bytesDone: number;
+  totalBytes: number | undefined;
+  /** The --rate ceiling, requests/s (`rate` is the pace the rate control is at). */
+  ceiling: number;
+  /** Records read and input bytes read so far; once `readDone`, `rowsRead` is the input's row count. */
+  rowsRead: number;
+  readBytes: number;
+  readDone: boolean;
+  dryRun: boolean;
+}
+
+/** The parts of the run's wiring the observer reads: counters, the pace, the in-flight window. */
+export interface Observed {
+  stats: RunStats;
+  rate: Limiter;
+  /** Undefined on a dry run (nothing is sent, so there is no timeline). */
+  dispatcher: unknown;
+  concurrency(): number;
+}
 
 export interface ObservedRun {
   /** The --rate ceiling (requests/s) and burst. */
@@ -37,7 +62,7 @@ export class RunObserver {
 
   constructor(
     private readonly run: ObservedRun,
-    private readonly w: Wiring,
+    private readonly w: Observed,
   ) {
     const { resultsPath, ledger, log } = run;
     this.rowLog = new RowLog(log);

@@ -4,8 +4,8 @@
  * first few per code so that a 10,000-failure night does not flood it; and the rate control's cuts
  * and restores, coalesced so that a throttling storm is a line every half minute, not every second.
  */
-import { redactServiceMessage } from '../delivery/redact.js';
-import type { Logger } from '../run/options.js';
+import { redactServiceMessage } from './redact.js';
+import type { Logger } from '../types.js';
 import type { RowResult } from '../types.js';
 
 /** Rows logged one by one per error code; the rest are counted. */

@@ -9,8 +9,8 @@
  * the timeline off with one warning; it never stops the run.
  */
 import { closeSync, constants, openSync, rmSync, writeSync } from 'node:fs';
-import type { Logger } from '../run/options.js';
-import type { RunStats } from '../run/stats.js';
+import type { Logger } from '../types.js';
+import type { RunStats } from './stats.js';
 
 export const timelinePath = (resultsPath: string) => `${resultsPath}.timeline.jsonl`;
 

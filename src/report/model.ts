@@ -13,7 +13,7 @@ import { readState, type RunState } from '../ledger/state.js';
 import { RESULT_COLUMNS } from '../ledger/writer.js';
 import { timelinePath, type TimelineLine, type TimelinePoint, type TimelineStart } from '../observe/timeline.js';
 import { nextStep, type NextStep } from './next-step.js';
-import { redactServiceMessage } from '../delivery/redact.js';
+import { redactServiceMessage } from '../observe/redact.js';
 import { openRegular, READ } from '../ledger/files.js';
 import { GroupCounter, type Group, type Other } from './groups.js';
 import { rulesOf } from './rule-text.js';

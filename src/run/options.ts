@@ -5,26 +5,13 @@
 import type { JobFile } from '../config/job.js';
 import type { TaskSender } from '../delivery/send.js';
 import type { Env, Settings } from '../config/resolve.js';
-import type { RunStats } from './stats.js';
+import type { Progress } from '../observe/observer.js';
+
+export type { Progress };
 import type { Logger } from '../types.js';
 
 export type { Logger };
 
-export interface Progress {
-  stats: RunStats;
-  rate: number;
-  concurrency: number;
-  /** Input bytes up to the furthest finished record, and the input's size when known. */
-  bytesDone: number;
-  totalBytes: number | undefined;
-  /** The --rate ceiling, requests/s (`rate` is the pace the rate control is at). */
-  ceiling: number;
-  /** Records read and input bytes read so far; once `readDone`, `rowsRead` is the input's row count. */
-  rowsRead: number;
-  readBytes: number;
-  readDone: boolean;
-  dryRun: boolean;
-}
 
 /**
  * What a caller of the library passes to a run: any setting of the table (config/settings.ts) by its

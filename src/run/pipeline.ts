@@ -6,7 +6,7 @@
  * each step below the flow.
  */
 import { cannotConnect } from '../delivery/reach.js';
-import { redactServiceMessage } from '../delivery/redact.js';
+import { redactServiceMessage } from '../observe/redact.js';
 import { InputError } from '../errors.js';
 import { compileMapping, type Defaults } from '../input/map.js';
 import { makePreparer, type Job, type RerunContext } from '../input/prepare.js';
@@ -22,7 +22,7 @@ import type { RunHooks } from './options.js';
 import { headerWarnings, PlanCollector } from './plan.js';
 import { readySender } from './preflight.js';
 import { RunObserver } from '../observe/observer.js';
-import { summarize, type Summary } from './stats.js';
+import { summarize, type Summary } from './summary.js';
 import { inShard, type Shard } from '../input/shard.js';
 import { wire, type Wiring } from './wiring.js';
 import { HeldRows, ROW_HEADROOM, rowCost, rowWorkers, takeTurns } from './held.js';

@@ -3,6 +3,7 @@
  * columns carried unmapped, header near-misses, how many rows would be sent, the problems grouped by
  * rule with their first lines, and one example request with every customer value masked.
  */
+import type { LiveResult, NamedIds } from '../delivery/live.js';
 import { memberKey } from '../input/columns.js';
 import { describeHeaderWarning, suspiciousHeaders } from '../input/headers.js';
 import type { Mapping } from '../input/map.js';
@@ -13,20 +14,9 @@ import { ruleKey } from '../report/rule-text.js';
 import { UsageError } from '../errors.js';
 import type { TaskRequest } from '../types.js';
 
-/** The resources a file names, per instance, for `validate --check-live`. */
-export interface NamedIds {
-  instances: string[];
-  /** [kind, instanceId, id] */
-  resources: ['ContactFlowId' | 'TaskTemplateId' | 'QuickConnectId', string, string][];
-}
 
-export interface LiveResult {
-  checked: number;
-  /** What does not exist, e.g. `ContactFlowId 1234… in instance abcd…`. */
-  missing: string[];
-  /** Calls that could not tell (access denied, throttled, network), with the error code. */
-  unknown: string[];
-}
+
+export type { LiveResult, NamedIds };
 
 export interface Plan {
   mapping: { member: string; from: string }[];

@@ -25,7 +25,7 @@ import { silent, type Logger, type RerunOptions, type RunHooks, type RunOptions 
 import { commandLine } from '../config/command-line.js';
 import { freshResultsPath, noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
 import { checkPaths } from './preflight.js';
-import type { Summary } from './stats.js';
+import type { Summary } from './summary.js';
 
 /** Imports `options.input`: one results row per record (a dry run with `dryRun`). */
 export function runImport(options: RunOptions): Promise<Summary> {

@@ -15,7 +15,7 @@ import type { RunConfig } from '../config/resolve.js';
 import { createLimiter } from '../rate/choose.js';
 import type { Limiter } from '../rate/limiter.js';
 import type { RunHooks } from './options.js';
-import { RunStats } from './stats.js';
+import { RunStats } from '../observe/stats.js';
 
 
 /**

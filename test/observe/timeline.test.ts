@@ -3,7 +3,7 @@ import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silent } from '../../src/run/options.js';
-import { RunStats } from '../../src/run/stats.js';
+import { RunStats } from '../../src/observe/stats.js';
 import { Timeline, timelinePath } from '../../src/observe/timeline.js';
 import { tempDir } from '../helpers.js';
 

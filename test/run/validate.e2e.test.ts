@@ -15,7 +15,7 @@ import { compileMapping } from '../../src/input/map.js';
 import { makePreparer } from '../../src/input/prepare.js';
 import { DuplicateTokens } from '../../src/input/duplicates.js';
 import { runImport } from '../../src/run/run.js';
-import { RunStats } from '../../src/run/stats.js';
+import { RunStats } from '../../src/observe/stats.js';
 import { writeCsv } from '../helpers.js';
 
 let emulator: Emulator;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactServiceMessage } from '../../src/delivery/redact.js';
+import { redactServiceMessage } from '../../src/observe/redact.js';
 
 describe('redactServiceMessage', () => {
   it.each([

@@ -1,79 +1,15 @@
-/** Counters for the progress line and the end-of-run summary. */
-import type { RowStatus, SendOutcome } from '../types.js';
+/** The end-of-run summary: made from the run's counters, printed by the CLI, returned by the library. */
+import type { RowCounts } from '../types.js';
 import type { Plan } from './plan.js';
+import type { RunStats } from '../observe/stats.js';
 import { nextStep } from '../report/next-step.js';
 import type { Settings } from '../config/resolve.js';
-
-/** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
-const RESERVOIR = 10_000;
-const RECENT = 512;
-
-export class RunStats {
-  readonly rows: Record<RowStatus, number> = { created: 0, failed: 0, invalid: 0, planned: 0 };
-  /** Rows not sent by this run: already final in the results file (--resume), or copied by a rerun. */
-  skipped = 0;
-  /** Tasks created by requests of this run (rows carried over excluded): what rates are made of. */
-  sentCreated = 0;
-  requests = 0;
-  throttled = 0;
-  /** Resends after a transient failure (throttled resends are counted in `throttled`). */
-  retries = 0;
-  /** Attempts whose answer never came (timeout, reset): resent with the same token. */
-  unknownOutcomes = 0;
-  readonly errors: Record<string, number> = {};
-  private readonly samples: number[] = [];
-  private seen = 0;
-  /** The latest answers' latencies, for sizing in-flight work to current conditions. */
-  private readonly recent = new Float64Array(RECENT);
-  private recentCount = 0;
-  readonly startedAt = performance.now();
-  /** Answers other than throttles, and their summed latency (ms): what in-flight sizing is fed. */
-  answers = 0;
-  answersLatencyMs = 0;
-
-  recordRequest(outcome: SendOutcome, latencyMs: number): void {
-    this.requests++;
-    if (outcome.kind === 'throttled') this.throttled++;
-    if (outcome.kind === 'transient' && !outcome.answered) this.unknownOutcomes++;
-    if (outcome.kind !== 'created') this.errors[outcome.code] = (this.errors[outcome.code] ?? 0) + 1;
-    // A throttle is a fast rejection at the door: its latency says nothing of the service's.
-    if (outcome.kind === 'throttled') return;
-    this.answers++;
-    this.answersLatencyMs += latencyMs;
-    this.recent[this.seen % RECENT] = latencyMs;
-    this.recentCount = Math.min(RECENT, this.recentCount + 1);
-    this.seen++;
-    if (this.samples.length < RESERVOIR) this.samples.push(latencyMs);
-    else {
-      const j = Math.floor(Math.random() * this.seen);
-      if (j < RESERVOIR) this.samples[j] = latencyMs;
-    }
-  }
-
-  /** Latency percentile in ms (p in 0..100), or undefined before any request. */
-  latency(p: number): number | undefined {
-    if (this.samples.length === 0) return undefined;
-    const sorted = [...this.samples].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-  }
-
-  /** Percentile over the last RECENT answers only. */
-  recentLatency(p: number): number | undefined {
-    if (this.recentCount === 0) return undefined;
-    const sorted = this.recent.slice(0, this.recentCount).sort();
-    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-  }
-
-  get elapsedMs(): number {
-    return performance.now() - this.startedAt;
-  }
-}
 
 /** The end-of-run summary: printed by the CLI, returned by the library, written by --summary-json. */
 export interface Summary {
   input: string;
   results: string;
-  rows: { total: number; created: number; failed: number; invalid: number; planned: number; skipped: number };
+  rows: RowCounts;
   requests: number;
   throttled: number;
   retries: number;

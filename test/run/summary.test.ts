@@ -1,6 +1,7 @@
 /** Rates count only this run's requests; a resume or rerun says what it carried over; the summary ends with the next step. */
 import { describe, expect, it } from 'vitest';
-import { formatSummary, RunStats, summarize } from '../../src/run/stats.js';
+import { RunStats } from '../../src/observe/stats.js';
+import { formatSummary, summarize } from '../../src/run/summary.js';
 
 const extra = { input: 'in.csv', results: 'in.results.csv', targetRate: 2, finalRate: 2, interrupted: false, dryRun: false };
 

@@ -1,0 +1,71 @@
+/**
+ * The run's counters, owned here and nowhere else: rows by status, requests, throttles, retries,
+ * unknown outcomes, errors by code and latency samples. The dispatcher counts requests, the
+ * observer counts rows; progress, the timeline and the summary read them.
+ */
+import type { RowStatus, SendOutcome } from '../types.js';
+
+/** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
+const RESERVOIR = 10_000;
+const RECENT = 512;
+
+export class RunStats {
+  readonly rows: Record<RowStatus, number> = { created: 0, failed: 0, invalid: 0, planned: 0 };
+  /** Rows not sent by this run: already final in the results file (--resume), or copied by a rerun. */
+  skipped = 0;
+  /** Tasks created by requests of this run (rows carried over excluded): what rates are made of. */
+  sentCreated = 0;
+  requests = 0;
+  throttled = 0;
+  /** Resends after a transient failure (throttled resends are counted in `throttled`). */
+  retries = 0;
+  /** Attempts whose answer never came (timeout, reset): resent with the same token. */
+  unknownOutcomes = 0;
+  readonly errors: Record<string, number> = {};
+  private readonly samples: number[] = [];
+  private seen = 0;
+  /** The latest answers' latencies, for sizing in-flight work to current conditions. */
+  private readonly recent = new Float64Array(RECENT);
+  private recentCount = 0;
+  readonly startedAt = performance.now();
+  /** Answers other than throttles, and their summed latency (ms): what in-flight sizing is fed. */
+  answers = 0;
+  answersLatencyMs = 0;
+
+  recordRequest(outcome: SendOutcome, latencyMs: number): void {
+    this.requests++;
+    if (outcome.kind === 'throttled') this.throttled++;
+    if (outcome.kind === 'transient' && !outcome.answered) this.unknownOutcomes++;
+    if (outcome.kind !== 'created') this.errors[outcome.code] = (this.errors[outcome.code] ?? 0) + 1;
+    // A throttle is a fast rejection at the door: its latency says nothing of the service's.
+    if (outcome.kind === 'throttled') return;
+    this.answers++;
+    this.answersLatencyMs += latencyMs;
+    this.recent[this.seen % RECENT] = latencyMs;
+    this.recentCount = Math.min(RECENT, this.recentCount + 1);
+    this.seen++;
+    if (this.samples.length < RESERVOIR) this.samples.push(latencyMs);
+    else {
+      const j = Math.floor(Math.random() * this.seen);
+      if (j < RESERVOIR) this.samples[j] = latencyMs;
+    }
+  }
+
+  /** Latency percentile in ms (p in 0..100), or undefined before any request. */
+  latency(p: number): number | undefined {
+    if (this.samples.length === 0) return undefined;
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  }
+
+  /** Percentile over the last RECENT answers only. */
+  recentLatency(p: number): number | undefined {
+    if (this.recentCount === 0) return undefined;
+    const sorted = this.recent.slice(0, this.recentCount).sort();
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  }
+
+  get elapsedMs(): number {
+    return performance.now() - this.startedAt;
+  }
+}
