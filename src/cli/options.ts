@@ -34,8 +34,14 @@ function optionOf(key: SettingKey, command: CommandName): Option {
 /** The help line: what it does, its default, and its environment variables. */
 function describe(key: SettingKey, command: CommandName): string {
   const s = setting(key);
-  const byDefault = s.defaultHelp ?? (s.default !== undefined && typeof s.default !== 'boolean' ? String(s.default) : undefined);
-  return `${helpOf(key, command)}${byDefault ? ` (default: ${byDefault})` : ''} [env: ${s.env.join(', ')}]`;
+  const help = helpOf(key, command);
+  // A rerun takes what no flag gives from the run it reads; a help text that states its own default wins.
+  const byDefault = help.includes('(default:')
+    ? undefined
+    : command === 'rerun' && s.kept
+      ? "the earlier run's"
+      : (s.defaultHelp ?? (s.default !== undefined && typeof s.default !== 'boolean' ? String(s.default) : undefined));
+  return `${help}${byDefault ? ` (default: ${byDefault})` : ''} [env: ${s.env.join(', ')}]`;
 }
 
 /** The settings given on the command line, by the table's keys (defaults and the environment are not values given). */

@@ -174,7 +174,7 @@ export const SETTINGS = {
     help: {
       default: 'results CSV',
       rerun: 'results CSV of this rerun (default: <results>.rerun-1.csv beside it; of a .rerun-1.csv: .rerun-2.csv)',
-      merge: 'the merged results file (must not exist yet)',
+      merge: 'the merged results file (must not exist yet; required)',
     },
   } satisfies Setting<string>,
   endpoint: {

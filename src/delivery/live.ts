@@ -36,10 +36,24 @@ export interface LiveOptions {
   envCredentials?: boolean;
 }
 
+/** Refuses (exit 2) before anything is written when no Region or no credentials would let the check ask. */
+export async function liveReady(options: LiveOptions): Promise<void> {
+  const client = liveClient(options);
+  try {
+    await clientReady(client);
+  } finally {
+    client.destroy();
+  }
+}
+
+function liveClient(options: LiveOptions): ConnectClient {
+  // The SDK's standard retries (3 attempts) suit a handful of read-only calls.
+  return createConnectClient({ ...options, maxSockets: 4, requestTimeoutMs: 15_000, maxAttempts: 3 });
+}
+
 /** Asks about every id in `named`; never throws for a service answer (it is part of the result). */
 export async function checkLive(named: NamedIds, options: LiveOptions, client?: ConnectClient): Promise<LiveResult> {
-  // The SDK's standard retries (3 attempts) suit a handful of read-only calls.
-  const own = client ?? createConnectClient({ ...options, maxSockets: 4, requestTimeoutMs: 15_000, maxAttempts: 3 });
+  const own = client ?? liveClient(options);
   const result: LiveResult = { checked: 0, missing: [], unknown: [] };
   const absent = new Set<string>();
   try {

@@ -39,6 +39,31 @@ export interface PipelineContext {
   start?: () => Promise<void>;
 }
 
+/**
+ * How many rows the input holds (this shard's), for an interrupted run's summary: "31 of 60 rows".
+ * Read again from the start, for at most `withinMs`: a huge input that takes longer says no total.
+ */
+export async function countRecords(config: RunConfig, source: string | undefined, rerun: boolean, withinMs = 5_000): Promise<number | undefined> {
+  const read = rerun ? {} : { encoding: config.get('encoding'), delimiter: config.get('delimiter') };
+  const shard = rerun ? undefined : config.get('shard');
+  const until = performance.now() + withinMs;
+  let csv: CsvInput | undefined;
+  try {
+    csv = await openCsv(source ?? config.input, read);
+    let ordinal = 0;
+    let count = 0;
+    for await (const _ of csv.records) {
+      if (inShard(shard, ordinal++)) count++;
+      if ((ordinal & 1023) === 0 && performance.now() > until) return undefined;
+    }
+    return count;
+  } catch {
+    return undefined;
+  } finally {
+    csv?.close();
+  }
+}
+
 /** How the run ended besides its rows: input that broke mid-file, a refusal no row can pass, a failed write. */
 interface Stops {
   inputError?: Error;

@@ -13,8 +13,8 @@ import { canonicalResultsPath } from '../ledger/files.js';
 import { spoolStdin } from '../input/csv/spool.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
-import { checkLive } from '../delivery/live.js';
-import { pipeline } from './pipeline.js';
+import { checkLive, liveReady } from '../delivery/live.js';
+import { countRecords, pipeline } from './pipeline.js';
 import { awsTarget } from './wiring.js';
 import { rerunResultsPath, shardResultsPath } from '../ledger/writer.js';
 import { readQuota } from '../rate/auto.js';
@@ -94,6 +94,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       },
     },
   );
+  if (config.get('checkLive')) await liveReady(awsTarget(config));
   const identity = runIdentity(config, inputSha);
   if (origin) checkRerunSettings(input, origin, identity, config, await freshResultsPath(input));
   const current = keptSettings(config);
@@ -135,6 +136,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         throw err;
       },
     );
+    if (summary.interrupted && !summary.inputError) summary.inputRows = await countRecords(config, source, Boolean(origin));
     if (config.get('checkLive') && summary.plan) {
       if (summary.plan.needs.some((n) => n.startsWith('--instance-id'))) throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
       summary.plan.live = await checkLive(summary.plan.named, awsTarget(config));

@@ -23,6 +23,8 @@ export interface Summary {
   achievedRate: number;
   latencyMs: { p50: number | null; p99: number | null };
   interrupted: boolean;
+  /** An interrupted run's input: how many rows it holds in all (this shard's), when they could be counted. */
+  inputRows?: number;
   dryRun: boolean;
   /** Set when the input broke off mid-file (e.g. an unclosed quote): the rows before it were processed. */
   inputError?: string;
@@ -73,7 +75,7 @@ export function formatSummary(s: Summary): string {
     );
   }
   const lines = [
-    `${s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
+    `${s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total}${s.inputRows !== undefined ? ` of ${s.inputRows}` : ''} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
       (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
       (s.rows.skipped ? ` (${s.rows.skipped} carried over from the earlier run, not sent again)` : ''),
     s.dryRun
