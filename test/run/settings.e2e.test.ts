@@ -1,0 +1,112 @@
+/**
+ * The seams between commands, each once a defect: an endpoint from the environment recorded and
+ * carried, validate's Next run with its ids and no results lost to it, the tab delimiter, the live
+ * check's refusals, an interrupted run's "of N", a resume and a rerun that keep the earlier run's
+ * settings.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { readState } from '../../src/ledger/state.js';
+import { buildReport } from '../../src/report/model.js';
+import { rerunImport, runImport, validateImport } from '../../src/run/run.js';
+import { formatSummary } from '../../src/run/summary.js';
+import { bareAwsEnv, cli } from '../cli/bin.js';
+import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+
+let e: Emulator;
+beforeAll(async () => {
+  e = await startEmulator({ rate: 1000, burst: 1000 });
+});
+afterAll(() => e?.close());
+
+const ids = { CTL_INSTANCE_ID: DEMO_INSTANCE_ID, CTL_CONTACT_FLOW_ID: DEMO_CONTACT_FLOW_ID };
+
+describe('an endpoint from AWS_ENDPOINT_URL_CONNECT', () => {
+  it('is recorded with the run, carried by the report\'s Next, and kept by a rerun run without it', async () => {
+    const input = writeCsv([...taskRows(6), ['', 'no name', '7', '', '']]);
+    const env = { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids };
+    const first = await runImport({ input, env, rate: 500 });
+    expect(first.rows).toMatchObject({ total: 7, created: 6, invalid: 1 });
+    const state = (await readState(first.results))!;
+    expect(state.options.endpoint).toBe(e.url);
+    expect(state.options.instanceId).toBe(DEMO_INSTANCE_ID);
+    const report = await buildReport(first.results);
+    expect(report.next?.command).toContain(`--endpoint ${e.url}`);
+    // Another shell: none of the variables, and a Region of its own.
+    const rerun = await rerunImport({ input: first.results, includeInvalid: true, env: { AWS_REGION: 'eu-west-2' }, endpoint: e.url, region: 'us-east-1' });
+    expect(rerun.rows).toMatchObject({ total: 7, created: 6, invalid: 1 });
+    const plain = await rerunImport({ input: first.results, results: join(tempDir(), 'again.csv'), env: {} });
+    expect(plain.rows.created).toBe(6);
+  });
+
+  it('a different one in the rerun\'s environment is refused, saying where it came from', async () => {
+    const input = writeCsv(taskRows(2));
+    const first = await runImport({ input, env: { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids } });
+    await expect(rerunImport({ input: first.results, env: { AWS_ENDPOINT_URL_CONNECT: 'http://127.0.0.1:9' } })).rejects.toThrow(
+      /--endpoint: recorded http:\/\/127\.0\.0\.1:\d+; you asked for http:\/\/127\.0\.0\.1:9 \(from AWS_ENDPOINT_URL_CONNECT\)/,
+    );
+  });
+});
+
+describe("validate's Next", () => {
+  it('carries the ids it was given, and a run refused for want of them leaves the validate results as they were', async () => {
+    const input = writeCsv(taskRows(5));
+    const checked = await validateImport({ input, endpoint: e.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, env: {} });
+    const next = formatSummary(checked);
+    expect(next).toMatch(new RegExp(`Next: connect-task-loader run \\S+ --results \\S+ --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --endpoint`));
+    const before = readFileSync(checked.results, 'utf8');
+    await expect(runImport({ input, endpoint: e.url, env: {} })).rejects.toThrow(/no InstanceId/);
+    expect(readFileSync(checked.results, 'utf8')).toBe(before);
+    expect((await readState(checked.results))!.dryRun).toBe(true);
+    const sent = await runImport({ input, endpoint: e.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, rate: 500, env: {} });
+    expect(sent.rows).toMatchObject({ total: 5, created: 5 });
+  });
+});
+
+describe('--delimiter', () => {
+  it.each([['tab'], ['\\t']])('%s reads a tab-separated file', async (delimiter) => {
+    const dir = tempDir();
+    const input = join(dir, 'in.tsv');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(input, 'Name\tAttributes.rowId\nA\t1\nB\t2\n');
+    const r = await cli(['validate', input, '--delimiter', delimiter, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('--delimiter tab');
+  });
+});
+
+describe('validate --check-live', () => {
+  it('says what is missing, as run does: no Region, then no credentials; nothing written', async () => {
+    const dir = tempDir();
+    const input = writeCsv(taskRows(2), 'in.csv', dir);
+    const args = ['validate', input, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--check-live', '--no-progress'];
+    const noRegion = await cli(args, { env: bareAwsEnv() });
+    expect(noRegion.code).toBe(2);
+    expect(noRegion.stderr).toContain('no AWS Region: pass --region');
+    const noCredentials = await cli([...args, '--region', 'eu-west-2'], { env: bareAwsEnv() });
+    expect(noCredentials.code).toBe(2);
+    expect(noCredentials.stderr).toContain('no usable AWS credentials');
+    expect(noCredentials.stderr).not.toMatch(/^CredentialsProviderError$/m);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir)).toEqual(['in.csv']);
+  });
+});
+
+describe('an interrupted run', () => {
+  it('says how many rows of how many; its resume keeps the earlier run\'s settings', async () => {
+    const input = writeCsv(taskRows(60));
+    const env = { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids };
+    const first = await runImport({ input, env, rate: 20, burst: 1, deadlineSeconds: 0.5 });
+    expect(first.interrupted).toBe(true);
+    expect(first.inputRows).toBe(60);
+    expect(formatSummary(first)).toMatch(new RegExp(`^Interrupted: ${first.rows.total} of 60 rows`));
+    // Resumed with nothing but --resume: endpoint, ids and rate come from the run it continues.
+    const rest = await runImport({ input, resume: true, env: {} });
+    expect(rest.rows).toMatchObject({ total: 60, created: 60 });
+    expect(rest.targetRate).toBe(20);
+    expect(new Set(readResults(rest.results).map((r) => r['Result.ClientToken'])).size).toBe(60);
+  });
+});
