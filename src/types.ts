@@ -18,7 +18,7 @@ export interface InputRecord {
   unreadable?: { code: string; reason: string };
 }
 
-export interface TaskReference {
+interface TaskReference {
   Type: string;
   Value: string;
 }

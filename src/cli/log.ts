@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
-export type LogFormat = 'json' | 'pretty';
+type LogFormat = 'json' | 'pretty';
 
 export interface LogOptions {
   level?: string;
@@ -15,7 +15,7 @@ export interface LogOptions {
   stream?: Writable;
 }
 
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'request', '*.request', 'Name', '*.Name', 'Description', '*.Description', 'Attributes', '*.Attributes',
   'References', '*.References', 'credentials', '*.credentials', 'secretAccessKey', '*.secretAccessKey', 'redis', '*.redis',
 ];

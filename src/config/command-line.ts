@@ -7,7 +7,7 @@
 import { PRINTED_KEYS, setting, settingsOf, type SettingKey } from './settings.js';
 import type { Settings } from './resolve.js';
 
-export const BIN = 'connect-task-loader';
+const BIN = 'connect-task-loader';
 
 export interface Extra {
   results?: string;
@@ -39,6 +39,6 @@ function printed(key: SettingKey, value: unknown): string {
 }
 
 /** Quotes an argument for a POSIX shell when it holds anything but safe characters. */
-export function shellQuote(arg: string): string {
+function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

@@ -198,6 +198,6 @@ export async function resolveConfig(input: ConfigInput, facts: ConfigFacts = {})
  * A rerun of the same file reuses every token (nothing twice); the next night's file — even under
  * the same name, even repeating yesterday's rows — is a new batch of tasks.
  */
-export function defaultNamespace(input: string, sha256: string | undefined): string {
+function defaultNamespace(input: string, sha256: string | undefined): string {
   return `${input === '-' ? 'stdin' : basename(input)}@${sha256 ? sha256.slice(0, 16) : 'unknown'}`;
 }

@@ -89,7 +89,7 @@ const list = (value: string): string[] => {
 };
 
 /** One character; `\t` and `tab`, as typed in a shell or a job file, mean the tab character. */
-export function delimiter(value: string): string {
+function delimiter(value: string): string {
   const d = value === '\\t' || value.toLowerCase() === 'tab' ? '\t' : value;
   if ([...d].length !== 1 || d === '"' || d === '\n' || d === '\r') {
     fail(`must be one character other than a quote or a line break, not ${JSON.stringify(value)} (a tab: --delimiter tab)`);
@@ -97,7 +97,7 @@ export function delimiter(value: string): string {
   return d;
 }
 
-export function timeZone(value: string): string {
+function timeZone(value: string): string {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: value });
   } catch {
@@ -140,7 +140,7 @@ const READING_INPUT: CommandName[] = ['run', 'validate'];
 const ROUTING_SCHEMA = { type: 'string', minLength: 1, maxLength: 500 };
 
 /** Every setting, in the order `--help` lists them. */
-export const SETTINGS = {
+const SETTINGS = {
   job: {
     flag: '--job', arg: '<file.json>', env: ['CTL_JOB'], parse: text,
     commands: IMPORTING, kept: true, printed: 'run',
@@ -351,8 +351,7 @@ export function helpOf(key: SettingKey, command: CommandName): string {
   return typeof h === 'string' ? h : (h[command] ?? h.default);
 }
 
-/** Keys with a property for each trait, for the record and the printed commands. */
-export const IDENTITY_KEYS = SETTING_KEYS.filter((k) => setting(k).identity);
+/** The settings a run records for a resume or rerun, and those printed commands may carry. */
 export const KEPT_KEYS = SETTING_KEYS.filter((k) => setting(k).kept);
 export const PRINTED_KEYS = SETTING_KEYS.filter((k) => setting(k).printed);
 export const JOB_SETTING_KEYS = SETTING_KEYS.filter((k) => setting(k).job);

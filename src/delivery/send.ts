@@ -33,7 +33,7 @@ export interface TaskSender {
 }
 
 /** How long resolving credentials may take before the run refuses (the instance metadata service can hang). */
-export const CREDENTIALS_TIMEOUT_MS = 10_000;
+const CREDENTIALS_TIMEOUT_MS = 10_000;
 
 
 export function createConnectClient(options: ClientOptions): ConnectClient {

@@ -29,7 +29,7 @@ export interface Emulator {
 }
 
 const MAX_BODY_BYTES = 1 << 20;
-export const CONTROL_PREFIX = '/__emulator/';
+const CONTROL_PREFIX = '/__emulator/';
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const service = new TaskService(options);

@@ -49,7 +49,7 @@ export const DEMO_CONTACT_FLOW_ID = '00000000-0000-4000-8000-0000000f1000';
 export const DEMO_TASK_TEMPLATE_ID = '00000000-0000-4000-8000-00000000a7e1';
 export const DEMO_QUICK_CONNECT_ID = '00000000-0000-4000-8000-0000000000c1';
 
-export const DEFAULT_INSTANCES: Record<string, InstanceResources> = {
+const DEFAULT_INSTANCES: Record<string, InstanceResources> = {
   [DEMO_INSTANCE_ID]: {
     contactFlows: [DEMO_CONTACT_FLOW_ID],
     taskTemplates: [DEMO_TASK_TEMPLATE_ID],

@@ -17,8 +17,8 @@ export type ScalarMember = (typeof SCALAR_MEMBERS)[number];
 /** Members built from several columns, each under its own prefix. */
 export const COMPOUND_MEMBERS = ['Attributes', 'References', 'SegmentAttributes', 'Attachments'] as const;
 
-export const ATTACHMENT_PARTS = ['FileName', 'S3Url'] as const;
-export type AttachmentPart = (typeof ATTACHMENT_PARTS)[number];
+const ATTACHMENT_PARTS = ['FileName', 'S3Url'] as const;
+type AttachmentPart = (typeof ATTACHMENT_PARTS)[number];
 
 export type Target =
   | { kind: 'member'; member: ScalarMember }

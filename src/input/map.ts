@@ -13,8 +13,7 @@ import { compileTask, render, renderTree, type Field, type TaskTemplateSpec } fr
 import { parseScheduledTime } from './time.js';
 import type { InputRecord, TaskAttachment, TaskRequest, Violation } from '../types.js';
 
-export { SCALAR_MEMBERS, conventionTarget, type ScalarMember } from './columns.js';
-export { compileTemplate, type TaskTemplateSpec } from './template.js';
+export { type TaskTemplateSpec } from './template.js';
 
 /** Request members supplied outside the file: flags win over the job file (SPEC). */
 export type Defaults = Partial<Record<'InstanceId' | 'ContactFlowId' | 'TaskTemplateId' | 'QuickConnectId', string>>;

@@ -49,7 +49,7 @@ export const codePoints = (s: string): number => {
   return n;
 };
 
-export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 function checkLength(out: Violation[], member: string, value: string, limit: { min?: number; max?: number }): void {
   const n = codePoints(value);

@@ -26,7 +26,7 @@ export interface Template {
 }
 
 /** A string leaf of a structured value: a template. */
-export class Slot {
+class Slot {
   constructor(readonly template: Template) {}
 }
 
@@ -43,7 +43,7 @@ export interface Field {
 /** `{{Column name}}` placeholders; everything else in a template is literal text. */
 const PLACEHOLDER = /\{\{\s*([^{}]+?)\s*\}\}/g;
 
-export function compileTemplate(text: string, index: Map<string, number>, where: string): Template {
+function compileTemplate(text: string, index: Map<string, number>, where: string): Template {
   const parts: (string | number)[] = [];
   const columns: number[] = [];
   let last = 0;

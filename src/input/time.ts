@@ -10,7 +10,7 @@ const EPOCH_SECONDS = /^\d{9,11}$/;
 /** The documented local format: date, `T` or a space, hours and minutes, optional seconds. */
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?$/;
 
-export const TIME_FORMS =
+const TIME_FORMS =
   'an ISO 8601 time with a zone (2026-12-01T09:00:00Z, 2026-12-01T10:00+01:00), epoch seconds, or a local time (2026-12-01 09:00) with --timezone <IANA zone>';
 
 export type TimeParse = { ok: true; date: Date } | { ok: false; rule: string };
@@ -56,7 +56,7 @@ function realZoned(text: string): boolean {
  * A wall time that occurs twice (clocks going back) is the earlier instant; one that never occurs
  * (clocks going forward) is undefined. Assumes at most one offset change within a day either side.
  */
-export function zonedToUtc(wall: number, timeZone: string): Date | undefined {
+function zonedToUtc(wall: number, timeZone: string): Date | undefined {
   const DAY = 86_400_000;
   const offsets = new Set([offsetAt(wall - DAY, timeZone), offsetAt(wall + DAY, timeZone)]);
   const candidates = [...offsets].map((o) => wall - o).filter((t) => offsetAt(t, timeZone) === wall - t);
@@ -67,7 +67,7 @@ export function zonedToUtc(wall: number, timeZone: string): Date | undefined {
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The zone's offset from UTC in ms at instant `utc`. */
-export function offsetAt(utc: number, timeZone: string): number {
+function offsetAt(utc: number, timeZone: string): number {
   let f = formatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {

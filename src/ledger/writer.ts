@@ -25,7 +25,7 @@ export const RESULT_COLUMNS = [
   'Result.Attempts', 'Result.ErrorCode', 'Result.ErrorMessage',
 ] as const;
 
-export const isResultColumn = (name: string) => name.startsWith('Result.');
+const isResultColumn = (name: string) => name.startsWith('Result.');
 
 /**
  * Throws to refuse a write (the run lost its lock). `recentMs`: a check that passed less than this
@@ -51,7 +51,7 @@ export function rerunResultsPath(resultsPath: string): string {
 }
 
 /** `<input without extension>.results.csv` beside the input (`x.csv.gz` → `x.results.csv`). */
-export function defaultResultsPath(input: string): string {
+function defaultResultsPath(input: string): string {
   if (input === '-') throw new UsageError('reading standard input needs --results <file>');
   let name = basename(input);
   if (name.endsWith('.gz')) name = name.slice(0, -3);

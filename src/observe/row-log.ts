@@ -9,7 +9,7 @@ import type { Logger } from '../types.js';
 import type { RowResult } from '../types.js';
 
 /** Rows logged one by one per error code; the rest are counted. */
-export const ROWS_LOGGED_PER_CODE = 20;
+const ROWS_LOGGED_PER_CODE = 20;
 /** Suppressed rows are summed up at most this often, and at the end. */
 const SUMMARY_EVERY_MS = 60_000;
 /** Cuts within this long of the last logged one are counted into the next line. */

@@ -8,7 +8,7 @@ import type { ServiceQuota } from '@aws-sdk/client-service-quotas';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../aws.js';
 import type { Logger } from '../types.js';
 
-export const DEFAULT_QUOTA = { rate: 2, burst: 5 };
+const DEFAULT_QUOTA = { rate: 2, burst: 5 };
 const TIMEOUT_MS = 5_000;
 
 export interface QuotaSource {

@@ -5,7 +5,7 @@
  */
 
 /** Example line numbers kept per group. */
-export const EXAMPLES = 5;
+const EXAMPLES = 5;
 /** Groups listed per section; the rest are summed into `other`. */
 export const SHOWN = 50;
 /** Distinct groups counted; rows of a group first seen after that go to `other` straight away. */

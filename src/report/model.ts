@@ -18,9 +18,9 @@ import { openRegular, READ } from '../ledger/files.js';
 import { GroupCounter, type Group, type Other } from './groups.js';
 import { rulesOf } from './rule-text.js';
 
-export { EXAMPLES, SHOWN, type Group, type Other } from './groups.js';
+export { SHOWN, type Group, type Other } from './groups.js';
 
-export interface RunFigures {
+interface RunFigures {
   /** First and last moment the timeline recorded, ISO. */
   from: string;
   to: string;
@@ -97,7 +97,6 @@ function stateFacts(state: RunState | undefined): Pick<FileReport, 'input' | 'st
 }
 
 /** An invalid row's rules: the same grouping as `validate`'s problems by rule. */
-export { rulesOf } from './rule-text.js';
 
 type Counts = Pick<FileReport, 'rows' | 'failures' | 'invalid' | 'failuresOther' | 'invalidOther'>;
 

@@ -17,7 +17,7 @@
 export const ROW_HEADROOM = 8;
 
 /** Estimated heap of the rows held at once; one row is always let through, however large. */
-export const HELD_BYTES = 32 * 1024 * 1024;
+const HELD_BYTES = 32 * 1024 * 1024;
 
 /**
  * A row's heap, roughly: V8 strings of one-byte text cost about their length plus a header, each

@@ -40,7 +40,7 @@ export function runIdentity(config: RunConfig, inputSha: string | undefined): Ru
 const NOT_DECISIVE = new Set(['rate', 'burst', 'description', '$schema']);
 
 /** SHA-256 of what in a job file decides a request (its canonical JSON); undefined without one. */
-export function jobSha256(job: JobFile): string | undefined {
+function jobSha256(job: JobFile): string | undefined {
   const decisive = Object.fromEntries(Object.entries(job).filter(([k]) => !NOT_DECISIVE.has(k)));
   if (Object.keys(decisive).length === 0) return undefined;
   return createHash('sha256').update(JSON.stringify(canonical(decisive))).digest('hex');

@@ -16,8 +16,6 @@ import type { TaskRequest } from '../types.js';
 
 
 
-export type { LiveResult, NamedIds };
-
 export interface Plan {
   mapping: { member: string; from: string }[];
   carried: string[];
@@ -114,7 +112,7 @@ export class PlanCollector {
 }
 
 /** A request with Name, Description and every customer value replaced by its length: never data. */
-export function mask(req: TaskRequest): unknown {
+function mask(req: TaskRequest): unknown {
   const hide = (s: string) => `<${codePoints(s)} characters>`;
   const deep = (v: unknown): unknown =>
     typeof v === 'string' ? hide(v) : typeof v === 'number' ? '<number>' : Array.isArray(v) ? v.map(deep) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)])) : v;
