@@ -56,7 +56,7 @@ export class Dispatcher {
       if (outcome.kind !== 'throttled') charged++;
       const decision = decide(outcome, charged, this.policy);
       if (decision.action === 'done') return { outcome, requests };
-      if (decision.charge) this.stats.retries++;
+      if (decision.charge) this.stats.recordRetry();
       if (decision.delayMs > 0) {
         this.backingOff++;
         this.onBackingOff?.();

@@ -88,8 +88,7 @@ export class RunObserver {
 
   /** A row already final in the results file (--resume): counted under its status, not sent. */
   carried(job: Job, status: RowStatus): void {
-    this.w.stats.skipped++;
-    this.w.stats.rows[status]++;
+    this.w.stats.recordRow(status, true);
     this.doneBytes = Math.max(this.doneBytes, job.record.endByte ?? 0);
   }
 
@@ -97,9 +96,7 @@ export class RunObserver {
   recorded(job: Job, result: RowResult): void {
     const { stats } = this.w;
     this.doneBytes = Math.max(this.doneBytes, job.record.endByte ?? 0);
-    stats.rows[result.status]++;
-    if (job.carried) stats.skipped++;
-    else if (result.status === 'created') stats.sentCreated++;
+    stats.recordRow(result.status, job.carried === true);
     if (job.carried || result.status === 'created' || result.status === 'planned') return;
     this.rowLog.row(result);
   }

@@ -32,6 +32,18 @@ export class RunStats {
   answers = 0;
   answersLatencyMs = 0;
 
+  /** A row's final result: `carried` when an earlier run (resume, rerun) decided it and this run sent nothing. */
+  recordRow(status: RowStatus, carried: boolean): void {
+    this.rows[status]++;
+    if (carried) this.skipped++;
+    else if (status === 'created') this.sentCreated++;
+  }
+
+  /** A resend after a transient failure (a throttled resend is counted as a throttle). */
+  recordRetry(): void {
+    this.retries++;
+  }
+
   recordRequest(outcome: SendOutcome, latencyMs: number): void {
     this.requests++;
     if (outcome.kind === 'throttled') this.throttled++;
