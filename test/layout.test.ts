@@ -25,6 +25,7 @@ const LAYERS = [
   ['ledger'],
   ['config'],
   ['input'],
+  ['csv'],
   ['aws', 'errors', 'types'],
 ];
 
