@@ -19,6 +19,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
+import { CsvScanner, ESCAPED, MORE, QUOTED, RECORD } from '../csv/scan.js';
 import { UsageError } from '../errors.js';
 
 /** How merge reads results files (csv-parse) and writes the merged one (csv-stringify). */
@@ -39,14 +40,9 @@ export interface SpanSink {
   row(start: number, length: number, line: number, status: number): void;
 }
 
-const QUOTE = 0x22;
 const COMMA = 0x2c;
 const LF = 0x0a;
 const CR = 0x0d;
-const START = 0;
-const PLAIN = 1;
-const QUOTED = 2;
-const QUOTE_IN_QUOTED = 3;
 
 /**
  * Hands every record of the file to `sink`, in order. False as soon as the file is not plain (see
@@ -54,132 +50,37 @@ const QUOTE_IN_QUOTED = 3;
  * must read the file again through `normalise`.
  */
 export async function scanSpans(handle: FileHandle, sink: SpanSink, chunk = 1 << 20): Promise<boolean> {
-  let buf = Buffer.allocUnsafe(chunk);
-  let len = 0; // bytes of buf holding file content
-  let base = 0; // file offset of buf[0]
-  let pos = 0; // file offset of the next read
-  let rec = 0; // where the current record starts in buf
-  let fieldStart = 0;
-  let state = START;
-  let width = 0;
-  let needsQuotes = false;
-  let escaped = false;
-  let cols = { line: -1, status: -1 };
-  let head: string[] | undefined = []; // the first record's cells while it is read
-  let lineAt = -1, lineEnd = -1, lineEscaped = false, statusAt = -1, statusEnd = -1, statusEscaped = false;
-
-  const text = (from: number, to: number, esc: boolean) => {
-    const t = buf.toString('utf8', from, to);
-    return esc ? t.replaceAll('""', '"') : t;
-  };
-  const field = (end: number) => {
-    if (head) head.push(text(fieldStart, end, escaped));
-    else if (width === cols.line) [lineAt, lineEnd, lineEscaped] = [fieldStart, end, escaped];
-    else if (width === cols.status) [statusAt, statusEnd, statusEscaped] = [fieldStart, end, escaped];
-    width++;
-  };
-  const record = (end: number): boolean => {
-    if (!isUtf8(buf.subarray(rec, end))) return false; // csv-parse would write U+FFFD in its place
-    if (head) {
-      cols = sink.header(head);
-      head = undefined;
-    } else {
-      const line = lineAt === -1 ? NaN : number(buf, lineAt, lineEnd, lineEscaped) ?? Number(text(lineAt, lineEnd, lineEscaped));
-      sink.row(base + rec, end - rec, line, statusAt === -1 || statusEscaped ? 0 : statusOf(buf, statusAt, statusEnd));
-    }
-    width = 0;
-    rec = end;
-    lineAt = statusAt = -1;
-    return true;
-  };
-
+  // Strict, with `\r` outside quotes odd: only LF line ends.
+  const scanner = new CsvScanner({ strict: true, crOutsideQuotes: false });
   // A UTF-8 BOM is dropped, as csv-parse's `bom` does; a UTF-16 one makes csv-parse read UTF-16.
-  const first = Buffer.alloc(3);
-  const { bytesRead: firstBytes } = await handle.read(first, 0, 3, 0);
-  if (firstBytes >= 2 && first[0] === 0xff && first[1] === 0xfe) return false;
-  if (firstBytes === 3 && first[0] === 0xef && first[1] === 0xbb && first[2] === 0xbf) base = pos = 3;
-
-  let i = 0;
+  const head = await scanner.open(handle, chunk);
+  if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return false;
+  let cols: { line: number; status: number } | undefined;
   for (;;) {
-    if (i >= len) {
-      // Keep the current record whole at the front of the buffer, then read on.
-      if (rec > 0) {
-        buf.copyWithin(0, rec, len);
-        fieldStart -= rec;
-        lineAt -= lineAt === -1 ? 0 : rec;
-        lineEnd -= rec;
-        statusAt -= statusAt === -1 ? 0 : rec;
-        statusEnd -= rec;
-        i -= rec;
-        len -= rec;
-        base += rec;
-        rec = 0;
-      }
-      if (buf.length - len < chunk / 2) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, len);
-        buf = bigger;
-      }
-      const { bytesRead } = await handle.read(buf, len, buf.length - len, pos);
-      if (bytesRead === 0) return state === START && width === 0; // else a torn last record
-      pos += bytesRead;
-      len += bytesRead;
+    const token = scanner.next();
+    if (token === MORE) {
+      if (!(await scanner.read())) return scanner.between; // else a torn last record
       continue;
     }
-    switch (state) {
-      case START: {
-        const c = buf[i]!;
-        fieldStart = i;
-        escaped = false;
-        if (c === QUOTE) {
-          state = QUOTED;
-          fieldStart = i + 1;
-          needsQuotes = false;
-        } else if (c === COMMA) field(i);
-        else if (c === LF) {
-          field(i); // an empty line is a record of one empty cell, as csv-parse reads it
-          if (!record(i + 1)) return false;
-        } else if (c === CR) return false;
-        else {
-          state = PLAIN;
-          continue;
-        }
-        break;
-      }
-      case PLAIN: {
-        let c = buf[i]!;
-        while (c !== COMMA && c !== LF && c !== QUOTE && c !== CR && ++i < len) c = buf[i]!;
-        if (i === len) continue;
-        if (c === QUOTE || c === CR) return false;
-        field(i);
-        state = START;
-        if (c === LF && !record(i + 1)) return false;
-        break;
-      }
-      case QUOTED: {
-        const q = buf.indexOf(QUOTE, i);
-        const stop = q === -1 || q >= len ? len : q;
-        if (!needsQuotes) needsQuotes = holdsSeparator(buf, i, stop);
-        i = stop;
-        if (stop === len) continue;
-        state = QUOTE_IN_QUOTED;
-        break;
-      }
-      case QUOTE_IN_QUOTED: {
-        const c = buf[i]!;
-        if (c === QUOTE) {
-          escaped = needsQuotes = true;
-          state = QUOTED;
-        } else if ((c === COMMA || c === LF) && needsQuotes) {
-          field(i - 1);
-          state = START;
-          if (c === LF && !record(i + 1)) return false;
-        } else return false; // needless quotes (csv-stringify would drop them), or csv-parse's error
-        break;
-      }
+    // An empty line is a record of one empty cell here, as csv-parse reads it.
+    if (token !== RECORD || !canonical(scanner)) return false;
+    if (!cols) {
+      cols = sink.header(Array.from({ length: scanner.width }, (_, i) => scanner.cell(i)));
+      continue;
     }
-    i++;
+    const { buf, starts, ends, flags, width, recordStart } = scanner;
+    const { line: l, status: s } = cols;
+    const line = l < 0 || l >= width ? NaN : (number(buf, starts[l]!, ends[l]!, flags[l]!) ?? Number(scanner.cell(l)));
+    sink.row(scanner.base + recordStart, scanner.pos - recordStart, line, s < 0 || s >= width || flags[s]! & ESCAPED ? 0 : statusOf(buf, starts[s]!, ends[s]!));
   }
+}
+
+/** What csv-stringify would write as it is: valid UTF-8, a cell quoted only when it needs to be. */
+function canonical(scanner: CsvScanner): boolean {
+  const { buf, starts, ends, flags, width } = scanner;
+  if (!isUtf8(buf.subarray(scanner.recordStart, scanner.pos))) return false; // csv-parse would write U+FFFD in its place
+  for (let i = 0; i < width; i++) if (flags[i] === QUOTED && !holdsSeparator(buf, starts[i]!, ends[i]!)) return false;
+  return true;
 }
 
 function holdsSeparator(buf: Buffer, from: number, to: number): boolean {
@@ -191,8 +92,8 @@ function holdsSeparator(buf: Buffer, from: number, to: number): boolean {
 }
 
 /** A cell of plain digits as a number (what `Number()` makes of it); undefined for anything else. */
-function number(buf: Buffer, from: number, to: number, escaped: boolean): number | undefined {
-  if (escaped || to === from || to - from > 15) return undefined;
+function number(buf: Buffer, from: number, to: number, flags: number): number | undefined {
+  if (flags & ESCAPED || to === from || to - from > 15) return undefined;
   let value = 0;
   for (let k = from; k < to; k++) {
     const d = buf[k]! - 0x30;
