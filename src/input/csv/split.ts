@@ -5,7 +5,8 @@
  * Why not let csv-parse find them: it stops the whole stream at the first record it cannot read, so
  * one oversized record or stray quote used to end the file. Finding boundaries needs only RFC 4180's
  * quote rule (a quote opens a quoted cell only at the start of a cell; inside one, `""` is a quote and
- * a lone `"` closes it), so a bad record can be cut out exactly and the next one read.
+ * a lone `"` closes it), so a bad record can be cut out exactly and the next one read. The CSV
+ * scanner (csv/scan.ts, lenient) finds them in the text's UTF-8.
  *
  * Memory is bounded: a record over `maxBytes` (UTF-8 bytes, as Connect counts sizes) is not kept. Its text is dropped as soon as it
  * passes the limit and the scan goes on, keeping only the quote state, to the next line break outside
@@ -14,6 +15,7 @@
  * Lines are counted as `wc -l`, `grep -n` and editors' "go to line" do with CSV: by `\n` (so `\r\n`
  * counts once, also inside a quoted cell, and a lone `\r` inside a cell does not start a line).
  */
+import { CsvScanner, RECORD } from '../../csv/scan.js';
 
 export interface RawRecord {
   /** Line where the record starts (1-based). */
@@ -28,86 +30,66 @@ export interface RawRecord {
   endByte: number;
 }
 
-const QUOTE = 0x22;
-const LF = 0x0a;
-const CR = 0x0d;
-
-const enum State {
-  FieldStart,
-  Unquoted,
-  Quoted,
-  /** A quote inside a quoted cell: the next character says whether it closed the cell or was `""`. */
-  QuoteInQuoted,
-}
-
 /**
  * Splits a stream of text into records. `end()` must be called after the last `push()` to get the
- * last record (a file need not end with a line break).
+ * last record (a file need not end with a line break). Chunks hold whole characters, as a
+ * TextDecoder hands them over.
  */
 export class RecordSplitter {
-  private state = State.FieldStart;
+  private readonly scanner: CsvScanner;
+  /** The chunk being split, as UTF-8 (the scanner's bytes). */
+  private utf8 = Buffer.alloc(0);
   /** Pieces of the current record's text (from earlier chunks). */
   private pieces: string[] = [];
   /** `bytes` where the current record began. */
   private recordStart = 0;
   private tooLarge = false;
-  private line = 1;
   private startLine = 1;
-  private quoteLine = 1;
+  /** UTF-8 bytes scanned. */
   private bytes = 0;
-  private readonly delimiter: number;
 
   constructor(delimiter: string, private readonly maxBytes: number) {
-    this.delimiter = delimiter.charCodeAt(0);
+    this.scanner = new CsvScanner({ delimiter });
   }
 
   /** The line the reader is on (where the next undecodable byte would be). */
   get currentLine(): number {
-    return this.line;
+    return this.scanner.line;
   }
 
   /** Feeds a chunk of text; returns the records it completed, in order. */
   push(chunk: string): RawRecord[] {
     const out: RawRecord[] = [];
+    const scanner = this.scanner;
+    // At most 3 UTF-8 bytes a UTF-16 unit.
+    if (this.utf8.length < chunk.length * 3) this.utf8 = Buffer.allocUnsafe(chunk.length * 3);
+    const length = this.utf8.write(chunk, 'utf8');
+    scanner.feed(this.utf8, length);
+    const before = this.bytes;
+    // In ASCII text a byte offset is the text's offset; else a record's end is found as its `\n` in
+    // the text (the scanner counts every `\n`), which is cheaper than decoding each record again.
+    const ascii = length === chunk.length;
+    let lines = scanner.line;
+    let lf = -1;
     let start = 0; // where the current record's text begins in this chunk
-    for (let i = 0; i < chunk.length; i++) {
-      const c = chunk.charCodeAt(i);
-      this.bytes += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
-      if (this.state === State.QuoteInQuoted) {
-        if (c === QUOTE) {
-          this.state = State.Quoted; // `""`: a quote inside the cell
-          continue;
-        }
-        this.state = State.Unquoted; // the cell closed; this character is read as after it
-      }
-      if (this.state === State.Quoted) {
-        if (c === QUOTE) this.state = State.QuoteInQuoted;
-        else if (c === LF) this.line++;
-        continue;
-      }
-      if (c === LF) {
-        const record = this.take(chunk, start, i, 1);
-        start = i + 1;
-        this.line++;
-        this.startLine = this.line;
-        if (record) out.push(record);
-        continue;
-      }
-      if (c === this.delimiter) this.state = State.FieldStart;
-      else if (c === QUOTE && this.state === State.FieldStart) {
-        this.state = State.Quoted;
-        this.quoteLine = this.line;
-      } else if (this.state === State.FieldStart) this.state = State.Unquoted;
-      // A quote inside an unquoted cell stays text here; csv-parse names it when it reads the cells.
+    while (scanner.next() === RECORD) {
+      if (ascii) lf = scanner.pos - 1;
+      else for (; lines < scanner.line; lines++) lf = chunk.indexOf('\n', lf + 1);
+      this.bytes = before + scanner.pos;
+      const record = this.take(chunk, start, lf, 1);
+      start = lf + 1;
+      this.startLine = scanner.line;
+      if (record) out.push(record);
     }
+    this.bytes = before + length;
     this.keep(chunk, start, chunk.length);
     return out;
   }
 
   /** The last record, if the input did not end with a line break. */
   end(): RawRecord | undefined {
-    if (this.state === State.Quoted) {
-      const record: RawRecord = { line: this.startLine, unclosedQuote: { openedAt: this.quoteLine }, endByte: this.bytes };
+    if (this.scanner.inQuotes) {
+      const record: RawRecord = { line: this.startLine, unclosedQuote: { openedAt: this.scanner.quoteLine }, endByte: this.bytes };
       this.reset();
       return record;
     }
@@ -131,7 +113,7 @@ export class RecordSplitter {
     const tooLarge = this.tooLarge;
     const bytes = this.bytes - lineBreak - this.recordStart;
     let text = tooLarge ? '' : this.pieces.join('');
-    if (text.charCodeAt(text.length - 1) === CR) text = text.slice(0, -1); // `\r\n` ends the record
+    if (text.endsWith('\r')) text = text.slice(0, -1); // `\r\n` ends the record
     const line = this.startLine;
     this.reset();
     if (tooLarge) return { line, tooLarge: { bytes }, endByte: this.bytes };
@@ -140,7 +122,6 @@ export class RecordSplitter {
   }
 
   private reset(): void {
-    this.state = State.FieldStart;
     this.pieces = [];
     this.recordStart = this.bytes;
     this.tooLarge = false;
