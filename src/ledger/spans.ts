@@ -23,7 +23,7 @@ import { CsvScanner, ESCAPED, MORE, QUOTED, RECORD } from '../csv/scan.js';
 import { UsageError } from '../errors.js';
 
 /** How merge reads results files (csv-parse) and writes the merged one (csv-stringify). */
-export const PARSE = { relax_column_count: true, bom: true } as const;
+const PARSE = { relax_column_count: true, bom: true } as const;
 export const STRINGIFY = { record_delimiter: 'unix', quoted_match: /[\r\n]/ } as const;
 
 /** The `Result.Status` values merge counts, by their index in a LineIndex; 0: any other. */

@@ -14,7 +14,7 @@ export interface DecodeFailure {
 }
 
 /** Resolves an encoding label; an unknown one is a usage error. */
-export function checkEncoding(encoding: string): string {
+function checkEncoding(encoding: string): string {
   try {
     return new TextDecoder(encoding, { fatal: true }).encoding;
   } catch {

@@ -21,7 +21,7 @@ import { RecordSplitter, type RawRecord } from './split.js';
 export interface ReadOptions {
   /** Any WHATWG encoding label (`utf8`, `latin1`, `windows-1252`, `utf-16le`…). Invalid UTF-8 is an error. */
   encoding?: string;
-  /** One character (`,` by default; `;`, a tab — also written `\t` or `tab`…). */
+  /** One character (`,` by default; `;`, a tab…). */
   delimiter?: string;
   /**
    * A record over this many UTF-8 bytes is not read (it becomes an `invalid` row): a real task needs
@@ -41,12 +41,12 @@ export interface CsvInput {
   close(): void;
 }
 
-export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
+const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 
 /** Opens `input` and reads its header row. Fails with InputError (nothing sent, nothing written) if it cannot. */
 export async function openCsv(input: string, options: ReadOptions = {}): Promise<CsvInput> {
-  // `\t` and `tab` as typed in a shell mean the tab character.
-  const delimiter = options.delimiter === '\\t' || options.delimiter === 'tab' ? '\t' : (options.delimiter ?? ',');
+  // `tab` and `\t` as typed in a shell are turned into the tab character by the settings table.
+  const delimiter = options.delimiter ?? ',';
   if ([...delimiter].length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
     throw new UsageError(`--delimiter must be one character other than a quote or a line break (got ${JSON.stringify(delimiter)})`);
   }
