@@ -72,6 +72,24 @@ const positive = number((n) => n > 0, 'must be a number above 0');
 const wholeNumber = number((n) => Number.isInteger(n) && n >= 1, 'must be a whole number of at least 1');
 const nonNegative = number((n) => n >= 0, 'must be a number of at least 0');
 
+/**
+ * A bound above every sane value: past it a typo (`--concurrency 1000000000`) would exhaust memory,
+ * or overflow a timer into firing at once, instead of being refused.
+ */
+const atMost = <T extends number | string>(parse: (v: T) => number, max: number) => (v: T): number => {
+  const n = parse(v);
+  return n <= max ? n : fail(`must be at most ${max.toLocaleString('en-US')}`);
+};
+const RATE_MAX = 100_000;
+const rate = atMost(positive, RATE_MAX);
+const burst = atMost(wholeNumber, 1_000_000);
+const concurrency = atMost(wholeNumber, 4_096);
+const attempts = atMost(wholeNumber, 100);
+/** One hour: a request no answer has come to by then is lost. */
+const timeoutSeconds = atMost(positive, 3_600);
+const interval = atMost(positive, 86_400);
+const reserve = atMost(nonNegative, RATE_MAX);
+
 /** Node's timers take whole milliseconds up to 2^31 - 1 (24.8 days); a longer one would fire at once. */
 const seconds = (v: string | number): number => {
   const s = positive(v);
@@ -231,28 +249,28 @@ const SETTINGS = {
   } satisfies Setting<Shard>,
   rate: {
     flag: '--rate', arg: '<n>', env: ['CTL_RATE'], job: true,
-    parse: (v: string) => (v.trim() === 'auto' ? 'auto' : positive(v)),
-    check: (v: number | 'auto') => (v === 'auto' ? v : positive(v)),
+    parse: (v: string) => (v.trim() === 'auto' ? 'auto' : rate(v)),
+    check: (v: number | 'auto') => (v === 'auto' ? v : rate(v)),
     default: 2, commands: SENDING, kept: true, printed: 'run',
     help: "ceiling of requests per second: the account's StartTaskContact quota, or auto: read it from Service Quotas",
-    schema: { type: 'number', exclusiveMinimum: 0 },
+    schema: { type: 'number', exclusiveMinimum: 0, maximum: RATE_MAX },
   } satisfies Setting<number | 'auto'>,
   burst: {
-    flag: '--burst', arg: '<n>', env: ['CTL_BURST'], job: true, parse: wholeNumber, check: wholeNumber,
+    flag: '--burst', arg: '<n>', env: ['CTL_BURST'], job: true, parse: burst, check: burst,
     default: 5, commands: SENDING, kept: true, printed: 'run',
-    help: 'burst allowance of that quota', schema: { type: 'integer', minimum: 1 },
+    help: 'burst allowance of that quota', schema: { type: 'integer', minimum: 1, maximum: 1_000_000 },
   } satisfies Setting<number>,
   concurrency: {
-    flag: '--concurrency', arg: '<n>', env: ['CTL_CONCURRENCY'], parse: wholeNumber, check: wholeNumber,
+    flag: '--concurrency', arg: '<n>', env: ['CTL_CONCURRENCY'], parse: concurrency, check: concurrency,
     defaultHelp: 'automatic, the smallest window that carries the most, from 16 up to 256', commands: SENDING,
     help: 'cap on requests in flight',
   } satisfies Setting<number>,
   maxAttempts: {
-    flag: '--max-attempts', arg: '<n>', env: ['CTL_MAX_ATTEMPTS'], parse: wholeNumber, check: wholeNumber, default: 8, commands: SENDING,
+    flag: '--max-attempts', arg: '<n>', env: ['CTL_MAX_ATTEMPTS'], parse: attempts, check: attempts, default: 8, commands: SENDING,
     help: 'attempts per row for 5xx, timeouts and resets; throttles do not count',
   } satisfies Setting<number>,
   requestTimeoutMs: {
-    flag: '--request-timeout', arg: '<seconds>', env: ['CTL_REQUEST_TIMEOUT'], parse: (v: string) => positive(v) * 1000, check: positive, print: (ms: number) => String(ms / 1000),
+    flag: '--request-timeout', arg: '<seconds>', env: ['CTL_REQUEST_TIMEOUT'], parse: (v: string) => timeoutSeconds(v) * 1000, check: (ms: number) => timeoutSeconds(ms / 1000) * 1000, print: (ms: number) => String(ms / 1000),
     default: 15_000, defaultHelp: '15', commands: SENDING,
     help: 'time limit per request; no answer by then = unknown outcome, resent with the same token',
   } satisfies Setting<number>,
@@ -295,7 +313,7 @@ const SETTINGS = {
     help: 'what shares a quota',
   } satisfies Setting<string>,
   reserve: {
-    flag: '--reserve', arg: '<rps>', env: ['CTL_RESERVE'], parse: nonNegative, check: nonNegative, default: 0, commands: SENDING,
+    flag: '--reserve', arg: '<rps>', env: ['CTL_RESERVE'], parse: reserve, check: reserve, default: 0, commands: SENDING,
     help: "requests/s of the quota left to the account's other callers",
   } satisfies Setting<number>,
   logLevel: {
@@ -311,7 +329,7 @@ const SETTINGS = {
     help: 'no progress line on a terminal, no progress log lines off one',
   } satisfies Setting<boolean>,
   progressInterval: {
-    flag: '--progress-interval', arg: '<seconds>', env: ['CTL_PROGRESS_INTERVAL'], parse: positive, check: positive, default: 30, commands: IMPORTING,
+    flag: '--progress-interval', arg: '<seconds>', env: ['CTL_PROGRESS_INTERVAL'], parse: interval, check: interval, default: 30, commands: IMPORTING,
     help: 'off a terminal: seconds between JSON progress log lines',
   } satisfies Setting<number>,
   summaryJson: {

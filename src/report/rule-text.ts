@@ -8,15 +8,27 @@
  * "(line 14 would be number 13; the first is line 2)" — and may itself hold "; ".
  */
 
+/** Marks the characters of quoted text (`column "Subject (2)"`): a column's name is never a detail. */
+function quotedMask(text: string): Uint8Array {
+  const quoted = new Uint8Array(text.length);
+  let inQuote = false;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) === 34 /* " */) inQuote = !inQuote;
+    else if (inQuote) quoted[i] = 1;
+  }
+  return quoted;
+}
+
 /**
- * Marks the characters inside matched parentheses (nested ones included): an unmatched "(" or ")",
- * as in a column named `Phone (mobile`, stays literal text.
+ * Marks the characters inside matched parentheses (nested ones included), outside quoted column
+ * names: an unmatched "(" or ")", as in a column named `Phone (mobile`, stays literal text.
  */
-function bracketed(text: string): Uint8Array {
+function bracketed(text: string, quoted = quotedMask(text)): Uint8Array {
   const depth = new Int32Array(text.length + 1);
   const open: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
+    if (quoted[i]) continue;
     if (c === 40 /* ( */) open.push(i);
     else if (c === 41 /* ) */ && open.length) {
       depth[open.pop()!]!++;
@@ -51,11 +63,12 @@ export function ruleKey(text: string): string {
  */
 export function rulesOf(message: string | undefined): string[] {
   if (!message) return ['(no message)'];
-  const inside = bracketed(message);
+  const quoted = quotedMask(message);
+  const inside = bracketed(message, quoted);
   const parts: string[] = [];
   let from = 0;
   for (let i = 0; i < message.length - 1; i++) {
-    if (!inside[i] && message.charCodeAt(i) === 59 /* ; */ && message.charCodeAt(i + 1) === 32) {
+    if (!inside[i] && !quoted[i] && message.charCodeAt(i) === 59 /* ; */ && message.charCodeAt(i + 1) === 32) {
       parts.push(message.slice(from, i));
       from = i + 2;
     }

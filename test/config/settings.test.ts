@@ -59,6 +59,12 @@ describe('values parsed and checked by the table, wherever they come from', () =
     [{ flags: { delimiter: ';;' } }, '--delimiter must be one character other than a quote or a line break'],
     [{ env: { AWS_ENDPOINT_URL_CONNECT: 'connect.local' } }, 'AWS_ENDPOINT_URL_CONNECT "connect.local" is not an http(s) URL'],
     [{ flags: { deadlineSeconds: 3e6 } }, '--deadline must be between 0.001 seconds and 24 days'],
+    [{ flags: { concurrency: 1_000_000_000 } }, '--concurrency must be at most 4,096'],
+    [{ env: { CTL_REQUEST_TIMEOUT: '2147484' } }, 'CTL_REQUEST_TIMEOUT must be at most 3,600'],
+    [{ flags: { requestTimeoutMs: 2_147_484_000 } }, '--request-timeout must be at most 3,600'],
+    [{ env: { CTL_MAX_ATTEMPTS: '1e6' } }, 'CTL_MAX_ATTEMPTS must be at most 100'],
+    [{ env: { CTL_RATE: '1e9' } }, 'CTL_RATE must be at most 100,000'],
+    [{ env: { CTL_PROGRESS_INTERVAL: '1e9' } }, 'CTL_PROGRESS_INTERVAL must be at most 86,400'],
   ])('%j → %s', (input, message) => {
     expect(() => layered(input)).toThrow(message);
   });

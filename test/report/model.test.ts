@@ -34,6 +34,7 @@ describe('rulesOf: the rules of an invalid row, without its own figures', () => 
     ['detail in the middle', 'column "S": time (checked when the row was about to be sent) is past', ['column "S": time is past']],
     ['an unmatched "(" stays text', 'column "Phone (mobile" (Attributes.phone): is required; column "Name": is required', ['column "Phone (mobile": is required', 'column "Name": is required']],
     ['an unmatched ")" stays text', 'column "a)b": is required (found none); column "Name": is required', ['column "a)b": is required', 'column "Name": is required']],
+    ['parentheses and "; " inside a column\'s name are its name', 'column "Subject (2)" (Name): is required; column "a; b (c)": is required (found none)', ['column "Subject (2)": is required', 'column "a; b (c)": is required']],
     ['a reason of an unreadable record', 'the record repeats the header row (files joined together?)', ['the record repeats the header row']],
   ])('%s', (_, message, rules) => {
     expect(rulesOf(message)).toEqual(rules);
