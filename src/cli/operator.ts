@@ -14,6 +14,11 @@ import { checkSummaryPath, writeSummaryFile } from './summary-file.js';
 
 const OPERATOR_KEYS = ['logLevel', 'logFormat', 'progress', 'progressInterval', 'summaryJson'] as const;
 
+/** Signals that stop a run cleanly: Ctrl-C, a service manager or `timeout`, a closed terminal. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/** Signals this close to the first are the same stop. */
+const SAME_STOP_MS = 1_000;
+
 /** Sets up logs and progress, runs the import, prints the summary; returns the exit code. */
 export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate', input: string, flags: Settings, env: Env): Promise<number> {
   // The operator's own settings, flag > environment > default, before anything is logged.
@@ -29,21 +34,24 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
   const journal = showProgress && !progress ? new JsonProgress(logger, operator.get('progressInterval')!) : undefined;
   const onProgress = progress ?? journal;
 
-  // First signal: stop reading, drain in-flight requests, record them. Second: leave at once.
+  // First signal: stop reading, drain in-flight requests, record them. A second one a moment later
+  // is the same stop (GNU timeout signals the command and then its process group; a terminal's
+  // hang-up reaches every process of the session): only a second one after that leaves at once.
   const controller = new AbortController();
-  let signals = 0;
+  let firstAt: number | undefined;
   const onSignal = (name: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
+    const now = performance.now();
+    if (firstAt !== undefined && now - firstAt < SAME_STOP_MS) return;
+    if (firstAt !== undefined) {
       progress?.stop();
       process.stderr.write(`\n${name} again: stopping now. Run again with --resume to finish exactly.\n`);
       process.exit(EXIT.stoppedAtOnce);
     }
+    firstAt = now;
     logger.warn({ signal: name }, 'stopping: finishing requests in flight (press Ctrl-C again to stop at once)');
     controller.abort(new Error(name));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
 
   let summary: Summary;
   try {
@@ -53,8 +61,7 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
     summary = await (command === 'rerun' ? rerunImport(full) : command === 'validate' ? validateImport(full) : runImport(full));
   } finally {
     progress?.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
   if (summary.plan) process.stdout.write(formatPlan(summary.plan));
   process.stdout.write(`${formatSummary(summary)}\n`);
