@@ -8,7 +8,8 @@
  * run writes about 3,400 points (~450 KB) instead of 10,000. A failure to write (a full disk) turns
  * the timeline off with one warning; it never stops the run.
  */
-import { closeSync, constants, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, rmSync, writeSync } from 'node:fs';
+import { APPEND_EXISTING, CREATE_NEW, openRegularSync } from '../ledger/files.js';
 import type { Logger } from '../types.js';
 import type { RunStats } from './stats.js';
 
@@ -84,7 +85,8 @@ export class Timeline {
 
   /**
    * A fresh run replaces a stale side file (its results file did not exist) and creates it with
-   * O_EXCL; a resume appends, never following a symbolic link. Undefined when it cannot be opened.
+   * O_EXCL; a resume appends, never following a symbolic link, and only to a regular file (a FIFO
+   * there would block the run). Undefined when it cannot be opened.
    */
   static open(resultsPath: string, fresh: boolean, log: Logger, now: () => number = Date.now): Timeline | undefined {
     const path = timelinePath(resultsPath);
@@ -92,14 +94,15 @@ export class Timeline {
       if (fresh) rmSync(path, { force: true });
       let fd: number;
       try {
-        fd = fresh ? openSync(path, 'wx', 0o600) : openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+        fd = openRegularSync(path, fresh ? CREATE_NEW : APPEND_EXISTING, 'timeline');
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        fd = openSync(path, 'wx', 0o600);
+        if ((err as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') throw err;
+        fd = openRegularSync(path, CREATE_NEW, 'timeline');
       }
       return new Timeline(fd, log, now);
     } catch (err) {
-      log.warn({ path, code: (err as NodeJS.ErrnoException).code }, 'cannot write the run timeline; the report will lack charts');
+      const code = (err as { cause?: NodeJS.ErrnoException }).cause?.code ?? (err as NodeJS.ErrnoException).code ?? 'not a regular file';
+      log.warn({ path, code }, 'cannot write the run timeline; the report will lack charts');
       return undefined;
     }
   }

@@ -5,7 +5,7 @@
  * examples, never the rows, whatever the file's size. Row content is never read into the model:
  * only the `Result.*` cells.
  */
-import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Parser } from 'csv-parse';
 import { InputError } from '../errors.js';
 import { earlierResults } from '../ledger/reader.js';
@@ -68,7 +68,8 @@ export async function buildReport(file: string): Promise<FileReport> {
   const state = await readState(file).catch(() => undefined);
   const counts = await readResultsFile(file);
   const series = await readTimeline(file);
-  const completed = state ? Boolean(state.completedAt) : true;
+  // Without its run state nothing says the run finished: rows it never reached would not be in the file.
+  const completed = Boolean(state?.completedAt);
   const { failed, invalid } = counts.rows;
   const report: FileReport = {
     file,
@@ -81,6 +82,11 @@ export async function buildReport(file: string): Promise<FileReport> {
     next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid, inputBroken: state?.outcome === 'input-broken', ...(state ? { replay: state.options } : {}) }),
     exitCode: failed + invalid > 0 ? 1 : completed ? 0 : 3,
   };
+  if (!state) {
+    report.mismatch = `no run state (${basename(file)}.run.json) beside it: nothing says whether its run finished, so rows it never reached may be missing`;
+    report.exitCode = Math.max(report.exitCode, 3);
+    delete report.next;
+  }
   const recorded = state?.rows?.total;
   const held = counts.rows.created + failed + invalid + counts.rows.planned;
   if (completed && recorded !== undefined && recorded !== held) {
@@ -144,28 +150,52 @@ interface Series {
   ends: Extract<TimelineLine, { end: string }>[];
 }
 
-/** The side file, if any. A torn last line (a crash) is skipped. */
+/**
+ * The side file, if any. A line that is not one the run writes — torn by a crash, edited, damaged —
+ * is skipped; a side file that is not a regular file (a FIFO would block) is not read.
+ */
 async function readTimeline(file: string): Promise<Series> {
   const series: Series = { starts: [], points: [], ends: [] };
   let text: string;
   try {
-    text = await readFile(timelinePath(file), 'utf8');
+    const handle = await openRegular(timelinePath(file), READ, 'timeline');
+    try {
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
   } catch {
     return series;
   }
   for (const line of text.split('\n')) {
-    if (!line) continue;
-    let obj: TimelineLine;
-    try {
-      obj = JSON.parse(line) as TimelineLine;
-    } catch {
-      continue;
-    }
+    const obj = timelineLine(line);
+    if (!obj) continue;
     if ('start' in obj) series.starts.push(obj);
     else if ('end' in obj) series.ends.push(obj);
-    else if (typeof obj.t === 'number') series.points.push(obj);
+    else series.points.push(obj);
   }
   return series;
+}
+
+/** One line of the side file, or undefined unless every figure the report reads is a number it can show. */
+function timelineLine(line: string): TimelineLine | undefined {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return undefined;
+  const o = obj as Record<string, unknown>;
+  // Times a Date can hold (up to the year 9999), figures that are finite numbers.
+  const time = (v: unknown) => typeof v === 'number' && v >= 0 && v < 253_402_300_800_000;
+  const figure = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  const figures = (...keys: string[]) => keys.every((k) => figure(o[k]));
+  const latency = (v: unknown) => v === null || figure(v);
+  if (!time(o.t)) return undefined;
+  if ('start' in o) return figures('ceiling', 'burst', 'carried') ? (o as unknown as TimelineStart) : undefined;
+  if ('end' in o) return figures('elapsed', 'created', 'requests', 'throttled') ? (o as unknown as TimelineLine) : undefined;
+  return figures('elapsed', 'rate', 'target', 'created', 'requests', 'throttled', 'done') && latency(o.p50) && latency(o.p99) ? (o as unknown as TimelinePoint) : undefined;
 }
 
 function figures(starts: TimelineStart[], points: TimelinePoint[], ends: Series['ends']): RunFigures | undefined {
