@@ -84,7 +84,8 @@ export async function buildReport(file: string): Promise<FileReport> {
   };
   if (!state) {
     report.mismatch = `no run state (${basename(file)}.run.json) beside it: nothing says whether its run finished, so rows it never reached may be missing`;
-    report.exitCode = Math.max(report.exitCode, 3);
+    // Rows failed or invalid already say "not done" (1); all created cannot say "done" (3).
+    if (report.exitCode === 0) report.exitCode = 3;
     delete report.next;
   }
   const recorded = state?.rows?.total;
