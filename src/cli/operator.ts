@@ -26,7 +26,7 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
   const summaryJson = operator.get('summaryJson');
   const logFormat = operator.get('logFormat');
   const showProgress = operator.get('progress') !== false;
-  if (summaryJson) checkSummaryPath(summaryJson);
+  if (summaryJson) checkSummaryPath(summaryJson, operator.from('summaryJson'));
   const tty = Boolean(process.stderr.isTTY);
   const progress = showProgress && tty && logFormat !== 'json' ? new TerminalProgress() : undefined;
   const logger = createLogger({ level: operator.get('logLevel'), format: logFormat ?? (tty ? 'pretty' : 'json'), stream: progress?.logStream });
@@ -57,7 +57,8 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
   try {
     const settings: Record<string, unknown> = { ...flags };
     for (const key of OPERATOR_KEYS) delete settings[key];
-    const full = { ...settings, input, env, logger, signal: controller.signal, onProgress: onProgress && ((p: Progress) => onProgress.update(p)) };
+    const outputs = summaryJson ? [{ path: summaryJson, flag: operator.from('summaryJson') }] : [];
+    const full = { ...settings, input, env, outputs, logger, signal: controller.signal, onProgress: onProgress && ((p: Progress) => onProgress.update(p)) };
     summary = await (command === 'rerun' ? rerunImport(full) : command === 'validate' ? validateImport(full) : runImport(full));
   } finally {
     progress?.stop();

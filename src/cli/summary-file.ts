@@ -10,10 +10,10 @@ import { headOf } from '../ledger/files.js';
 import type { Summary } from '../run/summary.js';
 
 /** Throws a UsageError when `path` cannot be written as a file. Creates nothing. */
-export function checkSummaryPath(path: string): void {
+export function checkSummaryPath(path: string, from = '--summary-json'): void {
   const target = resolve(path);
   const folder = dirname(target);
-  const what = `--summary-json ${path}`;
+  const what = `${from} ${path}`;
   const folderStat = statIfAny(folder, what);
   if (!folderStat) throw new UsageError(`${what}: the folder ${folder} does not exist`);
   if (!folderStat.isDirectory()) throw new UsageError(`${what}: ${folder} is not a folder`);

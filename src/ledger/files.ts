@@ -10,8 +10,8 @@
  *   writer, deaf to SIGTERM) and is refused as not a regular file. It has no effect on regular files.
  */
 import { closeSync, constants as C, fstatSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { lstat, open, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { describeErrno, ResultsWriteError, UsageError } from '../errors.js';
 
 const SAFE = C.O_NOFOLLOW | C.O_NONBLOCK;
@@ -21,6 +21,46 @@ export const APPEND_EXISTING = C.O_WRONLY | C.O_APPEND | SAFE;
 export const READ = C.O_RDONLY | SAFE;
 export const READ_WRITE = C.O_RDWR | SAFE;
 export const OWNER_ONLY = 0o600;
+
+/** The files a run owns beside its results file, by what each is called in a message. */
+export const statePath = (resultsPath: string) => `${resultsPath}.run.json`;
+export const lockPath = (resultsPath: string) => `${resultsPath}.lock`;
+export const timelinePath = (resultsPath: string) => `${resultsPath}.timeline.jsonl`;
+
+export function runFiles(resultsPath: string): { path: string; what: string }[] {
+  return [
+    { path: resultsPath, what: 'results file' },
+    { path: statePath(resultsPath), what: 'run state' },
+    { path: lockPath(resultsPath), what: 'lock' },
+    { path: timelinePath(resultsPath), what: 'timeline' },
+  ];
+}
+
+/**
+ * Refuses an output (`--summary-json`, a report page…) that would overwrite the run's input or one of
+ * the files it owns: checked before the run starts, since those files may not exist yet.
+ */
+export async function checkOutputPath(output: string, flag: string, input: string | undefined, resultsPath: string): Promise<void> {
+  const owned = [...(input && input !== '-' ? [{ path: input, what: 'input' }] : []), ...runFiles(resultsPath)];
+  const target = await sameFileKey(output);
+  for (const { path, what } of owned) {
+    if (target === (await sameFileKey(path))) {
+      throw new UsageError(`${flag} ${output} is this run's ${what}: it would be overwritten. Pass another path`);
+    }
+  }
+}
+
+/** A key equal for two names of one file: its device and inode when it exists, else its absolute path through real folders. */
+async function sameFileKey(path: string): Promise<string> {
+  try {
+    const st = await stat(path);
+    return `inode:${st.dev}:${st.ino}`;
+  } catch {
+    const absolute = resolvePath(path);
+    const folder = await realpath(dirname(absolute)).catch(() => dirname(absolute));
+    return `path:${join(folder, basename(absolute))}`;
+  }
+}
 
 /**
  * The results path every run on the same file agrees on: symbolic links resolved, so that

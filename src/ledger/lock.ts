@@ -30,7 +30,7 @@ import { lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeErrno, LockedError, LockLostError, UsageError } from '../errors.js';
-import { CREATE_NEW, OWNER_ONLY, openRegular, READ } from './files.js';
+import { CREATE_NEW, lockPath, OWNER_ONLY, openRegular, READ } from './files.js';
 
 const HEARTBEAT_MS = 5_000;
 const STALE_MS = 60_000;
@@ -61,7 +61,7 @@ export interface Lock {
 
 /** Takes the lock of `resultsPath` (already symlink-resolved). LockedError (exit 4) while another run holds it. */
 export async function acquireLock(resultsPath: string): Promise<Lock> {
-  const dir = `${resultsPath}.lock`;
+  const dir = lockPath(resultsPath);
   const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const file = `holder.${id}.json`;
   const staging = `${dir}.${id}.new`;

@@ -8,7 +8,9 @@
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { notRegular, openRegular, READ, replaceFileAtomically } from './files.js';
+import { notRegular, openRegular, READ, replaceFileAtomically, statePath } from './files.js';
+
+export { statePath };
 import type { RowCounts } from '../types.js';
 import { shard as parseShard, type KeptKey, type Values } from '../config/settings.js';
 
@@ -69,7 +71,6 @@ export interface RunState {
   rows?: RowCounts;
 }
 
-export const statePath = (resultsPath: string) => `${resultsPath}.run.json`;
 
 /** Reads the state beside `resultsPath` (undefined if none), upgrading a version-1 state. Never blocks on a FIFO. */
 export async function readState(resultsPath: string): Promise<RunState | undefined> {

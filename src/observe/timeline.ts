@@ -9,11 +9,12 @@
  * the timeline off with one warning; it never stops the run.
  */
 import { closeSync, rmSync, writeSync } from 'node:fs';
-import { APPEND_EXISTING, CREATE_NEW, openRegularSync } from '../ledger/files.js';
+import { APPEND_EXISTING, CREATE_NEW, openRegularSync, timelinePath } from '../ledger/files.js';
+
+export { timelinePath };
 import type { Logger } from '../types.js';
 import type { RunStats } from './stats.js';
 
-export const timelinePath = (resultsPath: string) => `${resultsPath}.timeline.jsonl`;
 
 /** A segment's first line. */
 export interface TimelineStart {

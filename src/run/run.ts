@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { resolveConfig, type RunConfig, type Settings } from '../config/resolve.js';
 import { KEPT_KEYS, type CommandName } from '../config/settings.js';
 import { InputError, UsageError } from '../errors.js';
-import { canonicalResultsPath } from '../ledger/files.js';
+import { canonicalResultsPath, checkOutputPath } from '../ledger/files.js';
 import { spoolStdin } from '../input/csv/spool.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
@@ -60,7 +60,7 @@ async function execute(command: CommandName, given: RerunOptions): Promise<Summa
 /** `source`: where the input's bytes are read from (a spooled copy of standard input), if not `input` itself. */
 async function executeFrom(command: CommandName, given: RerunOptions, source: string | undefined): Promise<Summary> {
   // The library's one read of the environment; everything below reads the resolved config.
-  const { input, job, env = process.env, sender, logger, onProgress, signal, ...flags } = given;
+  const { input, job, env = process.env, sender, logger, onProgress, signal, outputs = [], ...flags } = given;
   const log = logger ?? silent;
   if (command === 'rerun' && (flags.encoding !== undefined || flags.delimiter !== undefined)) {
     throw new UsageError('rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply only to the input of run and validate');
@@ -95,6 +95,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     },
   );
   if (config.get('checkLive')) await liveReady(awsTarget(config));
+  for (const output of outputs) await checkOutputPath(output.path, output.flag, input, resultsPath);
   const identity = runIdentity(config, inputSha);
   if (origin) checkRerunSettings(input, origin, identity, config, await freshResultsPath(input));
   const current = keptSettings(config);
