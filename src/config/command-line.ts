@@ -1,9 +1,11 @@
 /**
  * The command lines the tool prints as the way on (the Next lines of run, rerun, validate and
  * report, the refusals): built from a run's settings through the settings table, values
- * shell-quoted, so that each works as printed from another shell. `--results` is always written
- * out: a CTL_RESULTS in that shell must not point the command at another file.
+ * shell-quoted, so that each works as printed from another shell and another folder: paths are
+ * absolute (which also keeps a file named `-x.csv` from reading as a flag), and `--results` is always
+ * written out, so a CTL_RESULTS in that shell cannot point the command at another file.
  */
+import { resolve } from 'node:path';
 import { PRINTED_KEYS, setting, settingsOf, type SettingKey } from './settings.js';
 import type { Settings } from './resolve.js';
 
@@ -17,8 +19,8 @@ export interface Extra {
 
 /** `run <input>` with every printed setting; `rerun <results>` with those a rerun does not take from its run. */
 export function commandLine(command: 'run' | 'rerun', input: string, settings: Settings, extra: Extra = {}): string {
-  const parts = [BIN, command, shellQuote(input)];
-  if (extra.results !== undefined) parts.push('--results', shellQuote(extra.results));
+  const parts = [BIN, command, shellQuote(absolute(input))];
+  if (extra.results !== undefined) parts.push('--results', shellQuote(absolute(extra.results)));
   const takes = new Set(settingsOf(command));
   for (const key of PRINTED_KEYS) {
     const s = setting(key);
@@ -31,6 +33,11 @@ export function commandLine(command: 'run' | 'rerun', input: string, settings: S
   if (extra.includeInvalid) parts.push('--include-invalid');
   if (extra.resume) parts.push('--resume');
   return parts.join(' ');
+}
+
+/** `-` (standard input) stays `-`; a path is made absolute against the folder the command was run in. */
+function absolute(path: string): string {
+  return path === '-' ? '-' : resolve(path);
 }
 
 function printed(key: SettingKey, value: unknown): string {

@@ -9,8 +9,8 @@ import { basename, resolve as resolvePath } from 'node:path';
 import { EMULATOR_REGION, isLoopback } from '../aws.js';
 import { UsageError } from '../errors.js';
 import { loadJobFile, type JobFile } from './job.js';
-import { profileRegion } from './profile.js';
-import { setting, settingsOf, SettingValueError, type CommandName, type Env, type SettingKey, type Values } from './settings.js';
+import { profileSettings } from './profile.js';
+import { setting, SETTING_KEYS, settingsOf, SettingValueError, type CommandName, type Env, type SettingKey, type Values } from './settings.js';
 
 export type { Env };
 
@@ -134,6 +134,14 @@ export class RunConfig {
       }
       if (s.default !== undefined) put(key, s.default, { kind: 'default' });
     }
+    for (const key of SETTING_KEYS) {
+      const s = setting(key);
+      if (!s.guards || settingsOf(input.command).includes(key) || !(input.command === 'run' || input.command === 'rerun')) continue;
+      const env = s.env.find((name) => input.env[name] !== undefined && input.env[name] !== '');
+      if (env !== undefined && parseOrRefuse(key, input.env[env]!, env) === true) {
+        throw new UsageError(`${env} is set, but ${input.command} does not take ${s.flag}: it would not be what you asked. Unset it (unset ${env}) and run again`);
+      }
+    }
     // The job file's path as the run records it: absolute, so a command printed elsewhere finds it.
     if (jobPath !== undefined) values.job = jobPath;
     return new RunConfig(input.command, input.input, values, origins, job, Boolean(input.env.AWS_ACCESS_KEY_ID));
@@ -175,11 +183,16 @@ export async function resolveConfig(input: ConfigInput, facts: ConfigFacts = {})
   const job = input.job ?? (absoluteJob ? await loadJobFile(absoluteJob) : {});
   let config = RunConfig.layered(input, job, absoluteJob, earlier);
 
-  if (config.get('region') === undefined && settingsOf(input.command).includes('region')) {
+  if (settingsOf(input.command).includes('region')) {
     const profile = config.get('profile');
-    const fromProfile = await profileRegion(profile, input.env);
-    if (fromProfile) config = config.with({ region: fromProfile }, { kind: 'derived', name: `the AWS profile "${profile ?? input.env.AWS_PROFILE ?? 'default'}"` });
-    else if (isLoopback(config.get('endpoint'))) config = config.with({ region: EMULATOR_REGION }, { kind: 'derived', name: 'the emulator on this machine' });
+    const named = await profileSettings(profile, input.env);
+    const origin = { kind: 'derived', name: `the AWS profile "${profile ?? 'default'}"` } as const;
+    // The SDK would send to a profile's endpoint_url: it is resolved here, so it is recorded and compared.
+    if (config.get('endpoint') === undefined && named.endpoint) config = config.with({ endpoint: parseOrRefuse('endpoint', named.endpoint, `endpoint_url of ${origin.name}`) as string }, origin);
+    if (config.get('region') === undefined) {
+      if (named.region) config = config.with({ region: named.region }, origin);
+      else if (isLoopback(config.get('endpoint'))) config = config.with({ region: EMULATOR_REGION }, { kind: 'derived', name: 'the emulator on this machine' });
+    }
   }
   if (config.get('tokenNamespace') === undefined && settingsOf(input.command).includes('tokenNamespace')) {
     config = config.with({ tokenNamespace: defaultNamespace(input.input, facts.inputSha256) }, { kind: 'derived', name: "the input's name and checksum" });

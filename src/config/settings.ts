@@ -51,6 +51,11 @@ export interface Setting<T> {
   printed?: 'run' | 'always';
   /** Never printed or logged (a Redis URL may hold a password). */
   secret?: true;
+  /**
+   * Keeps a command that does not take it from sending while its variable is set: CTL_DRY_RUN=1 in
+   * the shell of a `rerun` must not be silently ignored.
+   */
+  guards?: true;
   /** Help text, per command where it differs. */
   help: string | Partial<Record<CommandName, string>> & { default: string };
   /** The job file schema's type for this key (JSON Schema). */
@@ -61,7 +66,7 @@ const fail = (message: string): never => {
   throw new SettingValueError(message);
 };
 
-const text = (value: string): string => (value === '' ? fail('must not be empty') : value);
+const text = (value: string): string => (value.trim() === '' ? fail('must not be empty') : value);
 
 const number = (check: (n: number) => boolean, rule: string) => (value: string | number): number => {
   const n = typeof value === 'number' ? value : value.trim() === '' ? NaN : Number(value);
@@ -225,7 +230,7 @@ const SETTINGS = {
     schema: { type: 'string', minLength: 1 },
   } satisfies Setting<string>,
   encoding: {
-    flag: '--encoding', arg: '<enc>', env: ['CTL_ENCODING'], job: true, parse: text,
+    flag: '--encoding', arg: '<enc>', env: ['CTL_ENCODING'], job: true, parse: encoding,
     defaultHelp: 'utf8; invalid UTF-8 is an error', commands: READING_INPUT, identity: true, kept: true, printed: 'run',
     help: 'input encoding: utf8, latin1, windows-1252, utf-16le…',
     schema: { type: 'string', minLength: 1 },
@@ -281,7 +286,7 @@ const SETTINGS = {
     help: 'stop taking new rows after this long, finish what is in flight, exit 3',
   } satisfies Setting<number>,
   dryRun: {
-    flag: '--dry-run', env: ['CTL_DRY_RUN'], parse: boolean, commands: ['run'],
+    flag: '--dry-run', env: ['CTL_DRY_RUN'], parse: boolean, commands: ['run'], guards: true,
     help: 'validate and write the results file with what would be sent; send nothing',
   } satisfies Setting<boolean>,
   resume: {

@@ -9,7 +9,7 @@
  * - `O_NONBLOCK` on every open, then fstat: a FIFO opens at once (instead of waiting forever for a
  *   writer, deaf to SIGTERM) and is refused as not a regular file. It has no effect on regular files.
  */
-import { closeSync, constants as C, fstatSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as C, existsSync, fstatSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { describeErrno, ResultsWriteError, UsageError } from '../errors.js';
@@ -34,6 +34,17 @@ export function runFiles(resultsPath: string): { path: string; what: string }[] 
     { path: lockPath(resultsPath), what: 'lock' },
     { path: timelinePath(resultsPath), what: 'timeline' },
   ];
+}
+
+/** `x.results.csv` → the first of `x.results-2.csv`, `x.results-3.csv`… that does not exist. */
+export function freshResultsPath(resultsPath: string): string {
+  const name = basename(resultsPath);
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  for (let n = 2; ; n++) {
+    const candidate = join(dirname(resultsPath), `${stem}-${n}${ext}`);
+    if (!existsSync(candidate)) return candidate;
+  }
 }
 
 /**

@@ -78,8 +78,10 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
     // a state beside it when every part was recorded by a completed run.
     const base = runs[0];
     if (base && states.every((st) => st?.outcome === 'completed')) {
+      // The whole input's record: no shard in what it compares, nor in the settings it lends and prints.
       const { shard: _shard, ...identity } = base.identity;
-      await writeState(out, { ...base, identity, rows, outcome: 'completed', completedAt: new Date().toISOString(), rerunOf: undefined });
+      const { shard: _kept, ...options } = base.options;
+      await writeState(out, { ...base, identity, options, rows, outcome: 'completed', completedAt: new Date().toISOString(), rerunOf: undefined });
     }
     return { files: files.length, rows: rows.total, created, failed, invalid, superseded, results: out };
   } finally {

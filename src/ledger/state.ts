@@ -67,6 +67,8 @@ export interface RunState {
   startedAt: string;
   /** Set when the outcome is `completed`. */
   completedAt?: string;
+  /** A dry run's: what a real run would need that it went without (`--instance-id …`). */
+  needs?: string[];
   /** Rows in the results file when the run last ended (completed or not). */
   rows?: RowCounts;
 }

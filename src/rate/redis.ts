@@ -8,6 +8,8 @@ export function redactUrl(url: string): string {
     const u = new URL(url);
     if (u.password) u.password = '***';
     if (u.username) u.username = '***';
+    // ioredis also takes `?password=` (and other options) in the query: none of it is printed.
+    if (u.search) u.search = '?***';
     return u.toString();
   } catch {
     return '<unparseable Redis URL>';

@@ -85,6 +85,7 @@ function tile(value: string, label: string, kind = ''): string {
 
 function nextBox(r: FileReport): string {
   if (!r.next) return `<div class="next"><b>Next:</b> nothing to do — every row is created.</div>`;
+  if (!r.next.command) return `<div class="next"><b>Next step</b> — ${esc(r.next.why)}</div>`;
   return `<div class="next"><b>Next step</b> — ${esc(r.next.why)}<code>${esc(r.next.command)}</code><button type="button" data-copy>Copy</button></div>`;
 }
 

@@ -79,7 +79,7 @@ export async function buildReport(file: string): Promise<FileReport> {
     dryRun: state?.dryRun ?? counts.rows.planned > 0,
     run: figures(series.starts, series.points, series.ends),
     series: series.points,
-    next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid, inputBroken: state?.outcome === 'input-broken', ...(state ? { replay: state.options } : {}) }),
+    next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid, inputBroken: state?.outcome === 'input-broken', ...(state ? { replay: state.options, needs: state.needs ?? [] } : {}) }),
     exitCode: failed + invalid > 0 ? 1 : completed ? 0 : 3,
   };
   if (!state) {

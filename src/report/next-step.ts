@@ -2,6 +2,7 @@
  * The exact next command after a run, shared by the end-of-run summary and `report`: finish an
  * interrupted run with --resume, send failed rows again with `rerun`, or nothing to do.
  */
+import { freshResultsPath } from '../ledger/files.js';
 import { rerunResultsPath } from '../ledger/writer.js';
 import { commandLine } from '../config/command-line.js';
 import type { Settings } from '../config/resolve.js';
@@ -21,10 +22,13 @@ export interface NextStepFacts {
   inputBroken?: boolean;
   /** The settings the run was recorded with (its run state): the printed commands carry them. */
   replay?: Settings;
+  /** What a dry run found a real run would need (`--instance-id …`): no run command works without it. */
+  needs?: string[];
 }
 
 export interface NextStep {
-  command: string;
+  /** The command to run; absent when something must be given first (`why` says what). */
+  command?: string;
   /** Why, in a few words. */
   why: string;
 }
@@ -33,13 +37,17 @@ export interface NextStep {
 export function nextStep(f: NextStepFacts): NextStep | undefined {
   const settings = f.replay ?? {};
   const input = f.input ?? '<input>';
+  if (f.dryRun && f.needs?.length) {
+    return { why: `a run needs ${f.needs.join(' and ')}: give it (a flag, an environment variable or the job file) and validate again` };
+  }
   if (f.dryRun) {
     return { command: commandLine('run', input, settings, { results: f.results }), why: 'this was a dry run: send it for real with the same settings (it replaces this file)' };
   }
   if (f.inputBroken && f.input) {
+    // A new results file under the same token namespace: rows already sent keep their tokens there.
     return {
-      command: commandLine('run', f.input, settings, { results: f.results }),
-      why: 'the input could not be read to its end: fix it (or pass the right --encoding), then run this; it says how to go on without creating the rows already sent a second time',
+      command: commandLine('run', f.input, settings, { results: freshResultsPath(f.results) }),
+      why: 'the input could not be read to its end: fix it (or pass the right --encoding), then run this: rows already sent keep their ClientTokens, so none is created twice',
     };
   }
   if (!f.completed) {

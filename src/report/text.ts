@@ -56,7 +56,7 @@ export function formatReport(r: FileReport): string {
   };
   table('Failed, by error code', r.failures, r.failuresOther, 'codes', true);
   table('Invalid, by rule', r.invalid, r.invalidOther, 'rules', false);
-  out.push(r.next ? `  Next: ${r.next.command}\n        ${r.next.why}` : '  Next: nothing to do, every row is created.');
+  out.push(r.next ? (r.next.command ? `  Next: ${r.next.command}\n        ${r.next.why}` : `  Next: ${r.next.why}`) : '  Next: nothing to do, every row is created.');
   return out.join('\n');
 }
 

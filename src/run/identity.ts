@@ -71,6 +71,8 @@ export interface Difference {
   label: string;
   was: string;
   now: string;
+  /** The environment variable that gave the new value, when one did: a printed flag cannot unset it. */
+  variable?: string;
 }
 
 /**
@@ -86,7 +88,7 @@ export function differences(recorded: RunState, current: RunIdentity, skip: (key
     if (JSON.stringify(recorded.identity[field] ?? null) === JSON.stringify(current[field] ?? null)) continue;
     const origin = spec.setting && config?.origin(spec.setting);
     const from = origin && origin.kind !== 'flag' && origin.kind !== 'default' ? ` (from ${config!.from(spec.setting!)})` : '';
-    out.push({ field, label: spec.label, was: spec.show(recorded.identity), now: `${spec.show(current)}${from}` });
+    out.push({ field, label: spec.label, was: spec.show(recorded.identity), now: `${spec.show(current)}${from}`, ...(origin && origin.kind === 'env' ? { variable: origin.name } : {}) });
   }
   return out;
 }

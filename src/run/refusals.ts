@@ -5,8 +5,7 @@
  * a new ClientToken. The way on is printed as a command wherever one can be given; it names
  * settings (ids, URLs, paths, checksums), never row content.
  */
-import { access } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
 import { rerunResultsPath } from '../ledger/writer.js';
 import type { RunState, StoredOptions } from '../ledger/state.js';
@@ -38,7 +37,7 @@ export interface OtherRun {
 /** The results file records another run than the one asked for: say what differs and the way on. */
 export function otherRunRefusal(o: OtherRun): UsageError {
   const { previous, diffs } = o;
-  const lines = [`${o.resultsPath} is the record of another run than this one:`, ...diffs.map((d) => `  - ${d.label}: recorded ${d.was}; you asked for ${d.now}`)];
+  const lines = [`${o.resultsPath} is the record of another run than this one:`, ...diffs.map((d) => `  - ${d.label}: recorded ${d.was}; you asked for ${d.now}`), ...unsetLines(diffs)];
   lines.push(previous.outcome === 'completed' ? `That run is complete${rowCounts(previous)}.` : `That run did not finish (${unfinished(previous)}${rowCounts(previous)}).`);
   const changed = new Set(diffs.map((d) => d.field));
   const target = changed.has('endpoint') || changed.has('region') || changed.has('instanceId');
@@ -91,11 +90,19 @@ export function rerunSettingsRefusal(resultsPath: string, origin: RunState, diff
     [
       `rerun sends the rows of ${resultsPath} as its run sent them, and that run used other settings:`,
       ...diffs.map((d) => `  - ${d.label}: recorded ${d.was}; you asked for ${d.now}`),
+      ...unsetLines(diffs),
       'Drop those flags (a rerun takes them from the run), and restore a job file changed since. To send the input with other ' +
-        "settings, start a new run that keeps the run's token namespace, so rows already created are recognised and not created twice:",
-      `  ${commandLine('run', origin.input, origin.options, { results: freshResults })} [the new settings]`,
+        "settings, start a new run that keeps the run's token namespace, so rows already created are recognised and not created twice " +
+        '(this is the run as it was; add the new settings to it):',
+      `  ${commandLine('run', origin.input, origin.options, { results: freshResults })}`,
     ].join('\n'),
   );
+}
+
+/** A value from the environment is in every command run in this shell: it must be unset, not overridden. */
+function unsetLines(diffs: Difference[]): string[] {
+  const variables = [...new Set(diffs.flatMap((d) => (d.variable ? [d.variable] : [])))];
+  return variables.length ? [`Unset ${variables.join(' and ')} in this shell (${variables.length === 1 ? 'it gives' : 'they give'} the value above) before running a command below: unset ${variables.join(' ')}`] : [];
 }
 
 function unfinished(state: RunState): string {
@@ -107,16 +114,4 @@ function unfinished(state: RunState): string {
 function rowCounts(state: RunState): string {
   const r = state.rows;
   return r ? `; ${r.total} rows recorded: ${r.created} created, ${r.failed} failed, ${r.invalid} invalid${r.planned ? `, ${r.planned} planned` : ''}` : '';
-}
-
-/** `x.results.csv` → the first of `x.results-2.csv`, `x.results-3.csv`… that does not exist. */
-export async function freshResultsPath(resultsPath: string): Promise<string> {
-  const name = basename(resultsPath);
-  const dot = name.lastIndexOf('.');
-  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
-  for (let n = 2; ; n++) {
-    const candidate = join(dirname(resultsPath), `${stem}-${n}${ext}`);
-    const taken = await access(candidate).then(() => true, () => false);
-    if (!taken) return candidate;
-  }
 }

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { resolveConfig, type RunConfig, type Settings } from '../config/resolve.js';
 import { KEPT_KEYS, type CommandName } from '../config/settings.js';
 import { InputError, UsageError } from '../errors.js';
-import { canonicalResultsPath, checkOutputPath } from '../ledger/files.js';
+import { canonicalResultsPath, checkOutputPath, freshResultsPath } from '../ledger/files.js';
 import { spoolStdin } from '../input/csv/spool.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
@@ -23,7 +23,7 @@ import { checkOwnFile, readState, sha256File, statePath, STATE_VERSION, writeSta
 import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';
 import { silent, type Logger, type RerunOptions, type RunHooks, type RunOptions } from './options.js';
 import { commandLine } from '../config/command-line.js';
-import { freshResultsPath, noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
+import { noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
 import { checkPaths } from './preflight.js';
 import type { Summary } from './summary.js';
 
@@ -97,8 +97,9 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   if (config.get('checkLive')) await liveReady(awsTarget(config));
   for (const output of outputs) await checkOutputPath(output.path, output.flag, input, resultsPath);
   const identity = runIdentity(config, inputSha);
-  if (origin) checkRerunSettings(input, origin, identity, config, await freshResultsPath(input));
-  const current = keptSettings(config);
+  if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
+  // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
+  const current = origin ? { ...pick(origin.options, ['encoding', 'delimiter', 'shard']), ...keptSettings(config) } : keptSettings(config);
   const dryRun = config.dryRun;
   const hooks: RunHooks = { sender, log, onProgress, signal };
 
@@ -145,18 +146,25 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     summary.replay = current;
     lock.assertHeld();
     const outcome: RunOutcome = summary.inputError ? 'input-broken' : summary.interrupted || summary.fatalError ? 'interrupted' : 'completed';
-    await writeState(resultsPath, { ...state, outcome, ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}), rows: summary.rows });
+    await writeState(resultsPath, { ...state, outcome, ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}), ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}), rows: summary.rows });
     return summary;
   } finally {
     await lock.release();
   }
 }
 
-/** What a resumed or rerun run keeps from this one: its resolved values of the kept settings. */
+/**
+ * What a resumed or rerun run keeps from this one: its resolved values of the kept settings, less
+ * defaults (a default is no choice: a job file edited since, or the environment, may give another).
+ */
 function keptSettings(config: RunConfig): StoredOptions {
   const kept: Record<string, unknown> = {};
-  for (const key of KEPT_KEYS) if (config.get(key) !== undefined) kept[key] = config.get(key);
+  for (const key of KEPT_KEYS) if (config.get(key) !== undefined && config.origin(key)?.kind !== 'default') kept[key] = config.get(key);
   return kept as StoredOptions;
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Pick<T, K>;
 }
 
 /** The settings of the run a --resume continues: a real run's recorded ones (a dry run lends none). */
@@ -194,12 +202,12 @@ async function existingRun(o: Existing, log: Logger): Promise<{ ledger?: Ledger;
   if (o.dryRun) throw new UsageError(`${resultsPath} is the record of a real run: a dry run never writes into it. Pass another --results for the dry run`);
   const diffs = differences(previous, o.identity, [], o.config);
   if (diffs.length) {
-    throw otherRunRefusal({ resultsPath, input: o.config.input, previous, diffs, current: o.current, freshResults: await freshResultsPath(resultsPath) });
+    throw otherRunRefusal({ resultsPath, input: o.config.input, previous, diffs, current: o.current, freshResults: freshResultsPath(resultsPath) });
   }
   if (previous.outcome === 'completed') {
     // "Already done" only while the file still holds what the run recorded: a row deleted or a
     // status changed since would otherwise never be sent, and the next night would report success.
-    const again = commandLine('run', previous.input, previous.options, { results: await freshResultsPath(resultsPath) });
+    const again = commandLine('run', previous.input, previous.options, { results: freshResultsPath(resultsPath) });
     checkCoverage(await readLedger(resultsPath, { repair: false }), resultsPath, previous.rows?.total, `Restore the file as the run wrote it, or send the input again into a new results file that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
     return { done: previous };
   }
@@ -223,16 +231,19 @@ async function rerunOrigin(input: string): Promise<RunState> {
   if (!origin) throw noStateRefusal(options.input, 'rerun');
   await checkOwnFile(statePath(options.input), 'run state', false);
   if (origin.outcome !== 'completed') throw unfinishedOriginRefusal(options.input, origin);
-  const again = commandLine('run', origin.input, origin.options, { results: await freshResultsPath(options.input) });
+  const again = commandLine('run', origin.input, origin.options, { results: freshResultsPath(options.input) });
   checkCoverage(ledger, options.input, origin.rows?.total, `Restore the file as the run wrote it, or send the input again in a new run that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
   return origin;
 }
 
 /** A rerun may not change what the run it reads sent, nor where (unless that was a dry run, which sent nothing). */
 function checkRerunSettings(resultsPath: string, origin: RunState, identity: RunIdentity, config: RunConfig, freshResults: string): void {
-  // The results file's own checksum, encoding and delimiter are this rerun's; the original input's are recorded.
+  // The results file's own checksum, encoding and delimiter are this rerun's; the original input's are
+  // recorded, with the shard of it that run took.
   identity.encoding = origin.identity.encoding;
   identity.delimiter = origin.identity.delimiter;
+  if (origin.identity.shard) identity.shard = origin.identity.shard;
+  else delete identity.shard;
   const diffs = differences(origin, identity, [...RERUN_SKIPS, ...(origin.dryRun ? TARGET_FIELDS : [])], config);
   if (diffs.length) throw rerunSettingsRefusal(resultsPath, origin, diffs, freshResults);
 }

@@ -2,7 +2,7 @@
 import type { RowCounts } from '../types.js';
 import type { Plan } from './plan.js';
 import type { RunStats } from '../observe/stats.js';
-import { nextStep } from '../report/next-step.js';
+import { nextStep, type NextStep } from '../report/next-step.js';
 import type { Settings } from '../config/resolve.js';
 
 /** The end-of-run summary: printed by the CLI, returned by the library, written by --summary-json. */
@@ -71,7 +71,7 @@ export function formatSummary(s: Summary): string {
     return (
       `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
       `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent.` +
-      (next ? `\nNext: ${next.command}\n      ${next.why}` : '')
+      (next ? `\n${nextLines(next)}` : '')
     );
   }
   const lines = [
@@ -96,10 +96,14 @@ export function formatSummary(s: Summary): string {
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);
   if (!s.fatalError) {
-    const next = nextStep({ results: s.results, input: s.input, rerunOf: s.rerunOf, completed: !s.interrupted && !s.inputError, dryRun: s.dryRun, failed: s.rows.failed, invalid: s.rows.invalid, inputBroken: Boolean(s.inputError), ...(s.replay ? { replay: s.replay } : {}) });
-    lines.push(next ? `Next: ${next.command}\n      ${next.why}` : 'Next: nothing to do, every row is created.');
+    const next = nextStep({ results: s.results, input: s.input, rerunOf: s.rerunOf, completed: !s.interrupted && !s.inputError, dryRun: s.dryRun, failed: s.rows.failed, invalid: s.rows.invalid, inputBroken: Boolean(s.inputError), ...(s.replay ? { replay: s.replay } : {}), ...(s.plan ? { needs: s.plan.needs } : {}) });
+    lines.push(next ? nextLines(next) : 'Next: nothing to do, every row is created.');
   }
   return lines.join('\n');
+}
+
+function nextLines(next: NextStep): string {
+  return next.command ? `Next: ${next.command}\n      ${next.why}` : `Next: ${next.why}`;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;

@@ -110,3 +110,15 @@ describe('an interrupted run', () => {
     expect(new Set(readResults(rest.results).map((r) => r['Result.ClientToken'])).size).toBe(60);
   });
 });
+
+describe('--summary-json', () => {
+  it.each([['the results file', 'in.results.csv'], ['its run state', 'in.results.csv.run.json'], ['its timeline', 'in.results.csv.timeline.jsonl']])('naming %s is refused before anything is sent', async (what, name) => {
+    const dir = tempDir();
+    const input = writeCsv(taskRows(3), 'in.csv', dir);
+    const before = e.stats().requests;
+    const r = await cli(['run', input, '--endpoint', e.url, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--summary-json', join(dir, name), '--no-progress']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`is this run's ${what.replace(/^(the|its) /, '')}`);
+    expect(e.stats().requests).toBe(before);
+  });
+});
