@@ -120,6 +120,16 @@ function delimiter(value: string): string {
   return d;
 }
 
+/** An encoding label the decoder knows (WHATWG names: utf8, latin1, windows-1252, utf-16le…). */
+function encoding(value: string): string {
+  try {
+    new TextDecoder(value.trim(), { fatal: true });
+  } catch {
+    fail(`"${value}" is not an encoding this tool reads (try utf8, latin1, windows-1252, utf-16le)`);
+  }
+  return value.trim();
+}
+
 function timeZone(value: string): string {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: value });
