@@ -37,8 +37,8 @@ describe('run state', () => {
     expect(commandLine('run', '/data/my tickets.csv', { tokenNamespace: "it's@1", delimiter: ';' }, { results: '/r/x.csv', resume: true })).toBe(
       `connect-task-loader run '/data/my tickets.csv' --results /r/x.csv --token-namespace 'it'\\''s@1' --delimiter ';' --resume`,
     );
-    expect(commandLine('run', 'x.csv', { delimiter: '\t', shard: { index: 2, count: 3 }, tokenKey: ['a', 'b'] }, { results: 'r.csv' })).toBe(
-      'connect-task-loader run x.csv --results r.csv --token-key a,b --delimiter tab --shard 2/3',
+    expect(commandLine('run', '/x.csv', { delimiter: '\t', shard: { index: 2, count: 3 }, tokenKey: ['a', 'b'] }, { results: '/r.csv' })).toBe(
+      'connect-task-loader run /x.csv --results /r.csv --token-key a,b --delimiter tab --shard 2/3',
     );
   });
 });

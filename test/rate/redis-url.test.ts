@@ -22,5 +22,6 @@ describe('--redis URLs', () => {
 
   it('masks user and password', () => {
     expect(redactUrl('rediss://ops:secretpw123@cache.internal:6380/2')).toBe('rediss://***:***@cache.internal:6380/2');
+    expect(redactUrl('redis://127.0.0.1:1/?password=hunter2')).not.toContain('hunter2');
   });
 });

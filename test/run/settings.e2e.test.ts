@@ -122,3 +122,61 @@ describe('--summary-json', () => {
     expect(e.stats().requests).toBe(before);
   });
 });
+
+describe('found by an attack on the settings', () => {
+  it("a shard's results rerun as printed; the merge of the shards records no shard", async () => {
+    const dir = tempDir();
+    const input = writeCsv([...taskRows(6), ['', 'no name', '7', '', '']], 'in.csv', dir);
+    const env = { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids };
+    const shards = [];
+    for (const index of [1, 2]) shards.push(await runImport({ input, env, shard: { index, count: 2 }, rate: 500 }));
+    const withInvalid = shards.find((s) => s.rows.invalid > 0)!;
+    const next = formatSummary(withInvalid);
+    expect(next).toContain('rerun');
+    const rerun = await rerunImport({ input: withInvalid.results, includeInvalid: true, env: {} });
+    expect(rerun.rows.invalid).toBe(1);
+    expect((await readState(rerun.results))!.identity.shard).toBe((await readState(withInvalid.results))!.identity.shard);
+    const { mergeResults } = await import('../../src/ledger/merge.js');
+    const merged = join(dir, 'merged.csv');
+    await mergeResults(shards.map((s) => s.results), merged);
+    const state = (await readState(merged))!;
+    expect([state.identity.shard, state.options.shard]).toEqual([undefined, undefined]);
+  });
+
+  it('validate that lacks an instance prints what a run needs, not a command that would be refused', async () => {
+    const input = writeCsv(taskRows(2));
+    const checked = await validateImport({ input, env: {} });
+    const text = formatSummary(checked);
+    expect(text).toMatch(/^Next: a run needs --instance-id/m);
+    expect(text).not.toMatch(/^Next: connect-task-loader/m);
+    expect((await buildReport(checked.results)).next).toEqual({ why: expect.stringMatching(/^a run needs --instance-id/) });
+  });
+
+  it('a setting from the environment that differs from the run is refused with the variable to unset', async () => {
+    const input = writeCsv(taskRows(3));
+    const first = await runImport({ input, env: { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids }, rate: 20, burst: 1, deadlineSeconds: 0.2 });
+    expect(first.interrupted).toBe(true);
+    await expect(runImport({ input, resume: true, env: { CTL_TIMEZONE: 'Europe/London' } })).rejects.toThrow(/Unset CTL_TIMEZONE in this shell/);
+  });
+
+  it('CTL_DRY_RUN=1 keeps a rerun (which has no --dry-run) from sending', async () => {
+    const input = writeCsv([...taskRows(2), ['', 'no name', '3', '', '']]);
+    const first = await runImport({ input, env: { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids } });
+    const before = e.stats().requests;
+    await expect(rerunImport({ input: first.results, includeInvalid: true, env: { CTL_DRY_RUN: '1' } })).rejects.toThrow(/CTL_DRY_RUN is set, but rerun does not take --dry-run/);
+    expect(e.stats().requests).toBe(before);
+  });
+
+  it("a profile's endpoint_url and region are where the run sends, and are recorded", async () => {
+    const dir = tempDir();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'config'), `[profile ops]\nregion = eu-west-2\nendpoint_url = ${e.url}\n`);
+    writeFileSync(join(dir, 'credentials'), '[ops]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n');
+    const input = writeCsv(taskRows(2), 'in.csv', dir);
+    // The bin, as the SDK reads its credentials file from the process's own environment.
+    const r = await cli(['run', input, '--no-progress'], { env: bareAwsEnv({ AWS_PROFILE: 'ops', AWS_CONFIG_FILE: join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'), ...ids }) });
+    expect(r.code, r.stderr).toBe(0);
+    const state = (await readState(join(dir, 'in.results.csv')))!;
+    expect([state.identity.endpoint, state.identity.region]).toEqual([e.url.replace(/\/$/, ''), 'eu-west-2']);
+  });
+});

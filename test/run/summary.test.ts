@@ -27,8 +27,9 @@ describe('summary', () => {
     stats.requests = 12;
     const s = summarize(stats, extra);
     expect(s.achievedRate).toBeLessThan(10 / (s.elapsedSeconds || 0.001) + 0.01);
-    expect(formatSummary(s)).toContain('Next: connect-task-loader rerun in.results.csv --results in.results.rerun-1.csv');
-    expect(formatSummary({ ...s, interrupted: true })).toContain('Next: connect-task-loader run in.csv --results in.results.csv --resume');
-    expect(formatSummary({ ...s, interrupted: true, input: 'my file.csv', results: 'out.csv' })).toContain("run 'my file.csv' --results out.csv --resume");
+    const cwd = process.cwd();
+    expect(formatSummary(s)).toContain(`Next: connect-task-loader rerun ${cwd}/in.results.csv --results ${cwd}/in.results.rerun-1.csv`);
+    expect(formatSummary({ ...s, interrupted: true })).toContain(`Next: connect-task-loader run ${cwd}/in.csv --results ${cwd}/in.results.csv --resume`);
+    expect(formatSummary({ ...s, interrupted: true, input: 'my file.csv', results: 'out.csv' })).toContain(`run '${cwd}/my file.csv' --results ${cwd}/out.csv --resume`);
   });
 });
