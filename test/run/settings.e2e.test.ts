@@ -153,8 +153,8 @@ describe('found by an attack on the settings', () => {
   });
 
   it('a setting from the environment that differs from the run is refused with the variable to unset', async () => {
-    const input = writeCsv(taskRows(3));
-    const first = await runImport({ input, env: { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids }, rate: 20, burst: 1, deadlineSeconds: 0.2 });
+    const input = writeCsv(taskRows(60));
+    const first = await runImport({ input, env: { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids }, rate: 20, burst: 1, deadlineSeconds: 0.3 });
     expect(first.interrupted).toBe(true);
     await expect(runImport({ input, resume: true, env: { CTL_TIMEZONE: 'Europe/London' } })).rejects.toThrow(/Unset CTL_TIMEZONE in this shell/);
   });
