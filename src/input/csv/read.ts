@@ -9,6 +9,7 @@
  * records before them are all handed over first, then an InputError names the line) and a quote that
  * is still open when the file ends (nothing after it can be read; one `invalid` row names its line).
  */
+import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -68,7 +69,9 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
       throw new InputError(`cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
   }
-  const gz = input.endsWith('.gz');
+  // Gzip by its first bytes, whatever the name says (`.GZ`, a `.csv` that is compressed).
+  const gz = input !== '-' && (await isGzip(input).catch(() => input.toLowerCase().endsWith('.gz')));
+  if (gz) await verifyGzip(input, name, raw);
   const source = gz ? raw.pipe(createGunzip()) : raw;
   if (gz) raw.on('error', (err) => source.destroy(err));
   const close = () => {
@@ -105,6 +108,45 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
     }
   }
   return { header: head.values, records: records(), totalBytes: gz ? undefined : totalBytes, close };
+}
+
+/** A regular file that starts as gzip does (reading a FIFO would take its bytes: only its name tells). */
+async function isGzip(path: string): Promise<boolean> {
+  if (!(await stat(path)).isFile()) return path.toLowerCase().endsWith('.gz');
+  const handle = await open(path, 'r');
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads a gzip file to its end once before any record is used: gzip checks its data only at the end
+ * of each member, so a damaged byte mid-file would otherwise be sent as changed text before the
+ * checksum failed (and trailing bytes that are not gzip would end the file early). A damaged file is
+ * an InputError naming the line where its text stops: nothing was sent from it.
+ */
+async function verifyGzip(path: string, name: string, reading: Readable): Promise<void> {
+  let lines = 0;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 }).pipe(createGunzip()) as AsyncIterable<Buffer>) {
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
+    }
+  } catch (err) {
+    reading.destroy();
+    const code = (err as NodeJS.ErrnoException).code;
+    const what =
+      code === 'Z_BUF_ERROR' || /unexpected end/i.test((err as Error).message) ? 'it ends in the middle (cut short)'
+        : /header check/i.test((err as Error).message) ? 'bytes that are not gzip follow its data'
+          : 'its data is damaged (the checksum does not match)';
+    throw new InputError(
+      `${name} is not a whole gzip file: ${what}, after line ${lines + 1} of its text (${code ?? 'zlib'}). ` +
+        'Nothing was sent from it. Restore the file (gzip -t checks one) and run again',
+      { cause: err },
+    );
+  }
 }
 
 /** Records of the input in order; throws InputError after the last whole record before undecodable bytes. */
