@@ -16,12 +16,12 @@
 import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { mkdtemp, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../errors.js';
 import { openRegular, openRegularSync, READ } from './files.js';
 import { LineIndex, normalise, scanSpans, STATUSES, STRINGIFY } from './spans.js';
-import { readState, writeState, type RunState } from './state.js';
+import { readState, sha256File, writeState, type RunState } from './state.js';
 
 export interface MergeSummary {
   files: number;
@@ -71,6 +71,7 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
     const runs = states.filter((st): st is RunState => st !== undefined && !st.rerunOf);
     checkSameRun(runs, files.filter((_, i) => states[i] && !states[i]!.rerunOf));
     checkShards(runs);
+    await checkReruns(files, states);
     const counts = writeMerged(out, header, index, order);
     const [, created, failed, invalid, planned] = counts as [number, number, number, number, number];
     const rows = { total: counts.reduce((a, b) => a + b, 0), created, failed, invalid, planned, skipped: 0 };
@@ -285,6 +286,29 @@ function checkSameRun(runs: RunState[], files: string[]): void {
   const other = runs.findIndex((st) => key(st) !== key(first!));
   if (first && other !== -1) {
     throw new UsageError(`${files[other] ?? 'one file'} was sent with other settings than the first (endpoint, Region, instance, routing, job file or token settings): parts of one run only`);
+  }
+}
+
+/**
+ * A rerun's rows replace the rows of the results file it reran, so that file must be among those
+ * merged: a rerun records the checksum of the file it read (its input), and a results file no longer
+ * changes once its run completed. Monday's rerun is thus never taken for a rerun of Tuesday's run,
+ * even where both nights used one token namespace.
+ */
+async function checkReruns(files: string[], states: (RunState | undefined)[]): Promise<void> {
+  const reruns = files.flatMap((file, i) => (states[i]?.rerunOf ? [{ file, state: states[i]! }] : []));
+  if (!reruns.length) return;
+  const sums = new Map<string, string>();
+  for (const file of files) sums.set(await sha256File(file), file);
+  for (const { file, state } of reruns) {
+    const origin = state.identity.inputSha256;
+    const found = origin ? sums.get(origin) : files.find((f) => resolve(f) === state.rerunOf);
+    if (!found || found === file) {
+      throw new UsageError(
+        `${file} is a rerun of ${state.rerunOf}, which is not among the files merged (or has changed since): ` +
+          'merge a run with its own reruns, each rerun after the file it reran',
+      );
+    }
   }
 }
 

@@ -15,7 +15,7 @@ import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
 import { mergeResults } from '../../src/ledger/merge.js';
 import { scanSpans } from '../../src/ledger/spans.js';
-import { readState, STATE_VERSION, writeState, type RunState } from '../../src/ledger/state.js';
+import { readState, sha256File, STATE_VERSION, writeState, type RunState } from '../../src/ledger/state.js';
 import { RESULT_COLUMNS } from '../../src/ledger/writer.js';
 import { tempDir } from '../helpers.js';
 
@@ -27,7 +27,8 @@ async function completed(results: string, extra: { shard?: string; rerunOf?: str
   const state: RunState = {
     version: STATE_VERSION,
     input: '/data/night.csv',
-    identity: { inputSha256: 'f'.repeat(64), endpoint: 'http://127.0.0.1:4566', region: 'eu-west-2', instanceId: 'inst', contactFlowId: 'flow', tokenNamespace: 'night.csv@ffff', encoding: 'utf-8', delimiter: ',', ...(extra.shard ? { shard: extra.shard } : {}) },
+    // A rerun's input is the results file it reran: its checksum is what the rerun records.
+    identity: { inputSha256: extra.rerunOf ? await sha256File(extra.rerunOf) : 'f'.repeat(64), endpoint: 'http://127.0.0.1:4566', region: 'eu-west-2', instanceId: 'inst', contactFlowId: 'flow', tokenNamespace: 'night.csv@ffff', encoding: 'utf-8', delimiter: ',', ...(extra.shard ? { shard: extra.shard } : {}) },
     options: {},
     dryRun: false,
     outcome: 'completed',
@@ -104,6 +105,21 @@ describe('mergeResults', () => {
     const out = join(dir, 'all.csv');
     expect(await mergeResults([run, first, second], out)).toMatchObject({ rows: 3, created: 3, failed: 0, superseded: 3 });
     expect(readFileSync(out, 'utf8')).toBe(`${HEADER.join(',')}\na,,2,created,c2,t2,1,,\nb,,3,created,c3,t3,1,,\nc,,4,created,c4,t4,1,,\n`);
+  });
+
+  it("Monday's rerun is not merged into Tuesday's run, though both used one token namespace", async () => {
+    const dir = tempDir();
+    const write = async (name: string, rows: string[], extra?: { rerunOf?: string }) => {
+      const path = join(dir, name);
+      writeFileSync(path, `${HEADER.join(',')}\n${rows.join('')}`);
+      await completed(path, extra);
+      return path;
+    };
+    const monday = await write('monday.csv', ['a,,2,failed,,t2,8,Fault,x\n']);
+    const mondayRerun = await write('monday.rerun-1.csv', ['a,,2,created,c2,t2,1,,\n'], { rerunOf: monday });
+    const tuesday = await write('tuesday.csv', ['a,,2,failed,,t2b,8,Fault,x\n']);
+    await expect(mergeResults([tuesday, mondayRerun], join(dir, 'all.csv'))).rejects.toThrow(/is a rerun of .*monday\.csv, which is not among the files merged/);
+    expect(existsSync(join(dir, 'all.csv'))).toBe(false);
   });
 
   it('a file saved by a spreadsheet (CRLF, every cell quoted, a BOM) or torn is written as csv-parse reads it', async () => {
