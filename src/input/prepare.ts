@@ -29,6 +29,8 @@ export interface RerunContext {
   includeInvalid: boolean;
   /** Reads a results record's `Result.*` cells. */
   earlier: (values: string[]) => RowResult;
+  /** Counts rows sent again under their recorded token although their cells changed since. */
+  changed: { rows: number };
 }
 
 export interface PrepareOptions {
@@ -96,9 +98,13 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
       const violations = [{ member: 'ClientToken', column: o.tokenKey!.join(', '), rule: 'the --token-key column is empty, so the row has no identity of its own' }];
       return { record, result: { line: record.line, status: 'invalid', attempts: 0, errorCode: 'InvalidRow', errorMessage: describeViolations(violations) }, violations, named: request };
     }
-    // A rerun sends under its run's namespace, so an unchanged row gets the token it had; a row whose
-    // content changed gets a new one (the old token names another task).
-    const token = request.ClientToken ?? clientToken(o.tokenNamespace, keyColumns ? keyColumns.map((i) => record.values[i]!) : request);
+    const fresh = request.ClientToken ?? clientToken(o.tokenNamespace, keyColumns ? keyColumns.map((i) => record.values[i]!) : request);
+    // A row that was sent may exist under the token it was sent with, whatever its cells say now (a
+    // spreadsheet re-save drops leading zeros, a hand edit fixes a typo): it is sent again under that
+    // token, never a new one, so it cannot become a second task. A row never sent gets its content's.
+    const sent = earlier?.clientToken && earlier.attempts > 0 ? earlier.clientToken : undefined;
+    const token = sent ?? fresh;
+    if (sent && sent !== fresh) o.rerun!.changed.rows++;
     o.duplicates.check(token, record.line);
     const when = request.ScheduledTime;
     const column = mapped.row.sources.get('ScheduledTime')?.join(', ');

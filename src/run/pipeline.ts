@@ -301,6 +301,12 @@ function finish(config: RunConfig, hooks: RunHooks, ctx: PipelineContext, w: Wir
     hooks.log.warn({ input: config.input }, 'the input has a header row and no records: nothing to send');
   }
   if (ctx.rerun) summary.rerunOf = config.input;
+  if (ctx.rerun?.changed.rows) {
+    hooks.log.warn(
+      { rows: ctx.rerun.changed.rows },
+      'rows changed since they were sent (a spreadsheet re-save, an edit): sent again under the ClientToken they were sent with, so none can become a second task',
+    );
+  }
   if (stops.inputError) summary.inputError = stops.inputError.message;
   if (stops.fatal) {
     summary.fatalError = `${stops.fatal.code}: ${redactServiceMessage(stops.fatal.message)}`;

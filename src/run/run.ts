@@ -39,7 +39,8 @@ export function validateImport(options: RunOptions): Promise<Summary> {
 
 /**
  * Reads a results file (`options.input`) and sends again its `failed` rows (and `invalid` ones with
- * `includeInvalid`), keeping each row's ClientToken unless its content changed. Rows that succeeded
+ * `includeInvalid`). A row that was sent keeps the ClientToken it was sent with, even if its cells
+ * changed since (so it cannot become a second task); a row never sent gets its content's. Rows that succeeded
  * are copied, not sent. Writes a new results file (`x.results.rerun-1.csv` by default) whose
  * `Result.Line` still points into the original input.
  */
@@ -131,7 +132,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     };
     // Losing the lock (a takeover after this run froze) stops the run like a signal, and no write passes it.
     const stop = signal ? AbortSignal.any([signal, lock.signal]) : lock.signal;
-    const summary = await pipeline(config, { ...hooks, signal: stop }, { resultsPath, ledger: found.ledger, rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false }, guard: lock.assertHeld, source, start }).catch(
+    const summary = await pipeline(config, { ...hooks, signal: stop }, { resultsPath, ledger: found.ledger, rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false, changed: { rows: 0 } }, guard: lock.assertHeld, source, start }).catch(
       async (err: unknown) => {
         // Refused after the state was written but before a results file was made: leave no state behind.
         if (started && !(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });

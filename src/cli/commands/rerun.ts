@@ -11,8 +11,9 @@ export function addRerunCommand(program: Command, setExit: (code: number) => voi
       `
 Endpoint, Region, mapping, routing and token settings are the earlier run's (kept in <results>.run.json)
 unless a flag or an environment variable gives them; one that differs from them is refused. The results file is read as UTF-8, comma-separated. Only a
-completed run can be rerun (finish an interrupted one with run --resume first). Each row keeps its
-ClientToken unless its content changed. Writes <results>.rerun-1.csv (a rerun of that writes
+completed run can be rerun (finish an interrupted one with run --resume first). A row that was sent
+keeps the ClientToken it was sent with, even if its cells changed since (so it is never created twice);
+a row never sent (invalid) gets the token of its content now. Writes <results>.rerun-1.csv (a rerun of that writes
 .rerun-2.csv) unless --results says otherwise; Result.Line still points into the original input.
 An interrupted rerun is finished with the same command and --resume.
 
