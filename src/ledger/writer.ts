@@ -14,9 +14,9 @@
  * owner only, and never through a symbolic link (see files.ts).
  */
 import type { Shard } from '../input/shard.js';
-import { closeSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { ResultsLostError, UsageError } from '../errors.js';
 import { APPEND_EXISTING, CREATE_NEW, openRegularSync, syncAndClose, writeAllSync } from './files.js';
 import type { RowResult } from '../types.js';
 
@@ -81,12 +81,16 @@ export class ResultsWriter {
   private group: { done: Promise<void>; resolve: () => void; reject: (err: Error) => void } | undefined;
   /** A failure of a write at the end of a turn that no caller has seen yet: the next call throws it. */
   private unseen: Error | undefined;
+  /** Bytes the file holds by this writer's account; a smaller file was cut short by someone else. */
+  private size: number;
+  private lastLook = 0;
   /** Input columns carried over: all but `Result.*` ones (a results file fed back in gets fresh ones). */
   private readonly carried: number[];
   readonly header: string[];
 
   private constructor(private readonly path: string, fd: number, inputHeader: string[], writeHeader: boolean) {
     this.fd = fd;
+    this.size = fstatSync(fd).size;
     this.carried = inputHeader.flatMap((name, i) => (isResultColumn(name) ? [] : [i]));
     this.header = [...this.carried.map((i) => inputHeader[i]!), ...RESULT_COLUMNS];
     if (!writeHeader) return;
@@ -177,6 +181,7 @@ export class ResultsWriter {
       if (this.flushing) clearImmediate(this.flushing);
       this.throwUnseen();
       if (!this.failure) this.flush(0); // the last rows: the lock is checked whatever the time since the last look
+      if (!this.failure) this.checkStillOurs(0);
     } catch (err) {
       this.fd = undefined;
       closeSync(fd);
@@ -185,6 +190,32 @@ export class ResultsWriter {
     this.fd = undefined;
     if (this.failure) return closeSync(fd);
     syncAndClose(fd, this.path);
+  }
+
+  /**
+   * The file at the results path is still the one this writer holds open, and no shorter than what
+   * it wrote: a file deleted, replaced or truncated under a run would otherwise take the rows it
+   * recorded with it while the run went on to exit 0. Looked at as often as the lock.
+   */
+  private checkStillOurs(recentMs: number): void {
+    const now = performance.now();
+    if (recentMs > 0 && now - this.lastLook < recentMs) return;
+    this.lastLook = now;
+    const own = fstatSync(this.fd!);
+    let named: Stats | undefined;
+    try {
+      named = statSync(this.path);
+    } catch {
+      named = undefined;
+    }
+    const what = !named || named.ino !== own.ino || named.dev !== own.dev ? 'deleted or replaced' : own.size < this.size ? 'cut short' : undefined;
+    if (!what) return;
+    this.failure = new ResultsLostError(
+      `the results file ${this.path} was ${what} while this run wrote it: the rows it recorded are gone with it, so the run stopped. ` +
+        'Rows sent before keep their ClientTokens: run the same command into a new --results (same input, same settings and --token-namespace) ' +
+        'and the service recognises the tasks already created instead of creating them twice',
+    );
+    throw this.failure;
   }
 
   private guarded(guard: Guard | undefined): this {
@@ -230,6 +261,7 @@ export class ResultsWriter {
     if (this.fd === undefined) throw new Error('results file is closed');
     if (!this.used) return;
     this.guard(recentMs);
+    this.checkStillOurs(recentMs);
     const bytes = this.waiting.subarray(0, this.used);
     this.used = 0;
     try {
@@ -238,6 +270,7 @@ export class ResultsWriter {
       this.failure = err as Error;
       throw err;
     }
+    this.size += bytes.length;
     if (this.waiting.length > 4 * BATCH) this.waiting = Buffer.allocUnsafe(BATCH); // after a huge row
   }
 }
