@@ -17,7 +17,8 @@
  *   rmdir the folder, which fails harmlessly if another run has just moved in.
  *
  * Stale means: the holder is on this host and its process is gone (taken at once), or its file has
- * not been touched for 60 s (a holder on another host sharing the folder, or a frozen one).
+ * not been touched for 60 s while it is stopped or on another host sharing the folder. A live
+ * holder on this host is never stale, whatever the file times say (clocks can disagree).
  *
  * Why not flock(2): Node has no binding for it (no new native dependency), a child `flock` process
  * cannot hold a lock for us, and flock is unreliable on network file systems. Why not
@@ -25,7 +26,7 @@
  * fixed here), and it cannot tell a dead holder on this host without waiting out the stale window.
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,8 @@ interface Holder {
   pid?: number;
   host?: string;
   since?: string;
+  /** The holder process's start time in clock ticks since boot (Linux), so a reused pid is not taken for it. */
+  started?: number;
   file: string;
   touchedMs: number;
 }
@@ -65,7 +68,8 @@ export async function acquireLock(resultsPath: string): Promise<Lock> {
   const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const file = `holder.${id}.json`;
   const staging = `${dir}.${id}.new`;
-  await prepare(staging, file, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), id }));
+  const started = processInfo(process.pid)?.started;
+  await prepare(staging, file, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), id, ...(started !== undefined ? { started } : {}) }));
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (await moveIn(staging, dir)) {
@@ -138,7 +142,7 @@ async function currentHolder(dir: string): Promise<Holder | undefined> {
       } catch {
         // Unreadable record: judged by its age alone.
       }
-      return { pid: Number(record.pid) || undefined, host: String(record.host), since: String(record.since), file: name!, touchedMs };
+      return { pid: Number(record.pid) || undefined, host: String(record.host), since: String(record.since), started: Number(record.started) || undefined, file: name!, touchedMs };
     } finally {
       await handle.close();
     }
@@ -148,9 +152,40 @@ async function currentHolder(dir: string): Promise<Holder | undefined> {
   }
 }
 
+/**
+ * A holder on this host is judged by its process, never by file times: a clock that runs ahead (or a
+ * file system's) must not let a second run take a live run's lock. Its process gone, or its pid now
+ * another process's: stale at once. Stopped (SIGSTOP, a suspended job) or on another host: stale
+ * after 60 s without a touch.
+ */
 function isStale(holder: Holder): boolean {
-  if (holder.pid && holder.host === hostname() && !isRunning(holder.pid)) return true;
+  if (holder.pid && holder.host === hostname()) {
+    const state = holderProcess(holder);
+    if (state === 'gone') return true;
+    if (state === 'live') return false;
+  }
   return Date.now() - holder.touchedMs > STALE_MS;
+}
+
+function holderProcess(holder: Holder): 'gone' | 'stopped' | 'live' {
+  if (!isRunning(holder.pid!)) return 'gone';
+  const info = processInfo(holder.pid!);
+  if (!info) return 'live'; // no /proc (not Linux): a running pid is taken as the holder
+  if (holder.started !== undefined && info.started !== holder.started) return 'gone';
+  return info.state === 'T' || info.state === 't' ? 'stopped' : 'live';
+}
+
+/** A process's state letter and start time (clock ticks since boot) from /proc; undefined where there is none. */
+function processInfo(pid: number): { state: string; started: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state …": comm may hold spaces and parentheses, so fields are counted after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const started = Number(fields[19]);
+    return Number.isFinite(started) ? { state: fields[0]!, started } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isRunning(pid: number): boolean {

@@ -4,7 +4,7 @@
  * goes. The lock module is loaded from the built dist/ in child processes, as the bin loads it.
  */
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -73,6 +73,13 @@ afterEach(async () => {
   emulator = undefined;
 });
 
+/** Makes a holder record look like a holder on another host not heard from for 10 minutes (stale by the file's age). */
+function elsewhere(record: string): void {
+  writeFileSync(record, readFileSync(record, 'utf8').replace(`"host":${JSON.stringify(hostname())}`, '"host":"another-host"'));
+  const old = new Date(Date.now() - 10 * 60_000);
+  utimesSync(record, old, old);
+}
+
 describe('the run lock', () => {
   it('three processes taking one stale lock at once: exactly one wins, every time', async () => {
     const dir = tempDir();
@@ -97,8 +104,9 @@ describe('the run lock', () => {
     const results = join(tempDir(), 'r.csv');
     const first = await acquireLock(results);
     const [name] = readdirSync(first.path);
-    const old = new Date(Date.now() - 10 * 60_000);
-    utimesSync(join(first.path, name!), old, old); // not touched for 10 minutes: what a frozen holder looks like
+    // Not touched for 10 minutes, and on another host sharing the folder (a live holder on this host
+    // is judged by its process): what a frozen or cut-off holder looks like.
+    elsewhere(join(first.path, name!));
     const second = await acquireLock(results);
     expect(() => first.assertHeld()).toThrow(/lost the lock on .*r\.csv: another run took it over/);
     expect(first.signal.aborted).toBe(true);
@@ -112,6 +120,18 @@ describe('the run lock', () => {
     expect(existsSync(second.path)).toBe(false);
   });
 
+  it('a live holder on this host is never stale, whatever the file times say (a clock running ahead)', async () => {
+    const results = join(tempDir(), 'r.csv');
+    const first = await acquireLock(results);
+    const [name] = readdirSync(first.path);
+    // What a second run whose clock is 2 minutes ahead sees: a holder file not touched for 2 minutes.
+    const old = new Date(Date.now() - 2 * 60_000);
+    utimesSync(join(first.path, name!), old, old);
+    await expect(acquireLock(results)).rejects.toThrow(/another run holds .*r\.csv \(pid \d+ on /);
+    expect(() => first.assertHeld()).not.toThrow();
+    await first.release();
+  });
+
   it('a look at the lock stands for `recentMs` by both clocks, never longer; a takeover is seen at the first look after it', async () => {
     const results = join(tempDir(), 'r.csv');
     const first = await acquireLock(results);
@@ -119,8 +139,7 @@ describe('the run lock', () => {
     try {
       first.assertHeld(200); // a look: held
       const [name] = readdirSync(first.path);
-      const old = new Date(Date.now() - 10 * 60_000);
-      utimesSync(join(first.path, name!), old, old);
+      elsewhere(join(first.path, name!));
       const second = await acquireLock(results); // takes it over
       vi.advanceTimersByTime(150);
       expect(() => first.assertHeld(200)).not.toThrow(); // within 200 ms of the last look: no new look
@@ -135,8 +154,7 @@ describe('the run lock', () => {
     try {
       again.assertHeld(200);
       const [name] = readdirSync(again.path);
-      const old = new Date(Date.now() - 10 * 60_000);
-      utimesSync(join(again.path, name!), old, old);
+      elsewhere(join(again.path, name!));
       const taker = await acquireLock(again.path.replace(/\.lock$/, ''));
       vi.advanceTimersByTime(250); // past the window: the next routine write looks, and stops
       expect(() => again.assertHeld(200)).toThrow(/lost the lock/);
