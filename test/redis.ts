@@ -32,6 +32,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections and answers nothing, as a frozen host or a black-holed network. */
+  freeze(): void;
+  /** SIGCONT. */
+  thaw(): void;
 }
 
 export async function startRedis(password?: string): Promise<TestRedis> {
@@ -54,6 +58,8 @@ export async function startRedis(password?: string): Promise<TestRedis> {
     port,
     url: password ? `redis://:${password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
     start,
+    freeze: () => void child?.kill('SIGSTOP'),
+    thaw: () => void child?.kill('SIGCONT'),
     kill: () =>
       new Promise<void>((resolve) => {
         if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();

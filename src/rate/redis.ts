@@ -16,6 +16,11 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** How long one Redis command may take before Redis counts as gone (the shared pace then falls back). */
+const COMMAND_TIMEOUT_MS = 2_000;
+/** How long connecting may take in all, the server's first answer included (a frozen one never answers). */
+const READY_TIMEOUT_MS = 5_000;
+
 /**
  * Connects, or throws a UsageError (nothing sent) naming the redacted URL. Commands fail at once while
  * the connection is down instead of queueing (`enableOfflineQueue: false`): a limiter waiting on a
@@ -40,24 +45,36 @@ export async function connectRedis(url: string): Promise<Redis> {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 2_000,
+      // A frozen server (SIGSTOP, a black-holed network) accepts or keeps the connection and never
+      // answers: every command fails after this long, and the limiter falls back to its own pace.
+      commandTimeout: COMMAND_TIMEOUT_MS,
       // Keep trying while the run lasts: the limiter rejoins as soon as Redis is back.
       retryStrategy: (times) => Math.min(100 * times, 1_000),
     });
   } catch (err) {
     throw new UsageError(`--redis: not a Redis URL: ${redactUrl(url)}`, { cause: err });
   }
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      redis.once('ready', resolve);
-      redis.once('error', reject);
+    const answered = (async () => {
+      await new Promise<void>((resolve, reject) => {
+        redis.once('ready', resolve);
+        redis.once('error', reject);
+      });
+      await redis.ping();
+    })();
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: `no answer in ${READY_TIMEOUT_MS / 1000} s` })), READY_TIMEOUT_MS);
     });
-    await redis.ping();
+    answered.catch(() => {});
+    await Promise.race([answered, late]);
   } catch (err) {
     redis.disconnect();
     // ioredis's message can hold parts of the URL: keep only its error code.
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = (err as NodeJS.ErrnoException).code ?? (/timed out/i.test((err as Error).message) ? `no answer in ${COMMAND_TIMEOUT_MS / 1000} s` : undefined);
     throw new UsageError(`cannot reach Redis at ${redactUrl(url)}${code ? ` (${code})` : ''}: check the host, port and password, and that the server is running`);
   } finally {
+    clearTimeout(timer);
     redis.removeAllListeners('ready').removeAllListeners('error');
   }
   // Later errors surface through failed commands; without a listener ioredis prints each one.

@@ -1,0 +1,79 @@
+/**
+ * A frozen Redis (SIGSTOP: connections stay open, nothing answers — as a hung host or a black-holed
+ * network): every Redis call has a time limit, the run falls back to its own pace and says so, a
+ * signal still stops it, and a Redis frozen before the start is refused in seconds.
+ */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { taskRows, writeCsv } from '../helpers.js';
+import { skipRedis, startRedis, type TestRedis } from '../redis.js';
+
+const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
+const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--log-format', 'json', '--no-progress'];
+
+/** Runs the bin; `watch` looks at its stderr every 50 ms and may signal it. Resolves with the exit code, output and ms taken. */
+function cli(args: string[], watch?: (stderr: string, kill: (s: NodeJS.Signals) => void) => void) {
+  const started = Date.now();
+  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = watch && setInterval(() => watch(stderr, (s) => child.kill(s)), 50);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      done({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+describe.skipIf(skipRedis)('a frozen Redis', () => {
+  let redis: TestRedis | undefined;
+  let emulator: Emulator | undefined;
+  afterEach(async () => {
+    redis?.thaw();
+    await redis?.kill();
+    await emulator?.close();
+  });
+
+  it('frozen before the start: refused within seconds, nothing sent', async () => {
+    redis = await startRedis();
+    emulator = await startEmulator({ rate: 100, burst: 10 });
+    redis.freeze();
+    const r = await cli(['run', writeCsv(taskRows(5)), ...route, '--endpoint', emulator.url, '--redis', redis.url]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(no answer/);
+    expect(r.ms).toBeLessThan(30_000); // bounded, not a timing target: unbounded it hung for minutes
+    expect(emulator.stats().requests).toBe(0);
+  }, 60_000);
+
+  it('frozen mid-run: the run says Redis is unreachable and goes on alone; a signal then stops it, and the resume creates each row once', async () => {
+    redis = await startRedis();
+    emulator = await startEmulator({ rate: 100, burst: 10 });
+    const input = writeCsv(taskRows(120));
+    let frozen = false;
+    let signalled = false;
+    const r = await cli(['run', input, ...route, '--endpoint', emulator.url, '--rate', '20', '--burst', '1', '--redis', redis.url], (stderr, kill) => {
+      if (!frozen && emulator!.stats().created >= 10) {
+        frozen = true;
+        redis!.freeze();
+      }
+      if (frozen && !signalled && stderr.includes('Redis unreachable')) {
+        signalled = true;
+        kill('SIGINT');
+      }
+    });
+    expect(frozen).toBe(true);
+    expect(r.stderr).toContain('Redis unreachable');
+    expect(r.code, r.stderr).toBe(3);
+    redis.thaw();
+    const rest = await cli(['run', input, ...route, '--endpoint', emulator.url, '--rate', '200', '--resume']);
+    expect(rest.code, rest.stderr).toBe(0);
+    expect(emulator.stats().tasks).toBe(120);
+    expect(emulator.stats().maxTasksPerToken).toBe(1);
+  }, 90_000);
+});
