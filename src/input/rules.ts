@@ -177,7 +177,8 @@ function checkSegmentValue(out: Violation[], member: string, value: unknown, dep
   const v = value as Record<string, unknown>;
   const keys = Object.keys(v);
   const unknown = keys.filter((k) => !SEGMENT_KINDS.includes(k));
-  if (unknown.length) out.push({ member, rule: `holds ${unknown.map((k) => `"${k}"`).join(', ')}: a SegmentAttributeValue holds only one of ${SEGMENT_KINDS.join(', ')}` });
+  // The cell's own keys are its data: counted, never quoted.
+  if (unknown.length) out.push({ member, rule: `holds ${unknown.length} key${unknown.length === 1 ? '' : 's'} other than ${SEGMENT_KINDS.join(', ')}: a SegmentAttributeValue holds only one of them` });
   const kinds = keys.filter((k) => SEGMENT_KINDS.includes(k) && v[k] !== undefined);
   if (kinds.length !== 1) {
     out.push({ member, rule: `must hold exactly one of ${SEGMENT_KINDS.join(', ')}` });
@@ -200,9 +201,10 @@ function checkSegmentValue(out: Violation[], member: string, value: unknown, dep
   } else if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) {
     out.push({ member, rule: 'ValueMap must be an object of SegmentAttributeValues' });
   } else {
-    for (const [k, item] of Object.entries(inner)) {
-      checkLength(out, `${member}.${k}`, k, LIMITS.segmentKey);
-      checkSegmentValue(out, `${member}.${k}`, item, depth + 1);
-    }
+    // A ValueMap's keys come from the cell: named by their place, never by their text.
+    Object.entries(inner).forEach(([k, item], n) => {
+      checkLength(out, `${member}.ValueMap[key ${n + 1}]`, k, LIMITS.segmentKey);
+      checkSegmentValue(out, `${member}.ValueMap[key ${n + 1}]`, item, depth + 1);
+    });
   }
 }

@@ -122,7 +122,14 @@ function mask(req: TaskRequest): unknown {
   if (req.ScheduledTime) out.ScheduledTime = req.ScheduledTime.toISOString();
   if (req.Attributes) out.Attributes = deep(req.Attributes);
   if (req.References) out.References = Object.fromEntries(Object.entries(req.References).map(([k, r]) => [k, { Type: r.Type, Value: hide(r.Value) }]));
-  if (req.SegmentAttributes) out.SegmentAttributes = deep(req.SegmentAttributes);
+  // A ValueMap's keys are the cell's data too: each becomes its place.
+  const segment = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(segment)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => (k === 'ValueMap' && x && typeof x === 'object' ? [k, Object.fromEntries(Object.values(x).map((y, n) => [`<key ${n + 1}>`, segment(y)]))] : [k, segment(x)])))
+        : deep(v);
+  if (req.SegmentAttributes) out.SegmentAttributes = Object.fromEntries(Object.entries(req.SegmentAttributes).map(([k, v]) => [k, segment(v)]));
+  for (const id of ['ClientToken', 'PreviousContactId', 'RelatedContactId'] as const) if (req[id] !== undefined) out[id] = hide(String(req[id]));
   if (req.Attachments) out.Attachments = deep(req.Attachments);
   return out;
 }
