@@ -4,8 +4,8 @@
  * hand edits. Flags and the environment win over it. The published JSON Schema (schema/job.schema.json) is the check:
  * editors use it through `"$schema"`, and every job file is validated against it before use.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { UsageError } from '../errors.js';
 import type { AttributesFrom, TaskTemplateSpec } from '../input/map.js';
@@ -68,8 +68,16 @@ let validator: ReturnType<Ajv['compile']> | undefined;
 export async function loadJobFile(path: string): Promise<JobFile> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Non-blocking and checked: a FIFO or a device named as the job file is refused, never waited on.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      if (!(await handle.stat()).isFile()) throw new UsageError(`the job file ${path} is not a regular file (a FIFO, device or folder): pass the JSON file`);
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read job file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   let json: unknown;

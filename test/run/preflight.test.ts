@@ -2,6 +2,7 @@
  * What a run checks before it creates any file: paths, the endpoint, Region and credentials — each a
  * typed error (exit 2 in the CLI) with a clear message, and nothing left in the folder.
  */
+import { execFileSync } from 'node:child_process';
 import { ConnectClient } from '@aws-sdk/client-connect';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +33,9 @@ describe('paths that cannot be right', () => {
     const run = (o: Partial<RunOptions>) => runImport({ input, endpoint: emulator.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, ...o });
     const before = emulator.stats().requests;
 
-    await expect(run({ job: dir })).rejects.toThrow(new UsageError(`cannot read job file ${dir}: EISDIR`));
+    await expect(run({ job: dir })).rejects.toThrow(new UsageError(`the job file ${dir} is not a regular file (a FIFO, device or folder): pass the JSON file`));
+    execFileSync('mkfifo', [join(dir, 'fifo.json')]);
+    await expect(run({ job: join(dir, 'fifo.json') })).rejects.toThrow(/job file .*fifo\.json is not a regular file/);
     await expect(run({ job: join(dir, 'job.json') })).rejects.toThrow(/^job file .*job\.json is not valid JSON/);
     await expect(run({ results: join(dir, 'out') })).rejects.toThrow(/^the results file .*out is a folder: pass --results <file>/);
     await expect(run({ results: join(dir, 'out'), resume: true })).rejects.toBeInstanceOf(UsageError);
@@ -42,7 +45,7 @@ describe('paths that cannot be right', () => {
       await expect(run({ delimiter }), delimiter).rejects.toThrow(/^--delimiter must be one character other than a quote or a line break/);
     }
 
-    expect(readdirSync(dir).sort()).toEqual(['input.csv', 'job.json', 'out']);
+    expect(readdirSync(dir).sort()).toEqual(['fifo.json', 'input.csv', 'job.json', 'out']);
     expect(readdirSync(join(dir, 'out'))).toEqual([]);
     expect(emulator.stats().requests).toBe(before);
   });

@@ -2,10 +2,11 @@
  * Standard input is copied to a private temporary file before a run reads it, so that it has a
  * checksum like any file: the run state then knows *which* input a results file records, and a
  * second night's different stdin is never taken for "already processed", nor resumed by line number
- * as if it were the same. Disk, not memory: the copy is streamed. Removed when the run ends.
+ * as if it were the same. Disk, not memory: the copy is streamed. Removed when the run ends; one
+ * left by a run killed outright (its pid is in the folder's name) is removed by the next run.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -16,8 +17,11 @@ export interface Spooled {
   remove(): Promise<void>;
 }
 
+const PREFIX = 'connect-task-loader-stdin-';
+
 export async function spoolStdin(stdin: NodeJS.ReadableStream = process.stdin): Promise<Spooled> {
-  const dir = await mkdtemp(join(tmpdir(), 'connect-task-loader-stdin-'));
+  await removeLeftovers();
+  const dir = await mkdtemp(join(tmpdir(), `${PREFIX}${process.pid}-`));
   const path = join(dir, 'input');
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
@@ -28,4 +32,25 @@ export async function spoolStdin(stdin: NodeJS.ReadableStream = process.stdin): 
     throw new InputError(`cannot read standard input: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   return { path, remove };
+}
+
+/** Copies of standard input (customer rows) that runs killed outright left behind: this user's, their process gone. */
+async function removeLeftovers(): Promise<void> {
+  const names = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(/^connect-task-loader-stdin-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || running(pid)) continue;
+    const path = join(tmpdir(), name);
+    const st = await lstat(path).catch(() => undefined);
+    if (st?.isDirectory() && st.uid === process.getuid?.()) await rm(path, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
