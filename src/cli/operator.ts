@@ -66,7 +66,7 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
   }
   if (summary.plan) process.stdout.write(formatPlan(summary.plan));
   process.stdout.write(`${formatSummary(summary)}\n`);
-  const unwritten = summaryJson && writeSummaryFile(summaryJson, summary);
+  const unwritten = summaryJson && (await writeSummaryFile(summaryJson, summary));
   if (unwritten) process.stderr.write(`connect-task-loader: ${unwritten}\n`);
   if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0) return EXIT.usage;
   if (summary.unreachable) return EXIT.interrupted;

@@ -151,7 +151,7 @@ export function writeAllSync(fd: number, data: string | Uint8Array, path: string
  * A leftover `.tmp` (a crash, or something planted there) is removed first: unlink removes a link
  * itself, never its target.
  */
-export async function replaceFileAtomically(path: string, text: string): Promise<void> {
+export async function replaceFileAtomically(path: string, text: string, what = 'run state'): Promise<void> {
   const tmp = `${path}.tmp`;
   await unlink(tmp).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw new UsageError(`cannot remove the leftover ${tmp}: ${describeErrno(err)}`, { cause: err });
@@ -160,7 +160,7 @@ export async function replaceFileAtomically(path: string, text: string): Promise
   try {
     fd = openSync(tmp, CREATE_NEW, OWNER_ONLY);
   } catch (err) {
-    throw openError(tmp, err, 'run state');
+    throw openError(tmp, err, what);
   }
   try {
     writeAllSync(fd, text, tmp);

@@ -180,3 +180,18 @@ describe('found by an attack on the settings', () => {
     expect([state.identity.endpoint, state.identity.region]).toEqual([e.url.replace(/\/$/, ''), 'eu-west-2']);
   });
 });
+
+describe('report --html', () => {
+  it("naming a file a run owns (its lock, not there between runs) is refused; a page is written owner-only", async () => {
+    const input = writeCsv(taskRows(2));
+    const run = await runImport({ input, endpoint: e.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, env: {} });
+    const refused = await cli(['report', run.results, '--html', `${run.results}.lock`]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("is this run's lock");
+    const page = join(tempDir(), 'page.html');
+    const ok = await cli(['report', run.results, '--html', page]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const { statSync } = await import('node:fs');
+    expect(statSync(page).mode & 0o777).toBe(0o600);
+  });
+});

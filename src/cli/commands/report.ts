@@ -1,13 +1,12 @@
 /** `report <results.csv…>`: what a run did, from its results file(s) and the timeline beside them. */
-import { closeSync, constants, fchmodSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RunConfig } from '../../config/resolve.js';
 import { addSettingOptions, givenFlags } from '../options.js';
-import { UsageError } from '../../errors.js';
 import { renderHtml } from '../../report/html.js';
 import { buildReport } from '../../report/model.js';
 import { formatReport, reportJson } from '../../report/text.js';
-import { headOf } from '../../ledger/files.js';
+import { checkOutputPath } from '../../ledger/files.js';
+import { checkOutput, HTML_REPORT, writeOutput } from '../../ledger/outputs.js';
 
 const HELP = `
 Reads only the Result.* columns (never row content), the run state <results>.run.json and the timeline
@@ -32,32 +31,16 @@ export function addReportCommand(program: Command, setExit: (code: number) => vo
   addSettingOptions(cmd, 'report').action(async (files: string[], _flags: unknown, self: Command) => {
       const flags = RunConfig.layered({ command: 'report', input: files[0]!, flags: givenFlags(self, 'report'), env: process.env }, {}, undefined, undefined);
       const html = flags.get('html');
-      // The page replaces only an earlier page: never a results file, an input or anything else.
-      const head = html ? headOf(html, 'file named by --html') : undefined;
-      if (head !== undefined && head.trim() !== '' && !/^\s*<!doctype html/i.test(head)) {
-        throw new UsageError(`--html ${html} is an existing file that is not an HTML report: it is never overwritten; pass another path`);
+      // The page replaces only an earlier page: never a results file, its run's files, an input or anything else.
+      if (html) {
+        checkOutput(html, flags.from('html'), HTML_REPORT);
+        for (const file of files) await checkOutputPath(html, flags.from('html'), undefined, file);
       }
       const reports = [];
       for (const file of files) reports.push(await buildReport(file));
       const exitCode = Math.max(...reports.map((r) => r.exitCode));
-      if (html) writePrivate(html, renderHtml(reports));
+      if (html) await writeOutput(html, renderHtml(reports), 'HTML report');
       process.stdout.write(flags.get('json') ? `${reportJson(reports, exitCode)}\n` : `${reports.map(formatReport).join('\n\n')}\n${html ? `\nHTML report: ${html}\n` : ''}`);
       setExit(exitCode);
     });
-}
-
-/** Written owner-only (it names files and error messages), never through a symbolic link. */
-function writePrivate(path: string, text: string): void {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
-  } catch (err) {
-    throw new UsageError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  try {
-    fchmodSync(fd, 0o600);
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
 }
