@@ -10,7 +10,7 @@ import { resolveConfig, type RunConfig, type Settings } from '../config/resolve.
 import { KEPT_KEYS, type CommandName } from '../config/settings.js';
 import { InputError, UsageError } from '../errors.js';
 import { canonicalResultsPath, checkOutputPath, freshResultsPath } from '../ledger/files.js';
-import { spoolStdin } from '../input/csv/spool.js';
+import { spoolStdin } from '../ledger/spool.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
 import { checkLive, liveReady } from '../delivery/live.js';

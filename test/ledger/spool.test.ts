@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { spoolStdin } from '../../../src/input/csv/spool.js';
+import { spoolStdin } from '../../src/ledger/spool.js';
 
 describe('spoolStdin', () => {
   it('copies owner-only, and removes a copy left by a process that is gone', async () => {

@@ -10,7 +10,7 @@ import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { InputError } from '../../errors.js';
+import { InputError } from '../errors.js';
 
 export interface Spooled {
   path: string;
