@@ -272,7 +272,7 @@ const SETTINGS = {
   } satisfies Setting<number | 'auto'>,
   burst: {
     flag: '--burst', arg: '<n>', env: ['CTL_BURST'], job: true, parse: burst, check: burst,
-    default: 5, commands: SENDING, kept: true, printed: 'run',
+    default: 5, defaultHelp: "5; with --rate auto, the quota's", commands: SENDING, kept: true, printed: 'run',
     help: 'burst allowance of that quota', schema: { type: 'integer', minimum: 1, maximum: 1_000_000 },
   } satisfies Setting<number>,
   concurrency: {
