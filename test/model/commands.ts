@@ -179,6 +179,7 @@ export class RunCommand implements Cmd {
     const redisArgs = redis ? ['--redis', redis.url, '--limiter-id', `model-${world.seed}`] : [];
     args.push(...redisArgs);
     const excelOnly = !fresh && file!.edited === 'excel' && !mismatch && !inputChanged;
+    const untouched = snapshotRunFiles(path);
     await step(m, world, this.toString(), async () => {
       const others: Other[] = [];
       let note: string | undefined;
@@ -240,7 +241,8 @@ export class RunCommand implements Cmd {
           else note = 'BROKEN';
         } else note = 'the second process was refused (exit 4)';
       }
-      const completed = this.settle(m, world, path, fresh, ran);
+      // Killed before it touched the results file or its run state: the file is as the last run left it.
+      const completed = this.settle(m, world, path, fresh, ran, ran.code === null && !changedRunFiles(untouched));
       const written = m.files.get(path);
       if (written && fresh && ns) written.ns = ns;
       if (twin) {
@@ -273,7 +275,7 @@ export class RunCommand implements Cmd {
   }
 
   /** Model update after the real command; returns what a complete run must hold. */
-  private settle(m: Model, world: World, path: string, fresh: boolean, ran: Ran): Completed | undefined {
+  private settle(m: Model, world: World, path: string, fresh: boolean, ran: Ran, untouched = false): Completed | undefined {
     if (!existsSync(path)) {
       m.files.delete(path);
       return undefined;
@@ -285,7 +287,7 @@ export class RunCommand implements Cmd {
     const file = m.files.get(path);
     if (!file) throw new Violation('e', `exit ${ran.code} (a refusal) left ${base(path)} behind`);
     if (ran.code !== 0 && ran.code !== 1) {
-      if (ran.code !== 2) file.complete = false;
+      if (ran.code !== 2 && !untouched) file.complete = false;
       return undefined;
     }
     file.rows = structuredClone(m.rows);
@@ -485,6 +487,25 @@ export class EditResultsCommand implements Cmd {
         : this.what === 'resave'
           ? 'edit results: re-save in a spreadsheet (BOM, CRLF, all quoted, zeros dropped)'
           : 'edit results: save as Excel does';
+  }
+}
+
+/** The results file re-saved by a spreadsheet, then rerun at once (what a user fixing failed rows does). */
+export class ResaveRerunCommand implements Cmd {
+  private readonly edit = new EditResultsCommand('resave', 0);
+  private readonly rerun = new RerunCommand();
+  check(m: Readonly<Model>): boolean {
+    return this.edit.check(m) && this.rerun.check(m);
+  }
+  kind(): string {
+    return 'rerun';
+  }
+  async run(m: Model, world: World): Promise<void> {
+    await this.edit.run(m, world);
+    await this.rerun.run(m, world);
+  }
+  toString(): string {
+    return 're-save the results in a spreadsheet, then rerun';
   }
 }
 
@@ -801,7 +822,10 @@ export function commandArbitraries(maxRows: number): fc.Arbitrary<Cmd>[] {
     fc.oneof(fc.integer({ min: 1, max: 3 }).map((count) => ({ what: 'append' as const, count })), pick.map((p) => ({ what: 'fix' as const, pick: p }))).map(
       (e) => new EditInputCommand(e),
     ),
-    fc.tuple(fc.constantFrom<ResultsEdit>('delete', 'space', 'excel', 'resave', 'resave'), pick).map(([w, p]) => new EditResultsCommand(w, p)),
+    fc.oneof(
+      { weight: 3, arbitrary: fc.tuple(fc.constantFrom<ResultsEdit>('delete', 'space', 'excel', 'resave'), pick).map(([w, p]): Cmd => new EditResultsCommand(w, p)) },
+      { weight: 2, arbitrary: fc.constant<Cmd>(new ResaveRerunCommand()) },
+    ),
     // Newer surfaces: gzip input, shards and merge, --summary-json, Redis, a second process meeting the lock.
     fc.oneof(
       { weight: 2, arbitrary: fc.constant(new InputFormatCommand()) },
