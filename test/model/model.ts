@@ -9,9 +9,10 @@
  * whatever the user does between runs. A fresh run the user routes elsewhere (another flow, another
  * endpoint) legitimately makes a task there too; a resume or rerun never may.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import type { Emulator } from '../../src/emulator/server.js';
-import { readCsv, writeCsvFile, type EmuName, type FlowName, type Ran, type World } from './world.js';
+import { csvText, readCsv, STEP_LIMIT_MS, type EmuName, type FlowName, type Ran, type World } from './world.js';
 
 export interface Row {
   id: number;
@@ -38,9 +39,13 @@ export interface FileInfo {
   /** The last command that wrote it finished the run (exit 0 or 1). */
   complete?: boolean;
   /** The harness edited it (as a user in a spreadsheet would) since the tool last wrote it. */
-  edited?: 'delete' | 'space' | 'excel';
+  edited?: 'delete' | 'space' | 'excel' | 'resave';
   /** The token namespace its run was given (a fresh results file keeps the earlier run's, as the tool advises). */
   ns?: string;
+  /** A rerun's: the SHA-256 of the file it reran, as it was then (a merge takes it only while that holds). */
+  sourceSha?: string;
+  /** Made by `run --shard i/n` (its value), or by `merge` ('merged'), or a twin run sharing a Redis. */
+  part?: string;
 }
 
 export interface Model {
@@ -56,11 +61,19 @@ export interface Model {
   /** `${emu}|${rowId}|${name}` → the flows under which a run legitimately sent that content there. */
   allowed: Map<string, Set<FlowName>>;
   rerunCount: number;
+  /** The input is written gzip-compressed (tasks.csv.gz) rather than plain (tasks.csv). */
+  gz: boolean;
+  /** Files made by merges, shards, twins…: a counter for their names. */
+  made: number;
 }
 
-export const HEADER = ['Name', 'Description', 'Attributes.rowId', 'Notes'];
+export const HEADER = ['Name', 'Description', 'Attributes.rowId', 'Attributes.account', 'Notes'];
 
 export const taskName = (r: Row) => (r.valid ? `Task ${r.id} v${r.version}` : '');
+/** A numeric-looking attribute with leading zeros: what a spreadsheet re-save turns into another value. */
+export const account = (r: Row) => `00${4700 + r.id}`;
+/** Customer values (task names and descriptions of the input): never in the tool's stdout or stderr. */
+const CUSTOMER_VALUE = /Task \d+ v\d+|Descr \d+/;
 
 export function initialModel(world: World, rowCount: number, invalidEvery: number): Model {
   const rows: Row[] = [];
@@ -75,14 +88,25 @@ export function initialModel(world: World, rowCount: number, invalidEvery: numbe
     lineage: [world.path('tasks.results.csv')],
     allowed: new Map(),
     rerunCount: 0,
+    gz: false,
+    made: 0,
   };
 }
 
-export function writeInput(world: World, rows: Row[]): void {
-  writeCsvFile(world.input, [
+/** The input file's name in the world's folder: plain or gzip-compressed. */
+export const inputName = (gz: boolean) => (gz ? 'tasks.csv.gz' : 'tasks.csv');
+
+/** The input's bytes: its CSV text, gzip-compressed (whole) when `gz`. */
+export function inputBytes(rows: Row[], gz: boolean): Buffer {
+  const text = csvText([
     HEADER,
-    ...rows.map((r) => [taskName(r), r.multiline ? `Row ${r.id}\nsecond line` : `Row ${r.id}`, String(r.id), `note ${r.id}`]),
+    ...rows.map((r) => [taskName(r), r.multiline ? `Descr ${r.id}\nsecond line` : `Descr ${r.id}`, String(r.id), account(r), `note ${r.id}`]),
   ]);
+  return gz ? gzipSync(text) : Buffer.from(text);
+}
+
+export function writeInput(world: World, rows: Row[], gz = false): void {
+  writeFileSync(world.path(inputName(gz)), inputBytes(rows, gz));
 }
 
 /** The physical line each row starts on (1 = header), as the tool must record it. */
@@ -130,14 +154,28 @@ export interface Completed {
   dry: boolean;
 }
 
-/** Checks (a)–(e) after one command. `completed` is set when the command reported a complete run. */
+/**
+ * What every process must keep, whatever it was asked: (d) no exit 70 and no stack trace (nor exit 4
+ * or 130 unless a second process was started on purpose to meet a held lock); (p) no customer value
+ * in its stdout or stderr; (t) done within STEP_LIMIT_MS.
+ */
+export function checkProcess(ran: Ran, lockedOk = false): void {
+  if (ran.timedOut) throw new Violation('t', `${ran.args.slice(0, 2).join(' ')} still running after ${STEP_LIMIT_MS} ms: killed. stderr: ${ran.stderr.slice(-600)}`);
+  if (ran.code === 70 || /\n\s+at .+[:(]\d+:\d+\)?/.test(ran.stderr) || /internal error/.test(ran.stderr)) {
+    throw new Violation('d', `exit ${ran.code}, stderr: ${ran.stderr.slice(0, 600)}`);
+  }
+  if ((ran.code === 4 && !lockedOk) || ran.code === 130) throw new Violation('d', `exit ${ran.code} in a sequential history; stderr: ${ran.stderr.slice(0, 300)}`);
+  const leak = CUSTOMER_VALUE.exec(`${ran.stdout}\n${ran.stderr}`);
+  if (leak) {
+    const text = `${ran.stdout}\n${ran.stderr}`;
+    throw new Violation('p', `${ran.args.slice(0, 2).join(' ')} printed the customer value ${JSON.stringify(leak[0])}: …${text.slice(Math.max(0, leak.index - 200), leak.index + 100)}…`);
+  }
+}
+
+/** Checks (a)–(e), (p), (t) after one command. `completed` is set when the command reported a complete run. */
 export function checkInvariants(m: Model, world: World, ran: Ran | undefined, completed: Completed | undefined, before: Map<string, string>): void {
   if (ran) {
-    // (d) no internal error, no stack trace.
-    if (ran.code === 70 || /\n\s+at .+[:(]\d+:\d+\)?/.test(ran.stderr) || /internal error/.test(ran.stderr)) {
-      throw new Violation('d', `exit ${ran.code}, stderr: ${ran.stderr.slice(0, 600)}`);
-    }
-    if (ran.code === 4 || ran.code === 130) throw new Violation('d', `exit ${ran.code} in a sequential history; stderr: ${ran.stderr.slice(0, 300)}`);
+    checkProcess(ran);
     // (e) a refusal sends nothing and leaves the results files as they were.
     if (ran.code === 2) {
       if (ran.requests.A + ran.requests.B > 0) throw new Violation('e', `exit 2 but ${JSON.stringify(ran.requests)} requests were sent`);
@@ -164,6 +202,12 @@ export function checkInvariants(m: Model, world: World, ran: Ran | undefined, co
   for (const emu of ['A', 'B'] as const) checkTasks(m, emu, world.emus[emu]);
   // (c) exit 0 only when every row is created where the flags point.
   if (ran?.code === 0 && completed && !completed.dry) checkAllCreated(completed, world.emus[completed.emu]);
+}
+
+/** (a) and (c) for a run other than the step's main command (a twin, a merge's parts). */
+export function checkCompletedRun(world: World, ran: Ran, c: Completed): void {
+  checkComplete(c, ran);
+  if (ran.code === 0 && !c.dry) checkAllCreated(c, world.emus[c.emu]);
 }
 
 function checkComplete(c: Completed, ran: Ran | undefined): void {

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { skipRedis, startRedis, type TestRedis } from '../redis.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 
 export const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
@@ -27,12 +28,22 @@ export interface Ran {
   stderr: string;
   /** Whether the harness sent a signal while the child was still running. */
   signalled: boolean;
-  /** Requests each emulator received while the command ran. */
+  /** Requests each emulator received while the command ran (other processes running at once included). */
   requests: Record<EmuName, number>;
+  /** The harness killed it (SIGKILL) because it outlived STEP_LIMIT_MS. */
+  timedOut: boolean;
+  /** Wall-clock start and end (ms since the epoch). */
+  startedAt: number;
+  endedAt: number;
 }
+
+/** No command may take longer than this (a frozen Redis, a lock wait, a hang: all bounded). */
+export const STEP_LIMIT_MS = Number(process.env.STEP_LIMIT_MS ?? 60_000);
 
 export interface KillPlan {
   signal: 'SIGKILL' | 'SIGTERM';
+  /** Instead of a signal to the child, do this (to Redis, a lock file…) at that moment. */
+  act?: (child: ChildProcess) => void;
   /** Kill once the run has added this many rows to the results file… */
   afterRows: number;
   /** …or after this many ms, whichever comes first. */
@@ -45,6 +56,11 @@ export class World {
   readonly input: string;
   /** Human transcript of what was done, for a failure report. */
   readonly transcript: string[] = [];
+
+  /** A redis-server shared by the runs that pass --redis (started on first use). */
+  redis?: TestRedis;
+  /** What the history did to it: the harness restores it after each step. */
+  redisState: 'up' | 'down' | 'frozen' = 'up';
 
   private constructor(
     readonly emus: Record<EmuName, Emulator>,
@@ -72,6 +88,10 @@ export class World {
   }
 
   async close(): Promise<void> {
+    if (this.redis) {
+      this.redis.thaw();
+      await this.redis.kill();
+    }
     await Promise.all([this.emus.A.close(), this.emus.B.close()]);
     if (!process.env.KEEP) rmSync(this.dir, { recursive: true, force: true });
   }
@@ -84,26 +104,54 @@ export class World {
     return { A: this.emus.A.stats().requests, B: this.emus.B.stats().requests };
   }
 
-  /** Runs the bin; with `kill`, signals it mid-run. */
+  /** The shared Redis, started on first use (undefined when redis-server is not installed). */
+  async sharedRedis(): Promise<TestRedis | undefined> {
+    if (skipRedis) return undefined;
+    this.redis ??= await startRedis();
+    return this.redis;
+  }
+
+  /** Puts Redis back as a step found it: thawed and running. */
+  async restoreRedis(): Promise<void> {
+    if (!this.redis) return;
+    if (this.redisState === 'frozen') this.redis.thaw();
+    if (this.redisState === 'down') await this.redis.start();
+    this.redisState = 'up';
+  }
+
+  /** Runs the bin; with `kill`, signals it (or acts) mid-run. */
   cli(args: string[], kill?: KillPlan): Promise<Ran> {
+    return this.spawnCli(args, kill).done;
+  }
+
+  /** Starts the bin and hands back the child (for a second process to meet it) and its outcome. */
+  spawnCli(args: string[], kill?: KillPlan): { child: ChildProcess; done: Promise<Ran> } {
     const before = this.requests();
-    return new Promise((done) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const startedAt = Date.now();
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const done = new Promise<Ran>((resolveRan) => {
       let stdout = '';
       let stderr = '';
       let signalled = false;
+      let timedOut = false;
       let exited = false;
       child.stdout!.on('data', (d: Buffer) => (stdout += d));
       child.stderr!.on('data', (d: Buffer) => (stderr += d));
-      const timer = kill && this.watch(child, kill, () => !exited, () => (signalled = true));
+      const timer = kill && this.watch(child, kill, () => !exited, () => (signalled = kill.act === undefined));
+      const limit = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, STEP_LIMIT_MS);
       child.on('close', (code) => {
         exited = true;
         if (timer) clearInterval(timer);
+        clearTimeout(limit);
         const after = this.requests();
-        done({ args, code, stdout, stderr, signalled, requests: { A: after.A - before.A, B: after.B - before.B } });
+        resolveRan({ args, code, stdout, stderr, signalled, timedOut, startedAt, endedAt: Date.now(), requests: { A: after.A - before.A, B: after.B - before.B } });
       });
       child.on('exit', () => (exited = true));
     });
+    return { child, done };
   }
 
   private watch(child: ChildProcess, kill: KillPlan, alive: () => boolean, mark: () => void): NodeJS.Timeout {
@@ -115,7 +163,8 @@ export class World {
       if (Date.now() - start < kill.afterMs && countRows(kill.resultsPath) - baseline < kill.afterRows) return;
       clearInterval(timer);
       mark();
-      child.kill(kill.signal);
+      if (kill.act) kill.act(child);
+      else child.kill(kill.signal);
     }, 5);
     return timer;
   }
@@ -153,10 +202,15 @@ export function readCsv(path: string): { header: CsvRecord; rows: CsvRecord[] } 
   return undefined;
 }
 
-export function writeCsvFile(path: string, records: CsvRecord[], excel = false): void {
+/** The CSV text of these records (`excel`: CRLF; `quoteAll`: every cell quoted, as some spreadsheets save). */
+export function csvText(records: CsvRecord[], excel = false, quoteAll = false): string {
   // Cells with a line break are quoted, as a spreadsheet quotes them (csv-stringify alone quotes only
   // cells holding the record delimiter, which for CRLF leaves a bare LF unquoted).
-  const text = stringify(records, { record_delimiter: excel ? 'windows' : 'unix', quoted_match: /[\r\n]/ });
+  return stringify(records, { record_delimiter: excel ? 'windows' : 'unix', quoted_match: /[\r\n]/, ...(quoteAll ? { quoted: true, quoted_empty: true } : {}) });
+}
+
+export function writeCsvFile(path: string, records: CsvRecord[], excel = false, quoteAll = false): void {
+  const text = csvText(records, excel, quoteAll);
   writeFileSync(path, excel ? `\uFEFF${text}` : text);
 }
 
