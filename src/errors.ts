@@ -45,6 +45,11 @@ export class ResultsWriteError extends LoaderError {
 }
 
 /** This run's lock was taken over (it was frozen or cut off for longer than a lock stays fresh). Exit 4. */
+/** Stopped (a signal) before anything was sent, e.g. while standard input was being read. Exit 3. */
+export class StoppedError extends LoaderError {
+  override readonly exitCode = 3;
+}
+
 /**
  * The results file was deleted, replaced or cut short while the run wrote it: the rows it recorded
  * are gone with it. Exit 3: the run stopped; the message says how to go on without a second task.

@@ -4,7 +4,7 @@
  *
  * Two kinds of repeated lines, told apart by each file's `<results>.run.json`:
  * - a **rerun** (its state names `rerunOf`) is a later word on the same lines: its row supersedes any
- *   earlier row of that line (reruns apply in the order given, so pass rerun-1 before rerun-2);
+ *   earlier row of that line (each rerun after the file it reran, whatever order they are given in);
  * - any other two files holding the same line **overlap** (two runs of one shard, or of the whole
  *   input next to a shard): which row is true is unknown, so the merge is refused.
  * Files of different inputs are refused too: their checksums (or token namespaces) differ, or their columns do.
@@ -37,6 +37,8 @@ export interface MergeSummary {
 interface Part {
   file: string;
   state: RunState | undefined;
+  /** Reruns away from its run: files are merged in this order. */
+  depth: number;
   /** What the second pass reads: the file, or its normalised copy; and that file as the first pass saw it. */
   read?: string;
   seen?: Stats;
@@ -52,8 +54,10 @@ class NotPlain extends Error {
 export async function mergeResults(files: string[], out: string): Promise<MergeSummary> {
   if (files.length === 0) throw new UsageError('merge needs at least one results file');
   const states = await Promise.all(files.map((f) => readState(f)));
-  // Runs first, then reruns in the order given: a rerun's row is the later word on its line.
-  const order: Part[] = files.map((f, i) => ({ file: f, state: states[i] })).sort((a, b) => Number(Boolean(a.state?.rerunOf)) - Number(Boolean(b.state?.rerunOf)));
+  // Runs first, then each rerun after the file it reran, whatever order they were given in: a
+  // rerun's row is the later word on its line, and a rerun of a rerun later still.
+  const depth = await lineage(files, states);
+  const order: Part[] = files.map((f, i) => ({ file: f, state: states[i], depth: depth[i]! })).sort((a, b) => a.depth - b.depth);
   const normalised = new Map<number, string>();
   let temp: string | undefined;
   try {
@@ -71,7 +75,6 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
     const runs = states.filter((st): st is RunState => st !== undefined && !st.rerunOf);
     checkSameRun(runs, files.filter((_, i) => states[i] && !states[i]!.rerunOf));
     checkShards(runs);
-    await checkReruns(files, states);
     const counts = writeMerged(out, header, index, order);
     const [, created, failed, invalid, planned] = counts as [number, number, number, number, number];
     const rows = { total: counts.reduce((a, b) => a + b, 0), created, failed, invalid, planned, skipped: 0 };
@@ -290,26 +293,35 @@ function checkSameRun(runs: RunState[], files: string[]): void {
 }
 
 /**
- * A rerun's rows replace the rows of the results file it reran, so that file must be among those
- * merged: a rerun records the checksum of the file it read (its input), and a results file no longer
- * changes once its run completed. Monday's rerun is thus never taken for a rerun of Tuesday's run,
- * even where both nights used one token namespace.
+ * How many reruns away from its run each file is (a run: 0). A rerun's rows replace the rows of the
+ * results file it reran, so that file must be among those merged: a rerun records the checksum of the
+ * file it read (its input), and a results file no longer changes once its run completed. Monday's
+ * rerun is thus never taken for a rerun of Tuesday's run, even where both nights used one token
+ * namespace.
  */
-async function checkReruns(files: string[], states: (RunState | undefined)[]): Promise<void> {
-  const reruns = files.flatMap((file, i) => (states[i]?.rerunOf ? [{ file, state: states[i]! }] : []));
-  if (!reruns.length) return;
-  const sums = new Map<string, string>();
-  for (const file of files) sums.set(await sha256File(file), file);
-  for (const { file, state } of reruns) {
-    const origin = state.identity.inputSha256;
-    const found = origin ? sums.get(origin) : files.find((f) => resolve(f) === state.rerunOf);
-    if (!found || found === file) {
+async function lineage(files: string[], states: (RunState | undefined)[]): Promise<number[]> {
+  const depth: (number | undefined)[] = states.map((st) => (st?.rerunOf ? undefined : 0));
+  if (depth.every((d) => d === 0)) return depth as number[];
+  const sums = await Promise.all(files.map((f) => sha256File(f)));
+  const parent = states.map((st, i) => {
+    if (!st?.rerunOf) return -1;
+    const origin = st.identity.inputSha256;
+    const found = origin ? sums.findIndex((sum, j) => j !== i && sum === origin) : files.findIndex((f, j) => j !== i && resolve(f) === st.rerunOf);
+    if (found < 0) {
       throw new UsageError(
-        `${file} is a rerun of ${state.rerunOf}, which is not among the files merged (or has changed since): ` +
-          'merge a run with its own reruns, each rerun after the file it reran',
+        `${files[i]} is a rerun of ${st.rerunOf}, which is not among the files merged (or has changed since): ` +
+          'merge a run with its own reruns',
       );
     }
-  }
+    return found;
+  });
+  const walk = (i: number, seen: Set<number>): number => {
+    if (depth[i] !== undefined) return depth[i]!;
+    if (seen.has(i)) throw new UsageError(`${files[i]}: its reruns name each other in a circle; merge a run with its own reruns`);
+    seen.add(i);
+    return (depth[i] = walk(parent[i]!, seen) + 1);
+  };
+  return files.map((_, i) => walk(i, new Set()));
 }
 
 /** Shard results must be all the shards of one split: a missing shard would leave its rows out unnoticed. */

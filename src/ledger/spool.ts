@@ -5,12 +5,13 @@
  * as if it were the same. Disk, not memory: the copy is streamed. Removed when the run ends; one
  * left by a run killed outright (its pid is in the folder's name) is removed by the next run.
  */
-import { createWriteStream } from 'node:fs';
+import { constants, createWriteStream, openSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { InputError } from '../errors.js';
+import { InputError, StoppedError } from '../errors.js';
 
 export interface Spooled {
   path: string;
@@ -19,19 +20,34 @@ export interface Spooled {
 
 const PREFIX = 'connect-task-loader-stdin-';
 
-export async function spoolStdin(stdin: NodeJS.ReadableStream = process.stdin): Promise<Spooled> {
+/**
+ * Copies `source` (standard input, or a FIFO such as `<(zcat x.gz)`, which can be read only once) to
+ * a private file. A stop (`signal`) ends the copy at once, even from a pipe that never closes:
+ * nothing was sent, and the run ends as interrupted.
+ */
+export async function spoolStdin(source: NodeJS.ReadableStream = process.stdin, signal?: AbortSignal, name = 'standard input'): Promise<Spooled> {
   await removeLeftovers();
   const dir = await mkdtemp(join(tmpdir(), `${PREFIX}${process.pid}-`));
   const path = join(dir, 'input');
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
     // Owner-only and new: the copy holds customer rows.
-    await pipeline(stdin, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+    await pipeline(source, createWriteStream(path, { flags: 'wx', mode: 0o600 }), ...(signal ? [{ signal }] : []));
   } catch (err) {
     await remove();
-    throw new InputError(`cannot read standard input: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    if (signal?.aborted) throw new StoppedError(`stopped while reading ${name}: nothing was sent; run the command again`);
+    throw new InputError(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   return { path, remove };
+}
+
+/**
+ * A named pipe (or another file that is not a regular one) opened without blocking and read as a
+ * socket, so that no thread waits on it: a stop ends its reading at once.
+ */
+export function openPipe(path: string): NodeJS.ReadableStream {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  return new Socket({ fd, readable: true, writable: false });
 }
 
 /** Copies of standard input (customer rows) that runs killed outright left behind: this user's, their process gone. */

@@ -4,13 +4,13 @@
  * resume and "already done", run the pipeline, record the run's state. `runImport`, `validateImport`
  * and `rerunImport` are the library's entry points.
  */
-import { access, rm } from 'node:fs/promises';
+import { access, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { resolveConfig, type RunConfig, type Settings } from '../config/resolve.js';
 import { KEPT_KEYS, type CommandName } from '../config/settings.js';
 import { InputError, UsageError } from '../errors.js';
 import { canonicalResultsPath, checkOutputPath, freshResultsPath } from '../ledger/files.js';
-import { spoolStdin } from '../ledger/spool.js';
+import { openPipe, spoolStdin } from '../ledger/spool.js';
 import { readLedger, type Ledger } from '../ledger/reader.js';
 import { acquireLock } from '../ledger/lock.js';
 import { checkLive, liveReady } from '../delivery/live.js';
@@ -49,8 +49,11 @@ export function rerunImport(options: RerunOptions): Promise<Summary> {
 }
 
 async function execute(command: CommandName, given: RerunOptions): Promise<Summary> {
-  if (given.input !== '-' || command === 'rerun') return executeFrom(command, given, undefined);
-  const spooled = await spoolStdin();
+  // Standard input, or a named pipe (`<(zcat x.gz)`), can be read only once: copied first, it has a
+  // checksum like any file and is read from the copy.
+  const pipe = given.input !== '-' && command !== 'rerun' && (await stat(given.input).then((st) => !st.isFile() && !st.isDirectory(), () => false));
+  if ((given.input !== '-' && !pipe) || command === 'rerun') return executeFrom(command, given, undefined);
+  const spooled = await spoolStdin(pipe ? openPipe(given.input) : process.stdin, given.signal, pipe ? given.input : 'standard input');
   try {
     return await executeFrom(command, given, spooled.path);
   } finally {

@@ -105,6 +105,12 @@ describe('mergeResults', () => {
     const out = join(dir, 'all.csv');
     expect(await mergeResults([run, first, second], out)).toMatchObject({ rows: 3, created: 3, failed: 0, superseded: 3 });
     expect(readFileSync(out, 'utf8')).toBe(`${HEADER.join(',')}\na,,2,created,c2,t2,1,,\nb,,3,created,c3,t3,1,,\nc,,4,created,c4,t4,1,,\n`);
+    // Given in any order, a rerun of a rerun is the later word: its lineage, not the list, decides.
+    for (const [k, files] of [[second, first, run], [run, second, first], [second, run, first]].entries()) {
+      const again = join(dir, `all-${k}.csv`);
+      expect(await mergeResults(files, again)).toMatchObject({ rows: 3, created: 3, failed: 0 });
+      expect(readFileSync(again, 'utf8')).toBe(readFileSync(out, 'utf8'));
+    }
   });
 
   it("Monday's rerun is not merged into Tuesday's run, though both used one token namespace", async () => {
