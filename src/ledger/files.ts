@@ -51,8 +51,8 @@ export function freshResultsPath(resultsPath: string): string {
  * Refuses an output (`--summary-json`, a report page…) that would overwrite the run's input or one of
  * the files it owns: checked before the run starts, since those files may not exist yet.
  */
-export async function checkOutputPath(output: string, flag: string, input: string | undefined, resultsPath: string): Promise<void> {
-  const owned = [...(input && input !== '-' ? [{ path: input, what: 'input' }] : []), ...runFiles(resultsPath)];
+export async function checkOutputPath(output: string, flag: string, input: string | undefined, resultsPath: string, job?: string): Promise<void> {
+  const owned = [...(input && input !== '-' ? [{ path: input, what: 'input' }] : []), ...(job ? [{ path: job, what: 'job file' }] : []), ...runFiles(resultsPath)];
   const target = await sameFileKey(output);
   for (const { path, what } of owned) {
     if (target === (await sameFileKey(path))) {

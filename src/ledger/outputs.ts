@@ -4,12 +4,13 @@
  * typo could name (an existing file is replaced only when it is such an output itself), not the
  * input nor a file the run owns — and written the one way: owner-only, whole, through a temporary
  * file renamed into place, so a link or a FIFO planted at the path is replaced, never followed or
- * waited on. The next output added gets the same checks by calling these.
+ * waited on. The next output added gets the same checks by calling these (and, for a run's,
+ * `checkOutputPath` in files.ts once the run's files are known).
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { checkOutputPath, headOf, replaceFileAtomically } from './files.js';
+import { headOf, replaceFileAtomically } from './files.js';
 
 export interface OutputKind {
   /** How it is named in messages: "a JSON summary", "an HTML report". */
@@ -18,8 +19,16 @@ export interface OutputKind {
   looksLike: (head: string) => boolean;
 }
 
-export const SUMMARY_JSON: OutputKind = { name: 'a JSON summary', looksLike: (head) => head.trimStart().startsWith('{') };
-export const HTML_REPORT: OutputKind = { name: 'an HTML report', looksLike: (head) => /^\s*<!doctype html/i.test(head) };
+/** A summary starts with its input's name; a run state, a job file or any other JSON does not. */
+export const SUMMARY_JSON: OutputKind = { name: 'a JSON summary', looksLike: (head) => /^\s*\{\s*"input"\s*:/.test(head) };
+/** A page of this tool's says so in its head. */
+export const HTML_REPORT: OutputKind = {
+  name: 'an HTML report',
+  looksLike: (head) => /^\s*<!doctype html/i.test(head) && /<meta name="generator" content="connect-task-loader">|— connect-task-loader report<\/title>/.test(head),
+};
+
+/** Names a run gives the files it owns beside any results file: never an output, whoever's they are. */
+const RUN_FILE = /\.(run\.json|timeline\.jsonl|lock)$/;
 
 /** Throws a UsageError when `path` cannot be written as this output. Creates nothing. */
 export function checkOutput(path: string, flag: string, kind: OutputKind): void {
@@ -31,7 +40,8 @@ export function checkOutput(path: string, flag: string, kind: OutputKind): void 
   if (!folderStat.isDirectory()) throw new UsageError(`${what}: ${folder} is not a folder`);
   const fileStat = statIfAny(target, what);
   if (fileStat?.isDirectory()) throw new UsageError(`${what} is a folder: name a file in it`);
-  const head = fileStat ? headOf(target, `file named by ${flag}`) : undefined;
+  if (RUN_FILE.test(target)) throw new UsageError(`${what} is named as a file a run keeps beside its results (.run.json, .timeline.jsonl, .lock): pass another path`);
+  const head = fileStat ? headOf(target, `file named by ${flag}`, 2048) : undefined;
   if (head !== undefined && head.trim() !== '' && !kind.looksLike(head)) {
     throw new UsageError(`${what} is an existing file that is not ${kind.name}: it is never overwritten; pass another path`);
   }
@@ -40,12 +50,6 @@ export function checkOutput(path: string, flag: string, kind: OutputKind): void 
   } catch (err) {
     throw new UsageError(`${what}: cannot write in ${folder} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-}
-
-/** Before a run: also never the input, nor a file of the run (which may not exist yet). */
-export async function checkRunOutput(path: string, flag: string, kind: OutputKind, input: string | undefined, resultsPath: string): Promise<void> {
-  checkOutput(path, flag, kind);
-  await checkOutputPath(path, flag, input, resultsPath);
 }
 
 export async function writeOutput(path: string, text: string, what: string): Promise<void> {

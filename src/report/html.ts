@@ -40,7 +40,7 @@ var t=b.parentNode.querySelector('code').textContent;(navigator.clipboard?naviga
 export function renderHtml(reports: FileReport[], generatedAt = new Date()): string {
   const title = reports.length === 1 ? headline(reports[0]!) : `${reports.length} results files`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="connect-task-loader">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(title)} — connect-task-loader report</title><style>${STYLE}</style></head>

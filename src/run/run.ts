@@ -99,7 +99,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     },
   );
   if (config.get('checkLive')) await liveReady(awsTarget(config));
-  for (const output of outputs) await checkOutputPath(output.path, output.flag, input, resultsPath);
+  for (const output of outputs) await checkOutputPath(output.path, output.flag, input, resultsPath, config.get('job'));
   const identity = runIdentity(config, inputSha);
   if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
   // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.

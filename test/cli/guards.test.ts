@@ -32,9 +32,11 @@ describe('outputs never overwrite what they should not', () => {
     expect(readFileSync(input, 'utf8')).toBe(original);
 
     const summary = join(dir, 'summary.json');
-    writeFileSync(summary, '{"old": true}\n');
+    writeFileSync(summary, '{\n  "input": "yesterday.csv",\n  "rows": {}\n}\n'); // an earlier summary of this tool
     expect((await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code).toBe(0);
     expect(JSON.parse(readFileSync(summary, 'utf8')).rows.created).toBe(3); // an earlier summary is replaced
+    writeFileSync(summary, '{"old": true}\n'); // any other JSON (a job file, a run state) is not
+    expect((await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code).toBe(2);
 
     const kept = readFileSync(results, 'utf8');
     const html = await cli(['report', results, '--html', results]);

@@ -118,7 +118,7 @@ describe('--summary-json', () => {
     const before = e.stats().requests;
     const r = await cli(['run', input, '--endpoint', e.url, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--summary-json', join(dir, name), '--no-progress']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`is this run's ${what.replace(/^(the|its) /, '')}`);
+    expect(r.stderr).toMatch(what === 'the results file' ? /is this run's results file/ : /is named as a file a run keeps beside its results/);
     expect(e.stats().requests).toBe(before);
   });
 });
@@ -187,7 +187,14 @@ describe('report --html', () => {
     const run = await runImport({ input, endpoint: e.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, env: {} });
     const refused = await cli(['report', run.results, '--html', `${run.results}.lock`]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain("is this run's lock");
+    expect(refused.stderr).toContain('is named as a file a run keeps beside its results');
+    // Another JSON file (a job file, another run's state) is never taken for a summary.
+    const job = join(tempDir(), 'night.job.json');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(job, '{"instanceId":"x"}');
+    const summary = await cli(['run', input, '--endpoint', e.url, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--results', join(tempDir(), 'r.csv'), '--summary-json', job]);
+    expect(summary.code).toBe(2);
+    expect(summary.stderr).toContain('is an existing file that is not a JSON summary');
     const page = join(tempDir(), 'page.html');
     const ok = await cli(['report', run.results, '--html', page]);
     expect(ok.code, ok.stderr).toBe(0);
