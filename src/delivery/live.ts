@@ -36,6 +36,17 @@ export interface LiveOptions {
   envCredentials?: boolean;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ARN = /^arn:aws[\w-]*:connect:[\w-]+:\d{12}:[\w/.:-]{1,200}$/;
+
+/**
+ * An id as it may be shown: an id in Connect's own shape (a UUID or an ARN) as it is; anything else
+ * — a shifted column's e-mail address, a name — is a cell's content, shown by its length only.
+ */
+export function displayId(id: string): string {
+  return UUID.test(id) || ARN.test(id) ? id : `<a value of ${[...id].length} characters that is not an id>`;
+}
+
 /** Refuses (exit 2) before anything is written when no Region or no credentials would let the check ask. */
 export async function liveReady(options: LiveOptions): Promise<void> {
   const client = liveClient(options);
@@ -64,15 +75,15 @@ export async function checkLive(named: NamedIds, options: LiveOptions, client?: 
       result.checked++;
       if (answer === 'missing') {
         absent.add(instance);
-        result.missing.push(`InstanceId ${instance}`);
-      } else if (answer !== 'found') result.unknown.push(`InstanceId ${instance}: ${answer}`);
+        result.missing.push(`InstanceId ${displayId(instance)}`);
+      } else if (answer !== 'found') result.unknown.push(`InstanceId ${displayId(instance)}: ${answer}`);
     }
     for (const [kind, instance, id] of named.resources) {
       if (absent.has(instance)) continue; // every id of a missing instance is missing with it: said once
       const answer = await ask(() => describe(own, kind, instance, id));
       result.checked++;
-      if (answer === 'missing') result.missing.push(`${kind} ${id} in instance ${instance}`);
-      else if (answer !== 'found') result.unknown.push(`${kind} ${id} in instance ${instance}: ${answer}`);
+      if (answer === 'missing') result.missing.push(`${kind} ${displayId(id)} in instance ${displayId(instance)}`);
+      else if (answer !== 'found') result.unknown.push(`${kind} ${displayId(id)} in instance ${displayId(instance)}: ${answer}`);
     }
   } finally {
     if (!client) own.destroy();

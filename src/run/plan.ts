@@ -3,7 +3,7 @@
  * columns carried unmapped, header near-misses, how many rows would be sent, the problems grouped by
  * rule with their first lines, and one example request with every customer value masked.
  */
-import type { LiveResult, NamedIds } from '../delivery/live.js';
+import { displayId, type LiveResult, type NamedIds } from '../delivery/live.js';
 import { memberKey } from '../input/columns.js';
 import { describeHeaderWarning, suspiciousHeaders } from '../input/headers.js';
 import type { Mapping } from '../input/map.js';
@@ -83,7 +83,7 @@ export class PlanCollector {
       if (kind === 'InstanceId') named.instances.push(instance);
       else named.resources.push([kind as NamedIds['resources'][number][0], instance, id]);
     }
-    return {
+    const plan: Plan = {
       mapping,
       carried: header.filter((name, i) => !used[i] && !name.startsWith('Result.')),
       warnings: this.warnings,
@@ -93,6 +93,10 @@ export class PlanCollector {
       ...(this.example ? { example: this.example } : {}),
       named,
     };
+    // The ids as the file holds them are for asking the service (--check-live), never for output:
+    // not enumerable, so the summary's JSON and the log leave them out.
+    Object.defineProperty(plan, 'named', { value: named, enumerable: false });
+    return plan;
   }
 
   /** Remembers the instance and routing ids a row names, each once. */
@@ -130,6 +134,7 @@ function mask(req: TaskRequest): unknown {
         : deep(v);
   if (req.SegmentAttributes) out.SegmentAttributes = Object.fromEntries(Object.entries(req.SegmentAttributes).map(([k, v]) => [k, segment(v)]));
   for (const id of ['ClientToken', 'PreviousContactId', 'RelatedContactId'] as const) if (req[id] !== undefined) out[id] = hide(String(req[id]));
+  for (const id of ['InstanceId', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId'] as const) if (req[id] !== undefined) out[id] = displayId(String(req[id]));
   if (req.Attachments) out.Attachments = deep(req.Attachments);
   return out;
 }

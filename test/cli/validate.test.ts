@@ -57,11 +57,11 @@ describe('connect-task-loader validate', () => {
   });
 
   it('--check-live exits 2 listing the ids the instance does not have; 0 when all exist', async () => {
-    const input = writeCsv([['Name', 'ContactFlowId'], ['a', DEMO_CONTACT_FLOW_ID], ['b', 'flow-that-is-gone']]);
+    const input = writeCsv([['Name', 'ContactFlowId'], ['a', DEMO_CONTACT_FLOW_ID], ['b', 'deadbeef-0000-4000-8000-00000000f10e']]);
     const bad = await cli(['validate', input, '--check-live', '--endpoint', emulator.url, '--instance-id', DEMO_INSTANCE_ID]);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toContain('Live check: 3 ids asked, 1 missing');
-    expect(bad.stdout).toContain(`  missing: ContactFlowId flow-that-is-gone in instance ${DEMO_INSTANCE_ID}`);
+    expect(bad.stdout).toContain(`  missing: ContactFlowId deadbeef-0000-4000-8000-00000000f10e in instance ${DEMO_INSTANCE_ID}`);
     const good = await cli(['validate', writeCsv([['Name'], ['a']]), '--check-live', '--endpoint', emulator.url, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID]);
     expect(good.code).toBe(0);
     expect(good.stdout).toContain('Live check: 2 ids asked, 0 missing');

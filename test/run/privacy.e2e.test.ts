@@ -40,3 +40,15 @@ describe('customer values', () => {
     expect(outputs).toContain('holds 1 key other than ValueString');
   });
 });
+
+describe('a cell in an id column that is not an id', () => {
+  it('is shown by its length only: the example request, the live check, the summary JSON and the log', async () => {
+    const input = writeCsv([['Name', 'InstanceId'], ['Task 1', 'jane.doe@example.com']]);
+    const logged: string[] = [];
+    const log = (o: object, msg?: string) => logged.push(`${msg ?? ''} ${JSON.stringify(o)}`);
+    const summary = await validateImport({ input, contactFlowId: DEMO_CONTACT_FLOW_ID, endpoint: e.url, checkLive: true, env: {}, logger: { info: log, warn: log, debug() {} } });
+    const outputs = [formatPlan(summary.plan!), formatSummary(summary), JSON.stringify(summary), logged.join('\n')].join('\n');
+    expect(outputs).not.toContain('jane.doe');
+    expect(outputs).toContain('<a value of 20 characters that is not an id>');
+  });
+});

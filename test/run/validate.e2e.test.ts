@@ -61,19 +61,21 @@ describe('validate', () => {
   });
 
   it('--check-live asks each id once and lists what the instance does not have', async () => {
+    // Ids in Connect's shape are shown; a value that is not one (a name, an e-mail) only by its length.
+    const FLOW_GONE = 'deadbeef-0000-4000-8000-00000000f10e';
     const input = writeCsv([
       ['Name', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId', 'InstanceId'],
       ['a', DEMO_CONTACT_FLOW_ID, '', '', ''],
-      ['b', 'flow-gone', '', '', ''],
+      ['b', FLOW_GONE, '', '', ''],
       ['c', '', DEMO_TASK_TEMPLATE_ID, '', ''],
       ['d', '', '', DEMO_QUICK_CONNECT_ID, ''],
-      ['e', 'flow-gone', '', '', ''],
+      ['e', FLOW_GONE, '', '', ''],
       ['f', DEMO_CONTACT_FLOW_ID, '', '', 'instance-gone'],
     ]);
     const summary = await runImport({ input, dryRun: true, checkLive: true, endpoint: emulator.url, instanceId: DEMO_INSTANCE_ID });
     expect(summary.plan!.live).toEqual({
       checked: 6,
-      missing: ['InstanceId instance-gone', `ContactFlowId flow-gone in instance ${DEMO_INSTANCE_ID}`],
+      missing: ['InstanceId <a value of 13 characters that is not an id>', `ContactFlowId ${FLOW_GONE} in instance ${DEMO_INSTANCE_ID}`],
       unknown: [],
     });
     expect(emulator.stats().requests).toBe(0); // nothing was sent: StartTaskContact never called
