@@ -68,8 +68,11 @@ const fail = (message: string): never => {
 
 const text = (value: string): string => (value.trim() === '' ? fail('must not be empty') : value);
 
+/** Decimal numbers only (`1.5`, `2e3`): Number() alone would take `0x10` as 16. */
+const DECIMAL = /^\s*[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
 const number = (check: (n: number) => boolean, rule: string) => (value: string | number): number => {
-  const n = typeof value === 'number' ? value : value.trim() === '' ? NaN : Number(value);
+  const n = typeof value === 'number' ? value : DECIMAL.test(value) ? Number(value) : NaN;
   return Number.isFinite(n) && check(n) ? n : fail(rule);
 };
 
@@ -86,7 +89,9 @@ const atMost = <T extends number | string>(parse: (v: T) => number, max: number)
   return n <= max ? n : fail(`must be at most ${max.toLocaleString('en-US')}`);
 };
 const RATE_MAX = 100_000;
-const rate = atMost(positive, RATE_MAX);
+/** One request a minute: slower, the pause between two sends overflows a timer. */
+const RATE_MIN = 1 / 60;
+const rate = atMost(number((n) => n >= RATE_MIN, 'must be a number above 0, at least 0.0167 (one request a minute)'), RATE_MAX);
 const burst = atMost(wholeNumber, 1_000_000);
 const concurrency = atMost(wholeNumber, 4_096);
 const attempts = atMost(wholeNumber, 100);

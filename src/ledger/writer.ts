@@ -208,10 +208,13 @@ export class ResultsWriter {
     } catch {
       named = undefined;
     }
-    const what = !named || named.ino !== own.ino || named.dev !== own.dev ? 'deleted or replaced' : own.size < this.size ? 'cut short' : undefined;
+    const what =
+      !named || named.ino !== own.ino || named.dev !== own.dev ? 'deleted or replaced'
+        : own.size < this.size ? 'cut short'
+          : own.size > this.size ? 'written to by something else' : undefined;
     if (!what) return;
     this.failure = new ResultsLostError(
-      `the results file ${this.path} was ${what} while this run wrote it: the rows it recorded are gone with it, so the run stopped. ` +
+      `the results file ${this.path} was ${what} while this run wrote it: it no longer holds just the rows this run recorded, so the run stopped. ` +
         'Rows sent before keep their ClientTokens: run the same command into a new --results (same input, same settings and --token-namespace) ' +
         'and the service recognises the tasks already created instead of creating them twice',
     );

@@ -2,7 +2,7 @@
  * The results file deleted or cut short while a run writes it: the run notices (it holds the file
  * open) and ends non-zero saying what happened and the way on — never "Done", exit 0.
  */
-import { existsSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
@@ -20,6 +20,7 @@ describe('the results file under a running run', () => {
   it.each([
     ['deleted', (path: string) => rmSync(path), /was deleted or replaced while this run wrote it/],
     ['truncated', (path: string) => truncateSync(path, 10), /was cut short while this run wrote it/],
+    ['appended to', (path: string) => appendFileSync(path, 'garbage,line\n'), /was written to by something else while this run wrote it/],
   ])('%s mid-run: the run stops, exit 3, saying so', async (_what, damage, message) => {
     const input = writeCsv(taskRows(200));
     const results = input.replace(/\.csv$/, '.results.csv');
