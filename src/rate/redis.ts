@@ -54,6 +54,9 @@ export async function connectRedis(url: string): Promise<Redis> {
   } catch (err) {
     throw new UsageError(`--redis: not a Redis URL: ${redactUrl(url)}`, { cause: err });
   }
+  // Errors surface through the promises below and later through failed commands: without a
+  // listener of its own ioredis prints each one (with a stack) before our message.
+  redis.on('error', () => {});
   let timer: NodeJS.Timeout | undefined;
   try {
     const answered = (async () => {
@@ -76,8 +79,7 @@ export async function connectRedis(url: string): Promise<Redis> {
   } finally {
     clearTimeout(timer);
     redis.removeAllListeners('ready').removeAllListeners('error');
+    redis.on('error', () => {});
   }
-  // Later errors surface through failed commands; without a listener ioredis prints each one.
-  redis.on('error', () => {});
   return redis;
 }

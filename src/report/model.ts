@@ -86,7 +86,7 @@ export async function buildReport(file: string): Promise<FileReport> {
     report.mismatch = `no run state (${basename(file)}.run.json) beside it: nothing says whether its run finished, so rows it never reached may be missing`;
     // Rows failed or invalid already say "not done" (1); all created cannot say "done" (3).
     if (report.exitCode === 0) report.exitCode = 3;
-    delete report.next;
+    report.next = { why: 'send the input again into a new results file, with the settings and --token-namespace its run used: rows already created keep their ClientTokens and are not created twice' };
   }
   const recorded = state?.rows?.total;
   const held = counts.rows.created + failed + invalid + counts.rows.planned;

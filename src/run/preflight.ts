@@ -15,6 +15,12 @@ import { createSender } from './wiring.js';
 export async function checkPaths(input: string, resultsPath: string): Promise<void> {
   if (input !== '-' && (await kind(input)) === 'folder') throw new InputError(`${input} is a folder: pass a CSV file`);
   const results = await kind(resultsPath);
+  // The files a run keeps beside its results must be files (or absent): a folder there would fail the
+  // run after it started sending.
+  for (const suffix of ['.run.json', '.timeline.jsonl']) {
+    const what = await kind(`${resultsPath}${suffix}`);
+    if (what === 'folder' || what === 'other') throw new UsageError(`${resultsPath}${suffix} is not a file (a folder is in its place): a run keeps its ${suffix === '.run.json' ? 'state' : 'timeline'} there; move it away or pass another --results`);
+  }
   if (results === 'folder') throw new UsageError(`the results file ${resultsPath} is a folder: pass --results <file>, e.g. ${resultsPath.replace(/\/+$/, '')}/tasks.results.csv`);
   if (results === 'missing') {
     const folder = dirname(resolve(resultsPath));
