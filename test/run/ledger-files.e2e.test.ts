@@ -178,14 +178,14 @@ describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
     noStackNoContent(atState.stderr);
   });
 
-  it('rows are appended (O_APPEND): a row written after another writer extended the file lands after it', async () => {
+  it('another writer extending the file stops the run: nothing of it is overwritten, nothing more is written', async () => {
     const path = join(tempDir(), 'r.csv');
     const writer = ResultsWriter.create(path, ['Name']);
     await writer.commit(['a'], { line: 2, status: 'created', attempts: 1 });
     appendFileSync(path, 'x,3,created,,,1,,\n');
     writer.write(['b'], { line: 4, status: 'created', attempts: 1 });
-    writer.close();
-    expect(readResults(path).map((r) => r.Name)).toEqual(['a', 'x', 'b']);
+    expect(() => writer.close()).toThrow(/was written to by something else while this run wrote it/);
+    expect(readResults(path).map((r) => r.Name)).toEqual(['a', 'x']);
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 });
