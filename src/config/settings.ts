@@ -3,7 +3,7 @@
  * Commander's options and their help, the environment variables, the job file's keys and schema,
  * what a run records and compares (its identity), what a resumed or rerun run keeps, and what the
  * printed commands carry are all read from here (cli/options.ts, config/resolve.ts,
- * config/job-schema.ts, config/command-line.ts). A new setting is one entry below.
+ * config/job.ts, config/command-line.ts, run/identity.ts). A new setting is one entry below.
  *
  * Precedence, the same for every setting: flag > environment > the earlier run (resume, rerun) >
  * job file > default.

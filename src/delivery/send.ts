@@ -1,6 +1,6 @@
 /**
- * Stage 5 — send. Builds the Connect client and turns one
- * StartTaskContact call into a SendOutcome, classifying every failure by what it means for a retry.
+ * Stage 5 — send. Builds the Connect client and turns one StartTaskContact call into a SendOutcome,
+ * classifying every failure by what it means for a retry.
  */
 import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInput } from '@aws-sdk/client-connect';
 import { NodeHttpHandler } from '@smithy/node-http-handler';

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InputError, StoppedError } from '../errors.js';
+import { isRunning } from './lock.js';
 
 export interface Spooled {
   path: string;
@@ -55,18 +56,9 @@ async function removeLeftovers(): Promise<void> {
   const names = await readdir(tmpdir()).catch(() => [] as string[]);
   for (const name of names) {
     const pid = Number(/^connect-task-loader-stdin-(\d+)-/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || running(pid)) continue;
+    if (!pid || pid === process.pid || isRunning(pid)) continue;
     const path = join(tmpdir(), name);
     const st = await lstat(path).catch(() => undefined);
     if (st?.isDirectory() && st.uid === process.getuid?.()) await rm(path, { recursive: true, force: true }).catch(() => {});
-  }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

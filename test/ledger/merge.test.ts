@@ -39,6 +39,13 @@ async function completed(results: string, extra: { shard?: string; rerunOf?: str
   await writeState(results, state);
 }
 
+/** A results file of these rows, with the state of a completed run (or rerun) beside it. */
+async function completedFile(path: string, rows: string[], extra?: { rerunOf?: string }): Promise<string> {
+  writeFileSync(path, `${HEADER.join(',')}\n${rows.join('')}`);
+  await completed(path, extra);
+  return path;
+}
+
 /** What the old whole-file merge made of these files (each line in one file only): the reference. */
 function wholeFileMerge(texts: (string | Buffer)[]): string {
   const [header, ...rows] = texts.flatMap((t, i) => (parse(t, { relax_column_count: true, bom: true }) as string[][]).slice(i === 0 ? 0 : 1));
@@ -93,12 +100,7 @@ describe('mergeResults', () => {
 
   it('a rerun supersedes the earlier rows of its lines, later reruns last, whatever order they are given in', async () => {
     const dir = tempDir();
-    const write = async (name: string, rows: string[], extra?: { rerunOf?: string }) => {
-      const path = join(dir, name);
-      writeFileSync(path, `${HEADER.join(',')}\n${rows.join('')}`);
-      await completed(path, extra);
-      return path;
-    };
+    const write = (name: string, rows: string[], extra?: { rerunOf?: string }) => completedFile(join(dir, name), rows, extra);
     const run = await write('r.csv', ['a,,2,created,c2,t2,1,,\n', 'b,,3,failed,,t3,8,Fault,x\n', 'c,,4,failed,,t4,8,Fault,y\n']);
     const first = await write('r.rerun-1.csv', ['b,,3,failed,,t3,2,Fault,x\n', 'c,,4,created,c4,t4,1,,\n'], { rerunOf: run });
     const second = await write('r.rerun-2.csv', ['b,,3,created,c3,t3,1,,\n'], { rerunOf: first });
@@ -115,12 +117,7 @@ describe('mergeResults', () => {
 
   it("Monday's rerun is not merged into Tuesday's run, though both used one token namespace", async () => {
     const dir = tempDir();
-    const write = async (name: string, rows: string[], extra?: { rerunOf?: string }) => {
-      const path = join(dir, name);
-      writeFileSync(path, `${HEADER.join(',')}\n${rows.join('')}`);
-      await completed(path, extra);
-      return path;
-    };
+    const write = (name: string, rows: string[], extra?: { rerunOf?: string }) => completedFile(join(dir, name), rows, extra);
     const monday = await write('monday.csv', ['a,,2,failed,,t2,8,Fault,x\n']);
     const mondayRerun = await write('monday.rerun-1.csv', ['a,,2,created,c2,t2,1,,\n'], { rerunOf: monday });
     const tuesday = await write('tuesday.csv', ['a,,2,failed,,t2b,8,Fault,x\n']);
