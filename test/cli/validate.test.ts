@@ -4,19 +4,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { fileEmulator } from '../emulator.js';
 import { tempDir, writeCsv } from '../helpers.js';
 import { cli } from './bin.js';
 
-
-
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator();
-});
-afterAll(() => emulator.close());
+const emulator = fileEmulator();
 
 describe('connect-task-loader validate', () => {
   it('prints the mapping, carried columns, warnings, counts, problems and a masked example; no ids needed', async () => {
