@@ -55,6 +55,15 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
 
+  // The handlers stay until the summary is out: a signal in between must not kill the process
+  // (its default action) before the operator has seen what was recorded.
+  try {
+    return await runAndReport();
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  }
+
+  async function runAndReport(): Promise<number> {
   let summary: Summary;
   try {
     const settings: Record<string, unknown> = { ...flags };
@@ -64,7 +73,6 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
     summary = await (command === 'rerun' ? rerunImport(full) : command === 'validate' ? validateImport(full) : runImport(full));
   } finally {
     progress?.stop();
-    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
   if (summary.plan) stdout.write(formatPlan(summary.plan));
   stdout.write(`${formatSummary(summary)}\n`);
@@ -81,5 +89,6 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
     return EXIT.interrupted;
   }
   return summary.rows.failed + summary.rows.invalid > 0 || summary.inputError ? EXIT.rowsFailed : EXIT.ok;
+  }
 }
 

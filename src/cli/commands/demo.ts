@@ -55,8 +55,10 @@ async function demo(io: CliIo): Promise<number> {
     );
     const stats = emulator.stats();
     io.stdout.write(
-      `Emulator: ${stats.created} tasks created, ${stats.throttled} requests throttled.\n` +
-        `Two rows of the sample are invalid on purpose; see Result.ErrorMessage in ${results}\n`,
+      `Emulator: ${stats.created} tasks created, ${stats.throttled} request${stats.throttled === 1 ? '' : 's'} throttled.\n` +
+        `Two rows of the sample are invalid on purpose; see Result.ErrorMessage in ${results}\n` +
+        `The demo's emulator has stopped with it: to try the Next command, start one in another terminal\n` +
+        `(connect-task-loader emulator --port 4566) and give the command --endpoint http://127.0.0.1:4566.\n`,
     );
     return code;
   } finally {

@@ -1,4 +1,5 @@
 /** `merge <results.csv…> --results <out.csv>`: shard results (or a run and its reruns) into one file. */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RunConfig } from '../../config/resolve.js';
 import { UsageError } from '../../errors.js';
@@ -11,7 +12,7 @@ import type { CliIo } from '../io.js';
 export function addMergeCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   const cmd = program
     .command('merge')
-    .argument('<results.csv...>', 'results files of one input: its shards, or a run and its reruns (reruns after the run)')
+    .argument('<results.csv...>', 'results files of one input: its shards, or a run and its reruns, in any order')
     .description('join results files of one input into one complete results file ordered by Result.Line')
     .addHelpText(
       'after',
@@ -39,7 +40,7 @@ Examples:
       const s = await mergeResults(files, results);
       io.stdout.write(
         `Merged ${s.files} files: ${s.rows} rows — ${s.created} created, ${s.failed} failed, ${s.invalid} invalid` +
-          `${s.superseded ? ` (${s.superseded} rows replaced by a rerun's)` : ''}\nResults: ${s.results}\n`,
+          `${s.superseded ? ` (${s.superseded} rows replaced by a rerun's)` : ''}\nResults: ${resolve(s.results)}\n`,
       );
       setExit(s.rows > 0 && s.created === s.rows ? EXIT.ok : EXIT.rowsFailed);
     });
