@@ -91,7 +91,7 @@ const atMost = <T extends number | string>(parse: (v: T) => number, max: number)
 const RATE_MAX = 100_000;
 /** One request a minute: slower, the pause between two sends overflows a timer. */
 const RATE_MIN = 1 / 60;
-const rate = atMost(number((n) => n >= RATE_MIN, 'must be a number above 0, at least 0.0167 (one request a minute)'), RATE_MAX);
+const rate = atMost(number((n) => n >= RATE_MIN, 'must be auto or a number above 0, at least 0.0167 (one request a minute)'), RATE_MAX);
 const burst = atMost(wholeNumber, 1_000_000);
 const concurrency = atMost(wholeNumber, 4_096);
 const attempts = atMost(wholeNumber, 100);
@@ -265,7 +265,7 @@ const SETTINGS = {
   shard: {
     flag: '--shard', arg: '<i/n>', env: ['CTL_SHARD'], parse: shard, check: (v: Shard) => shard(`${v.index}/${v.count}`), print: (v: Shard) => `${v.index}/${v.count}`, commands: READING_INPUT,
     identity: true, kept: true, printed: 'run',
-    help: 'take shard i of n (1-based) of the input, by record; own results file (<input>.shard-i-of-n.results.csv) and lock',
+    help: 'take shard i of n (1-based) of the input, by record; own results file (<input without extension>.shard-i-of-n.results.csv) and lock',
   } satisfies Setting<Shard>,
   rate: {
     flag: '--rate', arg: '<n>', env: ['CTL_RATE'], job: true,

@@ -80,7 +80,9 @@ export async function buildReport(file: string): Promise<FileReport> {
     run: figures(series.starts, series.points, series.ends),
     series: series.points,
     next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid, inputBroken: state?.outcome === 'input-broken', ...(state ? { replay: state.options, needs: state.needs ?? [] } : {}) }),
-    exitCode: failed + invalid > 0 ? 1 : completed ? 0 : 3,
+    // A run that did not finish says 3, as the run itself did, whatever its rows say so far; one whose
+    // input broke off finished what it could read, and said 1.
+    exitCode: state && !completed && state.outcome !== 'input-broken' ? 3 : failed + invalid > 0 ? 1 : completed ? 0 : 3,
   };
   if (!state) {
     report.mismatch = `no run state (${basename(file)}.run.json) beside it: nothing says whether its run finished, so rows it never reached may be missing`;

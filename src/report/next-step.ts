@@ -67,11 +67,11 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
     return {
       command: rerun(false),
       why: `send the ${f.failed} failed row${f.failed === 1 ? '' : 's'} again once the cause is fixed (same ClientTokens: nothing is created twice)` +
-        (f.invalid ? `; add --include-invalid after correcting the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in the results file` : ''),
+        (f.invalid ? `; add --include-invalid after correcting the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in ${f.results}` : ''),
     };
   }
   if (f.invalid > 0) {
-    return { command: rerun(true), why: `correct the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in the results file first (Result.ErrorMessage names the column and rule)` };
+    return { command: rerun(true), why: `correct the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in ${f.results} first (Result.ErrorMessage names the column and rule)` };
   }
   return undefined;
 }

@@ -68,7 +68,7 @@ describe('connect-task-loader', () => {
     expect(noInstance.stderr).toMatch(/no InstanceId: pass --instance-id/);
     const badFlag = await cli(['run', input, '--rate', 'fast']);
     expect(badFlag.code).toBe(2);
-    expect(badFlag.stderr).toMatch(/--rate must be a number above 0/);
+    expect(badFlag.stderr).toMatch(/--rate must be auto or a number above 0/);
     const badHeader = writeCsv([['Name', 'Attributes.ticket id'], ['n', '1']]);
     const header = await cli(['run', badHeader, ...route]);
     expect(header.code).toBe(2);
@@ -125,7 +125,7 @@ describe('connect-task-loader', () => {
       const help = await cli(['run', '--help']);
       expect([help.code, help.stdout]).toEqual([0, expect.stringContaining('--token-namespace')]);
       const usage = await cli(['run', input, '--rate', 'fast']);
-      expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('--rate must be a number above 0')]);
+      expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('--rate must be auto or a number above 0')]);
       const version = await cli(['--version']);
       expect([version.code, version.stdout]).toEqual([0, expect.stringMatching(/^\d+\.\d+\.\d+\n$/)]);
       for (const write of writes) expect(write).not.toHaveBeenCalled();

@@ -50,8 +50,8 @@ describe('precedence: flag > environment > the earlier run > job file > default'
 
 describe('values parsed and checked by the table, wherever they come from', () => {
   it.each([
-    [{ flags: { rate: 0 } }, '--rate must be a number above 0'],
-    [{ env: { CTL_RATE: 'fast' } }, 'CTL_RATE must be a number above 0'],
+    [{ flags: { rate: 0 } }, '--rate must be auto or a number above 0'],
+    [{ env: { CTL_RATE: 'fast' } }, 'CTL_RATE must be auto or a number above 0'],
     [{ env: { CTL_BURST: '1.5' } }, 'CTL_BURST must be a whole number of at least 1'],
     [{ env: { CTL_DRY_RUN: 'maybe' } }, 'CTL_DRY_RUN must be true or false'],
     [{ env: { CTL_SHARD: '3/2' } }, 'CTL_SHARD must be i/n with 1 ≤ i ≤ n'],
@@ -64,8 +64,8 @@ describe('values parsed and checked by the table, wherever they come from', () =
     [{ flags: { requestTimeoutMs: 2_147_484_000 } }, '--request-timeout must be at most 3,600'],
     [{ env: { CTL_MAX_ATTEMPTS: '1e6' } }, 'CTL_MAX_ATTEMPTS must be at most 100'],
     [{ env: { CTL_RATE: '1e9' } }, 'CTL_RATE must be at most 100,000'],
-    [{ flags: { rate: 1e-7 } }, '--rate must be a number above 0, at least 0.0167 (one request a minute)'],
-    [{ env: { CTL_RATE: '0x10' } }, 'CTL_RATE must be a number above 0'],
+    [{ flags: { rate: 1e-7 } }, '--rate must be auto or a number above 0, at least 0.0167 (one request a minute)'],
+    [{ env: { CTL_RATE: '0x10' } }, 'CTL_RATE must be auto or a number above 0'],
     [{ env: { CTL_BURST: '0x10' } }, 'CTL_BURST must be a whole number of at least 1'],
     [{ env: { CTL_PROGRESS_INTERVAL: '1e9' } }, 'CTL_PROGRESS_INTERVAL must be at most 86,400'],
   ])('%j → %s', (input, message) => {

@@ -81,6 +81,11 @@ beforeAll(async () => {
     copyFileSync(join(ROOT, file), join(stage, file));
   }
 
+  // What following the docs leaves beside the samples (results, run states, timelines) never ships.
+  for (const left of ['tasks.results.csv', 'tasks.results.csv.run.json', 'tasks.shard-1-of-2.results.csv', 'tasks.merged.csv']) {
+    writeFileSync(join(stage, 'samples', left), 'customer data\n');
+  }
+
   // prepack's first step empties dist/: leftovers of an older build (a removed module, a source map) go.
   expect(PKG.scripts.prepack).toBe('npm run clean && npm run build');
   mkdirSync(join(stage, 'dist'), { recursive: true });
@@ -142,8 +147,10 @@ describe('the published package', () => {
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => /^(src|test|bench|node_modules|dist-bench|demo-output|\.ci)\//.test(f))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
-    // docs/: the pages the README links to, not its images.
-    expect(files.filter((f) => f.startsWith('docs/') && !f.endsWith('.md'))).toEqual([]);
+    // docs/: the pages the README links to, and the report's picture they show.
+    expect(files.filter((f) => f.startsWith('docs/') && !f.endsWith('.md'))).toEqual(['docs/report.png']);
+    expect(files.filter((f) => f.startsWith('samples/') && !/\.(csv|job\.json)$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /\.(results|merged)\.csv$|\.shard-/.test(f))).toEqual([]);
     // Everything else is a build output, a sample, the schema or a top-level document.
     expect(files.filter((f) => !/^(dist|samples|schema|docs)\//.test(f) && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(f))).toEqual([]);
 

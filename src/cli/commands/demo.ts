@@ -57,8 +57,8 @@ async function demo(io: CliIo): Promise<number> {
     io.stdout.write(
       `Emulator: ${stats.created} tasks created, ${stats.throttled} request${stats.throttled === 1 ? '' : 's'} throttled.\n` +
         `Two rows of the sample are invalid on purpose; see Result.ErrorMessage in ${results}\n` +
-        `The demo's emulator has stopped with it: to try the Next command, start one in another terminal\n` +
-        `(connect-task-loader emulator --port 4566) and give the command --endpoint http://127.0.0.1:4566.\n`,
+        `The demo's emulator stopped with it, so the Next command above has nothing to reach: to rehearse\n` +
+        `with an emulator of your own, see "Quick start" in the README.\n`,
     );
     return code;
   } finally {

@@ -1,5 +1,5 @@
 /** `emulator`: the local StartTaskContact emulator in the foreground, for rehearsals and the AWS CLI. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { EmulatorOptions } from '../../emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { UsageError } from '../../errors.js';
@@ -26,7 +26,11 @@ export function addEmulatorCommand(program: Command, setExit: (code: number) => 
     .option('--seed <n>', 'seed for injected faults and jitter', integer('--seed'), 1)
     .option('--max-active-tasks <n>', 'active tasks per instance before 402 (real default 2500; default unlimited)', whole('--max-active-tasks'))
     .option('--task-lifetime <seconds>', 'how long a task stays active', positive('--task-lifetime'))
-    .option('--instance <id:flow[,flow]>', 'a known instance and its contact flows (repeatable); default: the demo instance', collect, [] as string[])
+    .addOption(
+      new Option('--instance <id:flow[,flow]>', 'a known instance and its contact flows (repeatable)')
+        .argParser(collect)
+        .default([] as string[], 'the demo instance'),
+    )
     .addHelpText(
       'after',
       `
@@ -63,7 +67,11 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in u
       try {
         io.stdout.write(
           `StartTaskContact emulator on ${emulator.url} (quota ${o.rate}/s, burst ${o.burst})\n` +
-            (o.instance.length ? '' : `Instance ${DEMO_INSTANCE_ID}, contact flow ${DEMO_CONTACT_FLOW_ID}\n`) +
+            (o.instance.length
+              ? Object.entries(parseInstances(o.instance))
+                  .map(([id, { contactFlows }]) => `Instance ${id}, contact flows ${contactFlows?.join(', ') || 'none'}\n`)
+                  .join('')
+              : `Instance ${DEMO_INSTANCE_ID}, contact flow ${DEMO_CONTACT_FLOW_ID}\n`) +
             `Stats: ${emulator.url}/__emulator/stats · Ctrl-C to stop\n`,
         );
         await stopped;
