@@ -14,10 +14,9 @@ import { skipRedis, startRedis, type TestRedis } from '../redis.js';
 const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--log-format', 'json', '--no-progress'];
 
-/** Runs the bin; `watch` looks at its stderr every 50 ms and may signal it. Resolves with the exit code, output and ms taken. */
+/** Runs the bin; `watch` looks at its stderr every 50 ms and may signal it. Resolves with the exit code and output. */
 function cli(args: string[], watch?: (stderr: string, kill: (s: NodeJS.Signals) => void) => void) {
-  const started = Date.now();
-  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((done) => {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -26,7 +25,7 @@ function cli(args: string[], watch?: (stderr: string, kill: (s: NodeJS.Signals) 
     const timer = watch && setInterval(() => watch(stderr, (s) => child.kill(s)), 50);
     child.on('close', (code) => {
       clearInterval(timer);
-      done({ code, stdout, stderr, ms: Date.now() - started });
+      done({ code, stdout, stderr });
     });
   });
 }
@@ -40,16 +39,17 @@ describe.skipIf(skipRedis)('a frozen Redis', () => {
     await emulator?.close();
   });
 
-  it('frozen before the start: refused within seconds, nothing sent', async () => {
+  // The hang guard is this test's time limit (30 s): before the connection had a time limit of its
+  // own, the run waited for minutes. Its 5 s is a setting (rate/redis.ts), not measured here.
+  it('frozen before the start: refused, not waited for; nothing sent', async () => {
     redis = await startRedis();
     emulator = await startEmulator({ rate: 100, burst: 10 });
     redis.freeze();
     const r = await cli(['run', writeCsv(taskRows(5)), ...route, '--endpoint', emulator.url, '--redis', redis.url]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(no answer/);
-    expect(r.ms).toBeLessThan(30_000); // bounded, not a timing target: unbounded it hung for minutes
     expect(emulator.stats().requests).toBe(0);
-  }, 60_000);
+  }, 30_000);
 
   it('frozen mid-run: the run says Redis is unreachable and goes on alone; a signal then stops it, and the resume creates each row once', async () => {
     redis = await startRedis();
