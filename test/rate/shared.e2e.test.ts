@@ -62,18 +62,18 @@ describe.skipIf(skipRedis)('shared limiter (Redis)', () => {
 
   it('three processes told the same quota share it: every row once, and together never faster than the quota', async () => {
     redis = await startRedis();
-    emulator = await startEmulator({ rate: 50, burst: 5 });
+    emulator = await startEmulator({ rate: 100, burst: 5 });
     const arrivals = recordRequests(emulator);
     const files = inputs(100);
-    const runs = await Promise.all(files.map((f) => cli(['run', f, ...route, '--endpoint', emulator!.url, '--rate', '50', '--burst', '5', '--concurrency', '4', '--redis', redis!.url, '--log-format', 'json'])));
+    const runs = await Promise.all(files.map((f) => cli(['run', f, ...route, '--endpoint', emulator!.url, '--rate', '100', '--burst', '5', '--concurrency', '4', '--redis', redis!.url, '--log-format', 'json'])));
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     createdOnce(emulator, files, 100);
-    // One pace and one in-flight cap (4) for the cluster: a request's turn comes at least 1/50 s after
+    // One pace and one in-flight cap (4) for the cluster: a request's turn comes at least 1/100 s after
     // the one before it, and it arrives after its turn; the requests of earlier turns still arriving
-    // hold a slot meanwhile (4 at most). So any k consecutive arrivals span (k − 5) / 50 s at least,
+    // hold a slot meanwhile (4 at most). So any k consecutive arrivals span (k − 5) / 100 s at least,
     // whatever the scheduler does; three limiters of their own would go three times as fast.
     expect(arrivals).toHaveLength(emulator.stats().requests);
-    expectPaced(arrivals, { rate: 50, burst: 4 + 1, slack: 0.05 });
+    expectPaced(arrivals, { rate: 100, burst: 4 + 1, slack: 0.05 });
     // The emulator has no STS: one warning names the id the three processes shared.
     for (const r of runs) expect(r.stderr).toContain(`127.0.0.1:${emulator.port}/us-east-1`);
   }, 120_000);
