@@ -1,7 +1,8 @@
 /**
  * What every AWS client of the tool agrees on about a loopback endpoint: it is the emulator, which
  * has no STS, answers Service Quotas itself, and checks that requests are signed but not by whom.
- * Below delivery/ and rate/ so that both build their clients from the same rule.
+ * Below delivery/ and rate/ so that both build their clients from the same rule. Also the one place
+ * the SDK's notice about Node versions is handled (quietSdkNodeWarning).
  */
 
 /** The region signed for when none is given and the endpoint is on this machine (the emulator). */
@@ -16,4 +17,14 @@ export function isLoopback(endpoint: string | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * On Node 20 the AWS SDK prints, once per process, that its releases after January 2027 need Node 22.
+ * Node 20 is still supported here (package.json engines), so that notice is the package's to give in
+ * its documentation, not something to print on every user's terminal. On Node 22 and later the SDK
+ * prints nothing and this does nothing; drop it with Node 20 support. Call before creating a client.
+ */
+export function quietSdkNodeWarning(): void {
+  if (Number(process.versions.node.split('.')[0]) < 22) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }

@@ -3,17 +3,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
+
+/** The emulator's demo instance and contact flow: as run options, and as flags. */
+export const ROUTE = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
+export const ROUTE_FLAGS = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 
 const dirs: string[] = [];
 afterEach(() => {
   while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
 });
+const fileDirs: string[] = [];
+afterAll(() => {
+  while (fileDirs.length) rmSync(fileDirs.pop()!, { recursive: true, force: true });
+});
 
-/** A temp folder removed after the test. */
+/** A temp folder removed after the test (not for tests that run at once: see fileTempDir). */
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'ctl-test-'));
   dirs.push(dir);
+  return dir;
+}
+
+/** A temp folder removed after the file's last test: for what a beforeAll makes, or tests that run at once. */
+export function fileTempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ctl-test-'));
+  fileDirs.push(dir);
   return dir;
 }
 
@@ -38,4 +54,18 @@ export type ResultRecord = Record<string, string>;
 /** Parses a results file into objects keyed by header. */
 export function readResults(path: string): ResultRecord[] {
   return parse(readFileSync(path), { columns: true }) as ResultRecord[];
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+/**
+ * Waits until `done()` holds, looking every `everyMs`; past `withinMs` it fails the test saying what
+ * it waited for, instead of hanging until the test's time limit.
+ */
+export async function until(done: () => boolean, what: string, { withinMs = 30_000, everyMs = 20 } = {}): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${withinMs / 1000} s waiting for ${what}`);
+    await sleep(everyMs);
+  }
 }

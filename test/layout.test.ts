@@ -85,12 +85,12 @@ describe('code layout', () => {
     expect(cycles(graph)).toEqual([]);
   });
 
-  it('imports only downwards through the layers (ARCHITECTURE.md)', () => {
+  it('imports only downwards through the layers (docs/architecture.md)', () => {
     const folder = (file: string) => relative(SRC, file).split('/')[0]!.replace(/\.ts$/, '');
     const rank = (file: string) => {
       const top = folder(file);
       const at = LAYERS.findIndex((layer) => layer.includes(top));
-      if (at < 0) throw new Error(`src/${top} is in no layer: add it to LAYERS (and to ARCHITECTURE.md)`);
+      if (at < 0) throw new Error(`src/${top} is in no layer: add it to LAYERS (and to docs/architecture.md)`);
       return at;
     };
     const upward = files.flatMap((f) =>

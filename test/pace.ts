@@ -6,10 +6,7 @@
  * machine only stretches it, so the check cannot fail for being slow. How fast a run goes, what share
  * of its requests were throttled, how close it came to the quota: the benchmark measures those
  * (npm run bench).
- *
- * Waits in tests are for a condition, with a bound and a message (`waitFor`), never a fixed sleep.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Emulator } from '../src/emulator/server.js';
 import { MAX_AUTO_CONCURRENCY } from '../src/delivery/concurrency.js';
 import { ConnectSender, createConnectClient, type TaskSender } from '../src/delivery/send.js';
@@ -77,14 +74,5 @@ export function expectPaced(times: number[], limit: PaceLimit): void {
         );
       }
     }
-  }
-}
-
-/** Polls `condition` every `everyMs` until it holds; fails after `timeoutMs` naming `what` it waited for. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000, everyMs = 20): Promise<void> {
-  const started = performance.now();
-  while (!condition()) {
-    if (performance.now() - started > timeoutMs) throw new Error(`gave up after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(everyMs);
   }
 }

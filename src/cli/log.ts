@@ -11,7 +11,11 @@ type LogFormat = 'json' | 'pretty';
 export interface LogOptions {
   level?: string;
   format?: LogFormat;
-  /** Where pretty lines go (the progress bar passes a stream that prints above the bar). */
+  /** Where logs go: the command's stderr (default: the process's). */
+  stderr?: NodeJS.WritableStream;
+  /** Pretty lines in colour (default: whether the process's stderr is a terminal). */
+  colorize?: boolean;
+  /** Where pretty lines go instead (the progress bar passes a stream that prints above the bar). */
   stream?: Writable;
 }
 
@@ -22,7 +26,11 @@ const REDACT_PATHS = [
 
 export function createLogger(options: LogOptions = {}): Logger {
   const base = { level: options.level ?? 'info', base: undefined, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
-  if ((options.format ?? 'json') === 'json') return pino(base, pino.destination({ dest: 2, sync: true }));
-  const destination = options.stream ?? process.stderr;
-  return pino(base, pretty({ destination, sync: true, colorize: process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' }));
+  const stderr = options.stderr ?? process.stderr;
+  if ((options.format ?? 'json') === 'json') {
+    // The process's own stderr is written to synchronously by descriptor: nothing is lost at exit.
+    return pino(base, stderr === process.stderr ? pino.destination({ dest: 2, sync: true }) : stderr);
+  }
+  const destination = options.stream ?? stderr;
+  return pino(base, pretty({ destination, sync: true, colorize: options.colorize ?? process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' }));
 }

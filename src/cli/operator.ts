@@ -4,10 +4,11 @@
  */
 import type { Progress } from '../run/options.js';
 import { rerunImport, runImport, validateImport } from '../run/run.js';
-import { RunConfig, type Env, type Settings } from '../config/resolve.js';
+import { RunConfig, type Settings } from '../config/resolve.js';
 import { formatPlan } from '../run/plan.js';
 import { formatSummary, type Summary } from '../run/summary.js';
 import { EXIT } from './exit-codes.js';
+import type { CliIo } from './io.js';
 import { createLogger } from './log.js';
 import { JsonProgress, TerminalProgress } from './progress-view.js';
 import { checkSummaryPath, writeSummaryFile } from './summary-file.js';
@@ -20,16 +21,17 @@ const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const SAME_STOP_MS = 1_000;
 
 /** Sets up logs and progress, runs the import, prints the summary; returns the exit code. */
-export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate', input: string, flags: Settings, env: Env): Promise<number> {
+export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate', input: string, flags: Settings, io: CliIo): Promise<number> {
+  const { env, stdout, stderr } = io;
   // The operator's own settings, flag > environment > default, before anything is logged.
   const operator = RunConfig.layered({ command, input, flags, env }, {}, undefined, undefined);
   const summaryJson = operator.get('summaryJson');
   const logFormat = operator.get('logFormat');
   const showProgress = operator.get('progress') !== false;
   if (summaryJson) checkSummaryPath(summaryJson, operator.from('summaryJson'));
-  const tty = Boolean(process.stderr.isTTY);
-  const progress = showProgress && tty && logFormat !== 'json' ? new TerminalProgress() : undefined;
-  const logger = createLogger({ level: operator.get('logLevel'), format: logFormat ?? (tty ? 'pretty' : 'json'), stream: progress?.logStream });
+  const tty = io.isTTY;
+  const progress = showProgress && tty && logFormat !== 'json' ? new TerminalProgress(stderr) : undefined;
+  const logger = createLogger({ level: operator.get('logLevel'), format: logFormat ?? (tty ? 'pretty' : 'json'), stderr, colorize: tty, stream: progress?.logStream });
   // Off a terminal the journal gets a progress line now and then instead of a redrawn line.
   const journal = showProgress && !progress ? new JsonProgress(logger, operator.get('progressInterval')!) : undefined;
   const onProgress = progress ?? journal;
@@ -44,7 +46,7 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
     if (firstAt !== undefined && now - firstAt < SAME_STOP_MS) return;
     if (firstAt !== undefined) {
       progress?.stop();
-      process.stderr.write(`\n${name} again: stopping now. Run again with --resume to finish exactly.\n`);
+      stderr.write(`\n${name} again: stopping now. Run again with --resume to finish exactly.\n`);
       process.exit(EXIT.stoppedAtOnce);
     }
     firstAt = now;
@@ -53,21 +55,29 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
 
+  // The handlers stay until the summary is out: a signal in between must not kill the process
+  // (its default action) before the operator has seen what was recorded.
+  try {
+    return await runAndReport();
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  }
+
+  async function runAndReport(): Promise<number> {
   let summary: Summary;
   try {
     const settings: Record<string, unknown> = { ...flags };
     for (const key of OPERATOR_KEYS) delete settings[key];
     const outputs = summaryJson ? [{ path: summaryJson, flag: operator.from('summaryJson') }] : [];
-    const full = { ...settings, input, env, outputs, logger, signal: controller.signal, onProgress: onProgress && ((p: Progress) => onProgress.update(p)) };
+    const full = { ...settings, input, env, ...(io.stdin ? { stdin: io.stdin } : {}), outputs, logger, signal: controller.signal, onProgress: onProgress && ((p: Progress) => onProgress.update(p)) };
     summary = await (command === 'rerun' ? rerunImport(full) : command === 'validate' ? validateImport(full) : runImport(full));
   } finally {
     progress?.stop();
-    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
-  if (summary.plan) process.stdout.write(formatPlan(summary.plan));
-  process.stdout.write(`${formatSummary(summary)}\n`);
+  if (summary.plan) stdout.write(formatPlan(summary.plan));
+  stdout.write(`${formatSummary(summary)}\n`);
   const unwritten = summaryJson && (await writeSummaryFile(summaryJson, summary));
-  if (unwritten) process.stderr.write(`connect-task-loader: ${unwritten}\n`);
+  if (unwritten) stderr.write(`connect-task-loader: ${unwritten}\n`);
   if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0) return EXIT.usage;
   if (summary.unreachable) return EXIT.interrupted;
   if (summary.fatalError) return summary.rows.created === 0 ? EXIT.usage : EXIT.interrupted;
@@ -75,9 +85,10 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
   // with failed rows as fine the next time it runs.
   if (summary.alreadyDone) return summary.rows.failed + summary.rows.invalid > 0 ? EXIT.rowsFailed : EXIT.ok;
   if (summary.interrupted) {
-    process.stdout.write(`Interrupted. Run the same command again with --resume to finish: rows already recorded are skipped.\n`);
+    stdout.write(`Interrupted. Run the same command again with --resume to finish: rows already recorded are skipped.\n`);
     return EXIT.interrupted;
   }
   return summary.rows.failed + summary.rows.invalid > 0 || summary.inputError ? EXIT.rowsFailed : EXIT.ok;
+  }
 }
 

@@ -35,8 +35,9 @@ function optionOf(key: SettingKey, command: CommandName): Option {
 function describe(key: SettingKey, command: CommandName): string {
   const s = setting(key);
   const help = helpOf(key, command);
-  // A rerun takes what no flag gives from the run it reads; a help text that states its own default wins.
-  const byDefault = help.includes('(default:')
+  // A rerun takes what no flag gives from the run it reads; a help text that states its own default,
+  // or that the option is required, wins.
+  const byDefault = /\((default:|required)/.test(help)
     ? undefined
     : command === 'rerun' && s.kept
       ? "the earlier run's"

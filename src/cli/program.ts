@@ -13,8 +13,9 @@ import { addReportCommand } from './commands/report.js';
 import { addRunCommand, EXAMPLES } from './commands/run.js';
 import { addValidateCommand } from './commands/validate.js';
 import { EXIT } from './exit-codes.js';
+import { colourFromEnv, surroundings, type CliIo } from './io.js';
 
-export function buildProgram(setExit: (code: number) => void): Command {
+export function buildProgram(setExit: (code: number) => void, io: CliIo = surroundings()): Command {
   const program = new Command()
     .name('connect-task-loader')
     .description('Bulk-create Amazon Connect tasks from CSV files: rate-limited to your quota, idempotent, with a results file for every row.')
@@ -22,25 +23,40 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     // Before the subcommands are added, so they inherit it: commander must not exit on its own.
     .exitOverride()
+    // Help, --version and usage errors go where the command's own output goes.
+    .configureOutput({
+      writeOut: (text) => void io.stdout.write(text),
+      writeErr: (text) => void io.stderr.write(text),
+      // A terminal's width, else commander's 80 columns.
+      getOutHelpWidth: () => (io.stdout.isTTY && io.stdout.columns) || 80,
+      getErrHelpWidth: () => (io.stderr.isTTY && io.stderr.columns) || 80,
+      getOutHasColors: () => colourFromEnv(io.env) ?? Boolean(io.stdout.isTTY && io.stdout.hasColors?.()),
+      getErrHasColors: () => colourFromEnv(io.env) ?? Boolean(io.stderr.isTTY && io.stderr.hasColors?.()),
+    })
     .addHelpText('after', EXAMPLES);
-  for (const add of [addRunCommand, addRerunCommand, addValidateCommand, addReportCommand, addMergeCommand, addEmulatorCommand, addDemoCommand]) add(program, setExit);
+  for (const add of [addRunCommand, addRerunCommand, addValidateCommand, addReportCommand, addMergeCommand, addEmulatorCommand, addDemoCommand]) add(program, setExit, io);
   return program;
 }
 
-/** Runs the command line; resolves to the exit code (the caller exits). */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs the command line; resolves to the exit code (the caller exits). `given` replaces the
+ * process's surroundings (its streams, environment, terminal), for a program that runs commands in
+ * its own process.
+ */
+export async function main(argv: string[], given: Partial<CliIo> = {}): Promise<number> {
+  const io = surroundings(given);
   let exitCode: number = EXIT.ok;
-  const program = buildProgram((code) => (exitCode = code));
+  const program = buildProgram((code) => (exitCode = code), io);
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     } else if (err instanceof LoaderError) {
-      process.stderr.write(`connect-task-loader: ${err.message}\n`);
+      io.stderr.write(`connect-task-loader: ${err.message}\n`);
       exitCode = err.exitCode;
     } else {
-      process.stderr.write(
+      io.stderr.write(
         `connect-task-loader: internal error — this should never happen. Please report it with the command you ran.\n${(err as Error)?.stack ?? String(err)}\n` +
           `If a run was in progress, run it again with --resume: rows already recorded are skipped.\n`,
       );

@@ -5,6 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import type { Progress } from '../run/options.js';
+import type { Output } from './io.js';
 import { progressRecord, progressSnapshot, RateWindow, renderProgress } from './progress.js';
 
 const CLEAR_LINE = '\r\x1b[2K';
@@ -16,7 +17,7 @@ export class TerminalProgress {
   /** Log lines written here appear above the progress line instead of tearing it. */
   readonly logStream: Writable;
 
-  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {
+  constructor(private readonly stream: Output) {
     this.logStream = new Writable({
       write: (chunk: Buffer, _enc, done) => {
         const text = chunk.toString();

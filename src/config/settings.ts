@@ -212,7 +212,7 @@ const SETTINGS = {
     help: {
       default: 'results CSV',
       rerun: 'results CSV of this rerun (default: <results>.rerun-1.csv beside it; of a .rerun-1.csv: .rerun-2.csv)',
-      merge: 'the merged results file (must not exist yet; required)',
+      merge: 'the merged results file (required; it must not exist yet)',
     },
   } satisfies Setting<string>,
   endpoint: {

@@ -6,7 +6,7 @@ import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInp
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../aws.js';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback, quietSdkNodeWarning } from '../aws.js';
 import { UsageError } from '../errors.js';
 import type { SendOutcome, TaskRequest } from '../types.js';
 
@@ -37,9 +37,7 @@ const CREDENTIALS_TIMEOUT_MS = 10_000;
 
 
 export function createConnectClient(options: ClientOptions): ConnectClient {
-  // The SDK warns that Node 20 will lose support in 2027; that is ours to manage (engines, lockfile),
-  // not something to print on every user's terminal.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  quietSdkNodeWarning();
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
   const { endpoint } = options;
   return new ConnectClient({

@@ -1,5 +1,5 @@
 /**
- * The column convention (SPEC.md, README "Column convention"): which request member a header maps
+ * The column convention (SPEC.md, docs/input.md "Column convention"): which request member a header maps
  * to with no job file. Pure. A header that plainly means a member but cannot be one (`References.x`
  * with no type, an attribute key with a space) is a refusal: every row would lose that value.
  */

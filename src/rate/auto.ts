@@ -5,7 +5,7 @@
  * quota codes are not published. Not allowed or not found: the default 2/5 with one warning.
  */
 import type { ServiceQuota } from '@aws-sdk/client-service-quotas';
-import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback } from '../aws.js';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback, quietSdkNodeWarning } from '../aws.js';
 import type { Logger } from '../types.js';
 
 const DEFAULT_QUOTA = { rate: 2, burst: 5 };
@@ -22,7 +22,7 @@ export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: 
   const { endpoint } = o;
   // The emulator answers Service Quotas on its own address; real AWS on Service Quotas' endpoint.
   const local = isLoopback(endpoint);
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  quietSdkNodeWarning();
   // Loaded only for --rate auto: a run told its rate does not pay for this client's start-up.
   const { ListServiceQuotasCommand, ServiceQuotasClient } = await import('@aws-sdk/client-service-quotas');
   const client = new ServiceQuotasClient({

@@ -6,7 +6,7 @@
  * against the same emulator still share; the run warns once.
  */
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { isLoopback } from '../aws.js';
+import { isLoopback, quietSdkNodeWarning } from '../aws.js';
 import type { Logger } from '../types.js';
 
 /** How long to wait for STS before falling back (ms): a run must not hang on a missing route. */
@@ -30,7 +30,7 @@ export async function resolveLimiterId(o: IdentityOptions): Promise<string> {
   };
   // The emulator has no STS, and its placeholder credentials would be refused by the real one.
   if (isLoopback(endpoint)) return fallback('loopback endpoint');
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  quietSdkNodeWarning();
   const sts = new STSClient({ ...(o.region ? { region: o.region } : {}), ...(o.profile ? { profile: o.profile } : {}), maxAttempts: 1 });
   try {
     const [identity, stsRegion] = await Promise.all([

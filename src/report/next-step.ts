@@ -24,6 +24,8 @@ export interface NextStepFacts {
   replay?: Settings;
   /** What a dry run found a real run would need (`--instance-id …`): no run command works without it. */
   needs?: string[];
+  /** Ids the live check found missing: a run would fail every row that names them. */
+  missingIds?: number;
 }
 
 export interface NextStep {
@@ -39,6 +41,9 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
   const input = f.input ?? '<input>';
   if (f.dryRun && f.needs?.length) {
     return { why: `a run needs ${f.needs.join(' and ')}: give it (a flag, an environment variable or the job file) and validate again` };
+  }
+  if (f.dryRun && f.missingIds) {
+    return { why: `the instance does not have ${f.missingIds === 1 ? 'an id' : `${f.missingIds} ids`} the rows name (listed above): correct ${f.missingIds === 1 ? 'it' : 'them'} (a flag, the job file or the column), or check the Region and instance, and validate again` };
   }
   if (f.dryRun) {
     return { command: commandLine('run', input, settings, { results: f.results }), why: 'this was a dry run: send it for real with the same settings (it replaces this file)' };

@@ -30,6 +30,8 @@ export type RunOptions = Omit<Settings, 'job' | 'includeInvalid' | 'checkLive' |
   outputs?: { path: string; flag: string }[];
   /** Environment variables to read settings from (CTL_*, AWS_REGION…); default `process.env`. */
   env?: Env;
+  /** What input `-` reads; default `process.stdin`. */
+  stdin?: NodeJS.ReadableStream;
   /** Inject a sender (e.g. `new ConnectSender(yourConnectClient)`); default: one built from the settings. */
   sender?: TaskSender;
   logger?: Logger;

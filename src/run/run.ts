@@ -53,7 +53,7 @@ async function execute(command: CommandName, given: RerunOptions): Promise<Summa
   // checksum like any file and is read from the copy.
   const pipe = given.input !== '-' && command !== 'rerun' && (await stat(given.input).then((st) => !st.isFile() && !st.isDirectory(), () => false));
   if ((given.input !== '-' && !pipe) || command === 'rerun') return executeFrom(command, given, undefined);
-  const spooled = await spoolStdin(pipe ? openPipe(given.input) : process.stdin, given.signal, pipe ? given.input : 'standard input');
+  const spooled = await spoolStdin(pipe ? openPipe(given.input) : (given.stdin ?? process.stdin), given.signal, pipe ? given.input : 'standard input');
   try {
     return await executeFrom(command, given, spooled.path);
   } finally {
@@ -64,7 +64,7 @@ async function execute(command: CommandName, given: RerunOptions): Promise<Summa
 /** `source`: where the input's bytes are read from (a spooled copy of standard input), if not `input` itself. */
 async function executeFrom(command: CommandName, given: RerunOptions, source: string | undefined): Promise<Summary> {
   // The library's one read of the environment; everything below reads the resolved config.
-  const { input, job, env = process.env, sender, logger, onProgress, signal, outputs = [], ...flags } = given;
+  const { input, job, env = process.env, sender, logger, onProgress, signal, outputs = [], stdin: _stdin, ...flags } = given;
   const log = logger ?? silent;
   if (command === 'rerun' && (flags.encoding !== undefined || flags.delimiter !== undefined)) {
     throw new UsageError('rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply only to the input of run and validate');

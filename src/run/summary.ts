@@ -75,7 +75,7 @@ export function formatSummary(s: Summary): string {
     );
   }
   const lines = [
-    `${s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total}${s.inputRows !== undefined ? ` of ${s.inputRows}` : ''} rows — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
+    `${s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total}${s.inputRows !== undefined ? ` of ${s.inputRows}` : ''} row${(s.inputRows ?? s.rows.total) === 1 ? '' : 's'} — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
       (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
       (s.rows.skipped ? ` (${s.rows.skipped} carried over from the earlier run, not sent again)` : ''),
     s.dryRun
@@ -96,7 +96,7 @@ export function formatSummary(s: Summary): string {
   if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
   lines.push(`Results: ${s.results}`);
   if (!s.fatalError) {
-    const next = nextStep({ results: s.results, input: s.input, rerunOf: s.rerunOf, completed: !s.interrupted && !s.inputError, dryRun: s.dryRun, failed: s.rows.failed, invalid: s.rows.invalid, inputBroken: Boolean(s.inputError), ...(s.replay ? { replay: s.replay } : {}), ...(s.plan ? { needs: s.plan.needs } : {}) });
+    const next = nextStep({ results: s.results, input: s.input, rerunOf: s.rerunOf, completed: !s.interrupted && !s.inputError, dryRun: s.dryRun, failed: s.rows.failed, invalid: s.rows.invalid, inputBroken: Boolean(s.inputError), ...(s.replay ? { replay: s.replay } : {}), ...(s.plan ? { needs: s.plan.needs, missingIds: s.plan.live?.missing.length ?? 0 } : {}) });
     lines.push(next ? nextLines(next) : 'Next: nothing to do, every row is created.');
   }
   return lines.join('\n');

@@ -1,28 +1,101 @@
-/** Runs the compiled bin (dist/cli.js) as users and cron do, and collects its exit code and output. */
+/**
+ * The command line, two ways, each collecting the exit code and the output.
+ *
+ * `cli` runs it in this process — the same `main` the bin calls, with streams, environment and an
+ * empty standard input of its own — which spares each command the start of a process (Node and the
+ * AWS SDK). Most tests use it.
+ *
+ * `spawnCli` runs the compiled bin (dist/cli.js) as users and cron do. It is kept for what only a real
+ * process shows: signals and kill, the exit of the process itself, a lock held by another live
+ * process, standard input, a terminal, the folder it runs in, and an environment the AWS SDK reads
+ * on its own (credentials, profile files) — or the SDK's warnings, which the bin silences itself.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { afterEach, expect } from 'vitest';
+import { main } from '../../src/cli/program.js';
 
 export const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 
 export interface Ran {
+  /** null when a spawned bin died of a signal. */
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
 export interface CliOptions {
-  cwd?: string;
-  /** Replaces the environment (default: this process's). */
+  /** Replaces the environment the settings are read from (default: this process's). */
   env?: NodeJS.ProcessEnv;
-  onStdout?: (text: string, child: ChildProcess) => void;
-  onSpawn?: (child: ChildProcess) => void;
 }
 
-export function cli(args: string[], options: CliOptions = {}): Promise<Ran> {
+/** No command of a test takes this long; past it, the test fails saying so instead of hanging. */
+const LIMIT_MS = 100_000;
+
+/** Runs the command line in this process: `main` with its own streams; resolves when the command is done. */
+export async function cli(args: string[], options: CliOptions = {}): Promise<Ran> {
+  if (options.env && sdkEnvironmentDiffers(options.env)) {
+    throw new Error('this environment sets AWS variables the AWS SDK reads from the process itself (credentials, profile files): run it with spawnCli');
+  }
+  let stdout = '';
+  let stderr = '';
+  const capture = (append: (text: string) => void) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        append(chunk.toString());
+        done();
+      },
+    });
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`connect-task-loader ${args.join(' ')}: still running after ${LIMIT_MS / 1000} s\nstdout: ${stdout}\nstderr: ${stderr}`)), LIMIT_MS);
+  });
+  running++;
+  try {
+    const code = await Promise.race([
+      main([process.execPath, BIN, ...args], {
+        stdout: capture((t) => (stdout += t)),
+        stderr: capture((t) => (stderr += t)),
+        // As a spawned bin's ignored standard input: empty.
+        stdin: Readable.from([]),
+        env: options.env ?? process.env,
+        isTTY: false,
+      }),
+      limit,
+    ]);
+    running--;
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Variables the SDK reads itself; the tool sets only the warning switch (in every process that builds a client). */
+function sdkEnvironmentDiffers(env: NodeJS.ProcessEnv): boolean {
+  const names = new Set([...Object.keys(env), ...Object.keys(process.env)].filter((k) => k.startsWith('AWS_') && k !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'));
+  return [...names].some((k) => env[k] !== process.env[k]);
+}
+
+export interface SpawnOptions extends CliOptions {
+  /** The folder the bin runs in (relative paths are its). */
+  cwd?: string;
+  /** Piped to the bin's standard input, then closed (default: no standard input). */
+  stdin?: Buffer | string;
+  onSpawn?: (child: ChildProcess) => void;
+  /** Called with all of stdout (or stderr) so far, on each chunk. */
+  onStdout?: (text: string, child: ChildProcess) => void;
+  onStderr?: (text: string, child: ChildProcess) => void;
+  /** Kill it (SIGKILL) if still running after this long (default LIMIT_MS). */
+  limitMs?: number;
+}
+
+/** Runs the compiled bin in a process of its own; a bin still running after its limit is killed (code null, and stderr says so). */
+export function spawnCli(args: string[], options: SpawnOptions = {}): Promise<Ran> {
   return new Promise((done) => {
     const env = { ...(options.env ?? process.env) };
     delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED; // prove the bin silences it itself
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
@@ -30,8 +103,21 @@ export function cli(args: string[], options: CliOptions = {}): Promise<Ran> {
       stdout += d;
       options.onStdout?.(stdout, child);
     });
-    child.stderr!.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => done({ code, stdout, stderr }));
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d;
+      options.onStderr?.(stderr, child);
+    });
+    if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+    const limitMs = options.limitMs ?? LIMIT_MS;
+    let late = false;
+    const limit = setTimeout(() => {
+      late = true;
+      child.kill('SIGKILL');
+    }, limitMs);
+    child.on('close', (code) => {
+      clearTimeout(limit);
+      done({ code, stdout, stderr: late ? `${stderr}\n[killed: connect-task-loader ${args.join(' ')} still running after ${limitMs / 1000} s]` : stderr });
+    });
   });
 }
 
@@ -47,3 +133,13 @@ export function bareAwsEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     ...extra,
   };
 }
+
+// Commands run in this process leave no signal handler behind (a run installs them for its length):
+// checked after each test, when no command of the file is running (tests may run at once).
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const listeners = () => SIGNALS.map((s) => process.listenerCount(s));
+const baseline = listeners();
+let running = 0;
+afterEach(() => {
+  if (running === 0) expect(listeners(), `signal listeners (${SIGNALS.join(', ')}) left behind by a command`).toEqual(baseline);
+});

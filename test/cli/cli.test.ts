@@ -1,35 +1,18 @@
 /**
- * The compiled bin, as users and cron run it: exit codes, what goes to stdout and stderr, privacy.
+ * The command line as users and cron run it: exit codes, what goes to stdout and stderr, privacy.
+ * The compiled bin where only a process shows it (SDK warnings, SIGTERM, the folder it runs in).
  */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { describe, expect, it, vi } from 'vitest';
+import { startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
-import { cli as runBin, type CliOptions, type Ran } from './bin.js';
+import { fileEmulator } from '../emulator.js';
+import { readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
+import { cli, spawnCli } from './bin.js';
 
-/** The pid of the running bin whose arguments include `arg` (children are tracked here). */
-const children = new Map<string, number>();
-async function pidOf(arg: string): Promise<number> {
-  for (;;) {
-    const pid = children.get(arg);
-    if (pid) return pid;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function cli(args: string[], options: CliOptions = {}): Promise<Ran> {
-  return runBin(args, { ...options, onSpawn: (child) => args.forEach((a) => children.set(a, child.pid!)) });
-}
-
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator({ rate: 200, burst: 20 });
-});
-afterAll(() => emulator.close());
-
-const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
+const emulator = fileEmulator({ rate: 200, burst: 20 });
 
 describe('connect-task-loader', () => {
   it('--help lists the commands, examples and exit codes', async () => {
@@ -43,7 +26,8 @@ describe('connect-task-loader', () => {
 
   it('run: exit 0, summary on stdout, JSON logs on stderr without row content or SDK warnings', async () => {
     const input = writeCsv(taskRows(20));
-    const r = await cli(['run', input, '--endpoint', emulator.url, '--rate', '200', '--burst', '20', ...route]);
+    // The bin: the SDK warns once per process, on the process's own stderr.
+    const r = await spawnCli(['run', input, '--endpoint', emulator.url, '--rate', '200', '--burst', '20', ...route]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Done: 20 rows — 20 created, 0 failed, 0 invalid/);
     expect(r.stdout).toContain(`Results: ${input.replace(/\.csv$/, '.results.csv')}`);
@@ -100,10 +84,10 @@ describe('connect-task-loader', () => {
     const slow = await startEmulator({ rate: 10, burst: 1, latencyMs: 200 });
     try {
       const input = writeCsv(taskRows(200));
-      const running = cli(['run', input, '--endpoint', slow.url, '--rate', '10', '--burst', '1', ...route]);
-      while (slow.stats().created < 5) await new Promise((r) => setTimeout(r, 50));
-      const pid = await pidOf(input);
-      process.kill(pid, 'SIGTERM');
+      let child: ChildProcess | undefined;
+      const running = spawnCli(['run', input, '--endpoint', slow.url, '--rate', '10', '--burst', '1', ...route], { onSpawn: (c) => (child = c) });
+      await until(() => slow.stats().created >= 5, 'the emulator to create 5 tasks', { everyMs: 50 });
+      child!.kill('SIGTERM');
       const r = await running;
       expect(r.code).toBe(3);
       expect(r.stdout).toMatch(/Interrupted.*--resume/s);
@@ -118,7 +102,7 @@ describe('connect-task-loader', () => {
 
   it('demo: imports the sample through an in-process emulator (two rows invalid on purpose → exit 1)', async () => {
     const cwd = tempDir();
-    const r = await cli(['demo'], { cwd });
+    const r = await spawnCli(['demo'], { cwd });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/32 rows — 30 created, 0 failed, 2 invalid/);
     const results = readResults(join(cwd, 'demo-output', 'tasks.results.csv'));
@@ -126,9 +110,33 @@ describe('connect-task-loader', () => {
     expect(existsSync(join(cwd, 'demo-output'))).toBe(true);
   });
 
+  it('in a program\'s own process: writes only to the streams it is given, reads only the environment it is given', async () => {
+    const writes = [vi.spyOn(process.stdout, 'write'), vi.spyOn(process.stderr, 'write')];
+    try {
+      const input = writeCsv(taskRows(3));
+      // The ids only in the environment given, not in this process's.
+      const env = { ...process.env, CTL_INSTANCE_ID: DEMO_INSTANCE_ID, CTL_CONTACT_FLOW_ID: DEMO_CONTACT_FLOW_ID };
+      const run = await cli(['run', input, '--endpoint', emulator.url, '--rate', '200', '--log-format', 'pretty'], { env });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/Done: 3 rows — 3 created/);
+      expect(run.stderr).toContain('run started');
+      const report = await cli(['report', input.replace(/\.csv$/, '.results.csv')]);
+      expect([report.code, report.stdout]).toEqual([0, expect.stringContaining('3 of 3 created')]);
+      const help = await cli(['run', '--help']);
+      expect([help.code, help.stdout]).toEqual([0, expect.stringContaining('--token-namespace')]);
+      const usage = await cli(['run', input, '--rate', 'fast']);
+      expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('--rate must be a number above 0')]);
+      const version = await cli(['--version']);
+      expect([version.code, version.stdout]).toEqual([0, expect.stringMatching(/^\d+\.\d+\.\d+\n$/)]);
+      for (const write of writes) expect(write).not.toHaveBeenCalled();
+    } finally {
+      for (const write of writes) write.mockRestore();
+    }
+  });
+
   it('emulator: serves on the port it prints until SIGTERM', async () => {
     let url = '';
-    const r = await cli(['emulator', '--port', '0', '--rate', '10'], {
+    const r = await spawnCli(['emulator', '--port', '0', '--rate', '10'], {
       onStdout: (text, child) => {
         const m = /emulator on (http:\/\/[^ ]+)/.exec(text);
         if (m && !url) {

@@ -3,22 +3,15 @@
  * report --html), crash on a folder, call a file with rows removed "nothing to fix", or merge parts of
  * runs sent to different places.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
-import { taskRows, tempDir, writeCsv } from '../helpers.js';
-import { BIN, cli } from './bin.js';
+import { describe, expect, it } from 'vitest';
+import { fileEmulator } from '../emulator.js';
+import { ROUTE_FLAGS as route, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { cli, spawnCli } from './bin.js';
 
-const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
-let a: Emulator;
-let b: Emulator;
-beforeAll(async () => {
-  [a, b] = await Promise.all([startEmulator({ rate: 500, burst: 50 }), startEmulator({ rate: 500, burst: 50 })]);
-});
-afterAll(async () => Promise.all([a.close(), b.close()]));
+const a = fileEmulator({ rate: 500, burst: 50 });
+const b = fileEmulator({ rate: 500, burst: 50 });
 
 describe('outputs never overwrite what they should not', () => {
   it('--summary-json and report --html refuse an existing file that is not theirs; a report on a folder is exit 2', async () => {
@@ -82,16 +75,9 @@ describe('standard input has a checksum like any file', () => {
     const first = writeCsv(taskRows(3), 'a.csv', dir);
     const second = writeCsv(taskRows(6), 'b.csv', dir);
     const results = join(dir, 'today.csv');
+    // The bin, its standard input a pipe.
     const viaStdin = (file: string, extra: string[] = []) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-        const child = spawn(process.execPath, [BIN, 'run', '-', '--results', results, ...route, '--endpoint', a.url, '--rate', '500', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d));
-        child.stderr.on('data', (d: Buffer) => (stderr += d));
-        child.on('close', (code) => done({ code, stdout, stderr }));
-        child.stdin.end(readFileSync(file));
-      });
+      spawnCli(['run', '-', '--results', results, ...route, '--endpoint', a.url, '--rate', '500', ...extra], { stdin: readFileSync(file) });
     const before = a.stats().tasks;
     expect((await viaStdin(first)).code).toBe(0);
     expect(a.stats().tasks - before).toBe(3);

@@ -4,18 +4,17 @@
  * The only substitutions are the emulator's address for http://127.0.0.1:4566 (and AWS's, via
  * AWS_ENDPOINT_URL_CONNECT, for the real-AWS example) and port 0 for the emulator's --port 4566.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { fileEmulator } from '../emulator.js';
 import { tempDir } from '../helpers.js';
+import { spawnCli } from './bin.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'dist/cli.js');
 /** The placeholder ids of the real-AWS example: the test's emulator knows them too. */
 const AWS_EXAMPLE = { instance: '12345678-aaaa-bbbb-cccc-123456789012', flow: '87654321-aaaa-bbbb-cccc-210987654321' };
 
@@ -39,28 +38,17 @@ export function examplesIn(help: string): string[][] {
   return out;
 }
 
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator({
-    rate: 100, burst: 20,
-    instances: { [DEMO_INSTANCE_ID]: { contactFlows: [DEMO_CONTACT_FLOW_ID] }, [AWS_EXAMPLE.instance]: { contactFlows: [AWS_EXAMPLE.flow] } },
-  });
+const emulator = fileEmulator({
+  rate: 100, burst: 20,
+  instances: { [DEMO_INSTANCE_ID]: { contactFlows: [DEMO_CONTACT_FLOW_ID] }, [AWS_EXAMPLE.instance]: { contactFlows: [AWS_EXAMPLE.flow] } },
 });
-afterAll(() => emulator.close());
 
-function bin(args: string[], cwd: string, untilStdout?: RegExp): Promise<{ code: number | null; out: string }> {
-  return new Promise((done) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, AWS_ENDPOINT_URL_CONNECT: emulator.url, AWS_ACCESS_KEY_ID: 'example', AWS_SECRET_ACCESS_KEY: 'example' };
-    delete env.AWS_PROFILE;
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-      if (untilStdout?.test(out)) child.kill('SIGTERM');
-    });
-    child.stderr.on('data', (d: Buffer) => (out += d));
-    child.on('close', (code) => done({ code, out }));
-  });
+/** The compiled bin: run as printed in a folder of its own, with AWS settings the SDK reads from its process's environment. */
+async function bin(args: string[], cwd: string, untilStdout?: RegExp): Promise<{ code: number | null; out: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, AWS_ENDPOINT_URL_CONNECT: emulator.url, AWS_ACCESS_KEY_ID: 'example', AWS_SECRET_ACCESS_KEY: 'example' };
+  delete env.AWS_PROFILE;
+  const r = await spawnCli(args, { cwd, env, onStdout: (out, child) => untilStdout?.test(out) && child.kill('SIGTERM') });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 const substitute = (args: string[]) =>

@@ -1,47 +1,19 @@
 /**
  * The input-defects corpus (test/fixtures/inputs/, described in its README): every bad or awkward
- * input a user really has, run through the compiled CLI and the real SDK against one in-process
- * emulator. Each case states the results rows (line, status, error code), a message fragment and the
+ * input a user really has, run through the command line (the compiled bin for standard input) and
+ * the real SDK against one in-process emulator. Each case states the results rows (line, status, error code), a message fragment and the
  * exit code. Oversized inputs are generated here rather than committed.
  */
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
-import { readResults } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { fileEmulator } from '../emulator.js';
+import { fileTempDir, readResults, ROUTE_FLAGS as route } from '../helpers.js';
+import { cli, spawnCli } from './bin.js';
 
-const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/inputs');
 
-interface Ran {
-  code: number | null;
-  out: string;
-}
-
-function cli(args: string[], stdin?: Buffer): Promise<Ran> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
-    child.on('close', (code) => done({ code, out }));
-    child.stdin.end(stdin);
-  });
-}
-
-// Cases run concurrently: each gets its own folder, removed at the end (helpers' tempDir is per test).
-const dirs: string[] = [];
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator({ rate: 1000, burst: 1000 });
-});
-afterAll(async () => {
-  await emulator.close();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const emulator = fileEmulator({ rate: 1000, burst: 1000 });
 
 type Row = [line: number, status: string, code?: string];
 interface Case {
@@ -124,18 +96,16 @@ const CASES: Case[] = [
   },
 ];
 
-const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
-
 describe.concurrent('input defects corpus', () => {
   it.each(CASES.map((c) => [`${c.file} ${(c.args ?? []).join(' ')}`.trim(), c] as const))('%s', async (_name, c) => {
-    const dir = mkdtempSync(join(tmpdir(), 'ctl-defects-'));
-    dirs.push(dir);
+    const dir = fileTempDir(); // cases run at once: each has its own folder
     const input = join(dir, c.file);
     if (c.make) writeFileSync(input, c.make());
     else copyFileSync(join(FIXTURES, c.file), input);
     const results = join(dir, 'out.results.csv');
     const args = ['run', c.stdin ? '-' : input, '--results', results, '--endpoint', emulator.url, '--rate', '1000', '--burst', '1000', '--log-format', 'json', '--no-progress', ...route, ...(c.args ?? [])];
-    const r = await cli(args, c.stdin ? readFileSync(input) : undefined);
+    const ran = c.stdin ? await spawnCli(args, { stdin: readFileSync(input) }) : await cli(args);
+    const r = { code: ran.code, out: ran.stdout + ran.stderr };
     expect(r.code, r.out).toBe(c.exit);
     if (c.message) expect(r.out).toMatch(c.message);
     if (c.secret) expect(r.out).not.toContain(c.secret);

@@ -1,25 +1,20 @@
 /**
- * Ordinary mistakes, as a user makes them with the compiled bin: each is a clear message and the
+ * Ordinary mistakes, as a user makes them on the command line: each is a clear message and the
  * exit code SPEC.md gives it — never exit 70 with a stack, never a file left behind that blocks the
  * corrected run, never a backfill marked `failed` row by row because the endpoint is wrong.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { runImport } from '../../src/run/run.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
-import { bareAwsEnv, cli, type Ran } from './bin.js';
+import { fileEmulator } from '../emulator.js';
+import { readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
+import { bareAwsEnv, cli, spawnCli, type Ran } from './bin.js';
 
-const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
-
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator({ rate: 500, burst: 50 });
-});
-afterAll(() => emulator.close());
+const emulator = fileEmulator({ rate: 500, burst: 50 });
 
 /** A usage error as SPEC.md wants it: exit 2, one clear line, no stack, nothing of an internal error. */
 function expectUsageError(r: Ran, message: RegExp): void {
@@ -67,9 +62,10 @@ describe('refused before anything runs (exit 2, nothing sent, no file left)', ()
   it('a missing Region or credentials (AWS endpoint) leaves no file; the corrected command then runs', async () => {
     const input = writeCsv(taskRows(3));
     const dir = join(input, '..');
-    const noRegion = await cli(['run', input, ...route], { env: bareAwsEnv() });
+    // The bin: the SDK looks for a Region and credentials in its process's own environment.
+    const noRegion = await spawnCli(['run', input, ...route], { env: bareAwsEnv() });
     expectUsageError(noRegion, /no AWS Region: pass --region, or set AWS_REGION/);
-    const noCredentials = await cli(['run', input, ...route, '--region', 'eu-west-2'], { env: bareAwsEnv() });
+    const noCredentials = await spawnCli(['run', input, ...route, '--region', 'eu-west-2'], { env: bareAwsEnv() });
     expectUsageError(noCredentials, /no usable AWS credentials \(Could not load credentials from any providers\): set them up as for the AWS CLI/);
     expect(readdirSync(dir)).toEqual(['input.csv']);
 
@@ -118,7 +114,7 @@ describe('the end of a run', () => {
       mkdirSync(folder);
       const running = cli(['run', input, '--endpoint', slow.url, ...route, '--summary-json', join(folder, 'summary.json')]);
       // Once the request is at the emulator (held 400 ms there), the folder goes away.
-      while (slow.stats().requests === 0) await new Promise((r) => setTimeout(r, 10));
+      await until(() => slow.stats().requests > 0, 'the request to reach the emulator', { everyMs: 10 });
       rmSync(folder, { recursive: true });
       const r = await running;
       expect(r.code, r.stderr).toBe(0);

@@ -12,10 +12,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { BIN, bareAwsEnv } from './bin.js';
+import { fileEmulator } from '../emulator.js';
 import { tempDir } from '../helpers.js';
 
 const RUNS = Number(process.env.PRINTED_RUNS ?? 4);
@@ -32,11 +32,7 @@ interface Ran {
   stderr: string;
 }
 
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator({ rate: 1000, burst: 1000, latencyMs: 20, faults: { failBefore: 0.15, failAfter: 0.1, seed: 7 } });
-});
-afterAll(() => emulator?.close());
+const emulator = fileEmulator({ rate: 1000, burst: 1000, latencyMs: 20, faults: { failBefore: 0.15, failAfter: 0.1, seed: 7 } });
 
 /** A folder with the input (semicolon-separated), a job file, and `connect-task-loader` on PATH. */
 function world(history: number): { dir: string; input: string; bin: string } {
@@ -91,9 +87,20 @@ function shell(command: string, cwd: string, env: NodeJS.ProcessEnv, term?: stri
           }
         }, 10)
       : undefined;
+    // A command still running after a minute has hung: killed, its exit null, and the transcript says so.
+    let late = false;
+    const limit = setTimeout(() => {
+      late = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 60_000);
     child.on('close', (code) => {
       if (timer) clearInterval(timer);
-      done({ command, code, stdout, stderr });
+      clearTimeout(limit);
+      done({ command, code, stdout, stderr: late ? `${stderr}\n[killed: still running after 60 s]` : stderr });
     });
   });
 }
@@ -119,6 +126,7 @@ describe('every printed command works as printed', () => {
           const check = (r: Ran) => {
             transcript.push(`$ ${r.command}\n→ exit ${r.code}\n${r.stdout}${r.stderr}`);
             expect([2, 70], transcript.join('\n')).not.toContain(r.code);
+            expect(r.stderr, transcript.join('\n')).not.toContain('[killed: still running');
           };
           const quoted = given.args.map((a) => `'${a}'`).join(' ');
           let next: string | undefined;

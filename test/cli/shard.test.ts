@@ -1,20 +1,12 @@
-/** `--shard i/n` and `merge`, through the compiled CLI against the emulator. */
+/** `--shard i/n` and `merge`, through the command line against the emulator. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { expect, it } from 'vitest';
+import { fileEmulator } from '../emulator.js';
+import { readResults, ROUTE_FLAGS as route, taskRows, tempDir, writeCsv } from '../helpers.js';
 import { cli } from './bin.js';
 
-const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
-
-
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator({ rate: 500, burst: 50 });
-});
-afterAll(() => emulator.close());
+const emulator = fileEmulator({ rate: 500, burst: 50 });
 
 it('three shards cover a file exactly once; merge joins them in line order and refuses overlaps', async () => {
   const dir = tempDir();

@@ -1,23 +1,20 @@
 /**
  * How the bin stops: SIGINT, SIGTERM and SIGHUP drain and summarise (exit 3); a second signal a
  * moment after the first — GNU timeout signals the command and then its process group — is the
- * same stop; a second one later leaves at once (exit 130).
+ * same stop; a second one later leaves at once (exit 130). Signals are a process's: each run here
+ * is the compiled bin.
  */
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { fileEmulator } from '../emulator.js';
 import { taskRows, writeCsv } from '../helpers.js';
-import { cli } from './bin.js';
+import { spawnCli } from './bin.js';
 
-let e: Emulator;
-beforeAll(async () => {
-  // Each answer takes 2 s, so a drain lasts long enough for a second signal to land in it.
-  e = await startEmulator({ rate: 1000, burst: 1000, latencyMs: 2_000 });
-});
-afterAll(() => e?.close());
+// Each answer takes 2 s, so a drain lasts long enough for a second signal to land in it.
+const e = fileEmulator({ rate: 1000, burst: 1000, latencyMs: 2_000 });
 
-/** Runs 200 rows at 10/s and sends `signals` (with the pause before each, ms) once the first row is recorded. */
+/** Runs 200 rows at 10/s and sends `signals` (with the pause before each, ms) once the run is under way. */
 async function stopped(signals: [NodeJS.Signals, number][]) {
   const input = writeCsv(taskRows(200));
   let sent = false;
@@ -27,32 +24,14 @@ async function stopped(signals: [NodeJS.Signals, number][]) {
       child.kill(signal);
     }
   };
-  let timer: NodeJS.Timeout | undefined;
-  const r = await cli(['run', input, '--endpoint', e.url, '--rate', '10', '--burst', '1', '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--no-progress', '--log-format', 'json'], {
-    onSpawn: (child) => {
-      // Signalled once the run is under way (its "run started" log line), bounded in time.
-      const started = Date.now();
-      timer = setInterval(() => {
-        if (sent || Date.now() - started > 10_000) return clearInterval(timer);
-        if (stderrOf(child).includes('run started')) {
-          sent = true;
-          clearInterval(timer);
-          void send(child);
-        }
-      }, 20);
+  return spawnCli(['run', input, '--endpoint', e.url, '--rate', '10', '--burst', '1', '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--no-progress', '--log-format', 'json'], {
+    // Signalled once the run is under way: its "run started" log line.
+    onStderr: (stderr, child) => {
+      if (sent || !stderr.includes('run started')) return;
+      sent = true;
+      void send(child);
     },
   });
-  clearInterval(timer);
-  return r;
-}
-
-const stderrs = new WeakMap<ChildProcess, string>();
-function stderrOf(child: ChildProcess): string {
-  if (!stderrs.has(child)) {
-    stderrs.set(child, '');
-    child.stderr!.on('data', (d: Buffer) => stderrs.set(child, stderrs.get(child)! + String(d)));
-  }
-  return stderrs.get(child)!;
 }
 
 describe('signals', () => {

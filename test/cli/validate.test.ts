@@ -4,19 +4,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { fileEmulator } from '../emulator.js';
 import { tempDir, writeCsv } from '../helpers.js';
 import { cli } from './bin.js';
 
-
-
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator();
-});
-afterAll(() => emulator.close());
+const emulator = fileEmulator();
 
 describe('connect-task-loader validate', () => {
   it('prints the mapping, carried columns, warnings, counts, problems and a masked example; no ids needed', async () => {
@@ -62,9 +56,13 @@ describe('connect-task-loader validate', () => {
     expect(bad.code).toBe(2);
     expect(bad.stdout).toContain('Live check: 3 ids asked, 1 missing');
     expect(bad.stdout).toContain(`  missing: ContactFlowId deadbeef-0000-4000-8000-00000000f10e in instance ${DEMO_INSTANCE_ID}`);
+    // No run command is offered for a file whose ids the instance lacks: every such row would fail.
+    expect(bad.stdout).not.toContain('Next: connect-task-loader run');
+    expect(bad.stdout).toContain('the instance does not have an id the rows name');
     const good = await cli(['validate', writeCsv([['Name'], ['a']]), '--check-live', '--endpoint', emulator.url, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID]);
     expect(good.code).toBe(0);
     expect(good.stdout).toContain('Live check: 2 ids asked, 0 missing');
+    expect(good.stdout).toContain('Next: connect-task-loader run');
   });
 
   it('keeps its help to the options that matter when nothing is sent', async () => {

@@ -3,21 +3,18 @@
  * lock, a real CLI run frozen with SIGSTOP while another takes the lock over, a FIFO where the lock
  * goes. The lock module is loaded from the built dist/ in child processes, as the bin loads it.
  */
-import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { describe, expect, it, vi } from 'vitest';
 import { acquireLock } from '../../src/ledger/lock.js';
 import { runImport } from '../../src/run/run.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { testEmulator } from '../emulator.js';
+import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, until, writeCsv } from '../helpers.js';
+import { spawnCli } from '../cli/bin.js';
 
-const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 const LOCK_JS = resolve(import.meta.dirname, '../../dist/ledger/lock.js');
-const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
-const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
 
 /**
  * A process that takes the lock when told "go" and holds it until its stdin ends. It prints
@@ -49,11 +46,21 @@ function contender(results: string): Contender {
     out += d;
     waiters.splice(0).forEach((w) => w());
   });
+  /** The first line starting with `word`; fails the test if none comes within 30 s. */
   const said = async (word: string): Promise<string> => {
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const line = out.split('\n').find((l) => l.startsWith(word));
       if (line) return line;
-      await new Promise<void>((r) => waiters.push(r));
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`the contender did not say "${word}" within 30 s; it said: ${out}`);
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, left);
+        waiters.push(() => {
+          clearTimeout(timer);
+          r();
+        });
+      });
     }
   };
   return { child, said, exited: new Promise((r) => child.on('exit', r)) };
@@ -67,11 +74,6 @@ function plantHolder(results: string, record: object, id = '1-ab'): string {
   return file;
 }
 
-let emulator: Emulator | undefined;
-afterEach(async () => {
-  await emulator?.close();
-  emulator = undefined;
-});
 
 /** Makes a holder record look like a holder on another host not heard from for 10 minutes (stale by the file's age). */
 function elsewhere(record: string): void {
@@ -167,16 +169,14 @@ describe('the run lock', () => {
   });
 
   it('a CLI run frozen (SIGSTOP) past a takeover wakes, writes nothing more, exits 4; a resume finishes exactly', async () => {
-    const e = (emulator = await startEmulator({ rate: 40, burst: 1, latencyMs: 20 }));
+    const e = await testEmulator({ rate: 40, burst: 1, latencyMs: 20 });
     const input = writeCsv(taskRows(60));
     const results = input.replace(/\.csv$/, '.results.csv');
     const args = ['run', input, '--endpoint', e.url, '--rate', '40', '--burst', '1', '--log-level', 'warn', ...routeFlags];
-    const a = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    a.stderr.on('data', (d: Buffer) => (stderr += d));
-    const aExit = new Promise<number | null>((r) => a.on('exit', r));
-    while (e.stats().created < 5) await new Promise((r) => setTimeout(r, 20));
-    a.kill('SIGSTOP');
+    let a: ChildProcess | undefined;
+    const aRan = spawnCli(args, { onSpawn: (child) => (a = child) });
+    await until(() => e.stats().created >= 5, 'the frozen run to create 5 tasks');
+    a!.kill('SIGSTOP');
     // A takeover needs the holder silent for 60 s; faked below with the file's time, so the freeze
     // itself is made to outlast the writer's 200 ms between looks at the lock, as any real one does
     // (and a write under way when the signal came has landed before the rows are counted).
@@ -192,8 +192,9 @@ describe('the run lock', () => {
     b.child.stdin.write('go\n');
     expect(await Promise.race([b.said('won'), b.said('refused')])).toBe('won');
 
-    a.kill('SIGCONT');
-    expect(await aExit).toBe(4);
+    a!.kill('SIGCONT');
+    const { code, stderr } = await aRan;
+    expect(code).toBe(4);
     expect(stderr).toMatch(/lost the lock on .*: another run took it over/);
     expect(stderr).not.toMatch(/internal error|\n\s+at /);
     expect(readResults(results)).toHaveLength(rowsAtFreeze); // nothing written after waking
@@ -215,18 +216,8 @@ describe('the run lock', () => {
     const input = writeCsv(taskRows(2));
     const results = input.replace(/\.csv$/, '.results.csv');
     execFileSync('mkfifo', [`${results}.lock`]);
-    const run = () =>
-      new Promise<{ code: number | null; stderr: string }>((done) => {
-        const child = spawn(process.execPath, [BIN, 'run', input, '--endpoint', 'http://127.0.0.1:9', ...routeFlags], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d));
-        // A hang would be a failure: SIGTERM it after a generous while, and the code shows it.
-        const timer = setTimeout(() => child.kill('SIGTERM'), 20_000);
-        child.on('exit', (code) => {
-          clearTimeout(timer);
-          done({ code, stderr });
-        });
-      });
+    // The bin: a hang would be a failure, so it is killed after a generous while, and the code shows it.
+    const run = () => spawnCli(['run', input, '--endpoint', 'http://127.0.0.1:9', ...routeFlags], { limitMs: 20_000 });
     const fifo = await run();
     expect(fifo.code).toBe(2);
     expect(fifo.stderr).toMatch(/\.lock is in the way of this run's lock: it is not a lock folder of this tool/);

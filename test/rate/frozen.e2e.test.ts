@@ -3,47 +3,35 @@
  * network): every Redis call has a time limit, the run falls back to its own pace and says so, a
  * signal still stops it, and a Redis frozen before the start is refused in seconds.
  */
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
-import { taskRows, writeCsv } from '../helpers.js';
+import { testEmulator } from '../emulator.js';
+import { ROUTE_FLAGS, taskRows, writeCsv } from '../helpers.js';
 import { skipRedis, startRedis, type TestRedis } from '../redis.js';
+import { cli, spawnCli } from '../cli/bin.js';
 
-const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
-const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--log-format', 'json', '--no-progress'];
+const route = [...ROUTE_FLAGS, '--log-format', 'json', '--no-progress'];
 
-/** Runs the bin; `watch` looks at its stderr every 50 ms and may signal it. Resolves with the exit code and output. */
-function cli(args: string[], watch?: (stderr: string, kill: (s: NodeJS.Signals) => void) => void) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = watch && setInterval(() => watch(stderr, (s) => child.kill(s)), 50);
-    child.on('close', (code) => {
-      clearInterval(timer);
-      done({ code, stdout, stderr });
-    });
-  });
+/** Runs the bin (it is signalled); `watch` looks at its stderr every 50 ms while it runs and may signal it. */
+function watched(args: string[], watch: (stderr: string, kill: (s: NodeJS.Signals) => void) => void) {
+  let stderr = '';
+  let timer: NodeJS.Timeout | undefined;
+  const watching = (child: ChildProcess) => (timer = setInterval(() => watch(stderr, (s) => child.kill(s)), 50));
+  return spawnCli(args, { onSpawn: watching, onStderr: (text) => (stderr = text) }).finally(() => clearInterval(timer));
 }
 
 describe.skipIf(skipRedis)('a frozen Redis', () => {
   let redis: TestRedis | undefined;
-  let emulator: Emulator | undefined;
   afterEach(async () => {
     redis?.thaw();
     await redis?.kill();
-    await emulator?.close();
   });
 
   // The hang guard is this test's time limit (30 s): before the connection had a time limit of its
   // own, the run waited for minutes. Its 5 s is a setting (rate/redis.ts), not measured here.
   it('frozen before the start: refused, not waited for; nothing sent', async () => {
     redis = await startRedis();
-    emulator = await startEmulator({ rate: 100, burst: 10 });
+    const emulator = await testEmulator({ rate: 100, burst: 10 });
     redis.freeze();
     const r = await cli(['run', writeCsv(taskRows(5)), ...route, '--endpoint', emulator.url, '--redis', redis.url]);
     expect(r.code).toBe(2);
@@ -53,12 +41,12 @@ describe.skipIf(skipRedis)('a frozen Redis', () => {
 
   it('frozen mid-run: the run says Redis is unreachable and goes on alone; a signal then stops it, and the resume creates each row once', async () => {
     redis = await startRedis();
-    emulator = await startEmulator({ rate: 100, burst: 10 });
+    const emulator = await testEmulator({ rate: 100, burst: 10 });
     const input = writeCsv(taskRows(120));
     let frozen = false;
     let signalled = false;
-    const r = await cli(['run', input, ...route, '--endpoint', emulator.url, '--rate', '20', '--burst', '1', '--redis', redis.url], (stderr, kill) => {
-      if (!frozen && emulator!.stats().created >= 10) {
+    const r = await watched(['run', input, ...route, '--endpoint', emulator.url, '--rate', '20', '--burst', '1', '--redis', redis.url], (stderr, kill) => {
+      if (!frozen && emulator.stats().created >= 10) {
         frozen = true;
         redis!.freeze();
       }

@@ -8,13 +8,11 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
-import { expectPaced, recordRequests, waitFor } from '../pace.js';
+import { readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
+import { expectPaced, recordRequests } from '../pace.js';
 import { skipRedis, startRedis, type TestRedis } from '../redis.js';
 
 const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
-const route = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 
 interface Ran {
   code: number | null;
@@ -90,7 +88,7 @@ describe.skipIf(skipRedis)('shared limiter (Redis)', () => {
       restarted = (async () => {
         await redis!.kill();
         const created = emulator!.stats().created;
-        await waitFor(() => emulator!.stats().created >= created + 30, '30 tasks created while Redis was down');
+        await until(() => emulator!.stats().created >= created + 30, '30 tasks created while Redis was down');
         await redis!.start();
       })();
     });

@@ -4,22 +4,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { statePath } from '../../src/ledger/state.js';
 import { timelinePath, Timeline } from '../../src/observe/timeline.js';
 import { buildReport } from '../../src/report/model.js';
 import { formatReport } from '../../src/report/text.js';
 import { runImport } from '../../src/run/run.js';
+import { fileEmulator } from '../emulator.js';
 import { taskRows, writeCsv } from '../helpers.js';
 import { rmSync } from 'node:fs';
 
-let e: Emulator;
-beforeAll(async () => {
-  e = await startEmulator({ rate: 1000, burst: 1000 });
-});
-afterAll(() => e?.close());
+const e = fileEmulator({ rate: 1000, burst: 1000 });
 
 const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, env: {} };
 

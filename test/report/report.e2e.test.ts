@@ -1,38 +1,20 @@
 /**
- * The morning after, end to end through the compiled bin and the real SDK against the emulator: a run
+ * The morning after, end to end through the command line and the real SDK against the emulator: a run
  * off a terminal (JSON logs, JSON progress lines), its timeline, `report` as text, JSON and HTML — and
- * no Name, Description, attribute or reference value anywhere, at log level trace. The HTML report is
- * rendered in headless Chromium.
+ * no Name, Description, attribute or reference value anywhere, at log level trace; on a terminal too
+ * (the compiled bin in a pseudo-terminal). The HTML report is rendered in headless Chromium.
  */
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
-import { tempDir, writeCsv } from '../helpers.js';
+import { fileEmulator } from '../emulator.js';
+import { fileTempDir, tempDir, writeCsv } from '../helpers.js';
+import { BIN, cli, type Ran } from '../cli/bin.js';
 
-const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 const CHROMIUM = '/usr/bin/chromium';
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd?: string): Promise<Ran> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 /** Markers that must never leave the results file: one per kind of customer data. */
 const MARK = { name: 'NAMEMARK7f3a', description: 'DESCMARK91c2', attribute: 'ATTRMARK55d0', reference: 'REFMARK0b8e' };
@@ -52,7 +34,9 @@ const noMarks = (label: string, text: string) => {
   for (const m of Object.values(MARK)) expect(text.includes(m), `${label} holds ${m}`).toBe(false);
 };
 
-let emulator: Emulator;
+// A quota far below the ceiling asked for: the run's first burst (10) meets a bucket of 2, so the
+// run is throttled, cuts its pace and logs it; 38 requests at 20/s last over a progress interval.
+const emulator = fileEmulator({ rate: 20, burst: 2 });
 let dir: string;
 let results: string;
 let run: Ran;
@@ -60,19 +44,12 @@ let text: Ran;
 let json: Ran;
 let html: string;
 beforeAll(async () => {
-  // A quota far below the ceiling asked for: the run's first burst (10) meets a bucket of 2, so the
-  // run is throttled, cuts its pace and logs it; 38 requests at 20/s last over a progress interval.
-  emulator = await startEmulator({ rate: 20, burst: 2 });
-  dir = mkdtempSync(join(tmpdir(), 'ctl-report-')); // shared by the tests below: helpers' tempDir is per test
+  dir = fileTempDir(); // shared by the tests below
   const input = markedInput(dir);
   results = join(dir, 'night.results.csv');
   run = await cli(['run', input, '--results', results, '--endpoint', emulator.url, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--rate', '100', '--burst', '10', '--log-level', 'trace', '--progress-interval', '1']);
   html = join(dir, 'r.html');
   [text, json] = await Promise.all([cli(['report', results, '--html', html]), cli(['report', results, '--json'])]);
-});
-afterAll(async () => {
-  await emulator.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('a run off a terminal, and its report', () => {

@@ -12,12 +12,10 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/em
 import type { StoredTask } from '../../src/emulator/service.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { rerunImport, runImport } from '../../src/run/run.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, writeCsv } from '../helpers.js';
 import { cli } from '../cli/bin.js';
 import { recordRequests } from '../pace.js';
 
-const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
-const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 const fast = ['--rate', '500', '--burst', '50', '--log-level', 'warn'];
 
 const emulators: Emulator[] = [];

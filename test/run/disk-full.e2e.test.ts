@@ -11,14 +11,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { readLedger } from '../../src/ledger/reader.js';
 import { runImport } from '../../src/run/run.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, writeCsv } from '../helpers.js';
 
 const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
-const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
-const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
 const ROWS = 150;
 const CONCURRENCY = 4;
 

@@ -74,7 +74,9 @@ describe('row workers', () => {
     releaseAll(); // each worker finishes its row; all but one leave before their next
     await settled();
     expect(state.busy).toBe(1);
-    while (!done) {
+    // 40 rows, one finished per round: far more rounds than that is a pool that never ends.
+    for (let round = 0; !done; round++) {
+      expect(round, 'the pool is still not done after 200 rounds of 40 rows').toBeLessThan(200);
       releaseAll();
       await settled();
       expect(state.busy).toBeLessThanOrEqual(1);

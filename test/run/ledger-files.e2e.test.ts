@@ -9,15 +9,11 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { acquireLock } from '../../src/ledger/lock.js';
 import { ResultsWriter } from '../../src/ledger/writer.js';
 import { runImport } from '../../src/run/run.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, writeCsv } from '../helpers.js';
 import { cli } from '../cli/bin.js';
-
-const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
-const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 
 let emulator: Emulator | undefined;
 afterEach(async () => {

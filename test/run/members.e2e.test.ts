@@ -8,12 +8,10 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { runImport } from '../../src/run/run.js';
-import { readResults, tempDir, writeCsv } from '../helpers.js';
+import { readResults, ROUTE as route, tempDir, writeCsv } from '../helpers.js';
 
 const SAMPLES = resolve(import.meta.dirname, '../../samples');
-const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
 
 let emulator: Emulator;
 beforeAll(async () => {

@@ -12,12 +12,10 @@ import { mulberry32 } from '../../src/emulator/random.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { readLedger } from '../../src/ledger/reader.js';
 import { rerunImport, runImport } from '../../src/run/run.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, writeCsv } from '../helpers.js';
 import { recordRequests } from '../pace.js';
 
 const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
-const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
-const routeFlags = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 
 let emulator: Emulator | undefined;
 afterEach(async () => {

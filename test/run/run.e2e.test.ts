@@ -7,12 +7,12 @@ import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { runImport } from '../../src/run/run.js';
 import { ConnectSender, createConnectClient } from '../../src/delivery/send.js';
 import type { SendOutcome, TaskRequest } from '../../src/types.js';
 import type { RunOptions } from '../../src/run/options.js';
-import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { readResults, ROUTE as route, taskRows, tempDir, writeCsv } from '../helpers.js';
 import { expectPaced, recordRequests, recordSends } from '../pace.js';
 
 let emulator: Emulator | undefined;
@@ -25,8 +25,6 @@ async function emulate(options: EmulatorOptions): Promise<Emulator> {
   emulator = await startEmulator(options);
   return emulator;
 }
-
-const route = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
 
 /** Every Attributes.rowId the emulator stored, counted. */
 function tasksPerRow(e: Emulator): Map<string, number> {

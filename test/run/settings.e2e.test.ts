@@ -13,7 +13,7 @@ import { readState } from '../../src/ledger/state.js';
 import { buildReport } from '../../src/report/model.js';
 import { rerunImport, runImport, validateImport } from '../../src/run/run.js';
 import { formatSummary } from '../../src/run/summary.js';
-import { bareAwsEnv, cli } from '../cli/bin.js';
+import { bareAwsEnv, cli, spawnCli } from '../cli/bin.js';
 import { readResults, taskRows, tempDir, writeCsv } from '../helpers.js';
 
 let e: Emulator;
@@ -83,10 +83,11 @@ describe('validate --check-live', () => {
     const dir = tempDir();
     const input = writeCsv(taskRows(2), 'in.csv', dir);
     const args = ['validate', input, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--check-live', '--no-progress'];
-    const noRegion = await cli(args, { env: bareAwsEnv() });
+    // The bin: the SDK looks for a Region and credentials in its process's own environment.
+    const noRegion = await spawnCli(args, { env: bareAwsEnv() });
     expect(noRegion.code).toBe(2);
     expect(noRegion.stderr).toContain('no AWS Region: pass --region');
-    const noCredentials = await cli([...args, '--region', 'eu-west-2'], { env: bareAwsEnv() });
+    const noCredentials = await spawnCli([...args, '--region', 'eu-west-2'], { env: bareAwsEnv() });
     expect(noCredentials.code).toBe(2);
     expect(noCredentials.stderr).toContain('no usable AWS credentials');
     expect(noCredentials.stderr).not.toMatch(/^CredentialsProviderError$/m);
@@ -174,7 +175,7 @@ describe('found by an attack on the settings', () => {
     writeFileSync(join(dir, 'credentials'), '[ops]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n');
     const input = writeCsv(taskRows(2), 'in.csv', dir);
     // The bin, as the SDK reads its credentials file from the process's own environment.
-    const r = await cli(['run', input, '--no-progress'], { env: bareAwsEnv({ AWS_PROFILE: 'ops', AWS_CONFIG_FILE: join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'), ...ids }) });
+    const r = await spawnCli(['run', input, '--no-progress'], { env: bareAwsEnv({ AWS_PROFILE: 'ops', AWS_CONFIG_FILE: join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'), ...ids }) });
     expect(r.code, r.stderr).toBe(0);
     const state = (await readState(join(dir, 'in.results.csv')))!;
     expect([state.identity.endpoint, state.identity.region]).toEqual([e.url.replace(/\/$/, ''), 'eu-west-2']);

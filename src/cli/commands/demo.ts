@@ -7,9 +7,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import type { Command } from 'commander';
+import type { CliIo } from '../io.js';
 import { runWithOperatorOutput } from '../operator.js';
 
-export function addDemoCommand(program: Command, setExit: (code: number) => void): void {
+export function addDemoCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   program
     .command('demo')
     .description('import samples/tasks.csv into an in-process emulator and show the results (what npm start runs)')
@@ -23,10 +24,10 @@ Example:
 
 Exit codes: 1 as expected (two sample rows are invalid on purpose) · 0 only if the sample is changed`,
     )
-    .action(async () => setExit(await demo()));
+    .action(async () => setExit(await demo(io)));
 }
 
-async function demo(): Promise<number> {
+async function demo(io: CliIo): Promise<number> {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
   const outDir = resolve('demo-output');
   const results = join(outDir, 'tasks.results.csv');
@@ -35,7 +36,7 @@ async function demo(): Promise<number> {
   // The emulator's server is loaded by the commands that start one, not by every run's start-up.
   const { startEmulator } = await import('../../emulator/server.js');
   const emulator = await startEmulator({ rate: 10, burst: 5 });
-  process.stdout.write(`Emulator on ${emulator.url} (quota 10/s, burst 5). Importing samples/tasks.csv…\n`);
+  io.stdout.write(`Emulator on ${emulator.url} (quota 10/s, burst 5). Importing samples/tasks.csv…\n`);
   try {
     // No environment: the demo is the same on every machine.
     const code = await runWithOperatorOutput(
@@ -50,12 +51,14 @@ async function demo(): Promise<number> {
         burst: 5,
         logLevel: 'warn',
       },
-      {},
+      { ...io, env: {} },
     );
     const stats = emulator.stats();
-    process.stdout.write(
-      `Emulator: ${stats.created} tasks created, ${stats.throttled} requests throttled.\n` +
-        `Two rows of the sample are invalid on purpose; see Result.ErrorMessage in ${results}\n`,
+    io.stdout.write(
+      `Emulator: ${stats.created} tasks created, ${stats.throttled} request${stats.throttled === 1 ? '' : 's'} throttled.\n` +
+        `Two rows of the sample are invalid on purpose; see Result.ErrorMessage in ${results}\n` +
+        `The demo's emulator has stopped with it: to try the Next command, start one in another terminal\n` +
+        `(connect-task-loader emulator --port 4566) and give the command --endpoint http://127.0.0.1:4566.\n`,
     );
     return code;
   } finally {

@@ -4,9 +4,13 @@ import type { EmulatorOptions } from '../../emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { UsageError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
 import { collect, integer, nonNegative, port, positive, probability, whole } from '../parsers.js';
 
-export function addEmulatorCommand(program: Command, setExit: (code: number) => void): void {
+/** Signals that stop the emulator. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+export function addEmulatorCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   program
     .command('emulator')
     .description('start the local StartTaskContact emulator in the foreground (real SDK and AWS CLI work against it)')
@@ -53,16 +57,20 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in u
         throw listenError(err, o.port, o.host);
       });
       // Listen before saying where we are: a SIGTERM sent on reading the address must stop us cleanly.
-      const stopped = new Promise<void>((done) => {
-        process.once('SIGINT', done);
-        process.once('SIGTERM', done);
-      });
-      process.stdout.write(
-        `StartTaskContact emulator on ${emulator.url} (quota ${o.rate}/s, burst ${o.burst})\n` +
-          (o.instance.length ? '' : `Instance ${DEMO_INSTANCE_ID}, contact flow ${DEMO_CONTACT_FLOW_ID}\n`) +
-          `Stats: ${emulator.url}/__emulator/stats · Ctrl-C to stop\n`,
-      );
-      await stopped;
+      let stop = () => {};
+      const stopped = new Promise<void>((done) => (stop = done));
+      for (const signal of STOP_SIGNALS) process.once(signal, stop);
+      try {
+        io.stdout.write(
+          `StartTaskContact emulator on ${emulator.url} (quota ${o.rate}/s, burst ${o.burst})\n` +
+            (o.instance.length ? '' : `Instance ${DEMO_INSTANCE_ID}, contact flow ${DEMO_CONTACT_FLOW_ID}\n`) +
+            `Stats: ${emulator.url}/__emulator/stats · Ctrl-C to stop\n`,
+        );
+        await stopped;
+      } finally {
+        // The other signal's listener too: nothing of the command stays behind in the process.
+        for (const signal of STOP_SIGNALS) process.off(signal, stop);
+      }
       await emulator.close();
       setExit(EXIT.ok);
     });

@@ -1,4 +1,5 @@
 /** `merge <results.csv…> --results <out.csv>`: shard results (or a run and its reruns) into one file. */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RunConfig } from '../../config/resolve.js';
 import { UsageError } from '../../errors.js';
@@ -6,11 +7,12 @@ import { addSettingOptions, givenFlags } from '../options.js';
 import { mergeResults } from '../../ledger/merge.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { EXIT } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
 
-export function addMergeCommand(program: Command, setExit: (code: number) => void): void {
+export function addMergeCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   const cmd = program
     .command('merge')
-    .argument('<results.csv...>', 'results files of one input: its shards, or a run and its reruns (reruns after the run)')
+    .argument('<results.csv...>', 'results files of one input: its shards, or a run and its reruns, in any order')
     .description('join results files of one input into one complete results file ordered by Result.Line')
     .addHelpText(
       'after',
@@ -32,13 +34,13 @@ Examples:
       --results samples/tasks.merged.csv`,
     );
   addSettingOptions(cmd, 'merge').action(async (files: string[], _flags: unknown, self: Command) => {
-      const flags = RunConfig.layered({ command: 'merge', input: files[0]!, flags: givenFlags(self, 'merge'), env: process.env }, {}, undefined, undefined);
+      const flags = RunConfig.layered({ command: 'merge', input: files[0]!, flags: givenFlags(self, 'merge'), env: io.env }, {}, undefined, undefined);
       const results = flags.get('results');
       if (!results) throw new UsageError('merge needs --results <out.csv>: the merged results file (it must not exist yet)');
       const s = await mergeResults(files, results);
-      process.stdout.write(
+      io.stdout.write(
         `Merged ${s.files} files: ${s.rows} rows — ${s.created} created, ${s.failed} failed, ${s.invalid} invalid` +
-          `${s.superseded ? ` (${s.superseded} rows replaced by a rerun's)` : ''}\nResults: ${s.results}\n`,
+          `${s.superseded ? ` (${s.superseded} rows replaced by a rerun's)` : ''}\nResults: ${resolve(s.results)}\n`,
       );
       setExit(s.rows > 0 && s.created === s.rows ? EXIT.ok : EXIT.rowsFailed);
     });

@@ -1,6 +1,7 @@
 /** `report <results.csv…>`: what a run did, from its results file(s) and the timeline beside them. */
 import type { Command } from 'commander';
 import { RunConfig } from '../../config/resolve.js';
+import type { CliIo } from '../io.js';
 import { addSettingOptions, givenFlags } from '../options.js';
 import { renderHtml } from '../../report/html.js';
 import { buildReport } from '../../report/model.js';
@@ -22,14 +23,14 @@ Examples:
 Exit codes: 0 every row created · 1 some rows failed or invalid · 2 a file cannot be read or is not a
             results file · 3 the run did not finish (resume it) · 70 internal error`;
 
-export function addReportCommand(program: Command, setExit: (code: number) => void): void {
+export function addReportCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   const cmd = program
     .command('report')
     .argument('<results.csv...>', 'results files of runs (or reruns)')
     .description('summarise results file(s): counts, failures by code, invalid rows by rule, rate, next command; --html for a page')
     .addHelpText('after', HELP);
   addSettingOptions(cmd, 'report').action(async (files: string[], _flags: unknown, self: Command) => {
-      const flags = RunConfig.layered({ command: 'report', input: files[0]!, flags: givenFlags(self, 'report'), env: process.env }, {}, undefined, undefined);
+      const flags = RunConfig.layered({ command: 'report', input: files[0]!, flags: givenFlags(self, 'report'), env: io.env }, {}, undefined, undefined);
       const html = flags.get('html');
       // The page replaces only an earlier page: never a results file, its run's files, an input or anything else.
       if (html) {
@@ -40,7 +41,7 @@ export function addReportCommand(program: Command, setExit: (code: number) => vo
       for (const file of files) reports.push(await buildReport(file));
       const exitCode = Math.max(...reports.map((r) => r.exitCode));
       if (html) await writeOutput(html, renderHtml(reports), 'HTML report');
-      process.stdout.write(flags.get('json') ? `${reportJson(reports, exitCode)}\n` : `${reports.map(formatReport).join('\n\n')}\n${html ? `\nHTML report: ${html}\n` : ''}`);
+      io.stdout.write(flags.get('json') ? `${reportJson(reports, exitCode)}\n` : `${reports.map(formatReport).join('\n\n')}\n${html ? `\nHTML report: ${html}\n` : ''}`);
       setExit(exitCode);
     });
 }

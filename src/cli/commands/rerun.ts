@@ -1,9 +1,10 @@
 /** `rerun <results.csv>`: send again the rows of a results file that did not succeed. */
 import type { Command } from 'commander';
+import type { CliIo } from '../io.js';
 import { runWithOperatorOutput } from '../operator.js';
 import { addSettingOptions, givenFlags } from '../options.js';
 
-export function addRerunCommand(program: Command, setExit: (code: number) => void): void {
+export function addRerunCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   addSettingOptions(program.command('rerun').argument('<results.csv>', 'the results file of an earlier run (or rerun)'), 'rerun')
     .description('send again the rows of a results file that failed; rows that succeeded are copied, not sent')
     .addHelpText(
@@ -26,5 +27,5 @@ Exit codes: 0 all created · 1 some rows still failed or invalid · 2 usage or u
             3 interrupted, run again with --resume · 4 another run holds the results file
             70 internal error (a bug) · 130 stopped at once by a second Ctrl-C`,
     )
-    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('rerun', input, givenFlags(cmd, 'rerun'), process.env)));
+    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('rerun', input, givenFlags(cmd, 'rerun'), io)));
 }

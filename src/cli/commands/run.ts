@@ -1,6 +1,7 @@
 /** `run <input>`: import rows, one StartTaskContact per record, a results row for each. */
 import type { Command } from 'commander';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
+import type { CliIo } from '../io.js';
 import { runWithOperatorOutput } from '../operator.js';
 import { addSettingOptions, givenFlags } from '../options.js';
 
@@ -34,9 +35,9 @@ Exit codes: 0 all created · 1 some rows failed or invalid · 2 usage or unreada
             3 interrupted, run again with --resume · 4 another run holds the results file
             70 internal error (a bug: please report it) · 130 stopped at once by a second Ctrl-C (--resume)`;
 
-export function addRunCommand(program: Command, setExit: (code: number) => void): void {
+export function addRunCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   addSettingOptions(program.command('run').argument('<input>', 'CSV file, - for standard input, or a .csv.gz file'), 'run')
     .description('import rows: one StartTaskContact per record, a results row for each')
     .addHelpText('after', EXAMPLES)
-    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('run', input, givenFlags(cmd, 'run'), process.env)));
+    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('run', input, givenFlags(cmd, 'run'), io)));
 }

@@ -1,10 +1,11 @@
 /** `validate <input>`: map and validate every row, write the planned results, send nothing; report what would happen. */
 import type { Command } from 'commander';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
+import type { CliIo } from '../io.js';
 import { runWithOperatorOutput } from '../operator.js';
 import { addSettingOptions, givenFlags } from '../options.js';
 
-export function addValidateCommand(program: Command, setExit: (code: number) => void): void {
+export function addValidateCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   addSettingOptions(program.command('validate').argument('<input>', 'CSV file, - or .csv.gz'), 'validate')
     .description('map and validate every row, write the results file as planned, and report what a run would do; send nothing (run --dry-run)')
     .addHelpText(
@@ -21,7 +22,7 @@ connect:DescribeQuickConnect); --endpoint, --region and --profile say where.
 In a nightly job: connect-task-loader validate x.csv --job x.job.json --check-live && connect-task-loader run …
 `+VALIDATE_HELP,
     )
-    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('validate', input, givenFlags(cmd, 'validate'), process.env)));
+    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('validate', input, givenFlags(cmd, 'validate'), io)));
 }
 
 const VALIDATE_HELP = `
