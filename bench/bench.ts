@@ -27,6 +27,9 @@ interface ChildResult {
   wallMs: number;
   /** In-flight cap over the run, "median/last" (automatic concurrency). */
   concurrency?: string;
+  /** Scenario 9: the lowest pace before the quota was raised, and seconds from the raise to 90 % of the ceiling. */
+  lowPace?: number;
+  recoverSeconds?: number | null;
 }
 
 function makeInput(rows: number): string {
@@ -211,6 +214,18 @@ if (want('6')) {
   } finally {
     redis.close();
   }
+}
+
+process.stderr.write('9. a quota raised mid-run: emulator 20 rps, raised to 100 once 100 rows are created; --rate 100\n');
+if (want('9')) {
+  // The cut finds the free share (the quota, with nobody else on it); once the other caller goes the
+  // pace climbs 5 % of the ceiling a second, so from 20 to 90 takes 14 s (15 s measured: throttles
+  // still in flight at the raise cut once more).
+  const r = await withEmulator(['--rate', '20', '--burst', '5'], (url) => child(['raise', makeInput(1200), url, '100', '5', '100', '100']));
+  const low = r.lowPace! / 20;
+  report('9 quota raised mid-run', 'lowest pace before the raise / quota', low, '≤ 1.5', low <= 1.5, `${r.lowPace!.toFixed(1)} requests/s; ${r.throttled} of ${r.requests} requests throttled`);
+  const back = r.recoverSeconds ?? Infinity;
+  report('9 quota raised mid-run', 'seconds from the raise to 90 % of the ceiling', back, '≤ 18', back <= 18, `${r.created} created, ${r.failed} failed`);
 }
 
 process.stderr.write('7. ledger scale: rerun of a 2,000,000-row and a 20,000-row results file (1 in 1,000 failed)\n');

@@ -4,6 +4,7 @@
  *   node child.js bare|adaptive <input> <endpoint> <concurrency>
  *   node child.js user <input> <endpoint> [workers=50]
  *   node child.js rerun <results.csv> <rerun results.csv>   (endpoint, routing: the results file's run state)
+ *   node child.js raise <input> <endpoint> <ceiling> <burst> <raise at created> <new quota>
  * Prints one JSON line: { cpuMs, maxRssMb, wallMs, created, failed, requests, throttled }.
  */
 import { createReadStream } from 'node:fs';
@@ -42,6 +43,38 @@ async function ours() {
   const sorted = [...concurrencySeen].sort((a, b) => a - b);
   const inFlight = `${sorted[Math.floor(sorted.length / 2)] ?? '-'}/${concurrencySeen.at(-1) ?? '-'}`;
   return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled, concurrency: inFlight, concurrencySteps: steps.join(' ') };
+}
+
+/**
+ * `raise`: a run told a ceiling above the emulator's quota, which is raised mid-run (the account's other
+ * caller goes away) once `raise at` rows are created. Adds the lowest pace before the raise, and the
+ * seconds from the raise until the pace is back at 90 % of the ceiling (null: it never was).
+ */
+async function raise() {
+  const [ceiling, burst, raiseAt, quota] = rest.slice(0, 4).map(Number) as [number, number, number, number];
+  let raisedAt: number | undefined;
+  let recoveredAt: number | undefined;
+  let lowPace = ceiling;
+  const summary = await runImport({
+    input: input!,
+    results: join(mkdtempSync(join(tmpdir(), 'ctl-bench-')), 'results.csv'),
+    endpoint,
+    rate: ceiling,
+    burst,
+    instanceId: DEMO_INSTANCE_ID,
+    contactFlowId: DEMO_CONTACT_FLOW_ID,
+    onProgress: (p) => {
+      const now = performance.now();
+      if (raisedAt === undefined) {
+        lowPace = Math.min(lowPace, p.rate);
+        if (p.stats.rows.created < raiseAt) return;
+        raisedAt = now;
+        void fetch(`${endpoint}/__emulator/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rate: quota, burst }) });
+      } else if (recoveredAt === undefined && p.rate >= 0.9 * ceiling) recoveredAt = now;
+    },
+  });
+  const recoverSeconds = raisedAt !== undefined && recoveredAt !== undefined ? (recoveredAt - raisedAt) / 1000 : null;
+  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled, lowPace, recoverSeconds };
 }
 
 /** `rerun` of a results file (`input`); its third argument is where the rerun writes. Unthrottled. */
@@ -145,7 +178,7 @@ const concurrencySeen: number[] = [];
 /** Each change of the in-flight cap: "seconds:cap". */
 const steps: string[] = [];
 const cpu0 = process.cpuUsage();
-const counts = mode === 'bare' ? await bare(false) : mode === 'adaptive' ? await bare(true) : mode === 'user' ? await user() : mode === 'rerun' ? await rerun() : await ours();
+const counts = mode === 'bare' ? await bare(false) : mode === 'adaptive' ? await bare(true) : mode === 'user' ? await user() : mode === 'rerun' ? await rerun() : mode === 'raise' ? await raise() : await ours();
 const cpu = process.cpuUsage(cpu0);
 process.stdout.write(
   `${JSON.stringify({

@@ -95,6 +95,12 @@ export class TaskService {
   private readonly chains = new Map<string, number>();
   readonly tasks: StoredTask[] = [];
   private tasksPerToken = new Map<string, number>();
+  /**
+   * Told of each StartTaskContact request as it arrives, before the throttle: its number (from 1) and
+   * the time (`performance.now()`, ms). For programs that run the emulator in-process and watch the
+   * pace of what reaches it, or act at a known point of a run (stop the client after the n-th request).
+   */
+  onRequest?: (n: number, at: number) => void;
   private readonly counters: Omit<EmulatorStats, 'tasks' | 'maxTasksPerToken' | 'rate' | 'burst'> = {
     requests: 0, created: 0, replayed: 0, throttled: 0, errors: {}, faults: { failBefore: 0, failAfter: 0, resetAfter: 0 },
   };
@@ -132,6 +138,7 @@ export class TaskService {
   /** The throttle is applied on arrival, before any other work, as a front-door quota is. */
   admit(): Answer | undefined {
     this.counters.requests++;
+    this.onRequest?.(this.counters.requests, performance.now());
     if (this.bucket.tryTake()) return undefined;
     this.counters.throttled++;
     return this.error(429, 'ThrottlingException', 'Rate exceeded');

@@ -8,25 +8,32 @@ import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { fileEmulator } from '../emulator.js';
-import { taskRows, writeCsv } from '../helpers.js';
+import { taskRows, until, writeCsv } from '../helpers.js';
 import { spawnCli } from './bin.js';
 
-// Each answer takes 2 s, so a drain lasts long enough for a second signal to land in it.
-const e = fileEmulator({ rate: 1000, burst: 1000, latencyMs: 2_000 });
+// Answers take `latencyMs` (per test), so a drain lasts long enough for a second signal to land in it.
+const e = fileEmulator({ rate: 1000, burst: 1000 });
 
-/** Runs 200 rows at 10/s and sends `signals` (with the pause before each, ms) once the run is under way. */
-async function stopped(signals: [NodeJS.Signals, number][]) {
+/**
+ * Runs 200 rows at 10/s, each answered after `latencyMs`, and sends `signals` once the run is under
+ * way (its "run started" log line), each after its pause (ms); a pause marked `afterStopping` counts
+ * from the run's saying it is stopping, i.e. from when it took the first signal, not from the send.
+ */
+async function stopped(latencyMs: number, signals: [NodeJS.Signals, number, 'afterStopping'?][]) {
+  e.configure({ latencyMs });
   const input = writeCsv(taskRows(200));
+  let stderr = '';
   let sent = false;
   const send = async (child: ChildProcess) => {
-    for (const [signal, pause] of signals) {
+    for (const [signal, pause, from] of signals) {
+      if (from) await until(() => stderr.includes('stopping: finishing requests in flight'), 'the run to say it is stopping');
       await new Promise((r) => setTimeout(r, pause));
       child.kill(signal);
     }
   };
   return spawnCli(['run', input, '--endpoint', e.url, '--rate', '10', '--burst', '1', '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--no-progress', '--log-format', 'json'], {
-    // Signalled once the run is under way: its "run started" log line.
-    onStderr: (stderr, child) => {
+    onStderr: (text, child) => {
+      stderr = text;
       if (sent || !stderr.includes('run started')) return;
       sent = true;
       void send(child);
@@ -36,19 +43,21 @@ async function stopped(signals: [NodeJS.Signals, number][]) {
 
 describe('signals', () => {
   it.each([['SIGINT'], ['SIGTERM'], ['SIGHUP']] as [NodeJS.Signals][])('%s drains, summarises and exits 3', async (signal) => {
-    const r = await stopped([[signal, 300]]);
+    const r = await stopped(500, [[signal, 300]]);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout).toMatch(/^Interrupted: \d+ of 200 rows/m);
   });
 
   it('two SIGTERMs at once (timeout(1)) are one stop: drained and summarised', async () => {
-    const r = await stopped([['SIGTERM', 300], ['SIGTERM', 5]]);
+    const r = await stopped(500, [['SIGTERM', 300], ['SIGTERM', 5]]);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout).toMatch(/^Interrupted: \d+ of 200 rows/m);
   });
 
   it('a second Ctrl-C after a moment stops at once (exit 130)', async () => {
-    const r = await stopped([['SIGINT', 300], ['SIGINT', 1_200]]);
+    // 1.2 s after the run took the first (the same stop ends 1 s after it, by the run's clock), while
+    // requests sent before it are still out: answers take 3 s.
+    const r = await stopped(3_000, [['SIGINT', 300], ['SIGINT', 1_200, 'afterStopping']]);
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain('SIGINT again: stopping now');
   });

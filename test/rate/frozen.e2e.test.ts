@@ -27,17 +27,17 @@ describe.skipIf(skipRedis)('a frozen Redis', () => {
     await redis?.kill();
   });
 
-  it('frozen before the start: refused within seconds, nothing sent', async () => {
+  // The hang guard is this test's time limit (30 s): before the connection had a time limit of its
+  // own, the run waited for minutes. Its 5 s is a setting (rate/redis.ts), not measured here.
+  it('frozen before the start: refused, not waited for; nothing sent', async () => {
     redis = await startRedis();
     const emulator = await testEmulator({ rate: 100, burst: 10 });
     redis.freeze();
-    const started = Date.now();
     const r = await cli(['run', writeCsv(taskRows(5)), ...route, '--endpoint', emulator.url, '--redis', redis.url]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(no answer/);
-    expect(Date.now() - started).toBeLessThan(30_000); // bounded, not a timing target: unbounded it hung for minutes
     expect(emulator.stats().requests).toBe(0);
-  }, 60_000);
+  }, 30_000);
 
   it('frozen mid-run: the run says Redis is unreachable and goes on alone; a signal then stops it, and the resume creates each row once', async () => {
     redis = await startRedis();

@@ -34,8 +34,9 @@ const noMarks = (label: string, text: string) => {
   for (const m of Object.values(MARK)) expect(text.includes(m), `${label} holds ${m}`).toBe(false);
 };
 
-// A quota below the ceiling asked for: the run is throttled, cuts its pace and logs it.
-const emulator = fileEmulator({ rate: 10, burst: 2 });
+// A quota far below the ceiling asked for: the run's first burst (10) meets a bucket of 2, so the
+// run is throttled, cuts its pace and logs it; 38 requests at 20/s last over a progress interval.
+const emulator = fileEmulator({ rate: 20, burst: 2 });
 let dir: string;
 let results: string;
 let run: Ran;
@@ -46,7 +47,7 @@ beforeAll(async () => {
   dir = fileTempDir(); // shared by the tests below
   const input = markedInput(dir);
   results = join(dir, 'night.results.csv');
-  run = await cli(['run', input, '--results', results, '--endpoint', emulator.url, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--rate', '20', '--burst', '2', '--log-level', 'trace', '--progress-interval', '1']);
+  run = await cli(['run', input, '--results', results, '--endpoint', emulator.url, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--rate', '100', '--burst', '10', '--log-level', 'trace', '--progress-interval', '1']);
   html = join(dir, 'r.html');
   [text, json] = await Promise.all([cli(['report', results, '--html', html]), cli(['report', results, '--json'])]);
 });
@@ -57,7 +58,7 @@ describe('a run off a terminal, and its report', () => {
     const logs = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; progress?: Record<string, number>; code?: string; reason?: string; line?: number });
     const progress = logs.filter((l) => l.msg === 'progress');
     expect(progress.length).toBeGreaterThanOrEqual(1);
-    expect(progress[0]!.progress).toMatchObject({ done: expect.any(Number), created: expect.any(Number), ceiling: 20, throttled: expect.any(Number) });
+    expect(progress[0]!.progress).toMatchObject({ done: expect.any(Number), created: expect.any(Number), ceiling: 100, throttled: expect.any(Number) });
     expect(logs.some((l) => /rate cut/.test(l.msg))).toBe(true);
     const rows = logs.filter((l) => l.msg === 'row not created');
     expect(rows.every((l) => l.level === 40)).toBe(true);
@@ -70,7 +71,7 @@ describe('a run off a terminal, and its report', () => {
     const path = `${results}.timeline.jsonl`;
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines[0]).toMatchObject({ start: 'run', ceiling: 20 });
+    expect(lines[0]).toMatchObject({ start: 'run', ceiling: 100 });
     expect(lines.at(-1)).toMatchObject({ end: 'completed', created: 34 });
     expect(lines.some((l) => l.event === 'cut')).toBe(true);
   });
@@ -81,7 +82,7 @@ describe('a run off a terminal, and its report', () => {
     expect(text.stdout).toMatch(/4 {2}ResourceNotFoundException {2}\(lines 11, 21, 31, 41\)|4 {2}ResourceNotFoundException {2}\(lines [\d, ]+\)/);
     expect(text.stdout).toContain('column "Name": is required  (line 8)');
     expect(text.stdout).toContain('column "Name": must be at most 1024 characters  (line 9)');
-    expect(text.stdout).toMatch(/Rate: [\d.]+ tasks\/s created by these runs \(ceiling 20\/s\) · \d+ requests, \d+ throttled/);
+    expect(text.stdout).toMatch(/Rate: [\d.]+ tasks\/s created by these runs \(ceiling 100\/s\) · \d+ requests, \d+ throttled/);
     expect(text.stdout).toContain(`Next: connect-task-loader rerun ${results}`);
     const parsed = JSON.parse(json.stdout) as { exitCode: number; reports: { rows: object; failures: { key: string; count: number; lines: number[] }[]; run: { throttled: number } }[] };
     expect(parsed.exitCode).toBe(1);
@@ -100,10 +101,12 @@ describe('a run off a terminal, and its report', () => {
     noMarks('report --json', json.stdout + json.stderr);
     noMarks('html', readFileSync(html, 'utf8'));
     expect(statSync(html).mode & 0o777).toBe(0o600);
-    // And on a terminal: the progress line and pretty logs, through a pseudo-terminal.
+    // And on a terminal: the progress line and pretty logs, through a pseudo-terminal (unthrottled:
+    // the pace is not the point here).
+    emulator.configure({ rate: 1000, burst: 1000 });
     const again = join(dir, 'tty.results.csv');
     const input = markedInput(tempDir());
-    const tty = await promisify(execFile)('script', ['-qec', `${process.execPath} ${BIN} run '${input.replace(/'/g, `'\\''`)}' --results ${again} --endpoint ${emulator.url} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --rate 20 --log-level trace`, '/dev/null'], { env: { ...process.env, COLUMNS: '100' } }).catch((err: { stdout: string }) => err);
+    const tty = await promisify(execFile)('script', ['-qec', `${process.execPath} ${BIN} run '${input.replace(/'/g, `'\\''`)}' --results ${again} --endpoint ${emulator.url} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --rate 1000 --log-level trace`, '/dev/null'], { env: { ...process.env, COLUMNS: '100' } }).catch((err: { stdout: string }) => err);
     expect(tty.stdout).toMatch(/40\/40 rows 100%/);
     noMarks('terminal', tty.stdout);
   });

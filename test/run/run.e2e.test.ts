@@ -13,6 +13,7 @@ import { ConnectSender, createConnectClient } from '../../src/delivery/send.js';
 import type { SendOutcome, TaskRequest } from '../../src/types.js';
 import type { RunOptions } from '../../src/run/options.js';
 import { readResults, ROUTE as route, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { expectPaced, recordRequests, recordSends } from '../pace.js';
 
 let emulator: Emulator | undefined;
 afterEach(async () => {
@@ -43,20 +44,23 @@ function expectEachRowOnce(e: Emulator, rows: number): void {
 }
 
 describe('run against the emulator', () => {
-  // A tight quota (burst 5) paced at 200 rps: every row once whatever the pace; the pace itself is
-  // measured by the benchmark (npm run bench), not here.
-  it('creates 2,000 tasks at 200 rps / burst 5, each exactly once, one results row per record', async () => {
+  // A tight quota (burst 5) paced at 200 rps: every row once whatever the pace, and never faster than
+  // the tokens allow. How close to the quota it runs is measured by the benchmark (npm run bench).
+  it('creates 400 tasks at 200 rps / burst 5, each exactly once, one results row per record, never faster than its tokens', async () => {
     const e = await emulate({ rate: 200, burst: 5 });
-    const input = writeCsv(taskRows(2000));
-    const summary = await runImport({ input, endpoint: e.url, rate: 200, burst: 5, ...route });
+    const sent = recordSends(e.url);
+    const input = writeCsv(taskRows(400));
+    const summary = await runImport({ input, endpoint: e.url, rate: 200, burst: 5, sender: sent.sender, ...route });
 
-    expect(summary.rows).toMatchObject({ total: 2000, created: 2000, failed: 0, invalid: 0 });
-    expect(e.stats().tasks).toBe(2000);
-    expectEachRowOnce(e, 2000);
+    expect(summary.rows).toMatchObject({ total: 400, created: 400, failed: 0, invalid: 0 });
+    expect(e.stats().tasks).toBe(400);
+    expectEachRowOnce(e, 400);
+    expect(sent.times).toHaveLength(summary.requests);
+    expectPaced(sent.times, { rate: 200, burst: 5 });
 
     const results = readResults(summary.results);
-    expect(results).toHaveLength(2000);
-    expect(new Set(results.map((r) => r['Result.Line'])).size).toBe(2000);
+    expect(results).toHaveLength(400);
+    expect(new Set(results.map((r) => r['Result.Line'])).size).toBe(400);
     for (const r of results) {
       expect(r['Result.Status']).toBe('created');
       expect(r['Result.ContactId']).toMatch(/^[0-9a-f-]{36}$/);
@@ -71,30 +75,22 @@ describe('run against the emulator', () => {
     expect(statSync(summary.results).mode & 0o777).toBe(0o600);
   });
 
-  it('survives 5 % failures after creation and 2 % connection resets: still 2,000 tasks, none twice', async () => {
-    const e = await emulate({ rate: 200, burst: 5, faults: { failAfter: 0.05, resetAfter: 0.02, seed: 42 } });
-    const input = writeCsv(taskRows(2000));
-    const summary = await runImport({ input, endpoint: e.url, rate: 200, burst: 5, ...route });
+  it('survives 5 % failures after creation and 2 % connection resets: still one task per row, none twice', async () => {
+    // Seeded: only a row's first creating request draws the faults (a resend is a replay), so the
+    // counts are the same on every run and every machine.
+    const e = await emulate({ rate: 500, burst: 5, faults: { failAfter: 0.05, resetAfter: 0.02, seed: 42 } });
+    const input = writeCsv(taskRows(600));
+    const summary = await runImport({ input, endpoint: e.url, rate: 500, burst: 5, ...route });
 
     const stats = e.stats();
-    expect(stats.faults.failAfter).toBeGreaterThan(50);
-    expect(stats.faults.resetAfter).toBeGreaterThan(15);
-    expect(summary.rows).toMatchObject({ created: 2000, failed: 0 });
+    expect(stats.faults.failAfter).toBeGreaterThan(0);
+    expect(stats.faults.resetAfter).toBeGreaterThan(0);
+    expect(summary.rows).toMatchObject({ created: 600, failed: 0 });
     expect(summary.unknownOutcomes).toBe(stats.faults.resetAfter);
-    expect(stats.tasks).toBe(2000);
+    expect(stats.tasks).toBe(600);
     expect(stats.replayed).toBeGreaterThanOrEqual(stats.faults.failAfter + stats.faults.resetAfter);
-    expectEachRowOnce(e, 2000);
-    expect(readResults(summary.results)).toHaveLength(2000);
-  });
-
-  it('loses no row to a throttling storm: the quota is a tenth of the ceiling', async () => {
-    const e = await emulate({ rate: 5, burst: 5 });
-    const input = writeCsv(taskRows(60));
-    const summary = await runImport({ input, endpoint: e.url, rate: 50, burst: 5, ...route });
-    expect(summary.rows).toMatchObject({ created: 60, failed: 0 });
-    expect(summary.throttled).toBeGreaterThan(0);
-    expect(summary.finalRate).toBeLessThan(50);
-    expectEachRowOnce(e, 60);
+    expectEachRowOnce(e, 600);
+    expect(readResults(summary.results)).toHaveLength(600);
   });
 
   it('records invalid rows with line, column and rule, and never sends them', async () => {
@@ -196,17 +192,19 @@ describe('--deadline through garbage collections', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const e = await emulate({ rate: 20, burst: 5 });
+    // 200 rows at 20/s take 10 s at the very least: only the deadline can end the run before.
     const input = writeCsv(taskRows(200));
     let collections = 0;
     const summary = await runImport({
       input, endpoint: e.url, rate: 20, burst: 5, ...route, deadlineSeconds: 1.5,
+      // Progress ticks every 250 ms from the start, so before the deadline is due.
       onProgress: () => {
         if (collections++ < 4) gc();
       },
     });
-    expect(collections).toBeGreaterThan(1);
+    expect(collections).toBeGreaterThanOrEqual(1);
     expect(summary.interrupted).toBe(true);
-    expect(summary.rows.created).toBeLessThan(100);
+    expect(summary.rows.created).toBeLessThan(200);
     expectEachRowOnce(e, summary.rows.created);
   });
 });
@@ -215,23 +213,22 @@ describe('row workers', () => {
   it('a row waiting to retry holds back no other row, and requests in flight never pass the cap', async () => {
     const e = await emulate({ rate: 1000, burst: 1000 });
     const input = writeCsv(taskRows(60));
-    // The real SDK over the wire; row 1's first four attempts fail before they leave (a lost
-    // connection, as the SDK reports it), so it backs off four times (up to 3.75 s in all).
+    // The real SDK over the wire; row 1's attempts fail before they leave (a lost connection, as the
+    // SDK reports it) until every other row is created: one slot, so the others can only have gone
+    // while row 1 waited to retry. Were row 1 holding them back, it would run out of attempts.
     const real = new ConnectSender(createConnectClient({ endpoint: e.url, maxSockets: 8, requestTimeoutMs: 5000 }));
     let inFlight = 0;
     let most = 0;
     let row1Attempts = 0;
-    const createdBeforeRow1 = { count: -1 };
     const sender = {
       startTask: async (request: TaskRequest): Promise<SendOutcome> => {
         inFlight++;
         most = Math.max(most, inFlight);
         try {
-          if (request.Attributes?.rowId === '1' && ++row1Attempts <= 4) {
-            await new Promise((r) => setTimeout(r, 5));
-            return { kind: 'transient', code: 'ECONNRESET', message: 'socket hang up', answered: false };
+          if (request.Attributes?.rowId === '1') {
+            row1Attempts++;
+            if (e.stats().tasks < 59) return { kind: 'transient', code: 'ECONNRESET', message: 'socket hang up', answered: false };
           }
-          if (request.Attributes?.rowId === '1') createdBeforeRow1.count = e.stats().tasks;
           return await real.startTask(request);
         } finally {
           inFlight--;
@@ -239,59 +236,79 @@ describe('row workers', () => {
       },
       destroy: () => real.destroy(),
     };
-    const summary = await runImport({ input, endpoint: e.url, rate: 1000, burst: 1000, concurrency: 1, sender, ...route });
+    // Up to 11 resends: their random waits (each up to 250 ms · 2^n) add up to far more than the others need.
+    const summary = await runImport({ input, endpoint: e.url, rate: 1000, burst: 1000, concurrency: 1, maxAttempts: 12, sender, ...route });
     expect(summary.rows).toMatchObject({ total: 60, created: 60, failed: 0 });
-    expect(row1Attempts).toBe(5);
+    expect(row1Attempts).toBeGreaterThan(1);
     expect(most).toBe(1);
-    // Every other row went out while row 1 waited (each wait is random: the last alone may be short).
-    expect(createdBeforeRow1.count).toBeGreaterThanOrEqual(50);
     expectEachRowOnce(e, 60);
+    expect(e.service.tasks.at(-1)!.Attributes!.rowId).toBe('1');
   });
 });
 
 describe('an outage does not spread across the file', () => {
-  it('while every request fails, only about two windows of rows are in play: the rest wait instead of using up their attempts', async () => {
-    // A brownout: every request answers 500 for the first second, at a pace far above what two
-    // slots need. Rows waiting to retry start workers for other rows, but only a window's worth.
+  it('while every request fails, only two windows of rows are in play: the rest wait instead of using up their attempts', async () => {
+    // A brownout: the first 45 requests answer 500, at a pace far above what two slots need. Rows
+    // waiting to retry start workers for other rows, but only a window's worth: at most 2 × 2 rows
+    // have been sent and not yet settled at any moment. Rows read at the pace instead would each
+    // spend their attempts in the outage.
     const e = await emulate({ rate: 1000, burst: 1000, faults: { failBefore: 1 } });
+    recordRequests(e, (n) => n === 45 && e.configure({ faults: { failBefore: 0 } }));
     const input = writeCsv(taskRows(300));
-    const healed = setTimeout(() => e.configure({ faults: { failBefore: 0 } }), 1000);
-    try {
-      const summary = await runImport({ input, endpoint: e.url, rate: 1000, burst: 1000, concurrency: 2, maxAttempts: 3, ...route });
-      expect(summary.rows.total).toBe(300);
-      expect(summary.rows.created + summary.rows.failed).toBe(300);
-      // Each failed row used its 3 attempts in the outage, with at most 4 rows in play at once
-      // (a 250 + 500 ms retry wait at most): a few dozen at the very worst, not hundreds.
-      expect(summary.rows.failed).toBeLessThanOrEqual(40);
-    } finally {
-      clearTimeout(healed);
-    }
+    const real = new ConnectSender(createConnectClient({ endpoint: e.url, maxSockets: 8, requestTimeoutMs: 5000 }));
+    const attempts = new Map<string, number>();
+    const inPlay = new Set<string>();
+    let most = 0;
+    const sender = {
+      startTask: async (request: TaskRequest): Promise<SendOutcome> => {
+        const token = request.ClientToken!;
+        const n = (attempts.get(token) ?? 0) + 1;
+        attempts.set(token, n);
+        inPlay.add(token);
+        most = Math.max(most, inPlay.size);
+        const outcome = await real.startTask(request);
+        if (outcome.kind !== 'transient' || n === 3) inPlay.delete(token); // settled: created, or out of attempts
+        return outcome;
+      },
+      destroy: () => real.destroy(),
+    };
+    const summary = await runImport({ input, endpoint: e.url, rate: 1000, burst: 1000, concurrency: 2, maxAttempts: 3, sender, ...route });
+    expect(summary.rows.total).toBe(300);
+    expect(summary.rows.created + summary.rows.failed).toBe(300);
+    expect(summary.rows.failed).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(4);
     expect(e.stats().maxTasksPerToken).toBe(1);
   });
 });
 
 describe('rate control and refusals over the wire', () => {
-  it('drops the rate after throttles and climbs back when the quota is raised mid-run', async () => {
-    const e = await emulate({ rate: 5, burst: 5 });
-    const input = writeCsv(taskRows(400));
-    const rates: { created: number; rate: number }[] = [];
+  it('a throttling storm (the quota a tenth of the ceiling), then the quota raised mid-run: the pace is cut, no row is lost, nothing goes faster than the ceiling', async () => {
+    // How far the pace falls and how fast it climbs back are the rate control's arithmetic
+    // (test/rate/adaptive.test.ts, with a clock of its own) and the benchmark's measurements.
+    const e = await emulate({ rate: 20, burst: 5 });
+    const sent = recordSends(e.url);
+    const input = writeCsv(taskRows(100));
+    const cuts: number[] = [];
     let raised = false;
     const summary = await runImport({
-      input, endpoint: e.url, rate: 50, burst: 5, ...route,
+      input, endpoint: e.url, rate: 200, burst: 5, sender: sent.sender, ...route,
+      logger: { info: (o, msg) => msg?.startsWith('throttled: rate cut') && cuts.push(e.stats().created), warn() {}, debug() {} },
       onProgress: (p) => {
-        rates.push({ created: p.stats.rows.created, rate: p.rate });
-        // Once the run has settled on the small quota, the other caller goes away.
+        // Once the run has been throttled, the account's other caller goes away.
         if (!raised && p.stats.rows.created >= 40) {
           raised = true;
-          e.configure({ rate: 50 });
+          e.configure({ rate: 1000, burst: 1000 });
         }
       },
     });
-    expect(summary.rows).toMatchObject({ created: 400, failed: 0 });
-    const low = Math.min(...rates.filter((r) => r.created >= 20 && r.created < 40).map((r) => r.rate));
-    expect(low).toBeLessThan(15);
-    expect(Math.max(...rates.filter((r) => r.created > 40).map((r) => r.rate))).toBeGreaterThan(40);
-    expectEachRowOnce(e, 400);
+    expect(summary.rows).toMatchObject({ created: 100, failed: 0 });
+    expect(summary.throttled).toBeGreaterThan(0);
+    expect(summary.throttled).toBe(e.stats().throttled);
+    expect(cuts.length).toBeGreaterThan(0);
+    expect(raised).toBe(true);
+    expectEachRowOnce(e, 100);
+    expect(sent.times).toHaveLength(summary.requests);
+    expectPaced(sent.times, { rate: 200, burst: 5 });
   });
 
   it('fails 402 rows with the code and message: the 12-per-PreviousContactId cap never clears', async () => {
