@@ -7,16 +7,15 @@
  *   node child.js raise <input> <endpoint> <ceiling> <burst> <raise at created> <new quota>
  * Prints one JSON line: { cpuMs, maxRssMb, wallMs, created, failed, requests, throttled }.
  */
-import { createReadStream } from 'node:fs';
-import { parse } from 'csv-parse';
-import pLimit from 'p-limit';
-import { ConnectClient, StartTaskContactCommand } from '@aws-sdk/client-connect';
-import { rerunImport, runImport } from '../src/run/run.js';
-import { ConnectSender, createConnectClient } from '../src/delivery/send.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
-import { mkdtempSync } from 'node:fs';
+import { createReadStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConnectClient, StartTaskContactCommand } from '@aws-sdk/client-connect';
+import { parse } from 'csv-parse';
+import pLimit from 'p-limit';
+import { ConnectSender, createConnectClient } from '../src/delivery/send.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
+import { rerunImport, runImport } from '../src/run/run.js';
 
 const [mode, input, endpoint, ...rest] = process.argv.slice(2);
 
@@ -35,14 +34,22 @@ async function ours() {
     contactFlowId: DEMO_CONTACT_FLOW_ID,
     onProgress: (p) => {
       if (firstRequestMs === undefined && p.stats.requests > 0) firstRequestMs = performance.now() - started;
-      if (p.concurrency !== concurrencySeen.at(-1)) steps.push(`${((performance.now() - started) / 1000).toFixed(1)}s:${p.concurrency}`);
+      if (p.concurrency !== concurrencySeen.at(-1))
+        steps.push(`${((performance.now() - started) / 1000).toFixed(1)}s:${p.concurrency}`);
       concurrencySeen.push(p.concurrency);
     },
   });
   // The in-flight cap over the run, sampled at each progress tick (250 ms): median and last.
   const sorted = [...concurrencySeen].sort((a, b) => a - b);
   const inFlight = `${sorted[Math.floor(sorted.length / 2)] ?? '-'}/${concurrencySeen.at(-1) ?? '-'}`;
-  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled, concurrency: inFlight, concurrencySteps: steps.join(' ') };
+  return {
+    created: summary.rows.created,
+    failed: summary.rows.failed,
+    requests: summary.requests,
+    throttled: summary.throttled,
+    concurrency: inFlight,
+    concurrencySteps: steps.join(' '),
+  };
 }
 
 /**
@@ -69,18 +76,34 @@ async function raise() {
         lowPace = Math.min(lowPace, p.rate);
         if (p.stats.rows.created < raiseAt) return;
         raisedAt = now;
-        void fetch(`${endpoint}/__emulator/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rate: quota, burst }) });
+        void fetch(`${endpoint}/__emulator/config`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ rate: quota, burst }),
+        });
       } else if (recoveredAt === undefined && p.rate >= 0.9 * ceiling) recoveredAt = now;
     },
   });
   const recoverSeconds = raisedAt !== undefined && recoveredAt !== undefined ? (recoveredAt - raisedAt) / 1000 : null;
-  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled, lowPace, recoverSeconds };
+  return {
+    created: summary.rows.created,
+    failed: summary.rows.failed,
+    requests: summary.requests,
+    throttled: summary.throttled,
+    lowPace,
+    recoverSeconds,
+  };
 }
 
 /** `rerun` of a results file (`input`); its third argument is where the rerun writes. Unthrottled. */
 async function rerun() {
   const summary = await rerunImport({ input: input!, results: endpoint, rate: 1_000_000, burst: 1_000_000 });
-  return { created: summary.rows.created, failed: summary.rows.failed, requests: summary.requests, throttled: summary.throttled };
+  return {
+    created: summary.rows.created,
+    failed: summary.rows.failed,
+    requests: summary.requests,
+    throttled: summary.throttled,
+  };
 }
 
 /**
@@ -98,7 +121,10 @@ async function bare(adaptive: boolean) {
           credentials: { accessKeyId: 'EMULATOR', secretAccessKey: 'x' },
           retryMode: 'adaptive',
           maxAttempts: 10,
-          requestHandler: { httpsAgent: { maxSockets: concurrency }, httpAgent: { maxSockets: concurrency, keepAlive: true } },
+          requestHandler: {
+            httpsAgent: { maxSockets: concurrency },
+            httpAgent: { maxSockets: concurrency, keepAlive: true },
+          },
         }),
       )
     : new ConnectSender(createConnectClient({ endpoint, maxSockets: concurrency, requestTimeoutMs: 15_000 }));
@@ -141,8 +167,14 @@ async function bare(adaptive: boolean) {
  */
 async function user() {
   const workers = Number(rest[0] ?? 50);
-  const client = new ConnectClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'EMULATOR', secretAccessKey: 'x' } });
-  const records = (createReadStream(input!).pipe(parse({ bom: true, columns: true })) as AsyncIterable<Record<string, string>>)[Symbol.asyncIterator]();
+  const client = new ConnectClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'EMULATOR', secretAccessKey: 'x' },
+  });
+  const records = (
+    createReadStream(input!).pipe(parse({ bom: true, columns: true })) as AsyncIterable<Record<string, string>>
+  )[Symbol.asyncIterator]();
   let created = 0;
   let failed = 0;
   const worker = async () => {
@@ -178,7 +210,18 @@ const concurrencySeen: number[] = [];
 /** Each change of the in-flight cap: "seconds:cap". */
 const steps: string[] = [];
 const cpu0 = process.cpuUsage();
-const counts = mode === 'bare' ? await bare(false) : mode === 'adaptive' ? await bare(true) : mode === 'user' ? await user() : mode === 'rerun' ? await rerun() : mode === 'raise' ? await raise() : await ours();
+const counts =
+  mode === 'bare'
+    ? await bare(false)
+    : mode === 'adaptive'
+      ? await bare(true)
+      : mode === 'user'
+        ? await user()
+        : mode === 'rerun'
+          ? await rerun()
+          : mode === 'raise'
+            ? await raise()
+            : await ours();
 const cpu = process.cpuUsage(cpu0);
 process.stdout.write(
   `${JSON.stringify({

@@ -8,12 +8,19 @@
 import { once } from 'node:events';
 import { createWriteStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
 import { EMULATOR_REGION } from '../src/aws.js';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
 import { STATE_VERSION, writeState } from '../src/ledger/state.js';
 import { RESULT_COLUMNS } from '../src/ledger/writer.js';
 
-type Report = (scenario: string, measure: string, value: number, target: string, ok: boolean | null, detail: string) => void;
+type Report = (
+  scenario: string,
+  measure: string,
+  value: number,
+  target: string,
+  ok: boolean | null,
+  detail: string,
+) => void;
 
 interface Measured {
   created: number;
@@ -57,9 +64,23 @@ export async function ledgerScale({ work, report, withEmulator, child }: LedgerS
   const large = await measure(2_000_000);
   const resent = 2_000_000 / FAILED_EVERY;
   const ratio = large.maxRssMb / small.maxRssMb;
-  report('7 ledger scale', 'peak RSS rerun 2 M / 20 k', ratio, '≤ 1.3', ratio <= 1.3, `${large.maxRssMb.toFixed(0)} MB vs ${small.maxRssMb.toFixed(0)} MB`);
+  report(
+    '7 ledger scale',
+    'peak RSS rerun 2 M / 20 k',
+    ratio,
+    '≤ 1.3',
+    ratio <= 1.3,
+    `${large.maxRssMb.toFixed(0)} MB vs ${small.maxRssMb.toFixed(0)} MB`,
+  );
   const copied = (2_000_000 - resent) / (large.wallMs / 1000);
-  report('7 ledger scale', 'rows/s copied, rerun of 2 M', copied, '≥ 40,000', copied >= 40_000, `${(large.wallMs / 1000).toFixed(1)} s, ${large.requests} requests for the ${resent} failed rows, ${large.failed} still failed, ${(large.cpuMs / 1000).toFixed(1)} s CPU`);
+  report(
+    '7 ledger scale',
+    'rows/s copied, rerun of 2 M',
+    copied,
+    '≥ 40,000',
+    copied >= 40_000,
+    `${(large.wallMs / 1000).toFixed(1)} s, ${large.requests} requests for the ${resent} failed rows, ${large.failed} still failed, ${(large.cpuMs / 1000).toFixed(1)} s CPU`,
+  );
 }
 
 /** A results file of `rows` rows, shaped like the bench's inputs (a multi-line quoted cell included). */

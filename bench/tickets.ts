@@ -37,14 +37,26 @@ const emulator = await startEmulator({ rate: 100_000, burst: 1000 });
 const started = performance.now();
 try {
   const summary = await runImport({
-    input, results: join(work, 'tickets.results.csv'), job: JOB, endpoint: emulator.url, rate: 100_000, burst: 1000,
-    instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID,
+    input,
+    results: join(work, 'tickets.results.csv'),
+    job: JOB,
+    endpoint: emulator.url,
+    rate: 100_000,
+    burst: 1000,
+    instanceId: DEMO_INSTANCE_ID,
+    contactFlowId: DEMO_CONTACT_FLOW_ID,
   });
   const seconds = (performance.now() - started) / 1000;
   const { rows } = summary;
-  check(rows.total === n && rows.created === n && rows.failed === 0 && rows.invalid === 0, `rows: ${JSON.stringify(rows)}, expected ${n} created`);
+  check(
+    rows.total === n && rows.created === n && rows.failed === 0 && rows.invalid === 0,
+    `rows: ${JSON.stringify(rows)}, expected ${n} created`,
+  );
   const stats = emulator.stats();
-  check(stats.tasks === n && stats.maxTasksPerToken === 1, `emulator: ${stats.tasks} tasks, at most ${stats.maxTasksPerToken} per token`);
+  check(
+    stats.tasks === n && stats.maxTasksPerToken === 1,
+    `emulator: ${stats.tasks} tasks, at most ${stats.maxTasksPerToken} per token`,
+  );
 
   const tasks = emulator.service.tasks;
   check(new Set(tasks.map((t) => t.Attributes?.ticketId)).size === n, 'tasks do not name every ticket once');
@@ -54,14 +66,23 @@ try {
       check(false, `a task names no ticket of the input (${t.Attributes?.ticketId})`);
       continue;
     }
-    check(t.Name === `${row['Ticket Subject']} (ticket ${row['Ticket ID']})`, `ticket ${row['Ticket ID']}: Name ${JSON.stringify(t.Name)}`);
-    check(t.Description === row['Ticket Description'], `ticket ${row['Ticket ID']}: Description differs from the input`);
+    check(
+      t.Name === `${row['Ticket Subject']} (ticket ${row['Ticket ID']})`,
+      `ticket ${row['Ticket ID']}: Name ${JSON.stringify(t.Name)}`,
+    );
+    check(
+      t.Description === row['Ticket Description'],
+      `ticket ${row['Ticket ID']}: Description differs from the input`,
+    );
   }
 
   const results = parse(readFileSync(summary.results), { columns: true }) as Record<string, string>[];
   check(results.length === n, `${results.length} results rows for ${n} tickets`);
   const columns = Object.keys(source[0] ?? {});
-  check(JSON.stringify(Object.keys(results[0] ?? {}).slice(0, columns.length)) === JSON.stringify(columns), 'the results file does not start with the input columns, in order');
+  check(
+    JSON.stringify(Object.keys(results[0] ?? {}).slice(0, columns.length)) === JSON.stringify(columns),
+    'the results file does not start with the input columns, in order',
+  );
   let line = 2;
   const lineOf = new Map<string, number>();
   for (const r of source) {
@@ -70,8 +91,14 @@ try {
   }
   for (const r of results) {
     const row = byId.get(r['Ticket ID'] ?? '');
-    check(row !== undefined && columns.every((c) => r[c] === row[c]), `ticket ${r['Ticket ID']}: a carried column differs from the input`);
-    check(Number(r['Result.Line']) === lineOf.get(r['Ticket ID'] ?? ''), `ticket ${r['Ticket ID']}: Result.Line ${r['Result.Line']}, the record starts on line ${lineOf.get(r['Ticket ID'] ?? '')}`);
+    check(
+      row !== undefined && columns.every((c) => r[c] === row[c]),
+      `ticket ${r['Ticket ID']}: a carried column differs from the input`,
+    );
+    check(
+      Number(r['Result.Line']) === lineOf.get(r['Ticket ID'] ?? ''),
+      `ticket ${r['Ticket ID']}: Result.Line ${r['Result.Line']}, the record starts on line ${lineOf.get(r['Ticket ID'] ?? '')}`,
+    );
   }
   const braces = source.filter((r) => r['Ticket Description']!.includes('{{')).length;
   const multiline = source.filter((r) => r['Ticket Description']!.includes('\n')).length;

@@ -26,5 +26,6 @@ export function isLoopback(endpoint: string | undefined): boolean {
  * prints nothing and this does nothing; drop it with Node 20 support. Call before creating a client.
  */
 export function quietSdkNodeWarning(): void {
-  if (Number(process.versions.node.split('.')[0]) < 22) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  if (Number(process.versions.node.split('.')[0]) < 22)
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }

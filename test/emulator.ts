@@ -3,7 +3,7 @@
  * (`fileEmulator`), or one for a single test (`testEmulator`).
  */
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/server.js';
+import { type Emulator, type EmulatorOptions, startEmulator } from '../src/emulator/server.js';
 
 /**
  * An emulator started before the file's first test and closed after its last. Call it at the top
@@ -20,7 +20,10 @@ export function fileEmulator(options: EmulatorOptions = {}): Emulator {
   });
   return new Proxy({} as Emulator, {
     get(_, key) {
-      if (!started) throw new Error(`the file's emulator is not running here (read its ${String(key)} in a test or a hook after fileEmulator's)`);
+      if (!started)
+        throw new Error(
+          `the file's emulator is not running here (read its ${String(key)} in a test or a hook after fileEmulator's)`,
+        );
       const value: unknown = Reflect.get(started, key);
       return typeof value === 'function' ? value.bind(started) : value;
     },

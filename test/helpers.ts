@@ -44,7 +44,13 @@ export function writeCsv(rows: string[][], name = 'input.csv', dir = tempDir()):
 export function taskRows(count: number): string[][] {
   const rows: string[][] = [['Name', 'Description', 'Attributes.rowId', 'References.ticket.URL', 'Notes']];
   for (let i = 1; i <= count; i++) {
-    rows.push([`Task ${i}`, `Line one of ${i}\nline "two", with a comma`, String(i), `https://crm.example.com/t/${i}`, `note ${i}`]);
+    rows.push([
+      `Task ${i}`,
+      `Line one of ${i}\nline "two", with a comma`,
+      String(i),
+      `https://crm.example.com/t/${i}`,
+      `note ${i}`,
+    ]);
   }
   return rows;
 }
@@ -62,7 +68,11 @@ const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
  * Waits until `done()` holds, looking every `everyMs`; past `withinMs` it fails the test saying what
  * it waited for, instead of hanging until the test's time limit.
  */
-export async function until(done: () => boolean, what: string, { withinMs = 30_000, everyMs = 20 } = {}): Promise<void> {
+export async function until(
+  done: () => boolean,
+  what: string,
+  { withinMs = 30_000, everyMs = 20 } = {},
+): Promise<void> {
   const deadline = Date.now() + withinMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`gave up after ${withinMs / 1000} s waiting for ${what}`);

@@ -7,9 +7,10 @@
  * of its requests were throttled, how close it came to the quota: the benchmark measures those
  * (npm run bench).
  */
-import type { Emulator } from '../src/emulator/server.js';
+
 import { MAX_AUTO_CONCURRENCY } from '../src/delivery/concurrency.js';
 import { ConnectSender, createConnectClient, type TaskSender } from '../src/delivery/send.js';
+import type { Emulator } from '../src/emulator/server.js';
 
 /**
  * A run's sender as a run makes it (the real SDK over HTTP), noting when each request is handed to it:
@@ -17,7 +18,9 @@ import { ConnectSender, createConnectClient, type TaskSender } from '../src/deli
  * `performance.now()`, ms.
  */
 export function recordSends(endpoint: string): { sender: TaskSender; times: number[] } {
-  const real = new ConnectSender(createConnectClient({ endpoint, maxSockets: MAX_AUTO_CONCURRENCY, requestTimeoutMs: 15_000 }));
+  const real = new ConnectSender(
+    createConnectClient({ endpoint, maxSockets: MAX_AUTO_CONCURRENCY, requestTimeoutMs: 15_000 }),
+  );
   const times: number[] = [];
   const sender: TaskSender = {
     startTask: (request) => {
@@ -65,7 +68,7 @@ export function expectPaced(times: number[], limit: PaceLimit): void {
     for (let j = i + burst; j < times.length; j++) {
       const k = j - i + 1;
       const span = times[j]! - times[i]!;
-      const least = (((k - burst) / rate) * 1000 * (1 - slack)) - graceMs;
+      const least = ((k - burst) / rate) * 1000 * (1 - slack) - graceMs;
       if (span < least) {
         throw new Error(
           `requests ${i + 1}–${j + 1} (${k} of ${times.length}) went within ${span.toFixed(1)} ms: ` +

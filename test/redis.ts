@@ -3,7 +3,7 @@
  * `.ci/run` installs Debian's redis-server and sets CTL_REQUIRE_REDIS=1, which makes these tests
  * required; elsewhere, without redis-server, they are skipped with a plain message.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 
 const BINARY = process.env.REDIS_SERVER ?? 'redis-server';
@@ -12,7 +12,10 @@ export const redisInstalled = spawnSync(BINARY, ['--version']).status === 0;
 export const redisRequired = process.env.CTL_REQUIRE_REDIS === '1';
 /** Skip (with a message) or fail, as the environment asks. */
 export const skipRedis = !redisInstalled && !redisRequired;
-if (skipRedis) process.stderr.write('redis-server not found: the shared-limiter tests are skipped (set CTL_REQUIRE_REDIS=1 to require them)\n');
+if (skipRedis)
+  process.stderr.write(
+    'redis-server not found: the shared-limiter tests are skipped (set CTL_REQUIRE_REDIS=1 to require them)\n',
+  );
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -43,7 +46,17 @@ export async function startRedis(password?: string): Promise<TestRedis> {
   let child: ChildProcess | undefined;
   const start = () =>
     new Promise<void>((resolve, reject) => {
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])];
+      const args = [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...(password ? ['--requirepass', password] : []),
+      ];
       const c = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       let out = '';

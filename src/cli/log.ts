@@ -2,8 +2,8 @@
  * Operator logs: pretty on a terminal, JSON lines otherwise, always on stderr (stdout is the summary).
  * Row content never reaches a log call; the redact list is a second line of defence.
  */
-import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import type { Writable } from 'node:stream';
+import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 
 type LogFormat = 'json' | 'pretty';
@@ -20,17 +20,44 @@ export interface LogOptions {
 }
 
 const REDACT_PATHS = [
-  'request', '*.request', 'Name', '*.Name', 'Description', '*.Description', 'Attributes', '*.Attributes',
-  'References', '*.References', 'credentials', '*.credentials', 'secretAccessKey', '*.secretAccessKey', 'redis', '*.redis',
+  'request',
+  '*.request',
+  'Name',
+  '*.Name',
+  'Description',
+  '*.Description',
+  'Attributes',
+  '*.Attributes',
+  'References',
+  '*.References',
+  'credentials',
+  '*.credentials',
+  'secretAccessKey',
+  '*.secretAccessKey',
+  'redis',
+  '*.redis',
 ];
 
 export function createLogger(options: LogOptions = {}): Logger {
-  const base = { level: options.level ?? 'info', base: undefined, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  const base = {
+    level: options.level ?? 'info',
+    base: undefined,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  };
   const stderr = options.stderr ?? process.stderr;
   if ((options.format ?? 'json') === 'json') {
     // The process's own stderr is written to synchronously by descriptor: nothing is lost at exit.
     return pino(base, stderr === process.stderr ? pino.destination({ dest: 2, sync: true }) : stderr);
   }
   const destination = options.stream ?? stderr;
-  return pino(base, pretty({ destination, sync: true, colorize: options.colorize ?? process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' }));
+  return pino(
+    base,
+    pretty({
+      destination,
+      sync: true,
+      colorize: options.colorize ?? process.stderr.isTTY,
+      ignore: 'pid,hostname',
+      translateTime: 'HH:MM:ss',
+    }),
+  );
 }

@@ -2,10 +2,11 @@
  * What an operator sees around a run: logs (pretty on a terminal, JSON off it), the progress bar,
  * signal handling (first signal drains, second leaves at once), the summary and the exit code.
  */
-import type { Progress } from '../run/options.js';
-import { rerunImport, runImport, validateImport } from '../run/run.js';
+
 import { RunConfig, type Settings } from '../config/resolve.js';
+import type { Progress } from '../run/options.js';
 import { formatPlan } from '../run/plan.js';
+import { rerunImport, runImport, validateImport } from '../run/run.js';
 import { formatSummary, type Summary } from '../run/summary.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -21,7 +22,12 @@ const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const SAME_STOP_MS = 1_000;
 
 /** Sets up logs and progress, runs the import, prints the summary; returns the exit code. */
-export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate', input: string, flags: Settings, io: CliIo): Promise<number> {
+export async function runWithOperatorOutput(
+  command: 'run' | 'rerun' | 'validate',
+  input: string,
+  flags: Settings,
+  io: CliIo,
+): Promise<number> {
   const { env, stdout, stderr } = io;
   // The operator's own settings, flag > environment > default, before anything is logged.
   const operator = RunConfig.layered({ command, input, flags, env }, {}, undefined, undefined);
@@ -31,7 +37,13 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
   if (summaryJson) checkSummaryPath(summaryJson, operator.from('summaryJson'));
   const tty = io.isTTY;
   const progress = showProgress && tty && logFormat !== 'json' ? new TerminalProgress(stderr) : undefined;
-  const logger = createLogger({ level: operator.get('logLevel'), format: logFormat ?? (tty ? 'pretty' : 'json'), stderr, colorize: tty, stream: progress?.logStream });
+  const logger = createLogger({
+    level: operator.get('logLevel'),
+    format: logFormat ?? (tty ? 'pretty' : 'json'),
+    stderr,
+    colorize: tty,
+    stream: progress?.logStream,
+  });
   // Off a terminal the journal gets a progress line now and then instead of a redrawn line.
   const journal = showProgress && !progress ? new JsonProgress(logger, operator.get('progressInterval')!) : undefined;
   const onProgress = progress ?? journal;
@@ -64,31 +76,46 @@ export async function runWithOperatorOutput(command: 'run' | 'rerun' | 'validate
   }
 
   async function runAndReport(): Promise<number> {
-  let summary: Summary;
-  try {
-    const settings: Record<string, unknown> = { ...flags };
-    for (const key of OPERATOR_KEYS) delete settings[key];
-    const outputs = summaryJson ? [{ path: summaryJson, flag: operator.from('summaryJson') }] : [];
-    const full = { ...settings, input, env, ...(io.stdin ? { stdin: io.stdin } : {}), outputs, logger, signal: controller.signal, onProgress: onProgress && ((p: Progress) => onProgress.update(p)) };
-    summary = await (command === 'rerun' ? rerunImport(full) : command === 'validate' ? validateImport(full) : runImport(full));
-  } finally {
-    progress?.stop();
-  }
-  if (summary.plan) stdout.write(formatPlan(summary.plan));
-  stdout.write(`${formatSummary(summary)}\n`);
-  const unwritten = summaryJson && (await writeSummaryFile(summaryJson, summary));
-  if (unwritten) stderr.write(`connect-task-loader: ${unwritten}\n`);
-  if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0) return EXIT.usage;
-  if (summary.unreachable) return EXIT.interrupted;
-  if (summary.fatalError) return summary.rows.created === 0 ? EXIT.usage : EXIT.interrupted;
-  // Already done is only a success when that run created every row: cron must not report a night
-  // with failed rows as fine the next time it runs.
-  if (summary.alreadyDone) return summary.rows.failed + summary.rows.invalid > 0 ? EXIT.rowsFailed : EXIT.ok;
-  if (summary.interrupted) {
-    stdout.write(`Interrupted. Run the same command again with --resume to finish: rows already recorded are skipped.\n`);
-    return EXIT.interrupted;
-  }
-  return summary.rows.failed + summary.rows.invalid > 0 || summary.inputError ? EXIT.rowsFailed : EXIT.ok;
+    let summary: Summary;
+    try {
+      const settings: Record<string, unknown> = { ...flags };
+      for (const key of OPERATOR_KEYS) delete settings[key];
+      const outputs = summaryJson ? [{ path: summaryJson, flag: operator.from('summaryJson') }] : [];
+      const full = {
+        ...settings,
+        input,
+        env,
+        ...(io.stdin ? { stdin: io.stdin } : {}),
+        outputs,
+        logger,
+        signal: controller.signal,
+        onProgress: onProgress && ((p: Progress) => onProgress.update(p)),
+      };
+      summary = await (command === 'rerun'
+        ? rerunImport(full)
+        : command === 'validate'
+          ? validateImport(full)
+          : runImport(full));
+    } finally {
+      progress?.stop();
+    }
+    if (summary.plan) stdout.write(formatPlan(summary.plan));
+    stdout.write(`${formatSummary(summary)}\n`);
+    const unwritten = summaryJson && (await writeSummaryFile(summaryJson, summary));
+    if (unwritten) stderr.write(`connect-task-loader: ${unwritten}\n`);
+    if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0)
+      return EXIT.usage;
+    if (summary.unreachable) return EXIT.interrupted;
+    if (summary.fatalError) return summary.rows.created === 0 ? EXIT.usage : EXIT.interrupted;
+    // Already done is only a success when that run created every row: cron must not report a night
+    // with failed rows as fine the next time it runs.
+    if (summary.alreadyDone) return summary.rows.failed + summary.rows.invalid > 0 ? EXIT.rowsFailed : EXIT.ok;
+    if (summary.interrupted) {
+      stdout.write(
+        `Interrupted. Run the same command again with --resume to finish: rows already recorded are skipped.\n`,
+      );
+      return EXIT.interrupted;
+    }
+    return summary.rows.failed + summary.rows.invalid > 0 || summary.inputError ? EXIT.rowsFailed : EXIT.ok;
   }
 }
-

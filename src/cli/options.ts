@@ -5,9 +5,16 @@
  * command line are handed on: the environment, the earlier run and the job file are resolved in
  * config/resolve.ts, where each value's origin is kept.
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Settings } from '../config/resolve.js';
-import { helpOf, setting, settingsOf, SettingValueError, type CommandName, type SettingKey } from '../config/settings.js';
+import {
+  type CommandName,
+  helpOf,
+  type SettingKey,
+  SettingValueError,
+  setting,
+  settingsOf,
+} from '../config/settings.js';
 
 export function addSettingOptions(cmd: Command, command: CommandName): Command {
   for (const key of settingsOf(command)) cmd.addOption(optionOf(key, command));

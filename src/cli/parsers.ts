@@ -15,7 +15,8 @@ export const whole = (name: string) => (v: string) => {
 
 export const nonNegative = (name: string) => (v: string) => {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || v.trim() === '') throw new InvalidArgumentError(`${name} must be a number of at least 0`);
+  if (!Number.isFinite(n) || n < 0 || v.trim() === '')
+    throw new InvalidArgumentError(`${name} must be a number of at least 0`);
   return n;
 };
 

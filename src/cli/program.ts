@@ -8,17 +8,19 @@ import { LoaderError } from '../errors.js';
 import { addDemoCommand } from './commands/demo.js';
 import { addEmulatorCommand } from './commands/emulator.js';
 import { addMergeCommand } from './commands/merge.js';
-import { addRerunCommand } from './commands/rerun.js';
 import { addReportCommand } from './commands/report.js';
+import { addRerunCommand } from './commands/rerun.js';
 import { addRunCommand, EXAMPLES } from './commands/run.js';
 import { addValidateCommand } from './commands/validate.js';
 import { EXIT } from './exit-codes.js';
-import { colourFromEnv, surroundings, type CliIo } from './io.js';
+import { type CliIo, colourFromEnv, surroundings } from './io.js';
 
 export function buildProgram(setExit: (code: number) => void, io: CliIo = surroundings()): Command {
   const program = new Command()
     .name('connect-task-loader')
-    .description('Bulk-create Amazon Connect tasks from CSV files: rate-limited to your quota, idempotent, with a results file for every row.')
+    .description(
+      'Bulk-create Amazon Connect tasks from CSV files: rate-limited to your quota, idempotent, with a results file for every row.',
+    )
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     // Before the subcommands are added, so they inherit it: commander must not exit on its own.
@@ -34,7 +36,16 @@ export function buildProgram(setExit: (code: number) => void, io: CliIo = surrou
       getErrHasColors: () => colourFromEnv(io.env) ?? Boolean(io.stderr.isTTY && io.stderr.hasColors?.()),
     })
     .addHelpText('after', EXAMPLES);
-  for (const add of [addRunCommand, addRerunCommand, addValidateCommand, addReportCommand, addMergeCommand, addEmulatorCommand, addDemoCommand]) add(program, setExit, io);
+  for (const add of [
+    addRunCommand,
+    addRerunCommand,
+    addValidateCommand,
+    addReportCommand,
+    addMergeCommand,
+    addEmulatorCommand,
+    addDemoCommand,
+  ])
+    add(program, setExit, io);
   return program;
 }
 

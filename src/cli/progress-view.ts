@@ -21,7 +21,9 @@ export class TerminalProgress {
     this.logStream = new Writable({
       write: (chunk: Buffer, _enc, done) => {
         const text = chunk.toString();
-        this.stream.write(`${this.line ? CLEAR_LINE : ''}${text.endsWith('\n') ? text : `${text}\n`}${this.stopped ? '' : this.line}`);
+        this.stream.write(
+          `${this.line ? CLEAR_LINE : ''}${text.endsWith('\n') ? text : `${text}\n`}${this.stopped ? '' : this.line}`,
+        );
         done();
       },
     });

@@ -51,7 +51,8 @@ export function progressSnapshot(p: Progress, window: RateWindow): ProgressSnaps
   const done = rows.created + rows.failed + rows.invalid + rows.planned;
   let total: number | undefined;
   if (p.readDone) total = p.rowsRead;
-  else if (p.totalBytes && p.readBytes > 0 && p.rowsRead > 0) total = Math.max(p.rowsRead, Math.round((p.rowsRead * p.totalBytes) / p.readBytes));
+  else if (p.totalBytes && p.readBytes > 0 && p.rowsRead > 0)
+    total = Math.max(p.rowsRead, Math.round((p.rowsRead * p.totalBytes) / p.readBytes));
   const rates = window.add(p.stats.elapsedMs, p.stats.sentCreated, done - skipped);
   const p50 = p.stats.recentLatency(50);
   const p99 = p.stats.recentLatency(99);
@@ -76,7 +77,8 @@ export function progressSnapshot(p: Progress, window: RateWindow): ProgressSnaps
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const rate = (n: number) => (n >= 100 ? String(Math.round(n)) : n >= 10 ? n.toFixed(1) : n.toFixed(2).replace(/\.?0+$/, '') || '0');
+const rate = (n: number) =>
+  n >= 100 ? String(Math.round(n)) : n >= 10 ? n.toFixed(1) : n.toFixed(2).replace(/\.?0+$/, '') || '0';
 
 /** 45s, 12m03s, 3h07m. */
 export function duration(ms: number): string {
@@ -104,7 +106,10 @@ const SEPARATOR = ' · ';
 /** One line, at most `width - 1` columns (the last column would make some terminals wrap). */
 export function renderProgress(s: ProgressSnapshot, width: number): string {
   const pct = percent(s);
-  const rows = s.total !== undefined ? `${int(s.done)}/${s.totalExact ? '' : '~'}${int(s.total)} rows${pct !== undefined ? ` ${pct}%` : ''}` : `${int(s.done)} rows`;
+  const rows =
+    s.total !== undefined
+      ? `${int(s.done)}/${s.totalExact ? '' : '~'}${int(s.total)} rows${pct !== undefined ? ` ${pct}%` : ''}`
+      : `${int(s.done)} rows`;
   const fields: Field[] = [
     { text: rows, priority: 0 },
     // Rows done says how far; what needs attention comes before how many were created.
@@ -114,7 +119,9 @@ export function renderProgress(s: ProgressSnapshot, width: number): string {
     ...(s.etaMs !== undefined ? [{ text: `ETA ${duration(s.etaMs)}`, priority: 2 }] : []),
     { text: `${duration(s.elapsedMs)} elapsed`, priority: 6 },
     ...(s.dryRun ? [] : [{ text: `${int(s.throttled)} throttled`, priority: 4 }]),
-    ...(s.p50 !== undefined && s.p99 !== undefined ? [{ text: `p50/p99 ${Math.round(s.p50)}/${Math.round(s.p99)} ms`, priority: 7 }] : []),
+    ...(s.p50 !== undefined && s.p99 !== undefined
+      ? [{ text: `p50/p99 ${Math.round(s.p50)}/${Math.round(s.p99)} ms`, priority: 7 }]
+      : []),
   ];
   const room = Math.max(1, width - 1);
   const kept = new Set<Field>();
@@ -127,8 +134,14 @@ export function renderProgress(s: ProgressSnapshot, width: number): string {
     }
   }
   // Too narrow even for the rows: the shortest form that still holds whole numbers.
-  if (!kept.size) return [`${int(s.done)}${pct !== undefined ? ` ${pct}%` : ''}`, int(s.done)].find((t) => t.length <= room) ?? int(s.done);
-  let line = fields.filter((f) => kept.has(f)).map((f) => f.text).join(SEPARATOR);
+  if (!kept.size)
+    return (
+      [`${int(s.done)}${pct !== undefined ? ` ${pct}%` : ''}`, int(s.done)].find((t) => t.length <= room) ?? int(s.done)
+    );
+  let line = fields
+    .filter((f) => kept.has(f))
+    .map((f) => f.text)
+    .join(SEPARATOR);
   // A bar only with room to spare: the figures come first.
   const spare = room - line.length - 1;
   if (pct !== undefined && spare >= 12) {

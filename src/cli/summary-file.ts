@@ -4,7 +4,7 @@
  * Once the run is over, failing to write its summary must not hide how the run went: its exit code
  * stands, and a warning says what was not written.
  */
-import { SUMMARY_JSON, checkOutput, writeOutput } from '../ledger/outputs.js';
+import { checkOutput, SUMMARY_JSON, writeOutput } from '../ledger/outputs.js';
 import type { Summary } from '../run/summary.js';
 
 export function checkSummaryPath(path: string, from = '--summary-json'): void {

@@ -6,8 +6,8 @@
  * written out, so a CTL_RESULTS in that shell cannot point the command at another file.
  */
 import { resolve } from 'node:path';
-import { PRINTED_KEYS, setting, settingsOf, type SettingKey } from './settings.js';
 import type { Settings } from './resolve.js';
+import { PRINTED_KEYS, type SettingKey, setting, settingsOf } from './settings.js';
 
 const BIN = 'connect-task-loader';
 

@@ -9,7 +9,7 @@ import { open } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { UsageError } from '../errors.js';
 import type { AttributesFrom, TaskTemplateSpec } from '../input/map.js';
-import { helpOf, JOB_SETTING_KEYS, setting, type JobSettingKey, type Values } from './settings.js';
+import { helpOf, JOB_SETTING_KEYS, type JobSettingKey, setting, type Values } from './settings.js';
 
 /** The run defaults a job file may set (config/settings.ts marks them), and its mapping. */
 export type JobFile = { [K in JobSettingKey]?: Values[K] } & {
@@ -27,7 +27,10 @@ export type JobFile = { [K in JobSettingKey]?: Values[K] } & {
  * written there by hand; its run defaults are the settings table's, put in by `jobSchema()` and
  * written back by `npm run schema` (a test keeps the file equal to it).
  */
-const PUBLISHED = JSON.parse(readFileSync(schemaPath(), 'utf8')) as { properties: Record<string, unknown> } & Record<string, unknown>;
+const PUBLISHED = JSON.parse(readFileSync(schemaPath(), 'utf8')) as { properties: Record<string, unknown> } & Record<
+  string,
+  unknown
+>;
 
 function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
@@ -43,7 +46,9 @@ export function jobSchema(): Record<string, unknown> {
     }),
   );
   const { $schema, description, ...mapping } = PUBLISHED.properties;
-  const mappingOnly = Object.fromEntries(Object.entries(mapping).filter(([k]) => !(JOB_SETTING_KEYS as string[]).includes(k)));
+  const mappingOnly = Object.fromEntries(
+    Object.entries(mapping).filter(([k]) => !(JOB_SETTING_KEYS as string[]).includes(k)),
+  );
   return { ...PUBLISHED, properties: { $schema, description, ...settings, ...mappingOnly } };
 }
 
@@ -71,7 +76,10 @@ export async function loadJobFile(path: string): Promise<JobFile> {
     // Non-blocking and checked: a FIFO or a device named as the job file is refused, never waited on.
     const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      if (!(await handle.stat()).isFile()) throw new UsageError(`the job file ${path} is not a regular file (a FIFO, device or folder): pass the JSON file`);
+      if (!(await handle.stat()).isFile())
+        throw new UsageError(
+          `the job file ${path} is not a regular file (a FIFO, device or folder): pass the JSON file`,
+        );
       text = await handle.readFile('utf8');
     } finally {
       await handle.close();
@@ -94,7 +102,9 @@ export function checkJobFile(json: unknown, path = 'job file'): JobFile {
   validator ??= new Ajv({ allErrors: true, strict: false, verbose: true }).compile(JOB_SCHEMA);
   if (validator(json)) return json as JobFile;
   const problems = [...new Set((validator.errors ?? []).filter(relevant).map(describe))];
-  throw new UsageError(`${path}: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (and ${problems.length - 8} more)` : ''}`);
+  throw new UsageError(
+    `${path}: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (and ${problems.length - 8} more)` : ''}`,
+  );
 }
 
 /**
@@ -105,7 +115,8 @@ function relevant(e: ErrorObject, _i: number, all: ErrorObject[]): boolean {
   if ((e as { propertyName?: string }).propertyName !== undefined) return false; // said by its propertyNames error
   const branch = (o: ErrorObject) => o.keyword === 'oneOf' || o.keyword === 'anyOf';
   if (branch(e)) return !all.some((o) => o.instancePath.startsWith(`${e.instancePath}/`));
-  if (e.keyword === 'type' || e.keyword === 'required') return !all.some((o) => branch(o) && o.instancePath === e.instancePath);
+  if (e.keyword === 'type' || e.keyword === 'required')
+    return !all.some((o) => branch(o) && o.instancePath === e.instancePath);
   return true;
 }
 

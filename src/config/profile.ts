@@ -6,7 +6,10 @@
 import { loadSharedConfigFiles } from '@smithy/core/config';
 import type { Env } from './settings.js';
 
-export async function profileSettings(profile: string | undefined, env: Env): Promise<{ region?: string; endpoint?: string }> {
+export async function profileSettings(
+  profile: string | undefined,
+  env: Env,
+): Promise<{ region?: string; endpoint?: string }> {
   try {
     const { configFile } = await loadSharedConfigFiles({
       ...(env.AWS_CONFIG_FILE ? { configFilepath: env.AWS_CONFIG_FILE } : {}),
@@ -15,7 +18,9 @@ export async function profileSettings(profile: string | undefined, env: Env): Pr
     });
     const section = configFile[profile ?? 'default'] ?? {};
     // As the SDK: AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns a profile's endpoint_url off.
-    const ignoreEndpoint = /^true$/i.test(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '') || /^true$/i.test(section.ignore_configured_endpoint_urls ?? '');
+    const ignoreEndpoint =
+      /^true$/i.test(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '') ||
+      /^true$/i.test(section.ignore_configured_endpoint_urls ?? '');
     return {
       ...(section.region ? { region: section.region } : {}),
       ...(section.endpoint_url && !ignoreEndpoint ? { endpoint: section.endpoint_url } : {}),

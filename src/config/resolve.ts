@@ -8,9 +8,18 @@
 import { basename, resolve as resolvePath } from 'node:path';
 import { EMULATOR_REGION, isLoopback } from '../aws.js';
 import { UsageError } from '../errors.js';
-import { loadJobFile, type JobFile } from './job.js';
+import { type JobFile, loadJobFile } from './job.js';
 import { profileSettings } from './profile.js';
-import { setting, SETTING_KEYS, settingsOf, SettingValueError, type CommandName, type Env, type SettingKey, type Values } from './settings.js';
+import {
+  type CommandName,
+  type Env,
+  SETTING_KEYS,
+  type SettingKey,
+  SettingValueError,
+  setting,
+  settingsOf,
+  type Values,
+} from './settings.js';
 
 export type { Env };
 
@@ -100,10 +109,22 @@ export class RunConfig {
   with(changes: Settings, origin: Origin): RunConfig {
     const origins = { ...this.origins };
     for (const k of Object.keys(changes) as SettingKey[]) origins[k] = origin;
-    return new RunConfig(this.command, this.input, { ...this.values, ...changes }, origins, this.job, this.envCredentials);
+    return new RunConfig(
+      this.command,
+      this.input,
+      { ...this.values, ...changes },
+      origins,
+      this.job,
+      this.envCredentials,
+    );
   }
 
-  static layered(input: ConfigInput, job: JobFile, jobPath: string | undefined, earlier: Settings | undefined): RunConfig {
+  static layered(
+    input: ConfigInput,
+    job: JobFile,
+    jobPath: string | undefined,
+    earlier: Settings | undefined,
+  ): RunConfig {
     const values: Settings = {};
     const origins: Partial<Record<SettingKey, Origin>> = {};
     const put = (key: SettingKey, value: unknown, origin: Origin) => {
@@ -129,17 +150,28 @@ export class RunConfig {
       const fromJob = s.job ? (job as Record<string, unknown>)[key] : undefined;
       if (fromJob !== undefined) {
         const where = `${jobPath ?? 'job file'}: ${key}`;
-        put(key, typeof fromJob === 'string' ? parseOrRefuse(key, fromJob, where) : checkOrRefuse(key, fromJob, where), { kind: 'job file', name: jobPath ?? '(given as an object)' });
+        put(
+          key,
+          typeof fromJob === 'string' ? parseOrRefuse(key, fromJob, where) : checkOrRefuse(key, fromJob, where),
+          { kind: 'job file', name: jobPath ?? '(given as an object)' },
+        );
         continue;
       }
       if (s.default !== undefined) put(key, s.default, { kind: 'default' });
     }
     for (const key of SETTING_KEYS) {
       const s = setting(key);
-      if (!s.guards || settingsOf(input.command).includes(key) || !(input.command === 'run' || input.command === 'rerun')) continue;
+      if (
+        !s.guards ||
+        settingsOf(input.command).includes(key) ||
+        !(input.command === 'run' || input.command === 'rerun')
+      )
+        continue;
       const env = s.env.find((name) => input.env[name] !== undefined && input.env[name] !== '');
       if (env !== undefined && parseOrRefuse(key, input.env[env]!, env) === true) {
-        throw new UsageError(`${env} is set, but ${input.command} does not take ${s.flag}: it would not be what you asked. Unset it (unset ${env}) and run again`);
+        throw new UsageError(
+          `${env} is set, but ${input.command} does not take ${s.flag}: it would not be what you asked. Unset it (unset ${env}) and run again`,
+        );
       }
     }
     // The job file's path as the run records it: absolute, so a command printed elsewhere finds it.
@@ -188,20 +220,31 @@ export async function resolveConfig(input: ConfigInput, facts: ConfigFacts = {})
     const named = await profileSettings(profile, input.env);
     const origin = { kind: 'derived', name: `the AWS profile "${profile ?? 'default'}"` } as const;
     // The SDK would send to a profile's endpoint_url: it is resolved here, so it is recorded and compared.
-    if (config.get('endpoint') === undefined && named.endpoint) config = config.with({ endpoint: parseOrRefuse('endpoint', named.endpoint, `endpoint_url of ${origin.name}`) as string }, origin);
+    if (config.get('endpoint') === undefined && named.endpoint)
+      config = config.with(
+        { endpoint: parseOrRefuse('endpoint', named.endpoint, `endpoint_url of ${origin.name}`) as string },
+        origin,
+      );
     if (config.get('region') === undefined) {
       if (named.region) config = config.with({ region: named.region }, origin);
-      else if (isLoopback(config.get('endpoint'))) config = config.with({ region: EMULATOR_REGION }, { kind: 'derived', name: 'the emulator on this machine' });
+      else if (isLoopback(config.get('endpoint')))
+        config = config.with({ region: EMULATOR_REGION }, { kind: 'derived', name: 'the emulator on this machine' });
     }
   }
   if (config.get('tokenNamespace') === undefined && settingsOf(input.command).includes('tokenNamespace')) {
-    config = config.with({ tokenNamespace: defaultNamespace(input.input, facts.inputSha256) }, { kind: 'derived', name: "the input's name and checksum" });
+    config = config.with(
+      { tokenNamespace: defaultNamespace(input.input, facts.inputSha256) },
+      { kind: 'derived', name: "the input's name and checksum" },
+    );
   }
   if (config.get('rate') === 'auto') {
     if (!facts.readQuota) throw new UsageError('--rate auto needs Service Quotas, which this caller did not provide');
     const quota = await facts.readQuota(config);
     const burstGiven = config.origin('burst')?.kind !== 'default';
-    config = config.with({ rate: quota.rate, ...(burstGiven ? {} : { burst: quota.burst }) }, { kind: 'derived', name: 'Service Quotas (--rate auto)' });
+    config = config.with(
+      { rate: quota.rate, ...(burstGiven ? {} : { burst: quota.burst }) },
+      { kind: 'derived', name: 'Service Quotas (--rate auto)' },
+    );
   }
   return config;
 }

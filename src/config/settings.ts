@@ -57,7 +57,7 @@ export interface Setting<T> {
    */
   guards?: true;
   /** Help text, per command where it differs. */
-  help: string | Partial<Record<CommandName, string>> & { default: string };
+  help: string | (Partial<Record<CommandName, string>> & { default: string });
   /** The job file schema's type for this key (JSON Schema). */
   schema?: Record<string, unknown>;
 }
@@ -71,10 +71,12 @@ const text = (value: string): string => (value.trim() === '' ? fail('must not be
 /** Decimal numbers only (`1.5`, `2e3`): Number() alone would take `0x10` as 16. */
 const DECIMAL = /^\s*[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
 
-const number = (check: (n: number) => boolean, rule: string) => (value: string | number): number => {
-  const n = typeof value === 'number' ? value : DECIMAL.test(value) ? Number(value) : NaN;
-  return Number.isFinite(n) && check(n) ? n : fail(rule);
-};
+const number =
+  (check: (n: number) => boolean, rule: string) =>
+  (value: string | number): number => {
+    const n = typeof value === 'number' ? value : DECIMAL.test(value) ? Number(value) : NaN;
+    return Number.isFinite(n) && check(n) ? n : fail(rule);
+  };
 
 const positive = number((n) => n > 0, 'must be a number above 0');
 const wholeNumber = number((n) => Number.isInteger(n) && n >= 1, 'must be a whole number of at least 1');
@@ -84,14 +86,19 @@ const nonNegative = number((n) => n >= 0, 'must be a number of at least 0');
  * A bound above every sane value: past it a typo (`--concurrency 1000000000`) would exhaust memory,
  * or overflow a timer into firing at once, instead of being refused.
  */
-const atMost = <T extends number | string>(parse: (v: T) => number, max: number) => (v: T): number => {
-  const n = parse(v);
-  return n <= max ? n : fail(`must be at most ${max.toLocaleString('en-US')}`);
-};
+const atMost =
+  <T extends number | string>(parse: (v: T) => number, max: number) =>
+  (v: T): number => {
+    const n = parse(v);
+    return n <= max ? n : fail(`must be at most ${max.toLocaleString('en-US')}`);
+  };
 const RATE_MAX = 100_000;
 /** One request a minute: slower, the pause between two sends overflows a timer. */
 const RATE_MIN = 1 / 60;
-const rate = atMost(number((n) => n >= RATE_MIN, 'must be auto or a number above 0, at least 0.0167 (one request a minute)'), RATE_MAX);
+const rate = atMost(
+  number((n) => n >= RATE_MIN, 'must be auto or a number above 0, at least 0.0167 (one request a minute)'),
+  RATE_MAX,
+);
 const burst = atMost(wholeNumber, 1_000_000);
 const concurrency = atMost(wholeNumber, 4_096);
 const attempts = atMost(wholeNumber, 100);
@@ -109,7 +116,11 @@ const seconds = (v: string | number): number => {
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off', '']);
 const boolean = (value: string): boolean =>
-  TRUE.has(value.trim().toLowerCase()) ? true : FALSE.has(value.trim().toLowerCase()) ? false : fail('must be true or false (1 or 0)');
+  TRUE.has(value.trim().toLowerCase())
+    ? true
+    : FALSE.has(value.trim().toLowerCase())
+      ? false
+      : fail('must be true or false (1 or 0)');
 
 const list = (value: string): string[] => {
   const parts = value.split(',').map((s) => s.trim());
@@ -120,7 +131,9 @@ const list = (value: string): string[] => {
 function delimiter(value: string): string {
   const d = value === '\\t' || value.toLowerCase() === 'tab' ? '\t' : value;
   if ([...d].length !== 1 || d === '"' || d === '\n' || d === '\r') {
-    fail(`must be one character other than a quote or a line break, not ${JSON.stringify(value)} (a tab: --delimiter tab)`);
+    fail(
+      `must be one character other than a quote or a line break, not ${JSON.stringify(value)} (a tab: --delimiter tab)`,
+    );
   }
   return d;
 }
@@ -148,7 +161,8 @@ export function shard(value: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(value.trim());
   const index = Number(m?.[1]);
   const count = Number(m?.[2]);
-  if (!m || !(count >= 1) || !(index >= 1 && index <= count)) fail(`must be i/n with 1 ≤ i ≤ n, e.g. 2/3 (got "${value}")`);
+  if (!m || !(count >= 1) || !(index >= 1 && index <= count))
+    fail(`must be i/n with 1 ≤ i ≤ n, e.g. 2/3 (got "${value}")`);
   return { index, count };
 }
 
@@ -160,13 +174,17 @@ const url = (value: string): string => {
     parsed = undefined;
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.hostname) {
-    fail(`${JSON.stringify(value)} is not an http(s) URL: write it as https://host or http://127.0.0.1:4566 (the emulator)`);
+    fail(
+      `${JSON.stringify(value)} is not an http(s) URL: write it as https://host or http://127.0.0.1:4566 (the emulator)`,
+    );
   }
   return value;
 };
 
-const choice = <C extends string>(choices: readonly C[]) => (value: string): C =>
-  (choices as readonly string[]).includes(value) ? (value as C) : fail(`must be one of ${choices.join(', ')}`);
+const choice =
+  <C extends string>(choices: readonly C[]) =>
+  (value: string): C =>
+    (choices as readonly string[]).includes(value) ? (value as C) : fail(`must be one of ${choices.join(', ')}`);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LOG_FORMATS = ['json', 'pretty'] as const;
@@ -180,33 +198,72 @@ const ROUTING_SCHEMA = { type: 'string', minLength: 1, maxLength: 500 };
 /** Every setting, in the order `--help` lists them. */
 const SETTINGS = {
   job: {
-    flag: '--job', arg: '<file.json>', env: ['CTL_JOB'], parse: text,
-    commands: IMPORTING, kept: true, printed: 'run',
+    flag: '--job',
+    arg: '<file.json>',
+    env: ['CTL_JOB'],
+    parse: text,
+    commands: IMPORTING,
+    kept: true,
+    printed: 'run',
     help: 'job file: column templates and defaults (flags and the environment win over it)',
   } satisfies Setting<string>,
   instanceId: {
-    flag: '--instance-id', arg: '<id>', env: ['CTL_INSTANCE_ID'], job: true, parse: text,
-    commands: IMPORTING, identity: true, kept: true, printed: 'run',
+    flag: '--instance-id',
+    arg: '<id>',
+    env: ['CTL_INSTANCE_ID'],
+    job: true,
+    parse: text,
+    commands: IMPORTING,
+    identity: true,
+    kept: true,
+    printed: 'run',
     help: 'InstanceId for rows without an InstanceId value',
     schema: { type: 'string', minLength: 1, maxLength: 100 },
   } satisfies Setting<string>,
   contactFlowId: {
-    flag: '--contact-flow-id', arg: '<id>', env: ['CTL_CONTACT_FLOW_ID'], job: true, parse: text,
-    commands: IMPORTING, identity: true, kept: true, printed: 'run',
-    help: 'ContactFlowId for rows without a routing value', schema: ROUTING_SCHEMA,
+    flag: '--contact-flow-id',
+    arg: '<id>',
+    env: ['CTL_CONTACT_FLOW_ID'],
+    job: true,
+    parse: text,
+    commands: IMPORTING,
+    identity: true,
+    kept: true,
+    printed: 'run',
+    help: 'ContactFlowId for rows without a routing value',
+    schema: ROUTING_SCHEMA,
   } satisfies Setting<string>,
   taskTemplateId: {
-    flag: '--task-template-id', arg: '<id>', env: ['CTL_TASK_TEMPLATE_ID'], job: true, parse: text,
-    commands: IMPORTING, identity: true, kept: true, printed: 'run',
-    help: 'TaskTemplateId for rows without a routing value', schema: ROUTING_SCHEMA,
+    flag: '--task-template-id',
+    arg: '<id>',
+    env: ['CTL_TASK_TEMPLATE_ID'],
+    job: true,
+    parse: text,
+    commands: IMPORTING,
+    identity: true,
+    kept: true,
+    printed: 'run',
+    help: 'TaskTemplateId for rows without a routing value',
+    schema: ROUTING_SCHEMA,
   } satisfies Setting<string>,
   quickConnectId: {
-    flag: '--quick-connect-id', arg: '<id>', env: ['CTL_QUICK_CONNECT_ID'], job: true, parse: text,
-    commands: IMPORTING, identity: true, kept: true, printed: 'run',
-    help: 'QuickConnectId for rows without a routing value', schema: { type: 'string', minLength: 1 },
+    flag: '--quick-connect-id',
+    arg: '<id>',
+    env: ['CTL_QUICK_CONNECT_ID'],
+    job: true,
+    parse: text,
+    commands: IMPORTING,
+    identity: true,
+    kept: true,
+    printed: 'run',
+    help: 'QuickConnectId for rows without a routing value',
+    schema: { type: 'string', minLength: 1 },
   } satisfies Setting<string>,
   results: {
-    flag: '--results', arg: '<file>', env: ['CTL_RESULTS'], parse: text,
+    flag: '--results',
+    arg: '<file>',
+    env: ['CTL_RESULTS'],
+    parse: text,
     commands: [...IMPORTING, 'merge'],
     defaultHelp: '<input without extension>.results.csv beside the input',
     help: {
@@ -216,151 +273,325 @@ const SETTINGS = {
     },
   } satisfies Setting<string>,
   endpoint: {
-    flag: '--endpoint', arg: '<url>', env: ['CTL_ENDPOINT', 'AWS_ENDPOINT_URL_CONNECT', 'AWS_ENDPOINT_URL'], parse: url,
-    defaultHelp: "the Region's AWS endpoint", commands: IMPORTING, identity: true, kept: true, printed: 'always',
+    flag: '--endpoint',
+    arg: '<url>',
+    env: ['CTL_ENDPOINT', 'AWS_ENDPOINT_URL_CONNECT', 'AWS_ENDPOINT_URL'],
+    parse: url,
+    defaultHelp: "the Region's AWS endpoint",
+    commands: IMPORTING,
+    identity: true,
+    kept: true,
+    printed: 'always',
     help: 'service endpoint (emulator, VPC endpoint)',
   } satisfies Setting<string>,
   region: {
-    flag: '--region', arg: '<region>', env: ['CTL_REGION', 'AWS_REGION'], parse: text,
-    defaultHelp: "the profile's region; us-east-1 for an emulator on this machine", commands: IMPORTING,
-    identity: true, kept: true, printed: 'always',
+    flag: '--region',
+    arg: '<region>',
+    env: ['CTL_REGION', 'AWS_REGION'],
+    parse: text,
+    defaultHelp: "the profile's region; us-east-1 for an emulator on this machine",
+    commands: IMPORTING,
+    identity: true,
+    kept: true,
+    printed: 'always',
     help: 'AWS Region',
   } satisfies Setting<string>,
   profile: {
-    flag: '--profile', arg: '<name>', env: ['CTL_PROFILE', 'AWS_PROFILE'], parse: text,
-    defaultHelp: 'the standard credential chain', commands: IMPORTING, kept: true, printed: 'always',
+    flag: '--profile',
+    arg: '<name>',
+    env: ['CTL_PROFILE', 'AWS_PROFILE'],
+    parse: text,
+    defaultHelp: 'the standard credential chain',
+    commands: IMPORTING,
+    kept: true,
+    printed: 'always',
     help: 'AWS profile',
   } satisfies Setting<string>,
   tokenKey: {
-    flag: '--token-key', arg: '<col[,col...]>', env: ['CTL_TOKEN_KEY'], job: true, parse: list, check: (v: string[]) => list(v.join(',')), print: (v: string[]) => v.join(','),
-    defaultHelp: 'the whole mapped request', commands: IMPORTING, identity: true, kept: true, printed: 'run',
+    flag: '--token-key',
+    arg: '<col[,col...]>',
+    env: ['CTL_TOKEN_KEY'],
+    job: true,
+    parse: list,
+    check: (v: string[]) => list(v.join(',')),
+    print: (v: string[]) => v.join(','),
+    defaultHelp: 'the whole mapped request',
+    commands: IMPORTING,
+    identity: true,
+    kept: true,
+    printed: 'run',
     help: 'columns that identify a row for its ClientToken',
     schema: { type: 'array', items: { type: 'string' }, minItems: 1 },
   } satisfies Setting<string[]>,
   tokenNamespace: {
-    flag: '--token-namespace', arg: '<s>', env: ['CTL_TOKEN_NAMESPACE'], job: true, parse: text,
-    defaultHelp: "the input file's name and the first 16 hex digits of its SHA-256", commands: IMPORTING,
-    identity: true, kept: true, printed: 'run',
+    flag: '--token-namespace',
+    arg: '<s>',
+    env: ['CTL_TOKEN_NAMESPACE'],
+    job: true,
+    parse: text,
+    defaultHelp: "the input file's name and the first 16 hex digits of its SHA-256",
+    commands: IMPORTING,
+    identity: true,
+    kept: true,
+    printed: 'run',
     help: 'mixed into every ClientToken',
     schema: { type: 'string', minLength: 1 },
   } satisfies Setting<string>,
   encoding: {
-    flag: '--encoding', arg: '<enc>', env: ['CTL_ENCODING'], job: true, parse: encoding,
-    defaultHelp: 'utf8; invalid UTF-8 is an error', commands: READING_INPUT, identity: true, kept: true, printed: 'run',
+    flag: '--encoding',
+    arg: '<enc>',
+    env: ['CTL_ENCODING'],
+    job: true,
+    parse: encoding,
+    defaultHelp: 'utf8; invalid UTF-8 is an error',
+    commands: READING_INPUT,
+    identity: true,
+    kept: true,
+    printed: 'run',
     help: 'input encoding: utf8, latin1, windows-1252, utf-16le…',
     schema: { type: 'string', minLength: 1 },
   } satisfies Setting<string>,
   delimiter: {
-    flag: '--delimiter', arg: '<char>', env: ['CTL_DELIMITER'], job: true, parse: delimiter, print: (v: string) => (v === '\t' ? 'tab' : v),
-    defaultHelp: '","', commands: READING_INPUT, identity: true, kept: true, printed: 'run',
+    flag: '--delimiter',
+    arg: '<char>',
+    env: ['CTL_DELIMITER'],
+    job: true,
+    parse: delimiter,
+    print: (v: string) => (v === '\t' ? 'tab' : v),
+    defaultHelp: '","',
+    commands: READING_INPUT,
+    identity: true,
+    kept: true,
+    printed: 'run',
     help: 'field delimiter, e.g. ";" or tab',
     schema: { type: 'string', minLength: 1 },
   } satisfies Setting<string>,
   timezone: {
-    flag: '--timezone', arg: '<zone>', env: ['CTL_TIMEZONE'], job: true, parse: timeZone,
-    defaultHelp: 'none: such values are invalid', commands: IMPORTING, identity: true, kept: true, printed: 'run',
+    flag: '--timezone',
+    arg: '<zone>',
+    env: ['CTL_TIMEZONE'],
+    job: true,
+    parse: timeZone,
+    defaultHelp: 'none: such values are invalid',
+    commands: IMPORTING,
+    identity: true,
+    kept: true,
+    printed: 'run',
     help: 'IANA zone (Europe/London) for ScheduledTime values written without one, e.g. "2026-12-01 09:00"',
     schema: { type: 'string', minLength: 1 },
   } satisfies Setting<string>,
   shard: {
-    flag: '--shard', arg: '<i/n>', env: ['CTL_SHARD'], parse: shard, check: (v: Shard) => shard(`${v.index}/${v.count}`), print: (v: Shard) => `${v.index}/${v.count}`, commands: READING_INPUT,
-    identity: true, kept: true, printed: 'run',
+    flag: '--shard',
+    arg: '<i/n>',
+    env: ['CTL_SHARD'],
+    parse: shard,
+    check: (v: Shard) => shard(`${v.index}/${v.count}`),
+    print: (v: Shard) => `${v.index}/${v.count}`,
+    commands: READING_INPUT,
+    identity: true,
+    kept: true,
+    printed: 'run',
     help: 'take shard i of n (1-based) of the input, by record; own results file (<input without extension>.shard-i-of-n.results.csv) and lock',
   } satisfies Setting<Shard>,
   rate: {
-    flag: '--rate', arg: '<n>', env: ['CTL_RATE'], job: true,
+    flag: '--rate',
+    arg: '<n>',
+    env: ['CTL_RATE'],
+    job: true,
     parse: (v: string) => (v.trim() === 'auto' ? 'auto' : rate(v)),
     check: (v: number | 'auto') => (v === 'auto' ? v : rate(v)),
-    default: 2, commands: SENDING, kept: true, printed: 'run',
+    default: 2,
+    commands: SENDING,
+    kept: true,
+    printed: 'run',
     help: "ceiling of requests per second: the account's StartTaskContact quota, or auto: read it from Service Quotas",
     schema: { type: 'number', exclusiveMinimum: 0, maximum: RATE_MAX },
   } satisfies Setting<number | 'auto'>,
   burst: {
-    flag: '--burst', arg: '<n>', env: ['CTL_BURST'], job: true, parse: burst, check: burst,
-    default: 5, defaultHelp: "5; with --rate auto, the quota's", commands: SENDING, kept: true, printed: 'run',
-    help: 'burst allowance of that quota', schema: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    flag: '--burst',
+    arg: '<n>',
+    env: ['CTL_BURST'],
+    job: true,
+    parse: burst,
+    check: burst,
+    default: 5,
+    defaultHelp: "5; with --rate auto, the quota's",
+    commands: SENDING,
+    kept: true,
+    printed: 'run',
+    help: 'burst allowance of that quota',
+    schema: { type: 'integer', minimum: 1, maximum: 1_000_000 },
   } satisfies Setting<number>,
   concurrency: {
-    flag: '--concurrency', arg: '<n>', env: ['CTL_CONCURRENCY'], parse: concurrency, check: concurrency,
-    defaultHelp: 'automatic, the smallest window that carries the most, from 16 up to 256', commands: SENDING,
+    flag: '--concurrency',
+    arg: '<n>',
+    env: ['CTL_CONCURRENCY'],
+    parse: concurrency,
+    check: concurrency,
+    defaultHelp: 'automatic, the smallest window that carries the most, from 16 up to 256',
+    commands: SENDING,
     help: 'cap on requests in flight',
   } satisfies Setting<number>,
   maxAttempts: {
-    flag: '--max-attempts', arg: '<n>', env: ['CTL_MAX_ATTEMPTS'], parse: attempts, check: attempts, default: 8, commands: SENDING,
+    flag: '--max-attempts',
+    arg: '<n>',
+    env: ['CTL_MAX_ATTEMPTS'],
+    parse: attempts,
+    check: attempts,
+    default: 8,
+    commands: SENDING,
     help: 'attempts per row for 5xx, timeouts and resets; throttles do not count',
   } satisfies Setting<number>,
   requestTimeoutMs: {
-    flag: '--request-timeout', arg: '<seconds>', env: ['CTL_REQUEST_TIMEOUT'], parse: (v: string) => timeoutSeconds(v) * 1000, check: (ms: number) => timeoutSeconds(ms / 1000) * 1000, print: (ms: number) => String(ms / 1000),
-    default: 15_000, defaultHelp: '15', commands: SENDING,
+    flag: '--request-timeout',
+    arg: '<seconds>',
+    env: ['CTL_REQUEST_TIMEOUT'],
+    parse: (v: string) => timeoutSeconds(v) * 1000,
+    check: (ms: number) => timeoutSeconds(ms / 1000) * 1000,
+    print: (ms: number) => String(ms / 1000),
+    default: 15_000,
+    defaultHelp: '15',
+    commands: SENDING,
     help: 'time limit per request; no answer by then = unknown outcome, resent with the same token',
   } satisfies Setting<number>,
   deadlineSeconds: {
-    flag: '--deadline', arg: '<seconds>', env: ['CTL_DEADLINE'],
-    parse: seconds, check: seconds,
+    flag: '--deadline',
+    arg: '<seconds>',
+    env: ['CTL_DEADLINE'],
+    parse: seconds,
+    check: seconds,
     commands: SENDING,
     help: 'stop taking new rows after this long, finish what is in flight, exit 3',
   } satisfies Setting<number>,
   dryRun: {
-    flag: '--dry-run', env: ['CTL_DRY_RUN'], parse: boolean, commands: ['run'], guards: true,
+    flag: '--dry-run',
+    env: ['CTL_DRY_RUN'],
+    parse: boolean,
+    commands: ['run'],
+    guards: true,
     help: 'validate and write the results file with what would be sent; send nothing',
   } satisfies Setting<boolean>,
   resume: {
-    flag: '--resume', env: ['CTL_RESUME'], parse: boolean, commands: SENDING,
+    flag: '--resume',
+    env: ['CTL_RESUME'],
+    parse: boolean,
+    commands: SENDING,
     help: {
-      default: 'continue an interrupted run: rows already final in --results are skipped, the rest sent with the same tokens',
+      default:
+        'continue an interrupted run: rows already final in --results are skipped, the rest sent with the same tokens',
       rerun: 'continue an interrupted rerun: rows already final in its results are skipped',
     },
   } satisfies Setting<boolean>,
   includeInvalid: {
-    flag: '--include-invalid', env: ['CTL_INCLUDE_INVALID'], parse: boolean, commands: ['rerun'],
+    flag: '--include-invalid',
+    env: ['CTL_INCLUDE_INVALID'],
+    parse: boolean,
+    commands: ['rerun'],
     help: 'also send invalid rows (after correcting them in the results file)',
   } satisfies Setting<boolean>,
   checkLive: {
-    flag: '--check-live', env: ['CTL_CHECK_LIVE'], parse: boolean, commands: ['validate'],
+    flag: '--check-live',
+    env: ['CTL_CHECK_LIVE'],
+    parse: boolean,
+    commands: ['validate'],
     help: 'ask the instance (read-only) whether the InstanceId and every ContactFlowId, TaskTemplateId and QuickConnectId named exist; exit 2 if any is missing',
   } satisfies Setting<boolean>,
   strictColumns: {
-    flag: '--strict-columns', env: ['CTL_STRICT_COLUMNS'], job: true, parse: boolean, commands: IMPORTING,
+    flag: '--strict-columns',
+    env: ['CTL_STRICT_COLUMNS'],
+    job: true,
+    parse: boolean,
+    commands: IMPORTING,
     help: 'a header that looks like a misspelt member (Descripton, name, Attribute.x) is a refusal (exit 2), not a warning',
     schema: { type: 'boolean' },
   } satisfies Setting<boolean>,
   redis: {
-    flag: '--redis', arg: '<url>', env: ['CTL_REDIS', 'CTL_REDIS_URL'], parse: text, commands: SENDING, secret: true,
+    flag: '--redis',
+    arg: '<url>',
+    env: ['CTL_REDIS', 'CTL_REDIS_URL'],
+    parse: text,
+    commands: SENDING,
+    secret: true,
     help: 'share one rate limit with every process using this Redis and limiter id (redis://[:password@]host:port)',
   } satisfies Setting<string>,
   limiterId: {
-    flag: '--limiter-id', arg: '<s>', env: ['CTL_LIMITER_ID'], parse: text, defaultHelp: 'the AWS account and Region', commands: SENDING,
+    flag: '--limiter-id',
+    arg: '<s>',
+    env: ['CTL_LIMITER_ID'],
+    parse: text,
+    defaultHelp: 'the AWS account and Region',
+    commands: SENDING,
     help: 'what shares a quota',
   } satisfies Setting<string>,
   reserve: {
-    flag: '--reserve', arg: '<rps>', env: ['CTL_RESERVE'], parse: reserve, check: reserve, default: 0, commands: SENDING,
+    flag: '--reserve',
+    arg: '<rps>',
+    env: ['CTL_RESERVE'],
+    parse: reserve,
+    check: reserve,
+    default: 0,
+    commands: SENDING,
     help: "requests/s of the quota left to the account's other callers",
   } satisfies Setting<number>,
   logLevel: {
-    flag: '--log-level', arg: '<level>', env: ['CTL_LOG_LEVEL'], parse: choice(LOG_LEVELS), choices: LOG_LEVELS, default: 'info',
-    commands: IMPORTING, help: 'log detail',
+    flag: '--log-level',
+    arg: '<level>',
+    env: ['CTL_LOG_LEVEL'],
+    parse: choice(LOG_LEVELS),
+    choices: LOG_LEVELS,
+    default: 'info',
+    commands: IMPORTING,
+    help: 'log detail',
   } satisfies Setting<(typeof LOG_LEVELS)[number]>,
   logFormat: {
-    flag: '--log-format', arg: '<format>', env: ['CTL_LOG_FORMAT'], parse: choice(LOG_FORMATS), choices: LOG_FORMATS,
-    defaultHelp: 'pretty on a terminal, json otherwise', commands: IMPORTING, help: 'log format',
+    flag: '--log-format',
+    arg: '<format>',
+    env: ['CTL_LOG_FORMAT'],
+    parse: choice(LOG_FORMATS),
+    choices: LOG_FORMATS,
+    defaultHelp: 'pretty on a terminal, json otherwise',
+    commands: IMPORTING,
+    help: 'log format',
   } satisfies Setting<(typeof LOG_FORMATS)[number]>,
   progress: {
-    flag: '--no-progress', env: ['CTL_NO_PROGRESS'], parse: (v: string) => !boolean(v), default: true, commands: IMPORTING,
+    flag: '--no-progress',
+    env: ['CTL_NO_PROGRESS'],
+    parse: (v: string) => !boolean(v),
+    default: true,
+    commands: IMPORTING,
     help: 'no progress line on a terminal, no progress log lines off one',
   } satisfies Setting<boolean>,
   progressInterval: {
-    flag: '--progress-interval', arg: '<seconds>', env: ['CTL_PROGRESS_INTERVAL'], parse: interval, check: interval, default: 30, commands: IMPORTING,
+    flag: '--progress-interval',
+    arg: '<seconds>',
+    env: ['CTL_PROGRESS_INTERVAL'],
+    parse: interval,
+    check: interval,
+    default: 30,
+    commands: IMPORTING,
     help: 'off a terminal: seconds between JSON progress log lines',
   } satisfies Setting<number>,
   summaryJson: {
-    flag: '--summary-json', arg: '<file>', env: ['CTL_SUMMARY_JSON'], parse: text, commands: IMPORTING,
+    flag: '--summary-json',
+    arg: '<file>',
+    env: ['CTL_SUMMARY_JSON'],
+    parse: text,
+    commands: IMPORTING,
     help: 'also write the summary as JSON to this file',
   } satisfies Setting<string>,
   json: {
-    flag: '--json', env: ['CTL_JSON'], parse: boolean, commands: ['report'], help: 'print the report as JSON',
+    flag: '--json',
+    env: ['CTL_JSON'],
+    parse: boolean,
+    commands: ['report'],
+    help: 'print the report as JSON',
   } satisfies Setting<boolean>,
   html: {
-    flag: '--html', arg: '<file>', env: ['CTL_HTML'], parse: text, commands: ['report'],
+    flag: '--html',
+    arg: '<file>',
+    env: ['CTL_HTML'],
+    parse: text,
+    commands: ['report'],
     help: 'also write a self-contained HTML report (charts, tables) to this file, owner-only',
   } satisfies Setting<string>,
 };

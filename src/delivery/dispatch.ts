@@ -4,11 +4,11 @@
  * so an attempt whose answer was lost can never become a second task.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunStats } from '../observe/stats.js';
 import type { Limiter } from '../rate/limiter.js';
+import type { SendOutcome, TaskRequest } from '../types.js';
 import { decide, type RetryPolicy } from './retry.js';
 import type { TaskSender } from './send.js';
-import type { RunStats } from '../observe/stats.js';
-import type { SendOutcome, TaskRequest } from '../types.js';
 
 export interface Delivery {
   /** The final outcome: created, refused, or the last transient failure once attempts ran out. */
@@ -51,7 +51,8 @@ export class Dispatcher {
       // outcome the task may exist, and the resend with the same token must go out to find out.
       const check = () => (unsent = charged === 0 ? ready?.() : undefined);
       const outcome = await this.limiter.schedule(() => this.attempt(request, check), this.signal);
-      if (outcome === UNSENT) return { outcome: { kind: 'refused', code: 'InvalidRow', message: unsent!, status: 0 }, requests, unsent };
+      if (outcome === UNSENT)
+        return { outcome: { kind: 'refused', code: 'InvalidRow', message: unsent!, status: 0 }, requests, unsent };
       requests++;
       if (outcome.kind !== 'throttled') charged++;
       const decision = decide(outcome, charged, this.policy);

@@ -6,11 +6,11 @@
  * IAM: connect:DescribeInstance, connect:DescribeContactFlow, connect:GetTaskTemplate, connect:DescribeQuickConnect.
  */
 import {
+  type ConnectClient,
   DescribeContactFlowCommand,
   DescribeInstanceCommand,
   DescribeQuickConnectCommand,
   GetTaskTemplateCommand,
-  type ConnectClient,
 } from '@aws-sdk/client-connect';
 import { clientReady, createConnectClient } from './send.js';
 
@@ -83,7 +83,8 @@ export async function checkLive(named: NamedIds, options: LiveOptions, client?: 
       const answer = await ask(() => describe(own, kind, instance, id));
       result.checked++;
       if (answer === 'missing') result.missing.push(`${kind} ${displayId(id)} in instance ${displayId(instance)}`);
-      else if (answer !== 'found') result.unknown.push(`${kind} ${displayId(id)} in instance ${displayId(instance)}: ${answer}`);
+      else if (answer !== 'found')
+        result.unknown.push(`${kind} ${displayId(id)} in instance ${displayId(instance)}: ${answer}`);
     }
   } finally {
     if (!client) own.destroy();
@@ -91,7 +92,12 @@ export async function checkLive(named: NamedIds, options: LiveOptions, client?: 
   return result;
 }
 
-function describe(client: ConnectClient, kind: NamedIds['resources'][number][0], InstanceId: string, id: string): Promise<unknown> {
+function describe(
+  client: ConnectClient,
+  kind: NamedIds['resources'][number][0],
+  InstanceId: string,
+  id: string,
+): Promise<unknown> {
   if (kind === 'ContactFlowId') return client.send(new DescribeContactFlowCommand({ InstanceId, ContactFlowId: id }));
   if (kind === 'TaskTemplateId') return client.send(new GetTaskTemplateCommand({ InstanceId, TaskTemplateId: id }));
   return client.send(new DescribeQuickConnectCommand({ InstanceId, QuickConnectId: id }));

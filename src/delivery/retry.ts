@@ -26,7 +26,12 @@ export type Decision =
  * 2,500 active-task cap clears only as agents close tasks — hours, not seconds — so the row fails
  * with the code and `rerun` sends it later.
  */
-export function decide(outcome: SendOutcome, attempts: number, policy: RetryPolicy, random: () => number = Math.random): Decision {
+export function decide(
+  outcome: SendOutcome,
+  attempts: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): Decision {
   switch (outcome.kind) {
     case 'created':
     case 'refused':

@@ -2,10 +2,11 @@
  * Stage 5 — send. Builds the Connect client and turns one StartTaskContact call into a SendOutcome,
  * classifying every failure by what it means for a retry.
  */
-import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInput } from '@aws-sdk/client-connect';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInput } from '@aws-sdk/client-connect';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback, quietSdkNodeWarning } from '../aws.js';
 import { UsageError } from '../errors.js';
 import type { SendOutcome, TaskRequest } from '../types.js';
@@ -35,7 +36,6 @@ export interface TaskSender {
 /** How long resolving credentials may take before the run refuses (the instance metadata service can hang). */
 const CREDENTIALS_TIMEOUT_MS = 10_000;
 
-
 export function createConnectClient(options: ClientOptions): ConnectClient {
   quietSdkNodeWarning();
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
@@ -47,7 +47,9 @@ export function createConnectClient(options: ClientOptions): ConnectClient {
     ...(options.profile ? { profile: options.profile } : {}),
     // The emulator checks that requests are signed, not by whom: with no credentials configured,
     // sign with placeholder ones so a rehearsal needs no AWS account.
-    ...(isLoopback(endpoint) && !options.profile && !options.envCredentials ? { credentials: EMULATOR_CREDENTIALS } : {}),
+    ...(isLoopback(endpoint) && !options.profile && !options.envCredentials
+      ? { credentials: EMULATOR_CREDENTIALS }
+      : {}),
     // Our own retry layer owns retries: the SDK's shared retry budget runs dry under a throttling
     // storm and then fails rows (api-facts.md).
     maxAttempts: options.maxAttempts ?? 1,
@@ -71,7 +73,8 @@ export class ConnectSender implements TaskSender {
   async startTask(request: TaskRequest): Promise<SendOutcome> {
     try {
       const out = await this.client.send(new StartTaskContactCommand(request as StartTaskContactCommandInput));
-      if (!out.ContactId) return { kind: 'transient', code: 'EmptyResponse', message: 'the response held no ContactId', answered: true };
+      if (!out.ContactId)
+        return { kind: 'transient', code: 'EmptyResponse', message: 'the response held no ContactId', answered: true };
       return { kind: 'created', contactId: out.ContactId };
     } catch (err) {
       return classifyError(err);
@@ -124,9 +127,15 @@ export async function clientReady(client: ConnectClient, timeoutMs = CREDENTIALS
 
 /** Errors raised before a request leaves, or auth refusals: every other row would meet them too. */
 const FATAL_CODES = new Set([
-  'CredentialsProviderError', 'TokenProviderError', 'ExpiredTokenException', 'UnrecognizedClientException',
-  'InvalidSignatureException', 'IncompleteSignatureException', 'MissingAuthenticationTokenException',
-  'AccessDeniedException', 'InvalidClientTokenId',
+  'CredentialsProviderError',
+  'TokenProviderError',
+  'ExpiredTokenException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'AccessDeniedException',
+  'InvalidClientTokenId',
 ]);
 
 /** Maps an SDK or network error to a SendOutcome. Exported for table tests. */

@@ -41,7 +41,8 @@ export function refusal(req: IncomingMessage, loopbackOnly: boolean): string | u
   }
   if (req.method === 'POST') {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') return `control routes take POST bodies as application/json only, not ${JSON.stringify(type)}`;
+    if (type !== 'application/json')
+      return `control routes take POST bodies as application/json only, not ${JSON.stringify(type)}`;
   }
   return undefined;
 }
@@ -63,7 +64,12 @@ const CONFIG_SCHEMA = {
     faults: {
       type: 'object',
       additionalProperties: false,
-      properties: { failBefore: probability, failAfter: probability, resetAfter: probability, seed: { type: 'integer' } },
+      properties: {
+        failBefore: probability,
+        failAfter: probability,
+        resetAfter: probability,
+        seed: { type: 'integer' },
+      },
     },
     instances: {
       type: 'object',
@@ -77,7 +83,17 @@ const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: Object.fromEntries(
-        ['InstanceId', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId', 'PreviousContactId', 'RelatedContactId', 'Name', 'Description', 'ClientToken'].map((m) => [m, length]),
+        [
+          'InstanceId',
+          'ContactFlowId',
+          'TaskTemplateId',
+          'QuickConnectId',
+          'PreviousContactId',
+          'RelatedContactId',
+          'Name',
+          'Description',
+          'ClientToken',
+        ].map((m) => [m, length]),
       ),
     },
   },

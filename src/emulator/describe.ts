@@ -16,33 +16,68 @@ const ROUTES: Route[] = [
     // DescribeInstance
     pattern: /^\/instance\/([^/]+)$/,
     answer: (service, [instance]) =>
-      known(service, instance!) ?? ok({ Instance: { Id: instance, Arn: arn(instance!), IdentityManagementType: 'CONNECT_MANAGED', InstanceStatus: 'ACTIVE', InboundCallsEnabled: true, OutboundCallsEnabled: true } }),
+      known(service, instance!) ??
+      ok({
+        Instance: {
+          Id: instance,
+          Arn: arn(instance!),
+          IdentityManagementType: 'CONNECT_MANAGED',
+          InstanceStatus: 'ACTIVE',
+          InboundCallsEnabled: true,
+          OutboundCallsEnabled: true,
+        },
+      }),
   },
   {
     // DescribeContactFlow
     pattern: /^\/contact-flows\/([^/]+)\/([^/]+)$/,
     answer: (service, [instance, id]) =>
       known(service, instance!, 'contactFlows', id!, 'ContactFlow') ??
-      ok({ ContactFlow: { Arn: arn(instance!, `/contact-flow/${id}`), Id: id, Name: `Flow ${id}`, Type: 'CONTACT_FLOW', State: 'ACTIVE', Status: 'PUBLISHED' } }),
+      ok({
+        ContactFlow: {
+          Arn: arn(instance!, `/contact-flow/${id}`),
+          Id: id,
+          Name: `Flow ${id}`,
+          Type: 'CONTACT_FLOW',
+          State: 'ACTIVE',
+          Status: 'PUBLISHED',
+        },
+      }),
   },
   {
     // GetTaskTemplate
     pattern: /^\/instance\/([^/]+)\/task\/template\/([^/]+)$/,
     answer: (service, [instance, id]) =>
       known(service, instance!, 'taskTemplates', id!, 'TaskTemplate') ??
-      ok({ InstanceId: instance, Id: id, Arn: arn(instance!, `/task-template/${id}`), Name: `Template ${id}`, Status: 'ACTIVE' }),
+      ok({
+        InstanceId: instance,
+        Id: id,
+        Arn: arn(instance!, `/task-template/${id}`),
+        Name: `Template ${id}`,
+        Status: 'ACTIVE',
+      }),
   },
   {
     // DescribeQuickConnect
     pattern: /^\/quick-connects\/([^/]+)\/([^/]+)$/,
     answer: (service, [instance, id]) =>
       known(service, instance!, 'quickConnects', id!, 'QuickConnect') ??
-      ok({ QuickConnect: { QuickConnectARN: arn(instance!, `/transfer-destination/${id}`), QuickConnectId: id, Name: `Quick connect ${id}`, QuickConnectConfig: { QuickConnectType: 'QUEUE' } } }),
+      ok({
+        QuickConnect: {
+          QuickConnectARN: arn(instance!, `/transfer-destination/${id}`),
+          QuickConnectId: id,
+          Name: `Quick connect ${id}`,
+          QuickConnectConfig: { QuickConnectType: 'QUEUE' },
+        },
+      }),
   },
 ];
 
 /** The read-only operation at `GET pathname`, or undefined when none is there. */
-export function describeRoute(method: string | undefined, pathname: string): ((service: TaskService) => Answer) | undefined {
+export function describeRoute(
+  method: string | undefined,
+  pathname: string,
+): ((service: TaskService) => Answer) | undefined {
   if (method !== 'GET') return undefined;
   for (const route of ROUTES) {
     const m = route.pattern.exec(pathname);
@@ -57,9 +92,16 @@ export function describeRoute(method: string | undefined, pathname: string): ((s
 const ok = (body: Record<string, unknown>): Answer => ({ status: 200, body });
 
 /** Undefined when the instance (and the resource, if asked) is known; else the service's 404. */
-function known(service: TaskService, instance: string, kind?: 'contactFlows' | 'taskTemplates' | 'quickConnects', id?: string, label?: string): Answer | undefined {
+function known(
+  service: TaskService,
+  instance: string,
+  kind?: 'contactFlows' | 'taskTemplates' | 'quickConnects',
+  id?: string,
+  label?: string,
+): Answer | undefined {
   const resources = service.resources(instance);
   if (!resources) return service.error(404, 'ResourceNotFoundException', 'Instance not found');
-  if (kind && !resources[kind]?.includes(id!)) return service.error(404, 'ResourceNotFoundException', `${label} not found`);
+  if (kind && !resources[kind]?.includes(id!))
+    return service.error(404, 'ResourceNotFoundException', `${label} not found`);
   return undefined;
 }

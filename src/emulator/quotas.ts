@@ -12,7 +12,12 @@ export function isServiceQuotasCall(req: IncomingMessage): boolean {
   return req.method === 'POST' && String(req.headers['x-amz-target'] ?? '').startsWith(TARGET);
 }
 
-export function answerServiceQuotas(service: TaskService, req: IncomingMessage, body: Buffer, res: ServerResponse): void {
+export function answerServiceQuotas(
+  service: TaskService,
+  req: IncomingMessage,
+  body: Buffer,
+  res: ServerResponse,
+): void {
   const operation = String(req.headers['x-amz-target']).slice(TARGET.length);
   let input: { ServiceCode?: string } = {};
   try {
@@ -20,12 +25,25 @@ export function answerServiceQuotas(service: TaskService, req: IncomingMessage, 
   } catch {
     return send(res, 400, { __type: 'ValidationException', message: 'not JSON' });
   }
-  if (operation !== 'ListServiceQuotas') return send(res, 400, { __type: 'UnknownOperationException', message: `${operation} is not emulated` });
+  if (operation !== 'ListServiceQuotas')
+    return send(res, 400, { __type: 'UnknownOperationException', message: `${operation} is not emulated` });
   if (input.ServiceCode !== 'connect') return send(res, 200, { Quotas: [] });
   const { rate, burst } = service.stats();
-  const quota = (QuotaCode: string, QuotaName: string, Value: number) => ({ ServiceCode: 'connect', ServiceName: 'Amazon Connect', QuotaCode, QuotaName, Value, Unit: 'None', Adjustable: true, GlobalQuota: false });
+  const quota = (QuotaCode: string, QuotaName: string, Value: number) => ({
+    ServiceCode: 'connect',
+    ServiceName: 'Amazon Connect',
+    QuotaCode,
+    QuotaName,
+    Value,
+    Unit: 'None',
+    Adjustable: true,
+    GlobalQuota: false,
+  });
   send(res, 200, {
-    Quotas: [quota('L-EMU00001', 'Rate of StartTaskContact API requests', rate), quota('L-EMU00002', 'Burst rate of StartTaskContact API requests', burst)],
+    Quotas: [
+      quota('L-EMU00001', 'Rate of StartTaskContact API requests', rate),
+      quota('L-EMU00002', 'Burst rate of StartTaskContact API requests', burst),
+    ],
   });
 }
 

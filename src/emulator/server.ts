@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeRoute } from './describe.js';
 import { isLoopbackHost, parseConfig, refusal } from './control.js';
-import { TaskService, type Answer, type EmulatorStats, type ServiceOptions, type StoredTask } from './service.js';
+import { describeRoute } from './describe.js';
 import { answerServiceQuotas, isServiceQuotasCall } from './quotas.js';
+import { type Answer, type EmulatorStats, type ServiceOptions, type StoredTask, TaskService } from './service.js';
 
 export interface EmulatorOptions extends ServiceOptions {
   /** 0 (default) picks a free port. */
@@ -38,7 +38,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const loopbackOnly = isLoopbackHost(options.host ?? '127.0.0.1');
   const server = createServer((req, res) => {
     handle(service, loopbackOnly, req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { Message: `emulator error: ${String(err)}` }, 'InternalServiceException');
+      if (!res.headersSent)
+        sendJson(res, 500, { Message: `emulator error: ${String(err)}` }, 'InternalServiceException');
       else res.destroy();
     });
   });
@@ -70,7 +71,12 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function handle(service: TaskService, loopbackOnly: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  service: TaskService,
+  loopbackOnly: boolean,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://emulator');
   const body = await readBody(req);
   if (body === undefined) return answer(res, service.error(413, 'InvalidRequestException', 'Request body too large'));
@@ -83,7 +89,10 @@ async function handle(service: TaskService, loopbackOnly: boolean, req: Incoming
   if (isServiceQuotasCall(req)) return answerServiceQuotas(service, req, body, res);
   const read = describeRoute(req.method, url.pathname);
   if (!read && (url.pathname !== '/contact/task' || req.method !== 'PUT')) {
-    return answer(res, service.error(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname}`));
+    return answer(
+      res,
+      service.error(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname}`),
+    );
   }
   const auth = checkSignature(req.headers.authorization);
   if (auth) return answer(res, service.error(403, auth.code, auth.message));
@@ -106,13 +115,30 @@ async function handle(service: TaskService, loopbackOnly: boolean, req: Incoming
 /** The emulator does not know the caller's secret, so it checks that a SigV4 signature for Connect is there. */
 function checkSignature(header: string | undefined): { code: string; message: string } | undefined {
   if (!header) return { code: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' };
-  const m = /^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request, ?SignedHeaders=[^,]+, ?Signature=[0-9a-f]{64}$/.exec(header);
-  if (!m) return { code: 'IncompleteSignatureException', message: 'The Authorization header is not a valid AWS Signature Version 4 header' };
-  if (m[1] !== 'connect') return { code: 'InvalidSignatureException', message: `Credential should be scoped to service 'connect', not '${m[1]}'` };
+  const m =
+    /^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request, ?SignedHeaders=[^,]+, ?Signature=[0-9a-f]{64}$/.exec(
+      header,
+    );
+  if (!m)
+    return {
+      code: 'IncompleteSignatureException',
+      message: 'The Authorization header is not a valid AWS Signature Version 4 header',
+    };
+  if (m[1] !== 'connect')
+    return {
+      code: 'InvalidSignatureException',
+      message: `Credential should be scoped to service 'connect', not '${m[1]}'`,
+    };
   return undefined;
 }
 
-function control(service: TaskService, route: string, method: string | undefined, body: Buffer, res: ServerResponse): void {
+function control(
+  service: TaskService,
+  route: string,
+  method: string | undefined,
+  body: Buffer,
+  res: ServerResponse,
+): void {
   if (route === 'stats' && method === 'GET') return sendJson(res, 200, service.stats());
   // Task content is customer data: served only on the emulator's own (loopback by default) address.
   if (route === 'tasks' && method === 'GET') return sendJson(res, 200, service.tasks satisfies StoredTask[]);
@@ -142,7 +168,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown, errorType?
     'content-length': Buffer.byteLength(text),
     'x-amzn-requestid': randomUUID(),
     // The real service appends a namespace after a colon; the SDK keeps the part before it.
-    ...(errorType ? { 'x-amzn-errortype': `${errorType}:http://internal.amazon.com/coral/com.amazonaws.connect/` } : {}),
+    ...(errorType
+      ? { 'x-amzn-errortype': `${errorType}:http://internal.amazon.com/coral/com.amazonaws.connect/` }
+      : {}),
   });
   res.end(text);
 }

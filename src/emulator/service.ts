@@ -3,11 +3,11 @@
  * idempotency, quotas, create — in the order the real service applies them — plus seeded faults.
  */
 import { randomUUID } from 'node:crypto';
-import { TokenBucket } from '../rate/bucket.js';
 import { checkTaskRequest, LIMITS } from '../input/rules.js';
+import { TokenBucket } from '../rate/bucket.js';
 import type { TaskRequest } from '../types.js';
 import { mulberry32 } from './random.js';
-import { parseRequest, stricterLength, validationMessage, type LengthLimits } from './validation.js';
+import { type LengthLimits, parseRequest, stricterLength, validationMessage } from './validation.js';
 
 /** Resources of one emulated Connect instance. */
 export interface InstanceResources {
@@ -102,7 +102,12 @@ export class TaskService {
    */
   onRequest?: (n: number, at: number) => void;
   private readonly counters: Omit<EmulatorStats, 'tasks' | 'maxTasksPerToken' | 'rate' | 'burst'> = {
-    requests: 0, created: 0, replayed: 0, throttled: 0, errors: {}, faults: { failBefore: 0, failAfter: 0, resetAfter: 0 },
+    requests: 0,
+    created: 0,
+    replayed: 0,
+    throttled: 0,
+    errors: {},
+    faults: { failBefore: 0, failAfter: 0, resetAfter: 0 },
   };
 
   constructor(options: ServiceOptions = {}) {
@@ -114,7 +119,8 @@ export class TaskService {
   /** Changes settings mid-run (a quota raised, faults switched off, a flow added). */
   configure(patch: ServiceOptions): void {
     this.options = { ...this.options, ...patch, faults: { ...this.options.faults, ...patch.faults } };
-    if (patch.rate !== undefined || patch.burst !== undefined) this.bucket.setRate(this.options.rate, this.options.burst);
+    if (patch.rate !== undefined || patch.burst !== undefined)
+      this.bucket.setRate(this.options.rate, this.options.burst);
     if (patch.faults?.seed !== undefined) this.random = mulberry32(patch.faults.seed);
   }
 
@@ -162,10 +168,20 @@ export class TaskService {
     }
     const cap = this.options.maxActiveTasks;
     if (cap !== undefined && this.activeTasks(req.InstanceId!) >= cap) {
-      return this.error(402, 'ServiceQuotaExceededException', 'The maximum number of concurrent active tasks for this instance has been reached', 'ACTIVE_TASKS');
+      return this.error(
+        402,
+        'ServiceQuotaExceededException',
+        'The maximum number of concurrent active tasks for this instance has been reached',
+        'ACTIVE_TASKS',
+      );
     }
     if (req.PreviousContactId && (this.chains.get(req.PreviousContactId) ?? 0) >= LIMITS.chainLength) {
-      return this.error(402, 'ServiceQuotaExceededException', `At most ${LIMITS.chainLength} tasks can be linked to one PreviousContactId`, 'PREVIOUS_CONTACT_CHAIN');
+      return this.error(
+        402,
+        'ServiceQuotaExceededException',
+        `At most ${LIMITS.chainLength} tasks can be linked to one PreviousContactId`,
+        'PREVIOUS_CONTACT_CHAIN',
+      );
     }
 
     const faults = this.options.faults ?? {};
@@ -198,14 +214,21 @@ export class TaskService {
   }
 
   private create(req: TaskRequest): StoredTask {
-    const task: StoredTask = { ...req, ContactId: randomUUID(), InstanceId: req.InstanceId!, Name: req.Name!, createdAt: Date.now() };
+    const task: StoredTask = {
+      ...req,
+      ContactId: randomUUID(),
+      InstanceId: req.InstanceId!,
+      Name: req.Name!,
+      createdAt: Date.now(),
+    };
     this.tasks.push(task);
     this.counters.created++;
     if (req.ClientToken !== undefined) {
       this.byToken.set(req.ClientToken, task);
       this.tasksPerToken.set(req.ClientToken, (this.tasksPerToken.get(req.ClientToken) ?? 0) + 1);
     }
-    if (req.PreviousContactId) this.chains.set(req.PreviousContactId, (this.chains.get(req.PreviousContactId) ?? 0) + 1);
+    if (req.PreviousContactId)
+      this.chains.set(req.PreviousContactId, (this.chains.get(req.PreviousContactId) ?? 0) + 1);
     return task;
   }
 
@@ -225,9 +248,12 @@ export class TaskService {
   private missingResource(req: TaskRequest): string | undefined {
     const instance = this.resources(req.InstanceId!);
     if (!instance) return 'Instance not found';
-    if (req.ContactFlowId !== undefined && !instance.contactFlows?.includes(req.ContactFlowId)) return 'ContactFlow not found';
-    if (req.TaskTemplateId !== undefined && !instance.taskTemplates?.includes(req.TaskTemplateId)) return 'TaskTemplate not found';
-    if (req.QuickConnectId !== undefined && !instance.quickConnects?.includes(req.QuickConnectId)) return 'QuickConnect not found';
+    if (req.ContactFlowId !== undefined && !instance.contactFlows?.includes(req.ContactFlowId))
+      return 'ContactFlow not found';
+    if (req.TaskTemplateId !== undefined && !instance.taskTemplates?.includes(req.TaskTemplateId))
+      return 'TaskTemplate not found';
+    if (req.QuickConnectId !== undefined && !instance.quickConnects?.includes(req.QuickConnectId))
+      return 'QuickConnect not found';
     return undefined;
   }
 

@@ -13,7 +13,10 @@ export type LengthLimits = Partial<Record<(typeof STRING_MEMBERS)[number], numbe
 /** The real service's message for rule violations, each with the value it refused. */
 export function validationMessage(req: TaskRequest, violations: Violation[]): string {
   const n = violations.length;
-  const each = violations.map((v) => `Value ${shown(valueAt(req, v.member))} at '${path(v.member)}' failed to satisfy constraint: ${v.member} ${v.rule}`);
+  const each = violations.map(
+    (v) =>
+      `Value ${shown(valueAt(req, v.member))} at '${path(v.member)}' failed to satisfy constraint: ${v.member} ${v.rule}`,
+  );
   return `${n} validation error${n === 1 ? '' : 's'} detected: ${each.join('; ')}`;
 }
 
@@ -58,13 +61,21 @@ function path(member: string): string {
 }
 
 const STRING_MEMBERS = [
-  'InstanceId', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId', 'PreviousContactId',
-  'RelatedContactId', 'Name', 'Description', 'ClientToken',
+  'InstanceId',
+  'ContactFlowId',
+  'TaskTemplateId',
+  'QuickConnectId',
+  'PreviousContactId',
+  'RelatedContactId',
+  'Name',
+  'Description',
+  'ClientToken',
 ] as const;
 
 /** Checks JSON types the way the service's deserializer does, and turns epoch seconds into a Date. */
 export function parseRequest(body: unknown): { request: TaskRequest } | { error: string } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { error: 'The request body must be a JSON object' };
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { error: 'The request body must be a JSON object' };
   const b = body as Record<string, unknown>;
   const request: TaskRequest = {};
   for (const m of STRING_MEMBERS) {
@@ -82,22 +93,33 @@ export function parseRequest(body: unknown): { request: TaskRequest } | { error:
   }
   if (b.References !== undefined) {
     const refs = b.References;
-    if (typeof refs !== 'object' || refs === null || Object.values(refs).some((r) => typeof r !== 'object' || r === null || !isStringMap(r))) {
+    if (
+      typeof refs !== 'object' ||
+      refs === null ||
+      Object.values(refs).some((r) => typeof r !== 'object' || r === null || !isStringMap(r))
+    ) {
       return { error: 'References must map names to {Type, Value}' };
     }
     request.References = refs as TaskRequest['References'];
   }
   if (b.Attachments !== undefined) {
-    if (!Array.isArray(b.Attachments) || b.Attachments.some((a) => typeof a !== 'object' || a === null)) return { error: 'Attachments must be a list' };
+    if (!Array.isArray(b.Attachments) || b.Attachments.some((a) => typeof a !== 'object' || a === null))
+      return { error: 'Attachments must be a list' };
     request.Attachments = b.Attachments as TaskRequest['Attachments'];
   }
   if (b.SegmentAttributes !== undefined) {
-    if (typeof b.SegmentAttributes !== 'object' || b.SegmentAttributes === null) return { error: 'SegmentAttributes must be a map' };
+    if (typeof b.SegmentAttributes !== 'object' || b.SegmentAttributes === null)
+      return { error: 'SegmentAttributes must be a map' };
     request.SegmentAttributes = b.SegmentAttributes as TaskRequest['SegmentAttributes'];
   }
   return { request };
 }
 
 function isStringMap(value: unknown): value is Record<string, string> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string')
+  );
 }

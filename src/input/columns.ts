@@ -4,13 +4,21 @@
  * with no type, an attribute key with a space) is a refusal: every row would lose that value.
  */
 import { UsageError } from '../errors.js';
-import { ATTRIBUTE_KEY, LIMITS, TASK_REFERENCE_TYPES } from './rules.js';
 import type { SegmentAttributeValue } from '../types.js';
+import { ATTRIBUTE_KEY, LIMITS, TASK_REFERENCE_TYPES } from './rules.js';
 
 /** Members a header (or a job file) can set with a single string. */
 export const SCALAR_MEMBERS = [
-  'InstanceId', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId', 'PreviousContactId',
-  'RelatedContactId', 'Name', 'Description', 'ScheduledTime', 'ClientToken',
+  'InstanceId',
+  'ContactFlowId',
+  'TaskTemplateId',
+  'QuickConnectId',
+  'PreviousContactId',
+  'RelatedContactId',
+  'Name',
+  'Description',
+  'ScheduledTime',
+  'ClientToken',
 ] as const;
 export type ScalarMember = (typeof SCALAR_MEMBERS)[number];
 
@@ -49,20 +57,26 @@ export function conventionTarget(header: string): Target | undefined {
   if (header.startsWith('Result.')) return undefined; // a results file fed back in
   if ((SCALAR_MEMBERS as readonly string[]).includes(header)) return { kind: 'member', member: header as ScalarMember };
   const where = `column "${header}"`;
-  if (header.startsWith('Attributes.')) return { kind: 'attribute', key: checkAttributeKey(header.slice('Attributes.'.length), where) };
+  if (header.startsWith('Attributes.'))
+    return { kind: 'attribute', key: checkAttributeKey(header.slice('Attributes.'.length), where) };
   if (header.startsWith('References.')) {
     const rest = header.slice('References.'.length);
     const dot = rest.lastIndexOf('.');
     if (dot <= 0) {
-      throw new UsageError(`${where}: a reference column is named References.<name>.<TYPE> (did you mean "References.${rest || 'name'}.URL"? types: ${TASK_REFERENCE_TYPES.join(', ')})`);
+      throw new UsageError(
+        `${where}: a reference column is named References.<name>.<TYPE> (did you mean "References.${rest || 'name'}.URL"? types: ${TASK_REFERENCE_TYPES.join(', ')})`,
+      );
     }
     return { kind: 'reference', name: rest.slice(0, dot), type: checkReferenceType(rest.slice(dot + 1), where) };
   }
-  if (header.startsWith('SegmentAttributes.')) return { kind: 'segment', key: checkSegmentKey(header.slice('SegmentAttributes.'.length), where) };
+  if (header.startsWith('SegmentAttributes.'))
+    return { kind: 'segment', key: checkSegmentKey(header.slice('SegmentAttributes.'.length), where) };
   if (header.startsWith('Attachments.')) {
     const m = /^Attachments\.([1-9]\d*)\.(FileName|S3Url)$/.exec(header);
     if (!m || Number(m[1]) > LIMITS.attachments.max) {
-      throw new UsageError(`${where}: an attachment column is named Attachments.<n>.FileName or Attachments.<n>.S3Url, n = 1 to ${LIMITS.attachments.max}`);
+      throw new UsageError(
+        `${where}: an attachment column is named Attachments.<n>.FileName or Attachments.<n>.S3Url, n = 1 to ${LIMITS.attachments.max}`,
+      );
     }
     return { kind: 'attachment', n: Number(m[1]), part: m[2] as AttachmentPart };
   }
@@ -70,30 +84,38 @@ export function conventionTarget(header: string): Target | undefined {
 }
 
 export function checkAttributeKey(key: string, where: string): string {
-  if (!ATTRIBUTE_KEY.test(key)) throw new UsageError(`${where}: attribute key "${key}" may contain only letters, digits, "-" and "_"`);
+  if (!ATTRIBUTE_KEY.test(key))
+    throw new UsageError(`${where}: attribute key "${key}" may contain only letters, digits, "-" and "_"`);
   return key;
 }
 
 export function checkReferenceType(type: string, where: string): string {
   if (!(TASK_REFERENCE_TYPES as readonly string[]).includes(type)) {
-    throw new UsageError(`${where}: reference type "${type}" is not one a task accepts (${TASK_REFERENCE_TYPES.join(', ')})`);
+    throw new UsageError(
+      `${where}: reference type "${type}" is not one a task accepts (${TASK_REFERENCE_TYPES.join(', ')})`,
+    );
   }
   return type;
 }
 
 export function checkSegmentKey(key: string, where: string): string {
   const { min, max } = LIMITS.segmentKey;
-  if (key.length < min || key.length > max) throw new UsageError(`${where}: a segment attribute key must be ${min} to ${max} characters`);
+  if (key.length < min || key.length > max)
+    throw new UsageError(`${where}: a segment attribute key must be ${min} to ${max} characters`);
   return key;
 }
 
 /** Every attachment index must have both halves mapped, or every row would be missing one. */
 export function checkAttachmentPairs(targets: Target[], where = 'the header'): void {
   const parts = new Map<number, Set<string>>();
-  for (const t of targets) if (t.kind === 'attachment') (parts.get(t.n) ?? parts.set(t.n, new Set()).get(t.n)!).add(t.part);
+  for (const t of targets)
+    if (t.kind === 'attachment') (parts.get(t.n) ?? parts.set(t.n, new Set()).get(t.n)!).add(t.part);
   for (const [n, have] of parts) {
     const missing = ATTACHMENT_PARTS.find((p) => !have.has(p));
-    if (missing) throw new UsageError(`${where} maps Attachments.${n}.${[...have][0]} but not Attachments.${n}.${missing}: an attachment needs both`);
+    if (missing)
+      throw new UsageError(
+        `${where} maps Attachments.${n}.${[...have][0]} but not Attachments.${n}.${missing}: an attachment needs both`,
+      );
   }
 }
 
@@ -108,8 +130,12 @@ export function segmentValue(text: string): { ok: true; value: SegmentAttributeV
   try {
     json = JSON.parse(text);
   } catch {
-    return { ok: false, rule: 'starts with "{" but is not valid JSON: write a SegmentAttributeValue such as {"ValueString":"…"}' };
+    return {
+      ok: false,
+      rule: 'starts with "{" but is not valid JSON: write a SegmentAttributeValue such as {"ValueString":"…"}',
+    };
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, rule: 'must be a JSON object (a SegmentAttributeValue) or plain text' };
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return { ok: false, rule: 'must be a JSON object (a SegmentAttributeValue) or plain text' };
   return { ok: true, value: json as SegmentAttributeValue };
 }

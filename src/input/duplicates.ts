@@ -14,7 +14,10 @@ export class BloomFilter {
   private readonly bits: Uint32Array;
   private readonly mask: number;
 
-  constructor(log2Bits: number, private readonly k: number) {
+  constructor(
+    log2Bits: number,
+    private readonly k: number,
+  ) {
     this.bits = new Uint32Array(2 ** log2Bits / 32);
     this.mask = 2 ** log2Bits - 1;
   }
@@ -39,7 +42,10 @@ export class BloomFilter {
 
 /** A digest's first two 32-bit words; the second odd, so that its steps visit every bit of the filter. */
 function words(d: Uint8Array): [number, number] {
-  return [((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0, ((d[4]! << 24) | (d[5]! << 16) | (d[6]! << 8) | d[7]! | 1) >>> 0];
+  return [
+    ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0,
+    ((d[4]! << 24) | (d[5]! << 16) | (d[6]! << 8) | d[7]! | 1) >>> 0,
+  ];
 }
 
 /** 2^26 bits = 8 MiB; 6 bits per token. See DuplicateTokens for the rates. */
@@ -154,11 +160,18 @@ export class DuplicateTokens {
    * counts the rows whose token an earlier row holds, and warns of the first few.
    */
   async confirm(lines: TokenLines): Promise<void> {
-    if (this.unchecked) this.log.warn({ rows: this.unchecked }, 'these rows may repeat an earlier row\'s ClientToken: too many suspects to check them all');
+    if (this.unchecked)
+      this.log.warn(
+        { rows: this.unchecked },
+        "these rows may repeat an earlier row's ClientToken: too many suspects to check them all",
+      );
     if (!this.suspects.size) return;
     const found = await lines(new Set(this.suspects.keys())).catch(() => undefined);
     if (!found) {
-      this.log.warn({ rows: this.suspects.size }, 'could not read the results file back to check rows that may repeat an earlier row\'s ClientToken');
+      this.log.warn(
+        { rows: this.suspects.size },
+        "could not read the results file back to check rows that may repeat an earlier row's ClientToken",
+      );
       return;
     }
     let warned = 0;
@@ -167,14 +180,23 @@ export class DuplicateTokens {
       const [first, ...repeats] = [...rows].sort((a, b) => a - b);
       this.count += repeats.length;
       for (const line of repeats) {
-        if (warned++ < WARNINGS) this.log.warn({ line, sameAsLine: first }, 'same ClientToken as an earlier row: the two rows will be one task');
+        if (warned++ < WARNINGS)
+          this.log.warn(
+            { line, sameAsLine: first },
+            'same ClientToken as an earlier row: the two rows will be one task',
+          );
       }
     }
   }
 
   /** The token's SHA-256: taken back out of one of ours, computed for any other (a ClientToken column's). */
   private digestOf(token: string): Uint8Array {
-    if (token.length === TOKEN_PREFIX.length + 43 && token.startsWith(TOKEN_PREFIX) && this.digest.write(token.slice(TOKEN_PREFIX.length), 'base64url') === 32) return this.digest;
+    if (
+      token.length === TOKEN_PREFIX.length + 43 &&
+      token.startsWith(TOKEN_PREFIX) &&
+      this.digest.write(token.slice(TOKEN_PREFIX.length), 'base64url') === 32
+    )
+      return this.digest;
     return createHash('sha256').update(token).digest();
   }
 }

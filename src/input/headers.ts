@@ -40,7 +40,11 @@ function nearMember(name: string): { member: string; why: string } | undefined {
   const folded = fold(name);
   for (const member of [...SCALAR_MEMBERS, ...COMPOUND_MEMBERS]) {
     if (name === member) return { member, why: 'exact' };
-    if (folded === fold(member)) return { member, why: name.toLowerCase() === member.toLowerCase() ? 'headers are case-sensitive' : 'spelt differently' };
+    if (folded === fold(member))
+      return {
+        member,
+        why: name.toLowerCase() === member.toLowerCase() ? 'headers are case-sensitive' : 'spelt differently',
+      };
   }
   let best: { member: string; d: number } | undefined;
   for (const member of SCALAR_MEMBERS) {
@@ -68,13 +72,20 @@ export function suspiciousHeaders(header: string[], used: boolean[]): HeaderWarn
       const prefix = COMPOUND_MEMBERS.find((p) => fold(p) === fold(m[1]!) || editDistance(fold(p), fold(m[1]!)) <= 2);
       if (prefix) {
         const key = m[2]!.trim();
-        const typed = prefix !== 'References' || (TASK_REFERENCE_TYPES as readonly string[]).includes(key.slice(key.lastIndexOf('.') + 1));
-        out.push({ column, suggestion: `${prefix}.${key}${typed ? '' : '.URL'}`, why: `${prefix} columns are named ${prefix}.<${prefix === "References" ? "name>.<TYPE" : "key"}>` });
+        const typed =
+          prefix !== 'References' ||
+          (TASK_REFERENCE_TYPES as readonly string[]).includes(key.slice(key.lastIndexOf('.') + 1));
+        out.push({
+          column,
+          suggestion: `${prefix}.${key}${typed ? '' : '.URL'}`,
+          why: `${prefix} columns are named ${prefix}.<${prefix === 'References' ? 'name>.<TYPE' : 'key'}>`,
+        });
         return;
       }
     }
     const near = nearMember(trimmed);
-    if (near && (near.why !== 'exact' || trimmed !== column)) out.push({ column, suggestion: near.member, why: trimmed !== column ? 'spaces around the name' : near.why });
+    if (near && (near.why !== 'exact' || trimmed !== column))
+      out.push({ column, suggestion: near.member, why: trimmed !== column ? 'spaces around the name' : near.why });
   });
   return out;
 }
@@ -82,9 +93,12 @@ export function suspiciousHeaders(header: string[], used: boolean[]): HeaderWarn
 /** A header that is one column holding `;` or a tab was read with the wrong delimiter. */
 export function delimiterHint(header: string[]): string | undefined {
   if (header.length !== 1) return undefined;
-  if (header[0]!.includes(';')) return `the header is one column containing ";": looks like a ';'-delimited file: pass --delimiter ';'`;
-  if (header[0]!.includes('\t')) return `the header is one column containing tabs: looks like a tab-delimited file: pass --delimiter $'\\t'`;
-  if (header[0]!.includes(',')) return `the header is one column containing ",": looks like a comma-delimited file: drop --delimiter (or pass --delimiter ',')`;
+  if (header[0]!.includes(';'))
+    return `the header is one column containing ";": looks like a ';'-delimited file: pass --delimiter ';'`;
+  if (header[0]!.includes('\t'))
+    return `the header is one column containing tabs: looks like a tab-delimited file: pass --delimiter $'\\t'`;
+  if (header[0]!.includes(','))
+    return `the header is one column containing ",": looks like a comma-delimited file: drop --delimiter (or pass --delimiter ',')`;
   return undefined;
 }
 

@@ -7,13 +7,20 @@
  * sent) and then applied to every record.
  */
 import { UsageError } from '../errors.js';
-import { checkAttachmentPairs, checkAttributeKey, conventionTarget, memberKey, segmentValue, type Target } from './columns.js';
-import { ROUTING_MEMBERS } from './rules.js';
-import { compileTask, render, renderTree, type Field, type TaskTemplateSpec } from './template.js';
-import { parseScheduledTime } from './time.js';
 import type { InputRecord, TaskAttachment, TaskRequest, Violation } from '../types.js';
+import {
+  checkAttachmentPairs,
+  checkAttributeKey,
+  conventionTarget,
+  memberKey,
+  segmentValue,
+  type Target,
+} from './columns.js';
+import { ROUTING_MEMBERS } from './rules.js';
+import { compileTask, type Field, render, renderTree, type TaskTemplateSpec } from './template.js';
+import { parseScheduledTime } from './time.js';
 
-export { type TaskTemplateSpec } from './template.js';
+export type { TaskTemplateSpec } from './template.js';
 
 /** Request members supplied outside the file: flags win over the job file (SPEC). */
 export type Defaults = Partial<Record<'InstanceId' | 'ContactFlowId' | 'TaskTemplateId' | 'QuickConnectId', string>>;
@@ -73,8 +80,14 @@ export function compileMapping(header: string[], options: MappingOptions = {}): 
 
   const renames = options.columns ?? {};
   for (const [from, to] of Object.entries(renames)) {
-    if (!index.has(from)) throw new UsageError(`job file: columns."${from}": no column named "${from}" in the input header (columns: ${header.join(', ')})`);
-    if (!conventionTarget(to)) throw new UsageError(`job file: columns."${from}": "${to}" is not a column the convention maps (a member such as Name, or Attributes.<key>, References.<name>.<TYPE>…)`);
+    if (!index.has(from))
+      throw new UsageError(
+        `job file: columns."${from}": no column named "${from}" in the input header (columns: ${header.join(', ')})`,
+      );
+    if (!conventionTarget(to))
+      throw new UsageError(
+        `job file: columns."${from}": "${to}" is not a column the convention maps (a member such as Name, or Attributes.<key>, References.<name>.<TYPE>…)`,
+      );
   }
   const convention = new Map<string, number>();
   header.forEach((name, i) => {
@@ -82,7 +95,8 @@ export function compileMapping(header: string[], options: MappingOptions = {}): 
     const target = conventionTarget(renamed ?? name);
     if (!target) return;
     const key = memberKey(target);
-    if (convention.has(key)) throw new UsageError(`columns "${header[convention.get(key)!]}" and "${name}" both map to ${key}`);
+    if (convention.has(key))
+      throw new UsageError(`columns "${header[convention.get(key)!]}" and "${name}" both map to ${key}`);
     convention.set(key, i);
     add({ target, template: { parts: [i], columns: [i] } });
   });
@@ -92,22 +106,38 @@ export function compileMapping(header: string[], options: MappingOptions = {}): 
   if (options.attributesFrom) for (const f of attributeFields(header, used, options.attributesFrom)) add(f);
   for (const f of task) add(f);
   checkAttachmentPairs([...fields.values()].map((f) => f.target));
-  return { header, fields: [...fields.values()], used, timeZone: options.timeZone, defaults: options.defaults ?? {}, defaultSources: options.defaultSources ?? {} };
+  return {
+    header,
+    fields: [...fields.values()],
+    used,
+    timeZone: options.timeZone,
+    defaults: options.defaults ?? {},
+    defaultSources: options.defaultSources ?? {},
+  };
 }
 
 /** `attributesFrom`: the columns nothing else reads become attributes, by prefix or whole name. */
 function attributeFields(header: string[], used: boolean[], from: AttributesFrom): Field[] {
   const except = new Set(from.except ?? []);
-  for (const name of except) if (!header.includes(name)) throw new UsageError(`job file: attributesFrom.except names "${name}", which is not in the input header`);
+  for (const name of except)
+    if (!header.includes(name))
+      throw new UsageError(`job file: attributesFrom.except names "${name}", which is not in the input header`);
   const out: Field[] = [];
   header.forEach((name, i) => {
     if (used[i] || except.has(name) || name.startsWith('Result.')) return;
-    const key = from.prefix && name.startsWith(from.prefix) && name.length > from.prefix.length ? name.slice(from.prefix.length) : from.unmapped ? name : undefined;
+    const key =
+      from.prefix && name.startsWith(from.prefix) && name.length > from.prefix.length
+        ? name.slice(from.prefix.length)
+        : from.unmapped
+          ? name
+          : undefined;
     if (key === undefined) return;
     try {
       checkAttributeKey(key, `attributesFrom: column "${name}"`);
     } catch (err) {
-      throw new UsageError(`${(err as Error).message}: rename it in "columns" (e.g. "${name}": "Attributes.${key.replace(/[^A-Za-z0-9_-]+/g, '_')}") or list it in attributesFrom.except`);
+      throw new UsageError(
+        `${(err as Error).message}: rename it in "columns" (e.g. "${name}": "Attributes.${key.replace(/[^A-Za-z0-9_-]+/g, '_')}") or list it in attributesFrom.except`,
+      );
     }
     out.push({ target: { kind: 'attribute', key }, template: { parts: [i], columns: [i] } });
   });
@@ -120,7 +150,12 @@ export function mapRecord(mapping: Mapping, record: InputRecord): MapResult {
   if (record.values.length !== header.length) {
     return {
       ok: false,
-      violations: [{ member: 'record', rule: `has ${record.values.length} fields but the header has ${header.length} (a stray quote or delimiter?)` }],
+      violations: [
+        {
+          member: 'record',
+          rule: `has ${record.values.length} fields but the header has ${header.length} (a stray quote or delimiter?)`,
+        },
+      ],
     };
   }
   const request: TaskRequest = {};
@@ -149,7 +184,11 @@ export function mapRecord(mapping: Mapping, record: InputRecord): MapResult {
   for (const [member, value] of Object.entries(mapping.defaults) as [keyof Defaults, string | undefined][]) {
     if (value === undefined || request[member] !== undefined) continue;
     // A routing flag must not add a second route to a row that already names one.
-    if ((ROUTING_MEMBERS as readonly string[]).includes(member) && ROUTING_MEMBERS.some((m) => request[m] !== undefined)) continue;
+    if (
+      (ROUTING_MEMBERS as readonly string[]).includes(member) &&
+      ROUTING_MEMBERS.some((m) => request[m] !== undefined)
+    )
+      continue;
     request[member] = value;
     sources.set(member, [mapping.defaultSources[member] ?? 'default']);
   }
@@ -166,7 +205,14 @@ function put<T>(map: Record<string, T>, key: string, value: T): void {
 }
 
 /** Puts one rendered value where its target says. */
-function fill(request: TaskRequest, target: Target, value: string, timeZone: string | undefined, attachments: Map<number, Partial<TaskAttachment>>, bad: (rule: string) => void): void {
+function fill(
+  request: TaskRequest,
+  target: Target,
+  value: string,
+  timeZone: string | undefined,
+  attachments: Map<number, Partial<TaskAttachment>>,
+  bad: (rule: string) => void,
+): void {
   switch (target.kind) {
     case 'attribute':
       put((request.Attributes ??= {}), target.key, value);
@@ -197,7 +243,11 @@ function fill(request: TaskRequest, target: Target, value: string, timeZone: str
 }
 
 /** Attachments in index order; a pair with one half empty is a violation naming the empty column. */
-function attachmentList(parts: Map<number, Partial<TaskAttachment>>, sources: Map<string, string[]>, violations: Violation[]): TaskAttachment[] {
+function attachmentList(
+  parts: Map<number, Partial<TaskAttachment>>,
+  sources: Map<string, string[]>,
+  violations: Violation[],
+): TaskAttachment[] {
   const out: TaskAttachment[] = [];
   for (const n of [...parts.keys()].sort((a, b) => a - b)) {
     const a = parts.get(n)!;
@@ -207,7 +257,11 @@ function attachmentList(parts: Map<number, Partial<TaskAttachment>>, sources: Ma
     }
     const [missing, present] = a.FileName === undefined ? ['FileName', 'S3Url'] : ['S3Url', 'FileName'];
     const member = `Attachments.${n}.${missing}`;
-    violations.push({ member, column: sources.get(member)?.join(', '), rule: `is empty while Attachments.${n}.${present} is set: an attachment needs both` });
+    violations.push({
+      member,
+      column: sources.get(member)?.join(', '),
+      rule: `is empty while Attachments.${n}.${present} is set: an attachment needs both`,
+    });
   }
   return out;
 }
@@ -218,7 +272,10 @@ function indexHeader(header: string[]): Map<string, number> {
     if (!index.has(name)) index.set(name, i);
   });
   const dupes = header.filter((name, i) => index.get(name) !== i && conventionTarget(name));
-  if (dupes.length) throw new UsageError(`the header repeats the mapped column(s) ${[...new Set(dupes)].map((d) => `"${d}"`).join(', ')}`);
+  if (dupes.length)
+    throw new UsageError(
+      `the header repeats the mapped column(s) ${[...new Set(dupes)].map((d) => `"${d}"`).join(', ')}`,
+    );
   return index;
 }
 

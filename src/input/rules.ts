@@ -41,6 +41,7 @@ export const ROUTING_MEMBERS = ['ContactFlowId', 'QuickConnectId', 'TaskTemplate
 /** Attribute keys: letters, digits, hyphen and underscore (Admin Guide; the model has no pattern). */
 export const ATTRIBUTE_KEY = /^[A-Za-z0-9_-]+$/;
 // eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this rule's job
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 export const codePoints = (s: string): number => {
@@ -53,14 +54,22 @@ const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 function checkLength(out: Violation[], member: string, value: string, limit: { min?: number; max?: number }): void {
   const n = codePoints(value);
-  if (limit.min !== undefined && n < limit.min) out.push({ member, rule: `must be at least ${limit.min} characters (found ${n})` });
-  if (limit.max !== undefined && n > limit.max) out.push({ member, rule: `must be at most ${limit.max} characters (found ${n})` });
+  if (limit.min !== undefined && n < limit.min)
+    out.push({ member, rule: `must be at least ${limit.min} characters (found ${n})` });
+  if (limit.max !== undefined && n > limit.max)
+    out.push({ member, rule: `must be at most ${limit.max} characters (found ${n})` });
 }
 
 type StringMember = keyof typeof LIMITS & keyof TaskRequest;
 const STRING_MEMBERS: StringMember[] = [
-  'InstanceId', 'Name', 'Description', 'ContactFlowId', 'TaskTemplateId',
-  'PreviousContactId', 'RelatedContactId', 'ClientToken',
+  'InstanceId',
+  'Name',
+  'Description',
+  'ContactFlowId',
+  'TaskTemplateId',
+  'PreviousContactId',
+  'RelatedContactId',
+  'ClientToken',
 ];
 
 /**
@@ -101,7 +110,10 @@ function checkAttributes(out: Violation[], attributes: Record<string, string>): 
     bytes += utf8Bytes(key) + utf8Bytes(value);
   }
   if (bytes > LIMITS.attributesBytes) {
-    out.push({ member: 'Attributes', rule: `keys and values together must be at most ${LIMITS.attributesBytes} UTF-8 bytes (found ${bytes})` });
+    out.push({
+      member: 'Attributes',
+      rule: `keys and values together must be at most ${LIMITS.attributesBytes} UTF-8 bytes (found ${bytes})`,
+    });
   }
 }
 
@@ -118,7 +130,10 @@ function checkReferences(out: Violation[], references: Record<string, { Type?: u
     bytes += utf8Bytes(name) + utf8Bytes(value);
   }
   if (bytes > LIMITS.referencesBytes) {
-    out.push({ member: 'References', rule: `names and values together must be at most ${LIMITS.referencesBytes} UTF-8 bytes (found ${bytes})` });
+    out.push({
+      member: 'References',
+      rule: `names and values together must be at most ${LIMITS.referencesBytes} UTF-8 bytes (found ${bytes})`,
+    });
   }
 }
 
@@ -135,7 +150,8 @@ export function scheduledTimeRule(when: Date, now: Date): string | undefined {
   const t = when.getTime();
   if (Number.isNaN(t)) return 'must be a valid time';
   if (t < now.getTime()) return 'must not be in the past';
-  if (t > now.getTime() + LIMITS.scheduledDaysAhead * 86_400_000) return `must be at most ${LIMITS.scheduledDaysAhead} days ahead`;
+  if (t > now.getTime() + LIMITS.scheduledDaysAhead * 86_400_000)
+    return `must be at most ${LIMITS.scheduledDaysAhead} days ahead`;
   return undefined;
 }
 
@@ -149,7 +165,8 @@ function checkAttachments(out: Violation[], attachments: { FileName?: unknown; S
     const fileName = typeof a.FileName === 'string' ? a.FileName : '';
     const url = typeof a.S3Url === 'string' ? a.S3Url : '';
     checkLength(out, `${member}.FileName`, fileName, LIMITS.attachmentFileName);
-    if (CONTROL_CHARS.test(fileName)) out.push({ member: `${member}.FileName`, rule: 'must not contain control characters' });
+    if (CONTROL_CHARS.test(fileName))
+      out.push({ member: `${member}.FileName`, rule: 'must not contain control characters' });
     checkLength(out, `${member}.S3Url`, url, LIMITS.attachmentS3Url);
   });
 }
@@ -178,7 +195,11 @@ function checkSegmentValue(out: Violation[], member: string, value: unknown, dep
   const keys = Object.keys(v);
   const unknown = keys.filter((k) => !SEGMENT_KINDS.includes(k));
   // The cell's own keys are its data: counted, never quoted.
-  if (unknown.length) out.push({ member, rule: `holds ${unknown.length} key${unknown.length === 1 ? '' : 's'} other than ${SEGMENT_KINDS.join(', ')}: a SegmentAttributeValue holds only one of them` });
+  if (unknown.length)
+    out.push({
+      member,
+      rule: `holds ${unknown.length} key${unknown.length === 1 ? '' : 's'} other than ${SEGMENT_KINDS.join(', ')}: a SegmentAttributeValue holds only one of them`,
+    });
   const kinds = keys.filter((k) => SEGMENT_KINDS.includes(k) && v[k] !== undefined);
   if (kinds.length !== 1) {
     out.push({ member, rule: `must hold exactly one of ${SEGMENT_KINDS.join(', ')}` });
@@ -194,10 +215,11 @@ function checkSegmentValue(out: Violation[], member: string, value: unknown, dep
     if (typeof inner !== 'string') out.push({ member, rule: `${kind} must be a string` });
     else checkLength(out, member, inner, LIMITS.segmentValueString);
   } else if (kind === 'ValueInteger') {
-    if (!Number.isInteger(inner) || (inner as number) < INT32.min || (inner as number) > INT32.max) out.push({ member, rule: 'ValueInteger must be a whole number within 32 bits' });
+    if (!Number.isInteger(inner) || (inner as number) < INT32.min || (inner as number) > INT32.max)
+      out.push({ member, rule: 'ValueInteger must be a whole number within 32 bits' });
   } else if (kind === 'ValueList') {
     if (!Array.isArray(inner)) out.push({ member, rule: 'ValueList must be a list of SegmentAttributeValues' });
-    else inner.forEach((item, n) => checkSegmentValue(out, `${member}[${n}]`, item, depth + 1));
+    else for (const [n, item] of inner.entries()) checkSegmentValue(out, `${member}[${n}]`, item, depth + 1);
   } else if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) {
     out.push({ member, rule: 'ValueMap must be an object of SegmentAttributeValues' });
   } else {

@@ -4,9 +4,16 @@
  * holding `{{x}}` stays literal text. A template whose every column is empty is absent.
  */
 import { UsageError } from '../errors.js';
-import { checkAttributeKey, checkReferenceType, checkSegmentKey, SCALAR_MEMBERS, type ScalarMember, type Target } from './columns.js';
-import { LIMITS } from './rules.js';
 import type { SegmentAttributeValue } from '../types.js';
+import {
+  checkAttributeKey,
+  checkReferenceType,
+  checkSegmentKey,
+  SCALAR_MEMBERS,
+  type ScalarMember,
+  type Target,
+} from './columns.js';
+import { LIMITS } from './rules.js';
 
 /** What a job file's `task` section may hold: templates per member (schema/job.schema.json). */
 export interface TaskTemplateSpec {
@@ -51,7 +58,9 @@ function compileTemplate(text: string, index: Map<string, number>, where: string
     const name = match[1]!;
     const i = index.get(name);
     if (i === undefined) {
-      throw new UsageError(`${where}: no column named "${name}" in the input header (columns: ${[...index.keys()].join(', ')})`);
+      throw new UsageError(
+        `${where}: no column named "${name}" in the input header (columns: ${[...index.keys()].join(', ')})`,
+      );
     }
     if (match.index > last) parts.push(text.slice(last, match.index));
     parts.push(i);
@@ -76,7 +85,10 @@ export function compileTask(task: TaskTemplateSpec, index: Map<string, number>):
   for (const [member, spec] of Object.entries(task)) {
     if (member === 'Attributes') {
       for (const [key, text] of Object.entries(spec as Record<string, string>)) {
-        out.push({ target: { kind: 'attribute', key: checkAttributeKey(key, `job file: task.Attributes.${key}`) }, template: tpl(text, `task.Attributes.${key}`) });
+        out.push({
+          target: { kind: 'attribute', key: checkAttributeKey(key, `job file: task.Attributes.${key}`) },
+          template: tpl(text, `task.Attributes.${key}`),
+        });
       }
     } else if (member === 'References') {
       for (const [name, ref] of Object.entries(spec as Record<string, { Type: string; Value: string }>)) {
@@ -102,16 +114,22 @@ export function compileTask(task: TaskTemplateSpec, index: Map<string, number>):
       }
     } else if (member === 'Attachments') {
       const list = spec as { FileName: string; S3Url: string }[];
-      if (list.length > LIMITS.attachments.max) throw new UsageError(`job file: task.Attachments holds at most ${LIMITS.attachments.max} items`);
+      if (list.length > LIMITS.attachments.max)
+        throw new UsageError(`job file: task.Attachments holds at most ${LIMITS.attachments.max} items`);
       list.forEach((a, i) => {
         for (const part of ['FileName', 'S3Url'] as const) {
-          out.push({ target: { kind: 'attachment', n: i + 1, part }, template: tpl(a[part], `task.Attachments[${i}].${part}`) });
+          out.push({
+            target: { kind: 'attachment', n: i + 1, part },
+            template: tpl(a[part], `task.Attachments[${i}].${part}`),
+          });
         }
       });
     } else if ((SCALAR_MEMBERS as readonly string[]).includes(member)) {
       out.push({ target: { kind: 'member', member: member as ScalarMember }, template: tpl(spec, `task.${member}`) });
     } else {
-      throw new UsageError(`job file: task.${member} is not a StartTaskContact member this tool maps (use one of ${SCALAR_MEMBERS.join(', ')}, Attributes, References, SegmentAttributes, Attachments)`);
+      throw new UsageError(
+        `job file: task.${member} is not a StartTaskContact member this tool maps (use one of ${SCALAR_MEMBERS.join(', ')}, Attributes, References, SegmentAttributes, Attachments)`,
+      );
     }
   }
   return out;
@@ -130,7 +148,11 @@ function compileTree(value: unknown, tpl: (text: string, at: string) => Template
  * Renders a structured SegmentAttributeValue: undefined when every column it reads is empty; a
  * `ValueInteger` template must render to a whole number.
  */
-export function renderTree(tree: Tree, all: Template, values: string[]): { value: SegmentAttributeValue } | { rule: string } | undefined {
+export function renderTree(
+  tree: Tree,
+  all: Template,
+  values: string[],
+): { value: SegmentAttributeValue } | { rule: string } | undefined {
   if (all.columns.length > 0 && all.columns.every((i) => values[i] === '')) return undefined;
   let rule: string | undefined;
   const walk = (t: Tree, key?: string): unknown => {

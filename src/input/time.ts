@@ -22,12 +22,25 @@ export function parseScheduledTime(value: string, timeZone?: string): TimeParse 
   if (ZONED.test(text)) {
     const date = new Date(text);
     // new Date() rolls 2026-11-31 over into December: a date or offset that does not exist is refused.
-    return Number.isNaN(date.getTime()) || !realZoned(text) ? { ok: false, rule: `is not a valid time: must be ${TIME_FORMS}` } : { ok: true, date };
+    return Number.isNaN(date.getTime()) || !realZoned(text)
+      ? { ok: false, rule: `is not a valid time: must be ${TIME_FORMS}` }
+      : { ok: true, date };
   }
   const m = LOCAL.exec(text);
   if (!m) return { ok: false, rule: `must be ${TIME_FORMS}` };
-  if (!timeZone) return { ok: false, rule: `has no zone: pass --timezone <IANA zone> (or "timezone" in the job file), or write ${TIME_FORMS}` };
-  const [y, mo, d, h, mi, s] = m.slice(1, 7).map((p) => Number(p ?? 0)) as [number, number, number, number, number, number];
+  if (!timeZone)
+    return {
+      ok: false,
+      rule: `has no zone: pass --timezone <IANA zone> (or "timezone" in the job file), or write ${TIME_FORMS}`,
+    };
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map((p) => Number(p ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const wall = Date.UTC(y, mo - 1, d, h, mi, s, Number((m[7] ?? '0').padEnd(3, '0')));
   const back = new Date(wall);
   // Date.UTC rolls 2026-02-30 over into March: a date that does not exist is refused, not moved.
@@ -35,7 +48,8 @@ export function parseScheduledTime(value: string, timeZone?: string): TimeParse 
     return { ok: false, rule: `is not a valid date and time: must be ${TIME_FORMS}` };
   }
   const date = zonedToUtc(wall, timeZone);
-  if (!date) return { ok: false, rule: `does not exist in ${timeZone} (the clocks skip it when daylight saving time starts)` };
+  if (!date)
+    return { ok: false, rule: `does not exist in ${timeZone} (the clocks skip it when daylight saving time starts)` };
   return { ok: true, date };
 }
 
@@ -43,7 +57,14 @@ export function parseScheduledTime(value: string, timeZone?: string): TimeParse 
 function realZoned(text: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?[^Z+-]*(?:Z|([+-])(\d{2}):?(\d{2}))$/i.exec(text);
   if (!m) return false;
-  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((p) => Number(p ?? 0)) as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((p) => Number(p ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const day = new Date(Date.UTC(y, mo - 1, d));
   if (day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59) return false;
   if (!m[7]) return true; // Z
@@ -71,7 +92,14 @@ function offsetAt(utc: number, timeZone: string): number {
   let f = formatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
     });
     formatters.set(timeZone, f);
   }

@@ -19,7 +19,9 @@ export const TOKEN_PREFIX = 'ctl1-';
 
 export function clientToken(namespace: string, key: TaskRequest | string[]): string {
   const material = Array.isArray(key) ? JSON.stringify(key) : canonicalJson(key, 'ClientToken');
-  const digest = createHash('sha256').update(`[${JSON.stringify(namespace) ?? 'null'},${material}]`).digest('base64url');
+  const digest = createHash('sha256')
+    .update(`[${JSON.stringify(namespace) ?? 'null'},${material}]`)
+    .digest('base64url');
   return TOKEN_PREFIX + digest;
 }
 

@@ -3,12 +3,16 @@
  * broken rule, the column (or flag) that supplied the member — never the value, which is customer data.
  */
 import { hash } from 'node:crypto';
-import { checkTaskRequest, LIMITS } from './rules.js';
-import type { MappedRow } from './map.js';
 import type { Violation } from '../types.js';
+import type { MappedRow } from './map.js';
+import { checkTaskRequest, LIMITS } from './rules.js';
 
 export function validateRow(row: MappedRow, now: Date): Violation[] {
-  return checkTaskRequest(row.request, now).map((v) => ({ member: v.member, rule: v.rule, column: columnsFor(v.member, row.sources) }));
+  return checkTaskRequest(row.request, now).map((v) => ({
+    member: v.member,
+    rule: v.rule,
+    column: columnsFor(v.member, row.sources),
+  }));
 }
 
 /** `Attributes.x` → its column; an aggregate member (`Attributes`) → every column that fed it. */
@@ -26,7 +30,12 @@ function columnsFor(member: string, sources: Map<string, string[]>): string | un
 export function describeViolations(violations: Violation[]): string {
   return violations
     .map((v) => {
-      const where = v.column && v.column !== v.member ? `column "${v.column}" (${v.member})` : v.column ? `column "${v.column}"` : v.member;
+      const where =
+        v.column && v.column !== v.member
+          ? `column "${v.column}" (${v.member})`
+          : v.column
+            ? `column "${v.column}"`
+            : v.member;
       return `${where}: ${v.rule}`;
     })
     .join('; ');
@@ -81,7 +90,8 @@ export class PreviousContactChains {
     if ((this.chains + 1) * 2 > this.table.length / 4) {
       const old = this.table;
       this.table = new Uint32Array(old.length * 2);
-      for (let i = 0; i < old.length; i += 4) if (old[i + 1]) this.table.set(old.subarray(i, i + 4), probe(this.table, old[i]!, old[i + 1]!));
+      for (let i = 0; i < old.length; i += 4)
+        if (old[i + 1]) this.table.set(old.subarray(i, i + 4), probe(this.table, old[i]!, old[i + 1]!));
       at = probe(this.table, h1, h2);
     }
     this.chains++;

@@ -22,8 +22,16 @@ export function normaliseStatus(cell: string | undefined): RowStatus | undefined
  * row for one input line, or another number of rows than the run recorded. (Rows that do not parse,
  * lack a line number or hold a status the tool never writes were refused while reading it.)
  */
-export function checkCoverage(ledger: { rows: number; repeated?: { line: number; at: number } }, path: string, expectedRows: number | undefined, way: string): void {
-  if (ledger.repeated) throw new UsageError(`line ${ledger.repeated.at} of ${path}: a second row for input line ${ledger.repeated.line}. ${way}`);
+export function checkCoverage(
+  ledger: { rows: number; repeated?: { line: number; at: number } },
+  path: string,
+  expectedRows: number | undefined,
+  way: string,
+): void {
+  if (ledger.repeated)
+    throw new UsageError(
+      `line ${ledger.repeated.at} of ${path}: a second row for input line ${ledger.repeated.line}. ${way}`,
+    );
   const { rows } = ledger;
   if (expectedRows !== undefined && rows !== expectedRows) {
     throw new UsageError(

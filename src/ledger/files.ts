@@ -9,8 +9,18 @@
  * - `O_NONBLOCK` on every open, then fstat: a FIFO opens at once (instead of waiting forever for a
  *   writer, deaf to SIGTERM) and is refused as not a regular file. It has no effect on regular files.
  */
-import { closeSync, constants as C, existsSync, fstatSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  constants as C,
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { type FileHandle, lstat, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { describeErrno, ResultsWriteError, UsageError } from '../errors.js';
 
@@ -51,8 +61,18 @@ export function freshResultsPath(resultsPath: string): string {
  * Refuses an output (`--summary-json`, a report page…) that would overwrite the run's input or one of
  * the files it owns: checked before the run starts, since those files may not exist yet.
  */
-export async function checkOutputPath(output: string, flag: string, input: string | undefined, resultsPath: string, job?: string): Promise<void> {
-  const owned = [...(input && input !== '-' ? [{ path: input, what: 'input' }] : []), ...(job ? [{ path: job, what: 'job file' }] : []), ...runFiles(resultsPath)];
+export async function checkOutputPath(
+  output: string,
+  flag: string,
+  input: string | undefined,
+  resultsPath: string,
+  job?: string,
+): Promise<void> {
+  const owned = [
+    ...(input && input !== '-' ? [{ path: input, what: 'input' }] : []),
+    ...(job ? [{ path: job, what: 'job file' }] : []),
+    ...runFiles(resultsPath),
+  ];
   const target = await sameFileKey(output);
   for (const { path, what } of owned) {
     if (target === (await sameFileKey(path))) {
@@ -86,12 +106,18 @@ export async function canonicalResultsPath(path: string): Promise<string> {
   });
   if (!info) {
     const dir = await realpath(dirname(path)).catch((err: NodeJS.ErrnoException) => {
-      throw new UsageError(`cannot create the results file ${path}: its folder ${dirname(path)} ${err.code === 'ENOENT' ? 'does not exist' : `is unusable (${describeErrno(err)})`}`, { cause: err });
+      throw new UsageError(
+        `cannot create the results file ${path}: its folder ${dirname(path)} ${err.code === 'ENOENT' ? 'does not exist' : `is unusable (${describeErrno(err)})`}`,
+        { cause: err },
+      );
     });
     return join(dir, basename(path));
   }
   return realpath(path).catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`--results ${path} is a symbolic link to ${err.code === 'ENOENT' ? 'nothing' : `something unusable (${describeErrno(err)})`}: remove it or pass the real file`, { cause: err });
+    throw new UsageError(
+      `--results ${path} is a symbolic link to ${err.code === 'ENOENT' ? 'nothing' : `something unusable (${describeErrno(err)})`}: remove it or pass the real file`,
+      { cause: err },
+    );
   });
 }
 
@@ -154,7 +180,8 @@ export function writeAllSync(fd: number, data: string | Uint8Array, path: string
 export async function replaceFileAtomically(path: string, text: string, what = 'run state'): Promise<void> {
   const tmp = `${path}.tmp`;
   await unlink(tmp).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw new UsageError(`cannot remove the leftover ${tmp}: ${describeErrno(err)}`, { cause: err });
+    if (err.code !== 'ENOENT')
+      throw new UsageError(`cannot remove the leftover ${tmp}: ${describeErrno(err)}`, { cause: err });
   });
   let fd: number;
   try {
@@ -187,13 +214,20 @@ export function syncAndClose(fd: number, path: string): void {
 
 function openError(path: string, err: unknown, what: string): UsageError {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EEXIST') return new UsageError(`cannot create the ${what} ${path}: something already exists at that name`, { cause: err });
-  if (code === 'ELOOP') return new UsageError(`refusing the ${what} ${path}: it is a symbolic link (this tool never writes through one; pass the real path)`, { cause: err });
+  if (code === 'EEXIST')
+    return new UsageError(`cannot create the ${what} ${path}: something already exists at that name`, { cause: err });
+  if (code === 'ELOOP')
+    return new UsageError(
+      `refusing the ${what} ${path}: it is a symbolic link (this tool never writes through one; pass the real path)`,
+      { cause: err },
+    );
   return new UsageError(`cannot open the ${what} ${path}: ${describeErrno(err)}`, { cause: err });
 }
 
 export function notRegular(path: string, what: string): UsageError {
-  return new UsageError(`refusing the ${what} ${path}: it is not a regular file (a FIFO, device or folder is in its place); move it away`);
+  return new UsageError(
+    `refusing the ${what} ${path}: it is not a regular file (a FIFO, device or folder is in its place); move it away`,
+  );
 }
 
 /**
@@ -212,7 +246,10 @@ export function headOf(path: string, what: string, bytes = 64): string | undefin
   try {
     if (!fstatSync(fd).isFile()) throw notRegular(path, what);
     const buf = Buffer.alloc(bytes);
-    return buf.subarray(0, readSync(fd, buf, 0, bytes, 0)).toString('utf8').replace(/^\uFEFF/, '');
+    return buf
+      .subarray(0, readSync(fd, buf, 0, bytes, 0))
+      .toString('utf8')
+      .replace(/^\uFEFF/, '');
   } finally {
     closeSync(fd);
   }

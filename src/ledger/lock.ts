@@ -69,18 +69,36 @@ export async function acquireLock(resultsPath: string): Promise<Lock> {
   const file = `holder.${id}.json`;
   const staging = `${dir}.${id}.new`;
   const started = processInfo(process.pid)?.started;
-  await prepare(staging, file, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), id, ...(started !== undefined ? { started } : {}) }));
+  await prepare(
+    staging,
+    file,
+    JSON.stringify({
+      pid: process.pid,
+      host: hostname(),
+      since: new Date().toISOString(),
+      id,
+      ...(started !== undefined ? { started } : {}),
+    }),
+  );
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (await moveIn(staging, dir)) {
         // Re-check after taking: our record is the one in the lock.
-        if (await lstat(join(dir, file)).then(() => true, () => false)) return held(dir, file, resultsPath);
+        if (
+          await lstat(join(dir, file)).then(
+            () => true,
+            () => false,
+          )
+        )
+          return held(dir, file, resultsPath);
         throw new LockedError(`the lock ${dir} was taken from this run as it took it: try again`);
       }
       const holder = await currentHolder(dir);
       if (!holder) continue; // released or emptied just now: try again
       if (!isStale(holder)) {
-        const who = holder.pid ? `pid ${holder.pid} on ${holder.host}, since ${holder.since}` : 'a holder whose record is unreadable';
+        const who = holder.pid
+          ? `pid ${holder.pid} on ${holder.host}, since ${holder.since}`
+          : 'a holder whose record is unreadable';
         throw new LockedError(`another run holds ${resultsPath} (${who}); if that run is gone, delete ${dir}`);
       }
       // Take over: remove exactly that holder. Of all runs that judged it stale, only one succeeds.
@@ -100,7 +118,9 @@ async function prepare(staging: string, file: string, record: string): Promise<v
     await handle.writeFile(`${record}\n`);
     await handle.close();
   } catch (err) {
-    throw new UsageError(`cannot create the lock beside the results file (${staging}): ${describeErrno(err)}`, { cause: err });
+    throw new UsageError(`cannot create the lock beside the results file (${staging}): ${describeErrno(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -142,7 +162,14 @@ async function currentHolder(dir: string): Promise<Holder | undefined> {
       } catch {
         // Unreadable record: judged by its age alone.
       }
-      return { pid: Number(record.pid) || undefined, host: String(record.host), since: String(record.since), started: Number(record.started) || undefined, file: name!, touchedMs };
+      return {
+        pid: Number(record.pid) || undefined,
+        host: String(record.host),
+        since: String(record.since),
+        started: Number(record.started) || undefined,
+        file: name!,
+        touchedMs,
+      };
     } finally {
       await handle.close();
     }

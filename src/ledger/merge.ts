@@ -13,15 +13,15 @@
  * (spans.ts); a second copies those records' bytes in line order, read in batches by position. A file
  * not as the results writer writes it (a spreadsheet's, a torn one) is first rewritten as csv-parse reads it.
  */
-import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync, type Stats } from 'node:fs';
-import { mkdtemp, rm, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync, type Stats, unlinkSync, writeSync } from 'node:fs';
+import { type FileHandle, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../errors.js';
 import { openRegular, openRegularSync, READ } from './files.js';
-import { LineIndex, normalise, scanSpans, STATUSES, STRINGIFY } from './spans.js';
-import { readState, sha256File, writeState, type RunState } from './state.js';
+import { LineIndex, normalise, STATUSES, STRINGIFY, scanSpans } from './spans.js';
+import { type RunState, readState, sha256File, writeState } from './state.js';
 
 export interface MergeSummary {
   files: number;
@@ -57,14 +57,18 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
   // Runs first, then each rerun after the file it reran, whatever order they were given in: a
   // rerun's row is the later word on its line, and a rerun of a rerun later still.
   const depth = await lineage(files, states);
-  const order: Part[] = files.map((f, i) => ({ file: f, state: states[i], depth: depth[i]! })).sort((a, b) => a.depth - b.depth);
+  const order: Part[] = files
+    .map((f, i) => ({ file: f, state: states[i], depth: depth[i]! }))
+    .sort((a, b) => a.depth - b.depth);
   const normalised = new Map<number, string>();
   let temp: string | undefined;
   try {
     let collected: Awaited<ReturnType<typeof collect>>;
     for (;;) {
       try {
-        collected = await collect(files[0]!, order, normalised, async (k) => join((temp ??= await mkdtemp(join(tmpdir(), 'connect-task-loader-merge-'))), `${k}.csv`));
+        collected = await collect(files[0]!, order, normalised, async (k) =>
+          join((temp ??= await mkdtemp(join(tmpdir(), 'connect-task-loader-merge-'))), `${k}.csv`),
+        );
         break;
       } catch (err) {
         if (!(err instanceof NotPlain) || normalised.has(err.part)) throw err;
@@ -73,7 +77,10 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
     }
     const { header, index, superseded } = collected;
     const runs = states.filter((st): st is RunState => st !== undefined && !st.rerunOf);
-    checkSameRun(runs, files.filter((_, i) => states[i] && !states[i]!.rerunOf));
+    checkSameRun(
+      runs,
+      files.filter((_, i) => states[i] && !states[i]!.rerunOf),
+    );
     checkShards(runs);
     const counts = writeMerged(out, header, index, order);
     const [, created, failed, invalid, planned] = counts as [number, number, number, number, number];
@@ -85,7 +92,15 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
       // The whole input's record: no shard in what it compares, nor in the settings it lends and prints.
       const { shard: _shard, ...identity } = base.identity;
       const { shard: _kept, ...options } = base.options;
-      await writeState(out, { ...base, identity, options, rows, outcome: 'completed', completedAt: new Date().toISOString(), rerunOf: undefined });
+      await writeState(out, {
+        ...base,
+        identity,
+        options,
+        rows,
+        outcome: 'completed',
+        completedAt: new Date().toISOString(),
+        rerunOf: undefined,
+      });
     }
     return { files: files.length, rows: rows.total, created, failed, invalid, superseded, results: out };
   } finally {
@@ -98,7 +113,12 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
  * the order reading each file whole would meet them: a file csv-parse cannot read fails as such
  * before any of its rows is judged.
  */
-async function collect(firstGiven: string, order: Part[], normalised: Map<number, string>, tempFile: (k: number) => Promise<string>) {
+async function collect(
+  firstGiven: string,
+  order: Part[],
+  normalised: Map<number, string>,
+  tempFile: (k: number) => Promise<string>,
+) {
   let header: string[] | undefined;
   let inputSha: { sha: string; file: string } | undefined;
   let namespace: { ns: string; file: string } | undefined;
@@ -108,17 +128,27 @@ async function collect(firstGiven: string, order: Part[], normalised: Map<number
     const { file, state } = part;
     // Only finished runs are merged: a killed or interrupted part lacks the rows it never reached, and a
     // dry run's rows were never sent — either would make a merged file that looks complete and is not.
-    if (!state) throw new UsageError(`${file} has no run state (${file}.run.json) beside it: nothing says which input it holds or that its run finished. Merge results files as their runs left them`);
-    if (state.dryRun) throw new UsageError(`${file} is the results of a dry run (validate): nothing was sent for its rows. Run that part for real, then merge`);
+    if (!state)
+      throw new UsageError(
+        `${file} has no run state (${file}.run.json) beside it: nothing says which input it holds or that its run finished. Merge results files as their runs left them`,
+      );
+    if (state.dryRun)
+      throw new UsageError(
+        `${file} is the results of a dry run (validate): nothing was sent for its rows. Run that part for real, then merge`,
+      );
     if (state.outcome !== 'completed') {
-      throw new UsageError(`${file} is the results of a run that did not finish (${state.outcome}): finish it with the same command and --resume, then merge`);
+      throw new UsageError(
+        `${file} is the results of a run that did not finish (${state.outcome}): finish it with the same command and --resume, then merge`,
+      );
     }
     if (state && !state.rerunOf && state.identity.inputSha256) {
-      if (inputSha && inputSha.sha !== state.identity.inputSha256) throw new UsageError(`${file} and ${inputSha.file} are results of different inputs (their checksums differ)`);
+      if (inputSha && inputSha.sha !== state.identity.inputSha256)
+        throw new UsageError(`${file} and ${inputSha.file} are results of different inputs (their checksums differ)`);
       inputSha ??= { sha: state.identity.inputSha256, file };
     }
     if (state) {
-      if (namespace && namespace.ns !== state.identity.tokenNamespace) throw new UsageError(`${file} and ${namespace.file} are results of different inputs (token namespaces differ)`);
+      if (namespace && namespace.ns !== state.identity.tokenNamespace)
+        throw new UsageError(`${file} and ${namespace.file} are results of different inputs (token namespaces differ)`);
       namespace ??= { ns: state.identity.tokenNamespace, file };
     }
     // The first refusal of the file's header or rows waits for the end of the scan: a file that is not
@@ -128,17 +158,23 @@ async function collect(firstGiven: string, order: Part[], normalised: Map<number
     const sink = {
       header(head: string[]) {
         headed = true;
-        if (header && head.join('\u0000') !== header.join('\u0000')) refusal = new UsageError(`${file} has other columns than ${firstGiven}: not results of the same input`);
+        if (header && head.join('\u0000') !== header.join('\u0000'))
+          refusal = new UsageError(`${file} has other columns than ${firstGiven}: not results of the same input`);
         header ??= head;
         const line = head.indexOf('Result.Line');
-        if (line === -1 || head.indexOf('Result.Status') === -1) refusal ??= new UsageError(`${file} is not a results file (no Result.Line / Result.Status column)`);
+        if (line === -1 || head.indexOf('Result.Status') === -1)
+          refusal ??= new UsageError(`${file} is not a results file (no Result.Line / Result.Status column)`);
         return refusal ? { line: -1, status: -1 } : { line, status: header.indexOf('Result.Status') };
       },
       row(start: number, length: number, line: number, status: number) {
         if (refusal) return;
-        if (!Number.isInteger(line)) return void (refusal = new UsageError(`${file}: a row without a valid Result.Line`));
+        if (!Number.isInteger(line))
+          return void (refusal = new UsageError(`${file}: a row without a valid Result.Line`));
         const earlier = index.holder(line);
-        if (earlier && !state?.rerunOf) return void (refusal = new UsageError(`${file} and ${order[earlier - 1]!.file} both hold input line ${line}: overlapping results (pass each shard once)`));
+        if (earlier && !state?.rerunOf)
+          return void (refusal = new UsageError(
+            `${file} and ${order[earlier - 1]!.file} both hold input line ${line}: overlapping results (pass each shard once)`,
+          ));
         if (earlier) superseded++;
         index.set(line, k, start, length, status);
       },
@@ -177,7 +213,11 @@ const [OUT_CHUNK, OPEN_FILES] = [1 << 20, 64];
  */
 function writeMerged(out: string, header: string[], index: LineIndex, parts: Part[]): number[] {
   const refuse = (err: NodeJS.ErrnoException) =>
-    new UsageError(err.code === 'EEXIST' ? `${out} already exists: pass another --results` : `cannot write ${out}: ${err.code ?? err.message}`);
+    new UsageError(
+      err.code === 'EEXIST'
+        ? `${out} already exists: pass another --results`
+        : `cannot write ${out}: ${err.code ?? err.message}`,
+    );
   let fd: number | undefined;
   try {
     fd = openSync(out, 'wx', 0o600);
@@ -212,7 +252,8 @@ function writeMerged(out: string, header: string[], index: LineIndex, parts: Par
     const f = openRegularSync(read!, READ, 'results file');
     open.set(k, f);
     const now = fstatSync(f);
-    if (now.ino !== seen!.ino || now.dev !== seen!.dev || now.size !== seen!.size || now.mtimeMs !== seen!.mtimeMs) throw changed(file);
+    if (now.ino !== seen!.ino || now.dev !== seen!.dev || now.size !== seen!.size || now.mtimeMs !== seen!.mtimeMs)
+      throw changed(file);
     return f;
   };
   // A batch: records in line order, read sorted by file and offset, neighbours in one read.
@@ -277,7 +318,8 @@ function writeMerged(out: string, header: string[], index: LineIndex, parts: Par
   return counts;
 }
 
-const changed = (file: string) => new UsageError(`${file} changed while it was being merged: merge again once nothing writes to it`);
+const changed = (file: string) =>
+  new UsageError(`${file} changed while it was being merged: merge again once nothing writes to it`);
 
 /** Parts of one run were sent to one place with one mapping: only the shard may differ between them. */
 function checkSameRun(runs: RunState[], files: string[]): void {
@@ -288,7 +330,9 @@ function checkSameRun(runs: RunState[], files: string[]): void {
   const first = runs[0];
   const other = runs.findIndex((st) => key(st) !== key(first!));
   if (first && other !== -1) {
-    throw new UsageError(`${files[other] ?? 'one file'} was sent with other settings than the first (endpoint, Region, instance, routing, job file or token settings): parts of one run only`);
+    throw new UsageError(
+      `${files[other] ?? 'one file'} was sent with other settings than the first (endpoint, Region, instance, routing, job file or token settings): parts of one run only`,
+    );
   }
 }
 
@@ -306,7 +350,9 @@ async function lineage(files: string[], states: (RunState | undefined)[]): Promi
   const parent = states.map((st, i) => {
     if (!st?.rerunOf) return -1;
     const origin = st.identity.inputSha256;
-    const found = origin ? sums.findIndex((sum, j) => j !== i && sum === origin) : files.findIndex((f, j) => j !== i && resolve(f) === st.rerunOf);
+    const found = origin
+      ? sums.findIndex((sum, j) => j !== i && sum === origin)
+      : files.findIndex((f, j) => j !== i && resolve(f) === st.rerunOf);
     if (found < 0) {
       throw new UsageError(
         `${files[i]} is a rerun of ${st.rerunOf}, which is not among the files merged (or has changed since): ` +
@@ -317,7 +363,8 @@ async function lineage(files: string[], states: (RunState | undefined)[]): Promi
   });
   const walk = (i: number, seen: Set<number>): number => {
     if (depth[i] !== undefined) return depth[i]!;
-    if (seen.has(i)) throw new UsageError(`${files[i]}: its reruns name each other in a circle; merge a run with its own reruns`);
+    if (seen.has(i))
+      throw new UsageError(`${files[i]}: its reruns name each other in a circle; merge a run with its own reruns`);
     seen.add(i);
     return (depth[i] = walk(parent[i]!, seen) + 1);
   };
@@ -330,8 +377,13 @@ function checkShards(runs: RunState[]): void {
   if (shards.length === 0) return;
   const count = Number(shards[0]!.split('/')[1]);
   if (shards.length !== runs.length || shards.some((sh) => Number(sh.split('/')[1]) !== count)) {
-    throw new UsageError('these results files are not the shards of one split (some are not shards, or were split another way): merge the shards of one --shard i/n run');
+    throw new UsageError(
+      'these results files are not the shards of one split (some are not shards, or were split another way): merge the shards of one --shard i/n run',
+    );
   }
   const missing = Array.from({ length: count }, (_, i) => `${i + 1}/${count}`).filter((sh) => !shards.includes(sh));
-  if (missing.length) throw new UsageError(`shard ${missing.join(', ')} is missing: pass the results of every shard (a merge of some would leave their rows out)`);
+  if (missing.length)
+    throw new UsageError(
+      `shard ${missing.join(', ')} is missing: pass the results of every shard (a merge of some would leave their rows out)`,
+    );
 }

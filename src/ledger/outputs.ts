@@ -20,11 +20,16 @@ export interface OutputKind {
 }
 
 /** A summary starts with its input's name; a run state, a job file or any other JSON does not. */
-export const SUMMARY_JSON: OutputKind = { name: 'a JSON summary', looksLike: (head) => /^\s*\{\s*"input"\s*:/.test(head) };
+export const SUMMARY_JSON: OutputKind = {
+  name: 'a JSON summary',
+  looksLike: (head) => /^\s*\{\s*"input"\s*:/.test(head),
+};
 /** A page of this tool's says so in its head. */
 export const HTML_REPORT: OutputKind = {
   name: 'an HTML report',
-  looksLike: (head) => /^\s*<!doctype html/i.test(head) && /<meta name="generator" content="connect-task-loader">|— connect-task-loader report<\/title>/.test(head),
+  looksLike: (head) =>
+    /^\s*<!doctype html/i.test(head) &&
+    /<meta name="generator" content="connect-task-loader">|— connect-task-loader report<\/title>/.test(head),
 };
 
 /** Names a run gives the files it owns beside any results file: never an output, whoever's they are. */
@@ -40,10 +45,15 @@ export function checkOutput(path: string, flag: string, kind: OutputKind): void 
   if (!folderStat.isDirectory()) throw new UsageError(`${what}: ${folder} is not a folder`);
   const fileStat = statIfAny(target, what);
   if (fileStat?.isDirectory()) throw new UsageError(`${what} is a folder: name a file in it`);
-  if (RUN_FILE.test(target)) throw new UsageError(`${what} is named as a file a run keeps beside its results (.run.json, .timeline.jsonl, .lock): pass another path`);
+  if (RUN_FILE.test(target))
+    throw new UsageError(
+      `${what} is named as a file a run keeps beside its results (.run.json, .timeline.jsonl, .lock): pass another path`,
+    );
   const head = fileStat ? headOf(target, `file named by ${flag}`, 2048) : undefined;
   if (head !== undefined && head.trim() !== '' && !kind.looksLike(head)) {
-    throw new UsageError(`${what} is an existing file that is not ${kind.name}: it is never overwritten; pass another path`);
+    throw new UsageError(
+      `${what} is an existing file that is not ${kind.name}: it is never overwritten; pass another path`,
+    );
   }
   try {
     accessSync(folder, constants.W_OK);

@@ -15,19 +15,26 @@
  * read on its own — a torn end, a row edited by hand — is read again here with csv-parse, which
  * repairs or refuses it. Memory does not grow with the file: final statuses take 2 bits per line.
  */
-import { createInterface } from 'node:readline';
+
 import type { FileHandle } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { type Info, type Options, Parser } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
-import { Parser, type Info, type Options } from 'csv-parse';
 import { InputError, UsageError } from '../errors.js';
+import type { RowResult, RowStatus } from '../types.js';
 import { FinalStatuses, LineSet, normaliseStatus } from './coverage.js';
 import { openRegular, READ, READ_WRITE } from './files.js';
 import { scanCsv } from './scan.js';
 import { RESULT_COLUMNS } from './writer.js';
-import type { RowResult, RowStatus } from '../types.js';
 
 const STATUSES: ReadonlySet<string> = new Set<RowStatus>(['created', 'failed', 'invalid', 'planned']);
-const CSV_OPTIONS: Options = { bom: true, info: true, relax_column_count: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'] };
+const CSV_OPTIONS: Options = {
+  bom: true,
+  info: true,
+  relax_column_count: true,
+  skip_empty_lines: true,
+  record_delimiter: ['\r\n', '\n'],
+};
 
 export interface Ledger {
   header: string[];
@@ -79,10 +86,21 @@ class Tally {
     if (status) this.final.set(line, status);
   }
 
-  async ledger(handle: FileHandle, header: string[], repair: { cutAt: number; size: number; line?: number }): Promise<Ledger> {
+  async ledger(
+    handle: FileHandle,
+    header: string[],
+    repair: { cutAt: number; size: number; line?: number },
+  ): Promise<Ledger> {
     const repeated = this.repeatedAt && { line: this.repeatedAt.line, at: await lineAt(handle, this.repeatedAt.start) };
     const repairedBytes = repair.size - repair.cutAt;
-    return { header, final: this.final, rows: this.rows, repairedBytes, ...(repair.line ? { repairedLine: repair.line } : {}), ...(repeated ? { repeated } : {}) };
+    return {
+      header,
+      final: this.final,
+      rows: this.rows,
+      repairedBytes,
+      ...(repair.line ? { repairedLine: repair.line } : {}),
+      ...(repeated ? { repeated } : {}),
+    };
   }
 }
 
@@ -113,7 +131,9 @@ async function readCarefully(path: string, handle: FileHandle, repair: boolean):
   const lastByte = size > 0 ? (await handle.read(Buffer.alloc(1), 0, 1, size - 1)).buffer[0] : undefined;
   // A record that does not parse is skipped and reported (position, code), so that the records after
   // it still arrive and show whether it was the last one.
-  const parser = handle.createReadStream({ autoClose: false, start: 0 }).pipe(new Parser({ ...CSV_OPTIONS, skip_records_with_error: true }));
+  const parser = handle
+    .createReadStream({ autoClose: false, start: 0 })
+    .pipe(new Parser({ ...CSV_OPTIONS, skip_records_with_error: true }));
   let firstError: { at: number; code: string } | undefined;
   parser.on('skip', (err: { bytes?: number; code?: string }) => {
     // csv-parse's message quotes cell text: keep only its code and position.
@@ -144,7 +164,11 @@ async function readCarefully(path: string, handle: FileHandle, repair: boolean):
     end = info.bytes;
   }
   if (!header || !shape) {
-    throw new InputError(firstError ? `${path} is not a results file of this tool: its header does not parse as CSV` : `${path} is empty: it holds no results header`);
+    throw new InputError(
+      firstError
+        ? `${path} is not a results file of this tool: its header does not parse as CSV`
+        : `${path} is empty: it holds no results header`,
+    );
   }
 
   let cutAt = size;
@@ -160,7 +184,12 @@ async function readCarefully(path: string, handle: FileHandle, repair: boolean):
     else cutAt = held.start;
   }
   if (cutAt < size && !repair) {
-    throw await refusal(path, handle, cutAt, 'the last row is torn (the run that wrote it was cut off): finish that run with --resume first');
+    throw await refusal(
+      path,
+      handle,
+      cutAt,
+      'the last row is torn (the run that wrote it was cut off): finish that run with --resume first',
+    );
   }
   const repairedLine = cutAt < size ? await lineAt(handle, cutAt) : undefined;
   if (cutAt < size) await handle.truncate(cutAt);
@@ -174,7 +203,9 @@ function shapeOf(header: string[], path: string): Shape {
   const line = header.indexOf('Result.Line');
   const status = header.indexOf('Result.Status');
   if (line === -1 || status === -1 || header.slice(-RESULT_COLUMNS.length).join() !== RESULT_COLUMNS.join()) {
-    throw new InputError(`${path} is not a results file of this tool (its last columns must be ${RESULT_COLUMNS.join(', ')})`);
+    throw new InputError(
+      `${path} is not a results file of this tool (its last columns must be ${RESULT_COLUMNS.join(', ')})`,
+    );
   }
   return { width: header.length, line, status };
 }
@@ -235,7 +266,10 @@ async function lineAt(handle: FileHandle, offset: number): Promise<number> {
  * run); undefined when the file is not one the scanner reads whole (it is this run's own file, so
  * that means it was changed meanwhile).
  */
-export async function tokenLines(path: string, tokens: ReadonlySet<string>): Promise<Map<string, number[]> | undefined> {
+export async function tokenLines(
+  path: string,
+  tokens: ReadonlySet<string>,
+): Promise<Map<string, number[]> | undefined> {
   const handle = await openRegular(path, READ, 'results file');
   try {
     const found = new Map<string, number[]>();
@@ -261,7 +295,10 @@ export async function tokenLines(path: string, tokens: ReadonlySet<string>): Pro
 export function earlierResults(header: string[], path: string): (values: string[]) => RowResult {
   const col = (name: string) => {
     const i = header.lastIndexOf(name);
-    if (i === -1) throw new UsageError(`${path} is not a results file: it has no ${name} column (rerun takes the results file of a run)`);
+    if (i === -1)
+      throw new UsageError(
+        `${path} is not a results file: it has no ${name} column (rerun takes the results file of a run)`,
+      );
     return i;
   };
   const [line, status, contactId, token, attempts, code, message] = RESULT_COLUMNS.map(col);

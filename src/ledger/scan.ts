@@ -28,7 +28,11 @@ export interface ScannedRecord {
  * stop. True when every record was read and handed over and the file ends with a line end; false
  * when the scanner (or `each`) stopped early. `chunk`: bytes read at a time (tests make it small).
  */
-export async function scanCsv(handle: FileHandle, each: (record: ScannedRecord) => boolean, chunk = CHUNK): Promise<boolean> {
+export async function scanCsv(
+  handle: FileHandle,
+  each: (record: ScannedRecord) => boolean,
+  chunk = CHUNK,
+): Promise<boolean> {
   const scanner = new CsvScanner({ strict: true });
   const record: ScannedRecord = {
     get width() {

@@ -71,7 +71,12 @@ export async function scanSpans(handle: FileHandle, sink: SpanSink, chunk = 1 <<
     const { buf, starts, ends, flags, width, recordStart } = scanner;
     const { line: l, status: s } = cols;
     const line = l < 0 || l >= width ? NaN : (number(buf, starts[l]!, ends[l]!, flags[l]!) ?? Number(scanner.cell(l)));
-    sink.row(scanner.base + recordStart, scanner.pos - recordStart, line, s < 0 || s >= width || flags[s]! & ESCAPED ? 0 : statusOf(buf, starts[s]!, ends[s]!));
+    sink.row(
+      scanner.base + recordStart,
+      scanner.pos - recordStart,
+      line,
+      s < 0 || s >= width || flags[s]! & ESCAPED ? 0 : statusOf(buf, starts[s]!, ends[s]!),
+    );
   }
 }
 
@@ -104,18 +109,26 @@ function number(buf: Buffer, from: number, to: number, flags: number): number | 
 }
 
 function statusOf(buf: Buffer, from: number, to: number): number {
-  for (let s = 1; s < WORDS.length; s++) if (WORDS[s]!.length === to - from && WORDS[s]!.compare(buf, from, to) === 0) return s;
+  for (let s = 1; s < WORDS.length; s++)
+    if (WORDS[s]!.length === to - from && WORDS[s]!.compare(buf, from, to) === 0) return s;
   return 0;
 }
 
 /** Writes `handle`'s file as csv-parse reads it and csv-stringify writes it into `to` (created owner-only). */
 export async function normalise(handle: FileHandle, to: string, name: string): Promise<void> {
   try {
-    await pipeline(handle.createReadStream({ start: 0, autoClose: false }), parse(PARSE), stringify(STRINGIFY), createWriteStream(to, { flags: 'wx', mode: 0o600 }));
+    await pipeline(
+      handle.createReadStream({ start: 0, autoClose: false }),
+      parse(PARSE),
+      stringify(STRINGIFY),
+      createWriteStream(to, { flags: 'wx', mode: 0o600 }),
+    );
   } catch (err) {
     // csv-parse's own message may quote the cell (customer data): the file, the line and the code only.
     if (!(err instanceof CsvError)) throw err;
-    throw new UsageError(`${name} is not a readable results file: broken CSV at line ${err.lines ?? '?'} (${err.code}); fix that row or pass the file as its run left it`);
+    throw new UsageError(
+      `${name} is not a readable results file: broken CSV at line ${err.lines ?? '?'} (${err.code}); fix that row or pass the file as its run left it`,
+    );
   }
 }
 

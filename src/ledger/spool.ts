@@ -6,8 +6,8 @@
  * left by a run killed outright (its pid is in the folder's name) is removed by the next run.
  */
 import { constants, createWriteStream, openSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -26,7 +26,11 @@ const PREFIX = 'connect-task-loader-stdin-';
  * a private file. A stop (`signal`) ends the copy at once, even from a pipe that never closes:
  * nothing was sent, and the run ends as interrupted.
  */
-export async function spoolStdin(source: NodeJS.ReadableStream = process.stdin, signal?: AbortSignal, name = 'standard input'): Promise<Spooled> {
+export async function spoolStdin(
+  source: NodeJS.ReadableStream = process.stdin,
+  signal?: AbortSignal,
+  name = 'standard input',
+): Promise<Spooled> {
   await removeLeftovers();
   const dir = await mkdtemp(join(tmpdir(), `${PREFIX}${process.pid}-`));
   const path = join(dir, 'input');
@@ -36,7 +40,8 @@ export async function spoolStdin(source: NodeJS.ReadableStream = process.stdin, 
     await pipeline(source, createWriteStream(path, { flags: 'wx', mode: 0o600 }), ...(signal ? [{ signal }] : []));
   } catch (err) {
     await remove();
-    if (signal?.aborted) throw new StoppedError(`stopped while reading ${name}: nothing was sent; run the command again`);
+    if (signal?.aborted)
+      throw new StoppedError(`stopped while reading ${name}: nothing was sent; run the command again`);
     throw new InputError(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   return { path, remove };
@@ -59,6 +64,7 @@ async function removeLeftovers(): Promise<void> {
     if (!pid || pid === process.pid || isRunning(pid)) continue;
     const path = join(tmpdir(), name);
     const st = await lstat(path).catch(() => undefined);
-    if (st?.isDirectory() && st.uid === process.getuid?.()) await rm(path, { recursive: true, force: true }).catch(() => {});
+    if (st?.isDirectory() && st.uid === process.getuid?.())
+      await rm(path, { recursive: true, force: true }).catch(() => {});
   }
 }

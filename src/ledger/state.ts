@@ -11,8 +11,9 @@ import { UsageError } from '../errors.js';
 import { notRegular, openRegular, READ, replaceFileAtomically, statePath } from './files.js';
 
 export { statePath };
+
+import { type KeptKey, shard as parseShard, type Values } from '../config/settings.js';
 import type { RowCounts } from '../types.js';
-import { shard as parseShard, type KeptKey, type Values } from '../config/settings.js';
 
 /** The settings a resumed or rerun run keeps from the run it continues, as the run resolved them. */
 export type StoredOptions = { [K in KeptKey]?: Values[K] };
@@ -73,11 +74,10 @@ export interface RunState {
   rows?: RowCounts;
 }
 
-
 /** Reads the state beside `resultsPath` (undefined if none), upgrading a version-1 state. Never blocks on a FIFO. */
 export async function readState(resultsPath: string): Promise<RunState | undefined> {
   const path = statePath(resultsPath);
-  let handle;
+  let handle: Awaited<ReturnType<typeof openRegular>>;
   try {
     handle = await openRegular(path, READ, 'run state');
   } catch (err) {
@@ -88,7 +88,8 @@ export async function readState(resultsPath: string): Promise<RunState | undefin
   try {
     json = JSON.parse(await handle.readFile('utf8'));
   } catch (err) {
-    if (err instanceof SyntaxError) throw new UsageError(`${path} is not a run state of this tool (not JSON): restore it, or pass another --results`);
+    if (err instanceof SyntaxError)
+      throw new UsageError(`${path} is not a run state of this tool (not JSON): restore it, or pass another --results`);
     throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   } finally {
     await handle.close();
@@ -138,7 +139,9 @@ export async function checkOwnFile(path: string, what: string, privateOnly: bool
   if (!st.isFile()) throw notRegular(path, what);
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {
-    throw new UsageError(`${what} ${path} belongs to another user (uid ${st.uid}): it was not written by your runs, so it is not used. Pass another --results`);
+    throw new UsageError(
+      `${what} ${path} belongs to another user (uid ${st.uid}): it was not written by your runs, so it is not used. Pass another --results`,
+    );
   }
   if (privateOnly && (st.mode & 0o077) !== 0) {
     throw new UsageError(
@@ -167,7 +170,11 @@ export async function sha256File(path: string): Promise<string> {
   const handle = await open(path, 'r');
   try {
     const buffer = Buffer.allocUnsafe(64 * 1024);
-    for (let n; (n = (await handle.read(buffer, 0, buffer.length, null)).bytesRead) > 0; ) hash.update(buffer.subarray(0, n));
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
   } finally {
     await handle.close();
   }

@@ -13,16 +13,22 @@
  * torn one. The file holds customer data copied from the input, so it is created readable by its
  * owner only, and never through a symbolic link (see files.ts).
  */
-import type { Shard } from '../input/shard.js';
-import { closeSync, fstatSync, statSync, unlinkSync, type Stats } from 'node:fs';
+
+import { closeSync, fstatSync, type Stats, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { ResultsLostError, UsageError } from '../errors.js';
-import { APPEND_EXISTING, CREATE_NEW, openRegularSync, syncAndClose, writeAllSync } from './files.js';
+import type { Shard } from '../input/shard.js';
 import type { RowResult } from '../types.js';
+import { APPEND_EXISTING, CREATE_NEW, openRegularSync, syncAndClose, writeAllSync } from './files.js';
 
 export const RESULT_COLUMNS = [
-  'Result.Line', 'Result.Status', 'Result.ContactId', 'Result.ClientToken',
-  'Result.Attempts', 'Result.ErrorCode', 'Result.ErrorMessage',
+  'Result.Line',
+  'Result.Status',
+  'Result.ContactId',
+  'Result.ClientToken',
+  'Result.Attempts',
+  'Result.ErrorCode',
+  'Result.ErrorMessage',
 ] as const;
 
 const isResultColumn = (name: string) => name.startsWith('Result.');
@@ -88,7 +94,12 @@ export class ResultsWriter {
   private readonly carried: number[];
   readonly header: string[];
 
-  private constructor(private readonly path: string, fd: number, inputHeader: string[], writeHeader: boolean) {
+  private constructor(
+    private readonly path: string,
+    fd: number,
+    inputHeader: string[],
+    writeHeader: boolean,
+  ) {
     this.fd = fd;
     this.size = fstatSync(fd).size;
     this.carried = inputHeader.flatMap((name, i) => (isResultColumn(name) ? [] : [i]));
@@ -115,7 +126,9 @@ export class ResultsWriter {
       fd = openRegularSync(path, CREATE_NEW, 'results file');
     } catch (err) {
       if ((err as { cause?: NodeJS.ErrnoException }).cause?.code === 'EEXIST') {
-        throw new UsageError(`results file ${path} already exists: add --resume to continue that run, or pass another --results`);
+        throw new UsageError(
+          `results file ${path} already exists: add --resume to continue that run, or pass another --results`,
+        );
       }
       throw err;
     }
@@ -127,10 +140,17 @@ export class ResultsWriter {
    * be the one this input produces, or the rows would not line up.
    */
   static append(path: string, inputHeader: string[], existingHeader: string[], guard?: Guard): ResultsWriter {
-    const writer = new ResultsWriter(path, openRegularSync(path, APPEND_EXISTING, 'results file'), inputHeader, false).guarded(guard);
+    const writer = new ResultsWriter(
+      path,
+      openRegularSync(path, APPEND_EXISTING, 'results file'),
+      inputHeader,
+      false,
+    ).guarded(guard);
     if (writer.header.join('\u0000') !== existingHeader.join('\u0000')) {
       writer.close();
-      throw new UsageError(`results file ${path} has other columns than this input produces: was it made from another file?`);
+      throw new UsageError(
+        `results file ${path} has other columns than this input produces: was it made from another file?`,
+      );
     }
     return writer;
   }
@@ -209,9 +229,13 @@ export class ResultsWriter {
       named = undefined;
     }
     const what =
-      !named || named.ino !== own.ino || named.dev !== own.dev ? 'deleted or replaced'
-        : own.size < this.size ? 'cut short'
-          : own.size > this.size ? 'written to by something else' : undefined;
+      !named || named.ino !== own.ino || named.dev !== own.dev
+        ? 'deleted or replaced'
+        : own.size < this.size
+          ? 'cut short'
+          : own.size > this.size
+            ? 'written to by something else'
+            : undefined;
     if (!what) return;
     this.failure = new ResultsLostError(
       `the results file ${this.path} was ${what} while this run wrote it: it no longer holds just the rows this run recorded, so the run stopped. ` +

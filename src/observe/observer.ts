@@ -6,9 +6,9 @@
 import type { Job } from '../input/prepare.js';
 import type { Ledger } from '../ledger/reader.js';
 import type { Limiter } from '../rate/limiter.js';
-import type { RunStats } from './stats.js';
 import type { InputRecord, Logger, RowResult, RowStatus } from '../types.js';
 import { RowLog } from './row-log.js';
+import type { RunStats } from './stats.js';
 import { Timeline, type TimelineSample } from './timeline.js';
 
 /** What a run reports to its caller as it goes (the CLI draws its progress line from it). */
@@ -68,7 +68,12 @@ export class RunObserver {
     this.rowLog = new RowLog(log);
     // Nothing is sent on a dry run, so there is no time series to keep.
     this.timeline = w.dispatcher ? Timeline.open(resultsPath, !ledger, log) : undefined;
-    this.timeline?.begin({ start: run.rerun ? 'rerun' : ledger ? 'resume' : 'run', ceiling: run.ceiling, burst: run.burst, carried: ledger?.final.size ?? 0 });
+    this.timeline?.begin({
+      start: run.rerun ? 'rerun' : ledger ? 'resume' : 'run',
+      ceiling: run.ceiling,
+      burst: run.burst,
+      carried: ledger?.final.size ?? 0,
+    });
     w.rate.onChange = (event, rate) => {
       this.rowLog.rate(event, rate, run.ceiling);
       this.timeline?.tick(this.sample(), event);
@@ -107,8 +112,16 @@ export class RunObserver {
     this.timeline?.tick(this.sample());
     this.rowLog.flush();
     run.onProgress?.({
-      stats: w.stats, rate: w.rate.currentRate, ceiling: run.ceiling, concurrency: w.concurrency(), bytesDone: this.doneBytes, totalBytes: run.totalBytes,
-      rowsRead: this.readRows, readBytes: this.readBytes, readDone: this.readDone, dryRun: run.dryRun,
+      stats: w.stats,
+      rate: w.rate.currentRate,
+      ceiling: run.ceiling,
+      concurrency: w.concurrency(),
+      bytesDone: this.doneBytes,
+      totalBytes: run.totalBytes,
+      rowsRead: this.readRows,
+      readBytes: this.readBytes,
+      readDone: this.readDone,
+      dryRun: run.dryRun,
     });
   }
 

@@ -20,7 +20,7 @@ export function redactServiceMessage(message: string): string {
   let from = 0;
   for (const m of message.matchAll(VALUE_AT)) {
     // The path ('name', 'attributes.ticketId') names a member, not customer data: it stays.
-    out += message.slice(from, m.index).replace(QUOTED, CENSOR) + `Value ${CENSOR} ${m[1]}`;
+    out += `${message.slice(from, m.index).replace(QUOTED, CENSOR)}Value ${CENSOR} ${m[1]}`;
     from = m.index + m[0].length;
   }
   return out + message.slice(from).replace(QUOTED, CENSOR);

@@ -4,9 +4,9 @@
  * first few per code so that a 10,000-failure night does not flood it; and the rate control's cuts
  * and restores, coalesced so that a throttling storm is a line every half minute, not every second.
  */
+
+import type { Logger, RowResult } from '../types.js';
 import { redactServiceMessage } from './redact.js';
-import type { Logger } from '../types.js';
-import type { RowResult } from '../types.js';
 
 /** Rows logged one by one per error code; the rest are counted. */
 const ROWS_LOGGED_PER_CODE = 20;
@@ -22,7 +22,10 @@ export class RowLog {
   private cutsUnlogged = 0;
   private lastCutLog = -Infinity;
 
-  constructor(private readonly log: Logger, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
     this.lastSummary = now();
   }
 
@@ -33,7 +36,10 @@ export class RowLog {
     if (n <= ROWS_LOGGED_PER_CODE) {
       // Service messages may echo the value they refused ("Value 'Jane Doe' at 'name'…"): never into a log.
       // An invalid row's message is our own: it names the column and the rule, never the value.
-      const reason = result.status === 'failed' && result.errorMessage ? redactServiceMessage(result.errorMessage) : result.errorMessage;
+      const reason =
+        result.status === 'failed' && result.errorMessage
+          ? redactServiceMessage(result.errorMessage)
+          : result.errorMessage;
       this.log.warn({ line: result.line, status: result.status, code, reason }, 'row not created');
       if (n === ROWS_LOGGED_PER_CODE) this.log.warn({ code }, `further rows with ${code} are counted, not listed`);
       return;
@@ -52,7 +58,10 @@ export class RowLog {
     }
     this.cutsUnlogged++;
     if (t - this.lastCutLog < CUT_LOG_SPACING_MS) return;
-    this.log.info({ rate: round(rate), ceiling, cuts: this.cutsUnlogged }, 'throttled: rate cut to the free share of the quota');
+    this.log.info(
+      { rate: round(rate), ceiling, cuts: this.cutsUnlogged },
+      'throttled: rate cut to the free share of the quota',
+    );
     this.cutsUnlogged = 0;
     this.lastCutLog = t;
   }

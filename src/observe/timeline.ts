@@ -12,9 +12,9 @@ import { closeSync, rmSync, writeSync } from 'node:fs';
 import { APPEND_EXISTING, CREATE_NEW, openRegularSync, timelinePath } from '../ledger/files.js';
 
 export { timelinePath };
+
 import type { Logger } from '../types.js';
 import type { RunStats } from './stats.js';
-
 
 /** A segment's first line. */
 export interface TimelineStart {
@@ -79,7 +79,11 @@ export class Timeline {
   private lastEventAt = -Infinity;
   private last = { requests: 0, throttled: 0 };
 
-  private constructor(fd: number, private readonly log: Logger, private readonly now: () => number) {
+  private constructor(
+    fd: number,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {
     this.fd = fd;
     this.lastAt = now();
   }
@@ -102,7 +106,10 @@ export class Timeline {
       }
       return new Timeline(fd, log, now);
     } catch (err) {
-      const code = (err as { cause?: NodeJS.ErrnoException }).cause?.code ?? (err as NodeJS.ErrnoException).code ?? 'not a regular file';
+      const code =
+        (err as { cause?: NodeJS.ErrnoException }).cause?.code ??
+        (err as NodeJS.ErrnoException).code ??
+        'not a regular file';
       log.warn({ path, code }, 'cannot write the run timeline; the report will lack charts');
       return undefined;
     }
@@ -126,7 +133,14 @@ export class Timeline {
   finish(sample: TimelineSample, how: TimelineEnd['end']): void {
     const { stats } = sample;
     this.point(sample, this.now());
-    this.write({ t: this.now(), end: how, elapsed: round(stats.elapsedMs / 1000), created: stats.sentCreated, requests: stats.requests, throttled: stats.throttled });
+    this.write({
+      t: this.now(),
+      end: how,
+      elapsed: round(stats.elapsedMs / 1000),
+      created: stats.sentCreated,
+      requests: stats.requests,
+      throttled: stats.throttled,
+    });
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
@@ -161,7 +175,10 @@ export class Timeline {
     try {
       writeSync(this.fd, `${JSON.stringify(line)}\n`);
     } catch (err) {
-      this.log.warn({ code: (err as NodeJS.ErrnoException).code }, 'cannot write the run timeline any more; the run goes on');
+      this.log.warn(
+        { code: (err as NodeJS.ErrnoException).code },
+        'cannot write the run timeline any more; the run goes on',
+      );
       closeSync(this.fd);
       this.fd = undefined;
     }

@@ -3,9 +3,10 @@
  * (the words and the arithmetic are arithmetic.ts's). On a throttle the pace is cut to the accepted
  * rate measured from this process's own answers; without throttles it climbs back to the ceiling.
  */
+
+import type { SendOutcome } from '../types.js';
 import { climbPace, cutPace, measureSeconds, paceFloor, throttleCuts } from './arithmetic.js';
 import { TokenBucket } from './bucket.js';
-import type { SendOutcome } from '../types.js';
 
 export interface RateControl {
   take(signal?: AbortSignal): Promise<void>;

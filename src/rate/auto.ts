@@ -26,7 +26,11 @@ export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: 
   // Loaded only for --rate auto: a run told its rate does not pay for this client's start-up.
   const { ListServiceQuotasCommand, ServiceQuotasClient } = await import('@aws-sdk/client-service-quotas');
   const client = new ServiceQuotasClient({
-    ...(local ? { endpoint, credentials: EMULATOR_CREDENTIALS, region: o.region ?? EMULATOR_REGION } : o.region ? { region: o.region } : {}),
+    ...(local
+      ? { endpoint, credentials: EMULATOR_CREDENTIALS, region: o.region ?? EMULATOR_REGION }
+      : o.region
+        ? { region: o.region }
+        : {}),
     ...(o.profile ? { profile: o.profile } : {}),
     maxAttempts: 2,
   });
@@ -34,7 +38,10 @@ export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: 
     const quotas: ServiceQuota[] = [];
     let next: string | undefined;
     do {
-      const page = await client.send(new ListServiceQuotasCommand({ ServiceCode: 'connect', NextToken: next, MaxResults: 100 }), { abortSignal: AbortSignal.timeout(TIMEOUT_MS) });
+      const page = await client.send(
+        new ListServiceQuotasCommand({ ServiceCode: 'connect', NextToken: next, MaxResults: 100 }),
+        { abortSignal: AbortSignal.timeout(TIMEOUT_MS) },
+      );
       quotas.push(...(page.Quotas ?? []));
       next = page.NextToken;
     } while (next);
@@ -46,7 +53,10 @@ export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: 
     o.log.info({ ...found, quotaCode: named[0]?.QuotaCode }, '--rate auto: the applied StartTaskContact quota');
     return found;
   } catch (err) {
-    o.log.warn({ reason: `${(err as Error).name}: ${(err as Error).message}` }, '--rate auto: cannot read the quota from Service Quotas; using the default 2 requests/s, burst 5');
+    o.log.warn(
+      { reason: `${(err as Error).name}: ${(err as Error).message}` },
+      '--rate auto: cannot read the quota from Service Quotas; using the default 2 requests/s, burst 5',
+    );
     return DEFAULT_QUOTA;
   } finally {
     client.destroy();

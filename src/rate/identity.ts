@@ -25,13 +25,20 @@ export async function resolveLimiterId(o: IdentityOptions): Promise<string> {
   const { endpoint, region } = o;
   const fallback = (why: string) => {
     const id = `${endpoint ? new URL(endpoint).host : 'aws'}/${region ?? 'us-east-1'}`;
-    o.log.warn({ limiterId: id, reason: why }, 'limiter id: the AWS account is unknown, sharing by endpoint and Region (pass --limiter-id to choose)');
+    o.log.warn(
+      { limiterId: id, reason: why },
+      'limiter id: the AWS account is unknown, sharing by endpoint and Region (pass --limiter-id to choose)',
+    );
     return id;
   };
   // The emulator has no STS, and its placeholder credentials would be refused by the real one.
   if (isLoopback(endpoint)) return fallback('loopback endpoint');
   quietSdkNodeWarning();
-  const sts = new STSClient({ ...(o.region ? { region: o.region } : {}), ...(o.profile ? { profile: o.profile } : {}), maxAttempts: 1 });
+  const sts = new STSClient({
+    ...(o.region ? { region: o.region } : {}),
+    ...(o.profile ? { profile: o.profile } : {}),
+    maxAttempts: 1,
+  });
   try {
     const [identity, stsRegion] = await Promise.all([
       sts.send(new GetCallerIdentityCommand({}), { abortSignal: AbortSignal.timeout(STS_TIMEOUT_MS) }),

@@ -5,8 +5,8 @@
  * one Redis and limiter id: bottleneck's clustering, see shared.ts).
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { RateControl } from './adaptive.js';
 import type { SendOutcome } from '../types.js';
+import type { RateControl } from './adaptive.js';
 
 export interface Limiter {
   /**

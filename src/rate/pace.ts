@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { climbPace, CUT_HOLD_MS, cutPace, measureSeconds, paceFloor, throttleCuts } from './arithmetic.js';
+import { CUT_HOLD_MS, climbPace, cutPace, measureSeconds, paceFloor, throttleCuts } from './arithmetic.js';
 
 /** A process not seen for this long (ms) no longer counts as live. */
 const PROCESS_STALE_MS = 5_000;
@@ -102,7 +102,9 @@ export class SharedPace {
     // Whole seconds, as they are counted in Redis.
     const span = Math.ceil(measureSeconds(pace));
     const seconds = Array.from({ length: span }, (_, i) => end - span + i);
-    const counts = (await this.redis.mget(seconds.map((s) => this.key(`acc:${s}`)))).map((v) => (v === null ? undefined : Number(v)));
+    const counts = (await this.redis.mget(seconds.map((s) => this.key(`acc:${s}`)))).map((v) =>
+      v === null ? undefined : Number(v),
+    );
     // The first second with answers is when the cluster started, probably part-way: count from the next.
     const first = counts.findIndex((c) => c !== undefined);
     if (first === -1) return undefined;

@@ -36,7 +36,9 @@ export async function connectRedis(url: string): Promise<Redis> {
     scheme = undefined;
   }
   if (scheme !== 'redis:' && scheme !== 'rediss:') {
-    throw new UsageError(`--redis takes a URL of the form redis://[:password@]host:port[/db] (or rediss:// for TLS); got ${scheme ? redactUrl(url) : 'something else'}`);
+    throw new UsageError(
+      `--redis takes a URL of the form redis://[:password@]host:port[/db] (or rediss:// for TLS); got ${scheme ? redactUrl(url) : 'something else'}`,
+    );
   }
   let redis: Redis;
   try {
@@ -67,15 +69,22 @@ export async function connectRedis(url: string): Promise<Redis> {
       await redis.ping();
     })();
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: `no answer in ${READY_TIMEOUT_MS / 1000} s` })), READY_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(Object.assign(new Error('no answer'), { code: `no answer in ${READY_TIMEOUT_MS / 1000} s` })),
+        READY_TIMEOUT_MS,
+      );
     });
     answered.catch(() => {});
     await Promise.race([answered, late]);
   } catch (err) {
     redis.disconnect();
     // ioredis's message can hold parts of the URL: keep only its error code.
-    const code = (err as NodeJS.ErrnoException).code ?? (/timed out/i.test((err as Error).message) ? `no answer in ${COMMAND_TIMEOUT_MS / 1000} s` : undefined);
-    throw new UsageError(`cannot reach Redis at ${redactUrl(url)}${code ? ` (${code})` : ''}: check the host, port and password, and that the server is running`);
+    const code =
+      (err as NodeJS.ErrnoException).code ??
+      (/timed out/i.test((err as Error).message) ? `no answer in ${COMMAND_TIMEOUT_MS / 1000} s` : undefined);
+    throw new UsageError(
+      `cannot reach Redis at ${redactUrl(url)}${code ? ` (${code})` : ''}: check the host, port and password, and that the server is running`,
+    );
   } finally {
     clearTimeout(timer);
     redis.removeAllListeners('ready').removeAllListeners('error');

@@ -16,12 +16,13 @@
  * cluster's pace ÷ the last known number of processes); when Redis answers again, rows still waiting
  * locally go back to the shared limiter.
  */
-import Bottleneck from '@maselious/bottleneck';
+
 import { setMaxListeners } from 'node:events';
+import Bottleneck from '@maselious/bottleneck';
 import type { Redis } from 'ioredis';
-import { AdaptiveRate } from './adaptive.js';
 import type { Logger, SendOutcome } from '../types.js';
-import { LocalLimiter, type Limiter } from './limiter.js';
+import { AdaptiveRate } from './adaptive.js';
+import { type Limiter, LocalLimiter } from './limiter.js';
 import { SharedPace } from './pace.js';
 import { connectRedis, redactUrl } from './redis.js';
 
@@ -210,7 +211,12 @@ export class SharedLimiter implements Limiter {
     this.fallback = new LocalLimiter(new AdaptiveRate({ ceiling: share, burst: 1 }), this.cap);
     this.switchMode();
     this.options.log.warn(
-      { server: this.shownUrl, limiterId: this.options.limiterId, rate: Number(share.toFixed(3)), processes: this.pace.processes },
+      {
+        server: this.shownUrl,
+        limiterId: this.options.limiterId,
+        rate: Number(share.toFixed(3)),
+        processes: this.pace.processes,
+      },
       'Redis unreachable: pacing alone at the shared rate ÷ the processes last seen, until it is back',
     );
   }
@@ -220,7 +226,10 @@ export class SharedLimiter implements Limiter {
     // Force the next tick to write the pace and cap again: after a restart Redis has forgotten them.
     this.applied = { pace: -1, cap: -1 };
     this.switchMode();
-    this.options.log.warn({ server: this.shownUrl, limiterId: this.options.limiterId }, 'Redis is back: sharing the limiter again');
+    this.options.log.warn(
+      { server: this.shownUrl, limiterId: this.options.limiterId },
+      'Redis is back: sharing the limiter again',
+    );
   }
 
   private switchMode(): void {

@@ -37,12 +37,19 @@ const fmt = (n: number) => (n >= 100 ? String(Math.round(n)) : String(Math.round
 
 function clock(t: number, spanMs: number): string {
   const iso = new Date(t).toISOString();
-  return spanMs > 36 * 3600_000 ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : spanMs > 600_000 ? iso.slice(11, 16) : iso.slice(11, 19);
+  return spanMs > 36 * 3600_000
+    ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}`
+    : spanMs > 600_000
+      ? iso.slice(11, 16)
+      : iso.slice(11, 19);
 }
 
 /** A gap in time this much larger than the usual step (an interruption before a resume) breaks the lines. */
 function gapAfter(times: number[]): number {
-  const steps = times.slice(1).map((t, i) => t - times[i]!).sort((a, b) => a - b);
+  const steps = times
+    .slice(1)
+    .map((t, i) => t - times[i]!)
+    .sort((a, b) => a - b);
   const median = steps[Math.floor(steps.length / 2)] ?? 0;
   return Math.max(60_000, median * 4);
 }
@@ -62,7 +69,8 @@ export function timeChart(series: Series[], o: ChartOptions): string {
   t1 = Math.max(t0 + 1000, t1);
   const top = (bars: boolean) => {
     let max = 0;
-    for (const s of series) if (Boolean(s.bars) === bars) for (const [, v] of s.points) if (v !== null && v > max) max = v;
+    for (const s of series)
+      if (Boolean(s.bars) === bars) for (const [, v] of s.points) if (v !== null && v > max) max = v;
     return niceMax(max);
   };
   const lineMax = top(false);
@@ -75,15 +83,26 @@ export function timeChart(series: Series[], o: ChartOptions): string {
   for (let i = 0; i <= 4; i++) {
     const v = (lineMax * i) / 4;
     const yy = y(v, lineMax).toFixed(1);
-    parts.push(`<line x1="${PAD.left}" x2="${width - PAD.right}" y1="${yy}" y2="${yy}" class="grid"/>`, `<text x="${PAD.left - 6}" y="${yy}" class="axis" text-anchor="end" dominant-baseline="middle">${esc(fmt(v))}</text>`);
-    if (series.some((s) => s.bars)) parts.push(`<text x="${width - PAD.right + 6}" y="${yy}" class="axis bar-axis" dominant-baseline="middle">${esc(fmt((barMax * i) / 4))}</text>`);
+    parts.push(
+      `<line x1="${PAD.left}" x2="${width - PAD.right}" y1="${yy}" y2="${yy}" class="grid"/>`,
+      `<text x="${PAD.left - 6}" y="${yy}" class="axis" text-anchor="end" dominant-baseline="middle">${esc(fmt(v))}</text>`,
+    );
+    if (series.some((s) => s.bars))
+      parts.push(
+        `<text x="${width - PAD.right + 6}" y="${yy}" class="axis bar-axis" dominant-baseline="middle">${esc(fmt((barMax * i) / 4))}</text>`,
+      );
   }
   for (let i = 0; i <= 5; i++) {
     const t = t0 + ((t1 - t0) * i) / 5;
-    parts.push(`<text x="${x(t).toFixed(1)}" y="${height - 12}" class="axis" text-anchor="middle">${esc(clock(t, t1 - t0))}</text>`);
+    parts.push(
+      `<text x="${x(t).toFixed(1)}" y="${height - 12}" class="axis" text-anchor="middle">${esc(clock(t, t1 - t0))}</text>`,
+    );
   }
   parts.push(`<text x="4" y="${PAD.top - 16}" class="axis">${esc(o.unit)}</text>`);
-  if (o.barUnit) parts.push(`<text x="${width - 4}" y="${PAD.top - 16}" class="axis bar-axis" text-anchor="end">${esc(o.barUnit)}</text>`);
+  if (o.barUnit)
+    parts.push(
+      `<text x="${width - 4}" y="${PAD.top - 16}" class="axis bar-axis" text-anchor="end">${esc(o.barUnit)}</text>`,
+    );
   const gap = gapAfter(times);
   for (const s of series) {
     if (s.bars) {
@@ -91,7 +110,9 @@ export function timeChart(series: Series[], o: ChartOptions): string {
       for (const [t, v] of s.points) {
         if (!v) continue;
         const top = y(v, barMax);
-        parts.push(`<rect x="${(x(t) - bw / 2).toFixed(1)}" y="${top.toFixed(1)}" width="${bw.toFixed(1)}" height="${(PAD.top + h - top).toFixed(1)}" fill="${esc(s.color)}" opacity="0.55"><title>${esc(`${s.name}: ${v} at ${new Date(t).toISOString()}`)}</title></rect>`);
+        parts.push(
+          `<rect x="${(x(t) - bw / 2).toFixed(1)}" y="${top.toFixed(1)}" width="${bw.toFixed(1)}" height="${(PAD.top + h - top).toFixed(1)}" fill="${esc(s.color)}" opacity="0.55"><title>${esc(`${s.name}: ${v} at ${new Date(t).toISOString()}`)}</title></rect>`,
+        );
       }
       continue;
     }
@@ -105,9 +126,14 @@ export function timeChart(series: Series[], o: ChartOptions): string {
       d += `${prevT === undefined || t - prevT > gap ? 'M' : 'L'}${x(t).toFixed(1)},${y(v, lineMax).toFixed(1)}`;
       prevT = t;
     }
-    if (d) parts.push(`<path d="${d}" fill="none" stroke="${esc(s.color)}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} data-series="${esc(s.name)}"/>`);
+    if (d)
+      parts.push(
+        `<path d="${d}" fill="none" stroke="${esc(s.color)}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} data-series="${esc(s.name)}"/>`,
+      );
   }
-  const legend = series.map((s) => `<span class="key"><i style="background:${esc(s.color)}"></i>${esc(s.name)}</span>`).join('');
+  const legend = series
+    .map((s) => `<span class="key"><i style="background:${esc(s.color)}"></i>${esc(s.name)}</span>`)
+    .join('');
   return (
     `<figure class="chart"><figcaption>${esc(o.title)}<span class="legend">${legend}</span></figcaption>` +
     `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(o.title)}" preserveAspectRatio="xMidYMid meet">${parts.join('')}</svg></figure>`

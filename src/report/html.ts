@@ -53,7 +53,11 @@ ${reports.map(section).join('\n')}
 
 function section(r: FileReport): string {
   const { total, created, failed, invalid } = r.rows;
-  const status = !r.completed ? ['warn', 'not finished'] : failed + invalid ? ['bad', 'needs attention'] : ['ok', 'all created'];
+  const status = !r.completed
+    ? ['warn', 'not finished']
+    : failed + invalid
+      ? ['bad', 'needs attention']
+      : ['ok', 'all created'];
   const tiles = [
     tile(int(created), `created of ${int(total)}`, created === total && total > 0 ? 'ok' : ''),
     tile(int(failed), 'failed', failed ? 'bad' : ''),
@@ -62,12 +66,19 @@ function section(r: FileReport): string {
       ? [
           tile(`${r.run.achievedRate}/s`, `created/s, ceiling ${r.run.ceiling}/s`),
           tile(int(r.run.throttled), `throttled of ${int(r.run.requests)} requests`),
-          tile(span(r.run.activeSeconds), r.run.segments.length > 1 ? `sending, ${r.run.segments.length} parts` : 'sending'),
+          tile(
+            span(r.run.activeSeconds),
+            r.run.segments.length > 1 ? `sending, ${r.run.segments.length} parts` : 'sending',
+          ),
           ...(r.run.p50 !== null ? [tile(`${r.run.p50}/${r.run.p99}`, 'ms latency, p50/p99')] : []),
         ]
       : []),
   ];
-  const when = r.run ? `${r.run.from.replace('T', ' ').slice(0, 19)} → ${r.run.to.replace('T', ' ').slice(0, 19)} UTC` : r.startedAt ? `started ${r.startedAt}` : '';
+  const when = r.run
+    ? `${r.run.from.replace('T', ' ').slice(0, 19)} → ${r.run.to.replace('T', ' ').slice(0, 19)} UTC`
+    : r.startedAt
+      ? `started ${r.startedAt}`
+      : '';
   return `<section>
 <h1>${esc(headline(r))}<span class="status ${status[0]}">${esc(status[1]!)}</span></h1>
 <p class="file">${esc(r.file)}${r.input ? ` · input ${esc(r.input)}` : ''}${when ? ` · ${esc(when)}` : ''}</p>
@@ -89,17 +100,30 @@ function nextBox(r: FileReport): string {
   return `<div class="next"><b>Next step</b> — ${esc(r.next.why)}<code>${esc(r.next.command)}</code><button type="button" data-copy>Copy</button></div>`;
 }
 
-function groupTable(title: string, keyName: string, groups: Group[], other: Other | undefined, otherName: 'codes' | 'rules', withMessage: boolean): string {
+function groupTable(
+  title: string,
+  keyName: string,
+  groups: Group[],
+  other: Other | undefined,
+  otherName: 'codes' | 'rules',
+  withMessage: boolean,
+): string {
   if (!groups.length) return '';
   const rows = groups
-    .map((g) => `<tr><td><b>${esc(g.key)}</b>${withMessage && g.message ? `<div class="msg">${esc(g.message)}</div>` : ''}</td><td class="n">${esc(int(g.count))}</td><td>${esc(exampleLines(g))}</td></tr>`)
+    .map(
+      (g) =>
+        `<tr><td><b>${esc(g.key)}</b>${withMessage && g.message ? `<div class="msg">${esc(g.message)}</div>` : ''}</td><td class="n">${esc(int(g.count))}</td><td>${esc(exampleLines(g))}</td></tr>`,
+    )
     .join('');
-  const rest = other ? `<tr class="other"><td class="muted">${esc(otherLabel(otherName))}</td><td class="n">${esc(int(other.count))}</td><td>${esc(exampleLines({ key: '', ...other }))}</td></tr>` : '';
+  const rest = other
+    ? `<tr class="other"><td class="muted">${esc(otherLabel(otherName))}</td><td class="n">${esc(int(other.count))}</td><td>${esc(exampleLines({ key: '', ...other }))}</td></tr>`
+    : '';
   return `<h2>${esc(title)}</h2><table class="groups"><thead><tr><th>${esc(keyName)}</th><th class="n">rows</th><th>example input lines</th></tr></thead><tbody>${rows}${rest}</tbody></table>`;
 }
 
 function charts(points: TimelinePoint[]): string {
-  if (!points.length) return `<p class="muted">No timeline was recorded beside this results file (a dry run, or a run by an older version): no charts.</p>`;
+  if (!points.length)
+    return `<p class="muted">No timeline was recorded beside this results file (a dry run, or a run by an older version): no charts.</p>`;
   const light = downsample(points, MAX_CHART_POINTS, (b) => ({
     ...b.at(-1)!,
     rate: avg(b.map((p) => p.rate)),

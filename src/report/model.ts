@@ -8,17 +8,17 @@
 import { basename } from 'node:path';
 import { Parser } from 'csv-parse';
 import { InputError } from '../errors.js';
-import { earlierResults } from '../ledger/reader.js';
-import { readState, type RunState } from '../ledger/state.js';
-import { RESULT_COLUMNS } from '../ledger/writer.js';
-import { timelinePath, type TimelineLine, type TimelinePoint, type TimelineStart } from '../observe/timeline.js';
-import { nextStep, type NextStep } from './next-step.js';
-import { redactServiceMessage } from '../observe/redact.js';
 import { openRegular, READ } from '../ledger/files.js';
-import { GroupCounter, type Group, type Other } from './groups.js';
+import { earlierResults } from '../ledger/reader.js';
+import { type RunState, readState } from '../ledger/state.js';
+import { RESULT_COLUMNS } from '../ledger/writer.js';
+import { redactServiceMessage } from '../observe/redact.js';
+import { type TimelineLine, type TimelinePoint, type TimelineStart, timelinePath } from '../observe/timeline.js';
+import { type Group, GroupCounter, type Other } from './groups.js';
+import { type NextStep, nextStep } from './next-step.js';
 import { rulesOf } from './rule-text.js';
 
-export { SHOWN, type Group, type Other } from './groups.js';
+export { type Group, type Other, SHOWN } from './groups.js';
 
 interface RunFigures {
   /** First and last moment the timeline recorded, ISO. */
@@ -79,16 +79,29 @@ export async function buildReport(file: string): Promise<FileReport> {
     dryRun: state?.dryRun ?? counts.rows.planned > 0,
     run: figures(series.starts, series.points, series.ends),
     series: series.points,
-    next: nextStep({ results: file, input: state?.input, rerunOf: state?.rerunOf, completed, dryRun: state?.dryRun, failed, invalid, inputBroken: state?.outcome === 'input-broken', ...(state ? { replay: state.options, needs: state.needs ?? [] } : {}) }),
+    next: nextStep({
+      results: file,
+      input: state?.input,
+      rerunOf: state?.rerunOf,
+      completed,
+      dryRun: state?.dryRun,
+      failed,
+      invalid,
+      inputBroken: state?.outcome === 'input-broken',
+      ...(state ? { replay: state.options, needs: state.needs ?? [] } : {}),
+    }),
     // A run that did not finish says 3, as the run itself did, whatever its rows say so far; one whose
     // input broke off finished what it could read, and said 1.
-    exitCode: state && !completed && state.outcome !== 'input-broken' ? 3 : failed + invalid > 0 ? 1 : completed ? 0 : 3,
+    exitCode:
+      state && !completed && state.outcome !== 'input-broken' ? 3 : failed + invalid > 0 ? 1 : completed ? 0 : 3,
   };
   if (!state) {
     report.mismatch = `no run state (${basename(file)}.run.json) beside it: nothing says whether its run finished, so rows it never reached may be missing`;
     // Rows failed or invalid already say "not done" (1); all created cannot say "done" (3).
     if (report.exitCode === 0) report.exitCode = 3;
-    report.next = { why: 'send the input again into a new results file, with the settings and --token-namespace its run used: rows already created keep their ClientTokens and are not created twice' };
+    report.next = {
+      why: 'send the input again into a new results file, with the settings and --token-namespace its run used: rows already created keep their ClientTokens and are not created twice',
+    };
   }
   const recorded = state?.rows?.total;
   const held = counts.rows.created + failed + invalid + counts.rows.planned;
@@ -102,7 +115,11 @@ export async function buildReport(file: string): Promise<FileReport> {
 
 function stateFacts(state: RunState | undefined): Pick<FileReport, 'input' | 'startedAt' | 'completedAt'> {
   if (!state) return {};
-  return { input: state.input, startedAt: state.startedAt, ...(state.completedAt ? { completedAt: state.completedAt } : {}) };
+  return {
+    input: state.input,
+    startedAt: state.startedAt,
+    ...(state.completedAt ? { completedAt: state.completedAt } : {}),
+  };
 }
 
 /** An invalid row's rules: the same grouping as `validate`'s problems by rule. */
@@ -116,12 +133,16 @@ async function readResultsFile(file: string): Promise<Counts> {
   let read: ((values: string[]) => ReturnType<ReturnType<typeof earlierResults>>) | undefined;
   // A folder, FIFO or link in its place is refused, never read or waited on.
   const handle = await openRegular(file, READ, 'results file');
-  const parser = handle.createReadStream().pipe(new Parser({ relax_column_count: true, record_delimiter: ['\r\n', '\n'], bom: true }));
+  const parser = handle
+    .createReadStream()
+    .pipe(new Parser({ relax_column_count: true, record_delimiter: ['\r\n', '\n'], bom: true }));
   try {
     for await (const values of parser as AsyncIterable<string[]>) {
       if (!read) {
         if (values.slice(-RESULT_COLUMNS.length).join() !== RESULT_COLUMNS.join()) {
-          throw new InputError(`${file} is not a results file of this tool (its last columns must be ${RESULT_COLUMNS.join(', ')})`);
+          throw new InputError(
+            `${file} is not a results file of this tool (its last columns must be ${RESULT_COLUMNS.join(', ')})`,
+          );
         }
         read = earlierResults(values, file);
         continue;
@@ -131,7 +152,8 @@ async function readResultsFile(file: string): Promise<Counts> {
       if (r.status in rows && r.status !== ('total' as string)) rows[r.status]++;
       // Service messages may echo the value they refused ("Value 'Jane Doe' at 'name'…"): never shown.
       // Grouped by code: the message (it varies row by row) is only the first row's, redacted.
-      if (r.status === 'failed') failures.add(r.errorCode ?? '(no code)', r.line, () => r.errorMessage && redactServiceMessage(r.errorMessage));
+      if (r.status === 'failed')
+        failures.add(r.errorCode ?? '(no code)', r.line, () => r.errorMessage && redactServiceMessage(r.errorMessage));
       if (r.status === 'invalid') for (const rule of new Set(rulesOf(r.errorMessage))) invalid.add(rule, r.line);
     }
   } catch (err) {
@@ -144,7 +166,13 @@ async function readResultsFile(file: string): Promise<Counts> {
   if (!read) throw new InputError(`${file} is empty: it holds no results header`);
   const f = failures.result();
   const i = invalid.result();
-  return { rows, failures: f.groups, invalid: i.groups, ...(f.other ? { failuresOther: f.other } : {}), ...(i.other ? { invalidOther: i.other } : {}) };
+  return {
+    rows,
+    failures: f.groups,
+    invalid: i.groups,
+    ...(f.other ? { failuresOther: f.other } : {}),
+    ...(i.other ? { invalidOther: i.other } : {}),
+  };
 }
 
 interface Series {
@@ -197,8 +225,13 @@ function timelineLine(line: string): TimelineLine | undefined {
   const latency = (v: unknown) => v === null || figure(v);
   if (!time(o.t)) return undefined;
   if ('start' in o) return figures('ceiling', 'burst', 'carried') ? (o as unknown as TimelineStart) : undefined;
-  if ('end' in o) return figures('elapsed', 'created', 'requests', 'throttled') ? (o as unknown as TimelineLine) : undefined;
-  return figures('elapsed', 'rate', 'target', 'created', 'requests', 'throttled', 'done') && latency(o.p50) && latency(o.p99) ? (o as unknown as TimelinePoint) : undefined;
+  if ('end' in o)
+    return figures('elapsed', 'created', 'requests', 'throttled') ? (o as unknown as TimelineLine) : undefined;
+  return figures('elapsed', 'rate', 'target', 'created', 'requests', 'throttled', 'done') &&
+    latency(o.p50) &&
+    latency(o.p99)
+    ? (o as unknown as TimelinePoint)
+    : undefined;
 }
 
 function figures(starts: TimelineStart[], points: TimelinePoint[], ends: Series['ends']): RunFigures | undefined {

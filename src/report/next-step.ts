@@ -2,10 +2,11 @@
  * The exact next command after a run, shared by the end-of-run summary and `report`: finish an
  * interrupted run with --resume, send failed rows again with `rerun`, or nothing to do.
  */
-import { freshResultsPath } from '../ledger/files.js';
-import { rerunResultsPath } from '../ledger/writer.js';
+
 import { commandLine } from '../config/command-line.js';
 import type { Settings } from '../config/resolve.js';
+import { freshResultsPath } from '../ledger/files.js';
+import { rerunResultsPath } from '../ledger/writer.js';
 
 export interface NextStepFacts {
   results: string;
@@ -40,13 +41,20 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
   const settings = f.replay ?? {};
   const input = f.input ?? '<input>';
   if (f.dryRun && f.needs?.length) {
-    return { why: `a run needs ${f.needs.join(' and ')}: give it (a flag, an environment variable or the job file) and validate again` };
+    return {
+      why: `a run needs ${f.needs.join(' and ')}: give it (a flag, an environment variable or the job file) and validate again`,
+    };
   }
   if (f.dryRun && f.missingIds) {
-    return { why: `the instance does not have ${f.missingIds === 1 ? 'an id' : `${f.missingIds} ids`} the rows name (listed above): correct ${f.missingIds === 1 ? 'it' : 'them'} (a flag, the job file or the column), or check the Region and instance, and validate again` };
+    return {
+      why: `the instance does not have ${f.missingIds === 1 ? 'an id' : `${f.missingIds} ids`} the rows name (listed above): correct ${f.missingIds === 1 ? 'it' : 'them'} (a flag, the job file or the column), or check the Region and instance, and validate again`,
+    };
   }
   if (f.dryRun) {
-    return { command: commandLine('run', input, settings, { results: f.results }), why: 'this was a dry run: send it for real with the same settings (it replaces this file)' };
+    return {
+      command: commandLine('run', input, settings, { results: f.results }),
+      why: 'this was a dry run: send it for real with the same settings (it replaces this file)',
+    };
   }
   if (f.inputBroken && f.input) {
     // A new results file under the same token namespace: rows already sent keep their tokens there.
@@ -57,21 +65,34 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
   }
   if (!f.completed) {
     if (f.rerunOf) {
-      return { command: commandLine('rerun', f.rerunOf, settings, { results: f.results, resume: true }), why: 'the rerun was interrupted: finish it (rows already recorded are skipped)' };
+      return {
+        command: commandLine('rerun', f.rerunOf, settings, { results: f.results, resume: true }),
+        why: 'the rerun was interrupted: finish it (rows already recorded are skipped)',
+      };
     }
     const stdin = input === '-' ? ' (feed it the same input again)' : '';
-    return { command: commandLine('run', input, settings, { results: f.results, resume: true }), why: `the run was interrupted: finish it with the settings it started with (rows already recorded are skipped)${stdin}` };
+    return {
+      command: commandLine('run', input, settings, { results: f.results, resume: true }),
+      why: `the run was interrupted: finish it with the settings it started with (rows already recorded are skipped)${stdin}`,
+    };
   }
-  const rerun = (includeInvalid: boolean) => commandLine('rerun', f.results, settings, { results: rerunResultsPath(f.results), includeInvalid });
+  const rerun = (includeInvalid: boolean) =>
+    commandLine('rerun', f.results, settings, { results: rerunResultsPath(f.results), includeInvalid });
   if (f.failed > 0) {
     return {
       command: rerun(false),
-      why: `send the ${f.failed} failed row${f.failed === 1 ? '' : 's'} again once the cause is fixed (same ClientTokens: nothing is created twice)` +
-        (f.invalid ? `; add --include-invalid after correcting the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in ${f.results}` : ''),
+      why:
+        `send the ${f.failed} failed row${f.failed === 1 ? '' : 's'} again once the cause is fixed (same ClientTokens: nothing is created twice)` +
+        (f.invalid
+          ? `; add --include-invalid after correcting the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in ${f.results}`
+          : ''),
     };
   }
   if (f.invalid > 0) {
-    return { command: rerun(true), why: `correct the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in ${f.results} first (Result.ErrorMessage names the column and rule)` };
+    return {
+      command: rerun(true),
+      why: `correct the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in ${f.results} first (Result.ErrorMessage names the column and rule)`,
+    };
   }
   return undefined;
 }

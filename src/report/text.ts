@@ -1,5 +1,5 @@
 /** `report` as text for a terminal and as JSON for machines. No row content: the model holds none. */
-import { SHOWN, type FileReport, type Group, type Other } from './model.js';
+import { type FileReport, type Group, type Other, SHOWN } from './model.js';
 
 const int = (n: number) => n.toLocaleString('en-US');
 
@@ -8,7 +8,10 @@ export function headline(r: FileReport): string {
   const { total, created, failed, invalid, planned } = r.rows;
   if (r.dryRun) return `Dry run: ${int(planned)} of ${int(total)} rows ready to send · ${int(invalid)} invalid`;
   const attention = failed + invalid;
-  return `${int(created)} of ${int(total)} created · ${attention ? `${int(attention)} need attention` : r.mismatch ? 'rows missing from the file' : 'nothing to fix'}` + (r.completed ? '' : ' · run not finished');
+  return (
+    `${int(created)} of ${int(total)} created · ${attention ? `${int(attention)} need attention` : r.mismatch ? 'rows missing from the file' : 'nothing to fix'}` +
+    (r.completed ? '' : ' · run not finished')
+  );
 }
 
 /** "2h17m" from seconds. */
@@ -30,19 +33,30 @@ export function formatReport(r: FileReport): string {
   const out = [r.file, `  ${headline(r)}`];
   if (r.mismatch) out.push(`  Warning: ${r.mismatch}; the counts below cover only the rows it holds`);
   const { created, failed, invalid, planned } = r.rows;
-  out.push(`  Rows: ${int(created)} created, ${int(failed)} failed, ${int(invalid)} invalid${planned ? `, ${int(planned)} planned` : ''}`);
+  out.push(
+    `  Rows: ${int(created)} created, ${int(failed)} failed, ${int(invalid)} invalid${planned ? `, ${int(planned)} planned` : ''}`,
+  );
   if (r.input) out.push(`  Input: ${r.input}`);
   if (r.run) {
-    const segments = r.run.segments.length > 1 ? ` in ${r.run.segments.length} parts (${r.run.segments.join(' + ')})` : '';
+    const segments =
+      r.run.segments.length > 1 ? ` in ${r.run.segments.length} parts (${r.run.segments.join(' + ')})` : '';
     out.push(
       `  Time: ${r.run.from} → ${r.run.to} · ${span(r.run.activeSeconds)} sending${segments}`,
       `  Rate: ${r.run.achievedRate} tasks/s created by these runs (ceiling ${r.run.ceiling}/s) · ${int(r.run.requests)} requests, ${int(r.run.throttled)} throttled` +
         (r.run.p50 !== null ? ` · latency p50 ${r.run.p50} ms, p99 ${r.run.p99} ms` : ''),
     );
   } else if (r.startedAt) {
-    out.push(`  Time: ${r.startedAt} → ${r.completedAt ?? '(not finished)'} (no timeline beside the file: rates unknown)`);
+    out.push(
+      `  Time: ${r.startedAt} → ${r.completedAt ?? '(not finished)'} (no timeline beside the file: rates unknown)`,
+    );
   }
-  const table = (title: string, groups: Group[], other: Other | undefined, otherName: 'codes' | 'rules', withMessage: boolean) => {
+  const table = (
+    title: string,
+    groups: Group[],
+    other: Other | undefined,
+    otherName: 'codes' | 'rules',
+    withMessage: boolean,
+  ) => {
     if (!groups.length) return;
     out.push(`  ${title}:`);
     // A loop, not Math.max(...list): a spread over a data-sized list overflows the stack.
@@ -52,18 +66,34 @@ export function formatReport(r: FileReport): string {
       out.push(`    ${int(g.count).padStart(width)}  ${g.key}  (${exampleLines(g)})`);
       if (withMessage && g.message) out.push(`    ${' '.repeat(width)}  ${g.message}`);
     }
-    if (other) out.push(`    ${int(other.count).padStart(width)}  ${otherLabel(otherName)}  (${exampleLines({ key: '', ...other })})`);
+    if (other)
+      out.push(
+        `    ${int(other.count).padStart(width)}  ${otherLabel(otherName)}  (${exampleLines({ key: '', ...other })})`,
+      );
   };
   table('Failed, by error code', r.failures, r.failuresOther, 'codes', true);
   table('Invalid, by rule', r.invalid, r.invalidOther, 'rules', false);
-  out.push(r.next ? (r.next.command ? `  Next: ${r.next.command}\n        ${r.next.why}` : `  Next: ${r.next.why}`) : '  Next: nothing to do, every row is created.');
+  out.push(
+    r.next
+      ? r.next.command
+        ? `  Next: ${r.next.command}\n        ${r.next.why}`
+        : `  Next: ${r.next.why}`
+      : '  Next: nothing to do, every row is created.',
+  );
   return out.join('\n');
 }
 
 /** For --json: everything but the raw time series (its size is the side file's business). */
 export function reportJson(reports: FileReport[], exitCode: number): string {
   return JSON.stringify(
-    { exitCode, reports: reports.map(({ series, ...r }) => ({ headline: headline({ ...r, series }), ...r, timelinePoints: series.length })) },
+    {
+      exitCode,
+      reports: reports.map(({ series, ...r }) => ({
+        headline: headline({ ...r, series }),
+        ...r,
+        timelinePoints: series.length,
+      })),
+    },
     null,
     2,
   );

@@ -87,7 +87,10 @@ export function takeTurns<T>(source: AsyncIterator<T>): AsyncIterator<T> {
  * a slot). `done` resolves when the last worker leaves (one leaving because fewer are wanted never
  * is the last: at least one is always wanted) and rejects at the first error, as Promise.all would.
  */
-export function rowWorkers(wanted: () => number, row: () => Promise<boolean>): { start: () => void; done: Promise<void> } {
+export function rowWorkers(
+  wanted: () => number,
+  row: () => Promise<boolean>,
+): { start: () => void; done: Promise<void> } {
   const want = () => Math.max(1, wanted()); // never none: the rows would wait forever
   let running = 0;
   let finish!: () => void;

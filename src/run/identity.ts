@@ -5,9 +5,9 @@
  * that may already exist a new ClientToken.
  */
 import { createHash } from 'node:crypto';
+import type { JobFile } from '../config/job.js';
 import type { RunConfig } from '../config/resolve.js';
 import type { SettingKey } from '../config/settings.js';
-import type { JobFile } from '../config/job.js';
 import { canonical } from '../input/token.js';
 import { encodingName, type RunIdentity, type RunState } from '../ledger/state.js';
 
@@ -43,13 +43,25 @@ const NOT_DECISIVE = new Set(['rate', 'burst', 'description', '$schema']);
 function jobSha256(job: JobFile): string | undefined {
   const decisive = Object.fromEntries(Object.entries(job).filter(([k]) => !NOT_DECISIVE.has(k)));
   if (Object.keys(decisive).length === 0) return undefined;
-  return createHash('sha256').update(JSON.stringify(canonical(decisive))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(decisive)))
+    .digest('hex');
 }
 
 /** How each field is named in a refusal, and how its value is shown (never row content). */
-const FIELDS: Record<keyof RunIdentity, { label: string; show: (v: RunIdentity) => string; compared?: false; setting?: SettingKey }> = {
-  inputSha256: { label: 'the input', show: (v) => (v.inputSha256 ? `content with checksum ${v.inputSha256.slice(0, 16)}` : 'standard input') },
-  endpoint: { label: '--endpoint', show: (v) => v.endpoint ?? `AWS${v.region ? ` ${v.region}` : ''}`, setting: 'endpoint' },
+const FIELDS: Record<
+  keyof RunIdentity,
+  { label: string; show: (v: RunIdentity) => string; compared?: false; setting?: SettingKey }
+> = {
+  inputSha256: {
+    label: 'the input',
+    show: (v) => (v.inputSha256 ? `content with checksum ${v.inputSha256.slice(0, 16)}` : 'standard input'),
+  },
+  endpoint: {
+    label: '--endpoint',
+    show: (v) => v.endpoint ?? `AWS${v.region ? ` ${v.region}` : ''}`,
+    setting: 'endpoint',
+  },
   region: { label: '--region', show: (v) => v.region ?? 'no Region configured', setting: 'region' },
   instanceId: { label: '--instance-id', show: (v) => v.instanceId ?? 'none', setting: 'instanceId' },
   contactFlowId: { label: '--contact-flow-id', show: (v) => v.contactFlowId ?? 'none', setting: 'contactFlowId' },
@@ -57,9 +69,17 @@ const FIELDS: Record<keyof RunIdentity, { label: string; show: (v: RunIdentity) 
   quickConnectId: { label: '--quick-connect-id', show: (v) => v.quickConnectId ?? 'none', setting: 'quickConnectId' },
   // The path is shown, not compared: the same job file moved elsewhere is the same job.
   job: { label: '--job', show: (v) => v.job ?? 'no job file', compared: false },
-  jobSha256: { label: 'the job file', show: (v) => (v.jobSha256 ? `${v.job ?? ''} with content checksum ${v.jobSha256.slice(0, 16)}` : 'no job file'), setting: 'job' },
+  jobSha256: {
+    label: 'the job file',
+    show: (v) => (v.jobSha256 ? `${v.job ?? ''} with content checksum ${v.jobSha256.slice(0, 16)}` : 'no job file'),
+    setting: 'job',
+  },
   tokenNamespace: { label: '--token-namespace', show: (v) => `"${v.tokenNamespace}"`, setting: 'tokenNamespace' },
-  tokenKey: { label: '--token-key', show: (v) => (v.tokenKey ? v.tokenKey.join(',') : 'the whole request'), setting: 'tokenKey' },
+  tokenKey: {
+    label: '--token-key',
+    show: (v) => (v.tokenKey ? v.tokenKey.join(',') : 'the whole request'),
+    setting: 'tokenKey',
+  },
   encoding: { label: '--encoding', show: (v) => v.encoding, setting: 'encoding' },
   delimiter: { label: '--delimiter', show: (v) => JSON.stringify(v.delimiter), setting: 'delimiter' },
   timeZone: { label: '--timezone', show: (v) => v.timeZone ?? 'none', setting: 'timezone' },
@@ -79,7 +99,12 @@ export interface Difference {
  * The fields in which `current` differs from what `recorded` ran with, less `skip` and what it never
  * recorded. With `config`, each difference says where the new value came from when no flag gave it.
  */
-export function differences(recorded: RunState, current: RunIdentity, skip: (keyof RunIdentity)[] = [], config?: RunConfig): Difference[] {
+export function differences(
+  recorded: RunState,
+  current: RunIdentity,
+  skip: (keyof RunIdentity)[] = [],
+  config?: RunConfig,
+): Difference[] {
   const ignored = new Set([...skip, ...(recorded.unrecorded ?? [])]);
   const out: Difference[] = [];
   for (const field of Object.keys(FIELDS) as (keyof RunIdentity)[]) {
@@ -87,8 +112,15 @@ export function differences(recorded: RunState, current: RunIdentity, skip: (key
     if (spec.compared === false || ignored.has(field)) continue;
     if (JSON.stringify(recorded.identity[field] ?? null) === JSON.stringify(current[field] ?? null)) continue;
     const origin = spec.setting && config?.origin(spec.setting);
-    const from = origin && origin.kind !== 'flag' && origin.kind !== 'default' ? ` (from ${config!.from(spec.setting!)})` : '';
-    out.push({ field, label: spec.label, was: spec.show(recorded.identity), now: `${spec.show(current)}${from}`, ...(origin && origin.kind === 'env' ? { variable: origin.name } : {}) });
+    const from =
+      origin && origin.kind !== 'flag' && origin.kind !== 'default' ? ` (from ${config!.from(spec.setting!)})` : '';
+    out.push({
+      field,
+      label: spec.label,
+      was: spec.show(recorded.identity),
+      now: `${spec.show(current)}${from}`,
+      ...(origin && origin.kind === 'env' ? { variable: origin.name } : {}),
+    });
   }
   return out;
 }

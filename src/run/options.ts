@@ -3,15 +3,15 @@
  * reports through. Its own module so that every stage can name them without importing the run.
  */
 import type { JobFile } from '../config/job.js';
-import type { TaskSender } from '../delivery/send.js';
 import type { Env, Settings } from '../config/resolve.js';
+import type { TaskSender } from '../delivery/send.js';
 import type { Progress } from '../observe/observer.js';
 
 export type { Progress };
+
 import type { Logger } from '../types.js';
 
 export type { Logger };
-
 
 /**
  * What a caller of the library passes to a run: any setting of the table (config/settings.ts) by its
@@ -58,4 +58,3 @@ export type RerunOptions = RunOptions & {
   /** Also send `invalid` rows (corrected in the results file since). */
   includeInvalid?: boolean;
 };
-

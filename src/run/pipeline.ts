@@ -5,27 +5,29 @@
  * limiter, signals, ticker) lives in wiring.ts, what the operator is told in observe/; the helpers of
  * each step below the flow.
  */
-import { cannotConnect } from '../delivery/reach.js';
-import { redactServiceMessage } from '../observe/redact.js';
-import { InputError } from '../errors.js';
-import { compileMapping, type Defaults } from '../input/map.js';
-import { makePreparer, type Job, type RerunContext } from '../input/prepare.js';
-import { openCsv, type CsvInput } from '../input/csv/read.js';
-import { delimiterHint } from '../input/headers.js';
-import { DuplicateTokens } from '../input/duplicates.js';
-import { earlierResults, tokenLines, type Ledger } from '../ledger/reader.js';
-import { ResultsWriter, type Guard } from '../ledger/writer.js';
-import type { InputRecord, RowResult, SendOutcome } from '../types.js';
-import { checkRequiredColumns } from './required.js';
+
 import type { RunConfig } from '../config/resolve.js';
+import type { Delivery } from '../delivery/dispatch.js';
+import { cannotConnect } from '../delivery/reach.js';
+import { InputError } from '../errors.js';
+import { type CsvInput, openCsv } from '../input/csv/read.js';
+import { DuplicateTokens } from '../input/duplicates.js';
+import { delimiterHint } from '../input/headers.js';
+import { compileMapping, type Defaults } from '../input/map.js';
+import { type Job, makePreparer, type RerunContext } from '../input/prepare.js';
+import { inShard, type Shard } from '../input/shard.js';
+import { earlierResults, type Ledger, tokenLines } from '../ledger/reader.js';
+import { type Guard, ResultsWriter } from '../ledger/writer.js';
+import { RunObserver } from '../observe/observer.js';
+import { redactServiceMessage } from '../observe/redact.js';
+import type { InputRecord, RowResult, SendOutcome } from '../types.js';
+import { HeldRows, ROW_HEADROOM, rowCost, rowWorkers, takeTurns } from './held.js';
 import type { RunHooks } from './options.js';
 import { headerWarnings, PlanCollector } from './plan.js';
 import { readySender } from './preflight.js';
-import { RunObserver } from '../observe/observer.js';
-import { summarize, type Summary } from './summary.js';
-import { inShard, type Shard } from '../input/shard.js';
-import { wire, type Wiring } from './wiring.js';
-import { HeldRows, ROW_HEADROOM, rowCost, rowWorkers, takeTurns } from './held.js';
+import { checkRequiredColumns } from './required.js';
+import { type Summary, summarize } from './summary.js';
+import { type Wiring, wire } from './wiring.js';
 
 export interface PipelineContext {
   resultsPath: string;
@@ -43,7 +45,12 @@ export interface PipelineContext {
  * How many rows the input holds (this shard's), for an interrupted run's summary: "31 of 60 rows".
  * Read again from the start, for at most `withinMs`: a huge input that takes longer says no total.
  */
-export async function countRecords(config: RunConfig, source: string | undefined, rerun: boolean, withinMs = 5_000): Promise<number | undefined> {
+export async function countRecords(
+  config: RunConfig,
+  source: string | undefined,
+  rerun: boolean,
+  withinMs = 5_000,
+): Promise<number | undefined> {
   const read = rerun ? {} : { encoding: config.get('encoding'), delimiter: config.get('delimiter') };
   const shard = rerun ? undefined : config.get('shard');
   const until = performance.now() + withinMs;
@@ -81,11 +88,26 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
   const w = await ready(config, hooks, csv);
   const results = await openResults(ctx, csv.header, w, csv);
   const stops: Stops = {};
-  const watch = new RunObserver({ ceiling: config.rate, burst: config.get('burst') ?? 0, dryRun: config.dryRun, onProgress: hooks.onProgress, resultsPath: ctx.resultsPath, ledger: ctx.ledger, rerun: Boolean(ctx.rerun), log: hooks.log, totalBytes: csv.totalBytes }, w);
+  const watch = new RunObserver(
+    {
+      ceiling: config.rate,
+      burst: config.get('burst') ?? 0,
+      dryRun: config.dryRun,
+      onProgress: hooks.onProgress,
+      resultsPath: ctx.resultsPath,
+      ledger: ctx.ledger,
+      rerun: Boolean(ctx.rerun),
+      log: hooks.log,
+      totalBytes: csv.totalBytes,
+    },
+    w,
+  );
   logStart(config, hooks, ctx);
 
   const held = new HeldRows(() => w.workers() + ROW_HEADROOM);
-  const jobs = takeTurns(pending(csv, prepare, ctx.ledger, w, watch, held, ctx.rerun ? undefined : config.get('shard')));
+  const jobs = takeTurns(
+    pending(csv, prepare, ctx.ledger, w, watch, held, ctx.rerun ? undefined : config.get('shard')),
+  );
   /** One row: the next job, its result, its results row; false when this worker is done. */
   async function row(): Promise<boolean> {
     const job = await nextJob(jobs, stops);
@@ -183,11 +205,23 @@ function closeResults(results: ResultsWriter, stops: Stops): void {
  * Map, validate and token one record; refuses up front (closing the input) a header no row can pass.
  * Warns of header near-misses (or refuses them with --strict-columns). A dry run also collects its plan.
  */
-function preparer(csv: CsvInput, config: RunConfig, hooks: RunHooks, ctx: PipelineContext, duplicates: DuplicateTokens): { prepare: (record: InputRecord) => Job; plan?: PlanCollector } {
+function preparer(
+  csv: CsvInput,
+  config: RunConfig,
+  hooks: RunHooks,
+  ctx: PipelineContext,
+  duplicates: DuplicateTokens,
+): { prepare: (record: InputRecord) => Job; plan?: PlanCollector } {
   try {
     const { job } = config;
     const dryRun = config.dryRun;
-    const mapping = compileMapping(csv.header, { task: job.task, columns: job.columns, attributesFrom: job.attributesFrom, timeZone: config.get('timezone'), ...mappingDefaults(config) });
+    const mapping = compileMapping(csv.header, {
+      task: job.task,
+      columns: job.columns,
+      attributesFrom: job.attributesFrom,
+      timeZone: config.get('timezone'),
+      ...mappingDefaults(config),
+    });
     const warnings = headerWarnings(mapping, config.get('strictColumns') ?? false);
     for (const warning of warnings) hooks.log.warn({ warning }, 'header looks like a mistake');
     const delimiter = delimiterHint(csv.header);
@@ -198,7 +232,10 @@ function preparer(csv: CsvInput, config: RunConfig, hooks: RunHooks, ctx: Pipeli
       tokenKey: config.get('tokenKey'),
       rerun: ctx.rerun && { ...ctx.rerun, earlier: earlierResults(csv.header, config.input) },
       duplicates,
-      waive: { instance: needs.some((n) => n.startsWith('--instance-id')), routing: needs.some((n) => n.startsWith('--contact-flow-id')) },
+      waive: {
+        instance: needs.some((n) => n.startsWith('--instance-id')),
+        routing: needs.some((n) => n.startsWith('--contact-flow-id')),
+      },
     });
     return { prepare, ...(dryRun ? { plan: new PlanCollector(mapping, warnings, needs) } : {}) };
   } catch (err) {
@@ -212,7 +249,15 @@ function preparer(csv: CsvInput, config: RunConfig, hooks: RunHooks, ctx: Pipeli
  * waits for room among the rows held (held.ts) before it is handed out: the reader runs ahead of the
  * senders by at most that much.
  */
-async function* pending(csv: CsvInput, prepare: (record: InputRecord) => Job, ledger: Ledger | undefined, w: Wiring, watch: RunObserver, held: HeldRows, shard?: Shard): AsyncGenerator<Job> {
+async function* pending(
+  csv: CsvInput,
+  prepare: (record: InputRecord) => Job,
+  ledger: Ledger | undefined,
+  w: Wiring,
+  watch: RunObserver,
+  held: HeldRows,
+  shard?: Shard,
+): AsyncGenerator<Job> {
   let ordinal = 0;
   for await (const record of csv.records) {
     if (w.signal.aborted) return;
@@ -246,7 +291,7 @@ async function nextJob(jobs: AsyncIterator<Job>, stops: Stops): Promise<Job | un
 async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | undefined> {
   if (job.result) return job.result;
   if (!w.dispatcher) return { line: job.record.line, status: 'planned', clientToken: job.token, attempts: 0 };
-  let delivery;
+  let delivery: Delivery;
   try {
     delivery = await w.dispatcher.deliver(job.request!, job.lateCheck);
   } catch (err) {
@@ -254,7 +299,15 @@ async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | un
     throw err;
   }
   const { outcome, requests } = delivery;
-  if (delivery.unsent) return { line: job.record.line, status: 'invalid', clientToken: job.token, attempts: requests, errorCode: 'InvalidRow', errorMessage: delivery.unsent };
+  if (delivery.unsent)
+    return {
+      line: job.record.line,
+      status: 'invalid',
+      clientToken: job.token,
+      attempts: requests,
+      errorCode: 'InvalidRow',
+      errorMessage: delivery.unsent,
+    };
   // The endpoint cannot be reached: this row was never sent. Unrecorded, --resume sends it.
   if (w.unreachable() && cannotConnect(outcome)) return undefined;
   if (outcome.kind === 'fatal') {
@@ -267,14 +320,31 @@ async function settle(job: Job, w: Wiring, stops: Stops): Promise<RowResult | un
   // Whole literals, not `{ ...base, status }`: on Node 20 a spread followed by new keys builds a
   // hidden class per object (see input/prepare.ts).
   const { line } = job.record;
-  if (outcome.kind === 'created') return { line, status: 'created', clientToken: job.token, attempts: requests, contactId: outcome.contactId };
-  return { line, status: 'failed', clientToken: job.token, attempts: requests, errorCode: outcome.code, errorMessage: outcome.message };
+  if (outcome.kind === 'created')
+    return { line, status: 'created', clientToken: job.token, attempts: requests, contactId: outcome.contactId };
+  return {
+    line,
+    status: 'failed',
+    clientToken: job.token,
+    attempts: requests,
+    errorCode: outcome.code,
+    errorMessage: outcome.message,
+  };
 }
 
 function logStart(config: RunConfig, hooks: RunHooks, ctx: PipelineContext): void {
   const { resultsPath, ledger, rerun } = ctx;
   hooks.log.info(
-    { input: config.input, results: resultsPath, rate: config.get('rate'), burst: config.get('burst'), dryRun: config.dryRun, resume: Boolean(ledger), rerun: Boolean(rerun), tokenNamespace: config.get('tokenNamespace') },
+    {
+      input: config.input,
+      results: resultsPath,
+      rate: config.get('rate'),
+      burst: config.get('burst'),
+      dryRun: config.dryRun,
+      resume: Boolean(ledger),
+      rerun: Boolean(rerun),
+      tokenNamespace: config.get('tokenNamespace'),
+    },
     'run started',
   );
 }
@@ -282,12 +352,30 @@ function logStart(config: RunConfig, hooks: RunHooks, ctx: PipelineContext): voi
 /** The instance and routing ids for rows without their own, and where each came from (for messages). */
 function mappingDefaults(config: RunConfig): { defaults: Defaults; defaultSources: Record<keyof Defaults, string> } {
   return {
-    defaults: { InstanceId: config.get('instanceId'), ContactFlowId: config.get('contactFlowId'), TaskTemplateId: config.get('taskTemplateId'), QuickConnectId: config.get('quickConnectId') },
-    defaultSources: { InstanceId: config.from('instanceId'), ContactFlowId: config.from('contactFlowId'), TaskTemplateId: config.from('taskTemplateId'), QuickConnectId: config.from('quickConnectId') },
+    defaults: {
+      InstanceId: config.get('instanceId'),
+      ContactFlowId: config.get('contactFlowId'),
+      TaskTemplateId: config.get('taskTemplateId'),
+      QuickConnectId: config.get('quickConnectId'),
+    },
+    defaultSources: {
+      InstanceId: config.from('instanceId'),
+      ContactFlowId: config.from('contactFlowId'),
+      TaskTemplateId: config.from('taskTemplateId'),
+      QuickConnectId: config.from('quickConnectId'),
+    },
   };
 }
 
-function finish(config: RunConfig, hooks: RunHooks, ctx: PipelineContext, w: Wiring, stops: Stops, duplicates: DuplicateTokens, plan: PlanCollector | undefined): Summary {
+function finish(
+  config: RunConfig,
+  hooks: RunHooks,
+  ctx: PipelineContext,
+  w: Wiring,
+  stops: Stops,
+  duplicates: DuplicateTokens,
+  plan: PlanCollector | undefined,
+): Summary {
   const summary = summarize(w.stats, {
     input: config.input,
     results: ctx.resultsPath,

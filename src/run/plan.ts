@@ -4,6 +4,7 @@
  * rule with their first lines, and one example request with every customer value masked.
  */
 import { displayId, type LiveResult, type NamedIds } from '../delivery/live.js';
+import { UsageError } from '../errors.js';
 import { memberKey } from '../input/columns.js';
 import { describeHeaderWarning, suspiciousHeaders } from '../input/headers.js';
 import type { Mapping } from '../input/map.js';
@@ -11,10 +12,7 @@ import type { Job } from '../input/prepare.js';
 import { codePoints } from '../input/rules.js';
 import { describeViolations } from '../input/validate.js';
 import { ruleKey } from '../report/rule-text.js';
-import { UsageError } from '../errors.js';
 import type { TaskRequest } from '../types.js';
-
-
 
 export interface Plan {
   mapping: { member: string; from: string }[];
@@ -64,7 +62,9 @@ export class PlanCollector {
     for (const v of job.violations ?? []) {
       // "(found 1035)", "(line 14 would be number 13…)": the rule without the row's own figures.
       const rule = ruleKey(describeViolations([v]));
-      const group = this.groups.get(rule) ?? (this.groups.size < MAX_GROUPS ? this.groups.set(rule, { rows: 0, lines: [] }).get(rule) : undefined);
+      const group =
+        this.groups.get(rule) ??
+        (this.groups.size < MAX_GROUPS ? this.groups.set(rule, { rows: 0, lines: [] }).get(rule) : undefined);
       if (!group) continue;
       group.rows++;
       if (group.lines.length < FIRST_LINES && !group.lines.includes(job.record.line)) group.lines.push(job.record.line);
@@ -73,9 +73,13 @@ export class PlanCollector {
 
   result(): Plan {
     const { header, fields, used, defaults, defaultSources } = this.mapping;
-    const mapping = fields.map((f) => ({ member: memberKey(f.target), from: f.template.columns.map((i) => `"${header[i]}"`).join(' + ') || 'job file (fixed text)' }));
+    const mapping = fields.map((f) => ({
+      member: memberKey(f.target),
+      from: f.template.columns.map((i) => `"${header[i]}"`).join(' + ') || 'job file (fixed text)',
+    }));
     for (const [member, value] of Object.entries(defaults)) {
-      if (value !== undefined) mapping.push({ member, from: defaultSources[member as keyof typeof defaults] ?? 'default' });
+      if (value !== undefined)
+        mapping.push({ member, from: defaultSources[member as keyof typeof defaults] ?? 'default' });
     }
     const named: NamedIds = { instances: [], resources: [] };
     for (const key of this.ids) {
@@ -119,22 +123,43 @@ export class PlanCollector {
 function mask(req: TaskRequest): unknown {
   const hide = (s: string) => `<${codePoints(s)} characters>`;
   const deep = (v: unknown): unknown =>
-    typeof v === 'string' ? hide(v) : typeof v === 'number' ? '<number>' : Array.isArray(v) ? v.map(deep) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)])) : v;
+    typeof v === 'string'
+      ? hide(v)
+      : typeof v === 'number'
+        ? '<number>'
+        : Array.isArray(v)
+          ? v.map(deep)
+          : v && typeof v === 'object'
+            ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)]))
+            : v;
   const out: Record<string, unknown> = { ...req };
   if (req.Name !== undefined) out.Name = hide(req.Name);
   if (req.Description !== undefined) out.Description = hide(req.Description);
   if (req.ScheduledTime) out.ScheduledTime = req.ScheduledTime.toISOString();
   if (req.Attributes) out.Attributes = deep(req.Attributes);
-  if (req.References) out.References = Object.fromEntries(Object.entries(req.References).map(([k, r]) => [k, { Type: r.Type, Value: hide(r.Value) }]));
+  if (req.References)
+    out.References = Object.fromEntries(
+      Object.entries(req.References).map(([k, r]) => [k, { Type: r.Type, Value: hide(r.Value) }]),
+    );
   // A ValueMap's keys are the cell's data too: each becomes its place.
   const segment = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(segment)
+    Array.isArray(v)
+      ? v.map(segment)
       : v && typeof v === 'object'
-        ? Object.fromEntries(Object.entries(v).map(([k, x]) => (k === 'ValueMap' && x && typeof x === 'object' ? [k, Object.fromEntries(Object.values(x).map((y, n) => [`<key ${n + 1}>`, segment(y)]))] : [k, segment(x)])))
+        ? Object.fromEntries(
+            Object.entries(v).map(([k, x]) =>
+              k === 'ValueMap' && x && typeof x === 'object'
+                ? [k, Object.fromEntries(Object.values(x).map((y, n) => [`<key ${n + 1}>`, segment(y)]))]
+                : [k, segment(x)],
+            ),
+          )
         : deep(v);
-  if (req.SegmentAttributes) out.SegmentAttributes = Object.fromEntries(Object.entries(req.SegmentAttributes).map(([k, v]) => [k, segment(v)]));
-  for (const id of ['ClientToken', 'PreviousContactId', 'RelatedContactId'] as const) if (req[id] !== undefined) out[id] = hide(String(req[id]));
-  for (const id of ['InstanceId', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId'] as const) if (req[id] !== undefined) out[id] = displayId(String(req[id]));
+  if (req.SegmentAttributes)
+    out.SegmentAttributes = Object.fromEntries(Object.entries(req.SegmentAttributes).map(([k, v]) => [k, segment(v)]));
+  for (const id of ['ClientToken', 'PreviousContactId', 'RelatedContactId'] as const)
+    if (req[id] !== undefined) out[id] = hide(String(req[id]));
+  for (const id of ['InstanceId', 'ContactFlowId', 'TaskTemplateId', 'QuickConnectId'] as const)
+    if (req[id] !== undefined) out[id] = displayId(String(req[id]));
   if (req.Attachments) out.Attachments = deep(req.Attachments);
   return out;
 }
@@ -143,21 +168,32 @@ function mask(req: TaskRequest): unknown {
 export function formatPlan(plan: Plan): string {
   const width = Math.max(0, ...plan.mapping.map((m) => m.member.length));
   const lines = ['Mapping (member ← source):', ...plan.mapping.map((m) => `  ${m.member.padEnd(width)} ← ${m.from}`)];
-  lines.push(`Columns carried unmapped: ${plan.carried.length ? plan.carried.map((c) => `"${c}"`).join(', ') : 'none'}`);
+  lines.push(
+    `Columns carried unmapped: ${plan.carried.length ? plan.carried.map((c) => `"${c}"`).join(', ') : 'none'}`,
+  );
   for (const w of plan.warnings) lines.push(`Warning: ${w}`);
   for (const n of plan.needs) lines.push(`Would need ${n} to send (not counted as a problem of each row)`);
   lines.push(`Rows: ${plan.rows.wouldSend} would be sent, ${plan.rows.invalid} invalid`);
   if (plan.problems.length) {
     lines.push('Problems by rule:');
-    for (const p of plan.problems) lines.push(`  ${p.rule} — ${p.rows} row${p.rows === 1 ? '' : 's'} (line${p.lines.length === 1 ? '' : 's'} ${p.lines.join(', ')}${p.rows > p.lines.length ? ', …' : ''})`);
+    for (const p of plan.problems)
+      lines.push(
+        `  ${p.rule} — ${p.rows} row${p.rows === 1 ? '' : 's'} (line${p.lines.length === 1 ? '' : 's'} ${p.lines.join(', ')}${p.rows > p.lines.length ? ', …' : ''})`,
+      );
   }
   if (plan.example) {
     lines.push(`Example request (line ${plan.example.line}; Name, Description and values masked):`);
-    lines.push(...JSON.stringify(plan.example.request, null, 2).split('\n').map((l) => `  ${l}`));
+    lines.push(
+      ...JSON.stringify(plan.example.request, null, 2)
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
   }
   if (plan.live) {
     const { checked, missing, unknown } = plan.live;
-    lines.push(`Live check: ${checked} id${checked === 1 ? '' : 's'} asked, ${missing.length} missing${unknown.length ? `, ${unknown.length} could not be checked` : ''}`);
+    lines.push(
+      `Live check: ${checked} id${checked === 1 ? '' : 's'} asked, ${missing.length} missing${unknown.length ? `, ${unknown.length} could not be checked` : ''}`,
+    );
     for (const m of missing) lines.push(`  missing: ${m}`);
     for (const u of unknown) lines.push(`  not checked: ${u}`);
   }

@@ -6,8 +6,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { TaskSender } from '../delivery/send.js';
 import type { RunConfig } from '../config/resolve.js';
+import type { TaskSender } from '../delivery/send.js';
 import { InputError, UsageError } from '../errors.js';
 import { createSender } from './wiring.js';
 
@@ -19,13 +19,22 @@ export async function checkPaths(input: string, resultsPath: string): Promise<vo
   // run after it started sending.
   for (const suffix of ['.run.json', '.timeline.jsonl']) {
     const what = await kind(`${resultsPath}${suffix}`);
-    if (what === 'folder' || what === 'other') throw new UsageError(`${resultsPath}${suffix} is not a file (a folder is in its place): a run keeps its ${suffix === '.run.json' ? 'state' : 'timeline'} there; move it away or pass another --results`);
+    if (what === 'folder' || what === 'other')
+      throw new UsageError(
+        `${resultsPath}${suffix} is not a file (a folder is in its place): a run keeps its ${suffix === '.run.json' ? 'state' : 'timeline'} there; move it away or pass another --results`,
+      );
   }
-  if (results === 'folder') throw new UsageError(`the results file ${resultsPath} is a folder: pass --results <file>, e.g. ${resultsPath.replace(/\/+$/, '')}/tasks.results.csv`);
+  if (results === 'folder')
+    throw new UsageError(
+      `the results file ${resultsPath} is a folder: pass --results <file>, e.g. ${resultsPath.replace(/\/+$/, '')}/tasks.results.csv`,
+    );
   if (results === 'missing') {
     const folder = dirname(resolve(resultsPath));
     const parent = await kind(folder);
-    if (parent !== 'folder') throw new UsageError(`the folder of the results file, ${folder}, does not exist${parent === 'file' ? ' (it is a file)' : ''}: create it or pass another --results`);
+    if (parent !== 'folder')
+      throw new UsageError(
+        `the folder of the results file, ${folder}, does not exist${parent === 'file' ? ' (it is a file)' : ''}: create it or pass another --results`,
+      );
   }
 }
 

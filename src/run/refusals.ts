@@ -6,17 +6,18 @@
  * settings (ids, URLs, paths, checksums), never row content.
  */
 import { basename } from 'node:path';
-import { UsageError } from '../errors.js';
-import { rerunResultsPath } from '../ledger/writer.js';
-import type { RunState, StoredOptions } from '../ledger/state.js';
 import { commandLine } from '../config/command-line.js';
+import { UsageError } from '../errors.js';
+import type { RunState, StoredOptions } from '../ledger/state.js';
+import { rerunResultsPath } from '../ledger/writer.js';
 import type { Difference } from './identity.js';
 
 /** A results file with no run state beside it: nothing says what it records, or where it was sent. */
 export function noStateRefusal(resultsPath: string, command: 'run' | 'rerun'): UsageError {
-  const way = command === 'rerun'
-    ? `rerun takes a results file together with the ${basename(resultsPath)}.run.json its run wrote beside it`
-    : 'pass another --results for this run (a run never adds rows to a file it did not start)';
+  const way =
+    command === 'rerun'
+      ? `rerun takes a results file together with the ${basename(resultsPath)}.run.json its run wrote beside it`
+      : 'pass another --results for this run (a run never adds rows to a file it did not start)';
   return new UsageError(
     `${resultsPath} has no run state (${basename(resultsPath)}.run.json) beside it: it was not written by a run of this tool, ` +
       `or its state was removed, so nothing says which rows were really sent, or where. ${way}`,
@@ -37,21 +38,34 @@ export interface OtherRun {
 /** The results file records another run than the one asked for: say what differs and the way on. */
 export function otherRunRefusal(o: OtherRun): UsageError {
   const { previous, diffs } = o;
-  const lines = [`${o.resultsPath} is the record of another run than this one:`, ...diffs.map((d) => `  - ${d.label}: recorded ${d.was}; you asked for ${d.now}`), ...unsetLines(diffs)];
-  lines.push(previous.outcome === 'completed' ? `That run is complete${rowCounts(previous)}.` : `That run did not finish (${unfinished(previous)}${rowCounts(previous)}).`);
+  const lines = [
+    `${o.resultsPath} is the record of another run than this one:`,
+    ...diffs.map((d) => `  - ${d.label}: recorded ${d.was}; you asked for ${d.now}`),
+    ...unsetLines(diffs),
+  ];
+  lines.push(
+    previous.outcome === 'completed'
+      ? `That run is complete${rowCounts(previous)}.`
+      : `That run did not finish (${unfinished(previous)}${rowCounts(previous)}).`,
+  );
   const changed = new Set(diffs.map((d) => d.field));
   const target = changed.has('endpoint') || changed.has('region') || changed.has('instanceId');
   // A run whose input broke off is not resumed as it was: it would stop at the same bytes again.
-  const resumeIt = previous.outcome !== 'completed' && previous.outcome !== 'input-broken' && !changed.has('inputSha256');
+  const resumeIt =
+    previous.outcome !== 'completed' && previous.outcome !== 'input-broken' && !changed.has('inputSha256');
   if (resumeIt) {
     lines.push(
       'Its rows may already have been sent under its settings: to finish it, resume it with the settings it was started with' +
-        (changed.has('jobSha256') ? ` (restore the job file to the content it had)` : '') + ':',
+        (changed.has('jobSha256') ? ` (restore the job file to the content it had)` : '') +
+        ':',
       `  ${commandLine('run', previous.input, previous.options, { results: o.resultsPath, resume: true })}`,
     );
   }
   if (target) {
-    lines.push(`${resumeIt ? 'Then, to' : 'To'} send this input to the new target, pass another --results:`, `  ${commandLine('run', o.input, o.current, { results: o.freshResults })}`);
+    lines.push(
+      `${resumeIt ? 'Then, to' : 'To'} send this input to the new target, pass another --results:`,
+      `  ${commandLine('run', o.input, o.current, { results: o.freshResults })}`,
+    );
   } else if (changed.has('inputSha256')) {
     lines.push(
       'The input changed since (rows appended, or fixed after it broke), so its lines no longer match that results file. ' +
@@ -61,7 +75,9 @@ export function otherRunRefusal(o: OtherRun): UsageError {
         'window) and does not create them twice; new and changed rows are created.',
     );
     if (previous.outcome === 'completed') {
-      lines.push("If this is a new batch instead (e.g. tonight's export, whose rows are new tasks even where they repeat yesterday's), pass another --results and no --token-namespace.");
+      lines.push(
+        "If this is a new batch instead (e.g. tonight's export, whose rows are new tasks even where they repeat yesterday's), pass another --results and no --token-namespace.",
+      );
     }
   } else {
     lines.push(
@@ -85,7 +101,12 @@ export function unfinishedOriginRefusal(resultsPath: string, origin: RunState): 
 }
 
 /** A rerun with settings other than its origin's: the rows sent again would get other requests or tokens. */
-export function rerunSettingsRefusal(resultsPath: string, origin: RunState, diffs: Difference[], freshResults: string): UsageError {
+export function rerunSettingsRefusal(
+  resultsPath: string,
+  origin: RunState,
+  diffs: Difference[],
+  freshResults: string,
+): UsageError {
   return new UsageError(
     [
       `rerun sends the rows of ${resultsPath} as its run sent them, and that run used other settings:`,
@@ -102,7 +123,11 @@ export function rerunSettingsRefusal(resultsPath: string, origin: RunState, diff
 /** A value from the environment is in every command run in this shell: it must be unset, not overridden. */
 function unsetLines(diffs: Difference[]): string[] {
   const variables = [...new Set(diffs.flatMap((d) => (d.variable ? [d.variable] : [])))];
-  return variables.length ? [`Unset ${variables.join(' and ')} in this shell (${variables.length === 1 ? 'it gives' : 'they give'} the value above) before running a command below: unset ${variables.join(' ')}`] : [];
+  return variables.length
+    ? [
+        `Unset ${variables.join(' and ')} in this shell (${variables.length === 1 ? 'it gives' : 'they give'} the value above) before running a command below: unset ${variables.join(' ')}`,
+      ]
+    : [];
 }
 
 function unfinished(state: RunState): string {
@@ -113,5 +138,7 @@ function unfinished(state: RunState): string {
 
 function rowCounts(state: RunState): string {
   const r = state.rows;
-  return r ? `; ${r.total} rows recorded: ${r.created} created, ${r.failed} failed, ${r.invalid} invalid${r.planned ? `, ${r.planned} planned` : ''}` : '';
+  return r
+    ? `; ${r.total} rows recorded: ${r.created} created, ${r.failed} failed, ${r.invalid} invalid${r.planned ? `, ${r.planned} planned` : ''}`
+    : '';
 }

@@ -14,14 +14,21 @@ export function checkRequiredColumns(mapping: Mapping, options: { dryRun?: boole
     const hint = options.hints?.find((h) => h.includes(`"${member}"`) || h.includes('delimited'));
     return hint ? ` (${hint})` : '';
   };
-  if (!mapped.has('Name')) throw new UsageError(`no Name: add a Name column, or map task.Name in a job file${why('Name')}`);
+  if (!mapped.has('Name'))
+    throw new UsageError(`no Name: add a Name column, or map task.Name in a job file${why('Name')}`);
   const needs: string[] = [];
   if (!has('InstanceId')) {
-    if (!options.dryRun) throw new UsageError(`no InstanceId: pass --instance-id, set instanceId in the job file, or add an InstanceId column${why('InstanceId')}`);
+    if (!options.dryRun)
+      throw new UsageError(
+        `no InstanceId: pass --instance-id, set instanceId in the job file, or add an InstanceId column${why('InstanceId')}`,
+      );
     needs.push('--instance-id (or an InstanceId column)');
   }
   if (!has('ContactFlowId') && !has('TaskTemplateId') && !has('QuickConnectId')) {
-    if (!options.dryRun) throw new UsageError('no routing: pass --contact-flow-id (or --task-template-id / --quick-connect-id), or add such a column');
+    if (!options.dryRun)
+      throw new UsageError(
+        'no routing: pass --contact-flow-id (or --task-template-id / --quick-connect-id), or add such a column',
+      );
     needs.push('--contact-flow-id, --task-template-id or --quick-connect-id (or such a column)');
   }
   return needs;

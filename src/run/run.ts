@@ -6,26 +6,37 @@
  */
 import { access, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { resolveConfig, type RunConfig, type Settings } from '../config/resolve.js';
-import { KEPT_KEYS, type CommandName } from '../config/settings.js';
-import { InputError, UsageError } from '../errors.js';
-import { canonicalResultsPath, checkOutputPath, freshResultsPath } from '../ledger/files.js';
-import { openPipe, spoolStdin } from '../ledger/spool.js';
-import { readLedger, type Ledger } from '../ledger/reader.js';
-import { acquireLock } from '../ledger/lock.js';
+import { commandLine } from '../config/command-line.js';
+import { type RunConfig, resolveConfig, type Settings } from '../config/resolve.js';
+import { type CommandName, KEPT_KEYS } from '../config/settings.js';
 import { checkLive, liveReady } from '../delivery/live.js';
-import { countRecords, pipeline } from './pipeline.js';
-import { awsTarget } from './wiring.js';
+import { InputError, UsageError } from '../errors.js';
+import { checkCoverage } from '../ledger/coverage.js';
+import { canonicalResultsPath, checkOutputPath, freshResultsPath } from '../ledger/files.js';
+import { acquireLock } from '../ledger/lock.js';
+import { type Ledger, readLedger } from '../ledger/reader.js';
+import { openPipe, spoolStdin } from '../ledger/spool.js';
+import {
+  checkOwnFile,
+  type RunIdentity,
+  type RunOutcome,
+  type RunState,
+  readState,
+  STATE_VERSION,
+  type StoredOptions,
+  sha256File,
+  statePath,
+  writeState,
+} from '../ledger/state.js';
 import { rerunResultsPath, shardResultsPath } from '../ledger/writer.js';
 import { readQuota } from '../rate/auto.js';
-import { checkCoverage } from '../ledger/coverage.js';
-import { checkOwnFile, readState, sha256File, statePath, STATE_VERSION, writeState, type RunIdentity, type RunOutcome, type RunState, type StoredOptions } from '../ledger/state.js';
 import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';
-import { silent, type Logger, type RerunOptions, type RunHooks, type RunOptions } from './options.js';
-import { commandLine } from '../config/command-line.js';
-import { noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
+import { type Logger, type RerunOptions, type RunHooks, type RunOptions, silent } from './options.js';
+import { countRecords, pipeline } from './pipeline.js';
 import { checkPaths } from './preflight.js';
+import { noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
 import type { Summary } from './summary.js';
+import { awsTarget } from './wiring.js';
 
 /** Imports `options.input`: one results row per record (a dry run with `dryRun`). */
 export function runImport(options: RunOptions): Promise<Summary> {
@@ -51,9 +62,19 @@ export function rerunImport(options: RerunOptions): Promise<Summary> {
 async function execute(command: CommandName, given: RerunOptions): Promise<Summary> {
   // Standard input, or a named pipe (`<(zcat x.gz)`), can be read only once: copied first, it has a
   // checksum like any file and is read from the copy.
-  const pipe = given.input !== '-' && command !== 'rerun' && (await stat(given.input).then((st) => !st.isFile() && !st.isDirectory(), () => false));
+  const pipe =
+    given.input !== '-' &&
+    command !== 'rerun' &&
+    (await stat(given.input).then(
+      (st) => !st.isFile() && !st.isDirectory(),
+      () => false,
+    ));
   if ((given.input !== '-' && !pipe) || command === 'rerun') return executeFrom(command, given, undefined);
-  const spooled = await spoolStdin(pipe ? openPipe(given.input) : (given.stdin ?? process.stdin), given.signal, pipe ? given.input : 'standard input');
+  const spooled = await spoolStdin(
+    pipe ? openPipe(given.input) : (given.stdin ?? process.stdin),
+    given.signal,
+    pipe ? given.input : 'standard input',
+  );
   try {
     return await executeFrom(command, given, spooled.path);
   } finally {
@@ -64,10 +85,23 @@ async function execute(command: CommandName, given: RerunOptions): Promise<Summa
 /** `source`: where the input's bytes are read from (a spooled copy of standard input), if not `input` itself. */
 async function executeFrom(command: CommandName, given: RerunOptions, source: string | undefined): Promise<Summary> {
   // The library's one read of the environment; everything below reads the resolved config.
-  const { input, job, env = process.env, sender, logger, onProgress, signal, outputs = [], stdin: _stdin, ...flags } = given;
+  const {
+    input,
+    job,
+    env = process.env,
+    sender,
+    logger,
+    onProgress,
+    signal,
+    outputs = [],
+    stdin: _stdin,
+    ...flags
+  } = given;
   const log = logger ?? silent;
   if (command === 'rerun' && (flags.encoding !== undefined || flags.delimiter !== undefined)) {
-    throw new UsageError('rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply only to the input of run and validate');
+    throw new UsageError(
+      'rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply only to the input of run and validate',
+    );
   }
   if (input !== '-') {
     await access(input).catch((err: NodeJS.ErrnoException) => {
@@ -78,15 +112,24 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   let resultsPath = '';
   let origin: RunState | undefined;
   const config = await resolveConfig(
-    { command, input, flags: { ...(flags as Settings), job: typeof job === 'string' ? job : undefined }, env, job: typeof job === 'object' ? job : undefined },
+    {
+      command,
+      input,
+      flags: { ...(flags as Settings), job: typeof job === 'string' ? job : undefined },
+      env,
+      job: typeof job === 'object' ? job : undefined,
+    },
     {
       inputSha256: inputSha,
-      readQuota: (c) => readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
+      readQuota: (c) =>
+        readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
       // A rerun sends as the run it reads did, and a resume continues its run: that run's state lends
       // every setting no flag or environment variable gives. A fresh run takes nothing from it: it is
       // compared with what a results file records.
       earlier: async (first) => {
-        const requested = first.get('results') ?? (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.get('shard')));
+        const requested =
+          first.get('results') ??
+          (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.get('shard')));
         await checkPaths(input, requested);
         // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
         resultsPath = await canonicalResultsPath(requested);
@@ -103,7 +146,9 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   const identity = runIdentity(config, inputSha);
   if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
   // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
-  const current = origin ? { ...pick(origin.options, ['encoding', 'delimiter', 'shard']), ...keptSettings(config) } : keptSettings(config);
+  const current = origin
+    ? { ...pick(origin.options, ['encoding', 'delimiter', 'shard']), ...keptSettings(config) }
+    : keptSettings(config);
   const dryRun = config.dryRun;
   const hooks: RunHooks = { sender, log, onProgress, signal };
 
@@ -135,22 +180,43 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     };
     // Losing the lock (a takeover after this run froze) stops the run like a signal, and no write passes it.
     const stop = signal ? AbortSignal.any([signal, lock.signal]) : lock.signal;
-    const summary = await pipeline(config, { ...hooks, signal: stop }, { resultsPath, ledger: found.ledger, rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false, changed: { rows: 0 } }, guard: lock.assertHeld, source, start }).catch(
-      async (err: unknown) => {
-        // Refused after the state was written but before a results file was made: leave no state behind.
-        if (started && !(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
-        throw err;
+    const summary = await pipeline(
+      config,
+      { ...hooks, signal: stop },
+      {
+        resultsPath,
+        ledger: found.ledger,
+        rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false, changed: { rows: 0 } },
+        guard: lock.assertHeld,
+        source,
+        start,
       },
-    );
-    if (summary.interrupted && !summary.inputError) summary.inputRows = await countRecords(config, source, Boolean(origin));
+    ).catch(async (err: unknown) => {
+      // Refused after the state was written but before a results file was made: leave no state behind.
+      if (started && !(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
+      throw err;
+    });
+    if (summary.interrupted && !summary.inputError)
+      summary.inputRows = await countRecords(config, source, Boolean(origin));
     if (config.get('checkLive') && summary.plan) {
-      if (summary.plan.needs.some((n) => n.startsWith('--instance-id'))) throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
+      if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
+        throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
       summary.plan.live = await checkLive(summary.plan.named, awsTarget(config));
     }
     summary.replay = current;
     lock.assertHeld();
-    const outcome: RunOutcome = summary.inputError ? 'input-broken' : summary.interrupted || summary.fatalError ? 'interrupted' : 'completed';
-    await writeState(resultsPath, { ...state, outcome, ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}), ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}), rows: summary.rows });
+    const outcome: RunOutcome = summary.inputError
+      ? 'input-broken'
+      : summary.interrupted || summary.fatalError
+        ? 'interrupted'
+        : 'completed';
+    await writeState(resultsPath, {
+      ...state,
+      outcome,
+      ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}),
+      ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
+      rows: summary.rows,
+    });
     return summary;
   } finally {
     await lock.release();
@@ -163,7 +229,8 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
  */
 function keptSettings(config: RunConfig): StoredOptions {
   const kept: Record<string, unknown> = {};
-  for (const key of KEPT_KEYS) if (config.get(key) !== undefined && config.origin(key)?.kind !== 'default') kept[key] = config.get(key);
+  for (const key of KEPT_KEYS)
+    if (config.get(key) !== undefined && config.origin(key)?.kind !== 'default') kept[key] = config.get(key);
   return kept as StoredOptions;
 }
 
@@ -190,7 +257,10 @@ interface Existing {
  * replaced), this very run already completed, or this run interrupted (resumed). Anything else —
  * no run state, another user's file, the record of another run — is refused, saying the way on.
  */
-async function existingRun(o: Existing, log: Logger): Promise<{ ledger?: Ledger; previous?: RunState; done?: RunState; replaces?: true }> {
+async function existingRun(
+  o: Existing,
+  log: Logger,
+): Promise<{ ledger?: Ledger; previous?: RunState; done?: RunState; replaces?: true }> {
   const { resultsPath } = o;
   if (!(await exists(resultsPath))) return {};
   await checkOwnFile(resultsPath, 'results file', false);
@@ -203,24 +273,45 @@ async function existingRun(o: Existing, log: Logger): Promise<{ ledger?: Ledger;
     log.info({ results: resultsPath }, 'replacing the results of a dry run');
     return { replaces: true };
   }
-  if (o.dryRun) throw new UsageError(`${resultsPath} is the record of a real run: a dry run never writes into it. Pass another --results for the dry run`);
+  if (o.dryRun)
+    throw new UsageError(
+      `${resultsPath} is the record of a real run: a dry run never writes into it. Pass another --results for the dry run`,
+    );
   const diffs = differences(previous, o.identity, [], o.config);
   if (diffs.length) {
-    throw otherRunRefusal({ resultsPath, input: o.config.input, previous, diffs, current: o.current, freshResults: freshResultsPath(resultsPath) });
+    throw otherRunRefusal({
+      resultsPath,
+      input: o.config.input,
+      previous,
+      diffs,
+      current: o.current,
+      freshResults: freshResultsPath(resultsPath),
+    });
   }
   if (previous.outcome === 'completed') {
     // "Already done" only while the file still holds what the run recorded: a row deleted or a
     // status changed since would otherwise never be sent, and the next night would report success.
     const again = commandLine('run', previous.input, previous.options, { results: freshResultsPath(resultsPath) });
-    checkCoverage(await readLedger(resultsPath, { repair: false }), resultsPath, previous.rows?.total, `Restore the file as the run wrote it, or send the input again into a new results file that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
+    checkCoverage(
+      await readLedger(resultsPath, { repair: false }),
+      resultsPath,
+      previous.rows?.total,
+      `Restore the file as the run wrote it, or send the input again into a new results file that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`,
+    );
     return { done: previous };
   }
   if (!o.config.get('resume')) {
-    throw new UsageError(`results file ${resultsPath} already exists: add --resume to continue that run, or pass another --results`);
+    throw new UsageError(
+      `results file ${resultsPath} already exists: add --resume to continue that run, or pass another --results`,
+    );
   }
   await checkOwnFile(resultsPath, 'results file', true);
   const ledger = await readLedger(resultsPath);
-  if (ledger.repairedBytes) log.warn({ results: resultsPath, line: ledger.repairedLine, bytes: ledger.repairedBytes }, 'repaired a torn last row of the results file');
+  if (ledger.repairedBytes)
+    log.warn(
+      { results: resultsPath, line: ledger.repairedLine, bytes: ledger.repairedBytes },
+      'repaired a torn last row of the results file',
+    );
   log.info({ results: resultsPath, final: ledger.final.size }, 'resuming: rows already final are skipped');
   return { ledger, previous };
 }
@@ -236,12 +327,23 @@ async function rerunOrigin(input: string): Promise<RunState> {
   await checkOwnFile(statePath(options.input), 'run state', false);
   if (origin.outcome !== 'completed') throw unfinishedOriginRefusal(options.input, origin);
   const again = commandLine('run', origin.input, origin.options, { results: freshResultsPath(options.input) });
-  checkCoverage(ledger, options.input, origin.rows?.total, `Restore the file as the run wrote it, or send the input again in a new run that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`);
+  checkCoverage(
+    ledger,
+    options.input,
+    origin.rows?.total,
+    `Restore the file as the run wrote it, or send the input again in a new run that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`,
+  );
   return origin;
 }
 
 /** A rerun may not change what the run it reads sent, nor where (unless that was a dry run, which sent nothing). */
-function checkRerunSettings(resultsPath: string, origin: RunState, identity: RunIdentity, config: RunConfig, freshResults: string): void {
+function checkRerunSettings(
+  resultsPath: string,
+  origin: RunState,
+  identity: RunIdentity,
+  config: RunConfig,
+  freshResults: string,
+): void {
   // The results file's own checksum, encoding and delimiter are this rerun's; the original input's are
   // recorded, with the shard of it that run took.
   identity.encoding = origin.identity.encoding;
@@ -263,8 +365,21 @@ async function exists(path: string): Promise<boolean> {
 function alreadyDone(input: string, results: string, state: RunState): Summary {
   const rows = state.rows ?? { total: 0, created: 0, failed: 0, invalid: 0, planned: 0, skipped: 0 };
   return {
-    input, results, rows: { ...rows, skipped: rows.total }, requests: 0, throttled: 0, retries: 0, unknownOutcomes: 0, errors: {},
-    elapsedSeconds: 0, targetRate: 0, finalRate: 0, achievedRate: 0, latencyMs: { p50: null, p99: null },
-    interrupted: false, dryRun: false, alreadyDone: state.completedAt,
+    input,
+    results,
+    rows: { ...rows, skipped: rows.total },
+    requests: 0,
+    throttled: 0,
+    retries: 0,
+    unknownOutcomes: 0,
+    errors: {},
+    elapsedSeconds: 0,
+    targetRate: 0,
+    finalRate: 0,
+    achievedRate: 0,
+    latencyMs: { p50: null, p99: null },
+    interrupted: false,
+    dryRun: false,
+    alreadyDone: state.completedAt,
   };
 }

@@ -1,9 +1,10 @@
 /** The end-of-run summary: made from the run's counters, printed by the CLI, returned by the library. */
+
+import type { Settings } from '../config/resolve.js';
+import type { RunStats } from '../observe/stats.js';
+import { type NextStep, nextStep } from '../report/next-step.js';
 import type { RowCounts } from '../types.js';
 import type { Plan } from './plan.js';
-import type { RunStats } from '../observe/stats.js';
-import { nextStep, type NextStep } from '../report/next-step.js';
-import type { Settings } from '../config/resolve.js';
 
 /** The end-of-run summary: printed by the CLI, returned by the library, written by --summary-json. */
 export interface Summary {
@@ -44,7 +45,10 @@ export interface Summary {
   rerunOf?: string;
 }
 
-export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>): Summary {
+export function summarize(
+  stats: RunStats,
+  extra: Pick<Summary, 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>,
+): Summary {
   const elapsedSeconds = stats.elapsedMs / 1000;
   const { created, failed, invalid, planned } = stats.rows;
   const round = (n: number | undefined) => (n === undefined ? null : Math.round(n * 10) / 10);
@@ -59,7 +63,8 @@ export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'resul
     errors: stats.errors,
     elapsedSeconds: Math.round(elapsedSeconds * 100) / 100,
     // Only requests sent now count: a resume or rerun that sent nothing has no rate, not a huge one.
-    achievedRate: stats.requests === 0 ? 0 : Math.round((stats.sentCreated / Math.max(elapsedSeconds, 0.001)) * 100) / 100,
+    achievedRate:
+      stats.requests === 0 ? 0 : Math.round((stats.sentCreated / Math.max(elapsedSeconds, 0.001)) * 100) / 100,
     latencyMs: { p50: round(stats.latency(50)), p99: round(stats.latency(99)) },
   };
 }
@@ -67,7 +72,13 @@ export function summarize(stats: RunStats, extra: Pick<Summary, 'input' | 'resul
 /** Human summary: counts, time, rates. No row content. */
 export function formatSummary(s: Summary): string {
   if (s.alreadyDone) {
-    const next = nextStep({ results: s.results, completed: true, failed: s.rows.failed, invalid: s.rows.invalid, ...(s.replay ? { replay: s.replay } : {}) });
+    const next = nextStep({
+      results: s.results,
+      completed: true,
+      failed: s.rows.failed,
+      invalid: s.rows.invalid,
+      ...(s.replay ? { replay: s.replay } : {}),
+    });
     return (
       `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
       `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent.` +
@@ -83,20 +94,40 @@ export function formatSummary(s: Summary): string {
       : s.requests === 0
         ? `Time ${s.elapsedSeconds}s · no requests sent`
         : `Time ${s.elapsedSeconds}s · ${s.achievedRate} tasks/s sent by this run (target ${round2(s.targetRate)}/s, ended at ${round2(s.finalRate)}/s) · ` +
-      `${s.requests} requests, ${s.throttled} throttled, ${s.retries} retries` +
-      (s.latencyMs.p50 !== null ? ` · latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms` : ''),
+          `${s.requests} requests, ${s.throttled} throttled, ${s.retries} retries` +
+          (s.latencyMs.p50 !== null ? ` · latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms` : ''),
   ];
   const errors = Object.entries(s.errors).filter(([code]) => code !== 'ThrottlingException');
   if (errors.length) lines.push(`Errors seen: ${errors.map(([c, n]) => `${c} ×${n}`).join(', ')}`);
-  if (s.duplicateTokens) lines.push(`Warning: ${s.duplicateTokens} rows repeated an earlier row's ClientToken and became one task with it (see the log; --token-key to tell them apart)`);
+  if (s.duplicateTokens)
+    lines.push(
+      `Warning: ${s.duplicateTokens} rows repeated an earlier row's ClientToken and became one task with it (see the log; --token-key to tell them apart)`,
+    );
   if (s.inputError) {
     lines.push(`Input error: ${s.inputError}`);
   }
-  if (s.unreachable) lines.push(`Stopped: ${s.unreachable}. Rows not sent are not recorded: once the network or the endpoint is back, run the same command with --resume (if --endpoint itself was wrong, that run is refused and prints the command for the right one).`);
-  if (s.fatalError) lines.push(`Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`);
+  if (s.unreachable)
+    lines.push(
+      `Stopped: ${s.unreachable}. Rows not sent are not recorded: once the network or the endpoint is back, run the same command with --resume (if --endpoint itself was wrong, that run is refused and prints the command for the right one).`,
+    );
+  if (s.fatalError)
+    lines.push(
+      `Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`,
+    );
   lines.push(`Results: ${s.results}`);
   if (!s.fatalError) {
-    const next = nextStep({ results: s.results, input: s.input, rerunOf: s.rerunOf, completed: !s.interrupted && !s.inputError, dryRun: s.dryRun, failed: s.rows.failed, invalid: s.rows.invalid, inputBroken: Boolean(s.inputError), ...(s.replay ? { replay: s.replay } : {}), ...(s.plan ? { needs: s.plan.needs, missingIds: s.plan.live?.missing.length ?? 0 } : {}) });
+    const next = nextStep({
+      results: s.results,
+      input: s.input,
+      rerunOf: s.rerunOf,
+      completed: !s.interrupted && !s.inputError,
+      dryRun: s.dryRun,
+      failed: s.rows.failed,
+      invalid: s.rows.invalid,
+      inputBroken: Boolean(s.inputError),
+      ...(s.replay ? { replay: s.replay } : {}),
+      ...(s.plan ? { needs: s.plan.needs, missingIds: s.plan.live?.missing.length ?? 0 } : {}),
+    });
     lines.push(next ? nextLines(next) : 'Next: nothing to do, every row is created.');
   }
   return lines.join('\n');

@@ -6,17 +6,16 @@
  */
 import { setMaxListeners } from 'node:events';
 import { setInterval as every } from 'node:timers';
+import type { RunConfig } from '../config/resolve.js';
 import { InFlightSizer, initialConcurrency, MAX_AUTO_CONCURRENCY } from '../delivery/concurrency.js';
 import { Dispatcher } from '../delivery/dispatch.js';
 import { ReachWatch } from '../delivery/reach.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
 import { ConnectSender, createConnectClient, type TaskSender } from '../delivery/send.js';
-import type { RunConfig } from '../config/resolve.js';
+import { RunStats } from '../observe/stats.js';
 import { createLimiter } from '../rate/choose.js';
 import type { Limiter } from '../rate/limiter.js';
 import type { RunHooks } from './options.js';
-import { RunStats } from '../observe/stats.js';
-
 
 /**
  * How many row workers the run wants now: one per slot of the in-flight window, plus one per row
@@ -68,8 +67,18 @@ export function createSender(config: RunConfig): TaskSender {
 }
 
 /** Where requests go and as whom: the resolved endpoint, Region and profile, and whether the environment holds credentials. */
-export function awsTarget(config: RunConfig): { endpoint?: string; region?: string; profile?: string; envCredentials: boolean } {
-  return { endpoint: config.get('endpoint'), region: config.get('region'), profile: config.get('profile'), envCredentials: config.envCredentials };
+export function awsTarget(config: RunConfig): {
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  envCredentials: boolean;
+} {
+  return {
+    endpoint: config.get('endpoint'),
+    region: config.get('region'),
+    profile: config.get('profile'),
+    envCredentials: config.envCredentials,
+  };
 }
 
 export async function wire(config: RunConfig, hooks: RunHooks): Promise<Wiring> {
@@ -99,7 +108,10 @@ export async function wire(config: RunConfig, hooks: RunHooks): Promise<Wiring> 
   // Not AbortSignal.timeout: AbortSignal.any holds its sources weakly, so a timeout signal that
   // nothing else references is collected by the first major GC and never fires (the deadline was
   // silently ignored on long runs). A timer of our own, cleared on close, aborts our controller.
-  const deadline = deadlineAfter === undefined ? undefined : setTimeout(() => own.abort(new DOMException('the run reached its --deadline', 'TimeoutError')), deadlineAfter);
+  const deadline =
+    deadlineAfter === undefined
+      ? undefined
+      : setTimeout(() => own.abort(new DOMException('the run reached its --deadline', 'TimeoutError')), deadlineAfter);
   deadline?.unref();
   const signal = hooks.signal ? AbortSignal.any([own.signal, hooks.signal]) : own.signal;
   // Every row waiting for a slot or a token listens on it; hundreds of listeners are expected.
@@ -135,7 +147,12 @@ export async function wire(config: RunConfig, hooks: RunHooks): Promise<Wiring> 
       const timer = every(() => {
         if (automatic && dispatcher) {
           const now = { at: performance.now(), answers: stats.answers, latencyMs: stats.answersLatencyMs };
-          concurrency = sizer.observe({ seconds: (now.at - last.at) / 1000, answers: now.answers - last.answers, latencyMs: now.latencyMs - last.latencyMs, pace: rate.currentRate });
+          concurrency = sizer.observe({
+            seconds: (now.at - last.at) / 1000,
+            answers: now.answers - last.answers,
+            latencyMs: now.latencyMs - last.latencyMs,
+            pace: rate.currentRate,
+          });
           last = now;
           if (rate.concurrency !== concurrency) rate.concurrency = concurrency;
         }

@@ -10,7 +10,7 @@
  * process, standard input, a terminal, the folder it runs in, and an environment the AWS SDK reads
  * on its own (credentials, profile files) — or the SDK's warnings, which the bin silences itself.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterEach, expect } from 'vitest';
@@ -36,7 +36,9 @@ const LIMIT_MS = 100_000;
 /** Runs the command line in this process: `main` with its own streams; resolves when the command is done. */
 export async function cli(args: string[], options: CliOptions = {}): Promise<Ran> {
   if (options.env && sdkEnvironmentDiffers(options.env)) {
-    throw new Error('this environment sets AWS variables the AWS SDK reads from the process itself (credentials, profile files): run it with spawnCli');
+    throw new Error(
+      'this environment sets AWS variables the AWS SDK reads from the process itself (credentials, profile files): run it with spawnCli',
+    );
   }
   let stdout = '';
   let stderr = '';
@@ -49,7 +51,15 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Ran
     });
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`connect-task-loader ${args.join(' ')}: still running after ${LIMIT_MS / 1000} s\nstdout: ${stdout}\nstderr: ${stderr}`)), LIMIT_MS);
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `connect-task-loader ${args.join(' ')}: still running after ${LIMIT_MS / 1000} s\nstdout: ${stdout}\nstderr: ${stderr}`,
+          ),
+        ),
+      LIMIT_MS,
+    );
   });
   running++;
   try {
@@ -73,7 +83,11 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Ran
 
 /** Variables the SDK reads itself; the tool sets only the warning switch (in every process that builds a client). */
 function sdkEnvironmentDiffers(env: NodeJS.ProcessEnv): boolean {
-  const names = new Set([...Object.keys(env), ...Object.keys(process.env)].filter((k) => k.startsWith('AWS_') && k !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'));
+  const names = new Set(
+    [...Object.keys(env), ...Object.keys(process.env)].filter(
+      (k) => k.startsWith('AWS_') && k !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+    ),
+  );
   return [...names].some((k) => env[k] !== process.env[k]);
 }
 
@@ -95,7 +109,11 @@ export function spawnCli(args: string[], options: SpawnOptions = {}): Promise<Ra
   return new Promise((done) => {
     const env = { ...(options.env ?? process.env) };
     delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED; // prove the bin silences it itself
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd,
+      env,
+      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
@@ -116,14 +134,22 @@ export function spawnCli(args: string[], options: SpawnOptions = {}): Promise<Ra
     }, limitMs);
     child.on('close', (code) => {
       clearTimeout(limit);
-      done({ code, stdout, stderr: late ? `${stderr}\n[killed: connect-task-loader ${args.join(' ')} still running after ${limitMs / 1000} s]` : stderr });
+      done({
+        code,
+        stdout,
+        stderr: late
+          ? `${stderr}\n[killed: connect-task-loader ${args.join(' ')} still running after ${limitMs / 1000} s]`
+          : stderr,
+      });
     });
   });
 }
 
 /** An environment with no AWS configuration at all: no Region, no credentials, no profile files. */
 export function bareAwsEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') || k === 'AWS_CA_BUNDLE'));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') || k === 'AWS_CA_BUNDLE'),
+  );
   return {
     ...env,
     AWS_CONFIG_FILE: '/nonexistent/aws-config',
@@ -141,5 +167,6 @@ const listeners = () => SIGNALS.map((s) => process.listenerCount(s));
 const baseline = listeners();
 let running = 0;
 afterEach(() => {
-  if (running === 0) expect(listeners(), `signal listeners (${SIGNALS.join(', ')}) left behind by a command`).toEqual(baseline);
+  if (running === 0)
+    expect(listeners(), `signal listeners (${SIGNALS.join(', ')}) left behind by a command`).toEqual(baseline);
 });

@@ -18,7 +18,8 @@ describe('connect-task-loader', () => {
   it('--help lists the commands, examples and exit codes', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const text of ['run', 'rerun', 'validate', 'emulator', 'demo', 'Examples:', 'Exit codes:']) expect(r.stdout).toContain(text);
+    for (const text of ['run', 'rerun', 'validate', 'emulator', 'demo', 'Examples:', 'Exit codes:'])
+      expect(r.stdout).toContain(text);
     const run = await cli(['run', '--help']);
     expect(run.stdout).toContain('--token-namespace');
     expect(run.stdout).toContain('--dry-run');
@@ -31,7 +32,10 @@ describe('connect-task-loader', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Done: 20 rows — 20 created, 0 failed, 0 invalid/);
     expect(r.stdout).toContain(`Results: ${input.replace(/\.csv$/, '.results.csv')}`);
-    const logs = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    const logs = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string });
     expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['run started', 'run finished']));
     expect(r.stderr).not.toMatch(/Task \d|line "two"|NodeVersionSupportWarning/);
   });
@@ -53,7 +57,9 @@ describe('connect-task-loader', () => {
     const before = emulator.stats().requests;
     const again = await cli(args);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/^Already processed: .* was completed into .*\.results\.csv at .* \(3 created, 0 failed, 0 invalid\)\. Nothing sent\./);
+    expect(again.stdout).toMatch(
+      /^Already processed: .* was completed into .*\.results\.csv at .* \(3 created, 0 failed, 0 invalid\)\. Nothing sent\./,
+    );
     const rerun = await cli(['rerun', input.replace(/\.csv$/, '.results.csv')]);
     expect(rerun.code).toBe(0);
     expect(rerun.stdout).toContain(input.replace(/\.csv$/, '.results.rerun-1.csv'));
@@ -69,7 +75,10 @@ describe('connect-task-loader', () => {
     const badFlag = await cli(['run', input, '--rate', 'fast']);
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toMatch(/--rate must be auto or a number above 0/);
-    const badHeader = writeCsv([['Name', 'Attributes.ticket id'], ['n', '1']]);
+    const badHeader = writeCsv([
+      ['Name', 'Attributes.ticket id'],
+      ['n', '1'],
+    ]);
     const header = await cli(['run', badHeader, ...route]);
     expect(header.code).toBe(2);
     expect(header.stderr).toMatch(/column "Attributes.ticket id": attribute key "ticket id" may contain only letters/);
@@ -85,7 +94,9 @@ describe('connect-task-loader', () => {
     try {
       const input = writeCsv(taskRows(200));
       let child: ChildProcess | undefined;
-      const running = spawnCli(['run', input, '--endpoint', slow.url, '--rate', '10', '--burst', '1', ...route], { onSpawn: (c) => (child = c) });
+      const running = spawnCli(['run', input, '--endpoint', slow.url, '--rate', '10', '--burst', '1', ...route], {
+        onSpawn: (c) => (child = c),
+      });
       await until(() => slow.stats().created >= 5, 'the emulator to create 5 tasks', { everyMs: 50 });
       child!.kill('SIGTERM');
       const r = await running;
@@ -110,13 +121,15 @@ describe('connect-task-loader', () => {
     expect(existsSync(join(cwd, 'demo-output'))).toBe(true);
   });
 
-  it('in a program\'s own process: writes only to the streams it is given, reads only the environment it is given', async () => {
+  it("in a program's own process: writes only to the streams it is given, reads only the environment it is given", async () => {
     const writes = [vi.spyOn(process.stdout, 'write'), vi.spyOn(process.stderr, 'write')];
     try {
       const input = writeCsv(taskRows(3));
       // The ids only in the environment given, not in this process's.
       const env = { ...process.env, CTL_INSTANCE_ID: DEMO_INSTANCE_ID, CTL_CONTACT_FLOW_ID: DEMO_CONTACT_FLOW_ID };
-      const run = await cli(['run', input, '--endpoint', emulator.url, '--rate', '200', '--log-format', 'pretty'], { env });
+      const run = await cli(['run', input, '--endpoint', emulator.url, '--rate', '200', '--log-format', 'pretty'], {
+        env,
+      });
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/Done: 3 rows — 3 created/);
       expect(run.stderr).toContain('run started');
@@ -125,7 +138,10 @@ describe('connect-task-loader', () => {
       const help = await cli(['run', '--help']);
       expect([help.code, help.stdout]).toEqual([0, expect.stringContaining('--token-namespace')]);
       const usage = await cli(['run', input, '--rate', 'fast']);
-      expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('--rate must be auto or a number above 0')]);
+      expect([usage.code, usage.stderr]).toEqual([
+        2,
+        expect.stringContaining('--rate must be auto or a number above 0'),
+      ]);
       const version = await cli(['--version']);
       expect([version.code, version.stdout]).toEqual([0, expect.stringMatching(/^\d+\.\d+\.\d+\n$/)]);
       for (const write of writes) expect(write).not.toHaveBeenCalled();

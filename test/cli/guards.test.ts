@@ -26,10 +26,14 @@ describe('outputs never overwrite what they should not', () => {
 
     const summary = join(dir, 'summary.json');
     writeFileSync(summary, '{\n  "input": "yesterday.csv",\n  "rows": {}\n}\n'); // an earlier summary of this tool
-    expect((await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code).toBe(0);
+    expect(
+      (await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code,
+    ).toBe(0);
     expect(JSON.parse(readFileSync(summary, 'utf8')).rows.created).toBe(3); // an earlier summary is replaced
     writeFileSync(summary, '{"old": true}\n'); // any other JSON (a job file, a run state) is not
-    expect((await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code).toBe(2);
+    expect(
+      (await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code,
+    ).toBe(2);
 
     const kept = readFileSync(results, 'utf8');
     const html = await cli(['report', results, '--html', results]);
@@ -63,7 +67,13 @@ describe('outputs never overwrite what they should not', () => {
     const input = writeCsv(taskRows(6), 'in.csv', dir);
     expect((await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--shard', '1/2'])).code).toBe(0);
     expect((await cli(['run', input, ...route, '--endpoint', b.url, '--rate', '500', '--shard', '2/2'])).code).toBe(0);
-    const r = await cli(['merge', join(dir, 'in.shard-1-of-2.results.csv'), join(dir, 'in.shard-2-of-2.results.csv'), '--results', join(dir, 'm.csv')]);
+    const r = await cli([
+      'merge',
+      join(dir, 'in.shard-1-of-2.results.csv'),
+      join(dir, 'in.shard-2-of-2.results.csv'),
+      '--results',
+      join(dir, 'm.csv'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/other settings than the first/);
   });
@@ -77,7 +87,9 @@ describe('standard input has a checksum like any file', () => {
     const results = join(dir, 'today.csv');
     // The bin, its standard input a pipe.
     const viaStdin = (file: string, extra: string[] = []) =>
-      spawnCli(['run', '-', '--results', results, ...route, '--endpoint', a.url, '--rate', '500', ...extra], { stdin: readFileSync(file) });
+      spawnCli(['run', '-', '--results', results, ...route, '--endpoint', a.url, '--rate', '500', ...extra], {
+        stdin: readFileSync(file),
+      });
     const before = a.stats().tasks;
     expect((await viaStdin(first)).code).toBe(0);
     expect(a.stats().tasks - before).toBe(3);

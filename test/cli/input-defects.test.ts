@@ -41,20 +41,54 @@ const CASES: Case[] = [
   { file: 'blank-lines.csv', exit: 0, rows: created(5, 8) },
   { file: 'blank-header-column.csv', exit: 0, rows: created(2, 3) },
   { file: 'duplicate-column.csv', exit: 2, message: /the header repeats the mapped column\(s\) "Name"/ },
-  { file: 'repeated-header-row.csv', exit: 1, rows: [[2, 'created'], [3, 'invalid', 'RepeatedHeader'], [4, 'created']] },
+  {
+    file: 'repeated-header-row.csv',
+    exit: 1,
+    rows: [
+      [2, 'created'],
+      [3, 'invalid', 'RepeatedHeader'],
+      [4, 'created'],
+    ],
+  },
   // Another number of cells than the header is refused by the mapping (a shifted cell would go to the wrong member).
-  { file: 'ragged-short.csv', exit: 1, rows: [[2, 'invalid', 'InvalidRow'], [3, 'invalid', 'InvalidRow'], [4, 'created']] },
-  { file: 'ragged-long.csv', exit: 1, rows: [[2, 'invalid', 'InvalidRow'], [3, 'invalid', 'InvalidRow'], [4, 'created']] },
+  {
+    file: 'ragged-short.csv',
+    exit: 1,
+    rows: [
+      [2, 'invalid', 'InvalidRow'],
+      [3, 'invalid', 'InvalidRow'],
+      [4, 'created'],
+    ],
+  },
+  {
+    file: 'ragged-long.csv',
+    exit: 1,
+    rows: [
+      [2, 'invalid', 'InvalidRow'],
+      [3, 'invalid', 'InvalidRow'],
+      [4, 'created'],
+    ],
+  },
   {
     file: 'stray-quote.csv',
     exit: 1,
-    rows: [[2, 'invalid', 'StrayQuote'], [3, 'created'], [4, 'invalid', 'StrayQuote'], [5, 'invalid', 'StrayQuote'], [6, 'created']],
+    rows: [
+      [2, 'invalid', 'StrayQuote'],
+      [3, 'created'],
+      [4, 'invalid', 'StrayQuote'],
+      [5, 'invalid', 'StrayQuote'],
+      [6, 'created'],
+    ],
     secret: 'monitor',
   },
   {
     file: 'unclosed-quote-end.csv',
     exit: 1,
-    rows: [[2, 'created'], [3, 'created'], [4, 'invalid', 'UnclosedQuote']],
+    rows: [
+      [2, 'created'],
+      [3, 'created'],
+      [4, 'invalid', 'UnclosedQuote'],
+    ],
     message: /"line":4,"status":"invalid","code":"UnclosedQuote"/,
   },
   { file: 'no-final-newline.csv', exit: 0, rows: created(2, 3) },
@@ -71,16 +105,32 @@ const CASES: Case[] = [
   { file: 'blank-only.csv', exit: 2, message: /is empty: a header row is needed/ },
   { file: 'header-only.csv', exit: 0, rows: [], message: /header row and no records/ },
   { file: 'header-stray-quote.csv', exit: 2, message: /the header row \(line 1\) cannot be used: a quote in column 1/ },
-  { file: 'header-unclosed-quote.csv', exit: 2, message: /the header row \(line 1\) cannot be used: a quote opened on line 1 is never closed/ },
+  {
+    file: 'header-unclosed-quote.csv',
+    exit: 2,
+    message: /the header row \(line 1\) cannot be used: a quote opened on line 1 is never closed/,
+  },
   { file: 'header-invalid-utf8.csv', exit: 2, message: /is not valid utf-8 at line 1/ },
-  { file: 'header-empty-cells.csv', exit: 2, message: /the header row \(line 1\) cannot be used: it has no column names/ },
+  {
+    file: 'header-empty-cells.csv',
+    exit: 2,
+    message: /the header row \(line 1\) cannot be used: it has no column names/,
+  },
   { file: 'formulas.csv', exit: 0, rows: created(2, 3) },
   {
     file: 'oversized.csv',
     // An unquoted 2 MB cell, 600 Ki of "é" (1.2 MB of UTF-8), a quoted record of 1 MiB+ over 600,000 lines.
-    make: () => Buffer.from(`Name,Notes\nA,${'y'.repeat(2_000_000)}\nB,${'é'.repeat(600 * 1024)}\nC,"${'z\n'.repeat(600_000)}"\nD,ok\n`),
+    make: () =>
+      Buffer.from(
+        `Name,Notes\nA,${'y'.repeat(2_000_000)}\nB,${'é'.repeat(600 * 1024)}\nC,"${'z\n'.repeat(600_000)}"\nD,ok\n`,
+      ),
     exit: 1,
-    rows: [[2, 'invalid', 'RecordTooLarge'], [3, 'invalid', 'RecordTooLarge'], [4, 'invalid', 'RecordTooLarge'], [600_005, 'created']],
+    rows: [
+      [2, 'invalid', 'RecordTooLarge'],
+      [3, 'invalid', 'RecordTooLarge'],
+      [4, 'invalid', 'RecordTooLarge'],
+      [600_005, 'created'],
+    ],
   },
   {
     // Invalid UTF-8 in row 200 of 300 (test/run/input-breaks.e2e.test.ts does 2,000 of 3,000).
@@ -88,7 +138,9 @@ const CASES: Case[] = [
     make: () =>
       Buffer.concat([
         Buffer.from('Name,Description\n'),
-        ...Array.from({ length: 300 }, (_, i) => Buffer.from(i === 198 ? `Row ${i},caf\xe9\n` : `Row ${i},x\n`, i === 198 ? 'latin1' : 'utf8')),
+        ...Array.from({ length: 300 }, (_, i) =>
+          Buffer.from(i === 198 ? `Row ${i},caf\xe9\n` : `Row ${i},x\n`, i === 198 ? 'latin1' : 'utf8'),
+        ),
       ]),
     exit: 1,
     rows: created(...Array.from({ length: 198 }, (_, i) => i + 2)),
@@ -103,7 +155,23 @@ describe.concurrent('input defects corpus', () => {
     if (c.make) writeFileSync(input, c.make());
     else copyFileSync(join(FIXTURES, c.file), input);
     const results = join(dir, 'out.results.csv');
-    const args = ['run', c.stdin ? '-' : input, '--results', results, '--endpoint', emulator.url, '--rate', '1000', '--burst', '1000', '--log-format', 'json', '--no-progress', ...route, ...(c.args ?? [])];
+    const args = [
+      'run',
+      c.stdin ? '-' : input,
+      '--results',
+      results,
+      '--endpoint',
+      emulator.url,
+      '--rate',
+      '1000',
+      '--burst',
+      '1000',
+      '--log-format',
+      'json',
+      '--no-progress',
+      ...route,
+      ...(c.args ?? []),
+    ];
     const ran = c.stdin ? await spawnCli(args, { stdin: readFileSync(input) }) : await cli(args);
     const r = { code: ran.code, out: ran.stdout + ran.stderr };
     expect(r.code, r.out).toBe(c.exit);

@@ -3,8 +3,8 @@
  * exit code SPEC.md gives it — never exit 70 with a stack, never a file left behind that blocks the
  * corrected run, never a backfill marked `failed` row by row because the endpoint is wrong.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
@@ -12,7 +12,7 @@ import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/servi
 import { runImport } from '../../src/run/run.js';
 import { fileEmulator } from '../emulator.js';
 import { readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
-import { bareAwsEnv, cli, spawnCli, type Ran } from './bin.js';
+import { bareAwsEnv, cli, type Ran, spawnCli } from './bin.js';
 
 const emulator = fileEmulator({ rate: 500, burst: 50 });
 
@@ -46,7 +46,15 @@ describe('refused before anything runs (exit 2, nothing sent, no file left)', ()
     const input = writeCsv(taskRows(2));
     const dir = join(input, '..');
     const before = emulator.stats().requests;
-    const r = await cli(['run', input, '--endpoint', emulator.url, ...route, '--summary-json', join(dir, 'no-such-folder', 'summary.json')]);
+    const r = await cli([
+      'run',
+      input,
+      '--endpoint',
+      emulator.url,
+      ...route,
+      '--summary-json',
+      join(dir, 'no-such-folder', 'summary.json'),
+    ]);
     expectUsageError(r, /--summary-json .*summary\.json: the folder .*no-such-folder does not exist/);
     expect(readdirSync(dir)).toEqual(['input.csv']);
     expect(emulator.stats().requests).toBe(before);
@@ -55,7 +63,10 @@ describe('refused before anything runs (exit 2, nothing sent, no file left)', ()
   it('--endpoint that is not a URL (the other path mistakes: test/run/preflight.test.ts)', async () => {
     const input = writeCsv(taskRows(2));
     const r = await cli(['run', input, ...route, '--endpoint', 'not-a-url']);
-    expectUsageError(r, /--endpoint "not-a-url" is not an http\(s\) URL: write it as https:\/\/host or http:\/\/127\.0\.0\.1:4566/);
+    expectUsageError(
+      r,
+      /--endpoint "not-a-url" is not an http\(s\) URL: write it as https:\/\/host or http:\/\/127\.0\.0\.1:4566/,
+    );
     expect(readdirSync(join(input, '..'))).toEqual(['input.csv']);
   });
 
@@ -66,13 +77,26 @@ describe('refused before anything runs (exit 2, nothing sent, no file left)', ()
     const noRegion = await spawnCli(['run', input, ...route], { env: bareAwsEnv() });
     expectUsageError(noRegion, /no AWS Region: pass --region, or set AWS_REGION/);
     const noCredentials = await spawnCli(['run', input, ...route, '--region', 'eu-west-2'], { env: bareAwsEnv() });
-    expectUsageError(noCredentials, /no usable AWS credentials \(Could not load credentials from any providers\): set them up as for the AWS CLI/);
+    expectUsageError(
+      noCredentials,
+      /no usable AWS credentials \(Could not load credentials from any providers\): set them up as for the AWS CLI/,
+    );
     expect(readdirSync(dir)).toEqual(['input.csv']);
 
     // The same input, now pointed at the emulator (placeholder credentials): nothing blocks it.
-    const fixed = await runImport({ input, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, endpoint: emulator.url, rate: 500 });
+    const fixed = await runImport({
+      input,
+      instanceId: DEMO_INSTANCE_ID,
+      contactFlowId: DEMO_CONTACT_FLOW_ID,
+      endpoint: emulator.url,
+      rate: 500,
+    });
     expect(fixed.rows).toMatchObject({ total: 3, created: 3 });
-    expect(readResults(join(dir, 'input.results.csv')).map((r) => r['Result.Status'])).toEqual(['created', 'created', 'created']);
+    expect(readResults(join(dir, 'input.results.csv')).map((r) => r['Result.Status'])).toEqual([
+      'created',
+      'created',
+      'created',
+    ]);
   });
 });
 
@@ -93,7 +117,15 @@ describe('a dead endpoint stops the run instead of failing every row', () => {
 
     const back = await startEmulator({ port, rate: 500, burst: 50 });
     try {
-      const resumed = await runImport({ input, endpoint, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, rate: 500, burst: 50, resume: true });
+      const resumed = await runImport({
+        input,
+        endpoint,
+        instanceId: DEMO_INSTANCE_ID,
+        contactFlowId: DEMO_CONTACT_FLOW_ID,
+        rate: 500,
+        burst: 50,
+        resume: true,
+      });
       expect(resumed.rows).toMatchObject({ total: 40, created: 40, skipped: 0 });
       const rows = readResults(results);
       expect(rows).toHaveLength(40);
@@ -112,13 +144,23 @@ describe('the end of a run', () => {
       const input = writeCsv(taskRows(1));
       const folder = join(tempDir(), 'summaries');
       mkdirSync(folder);
-      const running = cli(['run', input, '--endpoint', slow.url, ...route, '--summary-json', join(folder, 'summary.json')]);
+      const running = cli([
+        'run',
+        input,
+        '--endpoint',
+        slow.url,
+        ...route,
+        '--summary-json',
+        join(folder, 'summary.json'),
+      ]);
       // Once the request is at the emulator (held 400 ms there), the folder goes away.
       await until(() => slow.stats().requests > 0, 'the request to reach the emulator', { everyMs: 10 });
       rmSync(folder, { recursive: true });
       const r = await running;
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toMatch(/connect-task-loader: warning: the summary was not written to .*summary\.json \(ENOENT\); the run's results are in /);
+      expect(r.stderr).toMatch(
+        /connect-task-loader: warning: the summary was not written to .*summary\.json \(ENOENT\); the run's results are in /,
+      );
       expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
       expect(existsSync(folder)).toBe(false);
     } finally {
@@ -130,11 +172,17 @@ describe('the end of a run', () => {
 describe('emulator', () => {
   it('on a busy port: says so and how to choose another (exit 2, no stack)', async () => {
     const port = Number(new URL(emulator.url).port);
-    expectUsageError(await cli(['emulator', '--port', String(port)]), new RegExp(`port ${port} is in use: pass --port 0 for a free one or another port`));
+    expectUsageError(
+      await cli(['emulator', '--port', String(port)]),
+      new RegExp(`port ${port} is in use: pass --port 0 for a free one or another port`),
+    );
   });
 
-  it('on an address that is not this machine\'s: a usage error', async () => {
-    expectUsageError(await cli(['emulator', '--port', '0', '--host', 'no-such-host.invalid']), /cannot listen on --host no-such-host\.invalid/);
+  it("on an address that is not this machine's: a usage error", async () => {
+    expectUsageError(
+      await cli(['emulator', '--port', '0', '--host', 'no-such-host.invalid']),
+      /cannot listen on --host no-such-host\.invalid/,
+    );
   });
 });
 
@@ -144,13 +192,29 @@ describe('service messages that echo customer data', () => {
     // are refused on the wire, with the value echoed as Connect does.
     const strict = await startEmulator({ rate: 500, burst: 50, maxLengths: { Name: 12 } });
     try {
-      const input = writeCsv([['Name', 'Attributes.rowId'], ['Jane Doe, 42 Elm Street', '1'], ['Short one', '2']]);
-      const r = await cli(['run', input, '--endpoint', strict.url, ...route, '--log-level', 'trace', '--log-format', 'json']);
+      const input = writeCsv([
+        ['Name', 'Attributes.rowId'],
+        ['Jane Doe, 42 Elm Street', '1'],
+        ['Short one', '2'],
+      ]);
+      const r = await cli([
+        'run',
+        input,
+        '--endpoint',
+        strict.url,
+        ...route,
+        '--log-level',
+        'trace',
+        '--log-format',
+        'json',
+      ]);
       expect(r.code, r.stderr).toBe(1);
       const lines = r.stderr.trim().split('\n');
       expect(lines.length).toBeGreaterThan(2);
       for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
-      expect(r.stderr).toMatch(/"level":40,.*"line":2,.*"reason":"1 validation error detected: Value \[redacted\] at 'name' failed to satisfy constraint: Member must have length less than or equal to 12"/);
+      expect(r.stderr).toMatch(
+        /"level":40,.*"line":2,.*"reason":"1 validation error detected: Value \[redacted\] at 'name' failed to satisfy constraint: Member must have length less than or equal to 12"/,
+      );
       expect(r.stderr + r.stdout).not.toMatch(/Jane|Elm Street|Short one/);
 
       const rows = readResults(input.replace(/\.csv$/, '.results.csv'));
@@ -162,7 +226,11 @@ describe('service messages that echo customer data', () => {
       // The report shows the service's reason by code, redacted too, in every form.
       const results = input.replace(/\.csv$/, '.results.csv');
       const html = `${results}.html`;
-      for (const args of [['report', results], ['report', results, '--json'], ['report', results, '--html', html]]) {
+      for (const args of [
+        ['report', results],
+        ['report', results, '--json'],
+        ['report', results, '--html', html],
+      ]) {
         const shown = await cli(args);
         expect(shown.code, shown.stderr).toBe(1);
         expect(shown.stdout + shown.stderr).not.toMatch(/Jane|Elm Street/);

@@ -8,15 +8,15 @@
  *
  * npm test runs a few histories; PRINTED_RUNS=<n> runs more (SEED=<n> replays one).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
-import { BIN, bareAwsEnv } from './bin.js';
 import { fileEmulator } from '../emulator.js';
 import { tempDir } from '../helpers.js';
+import { BIN, bareAwsEnv } from './bin.js';
 
 const RUNS = Number(process.env.PRINTED_RUNS ?? 4);
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 18_2026;
@@ -32,7 +32,12 @@ interface Ran {
   stderr: string;
 }
 
-const emulator = fileEmulator({ rate: 1000, burst: 1000, latencyMs: 20, faults: { failBefore: 0.15, failAfter: 0.1, seed: 7 } });
+const emulator = fileEmulator({
+  rate: 1000,
+  burst: 1000,
+  latencyMs: 20,
+  faults: { failBefore: 0.15, failAfter: 0.1, seed: 7 },
+});
 
 /** A folder with the input (semicolon-separated), a job file, and `connect-task-loader` on PATH. */
 function world(history: number): { dir: string; input: string; bin: string } {
@@ -52,23 +57,59 @@ function world(history: number): { dir: string; input: string; bin: string } {
 function settings(mode: Mode, dir: string, endpoint: string): { args: string[]; env: NodeJS.ProcessEnv } {
   const all = { rate: '500', delimiter: ';', instance: DEMO_INSTANCE_ID, flow: DEMO_CONTACT_FLOW_ID };
   if (mode === 'flags') {
-    return { args: ['--endpoint', endpoint, '--rate', all.rate, '--delimiter', all.delimiter, '--instance-id', all.instance, '--contact-flow-id', all.flow, '--max-attempts', '1'], env: {} };
+    return {
+      args: [
+        '--endpoint',
+        endpoint,
+        '--rate',
+        all.rate,
+        '--delimiter',
+        all.delimiter,
+        '--instance-id',
+        all.instance,
+        '--contact-flow-id',
+        all.flow,
+        '--max-attempts',
+        '1',
+      ],
+      env: {},
+    };
   }
   if (mode === 'env') {
     return {
       args: [],
-      env: { AWS_ENDPOINT_URL_CONNECT: endpoint, CTL_RATE: all.rate, CTL_DELIMITER: all.delimiter, CTL_INSTANCE_ID: all.instance, CTL_CONTACT_FLOW_ID: all.flow, CTL_MAX_ATTEMPTS: '1' },
+      env: {
+        AWS_ENDPOINT_URL_CONNECT: endpoint,
+        CTL_RATE: all.rate,
+        CTL_DELIMITER: all.delimiter,
+        CTL_INSTANCE_ID: all.instance,
+        CTL_CONTACT_FLOW_ID: all.flow,
+        CTL_MAX_ATTEMPTS: '1',
+      },
     };
   }
   const job = join(dir, 'tickets.job.json');
-  writeFileSync(job, JSON.stringify({ instanceId: all.instance, contactFlowId: all.flow, delimiter: all.delimiter, rate: Number(all.rate) }));
+  writeFileSync(
+    job,
+    JSON.stringify({
+      instanceId: all.instance,
+      contactFlowId: all.flow,
+      delimiter: all.delimiter,
+      rate: Number(all.rate),
+    }),
+  );
   return { args: ['--job', job, '--max-attempts', '1'], env: { AWS_ENDPOINT_URL_CONNECT: endpoint } };
 }
 
 /** Runs a command line through a shell, as a user pastes it; with `term`, SIGTERM once a results row is written. */
 function shell(command: string, cwd: string, env: NodeJS.ProcessEnv, term?: string): Promise<Ran> {
   return new Promise((done) => {
-    const child: ChildProcess = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child: ChildProcess = spawn('/bin/sh', ['-c', command], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d));
@@ -138,12 +179,22 @@ describe('every printed command works as printed', () => {
             } else if (step === 'validate') {
               // A real run's results are never replaced by a dry run: validate into its own file then.
               if (existsSync(results)) continue;
-              r = await shell(`connect-task-loader validate ${input} ${quoted.replace(/'--rate' '\d+'|'--max-attempts' '1'/g, '')} --no-progress`, dir, env);
+              r = await shell(
+                `connect-task-loader validate ${input} ${quoted.replace(/'--rate' '\d+'|'--max-attempts' '1'/g, '')} --no-progress`,
+                dir,
+                env,
+              );
             } else {
               if (existsSync(results) && !next) continue;
-              r = next && existsSync(results)
-                ? await shell(`${next} --no-progress`, dir, env, step === 'sigterm' ? results : undefined)
-                : await shell(`connect-task-loader run ${input} ${quoted} --no-progress`, dir, env, step === 'sigterm' ? results : undefined);
+              r =
+                next && existsSync(results)
+                  ? await shell(`${next} --no-progress`, dir, env, step === 'sigterm' ? results : undefined)
+                  : await shell(
+                      `connect-task-loader run ${input} ${quoted} --no-progress`,
+                      dir,
+                      env,
+                      step === 'sigterm' ? results : undefined,
+                    );
             }
             check(r);
             next = nextOf(r.stdout) ?? next;
@@ -164,7 +215,10 @@ describe('every printed command works as printed', () => {
           const created = emulator.service.tasks.filter((t) => t.Attributes?.rowId?.startsWith(`h${h}-`));
           const perRow = new Map<string, number>();
           for (const t of created) perRow.set(t.Attributes!.rowId!, (perRow.get(t.Attributes!.rowId!) ?? 0) + 1);
-          expect({ rows: perRow.size, most: Math.max(0, ...perRow.values()) }, transcript.join('\n')).toEqual({ rows: ROWS, most: 1 });
+          expect({ rows: perRow.size, most: Math.max(0, ...perRow.values()) }, transcript.join('\n')).toEqual({
+            rows: ROWS,
+            most: 1,
+          });
         },
       ),
       { seed: SEED, numRuns: RUNS, endOnFailure: true },

@@ -1,11 +1,24 @@
 /** The progress line as a pure function of width: fields dropped whole by priority, never a number cut. */
 import { describe, expect, it } from 'vitest';
-import { duration, percent, progressRecord, renderProgress, type ProgressSnapshot } from '../../src/cli/progress.js';
+import { duration, type ProgressSnapshot, percent, progressRecord, renderProgress } from '../../src/cli/progress.js';
 
 const busy: ProgressSnapshot = {
-  done: 12_345, total: 100_000, totalExact: false, carried: 2_000, created: 12_000, failed: 245, invalid: 100,
-  achieved: 1.98, target: 2, ceiling: 2, throttled: 1_234, elapsedMs: 3 * 3600_000 + 7 * 60_000, etaMs: 12 * 3600_000 + 5 * 60_000,
-  p50: 120, p99: 840, dryRun: false,
+  done: 12_345,
+  total: 100_000,
+  totalExact: false,
+  carried: 2_000,
+  created: 12_000,
+  failed: 245,
+  invalid: 100,
+  achieved: 1.98,
+  target: 2,
+  ceiling: 2,
+  throttled: 1_234,
+  elapsedMs: 3 * 3600_000 + 7 * 60_000,
+  etaMs: 12 * 3600_000 + 5 * 60_000,
+  p50: 120,
+  p99: 840,
+  dryRun: false,
 };
 
 const FIELDS = [
@@ -23,7 +36,17 @@ describe('renderProgress', () => {
   it.each([
     [40, ['12,345/~100,000 rows 12%', 'ETA 12h05m']],
     [80, ['12,345/~100,000 rows 12%', '245 failed, 100 invalid', '1.98/s of 2/s', 'ETA 12h05m']],
-    [120, ['12,345/~100,000 rows 12%', '12,000 created', '245 failed, 100 invalid', '1.98/s of 2/s', 'ETA 12h05m', '1,234 throttled']],
+    [
+      120,
+      [
+        '12,345/~100,000 rows 12%',
+        '12,000 created',
+        '245 failed, 100 invalid',
+        '1.98/s of 2/s',
+        'ETA 12h05m',
+        '1,234 throttled',
+      ],
+    ],
     [200, FIELDS],
   ])('at %i columns keeps the most important whole fields', (width, expected) => {
     const line = renderProgress(busy, width);
@@ -57,7 +80,15 @@ describe('renderProgress', () => {
     expect(percent({ ...busy, done: 50, total: 200, totalExact: true })).toBe(25);
     expect(percent({ ...busy, done: 200, total: 200, totalExact: false })).toBe(99);
     expect(percent({ ...busy, done: 200, total: 200, totalExact: true })).toBe(100);
-    expect(progressRecord(busy)).toMatchObject({ done: 12_345, total: 100_000, totalExact: false, percent: 12, carried: 2_000, rate: 2, etaSeconds: 43_500 });
+    expect(progressRecord(busy)).toMatchObject({
+      done: 12_345,
+      total: 100_000,
+      totalExact: false,
+      percent: 12,
+      carried: 2_000,
+      rate: 2,
+      etaSeconds: 43_500,
+    });
   });
 
   it('durations', () => {

@@ -13,7 +13,23 @@ it('three shards cover a file exactly once; merge joins them in line order and r
   const rows = taskRows(40);
   rows[7]![0] = ''; // one invalid row (no Name), in whichever shard it falls
   const input = writeCsv(rows, 'tickets.csv', dir);
-  const runs = await Promise.all([1, 2, 3].map((i) => cli(['run', input, ...route, '--endpoint', emulator.url, '--rate', '500', '--shard', `${i}/3`, '--log-format', 'json'])));
+  const runs = await Promise.all(
+    [1, 2, 3].map((i) =>
+      cli([
+        'run',
+        input,
+        ...route,
+        '--endpoint',
+        emulator.url,
+        '--rate',
+        '500',
+        '--shard',
+        `${i}/3`,
+        '--log-format',
+        'json',
+      ]),
+    ),
+  );
   const shardFiles = [1, 2, 3].map((i) => join(dir, `tickets.shard-${i}-of-3.results.csv`));
   const lines = shardFiles.flatMap((f) => readResults(f).map((r) => Number(r['Result.Line'])));
   expect(lines).toHaveLength(40);
@@ -35,7 +51,13 @@ it('three shards cover a file exactly once; merge joins them in line order and r
 
   const other = writeCsv(taskRows(3), 'other.csv', dir);
   expect((await cli(['run', other, ...route, '--endpoint', emulator.url, '--rate', '500'])).code).toBe(0);
-  const mixed = await cli(['merge', shardFiles[0]!, join(dir, 'other.results.csv'), '--results', join(dir, 'mixed.csv')]);
+  const mixed = await cli([
+    'merge',
+    shardFiles[0]!,
+    join(dir, 'other.results.csv'),
+    '--results',
+    join(dir, 'mixed.csv'),
+  ]);
   expect(mixed.code).toBe(2);
   expect(mixed.stderr).toContain('different inputs');
 }, 60_000);
@@ -44,7 +66,8 @@ it('merge refuses a shard whose run did not finish, a dry-run shard, a missing s
   const dir = tempDir();
   const input = writeCsv(taskRows(12), 'night.csv', dir);
   const shard = (i: number) => join(dir, `night.shard-${i}-of-2.results.csv`);
-  const send = (i: number, extra: string[] = []) => cli(['run', input, ...route, '--endpoint', emulator.url, '--rate', '500', '--shard', `${i}/2`, ...extra]);
+  const send = (i: number, extra: string[] = []) =>
+    cli(['run', input, ...route, '--endpoint', emulator.url, '--rate', '500', '--shard', `${i}/2`, ...extra]);
   expect((await send(1)).code).toBe(0);
   // Shard 2 checked only (validate): nothing was sent for its rows.
   expect((await cli(['validate', input, ...route, '--shard', '2/2'])).code).toBe(0);

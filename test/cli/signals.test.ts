@@ -26,30 +26,56 @@ async function stopped(latencyMs: number, signals: [NodeJS.Signals, number, 'aft
   let sent = false;
   const send = async (child: ChildProcess) => {
     for (const [signal, pause, from] of signals) {
-      if (from) await until(() => stderr.includes('stopping: finishing requests in flight'), 'the run to say it is stopping');
+      if (from)
+        await until(() => stderr.includes('stopping: finishing requests in flight'), 'the run to say it is stopping');
       await new Promise((r) => setTimeout(r, pause));
       child.kill(signal);
     }
   };
-  return spawnCli(['run', input, '--endpoint', e.url, '--rate', '10', '--burst', '1', '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--no-progress', '--log-format', 'json'], {
-    onStderr: (text, child) => {
-      stderr = text;
-      if (sent || !stderr.includes('run started')) return;
-      sent = true;
-      void send(child);
+  return spawnCli(
+    [
+      'run',
+      input,
+      '--endpoint',
+      e.url,
+      '--rate',
+      '10',
+      '--burst',
+      '1',
+      '--instance-id',
+      DEMO_INSTANCE_ID,
+      '--contact-flow-id',
+      DEMO_CONTACT_FLOW_ID,
+      '--no-progress',
+      '--log-format',
+      'json',
+    ],
+    {
+      onStderr: (text, child) => {
+        stderr = text;
+        if (sent || !stderr.includes('run started')) return;
+        sent = true;
+        void send(child);
+      },
     },
-  });
+  );
 }
 
 describe('signals', () => {
-  it.each([['SIGINT'], ['SIGTERM'], ['SIGHUP']] as [NodeJS.Signals][])('%s drains, summarises and exits 3', async (signal) => {
-    const r = await stopped(500, [[signal, 300]]);
-    expect(r.code, r.stderr).toBe(3);
-    expect(r.stdout).toMatch(/^Interrupted: \d+ of 200 rows/m);
-  });
+  it.each([['SIGINT'], ['SIGTERM'], ['SIGHUP']] as [NodeJS.Signals][])(
+    '%s drains, summarises and exits 3',
+    async (signal) => {
+      const r = await stopped(500, [[signal, 300]]);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout).toMatch(/^Interrupted: \d+ of 200 rows/m);
+    },
+  );
 
   it('two SIGTERMs at once (timeout(1)) are one stop: drained and summarised', async () => {
-    const r = await stopped(500, [['SIGTERM', 300], ['SIGTERM', 5]]);
+    const r = await stopped(500, [
+      ['SIGTERM', 300],
+      ['SIGTERM', 5],
+    ]);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout).toMatch(/^Interrupted: \d+ of 200 rows/m);
   });
@@ -57,7 +83,10 @@ describe('signals', () => {
   it('a second Ctrl-C after a moment stops at once (exit 130)', async () => {
     // 1.2 s after the run took the first (the same stop ends 1 s after it, by the run's clock), while
     // requests sent before it are still out: answers take 3 s.
-    const r = await stopped(3_000, [['SIGINT', 300], ['SIGINT', 1_200, 'afterStopping']]);
+    const r = await stopped(3_000, [
+      ['SIGINT', 300],
+      ['SIGINT', 1_200, 'afterStopping'],
+    ]);
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain('SIGINT again: stopping now');
   });

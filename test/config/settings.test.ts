@@ -9,16 +9,37 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
 import { commandLine } from '../../src/config/command-line.js';
-import { RunConfig, resolveConfig, type ConfigInput } from '../../src/config/resolve.js';
-import { setting, SETTING_KEYS, settingsOf, type CommandName } from '../../src/config/settings.js';
+import { type ConfigInput, RunConfig, resolveConfig } from '../../src/config/resolve.js';
+import { type CommandName, SETTING_KEYS, setting, settingsOf } from '../../src/config/settings.js';
 
 const layered = (input: Partial<ConfigInput>, job = {}, earlier?: Record<string, unknown>) =>
-  RunConfig.layered({ command: 'run', input: 'x.csv', flags: {}, env: {}, ...input }, job, join('/jobs', 'x.job.json'), earlier);
+  RunConfig.layered(
+    { command: 'run', input: 'x.csv', flags: {}, env: {}, ...input },
+    job,
+    join('/jobs', 'x.job.json'),
+    earlier,
+  );
 
 describe('precedence: flag > environment > the earlier run > job file > default', () => {
   it.each([
-    ['flag wins', { flags: { instanceId: 'F' } }, { CTL_INSTANCE_ID: 'E' }, { instanceId: 'R' }, { instanceId: 'J' }, 'F', '--instance-id'],
-    ['environment next', {}, { CTL_INSTANCE_ID: 'E' }, { instanceId: 'R' }, { instanceId: 'J' }, 'E', 'CTL_INSTANCE_ID'],
+    [
+      'flag wins',
+      { flags: { instanceId: 'F' } },
+      { CTL_INSTANCE_ID: 'E' },
+      { instanceId: 'R' },
+      { instanceId: 'J' },
+      'F',
+      '--instance-id',
+    ],
+    [
+      'environment next',
+      {},
+      { CTL_INSTANCE_ID: 'E' },
+      { instanceId: 'R' },
+      { instanceId: 'J' },
+      'E',
+      'CTL_INSTANCE_ID',
+    ],
     ['then the earlier run', {}, {}, { instanceId: 'R' }, { instanceId: 'J' }, 'R', 'the earlier run'],
     ['then the job file', {}, {}, undefined, { instanceId: 'J' }, 'J', 'job file /jobs/x.job.json'],
     ['nothing: unset', {}, {}, undefined, {}, undefined, '--instance-id'],
@@ -36,15 +57,37 @@ describe('precedence: flag > environment > the earlier run > job file > default'
   });
 
   it('reads the AWS SDK variables, ours first', () => {
-    const config = layered({ env: { AWS_ENDPOINT_URL_CONNECT: 'http://127.0.0.1:1', AWS_ENDPOINT_URL: 'http://127.0.0.1:2', AWS_REGION: 'eu-west-2', AWS_PROFILE: 'p' } });
-    expect([config.get('endpoint'), config.from('endpoint'), config.get('region'), config.get('profile')]).toEqual(['http://127.0.0.1:1', 'AWS_ENDPOINT_URL_CONNECT', 'eu-west-2', 'p']);
-    expect(layered({ env: { CTL_ENDPOINT: 'http://127.0.0.1:3', AWS_ENDPOINT_URL_CONNECT: 'http://127.0.0.1:1' } }).get('endpoint')).toBe('http://127.0.0.1:3');
-    expect(layered({ env: { AWS_ENDPOINT_URL_CONNECT: '' , AWS_ENDPOINT_URL: 'http://127.0.0.1:2' } }).from('endpoint')).toBe('AWS_ENDPOINT_URL');
+    const config = layered({
+      env: {
+        AWS_ENDPOINT_URL_CONNECT: 'http://127.0.0.1:1',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:2',
+        AWS_REGION: 'eu-west-2',
+        AWS_PROFILE: 'p',
+      },
+    });
+    expect([config.get('endpoint'), config.from('endpoint'), config.get('region'), config.get('profile')]).toEqual([
+      'http://127.0.0.1:1',
+      'AWS_ENDPOINT_URL_CONNECT',
+      'eu-west-2',
+      'p',
+    ]);
+    expect(
+      layered({ env: { CTL_ENDPOINT: 'http://127.0.0.1:3', AWS_ENDPOINT_URL_CONNECT: 'http://127.0.0.1:1' } }).get(
+        'endpoint',
+      ),
+    ).toBe('http://127.0.0.1:3');
+    expect(
+      layered({ env: { AWS_ENDPOINT_URL_CONNECT: '', AWS_ENDPOINT_URL: 'http://127.0.0.1:2' } }).from('endpoint'),
+    ).toBe('AWS_ENDPOINT_URL');
   });
 
   it('takes only the settings of its command from the environment (CTL_ENCODING does not reach a rerun)', () => {
-    expect(layered({ command: 'rerun', env: { CTL_ENCODING: 'latin1', CTL_SHARD: '1/2' } }).get('encoding')).toBeUndefined();
-    expect(layered({ command: 'rerun', env: { CTL_ENCODING: 'latin1', CTL_SHARD: '1/2' } }).get('shard')).toBeUndefined();
+    expect(
+      layered({ command: 'rerun', env: { CTL_ENCODING: 'latin1', CTL_SHARD: '1/2' } }).get('encoding'),
+    ).toBeUndefined();
+    expect(
+      layered({ command: 'rerun', env: { CTL_ENCODING: 'latin1', CTL_SHARD: '1/2' } }).get('shard'),
+    ).toBeUndefined();
   });
 });
 
@@ -57,7 +100,10 @@ describe('values parsed and checked by the table, wherever they come from', () =
     [{ env: { CTL_SHARD: '3/2' } }, 'CTL_SHARD must be i/n with 1 ≤ i ≤ n'],
     [{ env: { CTL_TIMEZONE: 'Mars/Olympus' } }, 'CTL_TIMEZONE "Mars/Olympus" is not an IANA time zone'],
     [{ flags: { delimiter: ';;' } }, '--delimiter must be one character other than a quote or a line break'],
-    [{ env: { AWS_ENDPOINT_URL_CONNECT: 'connect.local' } }, 'AWS_ENDPOINT_URL_CONNECT "connect.local" is not an http(s) URL'],
+    [
+      { env: { AWS_ENDPOINT_URL_CONNECT: 'connect.local' } },
+      'AWS_ENDPOINT_URL_CONNECT "connect.local" is not an http(s) URL',
+    ],
     [{ flags: { deadlineSeconds: 3e6 } }, '--deadline must be between 0.001 seconds and 24 days'],
     [{ flags: { concurrency: 1_000_000_000 } }, '--concurrency must be at most 4,096'],
     [{ env: { CTL_REQUEST_TIMEOUT: '2147484' } }, 'CTL_REQUEST_TIMEOUT must be at most 3,600'],
@@ -73,7 +119,9 @@ describe('values parsed and checked by the table, wherever they come from', () =
   });
 
   it('a job file value is checked too, naming the file and key', () => {
-    expect(() => layered({}, { timezone: 'Nowhere/At_All' })).toThrow('/jobs/x.job.json: timezone "Nowhere/At_All" is not an IANA time zone');
+    expect(() => layered({}, { timezone: 'Nowhere/At_All' })).toThrow(
+      '/jobs/x.job.json: timezone "Nowhere/At_All" is not an IANA time zone',
+    );
   });
 
   it.each([['tab'], ['TAB'], ['\\t'], ['\t']])('--delimiter %j is a tab', (d) => {
@@ -95,10 +143,18 @@ describe('what is worked out', () => {
     const base = { command: 'run' as const, input: '/data/x.csv', flags: {} };
     const env = { AWS_CONFIG_FILE: join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') };
     const byDefault = await resolveConfig({ ...base, env }, { inputSha256: 'ab'.repeat(32) });
-    expect([byDefault.get('region'), byDefault.from('region'), byDefault.get('tokenNamespace')]).toEqual(['ap-southeast-2', 'the AWS profile "default"', `x.csv@${'ab'.repeat(8)}`]);
+    expect([byDefault.get('region'), byDefault.from('region'), byDefault.get('tokenNamespace')]).toEqual([
+      'ap-southeast-2',
+      'the AWS profile "default"',
+      `x.csv@${'ab'.repeat(8)}`,
+    ]);
     const night = await resolveConfig({ ...base, env: { ...env, AWS_PROFILE: 'night' } });
     expect(night.get('region')).toBe('eu-central-1');
-    const emulator = await resolveConfig({ ...base, flags: { endpoint: 'http://127.0.0.1:4566' }, env: { AWS_CONFIG_FILE: join(dir, 'none') } });
+    const emulator = await resolveConfig({
+      ...base,
+      flags: { endpoint: 'http://127.0.0.1:4566' },
+      env: { AWS_CONFIG_FILE: join(dir, 'none') },
+    });
     expect([emulator.get('region'), emulator.from('region')]).toEqual(['us-east-1', 'the emulator on this machine']);
   });
 
@@ -106,7 +162,9 @@ describe('what is worked out', () => {
     const quota = async () => ({ rate: 40, burst: 60 });
     const base = { command: 'run' as const, input: 'x.csv', env: {} };
     expect((await resolveConfig({ ...base, flags: { rate: 'auto' } }, { readQuota: quota })).get('burst')).toBe(60);
-    expect((await resolveConfig({ ...base, flags: { rate: 'auto', burst: 7 } }, { readQuota: quota })).get('burst')).toBe(7);
+    expect(
+      (await resolveConfig({ ...base, flags: { rate: 'auto', burst: 7 } }, { readQuota: quota })).get('burst'),
+    ).toBe(7);
     expect((await resolveConfig({ ...base, flags: { rate: 'auto' } }, { readQuota: quota })).rate).toBe(40);
   });
 
@@ -119,16 +177,24 @@ describe('what is worked out', () => {
 });
 
 describe('derived from the table', () => {
-  it.each(['run', 'rerun', 'validate', 'report', 'merge'] as CommandName[])("%s --help lists exactly the command's settings", (name) => {
-    const program = buildProgram(() => {});
-    const command = program.commands.find((c) => c.name() === name)!;
-    const flags = command.options.map((o) => o.long);
-    expect(flags.sort()).toEqual(settingsOf(name).map((k) => setting(k).flag).sort());
-  });
+  it.each(['run', 'rerun', 'validate', 'report', 'merge'] as CommandName[])(
+    "%s --help lists exactly the command's settings",
+    (name) => {
+      const program = buildProgram(() => {});
+      const command = program.commands.find((c) => c.name() === name)!;
+      const flags = command.options.map((o) => o.long);
+      expect(flags.sort()).toEqual(
+        settingsOf(name)
+          .map((k) => setting(k).flag)
+          .sort(),
+      );
+    },
+  );
 
   it('rerun takes no input-reading setting: it reads a results file', () => {
     const rerun = settingsOf('rerun').map((k) => setting(k).flag);
-    for (const flag of ['--encoding', '--delimiter', '--shard', '--dry-run', '--check-live']) expect(rerun).not.toContain(flag);
+    for (const flag of ['--encoding', '--delimiter', '--shard', '--dry-run', '--check-live'])
+      expect(rerun).not.toContain(flag);
   });
 
   it('every setting has an environment variable, ours named after its flag', () => {
@@ -139,9 +205,19 @@ describe('derived from the table', () => {
   });
 
   it('printed commands: every printed setting on run, the AWS target on rerun; --results always; defaults left out; paths absolute', () => {
-    expect(commandLine('run', '-night.csv', {}, { results: 'out dir/r.csv' })).toBe(`connect-task-loader run ${join(process.cwd(), '-night.csv')} --results '${join(process.cwd(), 'out dir/r.csv')}'`);
+    expect(commandLine('run', '-night.csv', {}, { results: 'out dir/r.csv' })).toBe(
+      `connect-task-loader run ${join(process.cwd(), '-night.csv')} --results '${join(process.cwd(), 'out dir/r.csv')}'`,
+    );
     expect(commandLine('run', '-', {}, { results: '/r.csv' })).toBe('connect-task-loader run - --results /r.csv');
-    const recorded = { instanceId: 'i', endpoint: 'http://127.0.0.1:1', region: 'us-east-1', tokenNamespace: 'n@1', rate: 2, burst: 10, delimiter: ';' };
+    const recorded = {
+      instanceId: 'i',
+      endpoint: 'http://127.0.0.1:1',
+      region: 'us-east-1',
+      tokenNamespace: 'n@1',
+      rate: 2,
+      burst: 10,
+      delimiter: ';',
+    };
     expect(commandLine('run', '/d/x.csv', recorded, { results: '/d/r.csv', resume: true })).toBe(
       "connect-task-loader run /d/x.csv --results /d/r.csv --instance-id i --endpoint http://127.0.0.1:1 --region us-east-1 --token-namespace n@1 --delimiter ';' --burst 10 --resume",
     );

@@ -22,26 +22,45 @@ const unit = fc.constantFrom('a', ' ', ',', ';', '\t', '"', '\n', '\r', '\r\n', 
 const file = fc
   .record({
     d: fc.constantFrom(...delimiters),
-    records: fc.array(fc.array(fc.tuple(fc.string({ unit, maxLength: 6 }), fc.boolean()), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }),
+    records: fc.array(
+      fc.array(fc.tuple(fc.string({ unit, maxLength: 6 }), fc.boolean()), { minLength: 1, maxLength: 4 }),
+      { minLength: 1, maxLength: 6 },
+    ),
     crlf: fc.boolean(),
     bom: fc.boolean(),
   })
   .map(({ d, records, crlf, bom }) => {
-    const quote = (c: string, q: boolean) => (q || /["\r\n]/.test(c) || c.includes(d) ? `"${c.replaceAll('"', '""')}"` : c);
+    const quote = (c: string, q: boolean) =>
+      q || /["\r\n]/.test(c) || c.includes(d) ? `"${c.replaceAll('"', '""')}"` : c;
     const text = records.map((cells) => cells.map(([c, q]) => quote(c, q)).join(d) + (crlf ? '\r\n' : '\n')).join('');
     return { d, bytes: Buffer.from((bom ? '\uFEFF' : '') + text) };
   });
 /** The same, with a byte dropped, added or changed anywhere, or the end cut off. */
-const damaged = fc.tuple(file, fc.nat(), fc.constantFrom('drop', 'quote', 'cr', 'lf', 'delimiter', 'cut')).map(([{ d, bytes }, at, how]) => {
-  const i = at % (bytes.length + 1);
-  const put = Buffer.from({ drop: '', cut: '', quote: '"', cr: '\r', lf: '\n', delimiter: d }[how]);
-  return { d, bytes: Buffer.concat([bytes.subarray(0, i), put, how === 'cut' ? Buffer.alloc(0) : bytes.subarray(how === 'drop' ? i + 1 : i)]) };
-});
+const damaged = fc
+  .tuple(file, fc.nat(), fc.constantFrom('drop', 'quote', 'cr', 'lf', 'delimiter', 'cut'))
+  .map(([{ d, bytes }, at, how]) => {
+    const i = at % (bytes.length + 1);
+    const put = Buffer.from({ drop: '', cut: '', quote: '"', cr: '\r', lf: '\n', delimiter: d }[how]);
+    return {
+      d,
+      bytes: Buffer.concat([
+        bytes.subarray(0, i),
+        put,
+        how === 'cut' ? Buffer.alloc(0) : bytes.subarray(how === 'drop' ? i + 1 : i),
+      ]),
+    };
+  });
 
 /** csv-parse's records of `bytes`, each with the byte offset after it; undefined where it refuses. */
 function csvParse(bytes: Buffer, delimiter: string): { record: string[]; bytes: number }[] | undefined {
   try {
-    const read = parse(bytes, { delimiter, bom: true, relax_column_count: true, record_delimiter: ['\r\n', '\n'], info: true }) as unknown as { record: string[]; info: { bytes: number } }[];
+    const read = parse(bytes, {
+      delimiter,
+      bom: true,
+      relax_column_count: true,
+      record_delimiter: ['\r\n', '\n'],
+      info: true,
+    }) as unknown as { record: string[]; info: { bytes: number } }[];
     return read.map(({ record, info }) => ({ record, bytes: info.bytes }));
   } catch {
     return undefined;
@@ -58,7 +77,9 @@ function lenient(all: Buffer, cuts: number[], delimiter: string) {
   const scanner = new CsvScanner({ delimiter });
   const ends: number[] = [];
   const lines: number[] = [];
-  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].filter((c) => (bytes[c]! & 0xc0) !== 0x80).sort((a, b) => a - b);
+  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))]
+    .filter((c) => (bytes[c]! & 0xc0) !== 0x80)
+    .sort((a, b) => a - b);
   let from = 0;
   for (const to of [...at, bytes.length]) {
     scanner.feed(bytes.subarray(from, to), to - from);
@@ -95,7 +116,9 @@ async function strict(bytes: Buffer, chunk: number, options: ScanOptions) {
       records.push(Array.from({ length: width }, (_, i) => scanner.cell(i)));
       starts.push(scanner.base + scanner.recordStart);
       ends.push(scanner.base + scanner.pos);
-      const plain = Array.from({ length: width }, (_, i) => (flags[i]! & QUOTED ? '' : buf.toString('latin1', s[i], e[i])));
+      const plain = Array.from({ length: width }, (_, i) =>
+        flags[i]! & QUOTED ? '' : buf.toString('latin1', s[i], e[i]),
+      );
       crOutsideQuotes.push(plain.some((c) => c.includes('\r')) || buf[scanner.pos - 2] === 0x0d);
     }
   } finally {
@@ -169,7 +192,11 @@ describe('CsvScanner, strict', () => {
 
   it('gives each record its byte offset, after a BOM and across multi-line cells', async () => {
     const got = await strict(Buffer.from('\uFEFFa,b\n"x\ny",2\r\n3,"q""r"\n'), 3, {});
-    expect(got.records).toEqual([['a', 'b'], ['x\ny', '2'], ['3', 'q"r']]);
+    expect(got.records).toEqual([
+      ['a', 'b'],
+      ['x\ny', '2'],
+      ['3', 'q"r'],
+    ]);
     expect(got.starts).toEqual([3, 7, 16]);
     expect(got.whole).toBe(true);
   });

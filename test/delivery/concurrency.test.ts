@@ -6,7 +6,17 @@ import { InFlightSizer, initialConcurrency, MAX_AUTO_CONCURRENCY } from '../../s
  * can carry at most `maxThroughput`/s (its CPU), and the pace (token bucket) at most `pace`/s.
  * Past the knee, extra requests in flight only wait: latency = in flight / throughput.
  */
-function simulate(sizer: InFlightSizer, o: { serviceMs: number; maxThroughput: number; pace?: number; ticks: number; noise?: () => number; warmup?: (t: number) => number }) {
+function simulate(
+  sizer: InFlightSizer,
+  o: {
+    serviceMs: number;
+    maxThroughput: number;
+    pace?: number;
+    ticks: number;
+    noise?: () => number;
+    warmup?: (t: number) => number;
+  },
+) {
   const seen: number[] = [];
   for (let t = 0; t < o.ticks; t++) {
     const limit = sizer.limit;
@@ -29,16 +39,19 @@ describe('in-flight sizing', () => {
     [20, 800, 16],
     [40, 1000, 40],
     [100, 1000, 100],
-  ])('finds the knee when the client is the bottleneck (service %i ms, %i/s), never below 16', (serviceMs, maxThroughput, knee) => {
-    const sizer = new InFlightSizer(64);
-    const seen = simulate(sizer, { serviceMs, maxThroughput, ticks: 160 });
-    const settled = seen.slice(80);
-    // Never far above the knee once found, never so low that throughput falls more than ~5 %, and
-    // never below 16: below it a window costs more CPU per row than it saves (concurrency.ts, FLOOR).
-    expect(Math.max(...settled)).toBeLessThanOrEqual(Math.max(20, Math.ceil(knee * 1.6))); // 20: a re-probe one step up
-    if (knee <= 16) expect(settled.filter((n) => n === 16).length).toBeGreaterThan(settled.length / 2);
-    expect(Math.min(...settled)).toBeGreaterThanOrEqual(Math.max(16, Math.min(knee * 0.75, knee - 1)));
-  });
+  ])(
+    'finds the knee when the client is the bottleneck (service %i ms, %i/s), never below 16',
+    (serviceMs, maxThroughput, knee) => {
+      const sizer = new InFlightSizer(64);
+      const seen = simulate(sizer, { serviceMs, maxThroughput, ticks: 160 });
+      const settled = seen.slice(80);
+      // Never far above the knee once found, never so low that throughput falls more than ~5 %, and
+      // never below 16: below it a window costs more CPU per row than it saves (concurrency.ts, FLOOR).
+      expect(Math.max(...settled)).toBeLessThanOrEqual(Math.max(20, Math.ceil(knee * 1.6))); // 20: a re-probe one step up
+      if (knee <= 16) expect(settled.filter((n) => n === 16).length).toBeGreaterThan(settled.length / 2);
+      expect(Math.min(...settled)).toBeGreaterThanOrEqual(Math.max(16, Math.min(knee * 0.75, knee - 1)));
+    },
+  );
 
   it('a first window below 16 (a slow pace) is its own floor', () => {
     const sizer = new InFlightSizer(7);
@@ -64,7 +77,12 @@ describe('in-flight sizing', () => {
   it('learns nothing while the process warms up (answers/s rising fourfold over 2.5 s, whatever the cap)', () => {
     const sizer = new InFlightSizer(16);
     // The client carries 2,000/s once warm; at 16 in flight and 5 ms the window carries 3,200/s.
-    const seen = simulate(sizer, { serviceMs: 5, maxThroughput: 2000, ticks: 40, warmup: (s) => Math.min(1, 0.25 + 0.3 * s) });
+    const seen = simulate(sizer, {
+      serviceMs: 5,
+      maxThroughput: 2000,
+      ticks: 40,
+      warmup: (s) => Math.min(1, 0.25 + 0.3 * s),
+    });
     expect(new Set(seen.slice(0, 12))).toEqual(new Set([16])); // the first 3 s
     expect(Math.max(...seen)).toBeLessThanOrEqual(20); // then one probe up, which buys nothing
     expect(seen.at(-1)).toBeLessThanOrEqual(16);

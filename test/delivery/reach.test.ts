@@ -8,7 +8,12 @@ function clock() {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-const refused: SendOutcome = { kind: 'transient', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1', answered: false };
+const refused: SendOutcome = {
+  kind: 'transient',
+  code: 'ECONNREFUSED',
+  message: 'connect ECONNREFUSED 127.0.0.1:1',
+  answered: false,
+};
 const timeout: SendOutcome = { kind: 'transient', code: 'TimeoutError', message: 'timed out', answered: false };
 const created: SendOutcome = { kind: 'created', contactId: 'c' };
 const throttled: SendOutcome = { kind: 'throttled', code: 'ThrottlingException', message: 'Rate exceeded' };
@@ -25,7 +30,8 @@ describe('ReachWatch', () => {
     expect(cannotConnect(refused)).toBe(true);
     expect(cannotConnect({ ...refused, code: 'ENOTFOUND' })).toBe(true);
     expect(cannotConnect({ ...refused, code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })).toBe(true);
-    for (const o of [timeout, created, throttled, serverError, { ...refused, code: 'ECONNRESET' }]) expect(cannotConnect(o)).toBe(false);
+    for (const o of [timeout, created, throttled, serverError, { ...refused, code: 'ECONNRESET' }])
+      expect(cannotConnect(o)).toBe(false);
   });
 
   it('never answered: stops after 20 failures in a row, or when one row could have spent its attempts on them', () => {
@@ -33,16 +39,27 @@ describe('ReachWatch', () => {
     expect(untilStop(new ReachWatch({ maxAttemptsPerRow: 8 }), () => refused)).toBe(8);
     expect(untilStop(new ReachWatch({ maxAttemptsPerRow: 1 }), () => refused)).toBe(1);
     const reason = new ReachWatch({ maxAttemptsPerRow: 1 }).observe(refused);
-    expect(reason).toBe('connect ECONNREFUSED 127.0.0.1:1 (the first request could not connect, and none was ever answered)');
+    expect(reason).toBe(
+      'connect ECONNREFUSED 127.0.0.1:1 (the first request could not connect, and none was ever answered)',
+    );
   });
 
   it('names a TLS failure in one line', () => {
-    const tls: SendOutcome = { kind: 'transient', code: 'EPROTO', message: 'write EPROTO 80:error:0A00010B:SSL routines:wrong version number:\n', answered: false };
-    expect(new ReachWatch({ maxAttemptsPerRow: 1 }).observe(tls)).toMatch(/^EPROTO: the TLS handshake failed \(is it an http:\/\/ endpoint given as https:\/\/\?\) \(the first request/);
+    const tls: SendOutcome = {
+      kind: 'transient',
+      code: 'EPROTO',
+      message: 'write EPROTO 80:error:0A00010B:SSL routines:wrong version number:\n',
+      answered: false,
+    };
+    expect(new ReachWatch({ maxAttemptsPerRow: 1 }).observe(tls)).toMatch(
+      /^EPROTO: the TLS handshake failed \(is it an http:\/\/ endpoint given as https:\/\/\?\) \(the first request/,
+    );
   });
 
   it('a timeout in between resets the count (the request may have arrived)', () => {
-    expect(untilStop(new ReachWatch({ maxAttemptsPerRow: 8 }), (i) => (i % 5 === 0 ? timeout : refused), 200)).toBeUndefined();
+    expect(
+      untilStop(new ReachWatch({ maxAttemptsPerRow: 8 }), (i) => (i % 5 === 0 ? timeout : refused), 200),
+    ).toBeUndefined();
   });
 
   it('answered before: an outage must last 20 failures and 30 s, so a restarting proxy does not end the run', () => {
@@ -50,10 +67,22 @@ describe('ReachWatch', () => {
     const watch = new ReachWatch({ maxAttemptsPerRow: 8, now: c.now });
     watch.observe(created);
     // 100 failures within 10 s: a blip.
-    expect(untilStop(watch, () => (c.advance(100), refused), 100)).toBeUndefined();
+    expect(
+      untilStop(
+        watch,
+        () => {
+          c.advance(100);
+          return refused;
+        },
+        100,
+      ),
+    ).toBeUndefined();
     expect(watch.observe(throttled)).toBeUndefined(); // an answer: reachable again, the count restarts
     let n = 0;
-    const stopAt = untilStop(watch, () => (n++ > 0 && c.advance(1000), refused));
+    const stopAt = untilStop(watch, () => {
+      if (n++ > 0) c.advance(1000);
+      return refused;
+    });
     expect(stopAt).toBe(31); // the first failure at t, the 31st at t + 30 s
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, DEFAULT_RETRY } from '../../src/delivery/retry.js';
+import { DEFAULT_RETRY, decide } from '../../src/delivery/retry.js';
 import { classifyError } from '../../src/delivery/send.js';
 import type { SendOutcome } from '../../src/types.js';
 
@@ -9,10 +9,30 @@ const transient: SendOutcome = { kind: 'transient', code: 'InternalServiceExcept
 describe('decide', () => {
   it.each<[string, SendOutcome, number, ReturnType<typeof decide>]>([
     ['created is final', { kind: 'created', contactId: 'c' }, 1, { action: 'done' }],
-    ['a refusal is final', { kind: 'refused', code: 'ResourceNotFoundException', message: 'x', status: 404 }, 1, { action: 'done' }],
-    ['402 is final (documented policy)', { kind: 'refused', code: 'ServiceQuotaExceededException', message: 'x', status: 402 }, 1, { action: 'done' }],
-    ['a throttle is resent at once and not charged', { kind: 'throttled', code: 'ThrottlingException', message: 'x' }, 99, { action: 'retry', delayMs: 0, charge: false }],
-    ['a first transient failure backs off up to the base', transient, 1, { action: 'retry', delayMs: 99, charge: true }],
+    [
+      'a refusal is final',
+      { kind: 'refused', code: 'ResourceNotFoundException', message: 'x', status: 404 },
+      1,
+      { action: 'done' },
+    ],
+    [
+      '402 is final (documented policy)',
+      { kind: 'refused', code: 'ServiceQuotaExceededException', message: 'x', status: 402 },
+      1,
+      { action: 'done' },
+    ],
+    [
+      'a throttle is resent at once and not charged',
+      { kind: 'throttled', code: 'ThrottlingException', message: 'x' },
+      99,
+      { action: 'retry', delayMs: 0, charge: false },
+    ],
+    [
+      'a first transient failure backs off up to the base',
+      transient,
+      1,
+      { action: 'retry', delayMs: 99, charge: true },
+    ],
     ['the second up to twice the base', transient, 2, { action: 'retry', delayMs: 199, charge: true }],
     ['out of attempts', transient, 3, { action: 'done' }],
   ])('%s', (_name, outcome, attempts, expected) => {
@@ -20,7 +40,11 @@ describe('decide', () => {
   });
 
   it('caps the backoff', () => {
-    expect(decide(transient, 7, DEFAULT_RETRY, () => 0.999)).toEqual({ action: 'retry', delayMs: 15_984, charge: true });
+    expect(decide(transient, 7, DEFAULT_RETRY, () => 0.999)).toEqual({
+      action: 'retry',
+      delayMs: 15_984,
+      charge: true,
+    });
     expect(decide(transient, 7, { ...DEFAULT_RETRY, maxAttempts: 20 }, () => 0.9999).action).toBe('retry');
   });
 });

@@ -41,7 +41,12 @@ describe('docs blocks', () => {
 
   it('finds fenced blocks with their opening line, indented ones included', () => {
     expect(blocks.map((b) => [b.line, b.lang, b.words.join(' ')])).toEqual([
-      [3, 'sh', ''], [9, 'sh', 'aws'], [13, 'bash', ''], [16, '', ''], [19, 'text', ''], [23, 'sh', 'clone extra'],
+      [3, 'sh', ''],
+      [9, 'sh', 'aws'],
+      [13, 'bash', ''],
+      [16, '', ''],
+      [19, 'text', ''],
+      [23, 'sh', 'clone extra'],
     ]);
     expect(blocks[1]!.body).toBe('aws sso login');
     expect(blocks[4]!.body).toBe('```sh\nnot a block of its own');
@@ -73,8 +78,9 @@ describe('docs blocks', () => {
     expect(() => scriptOf('true\nconnect-task-loader emulator   # runs until Ctrl-C', 1)).toThrow(/only command/);
   });
 
-  it('puts the test\'s emulator and Redis in place of the documented addresses', () => {
-    const text = 'x --endpoint http://127.0.0.1:4566 --redis redis://127.0.0.1:6379\nconnect-task-loader emulator --port 4566';
+  it("puts the test's emulator and Redis in place of the documented addresses", () => {
+    const text =
+      'x --endpoint http://127.0.0.1:4566 --redis redis://127.0.0.1:6379\nconnect-task-loader emulator --port 4566';
     expect(substitute(text, { emulator: 'http://127.0.0.1:40001', redis: 'redis://127.0.0.1:40002' })).toBe(
       'x --endpoint http://127.0.0.1:40001 --redis redis://127.0.0.1:40002\nconnect-task-loader emulator --port 0',
     );

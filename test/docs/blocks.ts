@@ -15,12 +15,24 @@
 
 export const MARKERS = {
   aws: 'needs a real AWS account',
-  clone: 'runs in a clone of the repository (npm ci, npm start, npm test, npm run bench): CI and the package test cover these',
+  clone:
+    'runs in a clone of the repository (npm ci, npm start, npm test, npm run bench): CI and the package test cover these',
 } as const;
 export type Marker = keyof typeof MARKERS;
 
 /** Info strings that hold shell commands but are not `sh`: refused, so that no example escapes the test. */
-const OTHER_SHELLS = new Set(['bash', 'shell', 'console', 'zsh', 'ksh', 'fish', 'shell-session', 'sh-session', 'shellscript', 'terminal']);
+const OTHER_SHELLS = new Set([
+  'bash',
+  'shell',
+  'console',
+  'zsh',
+  'ksh',
+  'fish',
+  'shell-session',
+  'sh-session',
+  'shellscript',
+  'terminal',
+]);
 
 export interface Block {
   /** The page, relative to the repository (README.md, docs/input.md). */
@@ -66,12 +78,27 @@ export type Plan =
 
 /** What the test does with a block. */
 export function planOf(block: Block): Plan {
-  if (block.lang === '') return { kind: 'wrong', block, reason: 'a fence without an info string: say what it holds (```sh, ```text, ```ini, ```json…)' };
-  if (OTHER_SHELLS.has(block.lang)) return { kind: 'wrong', block, reason: `\`\`\`${block.lang}: write commands in \`\`\`sh blocks (the docs test runs them; \`\`\`sh aws or \`\`\`sh clone if they cannot run here)` };
+  if (block.lang === '')
+    return {
+      kind: 'wrong',
+      block,
+      reason: 'a fence without an info string: say what it holds (```sh, ```text, ```ini, ```json…)',
+    };
+  if (OTHER_SHELLS.has(block.lang))
+    return {
+      kind: 'wrong',
+      block,
+      reason: `\`\`\`${block.lang}: write commands in \`\`\`sh blocks (the docs test runs them; \`\`\`sh aws or \`\`\`sh clone if they cannot run here)`,
+    };
   if (block.lang !== 'sh') return { kind: 'other', block };
   if (block.words.length === 0) return { kind: 'run', block };
   const [marker, ...rest] = block.words;
-  if (rest.length || !(marker! in MARKERS)) return { kind: 'wrong', block, reason: `unknown marker "${block.words.join(' ')}" after sh: the markers are ${Object.keys(MARKERS).join(', ')}` };
+  if (rest.length || !(marker! in MARKERS))
+    return {
+      kind: 'wrong',
+      block,
+      reason: `unknown marker "${block.words.join(' ')}" after sh: the markers are ${Object.keys(MARKERS).join(', ')}`,
+    };
   return { kind: 'skip', block, marker: marker as Marker, reason: MARKERS[marker as Marker] };
 }
 
@@ -115,7 +142,8 @@ export function scriptOf(body: string, docLine: number): Script {
     if (exits) {
       if (heredoc !== undefined) throw new Error(`line ${docLine + i}: "# exits" on a command with a here-document`);
       out[start] = `if ${out[start]}`;
-      out[i] = `${out[i]!.replace(EXITS, '')}; then __rc=0; else __rc=$?; fi; __expect ${exits[1]} "$__rc" ${docLine + i}`;
+      out[i] =
+        `${out[i]!.replace(EXITS, '')}; then __rc=0; else __rc=$?; fi; __expect ${exits[1]} "$__rc" ${docLine + i}`;
     }
     if (UNTIL_CTRL_C.test(line)) untilCtrlC = true;
     lastCommand = i;

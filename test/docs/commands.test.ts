@@ -10,14 +10,14 @@
  * test starts when a block needs one. Pages run a few at a time; blocks of one page one after another.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { BIN, bareAwsEnv } from '../cli/bin.js';
 import { redisInstalled, redisRequired, startRedis, type TestRedis } from '../redis.js';
-import { fencedBlocks, needsAwsCli, needsRedis, planOf, scriptOf, substitute, type Plan } from './blocks.js';
+import { fencedBlocks, needsAwsCli, needsRedis, type Plan, planOf, scriptOf, substitute } from './blocks.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** A block that runs longer than this is stopped and fails. */
@@ -25,7 +25,13 @@ const BLOCK_TIMEOUT_MS = 30_000;
 /** Pages run at once: most of a block's time is the CLI's start-up, and pages with waits (a deadline, the demo's pace) overlap. */
 const PAGES_AT_ONCE = 3;
 
-export const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const PAGES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 const plans: Plan[] = PAGES.flatMap((page) => fencedBlocks(readFileSync(join(ROOT, page), 'utf8'), page).map(planOf));
 const awsCli = spawnSync('aws', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -46,7 +52,8 @@ const skipped: string[] = [];
 /** Why a block to run is skipped here after all (a tool this machine lacks), or undefined. */
 function missingTool(body: string): string | undefined {
   if (needsAwsCli(body) && !awsCli) return 'the AWS CLI is not installed (.ci/run installs it)';
-  if (needsRedis(body) && !redisInstalled && !redisRequired) return 'redis-server is not installed (.ci/run installs it)';
+  if (needsRedis(body) && !redisInstalled && !redisRequired)
+    return 'redis-server is not installed (.ci/run installs it)';
   return undefined;
 }
 
@@ -55,7 +62,12 @@ function runScript(script: string, cwd: string, env: NodeJS.ProcessEnv, untilCtr
   writeFileSync(file, script);
   const started = Date.now();
   return new Promise((done) => {
-    const child = spawn('bash', ['-euo', 'pipefail', file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('bash', ['-euo', 'pipefail', file], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const group = (signal: NodeJS.Signals) => {
       try {
         process.kill(-child.pid!, signal);
@@ -119,7 +131,13 @@ async function runPage(page: string, env: NodeJS.ProcessEnv): Promise<void> {
       const script = scriptOf(substitute(block.body, { emulator: emulator.url, redis: redis?.url }), block.line + 1);
       settle(await runScript(script.text, dir, env, script.untilCtrlC));
     } catch (err) {
-      settle({ code: null, signal: null, output: `the block could not be run: ${String(err)}`, ms: 0, timedOut: false });
+      settle({
+        code: null,
+        signal: null,
+        output: `the block could not be run: ${String(err)}`,
+        ms: 0,
+        timedOut: false,
+      });
     }
   }
 }
@@ -130,8 +148,12 @@ beforeAll(async () => {
   emulator = await startEmulator({ rate: 1000, burst: 1000 });
   const bin = join(work, 'bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'connect-task-loader'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`, { mode: 0o755 });
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(bareAwsEnv()).filter(([k]) => !k.startsWith('CTL_')));
+  writeFileSync(join(bin, 'connect-task-loader'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`, {
+    mode: 0o755,
+  });
+  const env: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries(bareAwsEnv()).filter(([k]) => !k.startsWith('CTL_')),
+  );
   Object.assign(env, {
     PATH: `${bin}:${process.env.PATH}`,
     AWS_ENDPOINT_URL_CONNECT: emulator.url,
@@ -143,11 +165,20 @@ beforeAll(async () => {
   });
   // Tests await their block's outcome; the pages are worked through PAGES_AT_ONCE at a time meanwhile.
   // The pages with the most commands first, so that the longest chain does not start last.
-  const commands = (page: string) => [...deferreds.keys()].filter((p) => p.block.file === page).reduce((n, p) => n + p.block.body.split('connect-task-loader ').length - 1, 0);
+  const commands = (page: string) =>
+    [...deferreds.keys()]
+      .filter((p) => p.block.file === page)
+      .reduce((n, p) => n + p.block.body.split('connect-task-loader ').length - 1, 0);
   const queue = PAGES.filter((page) => commands(page) > 0).sort((a, b) => commands(b) - commands(a));
   const worker = async () => {
     for (let page = queue.shift(); page; page = queue.shift()) {
-      const failed = (err: unknown) => ({ code: null, signal: null, output: `the page could not be set up: ${String(err)}`, ms: 0, timedOut: false });
+      const failed = (err: unknown) => ({
+        code: null,
+        signal: null,
+        output: `the page could not be set up: ${String(err)}`,
+        ms: 0,
+        timedOut: false,
+      });
       await runPage(page, env).catch((err: unknown) => {
         for (const [plan, { settle }] of deferreds) if (plan.block.file === page) settle(failed(err)); // a settled one stays as it was
       });
@@ -160,7 +191,9 @@ afterAll(async () => {
   await emulator?.close();
   await redis?.kill();
   if (work) rmSync(work, { recursive: true, force: true });
-  process.stdout.write(`docs: ${ran.length} blocks run, ${skipped.length} skipped\n${skipped.map((s) => `  skipped ${s}\n`).join('')}`);
+  process.stdout.write(
+    `docs: ${ran.length} blocks run, ${skipped.length} skipped\n${skipped.map((s) => `  skipped ${s}\n`).join('')}`,
+  );
 });
 
 describe('commands in the docs run as written', () => {
@@ -189,9 +222,17 @@ describe('commands in the docs run as written', () => {
         return;
       }
       ran.push(name);
-      const what = outcome.timedOut ? `timed out after ${BLOCK_TIMEOUT_MS / 1000} s` : `exited ${outcome.code ?? outcome.signal}`;
-      const why = outcome.output.split('\n').filter((l) => l.startsWith('docs: ')).join('\n');
-      expect(outcome.code, `${name}: the block ${what} (${outcome.ms} ms)\n${why}\n--- block ---\n${block.body}\n--- output ---\n${outcome.output.slice(-6000)}`).toBe(0);
+      const what = outcome.timedOut
+        ? `timed out after ${BLOCK_TIMEOUT_MS / 1000} s`
+        : `exited ${outcome.code ?? outcome.signal}`;
+      const why = outcome.output
+        .split('\n')
+        .filter((l) => l.startsWith('docs: '))
+        .join('\n');
+      expect(
+        outcome.code,
+        `${name}: the block ${what} (${outcome.ms} ms)\n${why}\n--- block ---\n${block.body}\n--- output ---\n${outcome.output.slice(-6000)}`,
+      ).toBe(0);
     });
   }
 });

@@ -3,12 +3,15 @@
  * resolves; every page of docs/ starts with its title and a one-line purpose and is in the README's
  * table of contents; the README stays short (details belong in docs/).
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const DOCS = readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`);
+const DOCS = readdirSync(join(ROOT, 'docs'))
+  .filter((f) => f.endsWith('.md'))
+  .sort()
+  .map((f) => `docs/${f}`);
 const PAGES = ['README.md', 'CHANGELOG.md', ...DOCS];
 const README_MAX_LINES = 250;
 
@@ -20,7 +23,7 @@ function prose(text: string): string {
 }
 
 /** GitHub's anchors for a page's headings (lower case, punctuation dropped, spaces as hyphens, repeats numbered). */
-export function anchorsOf(text: string): Set<string> {
+function anchorsOf(text: string): Set<string> {
   const seen = new Map<string, number>();
   const anchors = new Set<string>();
   const withoutFences = text.replace(/^( {0,3}|\s*)(`{3,}|~{3,})[^\n]*\n[\s\S]*?\n\s*\2[`~]*\s*$/gm, '');

@@ -3,11 +3,12 @@
  * wrong config values; the StartTaskContact route stays open to the real SDK (and the AWS CLI test in
  * emulator.test.ts).
  */
-import { ConnectClient, StartTaskContactCommand } from '@aws-sdk/client-connect';
+
 import { request } from 'node:http';
+import { ConnectClient, StartTaskContactCommand } from '@aws-sdk/client-connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopbackHost } from '../../src/emulator/control.js';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -18,14 +19,22 @@ beforeAll(async () => {
 afterAll(() => emulator.close());
 
 /** Raw HTTP, so that the Host header can be anything a browser might send. */
-function raw(method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; json: { Message?: string } & Record<string, unknown> }> {
+function raw(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; json: { Message?: string } & Record<string, unknown> }> {
   const { port } = new URL(emulator.url);
   return new Promise((done, fail) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d));
-      res.on('end', () => done({ status: res.statusCode!, json: JSON.parse(text) as { Message?: string } }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, method, path, headers: { host: `127.0.0.1:${port}`, ...headers } },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d));
+        res.on('end', () => done({ status: res.statusCode!, json: JSON.parse(text) as { Message?: string } }));
+      },
+    );
     req.on('error', fail);
     req.end(body);
   });
@@ -45,23 +54,38 @@ describe('control routes', () => {
 
   it('refuse requests from web pages: an Origin, a cross-site fetch, a POST that is not application/json', async () => {
     const before = emulator.stats().rate;
-    const origin = await raw('POST', '/__emulator/config', { origin: 'https://evil.example', 'content-type': 'application/json' }, '{"rate":1}');
+    const origin = await raw(
+      'POST',
+      '/__emulator/config',
+      { origin: 'https://evil.example', 'content-type': 'application/json' },
+      '{"rate":1}',
+    );
     expect(origin.status).toBe(403);
     expect(origin.json.Message).toMatch(/do not answer requests from web pages/);
     expect((await raw('GET', '/__emulator/tasks', { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
     const plain = await raw('POST', '/__emulator/config', { 'content-type': 'text/plain' }, '{"rate":1}');
     expect(plain.status).toBe(403);
     expect(plain.json.Message).toMatch(/application\/json only, not "text\/plain"/);
-    const form = await raw('POST', '/__emulator/config', { 'content-type': 'application/x-www-form-urlencoded' }, 'rate=1');
+    const form = await raw(
+      'POST',
+      '/__emulator/config',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'rate=1',
+    );
     expect(form.status).toBe(403);
     expect(emulator.stats().rate).toBe(before);
     // Tools send none of these: Node's fetch works as before.
-    const res = await fetch(`${emulator.url}/__emulator/config`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"latencyMs":0}' });
+    const res = await fetch(`${emulator.url}/__emulator/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: '{"latencyMs":0}',
+    });
     expect(res.status).toBe(200);
   });
 
   it('check config values: 400 naming the field, nothing changed', async () => {
-    const post = (body: unknown) => raw('POST', '/__emulator/config', { 'content-type': 'application/json' }, JSON.stringify(body));
+    const post = (body: unknown) =>
+      raw('POST', '/__emulator/config', { 'content-type': 'application/json' }, JSON.stringify(body));
     const cases: [unknown, RegExp][] = [
       [{ rate: '50' }, /^config field "rate" must be number$/],
       [{ rate: 0 }, /^config field "rate" must be > 0$/],
@@ -79,7 +103,9 @@ describe('control routes', () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.json.Message).toMatch(message);
     }
-    expect((await raw('POST', '/__emulator/config', { 'content-type': 'application/json' }, '{rate')).json.Message).toBe('config must be a JSON object');
+    expect(
+      (await raw('POST', '/__emulator/config', { 'content-type': 'application/json' }, '{rate')).json.Message,
+    ).toBe('config must be a JSON object');
     expect(emulator.stats()).toMatchObject({ rate: 100, burst: 100 });
 
     const ok = await post({ rate: 50, maxActiveTasks: null, faults: { failBefore: 0 } });
@@ -101,9 +127,20 @@ describe('control routes', () => {
 describe('the StartTaskContact route', () => {
   it('still serves the real SDK, whatever Host name the endpoint uses', async () => {
     for (const endpoint of [emulator.url, emulator.url.replace('127.0.0.1', 'localhost')]) {
-      const client = new ConnectClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+      const client = new ConnectClient({
+        endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        maxAttempts: 1,
+      });
       try {
-        const out = await client.send(new StartTaskContactCommand({ InstanceId: DEMO_INSTANCE_ID, ContactFlowId: DEMO_CONTACT_FLOW_ID, Name: 'Host check' }));
+        const out = await client.send(
+          new StartTaskContactCommand({
+            InstanceId: DEMO_INSTANCE_ID,
+            ContactFlowId: DEMO_CONTACT_FLOW_ID,
+            Name: 'Host check',
+          }),
+        );
         expect(out.ContactId).toBeTruthy();
       } finally {
         client.destroy();

@@ -1,11 +1,12 @@
 /**
  * The emulator speaks the real wire protocol: proven with the real SDK, raw HTTP and the AWS CLI.
  */
-import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInput } from '@aws-sdk/client-connect';
+
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInput } from '@aws-sdk/client-connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID as FLOW, DEMO_INSTANCE_ID as INSTANCE } from '../../src/emulator/service.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -27,11 +28,16 @@ afterAll(async () => {
 });
 
 const base: StartTaskContactCommandInput = { InstanceId: INSTANCE, ContactFlowId: FLOW, Name: 'Call back' };
-const send = (input: Partial<StartTaskContactCommandInput>) => client.send(new StartTaskContactCommand({ ...base, ...input } as StartTaskContactCommandInput));
+const send = (input: Partial<StartTaskContactCommandInput>) =>
+  client.send(new StartTaskContactCommand({ ...base, ...input } as StartTaskContactCommandInput));
 const failure = (input: Partial<StartTaskContactCommandInput>) =>
   send(input).then(
     () => ({ name: 'no error', status: 200, message: '' }),
-    (e: Error & { $metadata: { httpStatusCode?: number } }) => ({ name: e.name, status: e.$metadata.httpStatusCode, message: e.message }),
+    (e: Error & { $metadata: { httpStatusCode?: number } }) => ({
+      name: e.name,
+      status: e.$metadata.httpStatusCode,
+      message: e.message,
+    }),
   );
 
 describe('emulator with the real SDK', () => {
@@ -48,12 +54,48 @@ describe('emulator with the real SDK', () => {
 
   it.each<[string, Partial<StartTaskContactCommandInput>, string, number, RegExp]>([
     // As the real service does, validation messages echo the refused value (the client must redact them).
-    ['a long Name', { Name: 'n'.repeat(1025) }, 'InvalidParameterException', 400, /^1 validation error detected: Value 'n{1025}' at 'name' failed to satisfy constraint: Name must be at most 1024/],
-    ['two routes', { TaskTemplateId: 't' }, 'InvalidParameterException', 400, /Value 't' at 'taskTemplateId' failed to satisfy constraint: .*exactly one of ContactFlowId/],
-    ['a bad attribute key', { Attributes: { 'a b': 'Jane' } }, 'InvalidParameterException', 400, /Value 'Jane' at 'attributes.a b' failed to satisfy constraint: Attributes.a b key may contain only/],
-    ['a voice-only reference type', { References: { r: { Type: 'ATTACHMENT', Value: 'x' } } }, 'InvalidParameterException', 400, /Value '\{"Type":"ATTACHMENT","Value":"x"\}' at 'references.r' .*Type must be one of URL/],
-    ['a past ScheduledTime', { ScheduledTime: new Date(Date.now() - 60_000) }, 'InvalidParameterException', 400, /ScheduledTime must not be in the past/],
-    ['six attachments', { Attachments: Array.from({ length: 6 }, () => ({ FileName: 'a', S3Url: 'https://s3/a' })) }, 'InvalidParameterException', 400, /Attachments must hold 1 to 5/],
+    [
+      'a long Name',
+      { Name: 'n'.repeat(1025) },
+      'InvalidParameterException',
+      400,
+      /^1 validation error detected: Value 'n{1025}' at 'name' failed to satisfy constraint: Name must be at most 1024/,
+    ],
+    [
+      'two routes',
+      { TaskTemplateId: 't' },
+      'InvalidParameterException',
+      400,
+      /Value 't' at 'taskTemplateId' failed to satisfy constraint: .*exactly one of ContactFlowId/,
+    ],
+    [
+      'a bad attribute key',
+      { Attributes: { 'a b': 'Jane' } },
+      'InvalidParameterException',
+      400,
+      /Value 'Jane' at 'attributes.a b' failed to satisfy constraint: Attributes.a b key may contain only/,
+    ],
+    [
+      'a voice-only reference type',
+      { References: { r: { Type: 'ATTACHMENT', Value: 'x' } } },
+      'InvalidParameterException',
+      400,
+      /Value '\{"Type":"ATTACHMENT","Value":"x"\}' at 'references.r' .*Type must be one of URL/,
+    ],
+    [
+      'a past ScheduledTime',
+      { ScheduledTime: new Date(Date.now() - 60_000) },
+      'InvalidParameterException',
+      400,
+      /ScheduledTime must not be in the past/,
+    ],
+    [
+      'six attachments',
+      { Attachments: Array.from({ length: 6 }, () => ({ FileName: 'a', S3Url: 'https://s3/a' })) },
+      'InvalidParameterException',
+      400,
+      /Attachments must hold 1 to 5/,
+    ],
     ['an unknown instance', { InstanceId: 'nope' }, 'ResourceNotFoundException', 404, /Instance not found/],
     ['an unknown flow', { ContactFlowId: 'nope' }, 'ResourceNotFoundException', 404, /ContactFlow not found/],
   ])('refuses %s with the modelled error', async (_name, input, name, status, message) => {
@@ -62,13 +104,19 @@ describe('emulator with the real SDK', () => {
     expect(f.message).toMatch(message);
   });
 
-  it('can be stricter than the client\'s rules (maxLengths), refusing with the value echoed', async () => {
+  it("can be stricter than the client's rules (maxLengths), refusing with the value echoed", async () => {
     const e = await startEmulator({ maxLengths: { Name: 8 } });
-    const c = new ConnectClient({ endpoint: e.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const c = new ConnectClient({
+      endpoint: e.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
     try {
       await expect(c.send(new StartTaskContactCommand({ ...base, Name: 'Jane Doe Smith' }))).rejects.toMatchObject({
         name: 'InvalidParameterException',
-        message: "1 validation error detected: Value 'Jane Doe Smith' at 'name' failed to satisfy constraint: Member must have length less than or equal to 8",
+        message:
+          "1 validation error detected: Value 'Jane Doe Smith' at 'name' failed to satisfy constraint: Member must have length less than or equal to 8",
       });
       expect((await c.send(new StartTaskContactCommand({ ...base, Name: 'Jane Doe' }))).ContactId).toBeTruthy();
     } finally {
@@ -84,14 +132,24 @@ describe('emulator with the real SDK', () => {
 
   it('caps a PreviousContactId chain at 12 tasks with 402', async () => {
     for (let i = 0; i < 12; i++) await send({ PreviousContactId: 'prev-1', ClientToken: `chain-${i}` });
-    expect(await failure({ PreviousContactId: 'prev-1', ClientToken: 'chain-12' })).toMatchObject({ name: 'ServiceQuotaExceededException', status: 402 });
+    expect(await failure({ PreviousContactId: 'prev-1', ClientToken: 'chain-12' })).toMatchObject({
+      name: 'ServiceQuotaExceededException',
+      status: 402,
+    });
   });
 
   it('throttles past its quota with 429 ThrottlingException', async () => {
     const e = await startEmulator({ rate: 1, burst: 2 });
-    const c = new ConnectClient({ endpoint: e.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const c = new ConnectClient({
+      endpoint: e.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
     try {
-      const results = await Promise.allSettled([1, 2, 3].map((i) => c.send(new StartTaskContactCommand({ ...base, ClientToken: `t${i}` }))));
+      const results = await Promise.allSettled(
+        [1, 2, 3].map((i) => c.send(new StartTaskContactCommand({ ...base, ClientToken: `t${i}` }))),
+      );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
       const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
       expect(rejected.reason).toMatchObject({ name: 'ThrottlingException', $metadata: { httpStatusCode: 429 } });
@@ -103,14 +161,26 @@ describe('emulator with the real SDK', () => {
 
   it('applies the active-task cap with 402 and injects faults from a seed', async () => {
     const e = await startEmulator({ maxActiveTasks: 1, rate: 100, burst: 100 });
-    const c = new ConnectClient({ endpoint: e.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const c = new ConnectClient({
+      endpoint: e.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
     try {
       await c.send(new StartTaskContactCommand({ ...base, ClientToken: 'a1' }));
-      await expect(c.send(new StartTaskContactCommand({ ...base, ClientToken: 'a2' }))).rejects.toMatchObject({ name: 'ServiceQuotaExceededException' });
+      await expect(c.send(new StartTaskContactCommand({ ...base, ClientToken: 'a2' }))).rejects.toMatchObject({
+        name: 'ServiceQuotaExceededException',
+      });
       e.configure({ maxActiveTasks: undefined, faults: { failAfter: 1 } });
-      await expect(c.send(new StartTaskContactCommand({ ...base, ClientToken: 'a3' }))).rejects.toMatchObject({ name: 'InternalServiceException', $metadata: { httpStatusCode: 500 } });
+      await expect(c.send(new StartTaskContactCommand({ ...base, ClientToken: 'a3' }))).rejects.toMatchObject({
+        name: 'InternalServiceException',
+        $metadata: { httpStatusCode: 500 },
+      });
       e.configure({ faults: { failAfter: 0, resetAfter: 1 } });
-      await expect(c.send(new StartTaskContactCommand({ ...base, ClientToken: 'a4' }))).rejects.toThrow(/socket hang up|ECONNRESET/);
+      await expect(c.send(new StartTaskContactCommand({ ...base, ClientToken: 'a4' }))).rejects.toThrow(
+        /socket hang up|ECONNRESET/,
+      );
       // Both tasks exist although the client heard of neither; a resend replays them.
       e.configure({ faults: { resetAfter: 0 } });
       await c.send(new StartTaskContactCommand({ ...base, ClientToken: 'a3' }));
@@ -124,14 +194,24 @@ describe('emulator with the real SDK', () => {
 
 describe('emulator on the wire', () => {
   it('answers errors as JSON with x-amzn-ErrorType and x-amzn-RequestId, and wants a SigV4 signature for connect', async () => {
-    const res = await fetch(`${emulator.url}/contact/task`, { method: 'PUT', body: JSON.stringify(base), headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${emulator.url}/contact/task`, {
+      method: 'PUT',
+      body: JSON.stringify(base),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(403);
     expect(res.headers.get('x-amzn-errortype')).toMatch(/^MissingAuthenticationTokenException:/);
     expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
     expect(await res.json()).toEqual({ Message: 'Missing Authentication Token' });
 
-    const wrongService = 'AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=' + 'a'.repeat(64);
-    const res2 = await fetch(`${emulator.url}/contact/task`, { method: 'PUT', body: '{}', headers: { authorization: wrongService } });
+    const wrongService =
+      'AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=' +
+      'a'.repeat(64);
+    const res2 = await fetch(`${emulator.url}/contact/task`, {
+      method: 'PUT',
+      body: '{}',
+      headers: { authorization: wrongService },
+    });
     expect(res2.status).toBe(403);
     expect(res2.headers.get('x-amzn-errortype')).toMatch(/^InvalidSignatureException:/);
   });
@@ -159,8 +239,34 @@ describe('emulator with the AWS CLI', () => {
   it.skipIf(!awsCli)('creates a task with aws connect start-task-contact --endpoint-url', async () => {
     const { stdout } = await exec(
       'aws',
-      ['connect', 'start-task-contact', '--endpoint-url', emulator.url, '--region', 'us-east-1', '--instance-id', INSTANCE, '--contact-flow-id', FLOW, '--name', 'From the AWS CLI', '--client-token', 'cli-1', '--output', 'json'],
-      { env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_PAGER: '', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' } },
+      [
+        'connect',
+        'start-task-contact',
+        '--endpoint-url',
+        emulator.url,
+        '--region',
+        'us-east-1',
+        '--instance-id',
+        INSTANCE,
+        '--contact-flow-id',
+        FLOW,
+        '--name',
+        'From the AWS CLI',
+        '--client-token',
+        'cli-1',
+        '--output',
+        'json',
+      ],
+      {
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+          AWS_SECRET_ACCESS_KEY: 'secret',
+          AWS_PAGER: '',
+          AWS_CONFIG_FILE: '/dev/null',
+          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        },
+      },
     );
     const out = JSON.parse(stdout) as { ContactId: string };
     expect(out.ContactId).toMatch(/^[0-9a-f-]{36}$/);

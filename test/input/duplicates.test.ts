@@ -1,8 +1,8 @@
 /** The repeated-token check: the Bloom filter's rates, the exact table before it, and the confirmation. */
 import { randomFillSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { clientToken } from '../../src/input/token.js';
 import { BloomFilter, DuplicateTokens, SeenTokens } from '../../src/input/duplicates.js';
+import { clientToken } from '../../src/input/token.js';
 
 /** Random 32-byte digests, `n` of them, made in blocks (a SHA-256 is as uniform; this is faster). */
 function* digests(n: number): Generator<Uint8Array> {
@@ -25,20 +25,23 @@ describe('BloomFilter', () => {
     [22, 4, 500_000, 200_000],
     [26, 6, 2_000_000, 2_000_000], // the size DuplicateTokens uses: 2·10⁻⁵ at 2 M rows
     [26, 6, 10_000_000, 200_000], //                                  0.04 at 10 M rows
-  ])('2^%i bits, k = %i, %i added: never a false negative, false alarms as the formula says', (log2Bits, k, n, probes) => {
-    const filter = new BloomFilter(log2Bits, k);
-    const added: Uint8Array[] = [];
-    for (const d of digests(n)) {
-      filter.add(d);
-      if (added.length < 10_000) added.push(Buffer.from(d));
-    }
-    expect(added.filter((d) => !filter.has(d))).toEqual([]);
-    let alarms = 0;
-    for (const d of digests(probes)) if (filter.has(d)) alarms++;
-    const expected = probes * rate(log2Bits, k, n);
-    // 5 standard deviations (binomial), and 5 %: a wrong formula or a bad index is far off either way.
-    expect(Math.abs(alarms - expected)).toBeLessThanOrEqual(5 * Math.sqrt(expected) + 0.05 * expected + 2);
-  });
+  ])(
+    '2^%i bits, k = %i, %i added: never a false negative, false alarms as the formula says',
+    (log2Bits, k, n, probes) => {
+      const filter = new BloomFilter(log2Bits, k);
+      const added: Uint8Array[] = [];
+      for (const d of digests(n)) {
+        filter.add(d);
+        if (added.length < 10_000) added.push(Buffer.from(d));
+      }
+      expect(added.filter((d) => !filter.has(d))).toEqual([]);
+      let alarms = 0;
+      for (const d of digests(probes)) if (filter.has(d)) alarms++;
+      const expected = probes * rate(log2Bits, k, n);
+      // 5 standard deviations (binomial), and 5 %: a wrong formula or a bad index is far off either way.
+      expect(Math.abs(alarms - expected)).toBeLessThanOrEqual(5 * Math.sqrt(expected) + 0.05 * expected + 2);
+    },
+  );
 
   it('the documented rates of the 2^26-bit, k = 6 filter', () => {
     expect(rate(26, 6, 1_000_000)).toBeCloseTo(3.9e-7, 8);
@@ -92,11 +95,17 @@ describe('DuplicateTokens', () => {
     const asked: string[][] = [];
     await d.confirm(async (tokens) => {
       asked.push([...tokens]);
-      return new Map([[a, [8, 2]], ['their own token', [9, 12]]]);
+      return new Map([
+        [a, [8, 2]],
+        ['their own token', [9, 12]],
+      ]);
     });
     expect(asked).toEqual([[a, 'their own token']]);
     expect(d.count).toBe(2);
-    expect(warnings).toEqual([{ line: 8, sameAsLine: 2 }, { line: 12, sameAsLine: 9 }]);
+    expect(warnings).toEqual([
+      { line: 8, sameAsLine: 2 },
+      { line: 12, sameAsLine: 9 },
+    ]);
   });
 
   it('a suspect the results file does not confirm (a false alarm) is neither counted nor warned of', async () => {

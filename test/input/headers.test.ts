@@ -27,12 +27,25 @@ describe('suspiciousHeaders', () => {
     expect(warn(column)?.suggestion).toBe(suggestion);
   });
 
-  it.each(['Owner', 'Notes', 'Ticket ID', 'Customer Name', 'Due', 'Priority', 'Result.Status', 'Date', 'Type', 'Agent Notes'])('%s is an ordinary carried column', (column) => {
+  it.each([
+    'Owner',
+    'Notes',
+    'Ticket ID',
+    'Customer Name',
+    'Due',
+    'Priority',
+    'Result.Status',
+    'Date',
+    'Type',
+    'Agent Notes',
+  ])('%s is an ordinary carried column', (column) => {
     expect(warn(column)).toBeUndefined();
   });
 
   it('says why and ignores columns the mapping uses', () => {
-    expect(suspiciousHeaders(['name', 'Descripton'], [true, false])).toEqual([{ column: 'Descripton', suggestion: 'Description', why: 'a near miss' }]);
+    expect(suspiciousHeaders(['name', 'Descripton'], [true, false])).toEqual([
+      { column: 'Descripton', suggestion: 'Description', why: 'a near miss' },
+    ]);
     expect(warn('name')!.why).toBe('headers are case-sensitive');
   });
 });

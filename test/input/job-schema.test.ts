@@ -6,9 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { StartTaskContactCommandInput } from '@aws-sdk/client-connect';
 import { describe, expect, it } from 'vitest';
-import { COMPOUND_MEMBERS, SCALAR_MEMBERS } from '../../src/input/columns.js';
 import { checkJobFile, JOB_SCHEMA, jobSchema } from '../../src/config/job.js';
 import { JOB_SETTING_KEYS } from '../../src/config/settings.js';
+import { COMPOUND_MEMBERS, SCALAR_MEMBERS } from '../../src/input/columns.js';
 import { compileMapping } from '../../src/input/map.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -20,7 +20,9 @@ const members: (keyof StartTaskContactCommandInput)[] = [...SCALAR_MEMBERS, ...C
 
 describe('schema/job.schema.json', () => {
   it('lists exactly the keys the code reads: the job settings of the table, and the mapping', () => {
-    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'description', ...JOB_SETTING_KEYS, 'columns', 'attributesFrom', 'task'].sort());
+    expect(Object.keys(schema.properties).sort()).toEqual(
+      ['$schema', 'description', ...JOB_SETTING_KEYS, 'columns', 'attributesFrom', 'task'].sort(),
+    );
   });
 
   it('is the file as the settings table makes it (npm run schema writes it)', () => {
@@ -50,10 +52,19 @@ describe('schema/job.schema.json', () => {
     [{ burst: 0 }, '"burst" must be >= 1'],
     [{ task: { Nam: '{{x}}' } }, 'unknown key "task.Nam" (known: InstanceId'],
     [{ task: { Attributes: { 'ticket id': '{{x}}' } } }, '"task.Attributes" has a key "ticket id" that is not allowed'],
-    [{ task: { References: { crm: { Type: 'PHONE', Value: 'x' } } } }, '"task.References.crm.Type" must be one of URL, NUMBER, STRING, DATE, EMAIL'],
+    [
+      { task: { References: { crm: { Type: 'PHONE', Value: 'x' } } } },
+      '"task.References.crm.Type" must be one of URL, NUMBER, STRING, DATE, EMAIL',
+    ],
     [{ task: { Attachments: [{ FileName: '{{f}}' }] } }, '"task.Attachments.0" needs "S3Url"'],
-    [{ task: { SegmentAttributes: { x: 5 } } }, '"task.SegmentAttributes.x" must be a template string or a SegmentAttributeValue object'],
-    [{ task: { SegmentAttributes: { x: { ValueMapp: {} } } } }, 'unknown key "task.SegmentAttributes.x.ValueMapp" (known: ValueString'],
+    [
+      { task: { SegmentAttributes: { x: 5 } } },
+      '"task.SegmentAttributes.x" must be a template string or a SegmentAttributeValue object',
+    ],
+    [
+      { task: { SegmentAttributes: { x: { ValueMapp: {} } } } },
+      'unknown key "task.SegmentAttributes.x.ValueMapp" (known: ValueString',
+    ],
     [{ attributesFrom: { except: ['a'] } }, '"attributesFrom" needs one of "prefix" or "unmapped"'],
     [{ columns: { Subject: 3 } }, '"columns.Subject" must be string'],
   ])('refuses %j naming the key', (job, message) => {
@@ -67,11 +78,18 @@ describe('schema/job.schema.json', () => {
       columns: { Subject: 'Name' },
       attributesFrom: { prefix: 'attr_', except: ['attr_secret'] },
       task: {
-        SegmentAttributes: { 'connect:ContactExpiry': { ValueMap: { ExpiryDuration: { ValueInteger: '{{Minutes}}' } } }, plain: '{{Subject}}' },
+        SegmentAttributes: {
+          'connect:ContactExpiry': { ValueMap: { ExpiryDuration: { ValueInteger: '{{Minutes}}' } } },
+          plain: '{{Subject}}',
+        },
         Attachments: [{ FileName: '{{File}}', S3Url: '{{Url}}' }],
       },
     });
-    const mapping = compileMapping(['Subject', 'Minutes', 'File', 'Url', 'attr_secret', 'attr_tier'], { task: job.task, columns: job.columns, attributesFrom: job.attributesFrom });
+    const mapping = compileMapping(['Subject', 'Minutes', 'File', 'Url', 'attr_secret', 'attr_tier'], {
+      task: job.task,
+      columns: job.columns,
+      attributesFrom: job.attributesFrom,
+    });
     expect(mapping.used).toEqual([true, true, true, true, false, true]);
   });
 });

@@ -3,7 +3,10 @@ import { compileMapping, mapRecord, parseTime } from '../../src/input/map.js';
 import { describeViolations, validateRow } from '../../src/input/validate.js';
 
 const now = new Date('2026-11-24T12:00:00Z');
-const defaults = { defaults: { InstanceId: 'inst', ContactFlowId: 'flow' }, defaultSources: { InstanceId: '--instance-id', ContactFlowId: '--contact-flow-id' } };
+const defaults = {
+  defaults: { InstanceId: 'inst', ContactFlowId: 'flow' },
+  defaultSources: { InstanceId: '--instance-id', ContactFlowId: '--contact-flow-id' },
+};
 
 function mapOne(header: string[], values: string[], task?: Record<string, unknown>) {
   const mapping = compileMapping(header, { task, ...defaults });
@@ -13,7 +16,16 @@ function mapOne(header: string[], values: string[], task?: Record<string, unknow
 describe('column convention', () => {
   it('maps member, attribute and reference columns; carries the rest; skips Result.* and empty cells', () => {
     const r = mapOne(
-      ['Name', 'Description', 'Attributes.priority', 'Attributes.empty', 'References.crm ticket.URL', 'Owner', 'Result.Status', 'PreviousContactId'],
+      [
+        'Name',
+        'Description',
+        'Attributes.priority',
+        'Attributes.empty',
+        'References.crm ticket.URL',
+        'Owner',
+        'Result.Status',
+        'PreviousContactId',
+      ],
       ['Call back', 'Line 1\nLine 2', 'high', '', 'https://crm/1', 'team-a', 'created', ''],
     );
     expect(r.ok && r.row.request).toEqual({
@@ -48,7 +60,9 @@ describe('column convention', () => {
   it('flags a record with the wrong number of fields', () => {
     const r = mapOne(['Name', 'Description'], ['only one']);
     expect(r.ok).toBe(false);
-    expect(!r.ok && describeViolations(r.violations)).toBe('record: has 1 fields but the header has 2 (a stray quote or delimiter?)');
+    expect(!r.ok && describeViolations(r.violations)).toBe(
+      'record: has 1 fields but the header has 2 (a stray quote or delimiter?)',
+    );
   });
 });
 
@@ -63,7 +77,11 @@ describe('job file templates', () => {
   };
 
   it('fills templates once: a cell holding {{x}} stays literal text', () => {
-    const r = mapOne(header, ['17', 'Refund', 'Issue with the {{product_purchased}} and {product}', 'High', '2026-12-01T09:00:00Z'], task);
+    const r = mapOne(
+      header,
+      ['17', 'Refund', 'Issue with the {{product_purchased}} and {product}', 'High', '2026-12-01T09:00:00Z'],
+      task,
+    );
     expect(r.ok && r.row.request).toMatchObject({
       Name: 'Refund (#17)',
       Description: 'Issue with the {{product_purchased}} and {product}',
@@ -84,17 +102,23 @@ describe('job file templates', () => {
 
   it('names the column of a broken rule', () => {
     const r = mapOne(header, ['1', 's'.repeat(1030), 'd', 'p', ''], task);
-    expect(r.ok && describeViolations(validateRow(r.row, now))).toBe('column "Ticket Subject, Ticket ID" (Name): must be at most 1024 characters (found 1035)');
+    expect(r.ok && describeViolations(validateRow(r.row, now))).toBe(
+      'column "Ticket Subject, Ticket ID" (Name): must be at most 1024 characters (found 1035)',
+    );
   });
 
   it('refuses an unknown column or member before anything is sent', () => {
     expect(() => compileMapping(header, { task: { Name: '{{Subject}}' } })).toThrow(/no column named "Subject"/);
-    expect(() => compileMapping(header, { task: { Channel: 'x' } })).toThrow(/task.Channel is not a StartTaskContact member/);
+    expect(() => compileMapping(header, { task: { Channel: 'x' } })).toThrow(
+      /task.Channel is not a StartTaskContact member/,
+    );
   });
 
   it('reports an unparseable ScheduledTime by column', () => {
     const r = mapOne(header, ['1', 's', 'd', 'p', '01-12-2026 09:00'], task);
-    expect(!r.ok && describeViolations(r.violations)).toMatch(/^column "Due" \(ScheduledTime\): must be an ISO 8601 time with a zone \(2026-12-01T09:00:00Z, .*epoch seconds, or a local time \(2026-12-01 09:00\) with --timezone <IANA zone>$/);
+    expect(!r.ok && describeViolations(r.violations)).toMatch(
+      /^column "Due" \(ScheduledTime\): must be an ISO 8601 time with a zone \(2026-12-01T09:00:00Z, .*epoch seconds, or a local time \(2026-12-01 09:00\) with --timezone <IANA zone>$/,
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkTimeZone, parseScheduledTime } from '../../src/input/time.js';
 import { scheduledTimeRule } from '../../src/input/rules.js';
+import { checkTimeZone, parseScheduledTime } from '../../src/input/time.js';
 
 const iso = (value: string, zone?: string) => {
   const r = parseScheduledTime(value, zone);
@@ -27,13 +27,21 @@ describe('parseScheduledTime', () => {
   it.each([
     // DST edges. London springs forward 2027-03-28 01:00 GMT → 02:00 BST: 01:30 never happens.
     ['2027-03-28 00:59', 'Europe/London', '2027-03-28T00:59:00.000Z'],
-    ['2027-03-28 01:30', 'Europe/London', 'does not exist in Europe/London (the clocks skip it when daylight saving time starts)'],
+    [
+      '2027-03-28 01:30',
+      'Europe/London',
+      'does not exist in Europe/London (the clocks skip it when daylight saving time starts)',
+    ],
     ['2027-03-28 02:00', 'Europe/London', '2027-03-28T01:00:00.000Z'],
     // London falls back 2026-10-25 02:00 BST → 01:00 GMT: 01:30 happens twice; the earlier is taken.
     ['2026-10-25 01:30', 'Europe/London', '2026-10-25T00:30:00.000Z'],
     ['2026-10-25 02:00', 'Europe/London', '2026-10-25T02:00:00.000Z'],
     // New York: 2027-03-14 02:30 does not exist; 2026-11-01 01:30 happens twice (EDT first).
-    ['2027-03-14 02:30', 'America/New_York', 'does not exist in America/New_York (the clocks skip it when daylight saving time starts)'],
+    [
+      '2027-03-14 02:30',
+      'America/New_York',
+      'does not exist in America/New_York (the clocks skip it when daylight saving time starts)',
+    ],
     ['2026-11-01 01:30', 'America/New_York', '2026-11-01T05:30:00.000Z'],
   ])('DST edge: %s in %s → %s', (value, zone, expected) => {
     expect(iso(value, zone)).toBe(expected);
@@ -55,7 +63,9 @@ describe('parseScheduledTime', () => {
   });
 
   it('refuses an unknown zone before reading, naming where it came from', () => {
-    expect(() => checkTimeZone('Mars/Olympus', '--timezone')).toThrow('--timezone: "Mars/Olympus" is not an IANA time zone');
+    expect(() => checkTimeZone('Mars/Olympus', '--timezone')).toThrow(
+      '--timezone: "Mars/Olympus" is not an IANA time zone',
+    );
     expect(checkTimeZone('Europe/Paris', '--timezone')).toBe('Europe/Paris');
   });
 });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
-import { rerunResultsPath } from '../../src/ledger/writer.js';
 import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import { canonical, canonicalJson, clientToken } from '../../src/input/token.js';
+import { rerunResultsPath } from '../../src/ledger/writer.js';
 
 describe('clientToken', () => {
   const req = { InstanceId: 'i', ContactFlowId: 'f', Name: 'n', Attributes: { a: '1', b: '2' } };
@@ -10,7 +10,15 @@ describe('clientToken', () => {
   it('is deterministic, ignores member order and an existing ClientToken, and fits the 500-char limit', () => {
     const t = clientToken('ns', req);
     expect(t).toMatch(/^ctl1-[A-Za-z0-9_-]{43}$/);
-    expect(clientToken('ns', { Attributes: { b: '2', a: '1' }, Name: 'n', ContactFlowId: 'f', InstanceId: 'i', ClientToken: 'x' })).toBe(t);
+    expect(
+      clientToken('ns', {
+        Attributes: { b: '2', a: '1' },
+        Name: 'n',
+        ContactFlowId: 'f',
+        InstanceId: 'i',
+        ClientToken: 'x',
+      }),
+    ).toBe(t);
   });
 
   it('changes with the namespace and with any content', () => {
@@ -30,10 +38,41 @@ describe('clientToken', () => {
 describe('canonicalJson', () => {
   // Keys as the mapping makes them, and the ones JSON orders apart: array indexes ("0", "10", "2"),
   // index-like keys that are not ("01", "-1", "4294967295"), odd characters.
-  const key = fc.oneof(fc.constantFrom('Name', 'Attributes', 'a', 'B', '0', '2', '10', '01', '-1', '4294967294', '4294967295', '__proto__', 'é', ''), fc.string({ maxLength: 4 }));
-  const leaf = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.date({ noInvalidDate: true }));
+  const key = fc.oneof(
+    fc.constantFrom(
+      'Name',
+      'Attributes',
+      'a',
+      'B',
+      '0',
+      '2',
+      '10',
+      '01',
+      '-1',
+      '4294967294',
+      '4294967295',
+      '__proto__',
+      'é',
+      '',
+    ),
+    fc.string({ maxLength: 4 }),
+  );
+  const leaf = fc.oneof(
+    fc.string(),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.date({ noInvalidDate: true }),
+  );
   const tree = fc.letrec((tie) => ({
-    node: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(key, tie('node'), { maxKeys: 5 })),
+    node: fc.oneof(
+      { depthSize: 'small' },
+      leaf,
+      fc.array(tie('node'), { maxLength: 3 }),
+      fc.dictionary(key, tie('node'), { maxKeys: 5 }),
+    ),
   })).node;
 
   it('writes what JSON.stringify writes of the sorted copy, for any value', () => {
@@ -45,11 +84,13 @@ describe('canonicalJson', () => {
     );
   });
 
-  it('a request\'s token is the recipe\'s: SHA-256 of [namespace, the sorted request without ClientToken]', () => {
+  it("a request's token is the recipe's: SHA-256 of [namespace, the sorted request without ClientToken]", () => {
     fc.assert(
       fc.property(fc.string(), fc.dictionary(key, tree, { maxKeys: 6 }), (ns, req) => {
         const { ClientToken: _omit, ...rest } = { ...req, ClientToken: 'x' };
-        const digest = createHash('sha256').update(JSON.stringify([ns, canonical(rest)])).digest('base64url');
+        const digest = createHash('sha256')
+          .update(JSON.stringify([ns, canonical(rest)]))
+          .digest('base64url');
         expect(clientToken(ns, req as never)).toBe(`ctl1-${digest}`);
       }),
       { numRuns: 1000 },

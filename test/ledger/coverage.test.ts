@@ -5,14 +5,90 @@ import type { RowStatus } from '../../src/types.js';
 
 describe('FinalStatuses', () => {
   it.each<[string, [number, RowStatus][], [number, RowStatus | undefined][], number]>([
-    ['nothing set', [], [[1, undefined], [2, undefined], [1e9, undefined]], 0],
-    ['each final status, neighbours untouched', [[5, 'created'], [6, 'failed'], [7, 'invalid']], [[4, undefined], [5, 'created'], [6, 'failed'], [7, 'invalid'], [8, undefined]], 3],
+    [
+      'nothing set',
+      [],
+      [
+        [1, undefined],
+        [2, undefined],
+        [1e9, undefined],
+      ],
+      0,
+    ],
+    [
+      'each final status, neighbours untouched',
+      [
+        [5, 'created'],
+        [6, 'failed'],
+        [7, 'invalid'],
+      ],
+      [
+        [4, undefined],
+        [5, 'created'],
+        [6, 'failed'],
+        [7, 'invalid'],
+        [8, undefined],
+      ],
+      3,
+    ],
     ['planned is not final: not kept', [[2, 'planned']], [[2, undefined]], 0],
-    ['a later row for a line replaces the earlier', [[3, 'failed'], [3, 'created']], [[3, 'created']], 1],
-    ['planned after a final status leaves it', [[3, 'failed'], [3, 'planned']], [[3, 'failed']], 1],
-    ['lines past the first buffer (it grows)', [[5000, 'invalid'], [2_000_001, 'created']], [[5000, 'invalid'], [2_000_001, 'created'], [2_000_000, undefined], [2_000_002, undefined], [9_000_000, undefined]], 2],
-    ['far lines (a hand-typed 1e9) are kept apart', [[1e9, 'failed'], [2 ** 27, 'created'], [2 ** 27 - 1, 'invalid']], [[1e9, 'failed'], [2 ** 27, 'created'], [2 ** 27 - 1, 'invalid'], [1e9 + 1, undefined]], 3],
-    ['a far line set twice counts once', [[1e12, 'failed'], [1e12, 'created']], [[1e12, 'created']], 1],
+    [
+      'a later row for a line replaces the earlier',
+      [
+        [3, 'failed'],
+        [3, 'created'],
+      ],
+      [[3, 'created']],
+      1,
+    ],
+    [
+      'planned after a final status leaves it',
+      [
+        [3, 'failed'],
+        [3, 'planned'],
+      ],
+      [[3, 'failed']],
+      1,
+    ],
+    [
+      'lines past the first buffer (it grows)',
+      [
+        [5000, 'invalid'],
+        [2_000_001, 'created'],
+      ],
+      [
+        [5000, 'invalid'],
+        [2_000_001, 'created'],
+        [2_000_000, undefined],
+        [2_000_002, undefined],
+        [9_000_000, undefined],
+      ],
+      2,
+    ],
+    [
+      'far lines (a hand-typed 1e9) are kept apart',
+      [
+        [1e9, 'failed'],
+        [2 ** 27, 'created'],
+        [2 ** 27 - 1, 'invalid'],
+      ],
+      [
+        [1e9, 'failed'],
+        [2 ** 27, 'created'],
+        [2 ** 27 - 1, 'invalid'],
+        [1e9 + 1, undefined],
+      ],
+      3,
+    ],
+    [
+      'a far line set twice counts once',
+      [
+        [1e12, 'failed'],
+        [1e12, 'created'],
+      ],
+      [[1e12, 'created']],
+      1,
+    ],
   ])('%s', (_name, sets, gets, size) => {
     const f = new FinalStatuses();
     for (const [line, status] of sets) f.set(line, status);

@@ -3,16 +3,24 @@
  * lock, a real CLI run frozen with SIGSTOP while another takes the lock over, a FIFO where the lock
  * goes. The lock module is loaded from the built dist/ in child processes, as the bin loads it.
  */
-import { spawn, execFileSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { acquireLock } from '../../src/ledger/lock.js';
 import { runImport } from '../../src/run/run.js';
-import { testEmulator } from '../emulator.js';
-import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, until, writeCsv } from '../helpers.js';
 import { spawnCli } from '../cli/bin.js';
+import { testEmulator } from '../emulator.js';
+import {
+  readResults,
+  ROUTE as route,
+  ROUTE_FLAGS as routeFlags,
+  taskRows,
+  tempDir,
+  until,
+  writeCsv,
+} from '../helpers.js';
 
 const LOCK_JS = resolve(import.meta.dirname, '../../dist/ledger/lock.js');
 
@@ -44,7 +52,7 @@ function contender(results: string): Contender {
   const waiters: (() => void)[] = [];
   child.stdout.on('data', (d: Buffer) => {
     out += d;
-    waiters.splice(0).forEach((w) => w());
+    for (const w of waiters.splice(0)) w();
   });
   /** The first line starting with `word`; fails the test if none comes within 30 s. */
   const said = async (word: string): Promise<string> => {
@@ -74,10 +82,12 @@ function plantHolder(results: string, record: object, id = '1-ab'): string {
   return file;
 }
 
-
 /** Makes a holder record look like a holder on another host not heard from for 10 minutes (stale by the file's age). */
 function elsewhere(record: string): void {
-  writeFileSync(record, readFileSync(record, 'utf8').replace(`"host":${JSON.stringify(hostname())}`, '"host":"another-host"'));
+  writeFileSync(
+    record,
+    readFileSync(record, 'utf8').replace(`"host":${JSON.stringify(hostname())}`, '"host":"another-host"'),
+  );
   const old = new Date(Date.now() - 10 * 60_000);
   utimesSync(record, old, old);
 }
@@ -172,7 +182,19 @@ describe('the run lock', () => {
     const e = await testEmulator({ rate: 40, burst: 1, latencyMs: 20 });
     const input = writeCsv(taskRows(60));
     const results = input.replace(/\.csv$/, '.results.csv');
-    const args = ['run', input, '--endpoint', e.url, '--rate', '40', '--burst', '1', '--log-level', 'warn', ...routeFlags];
+    const args = [
+      'run',
+      input,
+      '--endpoint',
+      e.url,
+      '--rate',
+      '40',
+      '--burst',
+      '1',
+      '--log-level',
+      'warn',
+      ...routeFlags,
+    ];
     let a: ChildProcess | undefined;
     const aRan = spawnCli(args, { onSpawn: (child) => (a = child) });
     await until(() => e.stats().created >= 5, 'the frozen run to create 5 tasks');
@@ -225,7 +247,10 @@ describe('the run lock', () => {
 
     execFileSync('rm', [`${results}.lock`]);
     writeFileSync(`${results}.lock`, JSON.stringify({ pid: process.pid, host: hostname() })); // an older version's lock file
-    await expect(acquireLock(results)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/in the way/) });
+    await expect(acquireLock(results)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/in the way/),
+    });
     expect(existsSync(results)).toBe(false);
   });
 });

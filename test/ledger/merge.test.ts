@@ -9,13 +9,13 @@ import { once } from 'node:events';
 import { createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mergeResults } from '../../src/ledger/merge.js';
 import { scanSpans } from '../../src/ledger/spans.js';
-import { readState, sha256File, STATE_VERSION, writeState, type RunState } from '../../src/ledger/state.js';
+import { type RunState, readState, STATE_VERSION, sha256File, writeState } from '../../src/ledger/state.js';
 import { RESULT_COLUMNS } from '../../src/ledger/writer.js';
 import { tempDir } from '../helpers.js';
 
@@ -28,7 +28,17 @@ async function completed(results: string, extra: { shard?: string; rerunOf?: str
     version: STATE_VERSION,
     input: '/data/night.csv',
     // A rerun's input is the results file it reran: its checksum is what the rerun records.
-    identity: { inputSha256: extra.rerunOf ? await sha256File(extra.rerunOf) : 'f'.repeat(64), endpoint: 'http://127.0.0.1:4566', region: 'eu-west-2', instanceId: 'inst', contactFlowId: 'flow', tokenNamespace: 'night.csv@ffff', encoding: 'utf-8', delimiter: ',', ...(extra.shard ? { shard: extra.shard } : {}) },
+    identity: {
+      inputSha256: extra.rerunOf ? await sha256File(extra.rerunOf) : 'f'.repeat(64),
+      endpoint: 'http://127.0.0.1:4566',
+      region: 'eu-west-2',
+      instanceId: 'inst',
+      contactFlowId: 'flow',
+      tokenNamespace: 'night.csv@ffff',
+      encoding: 'utf-8',
+      delimiter: ',',
+      ...(extra.shard ? { shard: extra.shard } : {}),
+    },
     options: {},
     dryRun: false,
     outcome: 'completed',
@@ -48,7 +58,9 @@ async function completedFile(path: string, rows: string[], extra?: { rerunOf?: s
 
 /** What the old whole-file merge made of these files (each line in one file only): the reference. */
 function wholeFileMerge(texts: (string | Buffer)[]): string {
-  const [header, ...rows] = texts.flatMap((t, i) => (parse(t, { relax_column_count: true, bom: true }) as string[][]).slice(i === 0 ? 0 : 1));
+  const [header, ...rows] = texts.flatMap((t, i) =>
+    (parse(t, { relax_column_count: true, bom: true }) as string[][]).slice(i === 0 ? 0 : 1),
+  );
   const line = header!.indexOf('Result.Line');
   rows.sort((a, b) => Number(a[line]) - Number(b[line]));
   return stringify([header!, ...rows], { record_delimiter: 'unix', quoted_match: /[\r\n]/ });
@@ -67,9 +79,10 @@ describe('mergeResults', () => {
       for (let block = 0; block < rows; block += 20) {
         for (let k = 9; k >= 0; k--) {
           const line = 2 + block + 2 * k + (i - 1);
-          chunk += line % 1000 === 0
-            ? `Task ${line},"Customer wrote:\n""it broke"", call back",${line},failed,,ctl1-${line},8,InternalServiceException,"Injected fault, retry"\n`
-            : `Task ${line},plain,${line},created,${line.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000,ctl1-${line},1,,\n`;
+          chunk +=
+            line % 1000 === 0
+              ? `Task ${line},"Customer wrote:\n""it broke"", call back",${line},failed,,ctl1-${line},8,InternalServiceException,"Injected fault, retry"\n`
+              : `Task ${line},plain,${line},created,${line.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000,ctl1-${line},1,,\n`;
         }
         if (chunk.length > 1 << 20) {
           if (!out.write(chunk)) await once(out, 'drain');
@@ -84,31 +97,70 @@ describe('mergeResults', () => {
     const parts = [await shard(2), await shard(1)];
     const merged = join(dir, 'night.results.csv');
     const summary = await mergeResults(parts, merged);
-    expect(summary).toEqual({ files: 2, rows, created: rows - rows / 1000, failed: rows / 1000, invalid: 0, superseded: 0, results: merged });
+    expect(summary).toEqual({
+      files: 2,
+      rows,
+      created: rows - rows / 1000,
+      failed: rows / 1000,
+      invalid: 0,
+      superseded: 0,
+      results: merged,
+    });
     expect(statSync(merged).mode & 0o777).toBe(0o600);
 
     const text = readFileSync(merged, 'utf8');
     expect(text.startsWith(`${HEADER.join(',')}\nTask 2,plain,2,created,`)).toBe(true);
-    expect(text).toContain(`\nTask 1000,"Customer wrote:\n""it broke"", call back",1000,failed,,ctl1-1000,8,InternalServiceException,"Injected fault, retry"\nTask 1001,plain,1001,created,000003e9-`);
-    expect(text.endsWith(`\nTask ${rows + 1},plain,${rows + 1},created,${(rows + 1).toString(16).padStart(8, '0')}-0000-4000-8000-000000000000,ctl1-${rows + 1},1,,\n`)).toBe(true);
+    expect(text).toContain(
+      `\nTask 1000,"Customer wrote:\n""it broke"", call back",1000,failed,,ctl1-1000,8,InternalServiceException,"Injected fault, retry"\nTask 1001,plain,1001,created,000003e9-`,
+    );
+    expect(
+      text.endsWith(
+        `\nTask ${rows + 1},plain,${rows + 1},created,${(rows + 1).toString(16).padStart(8, '0')}-0000-4000-8000-000000000000,ctl1-${rows + 1},1,,\n`,
+      ),
+    ).toBe(true);
     // Every line once, in order: the lines are the Result.Line cells, found after the token cell's `ctl1-<line>`.
     const lines = [...text.matchAll(/,(\d+),(?:created|failed),/g)].map((m) => Number(m[1]));
     expect(lines).toHaveLength(rows);
     expect(lines.every((l, k) => l === k + 2)).toBe(true);
-    expect((await readState(merged))?.rows).toEqual({ total: rows, created: rows - rows / 1000, failed: rows / 1000, invalid: 0, planned: 0, skipped: 0 });
+    expect((await readState(merged))?.rows).toEqual({
+      total: rows,
+      created: rows - rows / 1000,
+      failed: rows / 1000,
+      invalid: 0,
+      planned: 0,
+      skipped: 0,
+    });
   }, 60_000);
 
   it('a rerun supersedes the earlier rows of its lines, later reruns last, whatever order they are given in', async () => {
     const dir = tempDir();
-    const write = (name: string, rows: string[], extra?: { rerunOf?: string }) => completedFile(join(dir, name), rows, extra);
-    const run = await write('r.csv', ['a,,2,created,c2,t2,1,,\n', 'b,,3,failed,,t3,8,Fault,x\n', 'c,,4,failed,,t4,8,Fault,y\n']);
-    const first = await write('r.rerun-1.csv', ['b,,3,failed,,t3,2,Fault,x\n', 'c,,4,created,c4,t4,1,,\n'], { rerunOf: run });
+    const write = (name: string, rows: string[], extra?: { rerunOf?: string }) =>
+      completedFile(join(dir, name), rows, extra);
+    const run = await write('r.csv', [
+      'a,,2,created,c2,t2,1,,\n',
+      'b,,3,failed,,t3,8,Fault,x\n',
+      'c,,4,failed,,t4,8,Fault,y\n',
+    ]);
+    const first = await write('r.rerun-1.csv', ['b,,3,failed,,t3,2,Fault,x\n', 'c,,4,created,c4,t4,1,,\n'], {
+      rerunOf: run,
+    });
     const second = await write('r.rerun-2.csv', ['b,,3,created,c3,t3,1,,\n'], { rerunOf: first });
     const out = join(dir, 'all.csv');
-    expect(await mergeResults([run, first, second], out)).toMatchObject({ rows: 3, created: 3, failed: 0, superseded: 3 });
-    expect(readFileSync(out, 'utf8')).toBe(`${HEADER.join(',')}\na,,2,created,c2,t2,1,,\nb,,3,created,c3,t3,1,,\nc,,4,created,c4,t4,1,,\n`);
+    expect(await mergeResults([run, first, second], out)).toMatchObject({
+      rows: 3,
+      created: 3,
+      failed: 0,
+      superseded: 3,
+    });
+    expect(readFileSync(out, 'utf8')).toBe(
+      `${HEADER.join(',')}\na,,2,created,c2,t2,1,,\nb,,3,created,c3,t3,1,,\nc,,4,created,c4,t4,1,,\n`,
+    );
     // Given in any order, a rerun of a rerun is the later word: its lineage, not the list, decides.
-    for (const [k, files] of [[second, first, run], [run, second, first], [second, run, first]].entries()) {
+    for (const [k, files] of [
+      [second, first, run],
+      [run, second, first],
+      [second, run, first],
+    ].entries()) {
       const again = join(dir, `all-${k}.csv`);
       expect(await mergeResults(files, again)).toMatchObject({ rows: 3, created: 3, failed: 0 });
       expect(readFileSync(again, 'utf8')).toBe(readFileSync(out, 'utf8'));
@@ -117,11 +169,14 @@ describe('mergeResults', () => {
 
   it("Monday's rerun is not merged into Tuesday's run, though both used one token namespace", async () => {
     const dir = tempDir();
-    const write = (name: string, rows: string[], extra?: { rerunOf?: string }) => completedFile(join(dir, name), rows, extra);
+    const write = (name: string, rows: string[], extra?: { rerunOf?: string }) =>
+      completedFile(join(dir, name), rows, extra);
     const monday = await write('monday.csv', ['a,,2,failed,,t2,8,Fault,x\n']);
     const mondayRerun = await write('monday.rerun-1.csv', ['a,,2,created,c2,t2,1,,\n'], { rerunOf: monday });
     const tuesday = await write('tuesday.csv', ['a,,2,failed,,t2b,8,Fault,x\n']);
-    await expect(mergeResults([tuesday, mondayRerun], join(dir, 'all.csv'))).rejects.toThrow(/is a rerun of .*monday\.csv, which is not among the files merged/);
+    await expect(mergeResults([tuesday, mondayRerun], join(dir, 'all.csv'))).rejects.toThrow(
+      /is a rerun of .*monday\.csv, which is not among the files merged/,
+    );
     expect(existsSync(join(dir, 'all.csv'))).toBe(false);
   });
 
@@ -131,7 +186,10 @@ describe('mergeResults', () => {
     writeFileSync(plain, `${HEADER.join(',')}\nTask 2,"two\nlines",2,created,c,t,1,,\n`);
     await completed(plain, { shard: '1/2' });
     const excel = `\uFEFF${[HEADER, ['Task 3', 'a\r\nb', '3', 'failed', '', 't', '8', 'X', 'msg, "quoted"'], ['Task 5', '', '5', 'created', 'c', 't', '1', '', '']].map((r) => r.map((c) => `"${c.replaceAll('"', '""')}"`).join(',')).join('\r\n')}\r\n`;
-    for (const [name, text] of [['excel', excel], ['torn', excel.slice(0, -2)]] as const) {
+    for (const [name, text] of [
+      ['excel', excel],
+      ['torn', excel.slice(0, -2)],
+    ] as const) {
       const other = join(dir, `${name}.shard-2-of-2.csv`);
       writeFileSync(other, text);
       await completed(other, { shard: '2/2' });
@@ -146,10 +204,14 @@ describe('mergeResults', () => {
     const path = join(dir, 'a.csv');
     writeFileSync(path, `${HEADER.join(',')}\na,,2,created,c,t,1,,\n`);
     await completed(path);
-    await expect(mergeResults([path, path], join(dir, 'twice.csv'))).rejects.toThrow(/both hold input line 2: overlapping results/);
+    await expect(mergeResults([path, path], join(dir, 'twice.csv'))).rejects.toThrow(
+      /both hold input line 2: overlapping results/,
+    );
     expect(existsSync(join(dir, 'twice.csv'))).toBe(false);
     writeFileSync(join(dir, 'kept.csv'), 'mine');
-    await expect(mergeResults([path], join(dir, 'kept.csv'))).rejects.toThrow(/kept.csv already exists: pass another --results/);
+    await expect(mergeResults([path], join(dir, 'kept.csv'))).rejects.toThrow(
+      /kept.csv already exists: pass another --results/,
+    );
     expect(readFileSync(join(dir, 'kept.csv'), 'utf8')).toBe('mine');
   });
 
@@ -158,8 +220,16 @@ describe('mergeResults', () => {
     const path = join(dir, 'broken.csv');
     writeFileSync(path, `${HEADER.join(',')}\na,,2,created,c,t,1,,\nSECRET "Jane" Doe,x,3,created,c,t,1,,\n`);
     await completed(path);
-    const err = await mergeResults([path], join(dir, 'out.csv')).then(() => undefined, (e: Error) => e);
-    expect(err).toMatchObject({ exitCode: 2, message: expect.stringMatching(/broken\.csv is not a readable results file: broken CSV at line 3 \(INVALID_OPENING_QUOTE\)/) });
+    const err = await mergeResults([path], join(dir, 'out.csv')).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err).toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(
+        /broken\.csv is not a readable results file: broken CSV at line 3 \(INVALID_OPENING_QUOTE\)/,
+      ),
+    });
     expect(err!.message).not.toMatch(/SECRET|Jane/);
     expect(existsSync(join(dir, 'out.csv'))).toBe(false);
   });
@@ -178,7 +248,10 @@ describe('mergeResults', () => {
     await fc.assert(
       fc.asyncProperty(file, async ({ rows, quoteAll, eol, bom, torn }) => {
         const q = (c: string) => (quoteAll || /[",\r\n]/.test(c) ? `"${c.replaceAll('"', '""')}"` : c);
-        const records = [HEADER, ...rows.map(([name, desc, status], i) => [name, desc, String(i + 2), status, '', '', '', '', desc])];
+        const records = [
+          HEADER,
+          ...rows.map(([name, desc, status], i) => [name, desc, String(i + 2), status, '', '', '', '', desc]),
+        ];
         let text = `${bom ? '\uFEFF' : ''}${records.map((r) => r.map(q).join(',')).join(eol)}${eol}`;
         if (torn) text = text.slice(0, -eol.length);
         const path = join(dir, `${++n}.csv`);
@@ -199,11 +272,24 @@ describe('mergeResults', () => {
 
   it('scans the same records whatever the read size', async () => {
     const path = join(tempDir(), 's.csv');
-    writeFileSync(path, `\uFEFF${HEADER.join(',')}\nTask é,"x,""y""\ny",2,created,c,t,1,,\n,,,\n\nT,"a",3,failed,,,,,\n`);
+    writeFileSync(
+      path,
+      `\uFEFF${HEADER.join(',')}\nTask é,"x,""y""\ny",2,created,c,t,1,,\n,,,\n\nT,"a",3,failed,,,,,\n`,
+    );
     const trace = async (chunk: number) => {
       const handle = await open(path, 'r');
       const seen: unknown[] = [];
-      const plain = await scanSpans(handle, { header: (cells) => (seen.push(cells), { line: 2, status: 3 }), row: (...row) => void seen.push(row) }, chunk);
+      const plain = await scanSpans(
+        handle,
+        {
+          header: (cells) => {
+            seen.push(cells);
+            return { line: 2, status: 3 };
+          },
+          row: (...row) => void seen.push(row),
+        },
+        chunk,
+      );
       await handle.close();
       return { plain, seen };
     };

@@ -6,8 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { scanCsv } from '../../src/ledger/scan.js';
 import { tempDir } from '../helpers.js';
@@ -37,18 +37,26 @@ async function scan(text: string, chunk: number): Promise<{ whole: boolean; reco
 /** As the careful reader (reader.ts) has csv-parse read a results file; undefined where it refuses. */
 function csvParse(text: string): string[][] | undefined {
   try {
-    return parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'] }) as string[][];
+    return parse(text, {
+      bom: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      record_delimiter: ['\r\n', '\n'],
+    }) as string[][];
   } catch {
     return undefined;
   }
 }
 
-const cellText = fc.string({ unit: fc.constantFrom('a', 'b', ' ', ',', '"', '\n', '\r', 'é', '€', '😀', 'x'), maxLength: 8 });
+const cellText = fc.string({
+  unit: fc.constantFrom('a', 'b', ' ', ',', '"', '\n', '\r', 'é', '€', '😀', 'x'),
+  maxLength: 8,
+});
 const quoted = (c: string) => `"${c.replaceAll('"', '""')}"`;
 /** A record as a writer by the book would put it: a cell that needs quotes has them; others may too. */
-const record = fc.array(fc.tuple(cellText, fc.boolean()), { minLength: 1, maxLength: 5 }).map((cells) =>
-  cells.map(([c, quote]) => (quote || /[",\r\n]/.test(c) ? quoted(c) : c)).join(','),
-);
+const record = fc
+  .array(fc.tuple(cellText, fc.boolean()), { minLength: 1, maxLength: 5 })
+  .map((cells) => cells.map(([c, quote]) => (quote || /[",\r\n]/.test(c) ? quoted(c) : c)).join(','));
 const file = fc.record({
   bom: fc.boolean(),
   records: fc.array(record, { minLength: 1, maxLength: 8 }),
@@ -77,15 +85,22 @@ describe('scanCsv', () => {
   });
 
   it('on a damaged file (a byte dropped, added or changed anywhere) reads what csv-parse reads, or says it did not', async () => {
-    const damage = fc.tuple(file, fc.nat(), fc.constantFrom('drop', 'quote', 'cr', 'lf', 'comma', 'cut'), fc.integer({ min: 1, max: 64 }));
+    const damage = fc.tuple(
+      file,
+      fc.nat(),
+      fc.constantFrom('drop', 'quote', 'cr', 'lf', 'comma', 'cut'),
+      fc.integer({ min: 1, max: 64 }),
+    );
     await fc.assert(
       fc.asyncProperty(damage, async ([f, at, how, chunk]) => {
         const t = text(f);
         const i = at % (t.length + 1);
         const broken =
-          how === 'drop' ? t.slice(0, i) + t.slice(i + 1)
-          : how === 'cut' ? t.slice(0, i)
-          : t.slice(0, i) + { quote: '"', cr: '\r', lf: '\n', comma: ',' }[how] + t.slice(i);
+          how === 'drop'
+            ? t.slice(0, i) + t.slice(i + 1)
+            : how === 'cut'
+              ? t.slice(0, i)
+              : t.slice(0, i) + { quote: '"', cr: '\r', lf: '\n', comma: ',' }[how] + t.slice(i);
         const got = await scan(broken, chunk);
         if (got.whole) expect(got.records).toEqual(csvParse(broken));
       }),
@@ -97,7 +112,11 @@ describe('scanCsv', () => {
     const t = '\uFEFFa,b\n"x\ny",2\r\n3,"q""r"\n';
     const got = await scan(t, 3);
     expect(got.whole).toBe(true);
-    expect(got.records).toEqual([['a', 'b'], ['x\ny', '2'], ['3', 'q"r']]);
+    expect(got.records).toEqual([
+      ['a', 'b'],
+      ['x\ny', '2'],
+      ['3', 'q"r'],
+    ]);
     expect(got.starts).toEqual([3, 7, 16]);
   });
 

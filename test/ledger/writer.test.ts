@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { stringify } from 'csv-stringify/sync';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LockLostError } from '../../src/errors.js';
 import { RESULT_COLUMNS, ResultsWriter } from '../../src/ledger/writer.js';
@@ -15,21 +15,36 @@ import type { RowResult } from '../../src/types.js';
 import { tempDir } from '../helpers.js';
 
 const HEADER = ['Name', 'Description'];
-const result = (line: number, extra: Partial<RowResult> = {}): RowResult => ({ line, status: 'created', contactId: `c-${line}`, clientToken: `t-${line}`, attempts: 1, ...extra });
+const result = (line: number, extra: Partial<RowResult> = {}): RowResult => ({
+  line,
+  status: 'created',
+  contactId: `c-${line}`,
+  clientToken: `t-${line}`,
+  attempts: 1,
+  ...extra,
+});
 const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
 const text = (path: string) => readFileSync(path, 'utf8');
 
 describe('ResultsWriter', () => {
   it('writes every cell as csv-stringify does (quotes, doubled quotes, CR, LF, commas, any text)', () => {
-    const cell = fc.string({ unit: fc.constantFrom('a', ' ', ',', '"', '\r', '\n', ';', 'é', '😀', '='), maxLength: 6 });
+    const cell = fc.string({
+      unit: fc.constantFrom('a', ' ', ',', '"', '\r', '\n', ';', 'é', '😀', '='),
+      maxLength: 6,
+    });
     fc.assert(
       fc.property(fc.array(fc.tuple(cell, cell, cell), { minLength: 1, maxLength: 5 }), (rows) => {
         const path = join(tempDir(), 'r.csv');
         const w = ResultsWriter.create(path, HEADER);
-        rows.forEach(([name, description, message], i) => w.write([name, description], result(i + 2, { status: 'failed', errorCode: 'X', errorMessage: message })));
+        for (const [i, [name, description, message]] of rows.entries()) {
+          w.write([name, description], result(i + 2, { status: 'failed', errorCode: 'X', errorMessage: message }));
+        }
         w.close();
         const expected = stringify(
-          [[...HEADER, ...RESULT_COLUMNS], ...rows.map(([n, d, m], i) => [n, d, String(i + 2), 'failed', `c-${i + 2}`, `t-${i + 2}`, '1', 'X', m])],
+          [
+            [...HEADER, ...RESULT_COLUMNS],
+            ...rows.map(([n, d, m], i) => [n, d, String(i + 2), 'failed', `c-${i + 2}`, `t-${i + 2}`, '1', 'X', m]),
+          ],
           { record_delimiter: 'unix', quoted_match: /[\r\n]/ },
         );
         expect(text(path)).toBe(expected);
@@ -46,13 +61,20 @@ describe('ResultsWriter', () => {
     looks.length = 0;
     w.write(['carried', 'x'], result(2));
     let recorded = 0;
-    const sent = [w.commit(['sent', 'y'], result(3)), w.commit(['sent', 'z'], result(4))].map((p) => p.then(() => recorded++));
+    const sent = [w.commit(['sent', 'y'], result(3)), w.commit(['sent', 'z'], result(4))].map((p) =>
+      p.then(() => recorded++),
+    );
     expect(text(path)).toBe(header);
     await Promise.resolve();
     expect(recorded).toBe(0);
     await Promise.all(sent);
     expect(recorded).toBe(2);
-    expect(text(path).split('\n').slice(1, -1).map((l) => l.split(',')[0])).toEqual(['carried', 'sent', 'sent']);
+    expect(
+      text(path)
+        .split('\n')
+        .slice(1, -1)
+        .map((l) => l.split(',')[0]),
+    ).toEqual(['carried', 'sent', 'sent']);
     expect(looks).toEqual([200]); // one write for the three rows
     w.close();
   });
@@ -67,7 +89,12 @@ describe('ResultsWriter', () => {
     await w.commit(['first', 'x'], result(2));
     const before = text(path);
     full = true;
-    const group = [w.commit(['a', 'x'], result(3)), w.commit(['b', 'x'], result(4))].map((p) => p.then(() => 'written', (e: Error) => e));
+    const group = [w.commit(['a', 'x'], result(3)), w.commit(['b', 'x'], result(4))].map((p) =>
+      p.then(
+        () => 'written',
+        (e: Error) => e,
+      ),
+    );
     expect(await Promise.all(group)).toEqual([err, err]);
     expect(() => w.write(['c', 'x'], result(5))).toThrow(err);
     expect(text(path)).toBe(before);

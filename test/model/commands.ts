@@ -11,13 +11,25 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
-import {
-  allow, base, checkCompletedRun, checkInvariants, checkProcess, inputBytes, inputName, sameRows, snapshotFiles, Violation, writeInput,
-  type Completed, type FileInfo, type Model,
-} from './model.js';
-import { DEMO_INSTANCE_ID, FLOWS, readCsv, writeCsvFile, type KillPlan, type Ran, type World } from './world.js';
 import { skipRedis } from '../redis.js';
 import { gapBlocks } from './gaps.js';
+import {
+  allow,
+  base,
+  type Completed,
+  checkCompletedRun,
+  checkInvariants,
+  checkProcess,
+  type FileInfo,
+  inputBytes,
+  inputName,
+  type Model,
+  sameRows,
+  snapshotFiles,
+  Violation,
+  writeInput,
+} from './model.js';
+import { DEMO_INSTANCE_ID, FLOWS, type KillPlan, type Ran, readCsv, type World, writeCsvFile } from './world.js';
 
 type Cmd = fc.AsyncCommand<Model, World>;
 
@@ -26,10 +38,11 @@ function earlierNamespace(m: Model): string | undefined {
   for (const f of m.files.values()) {
     if (f.dry) continue;
     try {
-      return (JSON.parse(readFileSync(`${f.path}.run.json`, 'utf8')) as { identity?: { tokenNamespace?: string } }).identity?.tokenNamespace ?? f.ns;
-    } catch {
-      continue;
-    }
+      return (
+        (JSON.parse(readFileSync(`${f.path}.run.json`, 'utf8')) as { identity?: { tokenNamespace?: string } }).identity
+          ?.tokenNamespace ?? f.ns
+      );
+    } catch {}
   }
   return undefined;
 }
@@ -38,8 +51,20 @@ function earlierNamespace(m: Model): string | undefined {
 function flagArgs(m: Model, world: World, slow?: number): string[] {
   const f = m.flags;
   return [
-    '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', FLOWS[f.flow], '--endpoint', world.emus[f.emu].url,
-    '--rate', String(slow ?? f.rate), '--burst', slow ? '1' : '10', '--max-attempts', '2', '--log-format', 'json',
+    '--instance-id',
+    DEMO_INSTANCE_ID,
+    '--contact-flow-id',
+    FLOWS[f.flow],
+    '--endpoint',
+    world.emus[f.emu].url,
+    '--rate',
+    String(slow ?? f.rate),
+    '--burst',
+    slow ? '1' : '10',
+    '--max-attempts',
+    '2',
+    '--log-format',
+    'json',
   ];
 }
 
@@ -51,13 +76,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The files a run owns beside its results file, as bytes (or absent), to prove a refusal left them alone. */
 function snapshotRunFiles(path: string): Map<string, string | undefined> {
   const out = new Map<string, string | undefined>();
-  for (const p of [path, `${path}.run.json`, `${path}.timeline.jsonl`]) out.set(p, existsSync(p) ? readFileSync(p, 'latin1') : undefined);
+  for (const p of [path, `${path}.run.json`, `${path}.timeline.jsonl`])
+    out.set(p, existsSync(p) ? readFileSync(p, 'latin1') : undefined);
   return out;
 }
 function changedRunFiles(before: Map<string, string | undefined>): string | undefined {
   for (const [p, text] of before) {
     const now = existsSync(p) ? readFileSync(p, 'latin1') : undefined;
-    if (now !== text) return `${base(p)} ${text === undefined ? 'was created' : now === undefined ? 'was removed' : 'changed'}`;
+    if (now !== text)
+      return `${base(p)} ${text === undefined ? 'was created' : now === undefined ? 'was removed' : 'changed'}`;
   }
   return undefined;
 }
@@ -78,14 +105,22 @@ async function step(
   m: Model,
   world: World,
   label: string,
-  act: () => Promise<{ ran?: Ran; completed?: Completed; expect?: (ran: Ran) => string | undefined; others?: Other[]; note?: string }>,
+  act: () => Promise<{
+    ran?: Ran;
+    completed?: Completed;
+    expect?: (ran: Ran) => string | undefined;
+    others?: Other[];
+    note?: string;
+  }>,
 ): Promise<void> {
   const before = snapshotFiles(m);
   const { ran, completed, expect, others = [], note } = await act().finally(() => world.restoreRedis());
   const key = `${label.replace(/ or \d+ ms/, '').replace(/\d+(\.\d+)?/g, 'n')}${ran ? ` → ${ran.code}` : ''}`;
   executed.set(key, (executed.get(key) ?? 0) + 1);
   const summary = ran ? ` → exit ${ran.code}${ran.signalled ? ' (signalled)' : ''}: ${firstLine(ran)}` : '';
-  const besides = others.map((o) => `\n      ${o.ran.args.slice(0, 4).join(' ')}… → exit ${o.ran.code}: ${firstLine(o.ran)}`).join('');
+  const besides = others
+    .map((o) => `\n      ${o.ran.args.slice(0, 4).join(' ')}… → exit ${o.ran.code}: ${firstLine(o.ran)}`)
+    .join('');
   world.transcript.push(`${label}${summary}${note ? ` [${note}]` : ''}${besides}`);
   try {
     for (const o of others) checkProcess(o.ran, o.lockedOk);
@@ -103,7 +138,11 @@ async function step(
 
 function firstLine(ran: Ran): string {
   const out = ran.stdout.trim().split('\n')[0] ?? '';
-  const err = ran.stderr.trim().split('\n').find((l) => !l.startsWith('{')) ?? '';
+  const err =
+    ran.stderr
+      .trim()
+      .split('\n')
+      .find((l) => !l.startsWith('{')) ?? '';
   return (out || err).slice(0, 160);
 }
 
@@ -158,7 +197,8 @@ export class RunCommand implements Cmd {
     // new batch of tasks by design, which is not what these sequences model). So does a results file
     // not written yet, or only by a dry run (after the input turned gzip: "another input" to the tool).
     const current = m.files.get(m.results);
-    const ns = this.p.mode === 'fresh' || !current || current.dry || !existsSync(m.results) ? earlierNamespace(m) : current.ns;
+    const ns =
+      this.p.mode === 'fresh' || !current || current.dry || !existsSync(m.results) ? earlierNamespace(m) : current.ns;
     if (this.p.mode === 'fresh') m.results = world.path(`tasks.fresh-${++m.freshCount}.results.csv`);
     const path = m.results;
     const file = m.files.get(path);
@@ -173,7 +213,15 @@ export class RunCommand implements Cmd {
     // Slow (about 3 s whatever the rows) when something must happen while the run is in flight.
     const inFlight = this.p.skew || (this.p.redis && this.p.redis.event !== 'none');
     const slow = inFlight ? Math.max(2, Math.ceil(m.rows.length / 3)) : undefined;
-    const args = ['run', input, '--results', base(path), ...flagArgs(m, world, slow), ...(resume ? ['--resume'] : []), ...nsArgs(ns)];
+    const args = [
+      'run',
+      input,
+      '--results',
+      base(path),
+      ...flagArgs(m, world, slow),
+      ...(resume ? ['--resume'] : []),
+      ...nsArgs(ns),
+    ];
     if (this.p.deadline) args.push('--deadline', String(this.p.deadline));
     const redis = this.p.redis && (await world.sharedRedis());
     const redisArgs = redis ? ['--redis', redis.url, '--limiter-id', `model-${world.seed}`] : [];
@@ -188,7 +236,10 @@ export class RunCommand implements Cmd {
       const event = this.p.redis?.event;
       if (redis && event && event !== 'none' && event !== 'twin') {
         plan = {
-          signal: 'SIGKILL', afterRows: this.p.redis!.afterRows, afterMs: this.p.redis!.afterMs, resultsPath: path,
+          signal: 'SIGKILL',
+          afterRows: this.p.redis!.afterRows,
+          afterMs: this.p.redis!.afterMs,
+          resultsPath: path,
           act: () => {
             if (event === 'freeze') {
               redis.freeze();
@@ -212,19 +263,41 @@ export class RunCommand implements Cmd {
         // Another run of the same rows (another results file, the same tokens) sharing the Redis limiter at once.
         const twinPath = world.path(`tasks.twin-${++m.made}.results.csv`);
         allow(m, m.flags.emu, m.flags.flow, m.rows);
-        const twinArgs = ['run', input, '--results', base(twinPath), ...flagArgs(m, world), ...nsArgs(ns ?? earlierNamespace(m)), ...redisArgs];
+        const twinArgs = [
+          'run',
+          input,
+          '--results',
+          base(twinPath),
+          ...flagArgs(m, world),
+          ...nsArgs(ns ?? earlierNamespace(m)),
+          ...redisArgs,
+        ];
         twin = { path: twinPath, done: world.spawnCli(twinArgs).done };
       }
       let second: Ran | undefined;
       if (this.p.skew) {
         const limit = Date.now() + 20_000;
         let holder: string | undefined;
-        while (main.child.exitCode === null && main.child.signalCode === null && !(holder = holderFile(path)) && Date.now() < limit) await sleep(5);
+        while (
+          main.child.exitCode === null &&
+          main.child.signalCode === null &&
+          !(holder = holderFile(path)) &&
+          Date.now() < limit
+        )
+          await sleep(5);
         if (holder && main.child.exitCode === null) {
           const past = new Date(Date.now() - 120_000);
           try {
             utimesSync(holder, past, past);
-            second = await world.cli(['run', input, '--results', base(path), ...flagArgs(m, world), '--resume', ...nsArgs(ns)]);
+            second = await world.cli([
+              'run',
+              input,
+              '--results',
+              base(path),
+              ...flagArgs(m, world),
+              '--resume',
+              ...nsArgs(ns),
+            ]);
           } catch {
             note = 'the holder file went before its mtime was set';
           }
@@ -237,7 +310,8 @@ export class RunCommand implements Cmd {
         others.push({ ran: second, lockedOk: true });
         if (second.code !== 4) {
           // The first run ended before the second looked at the lock: nothing to judge.
-          if (ran.endedAt <= second.endedAt && finished(ran)) note = `the run ended before the second process looked (it gave exit ${second.code})`;
+          if (ran.endedAt <= second.endedAt && finished(ran))
+            note = `the run ended before the second process looked (it gave exit ${second.code})`;
           else note = 'BROKEN';
         } else note = 'the second process was refused (exit 4)';
       }
@@ -248,8 +322,21 @@ export class RunCommand implements Cmd {
       if (twin) {
         const t = await twin.done;
         const complete = finished(t);
-        if (existsSync(twin.path)) m.files.set(twin.path, { path: twin.path, emu: m.flags.emu, flow: m.flags.flow, dry: false, rows: structuredClone(m.rows), complete, ns, part: 'twin' });
-        others.push({ ran: t, ...(complete ? { completed: { path: twin.path, rows: m.rows, emu: m.flags.emu, dry: false } } : {}) });
+        if (existsSync(twin.path))
+          m.files.set(twin.path, {
+            path: twin.path,
+            emu: m.flags.emu,
+            flow: m.flags.flow,
+            dry: false,
+            rows: structuredClone(m.rows),
+            complete,
+            ns,
+            part: 'twin',
+          });
+        others.push({
+          ran: t,
+          ...(complete ? { completed: { path: twin.path, rows: m.rows, emu: m.flags.emu, dry: false } } : {}),
+        });
       }
       return {
         ran,
@@ -257,16 +344,24 @@ export class RunCommand implements Cmd {
         others,
         note,
         expect: (r) => {
-          if (r.code === null && this.p.kill?.signal !== 'SIGKILL') return `the run died of a signal: ${r.stderr.slice(0, 200)}`;
-          if (mismatch && r.code !== 2 && r.code !== null) return `--results ${base(path)} belongs to a run against another ${mismatch}, yet the run went on (exit ${r.code}) instead of refusing (exit 2)`;
-          if (this.p.kill?.signal === 'SIGTERM' && r.signalled && ![0, 1, 2, 3].includes(r.code ?? -1)) return `SIGTERM gave exit ${r.code}, not 3`;
+          if (r.code === null && this.p.kill?.signal !== 'SIGKILL')
+            return `the run died of a signal: ${r.stderr.slice(0, 200)}`;
+          if (mismatch && r.code !== 2 && r.code !== null)
+            return `--results ${base(path)} belongs to a run against another ${mismatch}, yet the run went on (exit ${r.code}) instead of refusing (exit 2)`;
+          if (this.p.kill?.signal === 'SIGTERM' && r.signalled && ![0, 1, 2, 3].includes(r.code ?? -1))
+            return `SIGTERM gave exit ${r.code}, not 3`;
           if (this.p.deadline && ![0, 1, 2, 3].includes(r.code ?? -1)) return `--deadline gave exit ${r.code}, not 3`;
-          if (excelOnly && resume && r.code === 2) return `--resume refused a results file saved by a spreadsheet (BOM, CRLF): ${firstLine(r)}`;
-          if (this.p.redis && ![0, 1, 2].includes(r.code ?? -1)) return `a --redis run (Redis ${event}) gave exit ${r.code}: a Redis gone or frozen must leave the run pacing alone`;
-          if (event === 'freeze' && r.endedAt - r.startedAt > 20_000) return `with Redis frozen the run took ${r.endedAt - r.startedAt} ms: it must fall back within seconds`;
+          if (excelOnly && resume && r.code === 2)
+            return `--resume refused a results file saved by a spreadsheet (BOM, CRLF): ${firstLine(r)}`;
+          if (this.p.redis && ![0, 1, 2].includes(r.code ?? -1))
+            return `a --redis run (Redis ${event}) gave exit ${r.code}: a Redis gone or frozen must leave the run pacing alone`;
+          if (event === 'freeze' && r.endedAt - r.startedAt > 20_000)
+            return `with Redis frozen the run took ${r.endedAt - r.startedAt} ms: it must fall back within seconds`;
           if (this.p.skew && second) {
-            if (!finished(r)) return `the first run, whose lock a skewed clock made look old, gave exit ${r.code}, not 0 or 1`;
-            if (note === 'BROKEN') return `run --resume of a results file held by a live run on this host (its holder file 2 minutes old) gave exit ${second.code}, not 4: ${firstLine(second)}`;
+            if (!finished(r))
+              return `the first run, whose lock a skewed clock made look old, gave exit ${r.code}, not 0 or 1`;
+            if (note === 'BROKEN')
+              return `run --resume of a results file held by a live run on this host (its holder file 2 minutes old) gave exit ${second.code}, not 4: ${firstLine(second)}`;
           }
           return undefined;
         },
@@ -275,7 +370,14 @@ export class RunCommand implements Cmd {
   }
 
   /** Model update after the real command; returns what a complete run must hold. */
-  private settle(m: Model, world: World, path: string, fresh: boolean, ran: Ran, untouched = false): Completed | undefined {
+  private settle(
+    m: Model,
+    _world: World,
+    path: string,
+    fresh: boolean,
+    ran: Ran,
+    untouched = false,
+  ): Completed | undefined {
     if (!existsSync(path)) {
       m.files.delete(path);
       return undefined;
@@ -297,8 +399,15 @@ export class RunCommand implements Cmd {
   }
 
   toString(): string {
-    const how = this.p.kill ? ` then ${this.p.kill.signal} after ${this.p.kill.afterRows} rows${Number.isFinite(this.p.kill.afterMs) ? ` or ${this.p.kill.afterMs} ms` : ''}` : '';
-    const mode = this.p.mode === 'fresh' ? 'run --results <new file>' : this.p.mode === 'resume' || this.p.kill || this.p.deadline ? 'run --resume' : 'run';
+    const how = this.p.kill
+      ? ` then ${this.p.kill.signal} after ${this.p.kill.afterRows} rows${Number.isFinite(this.p.kill.afterMs) ? ` or ${this.p.kill.afterMs} ms` : ''}`
+      : '';
+    const mode =
+      this.p.mode === 'fresh'
+        ? 'run --results <new file>'
+        : this.p.mode === 'resume' || this.p.kill || this.p.deadline
+          ? 'run --resume'
+          : 'run';
     const redis = this.p.redis
       ? ` --redis (${this.p.redis.event === 'twin' ? 'a second run sharing it at once' : this.p.redis.event === 'none' ? 'shared' : `Redis ${this.p.redis.event} after ${this.p.redis.afterRows} rows or ${this.p.redis.afterMs} ms`})`
       : '';
@@ -322,16 +431,38 @@ export class ValidateCommand implements Cmd {
     const exists = existsSync(path);
     const replace = !exists || !file || file.dry;
     // validate sends nothing: it takes no --rate, --burst or --max-attempts (passing them is a usage error).
-    const args = ['validate', inputName(m.gz), '--results', base(path), ...flagArgs(m, world).slice(0, 6), '--log-format', 'json'];
+    const args = [
+      'validate',
+      inputName(m.gz),
+      '--results',
+      base(path),
+      ...flagArgs(m, world).slice(0, 6),
+      '--log-format',
+      'json',
+    ];
     await step(m, world, this.toString(), async () => {
       const ran = await world.cli(args);
       let completed: Completed | undefined;
       if (replace && (ran.code === 0 || ran.code === 1)) {
-        m.files.set(path, { path, emu: m.flags.emu, flow: m.flags.flow, dry: true, rows: structuredClone(m.rows), complete: true });
+        m.files.set(path, {
+          path,
+          emu: m.flags.emu,
+          flow: m.flags.flow,
+          dry: true,
+          rows: structuredClone(m.rows),
+          complete: true,
+        });
         m.lineage = [path];
         completed = { path, rows: m.rows, emu: m.flags.emu, dry: true };
       }
-      return { ran, completed, expect: (r) => (!replace && r.code !== 2 ? `validate over the results of a real run gave exit ${r.code}, not a refusal` : undefined) };
+      return {
+        ran,
+        completed,
+        expect: (r) =>
+          !replace && r.code !== 2
+            ? `validate over the results of a real run gave exit ${r.code}, not a refusal`
+            : undefined,
+      };
     });
   }
 
@@ -360,22 +491,37 @@ export class RerunCommand implements Cmd {
     const args = ['rerun', base(source.path), '--results', base(out), ...flagArgs(m, world)];
     const sourceSha = existsSync(source.path) ? sha256(source.path) : undefined;
     // A completed run's file, at most re-saved by a spreadsheet (BOM, CRLF, quotes, zeros dropped): a rerun must take it.
-    const plainResave = !mismatch && !root?.dry && source.complete === true && (source.edited === undefined || source.edited === 'excel' || source.edited === 'resave');
+    const plainResave =
+      !mismatch &&
+      !root?.dry &&
+      source.complete === true &&
+      (source.edited === undefined || source.edited === 'excel' || source.edited === 'resave');
     await step(m, world, this.toString(), async () => {
       const ran = await world.cli(args);
       let completed: Completed | undefined;
       if (existsSync(out)) {
         const complete = ran.code === 0 || ran.code === 1;
-        m.files.set(out, { path: out, emu: m.flags.emu, flow: m.flags.flow, dry: false, rows: source.rows, complete, sourceSha });
+        m.files.set(out, {
+          path: out,
+          emu: m.flags.emu,
+          flow: m.flags.flow,
+          dry: false,
+          rows: source.rows,
+          complete,
+          sourceSha,
+        });
         m.lineage.push(out);
-        if (ran.code === 0 || ran.code === 1) completed = { path: out, rows: source.rows, emu: m.flags.emu, dry: false };
+        if (ran.code === 0 || ran.code === 1)
+          completed = { path: out, rows: source.rows, emu: m.flags.emu, dry: false };
       }
       return {
         ran,
         completed,
         expect: (r) => {
-          if (mismatch && r.code !== 2) return `rerun against another ${mismatch} than the run it repeats went on (exit ${r.code}) instead of refusing`;
-          if (plainResave && r.code === 2) return `rerun refused the results of a completed run${source.edited ? ` re-saved by a spreadsheet (${source.edited})` : ''}: ${firstLine(r)}`;
+          if (mismatch && r.code !== 2)
+            return `rerun against another ${mismatch} than the run it repeats went on (exit ${r.code}) instead of refusing`;
+          if (plainResave && r.code === 2)
+            return `rerun refused the results of a completed run${source.edited ? ` re-saved by a spreadsheet (${source.edited})` : ''}: ${firstLine(r)}`;
           return undefined;
         },
       };
@@ -400,7 +546,9 @@ export class FlagCommand implements Cmd {
     if (this.what === 'flow') m.flags.flow = m.flags.flow === 'F1' ? 'F2' : 'F1';
     if (this.what === 'endpoint') m.flags.emu = m.flags.emu === 'A' ? 'B' : 'A';
     if (this.what === 'rate') m.flags.rate = m.flags.rate === 400 ? 60 : 400;
-    world.transcript.push(`${this.toString()} (now endpoint ${m.flags.emu}, flow ${m.flags.flow}, --rate ${m.flags.rate})`);
+    world.transcript.push(
+      `${this.toString()} (now endpoint ${m.flags.emu}, flow ${m.flags.flow}, --rate ${m.flags.rate})`,
+    );
   }
   toString(): string {
     return `edit flag: ${this.what === 'endpoint' ? '--endpoint <other emulator>' : this.what === 'flow' ? '--contact-flow-id <other flow>' : '--rate'}`;
@@ -418,7 +566,8 @@ export class EditInputCommand implements Cmd {
   }
   async run(m: Model, world: World): Promise<void> {
     if (this.edit.what === 'append') {
-      for (let i = 0; i < this.edit.count; i++) m.rows.push({ id: m.nextId++, version: 1, valid: true, multiline: false });
+      for (let i = 0; i < this.edit.count; i++)
+        m.rows.push({ id: m.nextId++, version: 1, valid: true, multiline: false });
     } else {
       const row = m.rows[this.edit.pick % m.rows.length]!;
       row.version++;
@@ -428,7 +577,9 @@ export class EditInputCommand implements Cmd {
     world.transcript.push(this.toString());
   }
   toString(): string {
-    return this.edit.what === 'append' ? `edit input: append ${this.edit.count} rows` : `edit input: fix/change row #${this.edit.pick}`;
+    return this.edit.what === 'append'
+      ? `edit input: append ${this.edit.count} rows`
+      : `edit input: fix/change row #${this.edit.pick}`;
   }
 }
 
@@ -449,7 +600,7 @@ export class EditResultsCommand implements Cmd {
     const file = m.files.get(m.lineage.at(-1)!)!;
     const csv = readCsv(file.path);
     let note = 'nothing to edit';
-    if (csv && csv.rows.length) {
+    if (csv?.rows.length) {
       const rows = csv.rows;
       const status = csv.header.indexOf('Result.Status');
       if (this.what === 'delete') {
@@ -472,7 +623,12 @@ export class EditResultsCommand implements Cmd {
         note = `re-saved by a spreadsheet: BOM, CRLF, every cell quoted, leading zeros dropped from ${dropped} Attributes.account cells`;
       } else note = 'saved with a BOM and CRLF line ends';
       const torn = readFileSync(file.path, 'utf8');
-      writeCsvFile(file.path, [csv.header, ...rows], this.what === 'excel' || this.what === 'resave' || torn.startsWith('\uFEFF'), this.what === 'resave');
+      writeCsvFile(
+        file.path,
+        [csv.header, ...rows],
+        this.what === 'excel' || this.what === 'resave' || torn.startsWith('\uFEFF'),
+        this.what === 'resave',
+      );
       file.edited = file.edited ?? this.what;
       const saves = new Set(['excel', 'resave']);
       if (file.edited !== this.what) file.edited = saves.has(file.edited) && saves.has(this.what) ? 'resave' : 'delete'; // several edits: no longer "only saved by Excel"
@@ -529,11 +685,30 @@ export class InputFormatCommand implements Cmd {
     if (old && !old.dry && old.complete && existsSync(old.path) && !differs(m, old)) {
       // The earlier results file with the same rows in the other form: another input, refused.
       const path = old.path;
-      const args = ['run', inputName(m.gz), '--results', base(path), ...flagArgs(m, world), '--resume', ...nsArgs(old.ns ?? earlierNamespace(m))];
-      await step(m, world, `${label}, then run --resume on the results of the ${m.gz ? 'plain' : 'gzip'} input`, async () => {
-        const ran = await world.cli(args);
-        return { ran, expect: (r) => (r.code !== 2 ? `the same rows ${m.gz ? 'gzip-compressed' : 'decompressed'} are another input to the tool (their checksum differs), yet --resume of the earlier results went on (exit ${r.code})` : undefined) };
-      });
+      const args = [
+        'run',
+        inputName(m.gz),
+        '--results',
+        base(path),
+        ...flagArgs(m, world),
+        '--resume',
+        ...nsArgs(old.ns ?? earlierNamespace(m)),
+      ];
+      await step(
+        m,
+        world,
+        `${label}, then run --resume on the results of the ${m.gz ? 'plain' : 'gzip'} input`,
+        async () => {
+          const ran = await world.cli(args);
+          return {
+            ran,
+            expect: (r) =>
+              r.code !== 2
+                ? `the same rows ${m.gz ? 'gzip-compressed' : 'decompressed'} are another input to the tool (their checksum differs), yet --resume of the earlier results went on (exit ${r.code})`
+                : undefined,
+          };
+        },
+      );
     } else world.transcript.push(label);
     m.results = world.path(`tasks.fresh-${++m.freshCount}.results.csv`);
     m.lineage = [m.results];
@@ -572,14 +747,23 @@ export class DamagedGzCommand implements Cmd {
     const path = this.target === 'new' ? world.path(`tasks.damaged-${++m.made}.results.csv`) : m.results;
     const before = snapshotRunFiles(path);
     const cur = m.files.get(path);
-    const args = ['run', 'tasks.damaged.csv.gz', '--results', base(path), ...flagArgs(m, world), ...(this.target === 'current' ? ['--resume'] : []), ...nsArgs(cur?.ns ?? earlierNamespace(m))];
+    const args = [
+      'run',
+      'tasks.damaged.csv.gz',
+      '--results',
+      base(path),
+      ...flagArgs(m, world),
+      ...(this.target === 'current' ? ['--resume'] : []),
+      ...nsArgs(cur?.ns ?? earlierNamespace(m)),
+    ];
     await step(m, world, this.toString(), async () => {
       const ran = await world.cli(args);
       return {
         ran,
         expect: (r) => {
           if (r.code !== 2) return `a damaged gzip input (${this.damage}) gave exit ${r.code}, not a refusal (exit 2)`;
-          if (this.target === 'new' && !/is not a whole gzip file/.test(r.stderr + r.stdout)) return `a damaged gzip input (${this.damage}) was refused without saying it "is not a whole gzip file": ${firstLine(r)}`;
+          if (this.target === 'new' && !/is not a whole gzip file/.test(r.stderr + r.stdout))
+            return `a damaged gzip input (${this.damage}) was refused without saying it "is not a whole gzip file": ${firstLine(r)}`;
           return changedRunFiles(before) && `a damaged gzip input was refused, yet ${changedRunFiles(before)}`;
         },
       };
@@ -593,7 +777,11 @@ export class DamagedGzCommand implements Cmd {
 /** `merge` output's model entry; then `report` of it must agree with the merge's exit code. */
 async function reportOf(world: World, out: string, mergeCode: number | null): Promise<Other & { wrong?: string }> {
   const ran = await world.cli(['report', base(out)]);
-  return { ran, wrong: ran.code !== mergeCode ? `report of the merged file gave exit ${ran.code}, the merge ${mergeCode}` : undefined };
+  return {
+    ran,
+    wrong:
+      ran.code !== mergeCode ? `report of the merged file gave exit ${ran.code}, the merge ${mergeCode}` : undefined,
+  };
 }
 
 /**
@@ -623,10 +811,29 @@ export class ShardMergeCommand implements Cmd {
       const paths: string[] = [];
       for (let i = 1; i <= this.count; i++) {
         const path = world.path(`tasks.s${k}-${i}of${this.count}.csv`);
-        const ran = await world.cli(['run', inputName(m.gz), '--shard', `${i}/${this.count}`, '--results', base(path), ...flagArgs(m, world), ...nsArgs(ns)]);
+        const ran = await world.cli([
+          'run',
+          inputName(m.gz),
+          '--shard',
+          `${i}/${this.count}`,
+          '--results',
+          base(path),
+          ...flagArgs(m, world),
+          ...nsArgs(ns),
+        ]);
         paths.push(path);
         others.push({ ran });
-        if (existsSync(path)) m.files.set(path, { path, emu, flow, dry: false, rows: structuredClone(m.rows), complete: finished(ran), ns, part: `${i}/${this.count}` });
+        if (existsSync(path))
+          m.files.set(path, {
+            path,
+            emu,
+            flow,
+            dry: false,
+            rows: structuredClone(m.rows),
+            complete: finished(ran),
+            ns,
+            part: `${i}/${this.count}`,
+          });
       }
       const shardsDone = others.every((o) => finished(o.ran));
       const given = paths.filter((_, i) => i !== this.omit);
@@ -634,7 +841,16 @@ export class ShardMergeCommand implements Cmd {
       let completed: Completed | undefined;
       let report: (Other & { wrong?: string }) | undefined;
       if (existsSync(out)) {
-        m.files.set(out, { path: out, emu, flow, dry: false, rows: structuredClone(m.rows), complete: finished(ran), ns, part: 'merged' });
+        m.files.set(out, {
+          path: out,
+          emu,
+          flow,
+          dry: false,
+          rows: structuredClone(m.rows),
+          complete: finished(ran),
+          ns,
+          part: 'merged',
+        });
         m.lineage = [out];
         if (finished(ran)) {
           completed = { path: out, rows: m.rows, emu, dry: false };
@@ -649,14 +865,21 @@ export class ShardMergeCommand implements Cmd {
         others,
         expect: (r) => {
           const bad = others.slice(0, this.count).find((o) => !finished(o.ran));
-          if (bad) return `run ${bad.ran.args[3]} ${bad.ran.args[4]} of a fresh shard gave exit ${bad.ran.code}: ${firstLine(bad.ran)}`;
+          if (bad)
+            return `run ${bad.ran.args[3]} ${bad.ran.args[4]} of a fresh shard gave exit ${bad.ran.code}: ${firstLine(bad.ran)}`;
           if (this.omit !== undefined) {
-            if (r.code !== 2) return `merge of ${given.length} of ${this.count} shards gave exit ${r.code}, not a refusal`;
+            if (r.code !== 2)
+              return `merge of ${given.length} of ${this.count} shards gave exit ${r.code}, not a refusal`;
             if (existsSync(out)) return 'a refused merge left its --results file behind';
             return undefined;
           }
-          if (!shardsDone || !finished(r)) return `merge of every shard of a completed split gave exit ${r.code}: ${firstLine(r)}`;
-          if ((r.code === 0) !== allCreated) return `merge gave exit ${r.code}, yet the shards' exit codes were ${others.slice(0, this.count).map((o) => o.ran.code).join(', ')}`;
+          if (!shardsDone || !finished(r))
+            return `merge of every shard of a completed split gave exit ${r.code}: ${firstLine(r)}`;
+          if ((r.code === 0) !== allCreated)
+            return `merge gave exit ${r.code}, yet the shards' exit codes were ${others
+              .slice(0, this.count)
+              .map((o) => o.ran.code)
+              .join(', ')}`;
           return report?.wrong;
         },
       };
@@ -684,7 +907,16 @@ export class MergeCommand implements Cmd {
   private foreignSource(m: Readonly<Model>): FileInfo | undefined {
     const root = m.files.get(m.lineage[0]!);
     if (!root || root.dry || !root.complete) return undefined;
-    return [...m.files.values()].find((f) => !m.lineage.includes(f.path) && !f.dry && f.complete && !f.edited && !f.sourceSha && f.part !== 'merged' && existsSync(f.path));
+    return [...m.files.values()].find(
+      (f) =>
+        !m.lineage.includes(f.path) &&
+        !f.dry &&
+        f.complete &&
+        !f.edited &&
+        !f.sourceSha &&
+        f.part !== 'merged' &&
+        existsSync(f.path),
+    );
   }
   async run(m: Model, world: World): Promise<void> {
     const out = world.path(`tasks.merged-${++m.made}.csv`);
@@ -692,7 +924,9 @@ export class MergeCommand implements Cmd {
     if (this.what === 'foreign') return this.foreign(m, world, root, out);
     const parts = m.lineage.map((p) => m.files.get(p)!);
     const unfinished = parts.find((f) => f.dry || !f.complete);
-    const sourcesKept = parts.every((f, i) => i === 0 || (f.sourceSha !== undefined && f.sourceSha === sha256(parts[i - 1]!.path)));
+    const sourcesKept = parts.every(
+      (f, i) => i === 0 || (f.sourceSha !== undefined && f.sourceSha === sha256(parts[i - 1]!.path)),
+    );
     const clean = parts.every((f) => f.edited === undefined || f.edited === 'excel' || f.edited === 'resave');
     await step(m, world, this.toString(), async () => {
       const ran = await world.cli(['merge', ...parts.map((f) => base(f.path)), '--results', base(out)]);
@@ -700,7 +934,16 @@ export class MergeCommand implements Cmd {
       let completed: Completed | undefined;
       let report: (Other & { wrong?: string }) | undefined;
       if (existsSync(out)) {
-        m.files.set(out, { path: out, emu: root.emu, flow: root.flow, dry: false, rows: structuredClone(root.rows), complete: finished(ran), ns: root.ns, part: 'merged' });
+        m.files.set(out, {
+          path: out,
+          emu: root.emu,
+          flow: root.flow,
+          dry: false,
+          rows: structuredClone(root.rows),
+          complete: finished(ran),
+          ns: root.ns,
+          part: 'merged',
+        });
         if (finished(ran)) {
           m.lineage = [out];
           if (clean) completed = { path: out, rows: root.rows, emu: root.emu, dry: false };
@@ -715,8 +958,10 @@ export class MergeCommand implements Cmd {
         expect: (r) => {
           if (r.code === 2 && existsSync(out)) return 'a refused merge left its --results file behind';
           if (finished(r) && !existsSync(out)) return `merge gave exit ${r.code} but wrote no ${base(out)}`;
-          if (unfinished && r.code !== 2) return `merge took ${base(unfinished.path)}, ${unfinished.dry ? 'a dry run' : 'an unfinished run'} (exit ${r.code})`;
-          if (!unfinished && sourcesKept && clean && !finished(r)) return `merge of a run and its reruns gave exit ${r.code}: ${firstLine(r)}`;
+          if (unfinished && r.code !== 2)
+            return `merge took ${base(unfinished.path)}, ${unfinished.dry ? 'a dry run' : 'an unfinished run'} (exit ${r.code})`;
+          if (!unfinished && sourcesKept && clean && !finished(r))
+            return `merge of a run and its reruns gave exit ${r.code}: ${firstLine(r)}`;
           return report?.wrong;
         },
       };
@@ -727,16 +972,36 @@ export class MergeCommand implements Cmd {
     const rr = world.path(`tasks.foreign-rr-${m.made}.csv`);
     await step(m, world, this.toString(), async () => {
       // The other file's own settings (no flags): a rerun of it as its run would have it.
-      const rerun = await world.cli(['rerun', base(other.path), '--results', base(rr), '--max-attempts', '2', '--log-format', 'json']);
+      const rerun = await world.cli([
+        'rerun',
+        base(other.path),
+        '--results',
+        base(rr),
+        '--max-attempts',
+        '2',
+        '--log-format',
+        'json',
+      ]);
       const others: Other[] = [{ ran: rerun }];
-      if (existsSync(rr)) m.files.set(rr, { path: rr, emu: other.emu, flow: other.flow, dry: false, rows: other.rows, complete: finished(rerun), sourceSha: sha256(other.path) });
-      if (!finished(rerun)) return { others, note: `the rerun of ${base(other.path)} gave exit ${rerun.code}: no merge` };
+      if (existsSync(rr))
+        m.files.set(rr, {
+          path: rr,
+          emu: other.emu,
+          flow: other.flow,
+          dry: false,
+          rows: other.rows,
+          complete: finished(rerun),
+          sourceSha: sha256(other.path),
+        });
+      if (!finished(rerun))
+        return { others, note: `the rerun of ${base(other.path)} gave exit ${rerun.code}: no merge` };
       const ran = await world.cli(['merge', base(root.path), base(rr), '--results', base(out)]);
       return {
         ran,
         others,
         expect: (r) => {
-          if (r.code !== 2) return `merge of ${base(root.path)} with a rerun of ${base(other.path)} (another run's results) gave exit ${r.code}, not a refusal`;
+          if (r.code !== 2)
+            return `merge of ${base(root.path)} with a rerun of ${base(other.path)} (another run's results) gave exit ${r.code}, not a refusal`;
           if (existsSync(out)) return 'a refused merge left its --results file behind';
           return undefined;
         },
@@ -744,7 +1009,9 @@ export class MergeCommand implements Cmd {
     });
   }
   toString(): string {
-    return this.what === 'lineage' ? 'merge the run and its reruns, then report' : "merge the run with a rerun of another run's results file";
+    return this.what === 'lineage'
+      ? 'merge the run and its reruns, then report'
+      : "merge the run with a rerun of another run's results file";
   }
 }
 
@@ -756,7 +1023,9 @@ export class SummaryClashCommand implements Cmd {
     readonly via: 'run' | 'rerun',
   ) {}
   check(m: Readonly<Model>): boolean {
-    return !gapBlocks(m, this) && (this.via === 'run' || (m.files.has(m.lineage.at(-1)!) && existsSync(m.lineage.at(-1)!)));
+    return (
+      !gapBlocks(m, this) && (this.via === 'run' || (m.files.has(m.lineage.at(-1)!) && existsSync(m.lineage.at(-1)!)))
+    );
   }
   kind(): string {
     return 'summary-clash';
@@ -768,7 +1037,15 @@ export class SummaryClashCommand implements Cmd {
     if (this.via === 'run') {
       path = m.results;
       const cur = m.files.get(path);
-      args = ['run', inputName(m.gz), '--results', base(path), ...flagArgs(m, world), '--resume', ...nsArgs(cur && !cur.dry ? cur.ns : earlierNamespace(m))];
+      args = [
+        'run',
+        inputName(m.gz),
+        '--results',
+        base(path),
+        ...flagArgs(m, world),
+        '--resume',
+        ...nsArgs(cur && !cur.dry ? cur.ns : earlierNamespace(m)),
+      ];
     } else {
       path = world.path(`tasks.rr-sj-${++m.made}.csv`);
       args = ['rerun', base(m.lineage.at(-1)!), '--results', base(path), ...flagArgs(m, world)];
@@ -780,7 +1057,8 @@ export class SummaryClashCommand implements Cmd {
       return {
         ran,
         expect: (r) => {
-          if (r.code !== 2) return `--summary-json naming the ${this.via}'s own ${this.target === 'results' ? 'results file' : this.target} gave exit ${r.code}, not a refusal`;
+          if (r.code !== 2)
+            return `--summary-json naming the ${this.via}'s own ${this.target === 'results' ? 'results file' : this.target} gave exit ${r.code}, not a refusal`;
           const changed = changedRunFiles(before);
           return changed && `--summary-json was refused, yet ${changed}`;
         },
@@ -809,35 +1087,76 @@ export function commandArbitraries(maxRows: number): fc.Arbitrary<Cmd>[] {
       ];
   return [
     fc.constantFrom<RunMode>('plain', 'resume', 'resume', 'fresh').map((mode) => new RunCommand({ mode })),
-    fc.record({ afterRows: fc.nat({ max: Math.ceil(maxRows / 2) }), afterMs: fc.integer({ min: 50, max: 900 }) }).map(
-      (k) => new RunCommand({ mode: 'resume', kill: { signal: 'SIGKILL', ...k } }),
-    ),
+    fc
+      .record({ afterRows: fc.nat({ max: Math.ceil(maxRows / 2) }), afterMs: fc.integer({ min: 50, max: 900 }) })
+      .map((k) => new RunCommand({ mode: 'resume', kill: { signal: 'SIGKILL', ...k } })),
     // SIGTERM only once a row is written: the handler is installed by then (on a loaded machine the
     // bin can take seconds to start, and a signal before that ends it by default, harmlessly).
-    fc.integer({ min: 1, max: Math.max(1, Math.ceil(maxRows / 2)) }).map((afterRows) => new RunCommand({ mode: 'resume', kill: { signal: 'SIGTERM', afterRows, afterMs: Infinity } })),
+    fc
+      .integer({ min: 1, max: Math.max(1, Math.ceil(maxRows / 2)) })
+      .map(
+        (afterRows) => new RunCommand({ mode: 'resume', kill: { signal: 'SIGTERM', afterRows, afterMs: Infinity } }),
+      ),
     fc.constantFrom(0.05, 0.1, 0.2, 0.4).map((deadline) => new RunCommand({ mode: 'resume', deadline })),
     fc.constant(new ValidateCommand()),
     fc.constant(new RerunCommand()),
     fc.constantFrom<FlagEdit>('flow', 'endpoint', 'rate').map((w) => new FlagCommand(w)),
-    fc.oneof(fc.integer({ min: 1, max: 3 }).map((count) => ({ what: 'append' as const, count })), pick.map((p) => ({ what: 'fix' as const, pick: p }))).map(
-      (e) => new EditInputCommand(e),
-    ),
+    fc
+      .oneof(
+        fc.integer({ min: 1, max: 3 }).map((count) => ({ what: 'append' as const, count })),
+        pick.map((p) => ({ what: 'fix' as const, pick: p })),
+      )
+      .map((e) => new EditInputCommand(e)),
     fc.oneof(
-      { weight: 3, arbitrary: fc.tuple(fc.constantFrom<ResultsEdit>('delete', 'space', 'excel', 'resave'), pick).map(([w, p]): Cmd => new EditResultsCommand(w, p)) },
+      {
+        weight: 3,
+        arbitrary: fc
+          .tuple(fc.constantFrom<ResultsEdit>('delete', 'space', 'excel', 'resave'), pick)
+          .map(([w, p]): Cmd => new EditResultsCommand(w, p)),
+      },
       { weight: 2, arbitrary: fc.constant<Cmd>(new ResaveRerunCommand()) },
     ),
     // Newer surfaces: gzip input, shards and merge, --summary-json, Redis, a second process meeting the lock.
     fc.oneof(
       { weight: 2, arbitrary: fc.constant(new InputFormatCommand()) },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom<GzDamage>('flip', 'trailing', 'cut'), fc.constantFrom<'new' | 'current'>('new', 'current')).map(([d, t]) => new DamagedGzCommand(d, t)) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(
+            fc.constantFrom<GzDamage>('flip', 'trailing', 'cut'),
+            fc.constantFrom<'new' | 'current'>('new', 'current'),
+          )
+          .map(([d, t]) => new DamagedGzCommand(d, t)),
+      },
     ),
     fc.oneof(
-      { weight: 2, arbitrary: fc.tuple(fc.constantFrom(2, 3), fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat({ max: 2 }) })).map(([n, omit]) => new ShardMergeCommand(n, omit === undefined ? undefined : omit % n)) },
-      { weight: 2, arbitrary: fc.constantFrom<'lineage' | 'foreign'>('lineage', 'lineage', 'foreign').map((w) => new MergeCommand(w)) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(
+            fc.constantFrom(2, 3),
+            fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat({ max: 2 }) }),
+          )
+          .map(([n, omit]) => new ShardMergeCommand(n, omit === undefined ? undefined : omit % n)),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .constantFrom<'lineage' | 'foreign'>('lineage', 'lineage', 'foreign')
+          .map((w) => new MergeCommand(w)),
+      },
     ),
     // The skewed-clock lock step takes about 3 s: drawn half as often as a --summary-json clash.
     fc.oneof(
-      { weight: 2, arbitrary: fc.tuple(fc.constantFrom<SummaryTarget>('results', 'run.json', 'timeline.jsonl'), fc.constantFrom<'run' | 'rerun'>('run', 'rerun')).map(([t, v]) => new SummaryClashCommand(t, v)) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(
+            fc.constantFrom<SummaryTarget>('results', 'run.json', 'timeline.jsonl'),
+            fc.constantFrom<'run' | 'rerun'>('run', 'rerun'),
+          )
+          .map(([t, v]) => new SummaryClashCommand(t, v)),
+      },
       { weight: 1, arbitrary: fc.constant(new RunCommand({ mode: 'fresh', skew: true })) },
     ),
     ...redis,

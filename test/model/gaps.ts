@@ -18,7 +18,8 @@ interface Step {
   kind(): string;
 }
 
-const differs = (m: Readonly<Model>, f: FileInfo | undefined) => Boolean(f && !f.dry && (f.emu !== m.flags.emu || f.flow !== m.flags.flow));
+const differs = (m: Readonly<Model>, f: FileInfo | undefined) =>
+  Boolean(f && !f.dry && (f.emu !== m.flags.emu || f.flow !== m.flags.flow));
 const continues = (s: Step) => ['plain', 'resume', 'SIGKILL', 'SIGTERM', 'deadline'].includes(s.kind());
 const current = (m: Readonly<Model>) => (existsSync(m.results) ? m.files.get(m.results) : undefined);
 const rerunSource = (m: Readonly<Model>) => m.files.get(m.lineage.at(-1)!);
@@ -28,7 +29,8 @@ const RULES = {
   'continue-with-changed-flags': (m: Readonly<Model>, s: Step) =>
     (continues(s) && differs(m, current(m))) || (s.kind() === 'rerun' && differs(m, m.files.get(m.lineage[0]!))),
   /** Item 2: `validate`, then `run --resume` on its file. */
-  'resume-after-validate': (m: Readonly<Model>, s: Step) => continues(s) && s.kind() !== 'plain' && Boolean(current(m)?.dry),
+  'resume-after-validate': (m: Readonly<Model>, s: Step) =>
+    continues(s) && s.kind() !== 'plain' && Boolean(current(m)?.dry),
   /** Item 3: rerun of a results file whose run was interrupted (kill, SIGTERM, --deadline). */
   'rerun-of-interrupted': (m: Readonly<Model>, s: Step) => s.kind() === 'rerun' && rerunSource(m)?.complete !== true,
   /** Items 3 and 14: rerun or --resume of a results file edited by hand (row deleted, stray space, Excel). */
@@ -36,7 +38,8 @@ const RULES = {
     (s.kind() === 'rerun' && Boolean(rerunSource(m)?.edited)) || (continues(s) && Boolean(current(m)?.edited)),
   /** Item 10: a new results file for an input whose rows were already sent from another results file. */
   'fresh-run-after-input-edit': (m: Readonly<Model>, s: Step) =>
-    s.kind() === 'fresh' && [...m.files.values()].some((f) => !f.dry && JSON.stringify(f.rows) !== JSON.stringify(m.rows)),
+    s.kind() === 'fresh' &&
+    [...m.files.values()].some((f) => !f.dry && JSON.stringify(f.rows) !== JSON.stringify(m.rows)),
   /**
    * NEW: a run of an input already completed into its results file with failed or invalid rows
    * says "Already processed (… 1 failed …)" and exits 0, not 1 — cron reports success every night.

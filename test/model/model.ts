@@ -9,10 +9,10 @@
  * whatever the user does between runs. A fresh run the user routes elsewhere (another flow, another
  * endpoint) legitimately makes a task there too; a resume or rerun never may.
  */
-import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { Emulator } from '../../src/emulator/server.js';
-import { csvText, readCsv, STEP_LIMIT_MS, type EmuName, type FlowName, type Ran, type World } from './world.js';
+import { csvText, type EmuName, type FlowName, type Ran, readCsv, STEP_LIMIT_MS, type World } from './world.js';
 
 export interface Row {
   id: number;
@@ -77,7 +77,8 @@ const CUSTOMER_VALUE = /Task \d+ v\d+|Descr \d+/;
 
 export function initialModel(world: World, rowCount: number, invalidEvery: number): Model {
   const rows: Row[] = [];
-  for (let id = 1; id <= rowCount; id++) rows.push({ id, version: 1, valid: id % invalidEvery !== 0, multiline: id % 4 === 2 });
+  for (let id = 1; id <= rowCount; id++)
+    rows.push({ id, version: 1, valid: id % invalidEvery !== 0, multiline: id % 4 === 2 });
   return {
     rows,
     nextId: rowCount + 1,
@@ -100,7 +101,13 @@ export const inputName = (gz: boolean) => (gz ? 'tasks.csv.gz' : 'tasks.csv');
 export function inputBytes(rows: Row[], gz: boolean): Buffer {
   const text = csvText([
     HEADER,
-    ...rows.map((r) => [taskName(r), r.multiline ? `Descr ${r.id}\nsecond line` : `Descr ${r.id}`, String(r.id), account(r), `note ${r.id}`]),
+    ...rows.map((r) => [
+      taskName(r),
+      r.multiline ? `Descr ${r.id}\nsecond line` : `Descr ${r.id}`,
+      String(r.id),
+      account(r),
+      `note ${r.id}`,
+    ]),
   ]);
   return gz ? gzipSync(text) : Buffer.from(text);
 }
@@ -160,25 +167,40 @@ export interface Completed {
  * in its stdout or stderr; (t) done within STEP_LIMIT_MS.
  */
 export function checkProcess(ran: Ran, lockedOk = false): void {
-  if (ran.timedOut) throw new Violation('t', `${ran.args.slice(0, 2).join(' ')} still running after ${STEP_LIMIT_MS} ms: killed. stderr: ${ran.stderr.slice(-600)}`);
+  if (ran.timedOut)
+    throw new Violation(
+      't',
+      `${ran.args.slice(0, 2).join(' ')} still running after ${STEP_LIMIT_MS} ms: killed. stderr: ${ran.stderr.slice(-600)}`,
+    );
   if (ran.code === 70 || /\n\s+at .+[:(]\d+:\d+\)?/.test(ran.stderr) || /internal error/.test(ran.stderr)) {
     throw new Violation('d', `exit ${ran.code}, stderr: ${ran.stderr.slice(0, 600)}`);
   }
-  if ((ran.code === 4 && !lockedOk) || ran.code === 130) throw new Violation('d', `exit ${ran.code} in a sequential history; stderr: ${ran.stderr.slice(0, 300)}`);
+  if ((ran.code === 4 && !lockedOk) || ran.code === 130)
+    throw new Violation('d', `exit ${ran.code} in a sequential history; stderr: ${ran.stderr.slice(0, 300)}`);
   const leak = CUSTOMER_VALUE.exec(`${ran.stdout}\n${ran.stderr}`);
   if (leak) {
     const text = `${ran.stdout}\n${ran.stderr}`;
-    throw new Violation('p', `${ran.args.slice(0, 2).join(' ')} printed the customer value ${JSON.stringify(leak[0])}: …${text.slice(Math.max(0, leak.index - 200), leak.index + 100)}…`);
+    throw new Violation(
+      'p',
+      `${ran.args.slice(0, 2).join(' ')} printed the customer value ${JSON.stringify(leak[0])}: …${text.slice(Math.max(0, leak.index - 200), leak.index + 100)}…`,
+    );
   }
 }
 
 /** Checks (a)–(e), (p), (t) after one command. `completed` is set when the command reported a complete run. */
-export function checkInvariants(m: Model, world: World, ran: Ran | undefined, completed: Completed | undefined, before: Map<string, string>): void {
+export function checkInvariants(
+  m: Model,
+  world: World,
+  ran: Ran | undefined,
+  completed: Completed | undefined,
+  before: Map<string, string>,
+): void {
   if (ran) {
     checkProcess(ran);
     // (e) a refusal sends nothing and leaves the results files as they were.
     if (ran.code === 2) {
-      if (ran.requests.A + ran.requests.B > 0) throw new Violation('e', `exit 2 but ${JSON.stringify(ran.requests)} requests were sent`);
+      if (ran.requests.A + ran.requests.B > 0)
+        throw new Violation('e', `exit 2 but ${JSON.stringify(ran.requests)} requests were sent`);
       for (const [path, text] of before) {
         const now = existsSync(path) ? readFileSync(path, 'utf8') : '<gone>';
         if (now !== text) throw new Violation('e', `exit 2 but ${path} changed`);
@@ -192,7 +214,8 @@ export function checkInvariants(m: Model, world: World, ran: Ran | undefined, co
     const lineCol = csv.header.indexOf('Result.Line');
     const seen = new Set<string>();
     for (const r of csv.rows) {
-      if (seen.has(r[lineCol]!)) throw new Violation('a', `${base(file.path)} holds two rows for input line ${r[lineCol]}`);
+      if (seen.has(r[lineCol]!))
+        throw new Violation('a', `${base(file.path)} holds two rows for input line ${r[lineCol]}`);
       seen.add(r[lineCol]!);
     }
   }
@@ -220,11 +243,14 @@ function checkComplete(c: Completed, ran: Ran | undefined): void {
   const expected = linesOf(c.rows);
   const got = new Map(csv.rows.map((r) => [Number(r[lineCol]), r]));
   const missing = [...expected.keys()].filter((l) => !got.has(l));
-  if (missing.length) throw new Violation('a', `${base(c.path)} lacks rows for input lines ${missing.join(', ')} ${why}`);
+  if (missing.length)
+    throw new Violation('a', `${base(c.path)} lacks rows for input lines ${missing.join(', ')} ${why}`);
   const extra = [...got.keys()].filter((l) => !expected.has(l));
-  if (extra.length) throw new Violation('a', `${base(c.path)} has rows for lines ${extra.join(', ')} that are no input record ${why}`);
+  if (extra.length)
+    throw new Violation('a', `${base(c.path)} has rows for lines ${extra.join(', ')} that are no input record ${why}`);
   for (const [line, r] of got) {
-    if (r[idCol] !== String(expected.get(line)!.id)) throw new Violation('a', `${base(c.path)} line ${line} holds row ${r[idCol]}, not ${expected.get(line)!.id}`);
+    if (r[idCol] !== String(expected.get(line)!.id))
+      throw new Violation('a', `${base(c.path)} line ${line} holds row ${r[idCol]}, not ${expected.get(line)!.id}`);
     // Stray spaces and capitals a spreadsheet left are forgiven by the tool (README): read as it reads.
     const status = r[statusCol]!.trim().toLowerCase();
     if (!(c.dry ? status === 'planned' || status === 'invalid' : FINAL.has(status))) {
@@ -241,7 +267,8 @@ function checkTasks(m: Model, emu: EmuName, e: Emulator): void {
   }
   for (const [key, n] of counts) {
     const limit = Math.max(1, m.allowed.get(key)?.size ?? 0);
-    if (n > limit) throw new Violation('b', `row ${key} has ${n} tasks on endpoint ${emu} (routings legitimately used: ${limit})`);
+    if (n > limit)
+      throw new Violation('b', `row ${key} has ${n} tasks on endpoint ${emu} (routings legitimately used: ${limit})`);
   }
 }
 
@@ -253,7 +280,8 @@ function checkAllCreated(c: Completed, e: Emulator): void {
   for (const [line, row] of linesOf(c.rows)) {
     if (!row.valid) throw new Violation('c', `exit 0 but line ${line} (row ${row.id}) is invalid in the input`);
     const made = e.service.tasks.some((t) => t.Attributes?.rowId === String(row.id) && t.Name === taskName(row));
-    if (!made) throw new Violation('c', `exit 0 but row ${row.id} (${taskName(row)}) was never created on endpoint ${c.emu}`);
+    if (!made)
+      throw new Violation('c', `exit 0 but row ${row.id} (${taskName(row)}) was never created on endpoint ${c.emu}`);
     const r = byLine.get(line);
     if (r && r[col('Result.Status')] === 'created' && !contactIds.has(r[col('Result.ContactId')]!)) {
       throw new Violation('c', `exit 0 but line ${line}'s ContactId is not a task of endpoint ${c.emu}`);
@@ -269,4 +297,5 @@ export function snapshotFiles(m: Model): Map<string, string> {
 }
 
 const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+
 export { base };

@@ -3,15 +3,15 @@
  * point at, each with faults and a little throttling), the input file, and the compiled bin run as
  * a child process — killed for real when a command says so.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { skipRedis, startRedis, type TestRedis } from '../redis.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { skipRedis, startRedis, type TestRedis } from '../redis.js';
 
 export const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 /** A second flow both emulators know, for "edit a flag: another --contact-flow-id". */
@@ -137,7 +137,14 @@ export class World {
       let exited = false;
       child.stdout!.on('data', (d: Buffer) => (stdout += d));
       child.stderr!.on('data', (d: Buffer) => (stderr += d));
-      const timer = kill && this.watch(child, kill, () => !exited, () => (signalled = kill.act === undefined));
+      const timer =
+        kill &&
+        this.watch(
+          child,
+          kill,
+          () => !exited,
+          () => (signalled = kill.act === undefined),
+        );
       const limit = setTimeout(() => {
         timedOut = true;
         child.kill('SIGKILL');
@@ -147,7 +154,17 @@ export class World {
         if (timer) clearInterval(timer);
         clearTimeout(limit);
         const after = this.requests();
-        resolveRan({ args, code, stdout, stderr, signalled, timedOut, startedAt, endedAt: Date.now(), requests: { A: after.A - before.A, B: after.B - before.B } });
+        resolveRan({
+          args,
+          code,
+          stdout,
+          stderr,
+          signalled,
+          timedOut,
+          startedAt,
+          endedAt: Date.now(),
+          requests: { A: after.A - before.A, B: after.B - before.B },
+        });
       });
       child.on('exit', () => (exited = true));
     });
@@ -190,7 +207,12 @@ export function readCsv(path: string): { header: CsvRecord; rows: CsvRecord[] } 
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       // Both line ends: a file saved by a spreadsheet (CRLF) and then appended to by a run (LF) holds both.
-      const all = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'] }) as CsvRecord[];
+      const all = parse(text, {
+        bom: true,
+        relax_column_count: true,
+        skip_empty_lines: true,
+        record_delimiter: ['\r\n', '\n'],
+      }) as CsvRecord[];
       const [header, ...rows] = all;
       if (!header) return { header: [], rows: [] };
       // A record cut short by a kill has fewer cells: it is the torn tail, not a row.
@@ -206,7 +228,11 @@ export function readCsv(path: string): { header: CsvRecord; rows: CsvRecord[] } 
 export function csvText(records: CsvRecord[], excel = false, quoteAll = false): string {
   // Cells with a line break are quoted, as a spreadsheet quotes them (csv-stringify alone quotes only
   // cells holding the record delimiter, which for CRLF leaves a bare LF unquoted).
-  return stringify(records, { record_delimiter: excel ? 'windows' : 'unix', quoted_match: /[\r\n]/, ...(quoteAll ? { quoted: true, quoted_empty: true } : {}) });
+  return stringify(records, {
+    record_delimiter: excel ? 'windows' : 'unix',
+    quoted_match: /[\r\n]/,
+    ...(quoteAll ? { quoted: true, quoted_empty: true } : {}),
+  });
 }
 
 export function writeCsvFile(path: string, records: CsvRecord[], excel = false, quoteAll = false): void {

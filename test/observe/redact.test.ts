@@ -12,7 +12,10 @@ describe('redactServiceMessage', () => {
       "2 validation errors detected: Value 'O'Brien's call\nat 5' at 'name' failed to satisfy constraint: Member must have length less than or equal to 10; Value '{ticket=Jane}' at 'attributes' failed to satisfy constraint: Map value must satisfy constraint",
       "2 validation errors detected: Value [redacted] at 'name' failed to satisfy constraint: Member must have length less than or equal to 10; Value [redacted] at 'attributes' failed to satisfy constraint: Map value must satisfy constraint",
     ],
-    ["Value null at 'instanceId' failed to satisfy constraint: Member must not be null", "Value [redacted] at 'instanceId' failed to satisfy constraint: Member must not be null"],
+    [
+      "Value null at 'instanceId' failed to satisfy constraint: Member must not be null",
+      "Value [redacted] at 'instanceId' failed to satisfy constraint: Member must not be null",
+    ],
     // Other phrasings: any quoted text goes.
     ['Invalid reference value "jane@example.com" for EMAIL', 'Invalid reference value [redacted] for EMAIL'],
     ["Attribute 'Jane' is not allowed", 'Attribute [redacted] is not allowed'],

@@ -2,12 +2,16 @@
 import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silent } from '../../src/run/options.js';
 import { RunStats } from '../../src/observe/stats.js';
 import { Timeline, timelinePath } from '../../src/observe/timeline.js';
+import { silent } from '../../src/run/options.js';
 import { tempDir } from '../helpers.js';
 
-const lines = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (path: string) =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('Timeline', () => {
   it('a 14-hour run at 4 ticks a second writes a few thousand points, not 10,000', () => {

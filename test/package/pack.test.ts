@@ -9,15 +9,31 @@
  * older build in the working folder cannot reach the tarball here, and prepack's clean step is run
  * on planted leftovers to show a real `npm pack` starts from an empty dist/.
  */
-import { execFile, type ExecFileOptions } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type ExecFileOptions, execFile } from 'node:child_process';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; bin: Record<string, string>; scripts: Record<string, string> };
+const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  bin: Record<string, string>;
+  scripts: Record<string, string>;
+};
 
 /** Children run on this test's Node: the bin's `#!/usr/bin/env node` and npm find it first on PATH. */
 const ENV = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` };
@@ -73,7 +89,9 @@ beforeAll(async () => {
   const stage = join(work, 'stage');
 
   // What a clean clone holds (tracked and new files, nothing ignored), with its own copy of each.
-  const listed = (await ok('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT })).split('\0').filter(Boolean);
+  const listed = (await ok('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT }))
+    .split('\0')
+    .filter(Boolean);
   const sources = new Set(listed.filter((f) => f.startsWith('src/') && f.endsWith('.ts')));
   for (const file of listed) {
     if (!existsSync(join(ROOT, file))) continue; // deleted, not yet committed
@@ -82,7 +100,12 @@ beforeAll(async () => {
   }
 
   // What following the docs leaves beside the samples (results, run states, timelines) never ships.
-  for (const left of ['tasks.results.csv', 'tasks.results.csv.run.json', 'tasks.shard-1-of-2.results.csv', 'tasks.merged.csv']) {
+  for (const left of [
+    'tasks.results.csv',
+    'tasks.results.csv.run.json',
+    'tasks.shard-1-of-2.results.csv',
+    'tasks.merged.csv',
+  ]) {
     writeFileSync(join(stage, 'samples', left), 'customer data\n');
   }
 
@@ -98,14 +121,21 @@ beforeAll(async () => {
   for (const file of walk(join(ROOT, 'dist'))) {
     const source = `src/${file.replace(/(\.d\.ts|\.js)$/, '')}.ts`;
     if (!/(\.d\.ts|\.js)$/.test(file) || !sources.has(source)) continue;
-    expect(statSync(join(ROOT, 'dist', file)).mtimeMs, `dist/${file} is older than ${source}`).toBeGreaterThanOrEqual(statSync(join(ROOT, source)).mtimeMs);
+    expect(statSync(join(ROOT, 'dist', file)).mtimeMs, `dist/${file} is older than ${source}`).toBeGreaterThanOrEqual(
+      statSync(join(ROOT, source)).mtimeMs,
+    );
     cpSync(join(ROOT, 'dist', file), join(stage, 'dist', file));
   }
-  for (const source of sources) expect(existsSync(join(stage, source.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'))), source).toBe(true);
+  for (const source of sources)
+    expect(existsSync(join(stage, source.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'))), source).toBe(true);
 
   // Built above, so pack without running prepack's build again.
   const t0 = performance.now();
-  packed = (JSON.parse(await ok('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: stage })) as Packed[])[0]!;
+  packed = (
+    JSON.parse(
+      await ok('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: stage }),
+    ) as Packed[]
+  )[0]!;
   const packSeconds = (performance.now() - t0) / 1000;
   files = packed.files.map((f) => f.path).sort();
 
@@ -113,12 +143,16 @@ beforeAll(async () => {
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), `${JSON.stringify({ name: 'consumer', private: true, type: 'module' })}\n`);
   const t1 = performance.now();
-  await ok('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed.filename)], { cwd: app });
+  await ok('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed.filename)], {
+    cwd: app,
+  });
   const installSeconds = (performance.now() - t1) / 1000;
   installed = join(app, 'node_modules', PKG.name);
   bin = join(app, 'node_modules', '.bin', 'connect-task-loader');
 
-  const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+  const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, unknown>;
+  };
   const packages = Object.keys(lock.packages).filter(Boolean).length;
   console.log(
     `${packed.filename}: ${(packed.size / 1000).toFixed(1)} kB packed, ${(packed.unpackedSize / 1000).toFixed(1)} kB unpacked, ` +
@@ -152,7 +186,13 @@ describe('the published package', () => {
     expect(files.filter((f) => f.startsWith('samples/') && !/\.(csv|job\.json)$/.test(f))).toEqual([]);
     expect(files.filter((f) => /\.(results|merged)\.csv$|\.shard-/.test(f))).toEqual([]);
     // Everything else is a build output, a sample, the schema or a top-level document.
-    expect(files.filter((f) => !/^(dist|samples|schema|docs)\//.test(f) && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(f))).toEqual([]);
+    expect(
+      files.filter(
+        (f) =>
+          !/^(dist|samples|schema|docs)\//.test(f) &&
+          !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(f),
+      ),
+    ).toEqual([]);
 
     expect(PKG.bin['connect-task-loader']).toBe('dist/cli.js');
     expect(readFileSync(join(installed, 'dist', 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
@@ -171,7 +211,20 @@ describe('the published package', () => {
     const samples = join(installed, 'samples');
     const [tasks, job] = await Promise.all([
       run(bin, ['validate', join(samples, 'tasks.csv'), '--results', join(app, 'tasks.results.csv')], { cwd: app }),
-      run(bin, ['validate', join(samples, 'scheduled-callbacks.csv'), '--job', join(samples, 'scheduled-callbacks.job.json'), '--timezone', 'Europe/London', '--results', join(app, 'callbacks.results.csv')], { cwd: app }),
+      run(
+        bin,
+        [
+          'validate',
+          join(samples, 'scheduled-callbacks.csv'),
+          '--job',
+          join(samples, 'scheduled-callbacks.job.json'),
+          '--timezone',
+          'Europe/London',
+          '--results',
+          join(app, 'callbacks.results.csv'),
+        ],
+        { cwd: app },
+      ),
     ]);
     expect(tasks.code, tasks.stderr).toBe(1); // two rows of tasks.csv are invalid on purpose
     expect(tasks.stdout).toContain('Rows: 30 would be sent, 2 invalid');
@@ -217,18 +270,29 @@ try {
       join(app, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: {
-          target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true,
-          types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: true,
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
         },
         files: ['consumer.ts'],
       }),
     );
-    const tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], { cwd: app });
+    const tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], {
+      cwd: app,
+    });
     expect(tsc.code, tsc.stdout).toBe(0);
     const consumer = await run(process.execPath, ['consumer.js'], { cwd: app });
     expect(consumer.code, consumer.stderr).toBe(0);
     expect(JSON.parse(consumer.stdout)).toEqual({ created: 30, invalid: 2 });
-    const resolved = await ok(process.execPath, ['--input-type=module', '-e', "console.log(import.meta.resolve('connect-task-loader'))"], { cwd: app });
+    const resolved = await ok(
+      process.execPath,
+      ['--input-type=module', '-e', "console.log(import.meta.resolve('connect-task-loader'))"],
+      { cwd: app },
+    );
     expect(fileURLToPath(resolved.trim())).toBe(join(installed, 'dist', 'index.js'));
   });
 });

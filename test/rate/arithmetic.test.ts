@@ -1,12 +1,25 @@
 /** The rate arithmetic both the in-process and the shared pace use, as tables. */
 import { describe, expect, it } from 'vitest';
 import {
-  BLIND_CUT, climbPace, CLIMB_PER_SECOND, CUT_HOLD_MS, cutPace, MEASURED_CUT, measureSeconds, paceFloor, throttleCuts,
+  BLIND_CUT,
+  CLIMB_PER_SECOND,
+  CUT_HOLD_MS,
+  climbPace,
+  cutPace,
+  MEASURED_CUT,
+  measureSeconds,
+  paceFloor,
+  throttleCuts,
 } from '../../src/rate/arithmetic.js';
 
 describe('rate arithmetic', () => {
   it('keeps its constants', () => {
-    expect({ CUT_HOLD_MS, MEASURED_CUT, BLIND_CUT, CLIMB_PER_SECOND }).toEqual({ CUT_HOLD_MS: 500, MEASURED_CUT: 0.98, BLIND_CUT: 0.95, CLIMB_PER_SECOND: 0.05 });
+    expect({ CUT_HOLD_MS, MEASURED_CUT, BLIND_CUT, CLIMB_PER_SECOND }).toEqual({
+      CUT_HOLD_MS: 500,
+      MEASURED_CUT: 0.98,
+      BLIND_CUT: 0.95,
+      CLIMB_PER_SECOND: 0.05,
+    });
   });
 
   it.each([

@@ -5,10 +5,10 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cli, spawnCli } from '../cli/bin.js';
 import { testEmulator } from '../emulator.js';
 import { ROUTE_FLAGS, taskRows, writeCsv } from '../helpers.js';
 import { skipRedis, startRedis, type TestRedis } from '../redis.js';
-import { cli, spawnCli } from '../cli/bin.js';
 
 const route = [...ROUTE_FLAGS, '--log-format', 'json', '--no-progress'];
 
@@ -45,16 +45,19 @@ describe.skipIf(skipRedis)('a frozen Redis', () => {
     const input = writeCsv(taskRows(120));
     let frozen = false;
     let signalled = false;
-    const r = await watched(['run', input, ...route, '--endpoint', emulator.url, '--rate', '20', '--burst', '1', '--redis', redis.url], (stderr, kill) => {
-      if (!frozen && emulator.stats().created >= 10) {
-        frozen = true;
-        redis!.freeze();
-      }
-      if (frozen && !signalled && stderr.includes('Redis unreachable')) {
-        signalled = true;
-        kill('SIGINT');
-      }
-    });
+    const r = await watched(
+      ['run', input, ...route, '--endpoint', emulator.url, '--rate', '20', '--burst', '1', '--redis', redis.url],
+      (stderr, kill) => {
+        if (!frozen && emulator.stats().created >= 10) {
+          frozen = true;
+          redis!.freeze();
+        }
+        if (frozen && !signalled && stderr.includes('Redis unreachable')) {
+          signalled = true;
+          kill('SIGINT');
+        }
+      },
+    );
     expect(frozen).toBe(true);
     expect(r.stderr).toContain('Redis unreachable');
     expect(r.code, r.stderr).toBe(3);

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
 import { expectPaced, recordRequests } from '../pace.js';
 import { skipRedis, startRedis, type TestRedis } from '../redis.js';
@@ -22,7 +22,10 @@ interface Ran {
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -36,7 +39,13 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
 /** Three inputs whose rows are distinct across files (each row its own task). */
 function inputs(rowsEach: number): string[] {
   const dir = tempDir();
-  return [1, 2, 3].map((n) => writeCsv(taskRows(rowsEach).map((r, i) => (i === 0 ? r : [`${r[0]} of file ${n}`, ...r.slice(1)])), `in-${n}.csv`, dir));
+  return [1, 2, 3].map((n) =>
+    writeCsv(
+      taskRows(rowsEach).map((r, i) => (i === 0 ? r : [`${r[0]} of file ${n}`, ...r.slice(1)])),
+      `in-${n}.csv`,
+      dir,
+    ),
+  );
 }
 
 function createdOnce(emulator: Emulator, files: string[], rowsEach: number): void {
@@ -63,7 +72,27 @@ describe.skipIf(skipRedis)('shared limiter (Redis)', () => {
     emulator = await startEmulator({ rate: 100, burst: 5 });
     const arrivals = recordRequests(emulator);
     const files = inputs(100);
-    const runs = await Promise.all(files.map((f) => cli(['run', f, ...route, '--endpoint', emulator!.url, '--rate', '100', '--burst', '5', '--concurrency', '4', '--redis', redis!.url, '--log-format', 'json'])));
+    const runs = await Promise.all(
+      files.map((f) =>
+        cli([
+          'run',
+          f,
+          ...route,
+          '--endpoint',
+          emulator!.url,
+          '--rate',
+          '100',
+          '--burst',
+          '5',
+          '--concurrency',
+          '4',
+          '--redis',
+          redis!.url,
+          '--log-format',
+          'json',
+        ]),
+      ),
+    );
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     createdOnce(emulator, files, 100);
     // One pace and one in-flight cap (4) for the cluster: a request's turn comes at least 1/100 s after
@@ -93,7 +122,11 @@ describe.skipIf(skipRedis)('shared limiter (Redis)', () => {
       })();
     });
     const runs = await Promise.all(
-      files.map((f) => cli(['run', f, ...route, '--endpoint', emulator!.url, '--rate', '50', '--log-format', 'json'], { CTL_REDIS_URL: redis!.url })),
+      files.map((f) =>
+        cli(['run', f, ...route, '--endpoint', emulator!.url, '--rate', '50', '--log-format', 'json'], {
+          CTL_REDIS_URL: redis!.url,
+        }),
+      ),
     );
     await restarted;
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
@@ -111,7 +144,15 @@ describe.skipIf(skipRedis)('shared limiter (Redis)', () => {
     const port = redis.port;
     await redis.kill();
     const [file] = inputs(3);
-    const r = await cli(['run', file!, ...route, '--endpoint', 'http://127.0.0.1:9', '--redis', `redis://:hunter22@127.0.0.1:${port}`]);
+    const r = await cli([
+      'run',
+      file!,
+      ...route,
+      '--endpoint',
+      'http://127.0.0.1:9',
+      '--redis',
+      `redis://:hunter22@127.0.0.1:${port}`,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('cannot reach Redis');
     expect(r.stderr + r.stdout).not.toContain('hunter22');

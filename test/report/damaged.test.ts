@@ -3,17 +3,16 @@
  * timeline should be, a run state that was deleted. None may crash, hang or say "nothing to fix".
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { statePath } from '../../src/ledger/state.js';
-import { timelinePath, Timeline } from '../../src/observe/timeline.js';
+import { Timeline, timelinePath } from '../../src/observe/timeline.js';
 import { buildReport } from '../../src/report/model.js';
 import { formatReport } from '../../src/report/text.js';
 import { runImport } from '../../src/run/run.js';
 import { fileEmulator } from '../emulator.js';
 import { taskRows, writeCsv } from '../helpers.js';
-import { rmSync } from 'node:fs';
 
 const e = fileEmulator({ rate: 1000, burst: 1000 });
 
@@ -25,9 +24,21 @@ async function results(rows = 5): Promise<string> {
 }
 
 describe('a damaged timeline', () => {
-  it('lines that are not the run\'s (null, a number, a string, a time no date holds) are skipped', async () => {
+  it("lines that are not the run's (null, a number, a string, a time no date holds) are skipped", async () => {
     const file = await results();
-    writeFileSync(timelinePath(file), ['null', '5', '"x"', '[]', '{"t":1e308,"elapsed":1,"rate":1,"target":1,"throttled":0,"p50":1,"p99":1,"done":1,"created":1,"requests":1}', '{"t":1,"start":"run","ceiling":"x"}', '{"t":2}', ''].join('\n'));
+    writeFileSync(
+      timelinePath(file),
+      [
+        'null',
+        '5',
+        '"x"',
+        '[]',
+        '{"t":1e308,"elapsed":1,"rate":1,"target":1,"throttled":0,"p50":1,"p99":1,"done":1,"created":1,"requests":1}',
+        '{"t":1,"start":"run","ceiling":"x"}',
+        '{"t":2}',
+        '',
+      ].join('\n'),
+    );
     const report = await buildReport(file);
     expect(report.rows.created).toBe(5);
     expect(report.exitCode).toBe(0);
@@ -42,7 +53,11 @@ describe('a FIFO where the timeline should be', () => {
     execFileSync('mkfifo', [timelinePath(file)]);
     expect((await buildReport(file)).rows.created).toBe(5);
     const warnings: string[] = [];
-    const timeline = Timeline.open(file, false, { info() {}, debug() {}, warn: (_o: object, msg?: string) => warnings.push(msg ?? '') });
+    const timeline = Timeline.open(file, false, {
+      info() {},
+      debug() {},
+      warn: (_o: object, msg?: string) => warnings.push(msg ?? ''),
+    });
     expect(timeline).toBeUndefined();
     expect(warnings).toEqual(['cannot write the run timeline; the report will lack charts']);
   }, 10_000);

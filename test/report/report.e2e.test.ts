@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
+import { BIN, cli, type Ran } from '../cli/bin.js';
 import { fileEmulator } from '../emulator.js';
 import { fileTempDir, tempDir, writeCsv } from '../helpers.js';
-import { BIN, cli, type Ran } from '../cli/bin.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -25,7 +25,13 @@ function markedInput(dir: string): string {
   const rows = [['InstanceId', 'Name', 'Description', 'Attributes.note', 'References.crm.URL']];
   for (let i = 1; i <= 40; i++) {
     const name = i === 7 ? '' : i === 8 ? `${MARK.name}${'x'.repeat(1100)}` : `${MARK.name} ${i}`;
-    rows.push([i % 10 === 0 ? UNKNOWN_INSTANCE : DEMO_INSTANCE_ID, name, `${MARK.description} ${i}`, `${MARK.attribute} ${i}`, `https://crm.example.com/${MARK.reference}/${i}`]);
+    rows.push([
+      i % 10 === 0 ? UNKNOWN_INSTANCE : DEMO_INSTANCE_ID,
+      name,
+      `${MARK.description} ${i}`,
+      `${MARK.attribute} ${i}`,
+      `https://crm.example.com/${MARK.reference}/${i}`,
+    ]);
   }
   return writeCsv(rows, 'night <b>&"\'.csv', dir);
 }
@@ -47,7 +53,24 @@ beforeAll(async () => {
   dir = fileTempDir(); // shared by the tests below
   const input = markedInput(dir);
   results = join(dir, 'night.results.csv');
-  run = await cli(['run', input, '--results', results, '--endpoint', emulator.url, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--rate', '100', '--burst', '10', '--log-level', 'trace', '--progress-interval', '1']);
+  run = await cli([
+    'run',
+    input,
+    '--results',
+    results,
+    '--endpoint',
+    emulator.url,
+    '--contact-flow-id',
+    DEMO_CONTACT_FLOW_ID,
+    '--rate',
+    '100',
+    '--burst',
+    '10',
+    '--log-level',
+    'trace',
+    '--progress-interval',
+    '1',
+  ]);
   html = join(dir, 'r.html');
   [text, json] = await Promise.all([cli(['report', results, '--html', html]), cli(['report', results, '--json'])]);
 });
@@ -55,22 +78,46 @@ beforeAll(async () => {
 describe('a run off a terminal, and its report', () => {
   it('logs JSON progress lines at the interval, rate cuts, and each failed row at WARN with its code and rule', () => {
     expect(run.code).toBe(1);
-    const logs = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; progress?: Record<string, number>; code?: string; reason?: string; line?: number });
+    const logs = run.stderr
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            level: number;
+            msg: string;
+            progress?: Record<string, number>;
+            code?: string;
+            reason?: string;
+            line?: number;
+          },
+      );
     const progress = logs.filter((l) => l.msg === 'progress');
     expect(progress.length).toBeGreaterThanOrEqual(1);
-    expect(progress[0]!.progress).toMatchObject({ done: expect.any(Number), created: expect.any(Number), ceiling: 100, throttled: expect.any(Number) });
+    expect(progress[0]!.progress).toMatchObject({
+      done: expect.any(Number),
+      created: expect.any(Number),
+      ceiling: 100,
+      throttled: expect.any(Number),
+    });
     expect(logs.some((l) => /rate cut/.test(l.msg))).toBe(true);
     const rows = logs.filter((l) => l.msg === 'row not created');
     expect(rows.every((l) => l.level === 40)).toBe(true);
     expect(rows.filter((l) => l.code === 'ResourceNotFoundException')).toHaveLength(4);
-    expect(rows.find((l) => l.line === 9)).toMatchObject({ code: 'InvalidRow', reason: expect.stringMatching(/^column "Name": must be at most 1024 characters/) });
+    expect(rows.find((l) => l.line === 9)).toMatchObject({
+      code: 'InvalidRow',
+      reason: expect.stringMatching(/^column "Name": must be at most 1024 characters/),
+    });
     expect(run.stdout).toMatch(/Next: connect-task-loader rerun .*night\.results\.csv/);
   });
 
   it('keeps a timeline beside the results file, owner-only', () => {
     const path = `${results}.timeline.jsonl`;
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ start: 'run', ceiling: 100 });
     expect(lines.at(-1)).toMatchObject({ end: 'completed', created: 34 });
     expect(lines.some((l) => l.event === 'cut')).toBe(true);
@@ -79,12 +126,23 @@ describe('a run off a terminal, and its report', () => {
   it('report: counts, failures by code, invalid rows by rule with example lines, rate, next command; exit 1', async () => {
     expect(text.code).toBe(1);
     expect(text.stdout).toContain('34 of 40 created · 6 need attention');
-    expect(text.stdout).toMatch(/4 {2}ResourceNotFoundException {2}\(lines 11, 21, 31, 41\)|4 {2}ResourceNotFoundException {2}\(lines [\d, ]+\)/);
+    expect(text.stdout).toMatch(
+      /4 {2}ResourceNotFoundException {2}\(lines 11, 21, 31, 41\)|4 {2}ResourceNotFoundException {2}\(lines [\d, ]+\)/,
+    );
     expect(text.stdout).toContain('column "Name": is required  (line 8)');
     expect(text.stdout).toContain('column "Name": must be at most 1024 characters  (line 9)');
-    expect(text.stdout).toMatch(/Rate: [\d.]+ tasks\/s created by these runs \(ceiling 100\/s\) · \d+ requests, \d+ throttled/);
+    expect(text.stdout).toMatch(
+      /Rate: [\d.]+ tasks\/s created by these runs \(ceiling 100\/s\) · \d+ requests, \d+ throttled/,
+    );
     expect(text.stdout).toContain(`Next: connect-task-loader rerun ${results}`);
-    const parsed = JSON.parse(json.stdout) as { exitCode: number; reports: { rows: object; failures: { key: string; count: number; lines: number[] }[]; run: { throttled: number } }[] };
+    const parsed = JSON.parse(json.stdout) as {
+      exitCode: number;
+      reports: {
+        rows: object;
+        failures: { key: string; count: number; lines: number[] }[];
+        run: { throttled: number };
+      }[];
+    };
     expect(parsed.exitCode).toBe(1);
     expect(parsed.reports[0]!.rows).toEqual({ total: 40, created: 34, failed: 4, invalid: 2, planned: 0 });
     expect(parsed.reports[0]!.failures[0]).toMatchObject({ key: 'ResourceNotFoundException', count: 4 });
@@ -106,7 +164,15 @@ describe('a run off a terminal, and its report', () => {
     emulator.configure({ rate: 1000, burst: 1000 });
     const again = join(dir, 'tty.results.csv');
     const input = markedInput(tempDir());
-    const tty = await promisify(execFile)('script', ['-qec', `${process.execPath} ${BIN} run '${input.replace(/'/g, `'\\''`)}' --results ${again} --endpoint ${emulator.url} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --rate 1000 --log-level trace`, '/dev/null'], { env: { ...process.env, COLUMNS: '100' } }).catch((err: { stdout: string }) => err);
+    const tty = await promisify(execFile)(
+      'script',
+      [
+        '-qec',
+        `${process.execPath} ${BIN} run '${input.replace(/'/g, `'\\''`)}' --results ${again} --endpoint ${emulator.url} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --rate 1000 --log-level trace`,
+        '/dev/null',
+      ],
+      { env: { ...process.env, COLUMNS: '100' } },
+    ).catch((err: { stdout: string }) => err);
     expect(tty.stdout).toMatch(/40\/40 rows 100%/);
     noMarks('terminal', tty.stdout);
   });
@@ -134,7 +200,18 @@ describe('a run off a terminal, and its report', () => {
   it.skipIf(!existsSync(CHROMIUM))('renders in headless Chromium with the rate chart and the error table', async () => {
     const { stdout } = await promisify(execFile)(
       CHROMIUM,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${tempDir()}`, '--dump-dom', `file://${html}`],
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        `--user-data-dir=${tempDir()}`,
+        '--dump-dom',
+        `file://${html}`,
+      ],
       { timeout: 60_000, maxBuffer: 16 << 20 },
     );
     expect(stdout).toMatch(/<svg[^>]*aria-label="Rate: accepted vs target, and throttles"/);
@@ -145,7 +222,8 @@ describe('a run off a terminal, and its report', () => {
 });
 
 describe('report of a file with many invalid rows: groups by rule, bounded output', () => {
-  const HEADER = 'Name,Result.Line,Result.Status,Result.ContactId,Result.ClientToken,Result.Attempts,Result.ErrorCode,Result.ErrorMessage\n';
+  const HEADER =
+    'Name,Result.Line,Result.Status,Result.ContactId,Result.ClientToken,Result.Attempts,Result.ErrorCode,Result.ErrorMessage\n';
   const CHAIN = 'column "PreviousContactId": at most 12 tasks may share one PreviousContactId in a file';
   const reportAll = async (file: string) => {
     const page = `${file}.html`;
@@ -166,7 +244,9 @@ describe('report of a file with many invalid rows: groups by rule, bounded outpu
     expect([t.code, j.code]).toEqual([1, 1]);
     expect(t.stdout).toContain(`  Invalid, by rule:\n    20,000  ${CHAIN}  (lines 2, 3, 4, 5, 6, …)\n  Next:`);
     expect(t.stdout).not.toMatch(/the first is line|other rules/);
-    const parsed = JSON.parse(j.stdout) as { reports: { invalid: { key: string; count: number }[]; invalidOther?: unknown }[] };
+    const parsed = JSON.parse(j.stdout) as {
+      reports: { invalid: { key: string; count: number }[]; invalidOther?: unknown }[];
+    };
     expect(parsed.reports[0]!.invalid).toEqual([{ key: CHAIN, count: 20_000, lines: [2, 3, 4, 5, 6] }]);
     expect(parsed.reports[0]!.invalidOther).toBeUndefined();
     expect(page.match(/<tr><td>/g)).toHaveLength(1); // one group row under the header
@@ -180,13 +260,19 @@ describe('report of a file with many invalid rows: groups by rule, bounded outpu
     // Rule i broken by 1 row, but the first three rules by 3, 2 and 2 rows.
     const rules = [0, 0, 0, 1, 1, 2, 2];
     for (let i = 3; i < 200_000; i++) rules.push(i);
-    rules.forEach((r, i) => rows.push(`${MARK.name},${2 + i},invalid,,,0,InvalidRow,"column ""c<${r}>"": is required (found none)"\n`));
+    for (const [i, r] of rules.entries()) {
+      rows.push(`${MARK.name},${2 + i},invalid,,,0,InvalidRow,"column ""c<${r}>"": is required (found none)"\n`);
+    }
     writeFileSync(file, rows.join(''));
     const { text: t, json: j, html: page } = await reportAll(file);
     expect([t.code, j.code]).toEqual([1, 1]);
     expect(t.stderr + j.stderr).toBe('');
-    expect(t.stdout).toMatch(/\n {10}3 {2}column "c<0>": is required {2}\(lines 2, 3, 4\)\n {10}2 {2}column "c<1>": is required {2}\(lines 5, 6\)\n/);
-    expect(t.stdout).toMatch(/\n {4}199,950 {2}other rules \(only the 50 largest are listed\) {2}\(lines [\d, ]+, …\)\n/);
+    expect(t.stdout).toMatch(
+      /\n {10}3 {2}column "c<0>": is required {2}\(lines 2, 3, 4\)\n {10}2 {2}column "c<1>": is required {2}\(lines 5, 6\)\n/,
+    );
+    expect(t.stdout).toMatch(
+      /\n {4}199,950 {2}other rules \(only the 50 largest are listed\) {2}\(lines [\d, ]+, …\)\n/,
+    );
     expect(t.stdout.split('\n').length).toBeLessThan(80);
     const parsed = JSON.parse(j.stdout) as { reports: { invalid: unknown[]; invalidOther: { count: number } }[] };
     expect(parsed.reports[0]!.invalid).toHaveLength(50);
@@ -195,7 +281,9 @@ describe('report of a file with many invalid rows: groups by rule, bounded outpu
     expect(page.length).toBeLessThan(100_000);
     expect(page).toContain('column &quot;c&lt;0&gt;&quot;: is required');
     expect(page).not.toContain('"c<0>"');
-    expect(page).toMatch(/<td class="muted">other rules \(only the 50 largest are listed\)<\/td><td class="n">199,950<\/td>/);
+    expect(page).toMatch(
+      /<td class="muted">other rules \(only the 50 largest are listed\)<\/td><td class="n">199,950<\/td>/,
+    );
     noMarks('rules report', t.stdout + j.stdout + page);
   });
 });

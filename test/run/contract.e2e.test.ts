@@ -8,12 +8,12 @@ import { chmodSync, chownSync, readFileSync, rmSync, statSync, writeFileSync } f
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
+import { type Emulator, type EmulatorOptions, startEmulator } from '../../src/emulator/server.js';
 import type { StoredTask } from '../../src/emulator/service.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { rerunImport, runImport } from '../../src/run/run.js';
-import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, writeCsv } from '../helpers.js';
 import { cli } from '../cli/bin.js';
+import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, writeCsv } from '../helpers.js';
 import { recordRequests } from '../pace.js';
 
 const fast = ['--rate', '500', '--burst', '50', '--log-level', 'warn'];
@@ -34,14 +34,19 @@ function advised(stderr: string, marker: RegExp): string[] {
   const at = lines.findIndex((l) => marker.test(l));
   expect(at, stderr).toBeGreaterThanOrEqual(0);
   const line = lines[at + 1]!.trim();
-  const words = [...line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]!));
+  const words = [...line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) =>
+    m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]!,
+  );
   expect(words.slice(0, 2)).toEqual(['connect-task-loader', expect.stringMatching(/^(run|rerun)$/)]);
   return words.slice(1);
 }
 
 /** The message of the UsageError (exit 2) a run was refused with. */
 async function refusal(run: Promise<unknown>): Promise<string> {
-  const err = (await run.then(() => undefined, (e: unknown) => e)) as { exitCode?: number; message?: string } | undefined;
+  const err = (await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as { exitCode?: number; message?: string } | undefined;
   expect(err?.exitCode, 'the run was expected to be refused').toBe(2);
   return err!.message!;
 }
@@ -67,7 +72,15 @@ function stopAtRequest(e: Emulator, at: number): AbortSignal {
 
 /** A run stopped (as by SIGTERM) as its `after`-th request goes out: its state says interrupted. */
 async function interruptedRun(e: Emulator, input: string, after = 2) {
-  const summary = await runImport({ input, endpoint: e.url, ...route, rate: 500, burst: 50, concurrency: 1, signal: stopAtRequest(e, after) });
+  const summary = await runImport({
+    input,
+    endpoint: e.url,
+    ...route,
+    rate: 500,
+    burst: 50,
+    concurrency: 1,
+    signal: stopAtRequest(e, after),
+  });
   expect(summary.interrupted).toBe(true);
   return summary;
 }
@@ -95,7 +108,9 @@ describe('1 · the results file of another target, flow or job is never "already
     expect((await cli([...next, ...fast])).code).toBe(0);
     expect(live.stats().tasks).toBe(4);
 
-    const flow = await refusal(runImport({ input, endpoint: rehearsal.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: 'another-flow' }));
+    const flow = await refusal(
+      runImport({ input, endpoint: rehearsal.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: 'another-flow' }),
+    );
     expect(flow).toContain(`--contact-flow-id: recorded ${DEMO_CONTACT_FLOW_ID}; you asked for another-flow`);
     expect(rehearsal.stats().requests).toBe(4);
   });
@@ -112,7 +127,9 @@ describe('1 · the results file of another target, flow or job is never "already
     writeFileSync(job, JSON.stringify({ rate: 400, task: { Name: 'Call back: {{Name}}' } }));
     await expect(runImport({ input, job, endpoint: e.url, ...route })).rejects.toMatchObject({
       exitCode: 2,
-      message: expect.stringMatching(/- the job file: recorded .*job\.json with content checksum \w+; you asked for .*job\.json with content checksum \w+/),
+      message: expect.stringMatching(
+        /- the job file: recorded .*job\.json with content checksum \w+; you asked for .*job\.json with content checksum \w+/,
+      ),
     });
     expect(e.stats().requests).toBe(3);
   });
@@ -131,7 +148,9 @@ describe('2 · validate, then run --resume (the cron pattern) sends', () => {
     expect(e.stats().tasks).toBe(5);
     expect((await runImport({ ...options, resume: true })).alreadyDone).toBeTruthy();
     expect(e.stats().requests).toBe(5);
-    expect(await refusal(runImport({ ...options, dryRun: true }))).toMatch(/is the record of a real run: a dry run never writes into it/);
+    expect(await refusal(runImport({ ...options, dryRun: true }))).toMatch(
+      /is the record of a real run: a dry run never writes into it/,
+    );
   });
 });
 
@@ -141,7 +160,15 @@ describe('3 · rerun reads only a whole, finished results file', () => {
     const dir = tempDir();
     const input = writeCsv(taskRows(12), 'input.csv', dir);
     const results = join(dir, 'input.results.csv');
-    const stopped = await runImport({ input, endpoint: e.url, ...route, rate: 500, burst: 50, concurrency: 1, signal: stopAtRequest(e, 4) });
+    const stopped = await runImport({
+      input,
+      endpoint: e.url,
+      ...route,
+      rate: 500,
+      burst: 50,
+      concurrency: 1,
+      signal: stopAtRequest(e, 4),
+    });
     expect(stopped.interrupted).toBe(true);
     expect(readResults(results)).toHaveLength(4);
 
@@ -160,21 +187,32 @@ describe('3 · rerun reads only a whole, finished results file', () => {
   it('a deleted row or an unknown status is refused by line; stray spaces and case are forgiven', async () => {
     const e = await emulate();
     const rows = taskRows(6);
-    rows.forEach((r, i) => r.push(i === 0 ? 'ContactFlowId' : i <= 2 ? 'flow-not-yet' : DEMO_CONTACT_FLOW_ID));
+    rows.forEach((r, i) => {
+      r.push(i === 0 ? 'ContactFlowId' : i <= 2 ? 'flow-not-yet' : DEMO_CONTACT_FLOW_ID);
+    });
     const input = writeCsv(rows);
     const first = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, instanceId: DEMO_INSTANCE_ID });
     expect(first.rows).toMatchObject({ created: 4, failed: 2 });
     const original = readFileSync(first.results, 'utf8');
     const recordsOf = (text: string) => text.split(/\n(?=Task |Name,)/);
 
-    writeFileSync(first.results, recordsOf(original).filter((r) => !r.startsWith('Task 2,')).join('\n'));
+    writeFileSync(
+      first.results,
+      recordsOf(original)
+        .filter((r) => !r.startsWith('Task 2,'))
+        .join('\n'),
+    );
     await expect(rerunImport({ input: first.results })).rejects.toMatchObject({
       exitCode: 2,
-      message: expect.stringMatching(/holds 5 rows, but the run that wrote it recorded 6: rows were removed[\s\S]*--token-namespace/),
+      message: expect.stringMatching(
+        /holds 5 rows, but the run that wrote it recorded 6: rows were removed[\s\S]*--token-namespace/,
+      ),
     });
 
     writeFileSync(first.results, original.replace(/,2,failed,/, ',2,donez,'));
-    await expect(rerunImport({ input: first.results })).rejects.toThrow(/line 2: its Result\.Status is not one of created, failed, invalid, planned/);
+    await expect(rerunImport({ input: first.results })).rejects.toThrow(
+      /line 2: its Result\.Status is not one of created, failed, invalid, planned/,
+    );
 
     writeFileSync(first.results, original.replace(/,2,failed,/, ',2, Failed ,').replace(/,6,created,/, ',6,Created ,'));
     e.service.addInstance(DEMO_INSTANCE_ID, { contactFlows: ['flow-not-yet'] });
@@ -191,7 +229,8 @@ describe('4 · --resume never trusts, nor appends to, a results file it did not 
     const dir = tempDir();
     const input = writeCsv(taskRows(4), 'input.csv', dir);
     const results = join(dir, 'input.results.csv');
-    const forged = 'Name,Description,Attributes.rowId,References.ticket.URL,Notes,Result.Line,Result.Status,Result.ContactId,Result.ClientToken,Result.Attempts,Result.ErrorCode,Result.ErrorMessage\nTask 1,d,1,,n,2,created,c-1,t-1,1,,\n';
+    const forged =
+      'Name,Description,Attributes.rowId,References.ticket.URL,Notes,Result.Line,Result.Status,Result.ContactId,Result.ClientToken,Result.Attempts,Result.ErrorCode,Result.ErrorMessage\nTask 1,d,1,,n,2,created,c-1,t-1,1,,\n';
     writeFileSync(results, forged, { mode: 0o644 });
     const r = await cli(['run', input, '--endpoint', e.url, ...fast, ...routeFlags, '--resume']);
     expect(r.code).toBe(2);
@@ -201,11 +240,15 @@ describe('4 · --resume never trusts, nor appends to, a results file it did not 
     rmSync(results);
     await interruptedRun(e, input);
     chmodSync(results, 0o644);
-    await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toThrow(/can be read by other users \(mode 644\).*chmod 600/);
+    await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toThrow(
+      /can be read by other users \(mode 644\).*chmod 600/,
+    );
     if (process.getuid?.() === 0) {
       chmodSync(results, 0o600);
       chownSync(results, 65534, 65534);
-      await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toThrow(/belongs to another user \(uid 65534\)/);
+      await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toThrow(
+        /belongs to another user \(uid 65534\)/,
+      );
       chownSync(results, 0, 0);
     }
     chmodSync(results, 0o600);
@@ -217,15 +260,29 @@ describe('4 · --resume never trusts, nor appends to, a results file it did not 
 });
 
 describe('8 · rerun reads the results file as UTF-8, comma-separated, whatever the input was', () => {
-  for (const [name, encoding, delimiter] of [['windows-1252', 'windows-1252', ','], ["';' delimiter", undefined, ';']] as const) {
+  for (const [name, encoding, delimiter] of [
+    ['windows-1252', 'windows-1252', ','],
+    ["';' delimiter", undefined, ';'],
+  ] as const) {
     it(`${name}: the rerun sends the same text under the same token — no second, garbled task`, async () => {
       const e = await emulate({ faults: { failAfter: 1 } }); // each task is created, then the answer is lost
-      const rows = taskRows(3).map((r, i) => (i === 0 ? r : [`Café ${i}`, 'Crème brûlée; à emporter', r[2]!, r[3]!, r[4]!]));
+      const rows = taskRows(3).map((r, i) =>
+        i === 0 ? r : [`Café ${i}`, 'Crème brûlée; à emporter', r[2]!, r[3]!, r[4]!],
+      );
       const dir = tempDir();
       const input = join(dir, 'input.csv');
       const text = stringify(rows, { delimiter });
       writeFileSync(input, encoding ? Buffer.from(text, 'latin1') : text);
-      const first = await runImport({ input, endpoint: e.url, ...route, rate: 500, burst: 50, maxAttempts: 1, encoding, delimiter });
+      const first = await runImport({
+        input,
+        endpoint: e.url,
+        ...route,
+        rate: 500,
+        burst: 50,
+        maxAttempts: 1,
+        encoding,
+        delimiter,
+      });
       expect(first.rows).toMatchObject({ failed: 3 });
       e.configure({ faults: { failAfter: 0 } });
 
@@ -234,8 +291,11 @@ describe('8 · rerun reads the results file as UTF-8, comma-separated, whatever 
       expect([...perRow.values()]).toEqual([1, 1, 1]);
       expect(tasks.map((t) => t.Name).sort()).toEqual(['Café 1', 'Café 2', 'Café 3']);
       const tokens = new Map(readResults(first.results).map((row) => [row['Result.Line'], row['Result.ClientToken']]));
-      for (const row of readResults(first.results.replace(/\.csv$/, '.rerun-1.csv'))) expect(row['Result.ClientToken']).toBe(tokens.get(row['Result.Line']));
-      expect(await refusal(rerunImport({ input: first.results, encoding: 'latin1' }))).toMatch(/--encoding and --delimiter apply only to the input/);
+      for (const row of readResults(first.results.replace(/\.csv$/, '.rerun-1.csv')))
+        expect(row['Result.ClientToken']).toBe(tokens.get(row['Result.Line']));
+      expect(await refusal(rerunImport({ input: first.results, encoding: 'latin1' }))).toMatch(
+        /--encoding and --delimiter apply only to the input/,
+      );
     });
   }
 });
@@ -252,12 +312,18 @@ describe('9 · --resume with a changed flag or job file is refused, naming what 
     const before = e.stats().requests;
 
     await expect(runImport({ ...run, contactFlowId: 'another-flow', resume: true })).rejects.toThrow(
-      new RegExp(`--contact-flow-id: recorded ${DEMO_CONTACT_FLOW_ID}; you asked for another-flow[\\s\\S]*That run did not finish[\\s\\S]*resume it with the settings it was started with`),
+      new RegExp(
+        `--contact-flow-id: recorded ${DEMO_CONTACT_FLOW_ID}; you asked for another-flow[\\s\\S]*That run did not finish[\\s\\S]*resume it with the settings it was started with`,
+      ),
     );
     writeFileSync(job, JSON.stringify({ task: { Description: 'Note: {{Description}}' } }));
-    await expect(runImport({ ...run, resume: true })).rejects.toThrow(/- the job file: recorded[\s\S]*restore the job file to the content it had/);
+    await expect(runImport({ ...run, resume: true })).rejects.toThrow(
+      /- the job file: recorded[\s\S]*restore the job file to the content it had/,
+    );
     writeFileSync(job, JSON.stringify({ task: { Description: '{{Description}}' } }));
-    await expect(runImport({ ...run, resume: true, tokenKey: ['Attributes.rowId'] })).rejects.toThrow(/--token-key: recorded the whole request; you asked for Attributes\.rowId/);
+    await expect(runImport({ ...run, resume: true, tokenKey: ['Attributes.rowId'] })).rejects.toThrow(
+      /--token-key: recorded the whole request; you asked for Attributes\.rowId/,
+    );
     expect(e.stats().requests).toBe(before);
 
     const resumed = await runImport({ ...run, rate: 300, burst: 7, concurrency: 3, deadlineSeconds: 60, resume: true });
@@ -291,7 +357,10 @@ describe('10 · after the input changed, the advice keeps the earlier tokens', (
     const good = stringify(taskRows(8));
     // A byte that is not UTF-8 in record 6: reading stops there, every row before it kept.
     const cut = good.indexOf('Task 6');
-    writeFileSync(input, Buffer.concat([Buffer.from(good.slice(0, cut)), Buffer.from([0xff]), Buffer.from(good.slice(cut))]));
+    writeFileSync(
+      input,
+      Buffer.concat([Buffer.from(good.slice(0, cut)), Buffer.from([0xff]), Buffer.from(good.slice(cut))]),
+    );
     const options = { input, endpoint: e.url, ...route, rate: 500, burst: 50 };
     expect((await runImport(options)).inputError).toBeTruthy();
     expect(e.stats().tasks).toBe(5); // every row before the bad byte, none after

@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { readLedger } from '../../src/ledger/reader.js';
 import { runImport } from '../../src/run/run.js';
 import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, writeCsv } from '../helpers.js';
@@ -36,9 +36,31 @@ function run(command: string, args: string[]): Promise<{ code: number | null; st
   });
 }
 
-
-async function failsThenResumes(e: Emulator, results: string, input: string, wrap: (args: string[]) => [string, string[]], free: () => void, errno: RegExp) {
-  const args = ['run', input, '--results', results, '--endpoint', e.url, '--rate', '1000', '--burst', '50', '--concurrency', String(CONCURRENCY), '--log-level', 'warn', ...routeFlags];
+async function failsThenResumes(
+  e: Emulator,
+  results: string,
+  input: string,
+  wrap: (args: string[]) => [string, string[]],
+  free: () => void,
+  errno: RegExp,
+) {
+  const args = [
+    'run',
+    input,
+    '--results',
+    results,
+    '--endpoint',
+    e.url,
+    '--rate',
+    '1000',
+    '--burst',
+    '50',
+    '--concurrency',
+    String(CONCURRENCY),
+    '--log-level',
+    'warn',
+    ...routeFlags,
+  ];
   const [command, full] = wrap(args);
   const failed = await run(command, full);
   expect(failed.code).toBe(3);
@@ -56,7 +78,16 @@ async function failsThenResumes(e: Emulator, results: string, input: string, wra
   // sending would have created all ROWS.
   expect(tasks - recorded).toBeLessThanOrEqual(2 * CONCURRENCY + 1);
 
-  const resumed = await runImport({ input, results, endpoint: e.url, rate: 1000, burst: 50, concurrency: CONCURRENCY, resume: true, ...route });
+  const resumed = await runImport({
+    input,
+    results,
+    endpoint: e.url,
+    rate: 1000,
+    burst: 50,
+    concurrency: CONCURRENCY,
+    resume: true,
+    ...route,
+  });
   expect(resumed.rows).toMatchObject({ total: ROWS, created: ROWS });
   const rows = readResults(results);
   expect(rows).toHaveLength(ROWS);
@@ -75,26 +106,47 @@ describe('disk full', () => {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mount], { stdio: 'ignore' });
     } catch {
-      console.warn('skipped: cannot mount a small tmpfs here (needs root); the ulimit test below covers write failures unprivileged');
+      console.warn(
+        'skipped: cannot mount a small tmpfs here (needs root); the ulimit test below covers write failures unprivileged',
+      );
       ctx.skip();
     }
     try {
-      const e = (emulator = await startEmulator({ rate: 1000, burst: 50 }));
+      emulator = await startEmulator({ rate: 1000, burst: 50 });
+      const e = emulator;
       const ballast = join(mount, 'ballast');
       writeFileSync(ballast, Buffer.alloc(36 * 1024)); // leaves room for about half the rows
       const input = writeCsv(taskRows(ROWS));
-      await failsThenResumes(e, join(mount, 'results.csv'), input, (args) => [process.execPath, [BIN, ...args]], () => rmSync(ballast), /disk full \(ENOSPC\)/);
+      await failsThenResumes(
+        e,
+        join(mount, 'results.csv'),
+        input,
+        (args) => [process.execPath, [BIN, ...args]],
+        () => rmSync(ballast),
+        /disk full \(ENOSPC\)/,
+      );
     } finally {
       execFileSync('umount', [mount]);
     }
   });
 
   it('EFBIG past a file-size limit (a real short write): same stop, same exact resume', async () => {
-    const e = (emulator = await startEmulator({ rate: 1000, burst: 50 }));
+    emulator = await startEmulator({ rate: 1000, burst: 50 });
+    const e = emulator;
     const input = writeCsv(taskRows(ROWS));
     const results = join(tempDir(), 'results.csv');
     // ulimit -f counts 512-byte blocks in sh: 40 blocks = 20 KiB, room for about half the rows.
-    const limited = (args: string[]): [string, string[]] => ['sh', ['-c', 'ulimit -f 40; exec "$0" "$@"', process.execPath, BIN, ...args]];
-    await failsThenResumes(e, results, input, limited, () => undefined, /file too large for this system or its limits \(EFBIG\)/);
+    const limited = (args: string[]): [string, string[]] => [
+      'sh',
+      ['-c', 'ulimit -f 40; exec "$0" "$@"', process.execPath, BIN, ...args],
+    ];
+    await failsThenResumes(
+      e,
+      results,
+      input,
+      limited,
+      () => undefined,
+      /file too large for this system or its limits \(EFBIG\)/,
+    );
   });
 });

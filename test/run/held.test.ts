@@ -53,7 +53,9 @@ describe('row workers', () => {
       state.busy--;
       return true;
     };
-    const releaseAll = () => state.gates.splice(0).forEach((open) => open());
+    const releaseAll = () => {
+      for (const open of state.gates.splice(0)) open();
+    };
     return { state, row, releaseAll };
   }
 
@@ -99,11 +101,14 @@ describe('row workers', () => {
 
   it('rejects at the first error, without waiting for the other workers', async () => {
     let calls = 0;
-    const pool = rowWorkers(() => 3, async () => {
-      if (++calls === 2) throw new Error('boom');
-      await new Promise(() => undefined); // the others never finish
-      return true;
-    });
+    const pool = rowWorkers(
+      () => 3,
+      async () => {
+        if (++calls === 2) throw new Error('boom');
+        await new Promise(() => undefined); // the others never finish
+        return true;
+      },
+    );
     pool.start();
     await expect(pool.done).rejects.toThrow('boom');
   });

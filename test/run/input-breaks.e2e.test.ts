@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { rerunImport, runImport } from '../../src/run/run.js';
 import { readResults, tempDir } from '../helpers.js';
@@ -30,7 +30,8 @@ function write(content: string | Buffer, name = 'input.csv'): string {
   return path;
 }
 
-const byLine = (rows: Record<string, string>[]) => [...rows].sort((a, b) => Number(a['Result.Line']) - Number(b['Result.Line']));
+const byLine = (rows: Record<string, string>[]) =>
+  [...rows].sort((a, b) => Number(a['Result.Line']) - Number(b['Result.Line']));
 
 describe('a record that cannot be read (#8 item 5)', () => {
   it('is one invalid row naming its line and rule (never its content); every other row is created once', async () => {
@@ -74,7 +75,11 @@ describe('a record that cannot be read (#8 item 5)', () => {
     const summary = await runImport({ input, endpoint: e.url, ...route });
     expect(summary.rows).toMatchObject({ total: 3, created: 2, invalid: 1 });
     const results = byLine(readResults(summary.results));
-    expect(results[2]).toMatchObject({ 'Result.Line': '4', 'Result.Status': 'invalid', 'Result.ErrorCode': 'UnclosedQuote' });
+    expect(results[2]).toMatchObject({
+      'Result.Line': '4',
+      'Result.Status': 'invalid',
+      'Result.ErrorCode': 'UnclosedQuote',
+    });
     expect(results[2]!['Result.ErrorMessage']).toMatch(/a quote opened on line 4 is never closed/);
   });
 });
@@ -87,7 +92,9 @@ describe('invalid UTF-8 mid-file (#8 item 6)', () => {
     );
     const input = write(Buffer.concat([Buffer.from('Name,Attributes.rowId\n'), ...rows]));
     const summary = await runImport({ input, endpoint: e.url, ...route });
-    expect(summary.inputError).toMatch(/is not valid utf-8 at line 2001: the records before it were read; that line and the rest were not/);
+    expect(summary.inputError).toMatch(
+      /is not valid utf-8 at line 2001: the records before it were read; that line and the rest were not/,
+    );
     expect(summary.rows).toMatchObject({ total: 1999, created: 1999 });
     expect(e.service.tasks).toHaveLength(1999);
     const lines = readResults(summary.results).map((r) => Number(r['Result.Line']));
@@ -121,7 +128,9 @@ describe('formula-looking cells', () => {
   it('are written as they are and round-trip through rerun exactly: the same cells, the same tokens', async () => {
     const e = await emulate();
     const cells = ['=SUM(A1)', '+1', '-2', '@x', '=HYPERLINK("http://x")', "'quoted"];
-    const input = write(`Name,Description,Notes\n${cells.map((c, i) => `"${c.replace(/"/g, '""')}","${cells[(i + 1) % cells.length]!.replace(/"/g, '""')}",${i}`).join('\n')}\n`);
+    const input = write(
+      `Name,Description,Notes\n${cells.map((c, i) => `"${c.replace(/"/g, '""')}","${cells[(i + 1) % cells.length]!.replace(/"/g, '""')}",${i}`).join('\n')}\n`,
+    );
     e.configure({ faults: { failBefore: 1 } }); // every row fails, so that rerun sends them all again
     const first = await runImport({ input, endpoint: e.url, ...route, maxAttempts: 1 });
     expect(first.rows).toMatchObject({ total: 6, failed: 6 });

@@ -4,23 +4,22 @@
  * edited by hand or saved by Excel — through the library and the built CLI, against the emulator.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { acquireLock } from '../../src/ledger/lock.js';
 import { ResultsWriter } from '../../src/ledger/writer.js';
 import { runImport } from '../../src/run/run.js';
-import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, writeCsv } from '../helpers.js';
 import { cli } from '../cli/bin.js';
+import { readResults, ROUTE as route, ROUTE_FLAGS as routeFlags, taskRows, tempDir, writeCsv } from '../helpers.js';
 
 let emulator: Emulator | undefined;
 afterEach(async () => {
   await emulator?.close();
   emulator = undefined;
 });
-
 
 /** A completed run of `rows` rows, then made to look interrupted after `keep` of them. */
 async function interruptedRun(e: Emulator, rows: number, keep: number) {
@@ -31,7 +30,12 @@ async function interruptedRun(e: Emulator, rows: number, keep: number) {
   const records = readFileSync(path, 'utf8').split(/(?<=\n)(?=Task )/);
   writeFileSync(path, records.slice(0, keep + 1).join(''));
   const state = `${path}.run.json`;
-  writeFileSync(state, readFileSync(state, 'utf8').replace(/,\s*"completedAt"[^,}]*/, '').replace(/"outcome": "completed"/, '"outcome": "interrupted"'));
+  writeFileSync(
+    state,
+    readFileSync(state, 'utf8')
+      .replace(/,\s*"completedAt"[^,}]*/, '')
+      .replace(/"outcome": "completed"/, '"outcome": "interrupted"'),
+  );
   return { dir, input, path, records };
 }
 
@@ -41,7 +45,8 @@ const noStackNoContent = (stderr: string) => {
 
 describe('results files edited between runs (item 14)', () => {
   it('--resume refuses a hand-broken row in the middle, naming the line; cuts nothing, sends nothing', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const { input, path } = await interruptedRun(e, 30, 25);
     const text = readFileSync(path, 'utf8');
     const requests = e.stats().requests;
@@ -65,13 +70,17 @@ describe('results files edited between runs (item 14)', () => {
   });
 
   it('--resume takes a results file saved by Excel (BOM, CRLF) and finishes it, each task once', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const { input, path } = await interruptedRun(e, 30, 25);
     writeFileSync(path, `\uFEFF${readFileSync(path, 'utf8').replace(/\n/g, '\r\n')}`);
     const resumed = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, resume: true });
     expect(resumed.rows).toMatchObject({ total: 30, created: 30, skipped: 25 });
     // Excel's rows end in CRLF, the appended ones in LF: read both.
-    const rows = parse(readFileSync(path), { bom: true, columns: true, record_delimiter: ['\r\n', '\n'] }) as Record<string, string>[];
+    const rows = parse(readFileSync(path), { bom: true, columns: true, record_delimiter: ['\r\n', '\n'] }) as Record<
+      string,
+      string
+    >[];
     expect(rows).toHaveLength(30);
     expect(new Set(rows.map((x) => x['Result.Line'])).size).toBe(30);
     expect(e.stats().tasks).toBe(30);
@@ -79,7 +88,8 @@ describe('results files edited between runs (item 14)', () => {
   });
 
   it('rerun of a results file with a CSV syntax error: a refusal naming the line, no stack, no cell value', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const input = writeCsv(taskRows(10));
     const first = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route });
     writeFileSync(first.results, readFileSync(first.results, 'utf8').replace('note 4', 'needs a 27" monitor'));
@@ -95,7 +105,8 @@ describe('results files edited between runs (item 14)', () => {
 
 describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
   it('--results through a symbolic link shares the lock and run state of its target', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const dir = tempDir();
     const input = writeCsv(taskRows(3), 'input.csv', dir);
     const real = join(dir, 'real.csv');
@@ -104,17 +115,26 @@ describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
     symlinkSync(real, alias);
     const lock = await acquireLock(real);
     try {
-      await expect(runImport({ input, results: alias, endpoint: e.url, ...route, resume: true })).rejects.toMatchObject({ exitCode: 4 });
+      await expect(runImport({ input, results: alias, endpoint: e.url, ...route, resume: true })).rejects.toMatchObject(
+        { exitCode: 4 },
+      );
     } finally {
       await lock.release();
     }
     const again = await runImport({ input, results: alias, endpoint: e.url, ...route, resume: true });
     expect(again.alreadyDone).toBeDefined(); // the target's run state was found through the link
-    expect(readdirSync(dir).sort()).toEqual(['alias.csv', 'input.csv', 'real.csv', 'real.csv.run.json', 'real.csv.timeline.jsonl']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'alias.csv',
+      'input.csv',
+      'real.csv',
+      'real.csv.run.json',
+      'real.csv.timeline.jsonl',
+    ]);
   });
 
   it('a link planted at <results>.run.json.tmp never makes the run write through it; files are 0600', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const dir = tempDir();
     const input = writeCsv(taskRows(3), 'input.csv', dir);
     const victim = join(dir, 'victim.txt');
@@ -132,7 +152,8 @@ describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
   });
 
   it('a link planted at the results path of a new run: refused, its target never created or written', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const dir = tempDir();
     const input = writeCsv(taskRows(2), 'input.csv', dir);
     const target = join(dir, 'elsewhere.csv');
@@ -154,7 +175,8 @@ describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
   });
 
   it('a FIFO at the results path or the state path: a refusal, never a hang', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const dir = tempDir();
     const input = writeCsv(taskRows(2), 'input.csv', dir);
     const results = join(dir, 'input.results.csv');

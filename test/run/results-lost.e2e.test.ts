@@ -4,7 +4,7 @@
  */
 import { appendFileSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { ResultsLostError } from '../../src/errors.js';
 import { runImport } from '../../src/run/run.js';
@@ -20,13 +20,23 @@ describe('the results file under a running run', () => {
   it.each([
     ['deleted', (path: string) => rmSync(path), /was deleted or replaced while this run wrote it/],
     ['truncated', (path: string) => truncateSync(path, 10), /was cut short while this run wrote it/],
-    ['appended to', (path: string) => appendFileSync(path, 'garbage,line\n'), /was written to by something else while this run wrote it/],
+    [
+      'appended to',
+      (path: string) => appendFileSync(path, 'garbage,line\n'),
+      /was written to by something else while this run wrote it/,
+    ],
   ])('%s mid-run: the run stops, exit 3, saying so', async (_what, damage, message) => {
     const input = writeCsv(taskRows(200));
     const results = input.replace(/\.csv$/, '.results.csv');
     let done = false;
     const err = await runImport({
-      input, endpoint: e.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, rate: 50, burst: 1, env: {},
+      input,
+      endpoint: e.url,
+      instanceId: DEMO_INSTANCE_ID,
+      contactFlowId: DEMO_CONTACT_FLOW_ID,
+      rate: 50,
+      burst: 1,
+      env: {},
       onProgress: (p) => {
         if (!done && p.stats.rows.created >= 5 && existsSync(results) && statSync(results).size > 10) {
           done = true;

@@ -7,8 +7,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { mulberry32 } from '../../src/emulator/random.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { readLedger } from '../../src/ledger/reader.js';
 import { rerunImport, runImport } from '../../src/run/run.js';
@@ -46,9 +46,27 @@ function runBin(args: string[], e: Emulator, killAt?: number): Promise<number | 
 
 describe('resume after a crash', () => {
   it('SIGKILL at random points, resumed each time: one row per record, all created, each task once', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 10, latencyMs: 5, latencyJitterMs: 20, faults: { failAfter: 0.03, resetAfter: 0.02, failBefore: 0.02, seed: 7 } }));
+    const e = (emulator = await startEmulator({
+      rate: 500,
+      burst: 10,
+      latencyMs: 5,
+      latencyJitterMs: 20,
+      faults: { failAfter: 0.03, resetAfter: 0.02, failBefore: 0.02, seed: 7 },
+    }));
     const input = writeCsv(taskRows(1200));
-    const args = ['run', input, '--endpoint', e.url, '--rate', '500', '--burst', '10', '--log-level', 'warn', ...routeFlags];
+    const args = [
+      'run',
+      input,
+      '--endpoint',
+      e.url,
+      '--rate',
+      '500',
+      '--burst',
+      '10',
+      '--log-level',
+      'warn',
+      ...routeFlags,
+    ];
     // Each run is killed at its n-th request (n in 50–400): three runs use at most 1,200 requests,
     // so each finds rows enough left to reach its point, and a fourth finishes.
     const random = mulberry32(2026);
@@ -75,7 +93,8 @@ describe('resume after a crash', () => {
   });
 
   it('repairs a torn last row, keeps every whole one, and resumes only what is missing', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const dir = tempDir();
     const input = writeCsv(taskRows(30), 'input.csv', dir);
     const first = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route });
@@ -87,7 +106,7 @@ describe('resume after a crash', () => {
     const ledger = await readLedger(path);
     expect(ledger.rows).toBe(25);
     expect(ledger.repairedBytes).toBeGreaterThan(0);
-    writeFileSync(path, readFileSync(path, 'utf8') + 'Task 98,"half'); // torn again, for the run to repair
+    writeFileSync(path, `${readFileSync(path, 'utf8')}Task 98,"half`); // torn again, for the run to repair
     const state = JSON.parse(readFileSync(`${path}.run.json`, 'utf8')) as { completedAt?: string; outcome: string };
     delete state.completedAt;
     state.outcome = 'running'; // as a killed run leaves it
@@ -102,22 +121,37 @@ describe('resume after a crash', () => {
   });
 
   it('refuses to resume onto a changed input, and a namespace other than the interrupted run’s', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const dir = tempDir();
     const input = writeCsv(taskRows(3), 'input.csv', dir);
     const first = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route });
-    writeFileSync(`${first.results}.run.json`, readFileSync(`${first.results}.run.json`, 'utf8').replace(/"completedAt".*\n/, '').replace('"outcome": "completed"', '"outcome": "interrupted"'));
-    await expect(runImport({ input, endpoint: e.url, ...route, resume: true, tokenNamespace: 'other' })).rejects.toThrow(/--token-namespace: recorded "input.csv@\w+"; you asked for "other"[\s\S]*resume it with the settings it was started with/);
+    writeFileSync(
+      `${first.results}.run.json`,
+      readFileSync(`${first.results}.run.json`, 'utf8')
+        .replace(/"completedAt".*\n/, '')
+        .replace('"outcome": "completed"', '"outcome": "interrupted"'),
+    );
+    await expect(
+      runImport({ input, endpoint: e.url, ...route, resume: true, tokenNamespace: 'other' }),
+    ).rejects.toThrow(
+      /--token-namespace: recorded "input.csv@\w+"; you asked for "other"[\s\S]*resume it with the settings it was started with/,
+    );
     writeCsv(taskRows(4), 'input.csv', dir);
-    await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toThrow(/the input: recorded[\s\S]*The input changed since/);
+    await expect(runImport({ input, endpoint: e.url, ...route, resume: true })).rejects.toThrow(
+      /the input: recorded[\s\S]*The input changed since/,
+    );
   });
 });
 
 describe('rerun', () => {
   it('sends again only the failed rows; 404 rows succeed once the flow exists; reruns of reruns work', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const rows = taskRows(40);
-    rows.forEach((r, i) => r.push(i === 0 ? 'ContactFlowId' : i % 4 === 0 ? 'flow-not-yet' : DEMO_CONTACT_FLOW_ID));
+    rows.forEach((r, i) => {
+      r.push(i === 0 ? 'ContactFlowId' : i % 4 === 0 ? 'flow-not-yet' : DEMO_CONTACT_FLOW_ID);
+    });
     const input = writeCsv(rows);
     const first = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, instanceId: DEMO_INSTANCE_ID });
     expect(first.rows).toMatchObject({ created: 30, failed: 10 });
@@ -148,7 +182,8 @@ describe('rerun', () => {
   });
 
   it('with --include-invalid, sends rows corrected in the results file', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const rows = taskRows(3);
     rows[2]![0] = '';
     const input = writeCsv(rows);
@@ -166,14 +201,18 @@ describe('rerun', () => {
 
 describe('one run per results file', () => {
   it('refuses while another live run holds the lock (exit 4 names it), takes over a dead one’s', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const dir = tempDir();
     const input = writeCsv(taskRows(2), 'input.csv', dir);
     const lock = join(dir, 'input.results.csv.lock');
     const holder = join(lock, 'holder.1-ab.json');
     mkdirSync(lock);
     writeFileSync(holder, JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-11-24T00:00:00Z' }));
-    await expect(runImport({ input, endpoint: e.url, ...route })).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(new RegExp(`another run holds .* \\(pid ${process.pid} on`)) });
+    await expect(runImport({ input, endpoint: e.url, ...route })).rejects.toMatchObject({
+      exitCode: 4,
+      message: expect.stringMatching(new RegExp(`another run holds .* \\(pid ${process.pid} on`)),
+    });
     expect(await runBin(['run', input, '--endpoint', e.url, ...routeFlags], e)).toBe(4);
 
     writeFileSync(holder, JSON.stringify({ pid: 2 ** 22 + 1, host: hostname(), since: '2026-11-24T00:00:00Z' })); // no such process
@@ -183,25 +222,40 @@ describe('one run per results file', () => {
   });
 
   it('warns when rows repeat a token: identical rows are one task', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const rows = taskRows(3);
     rows.push([...rows[1]!]);
     const input = writeCsv(rows);
     const warnings: object[] = [];
-    const summary = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, logger: { info() {}, debug() {}, warn: (o) => warnings.push(o) } });
+    const summary = await runImport({
+      input,
+      endpoint: e.url,
+      rate: 500,
+      burst: 50,
+      ...route,
+      logger: { info() {}, debug() {}, warn: (o) => warnings.push(o) },
+    });
     expect(summary.duplicateTokens).toBe(1);
     expect(warnings).toContainEqual({ line: 8, sameAsLine: 2 });
     expect(e.stats().tasks).toBe(3);
   });
 
   it('takes ClientToken values of any shape from a column, and warns on their repeats too', async () => {
-    const e = (emulator = await startEmulator({ rate: 500, burst: 50 }));
+    emulator = await startEmulator({ rate: 500, burst: 50 });
+    const e = emulator;
     const rows = taskRows(3);
-    rows.forEach((r, i) => r.push(i === 0 ? 'ClientToken' : i === 3 ? 'a' : 'a'.repeat(i)));
+    rows.forEach((r, i) => {
+      r.push(i === 0 ? 'ClientToken' : i === 3 ? 'a' : 'a'.repeat(i));
+    });
     const input = writeCsv(rows);
     const summary = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route });
     expect(summary.duplicateTokens).toBe(1);
-    expect(readResults(summary.results).map((r) => r['Result.ClientToken']).sort()).toEqual(['a', 'a', 'aa']);
+    expect(
+      readResults(summary.results)
+        .map((r) => r['Result.ClientToken'])
+        .sort(),
+    ).toEqual(['a', 'a', 'aa']);
     expect(e.stats().tasks).toBe(2);
   });
 });

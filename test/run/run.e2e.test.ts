@@ -1,17 +1,18 @@
 /**
  * End to end: the real @aws-sdk/client-connect over real HTTP against the emulator.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
-import { DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
-import { runImport } from '../../src/run/run.js';
 import { ConnectSender, createConnectClient } from '../../src/delivery/send.js';
-import type { SendOutcome, TaskRequest } from '../../src/types.js';
+import { type Emulator, type EmulatorOptions, startEmulator } from '../../src/emulator/server.js';
+import { DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import type { RunOptions } from '../../src/run/options.js';
+import { runImport } from '../../src/run/run.js';
+import type { SendOutcome, TaskRequest } from '../../src/types.js';
 import { readResults, ROUTE as route, taskRows, tempDir, writeCsv } from '../helpers.js';
 import { expectPaced, recordRequests, recordSends } from '../pace.js';
 
@@ -70,7 +71,9 @@ describe('run against the emulator', () => {
     const line = Object.fromEntries(results.map((r) => [r['Attributes.rowId'], Number(r['Result.Line'])]));
     expect(line['1']).toBe(2);
     expect(line['2']).toBe(4);
-    expect(results.find((r) => r['Attributes.rowId'] === '7')!['Description']).toBe('Line one of 7\nline "two", with a comma');
+    expect(results.find((r) => r['Attributes.rowId'] === '7')!.Description).toBe(
+      'Line one of 7\nline "two", with a comma',
+    );
     // Customer data copied from the input: readable by the owner only.
     expect(statSync(summary.results).mode & 0o777).toBe(0o600);
   });
@@ -105,18 +108,33 @@ describe('run against the emulator', () => {
     expect(summary.rows).toMatchObject({ created: 3, invalid: 2 });
     expect(e.stats().tasks).toBe(3);
     const byLine = Object.fromEntries(readResults(summary.results).map((r) => [r['Result.Line'], r]));
-    expect(byLine['4']).toMatchObject({ 'Result.Status': 'invalid', 'Result.ErrorCode': 'InvalidRow', 'Result.ErrorMessage': 'column "Name": is required' });
+    expect(byLine['4']).toMatchObject({
+      'Result.Status': 'invalid',
+      'Result.ErrorCode': 'InvalidRow',
+      'Result.ErrorMessage': 'column "Name": is required',
+    });
     expect(byLine['8']!['Result.ErrorMessage']).toBe('column "Name": must be at most 1024 characters (found 1025)');
   });
 
   it('fails rows the service refuses (404 unknown flow) with the code and message, without retrying', async () => {
     const e = await emulate({ rate: 100, burst: 10 });
     const input = writeCsv(taskRows(3));
-    const summary = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, instanceId: DEMO_INSTANCE_ID, contactFlowId: 'no-such-flow' });
+    const summary = await runImport({
+      input,
+      endpoint: e.url,
+      rate: 100,
+      burst: 10,
+      instanceId: DEMO_INSTANCE_ID,
+      contactFlowId: 'no-such-flow',
+    });
     expect(summary.rows).toMatchObject({ failed: 3, created: 0 });
-    expect(e.stats().errors['ResourceNotFoundException']).toBe(3); // never retried
+    expect(e.stats().errors.ResourceNotFoundException).toBe(3); // never retried
     for (const r of readResults(summary.results)) {
-      expect(r).toMatchObject({ 'Result.Status': 'failed', 'Result.ErrorCode': 'ResourceNotFoundException', 'Result.ErrorMessage': 'ContactFlow not found' });
+      expect(r).toMatchObject({
+        'Result.Status': 'failed',
+        'Result.ErrorCode': 'ResourceNotFoundException',
+        'Result.ErrorMessage': 'ContactFlow not found',
+      });
     }
   });
 
@@ -124,13 +142,25 @@ describe('run against the emulator', () => {
     const e = await emulate({ rate: 100, burst: 10 });
     const input = writeCsv(taskRows(10));
     const first = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route, tokenNamespace: 'ns' });
-    const second = await runImport({ input: first.results, results: join(tempDir(), 'again.csv'), endpoint: e.url, rate: 100, burst: 10, ...route, tokenNamespace: 'ns' });
+    const second = await runImport({
+      input: first.results,
+      results: join(tempDir(), 'again.csv'),
+      endpoint: e.url,
+      rate: 100,
+      burst: 10,
+      ...route,
+      tokenNamespace: 'ns',
+    });
     expect(second.rows).toMatchObject({ created: 10, invalid: 0 });
     // Same namespace and content → the same tokens → the service replays, nothing new is created.
     expect(e.stats().tasks).toBe(10);
     const again = readResults(second.results);
     expect(Object.keys(again[0]!).filter((k) => k.startsWith('Result.'))).toHaveLength(7);
-    expect(again.map((r) => r['Notes']).sort()).toEqual(readResults(first.results).map((r) => r['Notes']).sort());
+    expect(again.map((r) => r.Notes).sort()).toEqual(
+      readResults(first.results)
+        .map((r) => r.Notes)
+        .sort(),
+    );
   });
 
   it('does nothing for an input already completed into its results file, and refuses to replace results of another input', async () => {
@@ -144,7 +174,9 @@ describe('run against the emulator', () => {
     expect(again.rows).toMatchObject({ created: 2 });
     expect(e.stats().requests).toBe(2);
     writeCsv(taskRows(3), 'input.csv', dir); // tonight's file, same name
-    await expect(runImport(options)).rejects.toThrow(/is the record of another run[\s\S]*the input: recorded[\s\S]*pass another --results/);
+    await expect(runImport(options)).rejects.toThrow(
+      /is the record of another run[\s\S]*the input: recorded[\s\S]*pass another --results/,
+    );
   });
 
   it('dry run: plans every row with its token and sends nothing; the real run replaces its file', async () => {
@@ -154,7 +186,9 @@ describe('run against the emulator', () => {
     expect(summary.rows).toMatchObject({ planned: 4 });
     expect(e.stats().requests).toBe(0);
     const planned = readResults(summary.results);
-    expect(planned.every((r) => r['Result.Status'] === 'planned' && r['Result.ClientToken']!.startsWith('ctl1-'))).toBe(true);
+    expect(planned.every((r) => r['Result.Status'] === 'planned' && r['Result.ClientToken']!.startsWith('ctl1-'))).toBe(
+      true,
+    );
     // The real run then replaces the dry run's file (nothing was sent), with the tokens it planned.
     const real = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route });
     expect(real.rows).toMatchObject({ created: 4 });
@@ -164,9 +198,15 @@ describe('run against the emulator', () => {
 });
 
 describe('--token-key and --deadline at their edges', () => {
-  it('a row whose --token-key cells are empty is invalid, never merged into another row\'s task', async () => {
+  it("a row whose --token-key cells are empty is invalid, never merged into another row's task", async () => {
     const e = await emulate({ rate: 500, burst: 50 });
-    const input = writeCsv([['Name', 'Attributes.rowId', 'Ticket'], ['A1', 'a1', '100'], ['A2', 'a2', '100'], ['A3', 'a3', ''], ['A4', 'a4', ' ']]);
+    const input = writeCsv([
+      ['Name', 'Attributes.rowId', 'Ticket'],
+      ['A1', 'a1', '100'],
+      ['A2', 'a2', '100'],
+      ['A3', 'a3', ''],
+      ['A4', 'a4', ' '],
+    ]);
     const summary = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, tokenKey: ['Ticket'] });
     expect(summary.rows).toMatchObject({ created: 2, invalid: 2 }); // A1 and A2 share a key on purpose: one task
     const rows = readResults(summary.results);
@@ -180,9 +220,14 @@ describe('--token-key and --deadline at their edges', () => {
   it('--deadline takes fractions of a second, and refuses one Node cannot time (over 24 days) before any file', async () => {
     const e = await emulate({ rate: 500, burst: 50 });
     const input = writeCsv(taskRows(3));
-    expect((await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, deadlineSeconds: 30.0005 })).rows.created).toBe(3);
+    expect(
+      (await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, deadlineSeconds: 30.0005 })).rows
+        .created,
+    ).toBe(3);
     const other = writeCsv(taskRows(3), 'other.csv');
-    await expect(runImport({ input: other, endpoint: e.url, ...route, deadlineSeconds: 2_592_000 })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--deadline must be between/) });
+    await expect(
+      runImport({ input: other, endpoint: e.url, ...route, deadlineSeconds: 2_592_000 }),
+    ).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--deadline must be between/) });
     expect(readdirSync(dirname(other)).filter((f) => f.startsWith('other.results'))).toEqual([]);
   });
 });
@@ -196,7 +241,12 @@ describe('--deadline through garbage collections', () => {
     const input = writeCsv(taskRows(200));
     let collections = 0;
     const summary = await runImport({
-      input, endpoint: e.url, rate: 20, burst: 5, ...route, deadlineSeconds: 1.5,
+      input,
+      endpoint: e.url,
+      rate: 20,
+      burst: 5,
+      ...route,
+      deadlineSeconds: 1.5,
       // Progress ticks every 250 ms from the start, so before the deadline is due.
       onProgress: () => {
         if (collections++ < 4) gc();
@@ -227,7 +277,8 @@ describe('row workers', () => {
         try {
           if (request.Attributes?.rowId === '1') {
             row1Attempts++;
-            if (e.stats().tasks < 59) return { kind: 'transient', code: 'ECONNRESET', message: 'socket hang up', answered: false };
+            if (e.stats().tasks < 59)
+              return { kind: 'transient', code: 'ECONNRESET', message: 'socket hang up', answered: false };
           }
           return await real.startTask(request);
         } finally {
@@ -237,7 +288,16 @@ describe('row workers', () => {
       destroy: () => real.destroy(),
     };
     // Up to 11 resends: their random waits (each up to 250 ms · 2^n) add up to far more than the others need.
-    const summary = await runImport({ input, endpoint: e.url, rate: 1000, burst: 1000, concurrency: 1, maxAttempts: 12, sender, ...route });
+    const summary = await runImport({
+      input,
+      endpoint: e.url,
+      rate: 1000,
+      burst: 1000,
+      concurrency: 1,
+      maxAttempts: 12,
+      sender,
+      ...route,
+    });
     expect(summary.rows).toMatchObject({ total: 60, created: 60, failed: 0 });
     expect(row1Attempts).toBeGreaterThan(1);
     expect(most).toBe(1);
@@ -272,7 +332,16 @@ describe('an outage does not spread across the file', () => {
       },
       destroy: () => real.destroy(),
     };
-    const summary = await runImport({ input, endpoint: e.url, rate: 1000, burst: 1000, concurrency: 2, maxAttempts: 3, sender, ...route });
+    const summary = await runImport({
+      input,
+      endpoint: e.url,
+      rate: 1000,
+      burst: 1000,
+      concurrency: 2,
+      maxAttempts: 3,
+      sender,
+      ...route,
+    });
     expect(summary.rows.total).toBe(300);
     expect(summary.rows.created + summary.rows.failed).toBe(300);
     expect(summary.rows.failed).toBeGreaterThan(0);
@@ -291,8 +360,17 @@ describe('rate control and refusals over the wire', () => {
     const cuts: number[] = [];
     let raised = false;
     const summary = await runImport({
-      input, endpoint: e.url, rate: 200, burst: 5, sender: sent.sender, ...route,
-      logger: { info: (o, msg) => msg?.startsWith('throttled: rate cut') && cuts.push(e.stats().created), warn() {}, debug() {} },
+      input,
+      endpoint: e.url,
+      rate: 200,
+      burst: 5,
+      sender: sent.sender,
+      ...route,
+      logger: {
+        info: (_o, msg) => msg?.startsWith('throttled: rate cut') && cuts.push(e.stats().created),
+        warn() {},
+        debug() {},
+      },
       onProgress: (p) => {
         // Once the run has been throttled, the account's other caller goes away.
         if (!raised && p.stats.rows.created >= 40) {
@@ -316,18 +394,36 @@ describe('rate control and refusals over the wire', () => {
     const e = await emulate({ rate: 100, burst: 10 });
     const chain = (n: number, name: string) => {
       const rows = taskRows(n);
-      rows.forEach((r, i) => r.push(i === 0 ? 'PreviousContactId' : 'chain-1'));
+      rows.forEach((r, i) => {
+        r.push(i === 0 ? 'PreviousContactId' : 'chain-1');
+      });
       return writeCsv(rows, name);
     };
-    const first = await runImport({ input: chain(14, 'a.csv'), endpoint: e.url, rate: 100, burst: 10, concurrency: 1, ...route });
+    const first = await runImport({
+      input: chain(14, 'a.csv'),
+      endpoint: e.url,
+      rate: 100,
+      burst: 10,
+      concurrency: 1,
+      ...route,
+    });
     expect(first.rows).toMatchObject({ created: 12, invalid: 2 });
-    const invalid = readResults(first.results).filter((r) => r['Result.Status'] === 'invalid').sort((a, b) => Number(a['Result.Line']) - Number(b['Result.Line']));
+    const invalid = readResults(first.results)
+      .filter((r) => r['Result.Status'] === 'invalid')
+      .sort((a, b) => Number(a['Result.Line']) - Number(b['Result.Line']));
     expect(invalid[0]!['Result.ErrorMessage']).toBe(
       `column "PreviousContactId": at most 12 tasks may share one PreviousContactId in a file (line ${invalid[0]!['Result.Line']} would be number 13; the first is line 2)`,
     );
-    const summary = await runImport({ input: chain(2, 'b.csv'), endpoint: e.url, rate: 100, burst: 10, concurrency: 1, ...route });
+    const summary = await runImport({
+      input: chain(2, 'b.csv'),
+      endpoint: e.url,
+      rate: 100,
+      burst: 10,
+      concurrency: 1,
+      ...route,
+    });
     expect(summary.rows).toMatchObject({ created: 0, failed: 2 });
-    expect(e.stats().errors['ServiceQuotaExceededException']).toBe(2); // never retried
+    expect(e.stats().errors.ServiceQuotaExceededException).toBe(2); // never retried
     const failed = readResults(summary.results).filter((r) => r['Result.Status'] === 'failed');
     for (const r of failed) {
       expect(r).toMatchObject({ 'Result.ErrorCode': 'ServiceQuotaExceededException' });

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { readState } from '../../src/ledger/state.js';
 import { buildReport } from '../../src/report/model.js';
@@ -25,7 +25,7 @@ afterAll(() => e?.close());
 const ids = { CTL_INSTANCE_ID: DEMO_INSTANCE_ID, CTL_CONTACT_FLOW_ID: DEMO_CONTACT_FLOW_ID };
 
 describe('an endpoint from AWS_ENDPOINT_URL_CONNECT', () => {
-  it('is recorded with the run, carried by the report\'s Next, and kept by a rerun run without it', async () => {
+  it("is recorded with the run, carried by the report's Next, and kept by a rerun run without it", async () => {
     const input = writeCsv([...taskRows(6), ['', 'no name', '7', '', '']]);
     const env = { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids };
     const first = await runImport({ input, env, rate: 500 });
@@ -36,16 +36,24 @@ describe('an endpoint from AWS_ENDPOINT_URL_CONNECT', () => {
     const report = await buildReport(first.results);
     expect(report.next?.command).toContain(`--endpoint ${e.url}`);
     // Another shell: none of the variables, and a Region of its own.
-    const rerun = await rerunImport({ input: first.results, includeInvalid: true, env: { AWS_REGION: 'eu-west-2' }, endpoint: e.url, region: 'us-east-1' });
+    const rerun = await rerunImport({
+      input: first.results,
+      includeInvalid: true,
+      env: { AWS_REGION: 'eu-west-2' },
+      endpoint: e.url,
+      region: 'us-east-1',
+    });
     expect(rerun.rows).toMatchObject({ total: 7, created: 6, invalid: 1 });
     const plain = await rerunImport({ input: first.results, results: join(tempDir(), 'again.csv'), env: {} });
     expect(plain.rows.created).toBe(6);
   });
 
-  it('a different one in the rerun\'s environment is refused, saying where it came from', async () => {
+  it("a different one in the rerun's environment is refused, saying where it came from", async () => {
     const input = writeCsv(taskRows(2));
     const first = await runImport({ input, env: { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids } });
-    await expect(rerunImport({ input: first.results, env: { AWS_ENDPOINT_URL_CONNECT: 'http://127.0.0.1:9' } })).rejects.toThrow(
+    await expect(
+      rerunImport({ input: first.results, env: { AWS_ENDPOINT_URL_CONNECT: 'http://127.0.0.1:9' } }),
+    ).rejects.toThrow(
       /--endpoint: recorded http:\/\/127\.0\.0\.1:\d+; you asked for http:\/\/127\.0\.0\.1:9 \(from AWS_ENDPOINT_URL_CONNECT\)/,
     );
   });
@@ -54,14 +62,31 @@ describe('an endpoint from AWS_ENDPOINT_URL_CONNECT', () => {
 describe("validate's Next", () => {
   it('carries the ids it was given, and a run refused for want of them leaves the validate results as they were', async () => {
     const input = writeCsv(taskRows(5));
-    const checked = await validateImport({ input, endpoint: e.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, env: {} });
+    const checked = await validateImport({
+      input,
+      endpoint: e.url,
+      instanceId: DEMO_INSTANCE_ID,
+      contactFlowId: DEMO_CONTACT_FLOW_ID,
+      env: {},
+    });
     const next = formatSummary(checked);
-    expect(next).toMatch(new RegExp(`Next: connect-task-loader run \\S+ --results \\S+ --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --endpoint`));
+    expect(next).toMatch(
+      new RegExp(
+        `Next: connect-task-loader run \\S+ --results \\S+ --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --endpoint`,
+      ),
+    );
     const before = readFileSync(checked.results, 'utf8');
     await expect(runImport({ input, endpoint: e.url, env: {} })).rejects.toThrow(/no InstanceId/);
     expect(readFileSync(checked.results, 'utf8')).toBe(before);
     expect((await readState(checked.results))!.dryRun).toBe(true);
-    const sent = await runImport({ input, endpoint: e.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, rate: 500, env: {} });
+    const sent = await runImport({
+      input,
+      endpoint: e.url,
+      instanceId: DEMO_INSTANCE_ID,
+      contactFlowId: DEMO_CONTACT_FLOW_ID,
+      rate: 500,
+      env: {},
+    });
     expect(sent.rows).toMatchObject({ total: 5, created: 5 });
   });
 });
@@ -72,7 +97,17 @@ describe('--delimiter', () => {
     const input = join(dir, 'in.tsv');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(input, 'Name\tAttributes.rowId\nA\t1\nB\t2\n');
-    const r = await cli(['validate', input, '--delimiter', delimiter, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--no-progress']);
+    const r = await cli([
+      'validate',
+      input,
+      '--delimiter',
+      delimiter,
+      '--instance-id',
+      DEMO_INSTANCE_ID,
+      '--contact-flow-id',
+      DEMO_CONTACT_FLOW_ID,
+      '--no-progress',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('--delimiter tab');
   });
@@ -82,7 +117,16 @@ describe('validate --check-live', () => {
   it('says what is missing, as run does: no Region, then no credentials; nothing written', async () => {
     const dir = tempDir();
     const input = writeCsv(taskRows(2), 'in.csv', dir);
-    const args = ['validate', input, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--check-live', '--no-progress'];
+    const args = [
+      'validate',
+      input,
+      '--instance-id',
+      DEMO_INSTANCE_ID,
+      '--contact-flow-id',
+      DEMO_CONTACT_FLOW_ID,
+      '--check-live',
+      '--no-progress',
+    ];
     // The bin: the SDK looks for a Region and credentials in its process's own environment.
     const noRegion = await spawnCli(args, { env: bareAwsEnv() });
     expect(noRegion.code).toBe(2);
@@ -97,7 +141,7 @@ describe('validate --check-live', () => {
 });
 
 describe('an interrupted run', () => {
-  it('says how many rows of how many; its resume keeps the earlier run\'s settings', async () => {
+  it("says how many rows of how many; its resume keeps the earlier run's settings", async () => {
     const input = writeCsv(taskRows(60));
     const env = { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids };
     const first = await runImport({ input, env, rate: 20, burst: 1, deadlineSeconds: 0.5 });
@@ -113,13 +157,31 @@ describe('an interrupted run', () => {
 });
 
 describe('--summary-json', () => {
-  it.each([['the results file', 'in.results.csv'], ['its run state', 'in.results.csv.run.json'], ['its timeline', 'in.results.csv.timeline.jsonl']])('naming %s is refused before anything is sent', async (what, name) => {
+  it.each([
+    ['the results file', 'in.results.csv'],
+    ['its run state', 'in.results.csv.run.json'],
+    ['its timeline', 'in.results.csv.timeline.jsonl'],
+  ])('naming %s is refused before anything is sent', async (what, name) => {
     const dir = tempDir();
     const input = writeCsv(taskRows(3), 'in.csv', dir);
     const before = e.stats().requests;
-    const r = await cli(['run', input, '--endpoint', e.url, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--summary-json', join(dir, name), '--no-progress']);
+    const r = await cli([
+      'run',
+      input,
+      '--endpoint',
+      e.url,
+      '--instance-id',
+      DEMO_INSTANCE_ID,
+      '--contact-flow-id',
+      DEMO_CONTACT_FLOW_ID,
+      '--summary-json',
+      join(dir, name),
+      '--no-progress',
+    ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(what === 'the results file' ? /is this run's results file/ : /is named as a file a run keeps beside its results/);
+    expect(r.stderr).toMatch(
+      what === 'the results file' ? /is this run's results file/ : /is named as a file a run keeps beside its results/,
+    );
     expect(e.stats().requests).toBe(before);
   });
 });
@@ -136,10 +198,15 @@ describe('found by an attack on the settings', () => {
     expect(next).toContain('rerun');
     const rerun = await rerunImport({ input: withInvalid.results, includeInvalid: true, env: {} });
     expect(rerun.rows.invalid).toBe(1);
-    expect((await readState(rerun.results))!.identity.shard).toBe((await readState(withInvalid.results))!.identity.shard);
+    expect((await readState(rerun.results))!.identity.shard).toBe(
+      (await readState(withInvalid.results))!.identity.shard,
+    );
     const { mergeResults } = await import('../../src/ledger/merge.js');
     const merged = join(dir, 'merged.csv');
-    await mergeResults(shards.map((s) => s.results), merged);
+    await mergeResults(
+      shards.map((s) => s.results),
+      merged,
+    );
     const state = (await readState(merged))!;
     expect([state.identity.shard, state.options.shard]).toEqual([undefined, undefined]);
   });
@@ -150,21 +217,33 @@ describe('found by an attack on the settings', () => {
     const text = formatSummary(checked);
     expect(text).toMatch(/^Next: a run needs --instance-id/m);
     expect(text).not.toMatch(/^Next: connect-task-loader/m);
-    expect((await buildReport(checked.results)).next).toEqual({ why: expect.stringMatching(/^a run needs --instance-id/) });
+    expect((await buildReport(checked.results)).next).toEqual({
+      why: expect.stringMatching(/^a run needs --instance-id/),
+    });
   });
 
   it('a setting from the environment that differs from the run is refused with the variable to unset', async () => {
     const input = writeCsv(taskRows(60));
-    const first = await runImport({ input, env: { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids }, rate: 20, burst: 1, deadlineSeconds: 0.3 });
+    const first = await runImport({
+      input,
+      env: { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids },
+      rate: 20,
+      burst: 1,
+      deadlineSeconds: 0.3,
+    });
     expect(first.interrupted).toBe(true);
-    await expect(runImport({ input, resume: true, env: { CTL_TIMEZONE: 'Europe/London' } })).rejects.toThrow(/Unset CTL_TIMEZONE in this shell/);
+    await expect(runImport({ input, resume: true, env: { CTL_TIMEZONE: 'Europe/London' } })).rejects.toThrow(
+      /Unset CTL_TIMEZONE in this shell/,
+    );
   });
 
   it('CTL_DRY_RUN=1 keeps a rerun (which has no --dry-run) from sending', async () => {
     const input = writeCsv([...taskRows(2), ['', 'no name', '3', '', '']]);
     const first = await runImport({ input, env: { AWS_ENDPOINT_URL_CONNECT: e.url, ...ids } });
     const before = e.stats().requests;
-    await expect(rerunImport({ input: first.results, includeInvalid: true, env: { CTL_DRY_RUN: '1' } })).rejects.toThrow(/CTL_DRY_RUN is set, but rerun does not take --dry-run/);
+    await expect(
+      rerunImport({ input: first.results, includeInvalid: true, env: { CTL_DRY_RUN: '1' } }),
+    ).rejects.toThrow(/CTL_DRY_RUN is set, but rerun does not take --dry-run/);
     expect(e.stats().requests).toBe(before);
   });
 
@@ -175,7 +254,14 @@ describe('found by an attack on the settings', () => {
     writeFileSync(join(dir, 'credentials'), '[ops]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n');
     const input = writeCsv(taskRows(2), 'in.csv', dir);
     // The bin, as the SDK reads its credentials file from the process's own environment.
-    const r = await spawnCli(['run', input, '--no-progress'], { env: bareAwsEnv({ AWS_PROFILE: 'ops', AWS_CONFIG_FILE: join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'), ...ids }) });
+    const r = await spawnCli(['run', input, '--no-progress'], {
+      env: bareAwsEnv({
+        AWS_PROFILE: 'ops',
+        AWS_CONFIG_FILE: join(dir, 'config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+        ...ids,
+      }),
+    });
     expect(r.code, r.stderr).toBe(0);
     const state = (await readState(join(dir, 'in.results.csv')))!;
     expect([state.identity.endpoint, state.identity.region]).toEqual([e.url.replace(/\/$/, ''), 'eu-west-2']);
@@ -183,9 +269,15 @@ describe('found by an attack on the settings', () => {
 });
 
 describe('report --html', () => {
-  it("naming a file a run owns (its lock, not there between runs) is refused; a page is written owner-only", async () => {
+  it('naming a file a run owns (its lock, not there between runs) is refused; a page is written owner-only', async () => {
     const input = writeCsv(taskRows(2));
-    const run = await runImport({ input, endpoint: e.url, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID, env: {} });
+    const run = await runImport({
+      input,
+      endpoint: e.url,
+      instanceId: DEMO_INSTANCE_ID,
+      contactFlowId: DEMO_CONTACT_FLOW_ID,
+      env: {},
+    });
     const refused = await cli(['report', run.results, '--html', `${run.results}.lock`]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('is named as a file a run keeps beside its results');
@@ -193,7 +285,20 @@ describe('report --html', () => {
     const job = join(tempDir(), 'night.job.json');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(job, '{"instanceId":"x"}');
-    const summary = await cli(['run', input, '--endpoint', e.url, '--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--results', join(tempDir(), 'r.csv'), '--summary-json', job]);
+    const summary = await cli([
+      'run',
+      input,
+      '--endpoint',
+      e.url,
+      '--instance-id',
+      DEMO_INSTANCE_ID,
+      '--contact-flow-id',
+      DEMO_CONTACT_FLOW_ID,
+      '--results',
+      join(tempDir(), 'r.csv'),
+      '--summary-json',
+      job,
+    ]);
     expect(summary.code).toBe(2);
     expect(summary.stderr).toContain('is an existing file that is not a JSON summary');
     const page = join(tempDir(), 'page.html');

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { RunStats } from '../../src/observe/stats.js';
 import { formatSummary, summarize } from '../../src/run/summary.js';
 
-const extra = { input: 'in.csv', results: 'in.results.csv', targetRate: 2, finalRate: 2, interrupted: false, dryRun: false };
+const extra = {
+  input: 'in.csv',
+  results: 'in.results.csv',
+  targetRate: 2,
+  finalRate: 2,
+  interrupted: false,
+  dryRun: false,
+};
 
 describe('summary', () => {
   it('a rerun that sent nothing reports no rate, and the rows it carried over', () => {
@@ -30,8 +37,14 @@ describe('summary', () => {
     expect(s.elapsedSeconds).toBe(4);
     expect(s.achievedRate).toBe(2.5);
     const cwd = process.cwd();
-    expect(formatSummary(s)).toContain(`Next: connect-task-loader rerun ${cwd}/in.results.csv --results ${cwd}/in.results.rerun-1.csv`);
-    expect(formatSummary({ ...s, interrupted: true })).toContain(`Next: connect-task-loader run ${cwd}/in.csv --results ${cwd}/in.results.csv --resume`);
-    expect(formatSummary({ ...s, interrupted: true, input: 'my file.csv', results: 'out.csv' })).toContain(`run '${cwd}/my file.csv' --results ${cwd}/out.csv --resume`);
+    expect(formatSummary(s)).toContain(
+      `Next: connect-task-loader rerun ${cwd}/in.results.csv --results ${cwd}/in.results.rerun-1.csv`,
+    );
+    expect(formatSummary({ ...s, interrupted: true })).toContain(
+      `Next: connect-task-loader run ${cwd}/in.csv --results ${cwd}/in.results.csv --resume`,
+    );
+    expect(formatSummary({ ...s, interrupted: true, input: 'my file.csv', results: 'out.csv' })).toContain(
+      `run '${cwd}/my file.csv' --results ${cwd}/out.csv --resume`,
+    );
   });
 });

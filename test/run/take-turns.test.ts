@@ -33,6 +33,10 @@ describe('takeTurns', () => {
     }
     const jobs = takeTurns(source());
     const outcomes = await Promise.allSettled([jobs.next(), jobs.next(), jobs.next()]);
-    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message))).toEqual([{ value: 1, done: false }, 'input broke', { value: undefined, done: true }]);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message))).toEqual([
+      { value: 1, done: false },
+      'input broke',
+      { value: undefined, done: true },
+    ]);
   });
 });

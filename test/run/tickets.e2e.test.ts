@@ -25,7 +25,15 @@ describe('CRM ticket export', () => {
     expect(n).toBe(120);
     const emulator = await startEmulator({ rate: 100_000, burst: 1000 });
     try {
-      const summary = await runImport({ input, job: JOB, endpoint: emulator.url, rate: 100_000, burst: 1000, instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID });
+      const summary = await runImport({
+        input,
+        job: JOB,
+        endpoint: emulator.url,
+        rate: 100_000,
+        burst: 1000,
+        instanceId: DEMO_INSTANCE_ID,
+        contactFlowId: DEMO_CONTACT_FLOW_ID,
+      });
       expect(summary.rows).toMatchObject({ total: n, created: n, failed: 0, invalid: 0 });
       expect(emulator.stats()).toMatchObject({ tasks: n, maxTasksPerToken: 1 });
 
@@ -38,8 +46,12 @@ describe('CRM ticket export', () => {
         // Line feeds, blank lines, quotes, backslashes, {{…}} and non-ASCII text arrive as they were.
         expect(t.Description).toBe(row['Ticket Description']);
         expect(t.Attributes).toEqual({
-          ticketId: row['Ticket ID'], priority: row['Ticket Priority'], channel: row['Ticket Channel'], product: row['Product Purchased'],
-          ticketType: row['Ticket Type'], ticketStatus: row['Ticket Status'],
+          ticketId: row['Ticket ID'],
+          priority: row['Ticket Priority'],
+          channel: row['Ticket Channel'],
+          product: row['Product Purchased'],
+          ticketType: row['Ticket Type'],
+          ticketStatus: row['Ticket Status'],
         });
         expect(t.References).toEqual({
           crmTicket: { Type: 'URL', Value: `https://crm.example.com/tickets/${row['Ticket ID']}` },
@@ -48,7 +60,10 @@ describe('CRM ticket export', () => {
       }
       const descriptions = source.map((r) => r['Ticket Description']!);
       for (const quirk of ['{{', '\n\n\n', '"', '\\"', '\u00a0', '🙂', '\ufffd', 'C:\\Users']) {
-        expect(descriptions.some((d) => d.includes(quirk)), `the fixture has ${JSON.stringify(quirk)}`).toBe(true);
+        expect(
+          descriptions.some((d) => d.includes(quirk)),
+          `the fixture has ${JSON.stringify(quirk)}`,
+        ).toBe(true);
       }
 
       // Results keep every input column, in order, before the Result.* columns, empty cells included;
@@ -64,7 +79,8 @@ describe('CRM ticket export', () => {
       }
       for (const r of results) {
         const row = byId.get(r['Ticket ID']!)!;
-        for (const [column, value] of Object.entries(row)) expect(r[column], `${column} of ticket ${r['Ticket ID']}`).toBe(value);
+        for (const [column, value] of Object.entries(row))
+          expect(r[column], `${column} of ticket ${r['Ticket ID']}`).toBe(value);
         expect(Number(r['Result.Line'])).toBe(lineOf.get(r['Ticket ID']!));
       }
     } finally {

@@ -5,17 +5,22 @@
 import { DescribeContactFlowCommand, GetTaskTemplateCommand } from '@aws-sdk/client-connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/delivery/dispatch.js';
-import { LocalLimiter } from '../../src/rate/limiter.js';
-import { AdaptiveRate } from '../../src/rate/adaptive.js';
 import { DEFAULT_RETRY } from '../../src/delivery/retry.js';
 import { ConnectSender, createConnectClient } from '../../src/delivery/send.js';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID, DEMO_QUICK_CONNECT_ID, DEMO_TASK_TEMPLATE_ID } from '../../src/emulator/service.js';
+import { type Emulator, startEmulator } from '../../src/emulator/server.js';
+import {
+  DEMO_CONTACT_FLOW_ID,
+  DEMO_INSTANCE_ID,
+  DEMO_QUICK_CONNECT_ID,
+  DEMO_TASK_TEMPLATE_ID,
+} from '../../src/emulator/service.js';
+import { DuplicateTokens } from '../../src/input/duplicates.js';
 import { compileMapping } from '../../src/input/map.js';
 import { makePreparer } from '../../src/input/prepare.js';
-import { DuplicateTokens } from '../../src/input/duplicates.js';
-import { runImport } from '../../src/run/run.js';
 import { RunStats } from '../../src/observe/stats.js';
+import { AdaptiveRate } from '../../src/rate/adaptive.js';
+import { LocalLimiter } from '../../src/rate/limiter.js';
+import { runImport } from '../../src/run/run.js';
 import { writeCsv } from '../helpers.js';
 
 let emulator: Emulator;
@@ -30,11 +35,17 @@ describe('the emulator answers the read-only calls as the service does', () => {
   it('DescribeContactFlow / GetTaskTemplate: found, or 404 ResourceNotFoundException', async () => {
     const c = client();
     try {
-      const flow = await c.send(new DescribeContactFlowCommand({ InstanceId: DEMO_INSTANCE_ID, ContactFlowId: DEMO_CONTACT_FLOW_ID }));
+      const flow = await c.send(
+        new DescribeContactFlowCommand({ InstanceId: DEMO_INSTANCE_ID, ContactFlowId: DEMO_CONTACT_FLOW_ID }),
+      );
       expect(flow.ContactFlow?.Id).toBe(DEMO_CONTACT_FLOW_ID);
-      const template = await c.send(new GetTaskTemplateCommand({ InstanceId: DEMO_INSTANCE_ID, TaskTemplateId: DEMO_TASK_TEMPLATE_ID }));
+      const template = await c.send(
+        new GetTaskTemplateCommand({ InstanceId: DEMO_INSTANCE_ID, TaskTemplateId: DEMO_TASK_TEMPLATE_ID }),
+      );
       expect(template.Id).toBe(DEMO_TASK_TEMPLATE_ID);
-      const missing = await c.send(new DescribeContactFlowCommand({ InstanceId: DEMO_INSTANCE_ID, ContactFlowId: 'nope' })).catch((e: unknown) => e);
+      const missing = await c
+        .send(new DescribeContactFlowCommand({ InstanceId: DEMO_INSTANCE_ID, ContactFlowId: 'nope' }))
+        .catch((e: unknown) => e);
       expect(missing).toMatchObject({ name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } });
     } finally {
       c.destroy();
@@ -52,9 +63,15 @@ describe('validate', () => {
     expect(plan.rows).toEqual({ wouldSend: 12, invalid: 2 });
     expect(plan.problems).toEqual([
       { rule: 'column "Name": is required', rows: 1, lines: [4] },
-      { rule: 'column "PreviousContactId": at most 12 tasks may share one PreviousContactId in a file', rows: 1, lines: [15] },
+      {
+        rule: 'column "PreviousContactId": at most 12 tasks may share one PreviousContactId in a file',
+        rows: 1,
+        lines: [15],
+      },
     ]);
-    expect(plan.warnings).toEqual(['column "Descripton" is carried unmapped but looks like "Description" (a near miss)']);
+    expect(plan.warnings).toEqual([
+      'column "Descripton" is carried unmapped but looks like "Description" (a near miss)',
+    ]);
     expect(plan.carried).toEqual(['Descripton']);
     expect(JSON.stringify(plan)).not.toMatch(/Secret|secret/);
     expect(plan.example).toMatchObject({ line: 2, request: { Name: '<13 characters>' } });
@@ -72,10 +89,19 @@ describe('validate', () => {
       ['e', FLOW_GONE, '', '', ''],
       ['f', DEMO_CONTACT_FLOW_ID, '', '', 'instance-gone'],
     ]);
-    const summary = await runImport({ input, dryRun: true, checkLive: true, endpoint: emulator.url, instanceId: DEMO_INSTANCE_ID });
+    const summary = await runImport({
+      input,
+      dryRun: true,
+      checkLive: true,
+      endpoint: emulator.url,
+      instanceId: DEMO_INSTANCE_ID,
+    });
     expect(summary.plan!.live).toEqual({
       checked: 6,
-      missing: ['InstanceId <a value of 13 characters that is not an id>', `ContactFlowId ${FLOW_GONE} in instance ${DEMO_INSTANCE_ID}`],
+      missing: [
+        'InstanceId <a value of 13 characters that is not an id>',
+        `ContactFlowId ${FLOW_GONE} in instance ${DEMO_INSTANCE_ID}`,
+      ],
       unknown: [],
     });
     expect(emulator.stats().requests).toBe(0); // nothing was sent: StartTaskContact never called
@@ -87,7 +113,9 @@ describe('ScheduledTime at send time', () => {
     let now = new Date(Date.now() + 60_000 - 1000);
     const due = new Date(Date.now() + 60_000).toISOString();
     const prepare = makePreparer({
-      mapping: compileMapping(['Name', 'ScheduledTime'], { defaults: { InstanceId: DEMO_INSTANCE_ID, ContactFlowId: DEMO_CONTACT_FLOW_ID } }),
+      mapping: compileMapping(['Name', 'ScheduledTime'], {
+        defaults: { InstanceId: DEMO_INSTANCE_ID, ContactFlowId: DEMO_CONTACT_FLOW_ID },
+      }),
       tokenNamespace: 'send-time',
       duplicates: new DuplicateTokens({ warn() {} }),
       clock: () => now,
@@ -95,12 +123,19 @@ describe('ScheduledTime at send time', () => {
     const job = prepare({ line: 2, values: ['Late row', due] });
     expect(job.result).toBeUndefined();
     const sender = new ConnectSender(client());
-    const dispatcher = new Dispatcher(sender, new LocalLimiter(new AdaptiveRate({ ceiling: 100, burst: 10 }), 4), DEFAULT_RETRY, new RunStats());
+    const dispatcher = new Dispatcher(
+      sender,
+      new LocalLimiter(new AdaptiveRate({ ceiling: 100, burst: 10 }), 4),
+      DEFAULT_RETRY,
+      new RunStats(),
+    );
     try {
       now = new Date(Date.now() + 120_000); // the row waited past its time (a slow queue, a long run)
       const before = emulator.stats().requests;
       const delivery = await dispatcher.deliver(job.request!, job.lateCheck);
-      expect(delivery.unsent).toBe('column "ScheduledTime": must not be in the past (checked when the row was about to be sent)');
+      expect(delivery.unsent).toBe(
+        'column "ScheduledTime": must not be in the past (checked when the row was about to be sent)',
+      );
       expect(emulator.stats().requests).toBe(before);
     } finally {
       sender.destroy();

@@ -5,8 +5,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import type { Command } from 'commander';
+import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import type { CliIo } from '../io.js';
 import { runWithOperatorOutput } from '../operator.js';
 
@@ -65,4 +65,3 @@ async function demo(io: CliIo): Promise<number> {
     await emulator.close();
   }
 }
-

@@ -24,7 +24,11 @@ export function addEmulatorCommand(program: Command, setExit: (code: number) => 
     .option('--fail-after <p>', 'probability of a 500 after creating (the task exists)', probability)
     .option('--reset-after <p>', 'probability of a dropped connection after creating', probability)
     .option('--seed <n>', 'seed for injected faults and jitter', integer('--seed'), 1)
-    .option('--max-active-tasks <n>', 'active tasks per instance before 402 (real default 2500; default unlimited)', whole('--max-active-tasks'))
+    .option(
+      '--max-active-tasks <n>',
+      'active tasks per instance before 402 (real default 2500; default unlimited)',
+      whole('--max-active-tasks'),
+    )
     .option('--task-lifetime <seconds>', 'how long a task stays active', positive('--task-lifetime'))
     .addOption(
       new Option('--instance <id:flow[,flow]>', 'a known instance and its contact flows (repeatable)')
@@ -69,7 +73,9 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in u
           `StartTaskContact emulator on ${emulator.url} (quota ${o.rate}/s, burst ${o.burst})\n` +
             (o.instance.length
               ? Object.entries(parseInstances(o.instance))
-                  .map(([id, { contactFlows }]) => `Instance ${id}, contact flows ${contactFlows?.join(', ') || 'none'}\n`)
+                  .map(
+                    ([id, { contactFlows }]) => `Instance ${id}, contact flows ${contactFlows?.join(', ') || 'none'}\n`,
+                  )
                   .join('')
               : `Instance ${DEMO_INSTANCE_ID}, contact flow ${DEMO_CONTACT_FLOW_ID}\n`) +
             `Stats: ${emulator.url}/__emulator/stats · Ctrl-C to stop\n`,
@@ -103,8 +109,12 @@ interface EmulatorFlags {
 /** A port or address the emulator cannot listen on is the user's to change, not a bug (SPEC: never exit 70). */
 function listenError(err: unknown, port: number, host: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') return new UsageError(`port ${port} is in use: pass --port 0 for a free one or another port`);
-  if (code === 'EACCES') return new UsageError(`port ${port} needs privileges this user lacks: pass --port 0 for a free one or a port above 1023`);
+  if (code === 'EADDRINUSE')
+    return new UsageError(`port ${port} is in use: pass --port 0 for a free one or another port`);
+  if (code === 'EACCES')
+    return new UsageError(
+      `port ${port} needs privileges this user lacks: pass --port 0 for a free one or a port above 1023`,
+    );
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EINVAL') {
     return new UsageError(`cannot listen on --host ${host} (${code}): pass an address of this machine, e.g. 127.0.0.1`);
   }
@@ -119,4 +129,3 @@ function parseInstances(specs: string[]): NonNullable<EmulatorOptions['instances
     }),
   );
 }
-

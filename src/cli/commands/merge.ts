@@ -2,12 +2,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RunConfig } from '../../config/resolve.js';
-import { UsageError } from '../../errors.js';
-import { addSettingOptions, givenFlags } from '../options.js';
-import { mergeResults } from '../../ledger/merge.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
+import { UsageError } from '../../errors.js';
+import { mergeResults } from '../../ledger/merge.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
+import { addSettingOptions, givenFlags } from '../options.js';
 
 export function addMergeCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   const cmd = program
@@ -34,14 +34,20 @@ Examples:
       --results samples/tasks.merged.csv`,
     );
   addSettingOptions(cmd, 'merge').action(async (files: string[], _flags: unknown, self: Command) => {
-      const flags = RunConfig.layered({ command: 'merge', input: files[0]!, flags: givenFlags(self, 'merge'), env: io.env }, {}, undefined, undefined);
-      const results = flags.get('results');
-      if (!results) throw new UsageError('merge needs --results <out.csv>: the merged results file (it must not exist yet)');
-      const s = await mergeResults(files, results);
-      io.stdout.write(
-        `Merged ${s.files} files: ${s.rows} rows — ${s.created} created, ${s.failed} failed, ${s.invalid} invalid` +
-          `${s.superseded ? ` (${s.superseded} rows replaced by a rerun's)` : ''}\nResults: ${resolve(s.results)}\n`,
-      );
-      setExit(s.rows > 0 && s.created === s.rows ? EXIT.ok : EXIT.rowsFailed);
-    });
+    const flags = RunConfig.layered(
+      { command: 'merge', input: files[0]!, flags: givenFlags(self, 'merge'), env: io.env },
+      {},
+      undefined,
+      undefined,
+    );
+    const results = flags.get('results');
+    if (!results)
+      throw new UsageError('merge needs --results <out.csv>: the merged results file (it must not exist yet)');
+    const s = await mergeResults(files, results);
+    io.stdout.write(
+      `Merged ${s.files} files: ${s.rows} rows — ${s.created} created, ${s.failed} failed, ${s.invalid} invalid` +
+        `${s.superseded ? ` (${s.superseded} rows replaced by a rerun's)` : ''}\nResults: ${resolve(s.results)}\n`,
+    );
+    setExit(s.rows > 0 && s.created === s.rows ? EXIT.ok : EXIT.rowsFailed);
+  });
 }

@@ -1,13 +1,13 @@
 /** `report <results.csv…>`: what a run did, from its results file(s) and the timeline beside them. */
 import type { Command } from 'commander';
 import { RunConfig } from '../../config/resolve.js';
-import type { CliIo } from '../io.js';
-import { addSettingOptions, givenFlags } from '../options.js';
+import { checkOutputPath } from '../../ledger/files.js';
+import { checkOutput, HTML_REPORT, writeOutput } from '../../ledger/outputs.js';
 import { renderHtml } from '../../report/html.js';
 import { buildReport } from '../../report/model.js';
 import { formatReport, reportJson } from '../../report/text.js';
-import { checkOutputPath } from '../../ledger/files.js';
-import { checkOutput, HTML_REPORT, writeOutput } from '../../ledger/outputs.js';
+import type { CliIo } from '../io.js';
+import { addSettingOptions, givenFlags } from '../options.js';
 
 const HELP = `
 Reads only the Result.* columns (never row content), the run state <results>.run.json and the timeline
@@ -27,21 +27,32 @@ export function addReportCommand(program: Command, setExit: (code: number) => vo
   const cmd = program
     .command('report')
     .argument('<results.csv...>', 'results files of runs (or reruns)')
-    .description('summarise results file(s): counts, failures by code, invalid rows by rule, rate, next command; --html for a page')
+    .description(
+      'summarise results file(s): counts, failures by code, invalid rows by rule, rate, next command; --html for a page',
+    )
     .addHelpText('after', HELP);
   addSettingOptions(cmd, 'report').action(async (files: string[], _flags: unknown, self: Command) => {
-      const flags = RunConfig.layered({ command: 'report', input: files[0]!, flags: givenFlags(self, 'report'), env: io.env }, {}, undefined, undefined);
-      const html = flags.get('html');
-      // The page replaces only an earlier page: never a results file, its run's files, an input or anything else.
-      if (html) {
-        checkOutput(html, flags.from('html'), HTML_REPORT);
-        for (const file of files) await checkOutputPath(html, flags.from('html'), undefined, file);
-      }
-      const reports = [];
-      for (const file of files) reports.push(await buildReport(file));
-      const exitCode = Math.max(...reports.map((r) => r.exitCode));
-      if (html) await writeOutput(html, renderHtml(reports), 'HTML report');
-      io.stdout.write(flags.get('json') ? `${reportJson(reports, exitCode)}\n` : `${reports.map(formatReport).join('\n\n')}\n${html ? `\nHTML report: ${html}\n` : ''}`);
-      setExit(exitCode);
-    });
+    const flags = RunConfig.layered(
+      { command: 'report', input: files[0]!, flags: givenFlags(self, 'report'), env: io.env },
+      {},
+      undefined,
+      undefined,
+    );
+    const html = flags.get('html');
+    // The page replaces only an earlier page: never a results file, its run's files, an input or anything else.
+    if (html) {
+      checkOutput(html, flags.from('html'), HTML_REPORT);
+      for (const file of files) await checkOutputPath(html, flags.from('html'), undefined, file);
+    }
+    const reports = [];
+    for (const file of files) reports.push(await buildReport(file));
+    const exitCode = Math.max(...reports.map((r) => r.exitCode));
+    if (html) await writeOutput(html, renderHtml(reports), 'HTML report');
+    io.stdout.write(
+      flags.get('json')
+        ? `${reportJson(reports, exitCode)}\n`
+        : `${reports.map(formatReport).join('\n\n')}\n${html ? `\nHTML report: ${html}\n` : ''}`,
+    );
+    setExit(exitCode);
+  });
 }

@@ -5,7 +5,10 @@ import { runWithOperatorOutput } from '../operator.js';
 import { addSettingOptions, givenFlags } from '../options.js';
 
 export function addRerunCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
-  addSettingOptions(program.command('rerun').argument('<results.csv>', 'the results file of an earlier run (or rerun)'), 'rerun')
+  addSettingOptions(
+    program.command('rerun').argument('<results.csv>', 'the results file of an earlier run (or rerun)'),
+    'rerun',
+  )
     .description('send again the rows of a results file that failed; rows that succeeded are copied, not sent')
     .addHelpText(
       'after',
@@ -27,5 +30,7 @@ Exit codes: 0 all created · 1 some rows still failed or invalid · 2 usage or u
             3 interrupted, run again with --resume · 4 another run holds the results file
             70 internal error (a bug) · 130 stopped at once by a second Ctrl-C`,
     )
-    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('rerun', input, givenFlags(cmd, 'rerun'), io)));
+    .action(async (input: string, _flags: unknown, cmd: Command) =>
+      setExit(await runWithOperatorOutput('rerun', input, givenFlags(cmd, 'rerun'), io)),
+    );
 }

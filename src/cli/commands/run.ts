@@ -36,8 +36,13 @@ Exit codes: 0 all created · 1 some rows failed or invalid · 2 usage or unreada
             70 internal error (a bug: please report it) · 130 stopped at once by a second Ctrl-C (--resume)`;
 
 export function addRunCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
-  addSettingOptions(program.command('run').argument('<input>', 'CSV file, - for standard input, or a .csv.gz file'), 'run')
+  addSettingOptions(
+    program.command('run').argument('<input>', 'CSV file, - for standard input, or a .csv.gz file'),
+    'run',
+  )
     .description('import rows: one StartTaskContact per record, a results row for each')
     .addHelpText('after', EXAMPLES)
-    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('run', input, givenFlags(cmd, 'run'), io)));
+    .action(async (input: string, _flags: unknown, cmd: Command) =>
+      setExit(await runWithOperatorOutput('run', input, givenFlags(cmd, 'run'), io)),
+    );
 }

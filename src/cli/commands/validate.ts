@@ -7,7 +7,9 @@ import { addSettingOptions, givenFlags } from '../options.js';
 
 export function addValidateCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   addSettingOptions(program.command('validate').argument('<input>', 'CSV file, - or .csv.gz'), 'validate')
-    .description('map and validate every row, write the results file as planned, and report what a run would do; send nothing (run --dry-run)')
+    .description(
+      'map and validate every row, write the results file as planned, and report what a run would do; send nothing (run --dry-run)',
+    )
     .addHelpText(
       'after',
       `
@@ -20,9 +22,11 @@ once (IAM: connect:DescribeInstance, connect:DescribeContactFlow, connect:GetTas
 connect:DescribeQuickConnect); --endpoint, --region and --profile say where.
 
 In a nightly job: connect-task-loader validate x.csv --job x.job.json --check-live && connect-task-loader run …
-`+VALIDATE_HELP,
+${VALIDATE_HELP}`,
     )
-    .action(async (input: string, _flags: unknown, cmd: Command) => setExit(await runWithOperatorOutput('validate', input, givenFlags(cmd, 'validate'), io)));
+    .action(async (input: string, _flags: unknown, cmd: Command) =>
+      setExit(await runWithOperatorOutput('validate', input, givenFlags(cmd, 'validate'), io)),
+    );
 }
 
 const VALIDATE_HELP = `

@@ -35,7 +35,10 @@ export function sniffEncoding(first: Buffer, explicit: string | undefined): stri
 }
 
 /** Decodes `chunks` in `encoding`; yields text, and at most one DecodeFailure, last. */
-export async function* decodeChunks(chunks: AsyncIterable<Buffer>, encoding: string): AsyncGenerator<string | DecodeFailure> {
+export async function* decodeChunks(
+  chunks: AsyncIterable<Buffer>,
+  encoding: string,
+): AsyncGenerator<string | DecodeFailure> {
   const decoder = new TextDecoder(encoding, { fatal: true });
   let previous: Buffer | undefined;
   for await (const chunk of chunks) {
@@ -71,7 +74,10 @@ function validPrefix(chunk: Buffer, previous: Buffer | undefined, encoding: stri
   const attempt = (n: number): string | undefined => {
     try {
       // Keep a BOM as text unless this is the very start of the input (the stream decoder dropped it there).
-      return new TextDecoder(encoding, { fatal: true, ignoreBOM: previous !== undefined }).decode(bytes.subarray(0, n), { stream: true });
+      return new TextDecoder(encoding, { fatal: true, ignoreBOM: previous !== undefined }).decode(
+        bytes.subarray(0, n),
+        { stream: true },
+      );
     } catch {
       return undefined;
     }

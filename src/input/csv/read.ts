@@ -17,7 +17,7 @@ import { CsvError, parse } from 'csv-parse/sync';
 import { InputError, UsageError } from '../../errors.js';
 import type { InputRecord } from '../../types.js';
 import { decodeChunks, sniffEncoding } from './decode.js';
-import { RecordSplitter, type RawRecord } from './split.js';
+import { type RawRecord, RecordSplitter } from './split.js';
 
 export interface ReadOptions {
   /** Any WHATWG encoding label (`utf8`, `latin1`, `windows-1252`, `utf-16le`…). Invalid UTF-8 is an error. */
@@ -49,7 +49,9 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
   // `tab` and `\t` as typed in a shell are turned into the tab character by the settings table.
   const delimiter = options.delimiter ?? ',';
   if ([...delimiter].length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new UsageError(`--delimiter must be one character other than a quote or a line break (got ${JSON.stringify(delimiter)})`);
+    throw new UsageError(
+      `--delimiter must be one character other than a quote or a line break (got ${JSON.stringify(delimiter)})`,
+    );
   }
   if (options.encoding !== undefined) sniffEncoding(Buffer.alloc(0), options.encoding); // an unknown label fails before opening
   const name = options.name ?? (input === '-' ? 'standard input' : input);
@@ -66,7 +68,9 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
       // cut from them, and a million-row file grew the heap by a hundred MB between collections.
       raw = handle.createReadStream({ highWaterMark: 64 * 1024 });
     } catch (err) {
-      throw new InputError(`cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw new InputError(`cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+        cause: err,
+      });
     }
   }
   // Gzip by its first bytes, whatever the name says (`.GZ`, a `.csv` that is compressed).
@@ -80,7 +84,12 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
   };
 
   const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const raws = rawRecords(source as AsyncIterable<Buffer>, name, options.encoding, new RecordSplitter(delimiter, maxBytes));
+  const raws = rawRecords(
+    source as AsyncIterable<Buffer>,
+    name,
+    options.encoding,
+    new RecordSplitter(delimiter, maxBytes),
+  );
   const cells = (r: RawRecord) => readRecord(r, delimiter, maxBytes);
   let first: IteratorResult<RawRecord>;
   try {
@@ -131,15 +140,19 @@ async function isGzip(path: string): Promise<boolean> {
 async function verifyGzip(path: string, name: string, reading: Readable): Promise<void> {
   let lines = 0;
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 }).pipe(createGunzip()) as AsyncIterable<Buffer>) {
+    for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 }).pipe(
+      createGunzip(),
+    ) as AsyncIterable<Buffer>) {
       for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
     }
   } catch (err) {
     reading.destroy();
     const code = (err as NodeJS.ErrnoException).code;
     const what =
-      code === 'Z_BUF_ERROR' || /unexpected end/i.test((err as Error).message) ? 'it ends in the middle (cut short)'
-        : /header check/i.test((err as Error).message) ? 'bytes that are not gzip follow its data'
+      code === 'Z_BUF_ERROR' || /unexpected end/i.test((err as Error).message)
+        ? 'it ends in the middle (cut short)'
+        : /header check/i.test((err as Error).message)
+          ? 'bytes that are not gzip follow its data'
           : 'its data is damaged (the checksum does not match)';
     throw new InputError(
       `${name} is not a whole gzip file: ${what}, after line ${lines + 1} of its text (${code ?? 'zlib'}). ` +
@@ -150,7 +163,12 @@ async function verifyGzip(path: string, name: string, reading: Readable): Promis
 }
 
 /** Records of the input in order; throws InputError after the last whole record before undecodable bytes. */
-async function* rawRecords(source: AsyncIterable<Buffer>, name: string, explicitEncoding: string | undefined, splitter: RecordSplitter): AsyncGenerator<RawRecord> {
+async function* rawRecords(
+  source: AsyncIterable<Buffer>,
+  name: string,
+  explicitEncoding: string | undefined,
+  splitter: RecordSplitter,
+): AsyncGenerator<RawRecord> {
   const chunks = source[Symbol.asyncIterator]();
   let firstChunk: IteratorResult<Buffer>;
   try {
@@ -199,8 +217,12 @@ function readFailure(name: string, err: unknown): InputError {
  */
 function checkShape(record: InputRecord, header: string[]): InputRecord {
   const { values } = record;
-  if (record.unreadable || values.length !== header.length || !header.every((name, i) => values[i] === name)) return record;
-  return { ...record, unreadable: { code: 'RepeatedHeader', reason: 'the record repeats the header row (files joined together?)' } };
+  if (record.unreadable || values.length !== header.length || !header.every((name, i) => values[i] === name))
+    return record;
+  return {
+    ...record,
+    unreadable: { code: 'RepeatedHeader', reason: 'the record repeats the header row (files joined together?)' },
+  };
 }
 
 /** Reasons a record is unreadable, by the rule it breaks (Result.ErrorCode → message); never its content. */
@@ -225,12 +247,21 @@ function readRecord(r: RawRecord, delimiter: string, maxBytes: number): InputRec
     return { ...base, values: values ?? [] };
   } catch (err) {
     const csv = err instanceof CsvError ? err : undefined;
-    const column = typeof (csv as { column?: unknown } | undefined)?.column === 'number' ? ` in column ${(csv as unknown as { column: number }).column + 1}` : '';
+    const column =
+      typeof (csv as { column?: unknown } | undefined)?.column === 'number'
+        ? ` in column ${(csv as unknown as { column: number }).column + 1}`
+        : '';
     const [code, rule] =
       csv?.code === 'INVALID_OPENING_QUOTE'
-        ? ['StrayQuote', `a quote${column} inside a cell that does not start with one: put the whole cell in quotes and double the quote inside it ("")`]
+        ? [
+            'StrayQuote',
+            `a quote${column} inside a cell that does not start with one: put the whole cell in quotes and double the quote inside it ("")`,
+          ]
         : csv?.code === 'CSV_INVALID_CLOSING_QUOTE'
-          ? ['StrayQuote', `text follows the closing quote of a quoted cell${column}: double a quote that belongs to the cell ("")`]
+          ? [
+              'StrayQuote',
+              `text follows the closing quote of a quoted cell${column}: double a quote that belongs to the cell ("")`,
+            ]
           : ['UnreadableRecord', `CSV error ${csv?.code ?? (err as Error).name}`];
     // Keep the cells as a lenient reader sees them, so the results row shows what was there (it is never sent).
     let values: string[] = [];

@@ -48,7 +48,10 @@ export class RecordSplitter {
   /** UTF-8 bytes scanned. */
   private bytes = 0;
 
-  constructor(delimiter: string, private readonly maxBytes: number) {
+  constructor(
+    delimiter: string,
+    private readonly maxBytes: number,
+  ) {
     this.scanner = new CsvScanner({ delimiter });
   }
 
@@ -89,7 +92,11 @@ export class RecordSplitter {
   /** The last record, if the input did not end with a line break. */
   end(): RawRecord | undefined {
     if (this.scanner.inQuotes) {
-      const record: RawRecord = { line: this.startLine, unclosedQuote: { openedAt: this.scanner.quoteLine }, endByte: this.bytes };
+      const record: RawRecord = {
+        line: this.startLine,
+        unclosedQuote: { openedAt: this.scanner.quoteLine },
+        endByte: this.bytes,
+      };
       this.reset();
       return record;
     }

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { type CsvError, parse } from 'csv-parse/sync';
 import fc from 'fast-check';
-import { CsvError, parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { openCsv, plainCells } from '../../../src/input/csv/read.js';
 import type { InputRecord } from '../../../src/types.js';
@@ -35,21 +35,29 @@ describe('openCsv', () => {
   });
 
   it('reads gzip, semicolons and latin1', async () => {
-    expect((await readAll(gzipSync('a;b\n1;2\n'), 'in.csv.gz', { delimiter: ';' })).records).toEqual([{ line: 2, values: ['1', '2'] }]);
+    expect((await readAll(gzipSync('a;b\n1;2\n'), 'in.csv.gz', { delimiter: ';' })).records).toEqual([
+      { line: 2, values: ['1', '2'] },
+    ]);
     const latin1 = Buffer.from('Name\nCaf\xe9\n', 'latin1');
     expect((await readAll(latin1, 'in.csv', { encoding: 'latin1' })).records[0]!.values).toEqual(['Café']);
   });
 
   it('refuses invalid UTF-8 instead of sending replacement characters', async () => {
     const latin1 = Buffer.from('Name\nok\nCaf\xe9\n', 'latin1');
-    await expect(readAll(latin1)).rejects.toThrow(/not valid utf-8 at line 3: the records before it were read; .*Pass --encoding/);
+    await expect(readAll(latin1)).rejects.toThrow(
+      /not valid utf-8 at line 3: the records before it were read; .*Pass --encoding/,
+    );
   });
 
   it('a quote never closed at the end of the file is one unreadable record naming where it opened', async () => {
     const { records } = await readAll('a,b\n1,x\n2,"y\n3,z\n');
     expect(records).toEqual([
       { line: 2, values: ['1', 'x'] },
-      { line: 3, values: [], unreadable: { code: 'UnclosedQuote', reason: expect.stringMatching(/quote opened on line 3 is never closed/) } },
+      {
+        line: 3,
+        values: [],
+        unreadable: { code: 'UnclosedQuote', reason: expect.stringMatching(/quote opened on line 3 is never closed/) },
+      },
     ]);
   });
 
@@ -66,7 +74,11 @@ describe('a record that cannot be read is one unreadable record; the next one is
   it('a record over the size limit, quoted and multi-line or not, never blamed on a quote', async () => {
     const big = 'x'.repeat(200);
     const { records } = await readAll(`a,b\n1,${big}\n2,"${big}\n${big}\n"\n3,z\n`, 'in.csv', { maxRecordBytes: 100 });
-    expect(codes(records)).toEqual([[2, 'RecordTooLarge'], [3, 'RecordTooLarge'], [6, 'ok']]);
+    expect(codes(records)).toEqual([
+      [2, 'RecordTooLarge'],
+      [3, 'RecordTooLarge'],
+      [6, 'ok'],
+    ]);
     expect(records[0]!.unreadable!.reason).toMatch(/^the record is 202 bytes, over the limit of 100/);
     expect(records[1]!.unreadable!.reason).not.toMatch(/quote/i);
     expect(records[2]!.values).toEqual(['3', 'z']);
@@ -76,12 +88,25 @@ describe('a record that cannot be read is one unreadable record; the next one is
     const e = 'é'.repeat(600 * 1024);
     const content = `Name,Notes\nA,${'y'.repeat(2_000_000)}\nB,${e}\nC,"${'z\n'.repeat(600_000)}"\nD,ok\nE,${'w'.repeat(1_000_000)}\n`;
     const { records } = await readAll(content);
-    expect(codes(records)).toEqual([[2, 'RecordTooLarge'], [3, 'RecordTooLarge'], [4, 'RecordTooLarge'], [600_005, 'ok'], [600_006, 'ok']]);
+    expect(codes(records)).toEqual([
+      [2, 'RecordTooLarge'],
+      [3, 'RecordTooLarge'],
+      [4, 'RecordTooLarge'],
+      [600_005, 'ok'],
+      [600_006, 'ok'],
+    ]);
   });
 
   it('a stray quote in an unquoted cell: one unreadable row with the cells as written, then the next record', async () => {
-    const { records } = await readAll('Name,Desc\nScreen,needs a 27" monitor\nOther,"fine"\nBad,"closed"then text\nLast,x\n');
-    expect(codes(records)).toEqual([[2, 'StrayQuote'], [3, 'ok'], [4, 'StrayQuote'], [5, 'ok']]);
+    const { records } = await readAll(
+      'Name,Desc\nScreen,needs a 27" monitor\nOther,"fine"\nBad,"closed"then text\nLast,x\n',
+    );
+    expect(codes(records)).toEqual([
+      [2, 'StrayQuote'],
+      [3, 'ok'],
+      [4, 'StrayQuote'],
+      [5, 'ok'],
+    ]);
     expect(records[0]!.values).toEqual(['Screen', 'needs a 27" monitor']);
     expect(records[0]!.unreadable!.reason).toMatch(/quote in column 2 inside a cell that does not start with one/);
     expect(records[0]!.unreadable!.reason).not.toContain('monitor');
@@ -98,7 +123,9 @@ describe('a record that cannot be read is one unreadable record; the next one is
   });
 
   it('invalid UTF-8 in row 2,000 of 3,000: the 1,999 records before it, then the error with its line', async () => {
-    const rows = Array.from({ length: 3000 }, (_, i) => (i === 1999 ? Buffer.from(`${i},Caf\xe9\n`, 'latin1') : Buffer.from(`${i},Café ${'x'.repeat(200)}\n`)));
+    const rows = Array.from({ length: 3000 }, (_, i) =>
+      i === 1999 ? Buffer.from(`${i},Caf\xe9\n`, 'latin1') : Buffer.from(`${i},Café ${'x'.repeat(200)}\n`),
+    );
     const path = join(tempDir(), 'in.csv');
     writeFileSync(path, Buffer.concat([Buffer.from('a,b\n'), ...rows]));
     const csv = await openCsv(path);
@@ -117,7 +144,12 @@ describe('a record that cannot be read is one unreadable record; the next one is
     const head = Buffer.from('a,b\n');
     // Fill so that a 2-byte "é" straddles the chunk boundary, then a bad byte three lines later.
     const filler = Buffer.from(`1,${'x'.repeat(chunk - head.length - 3)}`);
-    const content = Buffer.concat([head, filler, Buffer.from('é\n2,ok\n3,ok\n'), Buffer.from([0x34, 0x2c, 0xff, 0x0a])]);
+    const content = Buffer.concat([
+      head,
+      filler,
+      Buffer.from('é\n2,ok\n3,ok\n'),
+      Buffer.from([0x34, 0x2c, 0xff, 0x0a]),
+    ]);
     expect(content[chunk - 1]).toBe(0xc3); // the first byte of "é" ends the first chunk
     const path = join(tempDir(), 'in.csv');
     writeFileSync(path, content);
@@ -138,14 +170,24 @@ describe('a record that cannot be read is one unreadable record; the next one is
 
   it('reads UTF-16 with a byte-order mark without --encoding', async () => {
     const text = '\uFEFFName\tNotes\nCafé\t1\n';
-    expect((await readAll(Buffer.from(text, 'utf16le'), 'in.csv', { delimiter: '\t' })).records).toEqual([{ line: 2, values: ['Café', '1'] }]);
+    expect((await readAll(Buffer.from(text, 'utf16le'), 'in.csv', { delimiter: '\t' })).records).toEqual([
+      { line: 2, values: ['Café', '1'] },
+    ]);
   });
 
   it('refuses a header that cannot be read or names no column', async () => {
-    await expect(readAll('"Name,Desc\nx,y\n')).rejects.toThrow(/the header row \(line 1\) cannot be used: a quote opened on line 1 is never closed/);
-    await expect(readAll('Na"me,Desc\nx,y\n')).rejects.toThrow(/the header row \(line 1\) cannot be used: a quote in column 1/);
-    await expect(readAll(`${'h'.repeat(200)}\nx\n`, 'in.csv', { maxRecordBytes: 100 })).rejects.toThrow(/the header row \(line 1\) cannot be used: the record is 200 bytes/);
-    await expect(readAll(',,\nx,y,z\n')).rejects.toThrow(/the header row \(line 1\) cannot be used: it has no column names/);
+    await expect(readAll('"Name,Desc\nx,y\n')).rejects.toThrow(
+      /the header row \(line 1\) cannot be used: a quote opened on line 1 is never closed/,
+    );
+    await expect(readAll('Na"me,Desc\nx,y\n')).rejects.toThrow(
+      /the header row \(line 1\) cannot be used: a quote in column 1/,
+    );
+    await expect(readAll(`${'h'.repeat(200)}\nx\n`, 'in.csv', { maxRecordBytes: 100 })).rejects.toThrow(
+      /the header row \(line 1\) cannot be used: the record is 200 bytes/,
+    );
+    await expect(readAll(',,\nx,y,z\n')).rejects.toThrow(
+      /the header row \(line 1\) cannot be used: it has no column names/,
+    );
     await expect(readAll('\n\r\n\n')).rejects.toThrow(/is empty: a header row is needed/);
     await expect(readAll(Buffer.from('Caf\xe9\nx\n', 'latin1'))).rejects.toThrow(/not valid utf-8 at line 1/);
   });
@@ -154,7 +196,11 @@ describe('a record that cannot be read is one unreadable record; the next one is
 describe('the header row again', () => {
   it('is unreadable (files joined together), not a task named after the columns', async () => {
     const { records } = await readAll('Name,Desc\nA,b\nName,Desc\nB,c\n');
-    expect(records.map((r) => [r.line, r.unreadable?.code ?? 'ok'])).toEqual([[2, 'ok'], [3, 'RepeatedHeader'], [4, 'ok']]);
+    expect(records.map((r) => [r.line, r.unreadable?.code ?? 'ok'])).toEqual([
+      [2, 'ok'],
+      [3, 'RepeatedHeader'],
+      [4, 'ok'],
+    ]);
   });
 });
 
@@ -169,11 +215,22 @@ describe('plainCells (the fast way through a record)', () => {
   };
   const delimiters = [',', ';', '\t', '|'];
   /** Text the splitter can hand over: no line break outside quotes, none at the end. */
-  const cell = fc.string({ unit: fc.constantFrom('a', ' ', ',', ';', '|', '\t', '"', '\r', '\n', 'é', '😀'), maxLength: 6 });
-  const record = fc.tuple(fc.array(fc.tuple(cell, fc.boolean()), { minLength: 1, maxLength: 5 }), fc.constantFrom(...delimiters)).map(([cells, d]) => ({
-    d,
-    text: cells.map(([c, q]) => (q || c.includes('"') || c.includes('\n') || c.includes('\r') || c.includes(d) ? `"${c.replaceAll('"', '""')}"` : c)).join(d),
-  }));
+  const cell = fc.string({
+    unit: fc.constantFrom('a', ' ', ',', ';', '|', '\t', '"', '\r', '\n', 'é', '😀'),
+    maxLength: 6,
+  });
+  const record = fc
+    .tuple(fc.array(fc.tuple(cell, fc.boolean()), { minLength: 1, maxLength: 5 }), fc.constantFrom(...delimiters))
+    .map(([cells, d]) => ({
+      d,
+      text: cells
+        .map(([c, q]) =>
+          q || c.includes('"') || c.includes('\n') || c.includes('\r') || c.includes(d)
+            ? `"${c.replaceAll('"', '""')}"`
+            : c,
+        )
+        .join(d),
+    }));
 
   it('reads a record by the book exactly as csv-parse does', () => {
     fc.assert(

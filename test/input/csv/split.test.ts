@@ -2,7 +2,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RecordSplitter, type RawRecord } from '../../../src/input/csv/split.js';
+import { type RawRecord, RecordSplitter } from '../../../src/input/csv/split.js';
 
 /** Feeds `text` in pieces cut at `cuts` (offsets), as a stream would hand it over. */
 function split(text: string, cuts: number[], maxBytes = 1 << 20): RawRecord[] {
@@ -25,7 +25,10 @@ describe('RecordSplitter', () => {
   it('finds the records csv-stringify wrote, each on the line it starts, however the text is cut into chunks', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(record, fc.constantFrom('\n', '\r\n'), fc.constantFrom('', '\n', '\r\n\n')), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.tuple(record, fc.constantFrom('\n', '\r\n'), fc.constantFrom('', '\n', '\r\n\n')), {
+          minLength: 1,
+          maxLength: 8,
+        }),
         fc.array(fc.nat(), { maxLength: 6 }),
         (records, cuts) => {
           let text = '';
@@ -36,8 +39,14 @@ describe('RecordSplitter', () => {
             expected.push({ line: 1 + (text.match(/\n/g)?.length ?? 0), values });
             text += stringify([values], { record_delimiter: eol, quoted_match: /[\r\n]/ }) + blank;
           }
-          const got = split(text, cuts.map((c) => c % (text.length + 1)));
-          const read = got.map((r) => ({ line: r.line, values: (parse(r.text!, { relax_column_count: true, record_delimiter: ['\r\n', '\n'] }) as string[][])[0] }));
+          const got = split(
+            text,
+            cuts.map((c) => c % (text.length + 1)),
+          );
+          const read = got.map((r) => ({
+            line: r.line,
+            values: (parse(r.text!, { relax_column_count: true, record_delimiter: ['\r\n', '\n'] }) as string[][])[0],
+          }));
           expect(read).toEqual(expected);
         },
       ),
