@@ -2,7 +2,7 @@
  * The fenced code blocks of the documentation, and the shell script each `sh` block becomes.
  * The conventions (docs/development.md, "Examples in the docs are tested"):
  *
- *  - ```sh           runs, in page order, in one scratch folder per page;
+ *  - ```sh           runs: README.md, then the pages in its table-of-contents order, all in one scratch folder;
  *  - ```sh aws       needs a real AWS account: skipped, counted;
  *  - ```sh clone     runs npm in a clone of the repository (npm ci, npm start, npm test, npm run bench):
  *    skipped, counted (CI runs them; the package test installs the packed tarball);

@@ -2,12 +2,14 @@
  * Every ```sh block of README.md and docs/*.md runs as written, one test per block named
  * `<page>:<line>` (conventions: test/docs/blocks.ts and docs/development.md).
  *
- * Each page gets a scratch folder holding copies of samples/ and schema/; its blocks run there in page
- * order (a later block uses an earlier block's results file) with `bash -euo pipefail`, the compiled
- * CLI on PATH as `connect-task-loader`, and the environment pointed at an emulator this test starts
- * (placeholder credentials, us-east-1, a fast default --rate). http://127.0.0.1:4566 in a block is
- * that emulator's address, `--port 4566` a free port, redis://127.0.0.1:6379 a redis-server the
- * test starts when a block needs one. Pages run a few at a time; blocks of one page one after another.
+ * The pages run as a newcomer follows them in one clone: README.md first, then the pages in the order of
+ * the README's table of contents, every block one after another in ONE scratch folder holding copies
+ * of samples/ and schema/ — so a block finds what the earlier blocks of its page and of the pages
+ * before it left there (a results file, a lock, a file of the same name), as a reader's clone would.
+ * Blocks run with `bash -euo pipefail`, the compiled CLI on PATH as `connect-task-loader`, and the
+ * environment pointed at one emulator this test starts (placeholder credentials, us-east-1, a fast
+ * default --rate). http://127.0.0.1:4566 in a block is that emulator's address, `--port 4566` a free
+ * port, redis://127.0.0.1:6379 a redis-server the test starts when a block needs one.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,16 +24,21 @@ import { fencedBlocks, needsAwsCli, needsRedis, type Plan, planOf, scriptOf, sub
 const ROOT = resolve(import.meta.dirname, '../..');
 /** A block that runs longer than this is stopped and fails. */
 const BLOCK_TIMEOUT_MS = 30_000;
-/** Pages run at once: most of a block's time is the CLI's start-up, and pages with waits (a deadline, the demo's pace) overlap. */
-const PAGES_AT_ONCE = 3;
 
-const PAGES = [
-  'README.md',
-  ...readdirSync(join(ROOT, 'docs'))
+/** README.md, then docs/ in the order of the README's table of contents (a page it does not list, last). */
+const PAGES = readingOrder();
+
+function readingOrder(): string[] {
+  const docs = readdirSync(join(ROOT, 'docs'))
     .filter((f) => f.endsWith('.md'))
     .sort()
-    .map((f) => `docs/${f}`),
-];
+    .map((f) => `docs/${f}`);
+  const listed = [
+    ...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/^\|\s*\[[^\]]*\]\((docs\/[^)#]+\.md)\)/gm),
+  ].map((m) => m[1]!);
+  const toc = [...new Set(listed)].filter((page) => docs.includes(page));
+  return ['README.md', ...toc, ...docs.filter((page) => !toc.includes(page))];
+}
 const plans: Plan[] = PAGES.flatMap((page) => fencedBlocks(readFileSync(join(ROOT, page), 'utf8'), page).map(planOf));
 const awsCli = spawnSync('aws', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -111,13 +118,9 @@ for (const plan of plans.filter((p) => p.kind === 'run')) {
   deferreds.set(plan, { promise, settle });
 }
 
-/** Runs a page's blocks one after another in its scratch folder; each block's outcome settles its test. */
-async function runPage(page: string, env: NodeJS.ProcessEnv): Promise<void> {
+/** Runs a page's blocks one after another in the shared folder; each block's outcome settles its test. */
+async function runPage(page: string, dir: string, env: NodeJS.ProcessEnv): Promise<void> {
   const pagePlans = [...deferreds.keys()].filter((p) => p.block.file === page);
-  const dir = join(work, page.replace(/[/.]/g, '-'));
-  mkdirSync(dir);
-  cpSync(join(ROOT, 'samples'), join(dir, 'samples'), { recursive: true });
-  cpSync(join(ROOT, 'schema'), join(dir, 'schema'), { recursive: true });
   for (const plan of pagePlans) {
     const { block } = plan;
     const { settle } = deferreds.get(plan)!;
@@ -163,28 +166,25 @@ beforeAll(async () => {
     CTL_RATE: '200',
     CTL_BURST: '200',
   });
-  // Tests await their block's outcome; the pages are worked through PAGES_AT_ONCE at a time meanwhile.
-  // The pages with the most commands first, so that the longest chain does not start last.
-  const commands = (page: string) =>
-    [...deferreds.keys()]
-      .filter((p) => p.block.file === page)
-      .reduce((n, p) => n + p.block.body.split('connect-task-loader ').length - 1, 0);
-  const queue = PAGES.filter((page) => commands(page) > 0).sort((a, b) => commands(b) - commands(a));
-  const worker = async () => {
-    for (let page = queue.shift(); page; page = queue.shift()) {
+  // Tests await their block's outcome; meanwhile the pages are worked through in reading order.
+  const clone = join(work, 'clone');
+  mkdirSync(clone);
+  cpSync(join(ROOT, 'samples'), join(clone, 'samples'), { recursive: true });
+  cpSync(join(ROOT, 'schema'), join(clone, 'schema'), { recursive: true });
+  void (async () => {
+    for (const page of PAGES) {
       const failed = (err: unknown) => ({
         code: null,
         signal: null,
-        output: `the page could not be set up: ${String(err)}`,
+        output: `the page could not be run: ${String(err)}`,
         ms: 0,
         timedOut: false,
       });
-      await runPage(page, env).catch((err: unknown) => {
+      await runPage(page, clone, env).catch((err: unknown) => {
         for (const [plan, { settle }] of deferreds) if (plan.block.file === page) settle(failed(err)); // a settled one stays as it was
       });
     }
-  };
-  void Promise.all(Array.from({ length: PAGES_AT_ONCE }, worker));
+  })();
 });
 
 afterAll(async () => {
