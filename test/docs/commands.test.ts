@@ -22,7 +22,10 @@ import { fencedBlocks, needsAwsCli, needsRedis, type Plan, planOf, scriptOf, sub
 const ROOT = resolve(import.meta.dirname, '../..');
 /** A block that runs longer than this is stopped and fails. */
 const BLOCK_TIMEOUT_MS = 30_000;
-/** Pages run at once: most of a block's time is the CLI's start-up, and pages with waits (a deadline, the demo's pace) overlap. */
+/**
+ * Pages run at once: most of a block's time is the CLI's start-up, and pages with waits (a deadline, the demo's pace)
+ * overlap.
+ */
 const PAGES_AT_ONCE = 3;
 
 const PAGES = [
@@ -180,7 +183,8 @@ beforeAll(async () => {
         timedOut: false,
       });
       await runPage(page, env).catch((err: unknown) => {
-        for (const [plan, { settle }] of deferreds) if (plan.block.file === page) settle(failed(err)); // a settled one stays as it was
+        // a settled one stays as it was
+        for (const [plan, { settle }] of deferreds) if (plan.block.file === page) settle(failed(err));
       });
     }
   };
@@ -231,7 +235,8 @@ describe('commands in the docs run as written', () => {
         .join('\n');
       expect(
         outcome.code,
-        `${name}: the block ${what} (${outcome.ms} ms)\n${why}\n--- block ---\n${block.body}\n--- output ---\n${outcome.output.slice(-6000)}`,
+        `${name}: the block ${what} (${outcome.ms} ms)\n${why}\n--- block ---\n${block.body}\n--- output ---\n` +
+          `${outcome.output.slice(-6000)}`,
       ).toBe(0);
     });
   }
