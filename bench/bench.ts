@@ -212,7 +212,8 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.len
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 
 process.stderr.write(
-  '4. overhead: unthrottled, 10,000 rows, default settings vs the loop a user writes (csv-parse, 50 workers, SDK defaults)\n',
+  '4. overhead: unthrottled, 10,000 rows, default settings vs the loop a user writes (csv-parse, 50 workers, SDK ' +
+    'defaults)\n',
 );
 if (want('4')) {
   const input = makeInput(10_000);
@@ -250,7 +251,8 @@ if (want('4')) {
     oWall / uWall,
     '≤ 1.00',
     oWall / uWall <= 1,
-    `${(oWall / 1000).toFixed(1)} s vs ${(uWall / 1000).toFixed(1)} s; ${created} created, in flight (median/last) ${ourRuns.map((r) => r.concurrency).join(', ')}`,
+    `${(oWall / 1000).toFixed(1)} s vs ${(uWall / 1000).toFixed(1)} s; ${created} created, in flight ` +
+      `(median/last) ${ourRuns.map((r) => r.concurrency).join(', ')}`,
   );
 }
 
@@ -278,7 +280,8 @@ if (want('5')) {
     large / small,
     '≤ 1.15',
     large / small <= 1.15,
-    `${large.toFixed(0)} MB at 100k (${rate.toFixed(0)} rows/s), ${small.toFixed(0)} MB at 10k (median of ${REPEATS}; 100k runs ${larges.map((r) => r.maxRssMb.toFixed(0)).join(', ')} MB)`,
+    `${large.toFixed(0)} MB at 100k (${rate.toFixed(0)} rows/s), ${small.toFixed(0)} MB at 10k (median ` +
+      `of ${REPEATS}; 100k runs ${larges.map((r) => r.maxRssMb.toFixed(0)).join(', ')} MB)`,
   );
   report(
     '5 memory',
@@ -306,7 +309,8 @@ if (want('8')) {
     ratio,
     '≤ 1.5',
     ratio <= 1.5,
-    `${wide.maxRssMb.toFixed(0)} MB vs ${narrow.maxRssMb.toFixed(0)} MB; ${wide.created} created, ${(wide.cpuMs / wide.created).toFixed(1)} ms CPU per wide row`,
+    `${wide.maxRssMb.toFixed(0)} MB vs ${narrow.maxRssMb.toFixed(0)} MB; ${wide.created} ` +
+      `created, ${(wide.cpuMs / wide.created).toFixed(1)} ms CPU per wide row`,
   );
 }
 
@@ -391,7 +395,8 @@ const table = [
   '|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.scenario} | ${r.measure} | ${r.value} | ${r.target} | ${r.ok === null ? '—' : r.ok ? 'yes' : '**no**'} | ${r.detail} |`,
+      `| ${r.scenario} | ${r.measure} | ${r.value} | ${r.target} ` +
+      `| ${r.ok === null ? '—' : r.ok ? 'yes' : '**no**'} | ${r.detail} |`,
   ),
 ].join('\n');
 mkdirSync(join(ROOT, 'bench-results'), { recursive: true });

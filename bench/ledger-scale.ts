@@ -79,7 +79,8 @@ export async function ledgerScale({ work, report, withEmulator, child }: LedgerS
     copied,
     '≥ 40,000',
     copied >= 40_000,
-    `${(large.wallMs / 1000).toFixed(1)} s, ${large.requests} requests for the ${resent} failed rows, ${large.failed} still failed, ${(large.cpuMs / 1000).toFixed(1)} s CPU`,
+    `${(large.wallMs / 1000).toFixed(1)} s, ${large.requests} requests for the ${resent} failed ` +
+      `rows, ${large.failed} still failed, ${(large.cpuMs / 1000).toFixed(1)} s CPU`,
   );
 }
 
@@ -91,7 +92,9 @@ async function synthesise(work: string, rows: number): Promise<string> {
   let chunk = '';
   for (let line = 2; line <= rows + 1; line++) {
     const i = line - 1;
-    const cells = `Follow up ticket ${i},"Customer wrote:\n""The device stops after ${i % 60} minutes"", please call back.",${i},https://crm.example.com/t/${i}`;
+    const cells =
+      `Follow up ticket ${i},"Customer wrote:\n""The device stops after ${i % 60} minutes"", please call ` +
+      `back.",${i},https://crm.example.com/t/${i}`;
     const token = `ctl1-${i.toString(36).padStart(43, '0')}`;
     chunk +=
       i % FAILED_EVERY === 0

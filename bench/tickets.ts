@@ -97,13 +97,15 @@ try {
     );
     check(
       Number(r['Result.Line']) === lineOf.get(r['Ticket ID'] ?? ''),
-      `ticket ${r['Ticket ID']}: Result.Line ${r['Result.Line']}, the record starts on line ${lineOf.get(r['Ticket ID'] ?? '')}`,
+      `ticket ${r['Ticket ID']}: Result.Line ${r['Result.Line']}, the record starts on ` +
+        `line ${lineOf.get(r['Ticket ID'] ?? '')}`,
     );
   }
   const braces = source.filter((r) => r['Ticket Description']!.includes('{{')).length;
   const multiline = source.filter((r) => r['Ticket Description']!.includes('\n')).length;
   process.stdout.write(
-    `${input}: ${n} tickets (${multiline} multi-line descriptions, ${braces} with literal {{…}}), ${rows.created} created in ${seconds.toFixed(1)} s ` +
+    `${input}: ${n} tickets (${multiline} multi-line descriptions, ${braces} with literal ` +
+      `{{…}}), ${rows.created} created in ${seconds.toFixed(1)} s ` +
       `(${(rows.created / seconds).toFixed(0)} rows/s), ${summary.requests} requests\n`,
   );
 } finally {

@@ -35,9 +35,12 @@ export class ResultsWriteError extends LoaderError {
   constructor(path: string, cause: unknown, bytesWritten: number) {
     const code = (cause as NodeJS.ErrnoException)?.code;
     super(
-      `cannot write ${path}: ${describeErrno(cause)}${bytesWritten ? ` (after ${bytesWritten} bytes of a row: --resume repairs that torn row)` : ''}. ` +
-        'Sending stopped at the first failed write; every row recorded so far stands. Free some space (or fix the cause), ' +
-        'then run the same command with --resume: rows not recorded are sent again with the same ClientTokens, so no task is created twice.',
+      `cannot write ${path}: ${describeErrno(cause)}` +
+        `${bytesWritten ? ` (after ${bytesWritten} bytes of a row: --resume repairs that torn row)` : ''}. ` +
+        'Sending stopped at the first failed write; every row recorded so far stands. ' +
+        'Free some space (or fix the cause), ' +
+        'then run the same command with --resume: rows not recorded are sent again with the same ClientTokens, ' +
+        'so no task is created twice.',
       { cause },
     );
     this.code = code;

@@ -1,4 +1,7 @@
-/** Builds dist/ once, for the tests that run the compiled bin (test/cli/bin.ts: spawnCli) or load its modules in a child process. */
+/**
+ * Builds dist/ once, for the tests that run the compiled bin (test/cli/bin.ts: spawnCli) or load its modules in a child
+ * process.
+ */
 import { execFileSync } from 'node:child_process';
 
 export default function setup(): void {

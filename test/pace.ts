@@ -72,7 +72,8 @@ export function expectPaced(times: number[], limit: PaceLimit): void {
       if (span < least) {
         throw new Error(
           `requests ${i + 1}–${j + 1} (${k} of ${times.length}) went within ${span.toFixed(1)} ms: ` +
-            `a bucket of ${rate}/s with burst ${burst} lets them go over ${(((k - burst) / rate) * 1000).toFixed(1)} ms at least ` +
+            `a bucket of ${rate}/s with burst ${burst} lets them go ` +
+            `over ${(((k - burst) / rate) * 1000).toFixed(1)} ms at least ` +
             `(${least.toFixed(1)} ms with the recording's slack)`,
         );
       }

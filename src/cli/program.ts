@@ -19,7 +19,8 @@ export function buildProgram(setExit: (code: number) => void, io: CliIo = surrou
   const program = new Command()
     .name('connect-task-loader')
     .description(
-      'Bulk-create Amazon Connect tasks from CSV files: rate-limited to your quota, idempotent, with a results file for every row.',
+      'Bulk-create Amazon Connect tasks from CSV files: rate-limited to your quota, idempotent, with a results ' +
+        'file for every row.',
     )
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
@@ -68,7 +69,8 @@ export async function main(argv: string[], given: Partial<CliIo> = {}): Promise<
       exitCode = err.exitCode;
     } else {
       io.stderr.write(
-        `connect-task-loader: internal error — this should never happen. Please report it with the command you ran.\n${(err as Error)?.stack ?? String(err)}\n` +
+        `connect-task-loader: internal error — this should never happen. Please report it with the command you ` +
+          `ran.\n${(err as Error)?.stack ?? String(err)}\n` +
           `If a run was in progress, run it again with --resume: rows already recorded are skipped.\n`,
       );
       exitCode = EXIT.internal;

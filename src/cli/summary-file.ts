@@ -18,6 +18,9 @@ export async function writeSummaryFile(path: string, summary: Summary): Promise<
     return undefined;
   } catch (err) {
     const cause = (err as { cause?: NodeJS.ErrnoException }).cause ?? (err as NodeJS.ErrnoException);
-    return `warning: the summary was not written to ${path} (${cause.code ?? String(err)}); the run's results are in ${summary.results}`;
+    return (
+      `warning: the summary was not written to ${path} (${cause.code ?? String(err)}); the run's results are ` +
+      `in ${summary.results}`
+    );
   }
 }

@@ -59,7 +59,10 @@ export function writeJobSchema(): void {
   writeFileSync(schemaPath(), `${JSON.stringify(JOB_SCHEMA, null, 2)}\n`);
 }
 
-/** schema/job.schema.json at the package's root: the nearest folder above this module that has it (src/, dist/ or a bench build). */
+/**
+ * schema/job.schema.json at the package's root: the nearest folder above this module that has it (src/, dist/ or a
+ * bench build).
+ */
 function schemaPath(): URL {
   for (let up = '../../'; up.length < 30; up += '../') {
     const candidate = new URL(`${up}schema/job.schema.json`, import.meta.url);
@@ -128,14 +131,24 @@ function describe(e: ErrorObject): string {
   switch (e.keyword) {
     case 'additionalProperties': {
       const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-      return `unknown key "${at ? `${at}.` : ''}${String(p.additionalProperty)}"${known.length ? ` (known: ${known.join(', ')})` : ''}`;
+      return (
+        `unknown key "${at ? `${at}.` : ''}${String(p.additionalProperty)}"` +
+        `${known.length ? ` (known: ${known.join(', ')})` : ''}`
+      );
     }
     case 'required':
       return `${where} needs "${String(p.missingProperty)}"`;
     case 'enum':
       return `${where} must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
     case 'propertyNames':
-      return `${where} has a key "${String(p.propertyName)}" that is not allowed (${at.endsWith('SegmentAttributes') ? 'keys are 1 to 128 characters' : 'attribute keys: letters, digits, "-", "_"'})`;
+      return (
+        `${where} has a key "${String(p.propertyName)}" that is not allowed ` +
+        '(' +
+        (at.endsWith('SegmentAttributes')
+          ? 'keys are 1 to 128 characters'
+          : 'attribute keys: letters, digits, "-", "_"') +
+        ')'
+      );
     case 'anyOf':
       return `${where} needs one of ${at === 'attributesFrom' ? '"prefix" or "unmapped"' : 'the allowed forms'}`;
     case 'oneOf':

@@ -170,7 +170,8 @@ export class RunConfig {
       const env = s.env.find((name) => input.env[name] !== undefined && input.env[name] !== '');
       if (env !== undefined && parseOrRefuse(key, input.env[env]!, env) === true) {
         throw new UsageError(
-          `${env} is set, but ${input.command} does not take ${s.flag}: it would not be what you asked. Unset it (unset ${env}) and run again`,
+          `${env} is set, but ${input.command} does not take ${s.flag}: it would not be what you asked. Unset ` +
+            `it (unset ${env}) and run again`,
         );
       }
     }

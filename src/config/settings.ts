@@ -175,7 +175,8 @@ const url = (value: string): string => {
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.hostname) {
     fail(
-      `${JSON.stringify(value)} is not an http(s) URL: write it as https://host or http://127.0.0.1:4566 (the emulator)`,
+      `${JSON.stringify(value)} is not an http(s) URL: write it as https://host or http://127.0.0.1:4566 (the ` +
+        `emulator)`,
     );
   }
   return value;
@@ -391,7 +392,9 @@ const SETTINGS = {
     identity: true,
     kept: true,
     printed: 'run',
-    help: 'take shard i of n (1-based) of the input, by record; own results file (<input without extension>.shard-i-of-n.results.csv) and lock',
+    help:
+      'take shard i of n (1-based) of the input, by record; own results file (<input without ' +
+      'extension>.shard-i-of-n.results.csv) and lock',
   } satisfies Setting<Shard>,
   rate: {
     flag: '--rate',
@@ -494,7 +497,9 @@ const SETTINGS = {
     env: ['CTL_CHECK_LIVE'],
     parse: boolean,
     commands: ['validate'],
-    help: 'ask the instance (read-only) whether the InstanceId and every ContactFlowId, TaskTemplateId and QuickConnectId named exist; exit 2 if any is missing',
+    help:
+      'ask the instance (read-only) whether the InstanceId and every ContactFlowId, TaskTemplateId and ' +
+      'QuickConnectId named exist; exit 2 if any is missing',
   } satisfies Setting<boolean>,
   strictColumns: {
     flag: '--strict-columns',
@@ -502,7 +507,9 @@ const SETTINGS = {
     job: true,
     parse: boolean,
     commands: IMPORTING,
-    help: 'a header that looks like a misspelt member (Descripton, name, Attribute.x) is a refusal (exit 2), not a warning',
+    help:
+      'a header that looks like a misspelt member (Descripton, name, Attribute.x) is a refusal (exit 2), not ' +
+      'a warning',
     schema: { type: 'boolean' },
   } satisfies Setting<boolean>,
   redis: {

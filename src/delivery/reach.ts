@@ -73,7 +73,11 @@ export class ReachWatch {
       : this.streak >= Math.min(this.limit, this.options.maxAttemptsPerRow);
     if (!stop) return undefined;
     const seconds = Math.round((this.now() - this.streakStart) / 1000);
-    return `${describe(outcome as Extract<SendOutcome, { kind: 'transient' }>)} (${this.streak === 1 ? 'the first request' : `${this.streak} requests in a row`} could not connect${this.answered ? ` for ${seconds} s` : ', and none was ever answered'})`;
+    return (
+      `${describe(outcome as Extract<SendOutcome, { kind: 'transient' }>)} ` +
+      `(${this.streak === 1 ? 'the first request' : `${this.streak} requests in a row`} could not ` +
+      `connect${this.answered ? ` for ${seconds} s` : ', and none was ever answered'})`
+    );
   }
 }
 

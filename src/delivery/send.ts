@@ -111,13 +111,15 @@ export async function clientReady(client: ConnectClient, timeoutMs = CREDENTIALS
     const found = await Promise.race([client.config.credentials(), late]);
     if (found === 'late') {
       throw new UsageError(
-        `no AWS credentials after ${timeoutMs / 1000} s (a source in the credential chain, such as the instance metadata service, did not answer): check the machine's role, or pass --profile`,
+        `no AWS credentials after ${timeoutMs / 1000} s (a source in the credential chain, such as the instance ` +
+          `metadata service, did not answer): check the machine's role, or pass --profile`,
       );
     }
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(
-      `no usable AWS credentials (${(err as Error).message}): set them up as for the AWS CLI (environment variables, --profile, aws sso login, an instance or container role)`,
+      `no usable AWS credentials (${(err as Error).message}): set them up as for the AWS CLI (environment ` +
+        `variables, --profile, aws sso login, an instance or container role)`,
       { cause: err },
     );
   } finally {

@@ -33,7 +33,10 @@ export function isLoopbackHost(host: string | undefined): boolean {
 /** Why a control request is refused (403), or undefined when it may go on. */
 export function refusal(req: IncomingMessage, loopbackOnly: boolean): string | undefined {
   if (loopbackOnly && !isLoopbackHost(req.headers.host)) {
-    return `control routes answer only a loopback Host (localhost, 127.0.0.1, [::1]), not ${JSON.stringify(req.headers.host ?? '')}`;
+    return (
+      `control routes answer only a loopback Host (localhost, 127.0.0.1, [::1]), ` +
+      `not ${JSON.stringify(req.headers.host ?? '')}`
+    );
   }
   const site = req.headers['sec-fetch-site'];
   if (req.headers.origin !== undefined || (site !== undefined && site !== 'none' && site !== 'same-origin')) {

@@ -15,7 +15,8 @@ export function validationMessage(req: TaskRequest, violations: Violation[]): st
   const n = violations.length;
   const each = violations.map(
     (v) =>
-      `Value ${shown(valueAt(req, v.member))} at '${path(v.member)}' failed to satisfy constraint: ${v.member} ${v.rule}`,
+      `Value ${shown(valueAt(req, v.member))} at '${path(v.member)}' failed to satisfy ` +
+      `constraint: ${v.member} ${v.rule}`,
   );
   return `${n} validation error${n === 1 ? '' : 's'} detected: ${each.join('; ')}`;
 }
@@ -28,7 +29,10 @@ export function stricterLength(req: TaskRequest, limits: LengthLimits | undefine
   for (const [member, max] of Object.entries(limits ?? {}) as [keyof LengthLimits, number][]) {
     const value = req[member];
     if (typeof value === 'string' && codePoints(value) > max) {
-      return `1 validation error detected: Value ${shown(value)} at '${path(member)}' failed to satisfy constraint: Member must have length less than or equal to ${max}`;
+      return (
+        `1 validation error detected: Value ${shown(value)} at '${path(member)}' failed to satisfy constraint: ` +
+        `Member must have length less than or equal to ${max}`
+      );
     }
   }
   return undefined;

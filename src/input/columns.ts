@@ -64,7 +64,8 @@ export function conventionTarget(header: string): Target | undefined {
     const dot = rest.lastIndexOf('.');
     if (dot <= 0) {
       throw new UsageError(
-        `${where}: a reference column is named References.<name>.<TYPE> (did you mean "References.${rest || 'name'}.URL"? types: ${TASK_REFERENCE_TYPES.join(', ')})`,
+        `${where}: a reference column is named References.<name>.<TYPE> (did you mean ` +
+          `"References.${rest || 'name'}.URL"? types: ${TASK_REFERENCE_TYPES.join(', ')})`,
       );
     }
     return { kind: 'reference', name: rest.slice(0, dot), type: checkReferenceType(rest.slice(dot + 1), where) };
@@ -75,7 +76,8 @@ export function conventionTarget(header: string): Target | undefined {
     const m = /^Attachments\.([1-9]\d*)\.(FileName|S3Url)$/.exec(header);
     if (!m || Number(m[1]) > LIMITS.attachments.max) {
       throw new UsageError(
-        `${where}: an attachment column is named Attachments.<n>.FileName or Attachments.<n>.S3Url, n = 1 to ${LIMITS.attachments.max}`,
+        `${where}: an attachment column is named Attachments.<n>.FileName or Attachments.<n>.S3Url, n = 1 ` +
+          `to ${LIMITS.attachments.max}`,
       );
     }
     return { kind: 'attachment', n: Number(m[1]), part: m[2] as AttachmentPart };

@@ -98,7 +98,10 @@ export function delimiterHint(header: string[]): string | undefined {
   if (header[0]!.includes('\t'))
     return `the header is one column containing tabs: looks like a tab-delimited file: pass --delimiter $'\\t'`;
   if (header[0]!.includes(','))
-    return `the header is one column containing ",": looks like a comma-delimited file: drop --delimiter (or pass --delimiter ',')`;
+    return (
+      `the header is one column containing ",": looks like a comma-delimited file: drop --delimiter (or pass ` +
+      `--delimiter ',')`
+    );
   return undefined;
 }
 

@@ -86,7 +86,8 @@ export function compileMapping(header: string[], options: MappingOptions = {}): 
       );
     if (!conventionTarget(to))
       throw new UsageError(
-        `job file: columns."${from}": "${to}" is not a column the convention maps (a member such as Name, or Attributes.<key>, References.<name>.<TYPE>…)`,
+        `job file: columns."${from}": "${to}" is not a column the convention maps (a member such as Name, or ` +
+          `Attributes.<key>, References.<name>.<TYPE>…)`,
       );
   }
   const convention = new Map<string, number>();
@@ -136,7 +137,8 @@ function attributeFields(header: string[], used: boolean[], from: AttributesFrom
       checkAttributeKey(key, `attributesFrom: column "${name}"`);
     } catch (err) {
       throw new UsageError(
-        `${(err as Error).message}: rename it in "columns" (e.g. "${name}": "Attributes.${key.replace(/[^A-Za-z0-9_-]+/g, '_')}") or list it in attributesFrom.except`,
+        `${(err as Error).message}: rename it in "columns" (e.g. "${name}": ` +
+          `"Attributes.${key.replace(/[^A-Za-z0-9_-]+/g, '_')}") or list it in attributesFrom.except`,
       );
     }
     out.push({ target: { kind: 'attribute', key }, template: { parts: [i], columns: [i] } });

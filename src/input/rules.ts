@@ -89,7 +89,9 @@ export function checkTaskRequest(req: TaskRequest, now: Date): Violation[] {
   if (routes.length !== 1) {
     out.push({
       member: routes[1] ?? 'ContactFlowId',
-      rule: `exactly one of ${ROUTING_MEMBERS.join(', ')} is required (found ${routes.length === 0 ? 'none' : routes.join(' and ')})`,
+      rule:
+        `exactly one of ${ROUTING_MEMBERS.join(', ')} is required ` +
+        `(found ${routes.length === 0 ? 'none' : routes.join(' and ')})`,
     });
   }
 
@@ -198,7 +200,9 @@ function checkSegmentValue(out: Violation[], member: string, value: unknown, dep
   if (unknown.length)
     out.push({
       member,
-      rule: `holds ${unknown.length} key${unknown.length === 1 ? '' : 's'} other than ${SEGMENT_KINDS.join(', ')}: a SegmentAttributeValue holds only one of them`,
+      rule:
+        `holds ${unknown.length} key${unknown.length === 1 ? '' : 's'} other than ${SEGMENT_KINDS.join(', ')}: a ` +
+        `SegmentAttributeValue holds only one of them`,
     });
   const kinds = keys.filter((k) => SEGMENT_KINDS.includes(k) && v[k] !== undefined);
   if (kinds.length !== 1) {

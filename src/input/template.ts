@@ -20,7 +20,9 @@ export interface TaskTemplateSpec {
   [member: string]: unknown;
   Attributes?: Record<string, string>;
   References?: Record<string, { Type: string; Value: string }>;
-  /** A string template (rendered, then read like a column cell) or a SegmentAttributeValue whose strings are templates. */
+  /**
+   * A string template (rendered, then read like a column cell) or a SegmentAttributeValue whose strings are templates.
+   */
   SegmentAttributes?: Record<string, string | Record<string, unknown>>;
   Attachments?: { FileName: string; S3Url: string }[];
 }
@@ -128,7 +130,8 @@ export function compileTask(task: TaskTemplateSpec, index: Map<string, number>):
       out.push({ target: { kind: 'member', member: member as ScalarMember }, template: tpl(spec, `task.${member}`) });
     } else {
       throw new UsageError(
-        `job file: task.${member} is not a StartTaskContact member this tool maps (use one of ${SCALAR_MEMBERS.join(', ')}, Attributes, References, SegmentAttributes, Attachments)`,
+        `job file: task.${member} is not a StartTaskContact member this tool maps (use one ` +
+          `of ${SCALAR_MEMBERS.join(', ')}, Attributes, References, SegmentAttributes, Attachments)`,
       );
     }
   }

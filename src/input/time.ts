@@ -11,7 +11,8 @@ const EPOCH_SECONDS = /^\d{9,11}$/;
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?$/;
 
 const TIME_FORMS =
-  'an ISO 8601 time with a zone (2026-12-01T09:00:00Z, 2026-12-01T10:00+01:00), epoch seconds, or a local time (2026-12-01 09:00) with --timezone <IANA zone>';
+  'an ISO 8601 time with a zone (2026-12-01T09:00:00Z, 2026-12-01T10:00+01:00), epoch seconds, or a local time ' +
+  '(2026-12-01 09:00) with --timezone <IANA zone>';
 
 export type TimeParse = { ok: true; date: Date } | { ok: false; rule: string };
 

@@ -76,7 +76,9 @@ export class PreviousContactChains {
       return {
         member: 'PreviousContactId',
         column: columnsFor('PreviousContactId', row.sources),
-        rule: `at most ${LIMITS.chainLength} tasks may share one PreviousContactId in a file (line ${line} would be number ${count}; the first is line ${t[at + 2]})`,
+        rule:
+          `at most ${LIMITS.chainLength} tasks may share one PreviousContactId in a file (line ${line} would be ` +
+          `number ${count}; the first is line ${t[at + 2]})`,
       };
     }
     return undefined;

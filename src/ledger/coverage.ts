@@ -35,8 +35,10 @@ export function checkCoverage(
   const { rows } = ledger;
   if (expectedRows !== undefined && rows !== expectedRows) {
     throw new UsageError(
-      `${path} holds ${rows} rows, but the run that wrote it recorded ${expectedRows}: rows were ${rows < expectedRows ? 'removed' : 'added'} since ` +
-        `(e.g. in a spreadsheet), and a rerun would ${rows < expectedRows ? 'never send the missing ones' : 'send rows it cannot place'}. ${way}`,
+      `${path} holds ${rows} rows, but the run that wrote it recorded ${expectedRows}: rows ` +
+        `were ${rows < expectedRows ? 'removed' : 'added'} since ` +
+        `(e.g. in a spreadsheet), and a rerun ` +
+        `would ${rows < expectedRows ? 'never send the missing ones' : 'send rows it cannot place'}. ${way}`,
     );
   }
 }

@@ -81,7 +81,10 @@ export async function checkOutputPath(
   }
 }
 
-/** A key equal for two names of one file: its device and inode when it exists, else its absolute path through real folders. */
+/**
+ * A key equal for two names of one file: its device and inode when it exists, else its absolute path through real
+ * folders.
+ */
 async function sameFileKey(path: string): Promise<string> {
   try {
     const st = await stat(path);
@@ -107,7 +110,8 @@ export async function canonicalResultsPath(path: string): Promise<string> {
   if (!info) {
     const dir = await realpath(dirname(path)).catch((err: NodeJS.ErrnoException) => {
       throw new UsageError(
-        `cannot create the results file ${path}: its folder ${dirname(path)} ${err.code === 'ENOENT' ? 'does not exist' : `is unusable (${describeErrno(err)})`}`,
+        `cannot create the results file ${path}: its ` +
+          `folder ${dirname(path)} ${err.code === 'ENOENT' ? 'does not exist' : `is unusable (${describeErrno(err)})`}`,
         { cause: err },
       );
     });
@@ -115,7 +119,9 @@ export async function canonicalResultsPath(path: string): Promise<string> {
   }
   return realpath(path).catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(
-      `--results ${path} is a symbolic link to ${err.code === 'ENOENT' ? 'nothing' : `something unusable (${describeErrno(err)})`}: remove it or pass the real file`,
+      `--results ${path} is a symbolic link ` +
+        `to ${err.code === 'ENOENT' ? 'nothing' : `something unusable (${describeErrno(err)})`}: remove it or pass ` +
+        `the real file`,
       { cause: err },
     );
   });

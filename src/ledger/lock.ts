@@ -232,8 +232,10 @@ function held(dir: string, file: string, resultsPath: string): Lock {
     if (lost.signal.aborted) return;
     lost.abort(
       new LockLostError(
-        `lost the lock on ${resultsPath}: another run took it over while this one did not answer for over ${STALE_MS / 1000} s ` +
-          '(frozen, suspended or cut off). This run stopped without writing anything more; the run holding the lock now ' +
+        `lost the lock on ${resultsPath}: another run took it over while this one did not answer for ` +
+          `over ${STALE_MS / 1000} s ` +
+          '(frozen, suspended or cut off). This run stopped without writing anything more; the run holding the ' +
+          'lock now ' +
           '(or a later one with --resume) records the remaining rows, with the same ClientTokens.',
       ),
     );
@@ -295,6 +297,7 @@ class LastLook {
 
 function inTheWay(dir: string): UsageError {
   return new UsageError(
-    `${dir} is in the way of this run's lock: it is not a lock folder of this tool (a lock file of an older version, a FIFO, a link or another file). If no run is using the results file, delete it`,
+    `${dir} is in the way of this run's lock: it is not a lock folder of this tool (a lock file of an older ` +
+      `version, a FIFO, a link or another file). If no run is using the results file, delete it`,
   );
 }

@@ -130,15 +130,18 @@ async function collect(
     // dry run's rows were never sent — either would make a merged file that looks complete and is not.
     if (!state)
       throw new UsageError(
-        `${file} has no run state (${file}.run.json) beside it: nothing says which input it holds or that its run finished. Merge results files as their runs left them`,
+        `${file} has no run state (${file}.run.json) beside it: nothing says which input it holds or that its ` +
+          `run finished. Merge results files as their runs left them`,
       );
     if (state.dryRun)
       throw new UsageError(
-        `${file} is the results of a dry run (validate): nothing was sent for its rows. Run that part for real, then merge`,
+        `${file} is the results of a dry run (validate): nothing was sent for its rows. Run that part for real, ` +
+          `then merge`,
       );
     if (state.outcome !== 'completed') {
       throw new UsageError(
-        `${file} is the results of a run that did not finish (${state.outcome}): finish it with the same command and --resume, then merge`,
+        `${file} is the results of a run that did not finish (${state.outcome}): finish it with the same ` +
+          `command and --resume, then merge`,
       );
     }
     if (state && !state.rerunOf && state.identity.inputSha256) {
@@ -173,7 +176,8 @@ async function collect(
         const earlier = index.holder(line);
         if (earlier && !state?.rerunOf)
           return void (refusal = new UsageError(
-            `${file} and ${order[earlier - 1]!.file} both hold input line ${line}: overlapping results (pass each shard once)`,
+            `${file} and ${order[earlier - 1]!.file} both hold input line ${line}: overlapping results (pass ` +
+              `each shard once)`,
           ));
         if (earlier) superseded++;
         index.set(line, k, start, length, status);
@@ -201,7 +205,9 @@ async function collect(
   return { header: header!, index, superseded };
 }
 
-/** A batch: records read together (up to so many rows or bytes); records of one file this close are read in one read. */
+/**
+ * A batch: records read together (up to so many rows or bytes); records of one file this close are read in one read.
+ */
 const [BATCH_ROWS, BATCH_BYTES, GAP] = [8192, 4 << 20, 8 << 10];
 /** Bytes written at a time; files held open at once in the second pass. */
 const [OUT_CHUNK, OPEN_FILES] = [1 << 20, 64];
@@ -331,7 +337,8 @@ function checkSameRun(runs: RunState[], files: string[]): void {
   const other = runs.findIndex((st) => key(st) !== key(first!));
   if (first && other !== -1) {
     throw new UsageError(
-      `${files[other] ?? 'one file'} was sent with other settings than the first (endpoint, Region, instance, routing, job file or token settings): parts of one run only`,
+      `${files[other] ?? 'one file'} was sent with other settings than the first (endpoint, Region, instance, ` +
+        `routing, job file or token settings): parts of one run only`,
     );
   }
 }
@@ -378,12 +385,14 @@ function checkShards(runs: RunState[]): void {
   const count = Number(shards[0]!.split('/')[1]);
   if (shards.length !== runs.length || shards.some((sh) => Number(sh.split('/')[1]) !== count)) {
     throw new UsageError(
-      'these results files are not the shards of one split (some are not shards, or were split another way): merge the shards of one --shard i/n run',
+      'these results files are not the shards of one split (some are not shards, or were split another way): ' +
+        'merge the shards of one --shard i/n run',
     );
   }
   const missing = Array.from({ length: count }, (_, i) => `${i + 1}/${count}`).filter((sh) => !shards.includes(sh));
   if (missing.length)
     throw new UsageError(
-      `shard ${missing.join(', ')} is missing: pass the results of every shard (a merge of some would leave their rows out)`,
+      `shard ${missing.join(', ')} is missing: pass the results of every shard (a merge of some would leave ` +
+        `their rows out)`,
     );
 }

@@ -47,7 +47,8 @@ export function checkOutput(path: string, flag: string, kind: OutputKind): void 
   if (fileStat?.isDirectory()) throw new UsageError(`${what} is a folder: name a file in it`);
   if (RUN_FILE.test(target))
     throw new UsageError(
-      `${what} is named as a file a run keeps beside its results (.run.json, .timeline.jsonl, .lock): pass another path`,
+      `${what} is named as a file a run keeps beside its results (.run.json, .timeline.jsonl, .lock): pass ` +
+        `another path`,
     );
   const head = fileStat ? headOf(target, `file named by ${flag}`, 2048) : undefined;
   if (head !== undefined && head.trim() !== '' && !kind.looksLike(head)) {

@@ -243,7 +243,8 @@ async function laterWholeRow(handle: FileHandle, start: number, shape: Shape): P
 async function refusal(path: string, handle: FileHandle, offset: number, reason: string): Promise<UsageError> {
   return new UsageError(
     `${path} line ${await lineAt(handle, offset)}: ${reason}. Only a torn last row is repaired on its own; ` +
-      'a row before it was changed by hand (or the file was not written by this tool). Nothing was cut and nothing sent: ' +
+      'a row before it was changed by hand (or the file was not written by this tool). Nothing was cut and ' +
+      'nothing sent: ' +
       'correct that line (or restore the file), then run again',
   );
 }

@@ -83,7 +83,8 @@ export async function scanSpans(handle: FileHandle, sink: SpanSink, chunk = 1 <<
 /** What csv-stringify would write as it is: valid UTF-8, a cell quoted only when it needs to be. */
 function canonical(scanner: CsvScanner): boolean {
   const { buf, starts, ends, flags, width } = scanner;
-  if (!isUtf8(buf.subarray(scanner.recordStart, scanner.pos))) return false; // csv-parse would write U+FFFD in its place
+  // csv-parse would write U+FFFD in its place
+  if (!isUtf8(buf.subarray(scanner.recordStart, scanner.pos))) return false;
   for (let i = 0; i < width; i++) if (flags[i] === QUOTED && !holdsSeparator(buf, starts[i]!, ends[i]!)) return false;
   return true;
 }
@@ -127,7 +128,8 @@ export async function normalise(handle: FileHandle, to: string, name: string): P
     // csv-parse's own message may quote the cell (customer data): the file, the line and the code only.
     if (!(err instanceof CsvError)) throw err;
     throw new UsageError(
-      `${name} is not a readable results file: broken CSV at line ${err.lines ?? '?'} (${err.code}); fix that row or pass the file as its run left it`,
+      `${name} is not a readable results file: broken CSV at line ${err.lines ?? '?'} (${err.code}); fix that ` +
+        `row or pass the file as its run left it`,
     );
   }
 }

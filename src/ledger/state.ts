@@ -100,7 +100,8 @@ export async function readState(resultsPath: string): Promise<RunState | undefin
     const newer = typeof state.version === 'number' && state.version > STATE_VERSION;
     throw new UsageError(
       newer
-        ? `${path} was written by a newer version of connect-task-loader (run state version ${state.version}): use that version to continue or rerun it`
+        ? `${path} was written by a newer version of connect-task-loader (run state version ${state.version}): ` +
+            `use that version to continue or rerun it`
         : `${path} is not a run state of this tool: pass another --results`,
     );
   }
@@ -140,12 +141,14 @@ export async function checkOwnFile(path: string, what: string, privateOnly: bool
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {
     throw new UsageError(
-      `${what} ${path} belongs to another user (uid ${st.uid}): it was not written by your runs, so it is not used. Pass another --results`,
+      `${what} ${path} belongs to another user (uid ${st.uid}): it was not written by your runs, so it is not ` +
+        `used. Pass another --results`,
     );
   }
   if (privateOnly && (st.mode & 0o077) !== 0) {
     throw new UsageError(
-      `${what} ${path} can be read by other users (mode ${(st.mode & 0o777).toString(8)}), and it holds customer rows: ` +
+      `${what} ${path} can be read by other users (mode ${(st.mode & 0o777).toString(8)}), and it holds ` +
+        `customer rows: ` +
         `a run never adds rows to it. If it is yours, make it private (chmod 600 ${path}) and run again`,
     );
   }

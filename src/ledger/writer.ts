@@ -178,7 +178,8 @@ export class ResultsWriter {
     if (this.failure) throw this.failure;
     let line = '';
     for (const i of this.carried) line += `${cell(values[i] ?? '')},`;
-    line += `${result.line},${result.status},${cell(result.contactId ?? '')},${cell(result.clientToken ?? '')},${result.attempts},`;
+    line += `${result.line},${result.status},${cell(result.contactId ?? '')},`;
+    line += `${cell(result.clientToken ?? '')},${result.attempts},`;
     line += `${cell(result.errorCode ?? '')},${cell(result.errorMessage ?? '')}\n`;
     this.add(line);
     if (this.used >= BATCH) return this.flush(GUARD_RECENT_MS);
@@ -238,8 +239,10 @@ export class ResultsWriter {
             : undefined;
     if (!what) return;
     this.failure = new ResultsLostError(
-      `the results file ${this.path} was ${what} while this run wrote it: it no longer holds just the rows this run recorded, so the run stopped. ` +
-        'Rows sent before keep their ClientTokens: run the same command into a new --results (same input, same settings and --token-namespace) ' +
+      `the results file ${this.path} was ${what} while this run wrote it: it no longer holds just the rows this ` +
+        `run recorded, so the run stopped. ` +
+        'Rows sent before keep their ClientTokens: run the same command into a new --results (same input, same ' +
+        'settings and --token-namespace) ' +
         'and the service recognises the tasks already created instead of creating them twice',
     );
     throw this.failure;

@@ -36,7 +36,10 @@ export class AdaptiveRate implements RateControl {
   private lastCut = -Infinity;
   private lastClimb: number;
   throttleEvents = 0;
-  /** Told when the pace is cut after a throttle, and when it has climbed back to the ceiling (for logs and the timeline). */
+  /**
+   * Told when the pace is cut after a throttle, and when it has climbed back to the ceiling (for logs and the
+   * timeline).
+   */
   onChange?: (event: 'cut' | 'restored', pace: number) => void;
 
   constructor(options: AdaptiveOptions) {

@@ -51,7 +51,9 @@ export function paceFloor(ceiling: number): number {
   return Math.min(ceiling, Math.max(0.1, ceiling / 100));
 }
 
-/** Seconds of history the accepted rate is measured over: at least 2, and long enough to hold ~20 answers at low paces. */
+/**
+ * Seconds of history the accepted rate is measured over: at least 2, and long enough to hold ~20 answers at low paces.
+ */
 export function measureSeconds(pace: number): number {
   return Math.max(2, 20 / pace);
 }
@@ -65,7 +67,10 @@ export function throttleCuts(sentAt: number, now: number, lastCutAt: number): bo
   return sentAt >= lastCutAt && now - lastCutAt >= CUT_HOLD_MS;
 }
 
-/** The pace after a throttle: the accepted rate measured (undefined: too little history), a little under the pace at least, never under the floor. */
+/**
+ * The pace after a throttle: the accepted rate measured (undefined: too little history), a little under the pace at
+ * least, never under the floor.
+ */
 export function cutPace(pace: number, accepted: number | undefined, floor: number): number {
   return Math.max(floor, accepted !== undefined ? Math.min(pace * MEASURED_CUT, accepted) : pace * BLIND_CUT);
 }

@@ -23,7 +23,10 @@ const PROCESS_STALE_MS = 5_000;
 const FLUSH_MARGIN_MS = 400;
 const KEY_TTL_MS = 60_000;
 
-/** Sets the cut only if `throttleCuts` still holds against the cut in Redis: another process may have cut since this one read it. */
+/**
+ * Sets the cut only if `throttleCuts` still holds against the cut in Redis: another process may have cut since this one
+ * read it.
+ */
 const CUT_SCRIPT = `
 local cutAt = tonumber(redis.call('HGET', KEYS[1], 'cutAt') or '0')
 local now = tonumber(ARGV[1])

@@ -37,7 +37,8 @@ export async function connectRedis(url: string): Promise<Redis> {
   }
   if (scheme !== 'redis:' && scheme !== 'rediss:') {
     throw new UsageError(
-      `--redis takes a URL of the form redis://[:password@]host:port[/db] (or rediss:// for TLS); got ${scheme ? redactUrl(url) : 'something else'}`,
+      `--redis takes a URL of the form redis://[:password@]host:port[/db] (or rediss:// for TLS); ` +
+        `got ${scheme ? redactUrl(url) : 'something else'}`,
     );
   }
   let redis: Redis;
@@ -83,7 +84,8 @@ export async function connectRedis(url: string): Promise<Redis> {
       (err as NodeJS.ErrnoException).code ??
       (/timed out/i.test((err as Error).message) ? `no answer in ${COMMAND_TIMEOUT_MS / 1000} s` : undefined);
     throw new UsageError(
-      `cannot reach Redis at ${redactUrl(url)}${code ? ` (${code})` : ''}: check the host, port and password, and that the server is running`,
+      `cannot reach Redis at ${redactUrl(url)}${code ? ` (${code})` : ''}: check the host, port and password, ` +
+        `and that the server is running`,
     );
   } finally {
     clearTimeout(timer);

@@ -85,17 +85,20 @@ export function timeChart(series: Series[], o: ChartOptions): string {
     const yy = y(v, lineMax).toFixed(1);
     parts.push(
       `<line x1="${PAD.left}" x2="${width - PAD.right}" y1="${yy}" y2="${yy}" class="grid"/>`,
-      `<text x="${PAD.left - 6}" y="${yy}" class="axis" text-anchor="end" dominant-baseline="middle">${esc(fmt(v))}</text>`,
+      `<text x="${PAD.left - 6}" y="${yy}" class="axis" text-anchor="end" ` +
+        `dominant-baseline="middle">${esc(fmt(v))}</text>`,
     );
     if (series.some((s) => s.bars))
       parts.push(
-        `<text x="${width - PAD.right + 6}" y="${yy}" class="axis bar-axis" dominant-baseline="middle">${esc(fmt((barMax * i) / 4))}</text>`,
+        `<text x="${width - PAD.right + 6}" y="${yy}" class="axis bar-axis" ` +
+          `dominant-baseline="middle">${esc(fmt((barMax * i) / 4))}</text>`,
       );
   }
   for (let i = 0; i <= 5; i++) {
     const t = t0 + ((t1 - t0) * i) / 5;
     parts.push(
-      `<text x="${x(t).toFixed(1)}" y="${height - 12}" class="axis" text-anchor="middle">${esc(clock(t, t1 - t0))}</text>`,
+      `<text x="${x(t).toFixed(1)}" y="${height - 12}" class="axis" ` +
+        `text-anchor="middle">${esc(clock(t, t1 - t0))}</text>`,
     );
   }
   parts.push(`<text x="4" y="${PAD.top - 16}" class="axis">${esc(o.unit)}</text>`);
@@ -111,7 +114,9 @@ export function timeChart(series: Series[], o: ChartOptions): string {
         if (!v) continue;
         const top = y(v, barMax);
         parts.push(
-          `<rect x="${(x(t) - bw / 2).toFixed(1)}" y="${top.toFixed(1)}" width="${bw.toFixed(1)}" height="${(PAD.top + h - top).toFixed(1)}" fill="${esc(s.color)}" opacity="0.55"><title>${esc(`${s.name}: ${v} at ${new Date(t).toISOString()}`)}</title></rect>`,
+          `<rect x="${(x(t) - bw / 2).toFixed(1)}" y="${top.toFixed(1)}" width="${bw.toFixed(1)}" ` +
+            `height="${(PAD.top + h - top).toFixed(1)}" fill="${esc(s.color)}" ` +
+            `opacity="0.55"><title>${esc(`${s.name}: ${v} at ${new Date(t).toISOString()}`)}</title></rect>`,
         );
       }
       continue;
@@ -128,7 +133,8 @@ export function timeChart(series: Series[], o: ChartOptions): string {
     }
     if (d)
       parts.push(
-        `<path d="${d}" fill="none" stroke="${esc(s.color)}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} data-series="${esc(s.name)}"/>`,
+        `<path d="${d}" fill="none" stroke="${esc(s.color)}" ` +
+          `stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} data-series="${esc(s.name)}"/>`,
       );
   }
   const legend = series
@@ -136,7 +142,8 @@ export function timeChart(series: Series[], o: ChartOptions): string {
     .join('');
   return (
     `<figure class="chart"><figcaption>${esc(o.title)}<span class="legend">${legend}</span></figcaption>` +
-    `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(o.title)}" preserveAspectRatio="xMidYMid meet">${parts.join('')}</svg></figure>`
+    `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(o.title)}" ` +
+    `preserveAspectRatio="xMidYMid meet">${parts.join('')}</svg></figure>`
   );
 }
 

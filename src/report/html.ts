@@ -97,7 +97,10 @@ function tile(value: string, label: string, kind = ''): string {
 function nextBox(r: FileReport): string {
   if (!r.next) return `<div class="next"><b>Next:</b> nothing to do — every row is created.</div>`;
   if (!r.next.command) return `<div class="next"><b>Next step</b> — ${esc(r.next.why)}</div>`;
-  return `<div class="next"><b>Next step</b> — ${esc(r.next.why)}<code>${esc(r.next.command)}</code><button type="button" data-copy>Copy</button></div>`;
+  return (
+    `<div class="next"><b>Next step</b> — ${esc(r.next.why)}<code>${esc(r.next.command)}</code><button ` +
+    `type="button" data-copy>Copy</button></div>`
+  );
 }
 
 function groupTable(
@@ -116,14 +119,21 @@ function groupTable(
     )
     .join('');
   const rest = other
-    ? `<tr class="other"><td class="muted">${esc(otherLabel(otherName))}</td><td class="n">${esc(int(other.count))}</td><td>${esc(exampleLines({ key: '', ...other }))}</td></tr>`
+    ? `<tr class="other"><td class="muted">${esc(otherLabel(otherName))}</td><td ` +
+      `class="n">${esc(int(other.count))}</td><td>${esc(exampleLines({ key: '', ...other }))}</td></tr>`
     : '';
-  return `<h2>${esc(title)}</h2><table class="groups"><thead><tr><th>${esc(keyName)}</th><th class="n">rows</th><th>example input lines</th></tr></thead><tbody>${rows}${rest}</tbody></table>`;
+  return (
+    `<h2>${esc(title)}</h2><table class="groups"><thead><tr><th>${esc(keyName)}</th><th ` +
+    `class="n">rows</th><th>example input lines</th></tr></thead><tbody>${rows}${rest}</tbody></table>`
+  );
 }
 
 function charts(points: TimelinePoint[]): string {
   if (!points.length)
-    return `<p class="muted">No timeline was recorded beside this results file (a dry run, or a run by an older version): no charts.</p>`;
+    return (
+      `<p class="muted">No timeline was recorded beside this results file (a dry run, or a run by an older ` +
+      `version): no charts.</p>`
+    );
   const light = downsample(points, MAX_CHART_POINTS, (b) => ({
     ...b.at(-1)!,
     rate: avg(b.map((p) => p.rate)),

@@ -96,18 +96,24 @@ export async function buildReport(file: string): Promise<FileReport> {
       state && !completed && state.outcome !== 'input-broken' ? 3 : failed + invalid > 0 ? 1 : completed ? 0 : 3,
   };
   if (!state) {
-    report.mismatch = `no run state (${basename(file)}.run.json) beside it: nothing says whether its run finished, so rows it never reached may be missing`;
+    report.mismatch =
+      `no run state (${basename(file)}.run.json) beside it: nothing says whether its run finished, so rows it ` +
+      `never reached may be missing`;
     // Rows failed or invalid already say "not done" (1); all created cannot say "done" (3).
     if (report.exitCode === 0) report.exitCode = 3;
     report.next = {
-      why: 'send the input again into a new results file, with the settings and --token-namespace its run used: rows already created keep their ClientTokens and are not created twice',
+      why:
+        'send the input again into a new results file, with the settings and --token-namespace its run used: rows ' +
+        'already created keep their ClientTokens and are not created twice',
     };
   }
   const recorded = state?.rows?.total;
   const held = counts.rows.created + failed + invalid + counts.rows.planned;
   if (completed && recorded !== undefined && recorded !== held) {
     // Rows deleted (or added) by hand: "all created" would be about the rows left, not the run.
-    report.mismatch = `the file holds ${held} rows, but its run recorded ${recorded}: rows were ${held < recorded ? 'removed' : 'added'} since`;
+    report.mismatch =
+      `the file holds ${held} rows, but its run recorded ${recorded}: rows ` +
+      `were ${held < recorded ? 'removed' : 'added'} since`;
     report.exitCode = Math.max(report.exitCode, 1);
   }
   return report;

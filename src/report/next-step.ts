@@ -42,12 +42,17 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
   const input = f.input ?? '<input>';
   if (f.dryRun && f.needs?.length) {
     return {
-      why: `a run needs ${f.needs.join(' and ')}: give it (a flag, an environment variable or the job file) and validate again`,
+      why:
+        `a run needs ${f.needs.join(' and ')}: give it (a flag, an environment variable or the job file) and ` +
+        `validate again`,
     };
   }
   if (f.dryRun && f.missingIds) {
     return {
-      why: `the instance does not have ${f.missingIds === 1 ? 'an id' : `${f.missingIds} ids`} the rows name (listed above): correct ${f.missingIds === 1 ? 'it' : 'them'} (a flag, the job file or the column), or check the Region and instance, and validate again`,
+      why:
+        `the instance does not have ${f.missingIds === 1 ? 'an id' : `${f.missingIds} ids`} the rows name (listed ` +
+        `above): correct ${f.missingIds === 1 ? 'it' : 'them'} (a flag, the job file or the column), or check the ` +
+        `Region and instance, and validate again`,
     };
   }
   if (f.dryRun) {
@@ -60,7 +65,9 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
     // A new results file under the same token namespace: rows already sent keep their tokens there.
     return {
       command: commandLine('run', f.input, settings, { results: freshResultsPath(f.results) }),
-      why: 'the input could not be read to its end: fix it (or pass the right --encoding), then run this: rows already sent keep their ClientTokens, so none is created twice',
+      why:
+        'the input could not be read to its end: fix it (or pass the right --encoding), then run this: rows ' +
+        'already sent keep their ClientTokens, so none is created twice',
     };
   }
   if (!f.completed) {
@@ -73,7 +80,9 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
     const stdin = input === '-' ? ' (feed it the same input again)' : '';
     return {
       command: commandLine('run', input, settings, { results: f.results, resume: true }),
-      why: `the run was interrupted: finish it with the settings it started with (rows already recorded are skipped)${stdin}`,
+      why:
+        `the run was interrupted: finish it with the settings it started with (rows already recorded are ` +
+        `skipped)${stdin}`,
     };
   }
   const rerun = (includeInvalid: boolean) =>
@@ -82,16 +91,20 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
     return {
       command: rerun(false),
       why:
-        `send the ${f.failed} failed row${f.failed === 1 ? '' : 's'} again once the cause is fixed (same ClientTokens: nothing is created twice)` +
+        `send the ${f.failed} failed row${f.failed === 1 ? '' : 's'} again once the cause is fixed (same ` +
+        `ClientTokens: nothing is created twice)` +
         (f.invalid
-          ? `; add --include-invalid after correcting the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in ${f.results}`
+          ? `; add --include-invalid after correcting the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} ` +
+            `in ${f.results}`
           : ''),
     };
   }
   if (f.invalid > 0) {
     return {
       command: rerun(true),
-      why: `correct the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in ${f.results} first (Result.ErrorMessage names the column and rule)`,
+      why:
+        `correct the ${f.invalid} invalid row${f.invalid === 1 ? '' : 's'} in ${f.results} first ` +
+        `(Result.ErrorMessage names the column and rule)`,
     };
   }
   return undefined;

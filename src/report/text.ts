@@ -9,7 +9,9 @@ export function headline(r: FileReport): string {
   if (r.dryRun) return `Dry run: ${int(planned)} of ${int(total)} rows ready to send · ${int(invalid)} invalid`;
   const attention = failed + invalid;
   return (
-    `${int(created)} of ${int(total)} created · ${attention ? `${int(attention)} need attention` : r.mismatch ? 'rows missing from the file' : 'nothing to fix'}` +
+    `${int(created)} of ${int(total)} created ` +
+    '· ' +
+    `${attention ? `${int(attention)} need attention` : r.mismatch ? 'rows missing from the file' : 'nothing to fix'}` +
     (r.completed ? '' : ' · run not finished')
   );
 }
@@ -34,7 +36,8 @@ export function formatReport(r: FileReport): string {
   if (r.mismatch) out.push(`  Warning: ${r.mismatch}; the counts below cover only the rows it holds`);
   const { created, failed, invalid, planned } = r.rows;
   out.push(
-    `  Rows: ${int(created)} created, ${int(failed)} failed, ${int(invalid)} invalid${planned ? `, ${int(planned)} planned` : ''}`,
+    `  Rows: ${int(created)} created, ${int(failed)} failed, ${int(invalid)} ` +
+      `invalid${planned ? `, ${int(planned)} planned` : ''}`,
   );
   if (r.input) out.push(`  Input: ${r.input}`);
   if (r.run) {
@@ -42,7 +45,8 @@ export function formatReport(r: FileReport): string {
       r.run.segments.length > 1 ? ` in ${r.run.segments.length} parts (${r.run.segments.join(' + ')})` : '';
     out.push(
       `  Time: ${r.run.from} → ${r.run.to} · ${span(r.run.activeSeconds)} sending${segments}`,
-      `  Rate: ${r.run.achievedRate} tasks/s created by these runs (ceiling ${r.run.ceiling}/s) · ${int(r.run.requests)} requests, ${int(r.run.throttled)} throttled` +
+      `  Rate: ${r.run.achievedRate} tasks/s created by these runs (ceiling ${r.run.ceiling}/s) ` +
+        `· ${int(r.run.requests)} requests, ${int(r.run.throttled)} throttled` +
         (r.run.p50 !== null ? ` · latency p50 ${r.run.p50} ms, p99 ${r.run.p99} ms` : ''),
     );
   } else if (r.startedAt) {

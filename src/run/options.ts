@@ -26,7 +26,10 @@ export type RunOptions = Omit<Settings, 'job' | 'includeInvalid' | 'checkLive' |
   job?: string | JobFile;
   /** Dry run only: ask the instance whether every InstanceId and routing id named exists (read-only calls). */
   checkLive?: boolean;
-  /** Files the caller writes when the run ends (`--summary-json`): refused before the run when one is the input or a file of the run. */
+  /**
+   * Files the caller writes when the run ends (`--summary-json`): refused before the run when one is the input or a
+   * file of the run.
+   */
   outputs?: { path: string; flag: string }[];
   /** Environment variables to read settings from (CTL_*, AWS_REGION…); default `process.env`. */
   env?: Env;

@@ -392,7 +392,8 @@ function finish(
   if (ctx.rerun?.changed.rows) {
     hooks.log.warn(
       { rows: ctx.rerun.changed.rows },
-      'rows changed since they were sent (a spreadsheet re-save, an edit): sent again under the ClientToken they were sent with, so none can become a second task',
+      'rows changed since they were sent (a spreadsheet re-save, an edit): sent again under the ClientToken they ' +
+        'were sent with, so none can become a second task',
     );
   }
   if (stops.inputError) summary.inputError = stops.inputError.message;

@@ -178,7 +178,8 @@ export function formatPlan(plan: Plan): string {
     lines.push('Problems by rule:');
     for (const p of plan.problems)
       lines.push(
-        `  ${p.rule} — ${p.rows} row${p.rows === 1 ? '' : 's'} (line${p.lines.length === 1 ? '' : 's'} ${p.lines.join(', ')}${p.rows > p.lines.length ? ', …' : ''})`,
+        `  ${p.rule} — ${p.rows} row${p.rows === 1 ? '' : 's'} ` +
+          `(line${p.lines.length === 1 ? '' : 's'} ${p.lines.join(', ')}${p.rows > p.lines.length ? ', …' : ''})`,
       );
   }
   if (plan.example) {
@@ -192,7 +193,8 @@ export function formatPlan(plan: Plan): string {
   if (plan.live) {
     const { checked, missing, unknown } = plan.live;
     lines.push(
-      `Live check: ${checked} id${checked === 1 ? '' : 's'} asked, ${missing.length} missing${unknown.length ? `, ${unknown.length} could not be checked` : ''}`,
+      `Live check: ${checked} id${checked === 1 ? '' : 's'} asked, ${missing.length} ` +
+        `missing${unknown.length ? `, ${unknown.length} could not be checked` : ''}`,
     );
     for (const m of missing) lines.push(`  missing: ${m}`);
     for (const u of unknown) lines.push(`  not checked: ${u}`);

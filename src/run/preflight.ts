@@ -21,19 +21,22 @@ export async function checkPaths(input: string, resultsPath: string): Promise<vo
     const what = await kind(`${resultsPath}${suffix}`);
     if (what === 'folder' || what === 'other')
       throw new UsageError(
-        `${resultsPath}${suffix} is not a file (a folder is in its place): a run keeps its ${suffix === '.run.json' ? 'state' : 'timeline'} there; move it away or pass another --results`,
+        `${resultsPath}${suffix} is not a file (a folder is in its place): a run keeps ` +
+          `its ${suffix === '.run.json' ? 'state' : 'timeline'} there; move it away or pass another --results`,
       );
   }
   if (results === 'folder')
     throw new UsageError(
-      `the results file ${resultsPath} is a folder: pass --results <file>, e.g. ${resultsPath.replace(/\/+$/, '')}/tasks.results.csv`,
+      `the results file ${resultsPath} is a folder: pass --results <file>, ` +
+        `e.g. ${resultsPath.replace(/\/+$/, '')}/tasks.results.csv`,
     );
   if (results === 'missing') {
     const folder = dirname(resolve(resultsPath));
     const parent = await kind(folder);
     if (parent !== 'folder')
       throw new UsageError(
-        `the folder of the results file, ${folder}, does not exist${parent === 'file' ? ' (it is a file)' : ''}: create it or pass another --results`,
+        `the folder of the results file, ${folder}, does not ` +
+          `exist${parent === 'file' ? ' (it is a file)' : ''}: create it or pass another --results`,
       );
   }
 }

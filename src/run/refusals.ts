@@ -19,7 +19,8 @@ export function noStateRefusal(resultsPath: string, command: 'run' | 'rerun'): U
       ? `rerun takes a results file together with the ${basename(resultsPath)}.run.json its run wrote beside it`
       : 'pass another --results for this run (a run never adds rows to a file it did not start)';
   return new UsageError(
-    `${resultsPath} has no run state (${basename(resultsPath)}.run.json) beside it: it was not written by a run of this tool, ` +
+    `${resultsPath} has no run state (${basename(resultsPath)}.run.json) beside it: it was not written by a run ` +
+      `of this tool, ` +
       `or its state was removed, so nothing says which rows were really sent, or where. ${way}`,
   );
 }
@@ -55,7 +56,8 @@ export function otherRunRefusal(o: OtherRun): UsageError {
     previous.outcome !== 'completed' && previous.outcome !== 'input-broken' && !changed.has('inputSha256');
   if (resumeIt) {
     lines.push(
-      'Its rows may already have been sent under its settings: to finish it, resume it with the settings it was started with' +
+      'Its rows may already have been sent under its settings: to finish it, resume it with the settings it was ' +
+        'started with' +
         (changed.has('jobSha256') ? ` (restore the job file to the content it had)` : '') +
         ':',
       `  ${commandLine('run', previous.input, previous.options, { results: o.resultsPath, resume: true })}`,
@@ -68,22 +70,32 @@ export function otherRunRefusal(o: OtherRun): UsageError {
     );
   } else if (changed.has('inputSha256')) {
     lines.push(
-      'The input changed since (rows appended, or fixed after it broke), so its lines no longer match that results file. ' +
-        "To send it without creating the earlier run's tasks again, start a new results file that keeps that run's token namespace:",
-      `  ${commandLine('run', o.input, { ...o.current, tokenNamespace: previous.options.tokenNamespace, shard: previous.options.shard }, { results: o.freshResults })}`,
-      'Rows the earlier run already sent keep their ClientTokens there, so the service recognises them (within its idempotency ' +
+      'The input changed since (rows appended, or fixed after it broke), so its lines no longer match that ' +
+        'results file. ' +
+        "To send it without creating the earlier run's tasks again, start a new results file that keeps that " +
+        "run's token namespace:",
+      `  ${commandLine(
+        'run',
+        o.input,
+        { ...o.current, tokenNamespace: previous.options.tokenNamespace, shard: previous.options.shard },
+        { results: o.freshResults },
+      )}`,
+      'Rows the earlier run already sent keep their ClientTokens there, so the service recognises them (within ' +
+        'its idempotency ' +
         'window) and does not create them twice; new and changed rows are created.',
     );
     if (previous.outcome === 'completed') {
       lines.push(
-        "If this is a new batch instead (e.g. tonight's export, whose rows are new tasks even where they repeat yesterday's), pass another --results and no --token-namespace.",
+        "If this is a new batch instead (e.g. tonight's export, whose rows are new tasks even where they repeat " +
+          "yesterday's), pass another --results and no --token-namespace.",
       );
     }
   } else {
     lines.push(
       `${resumeIt ? 'Then, to' : 'To'} send with the new settings, pass another --results:`,
       `  ${commandLine('run', o.input, o.current, { results: o.freshResults })}`,
-      'Rows whose request is unchanged keep their ClientTokens and are not created twice; rows whose request changed are new tasks.',
+      'Rows whose request is unchanged keep their ClientTokens and are not created twice; rows whose request ' +
+        'changed are new tasks.',
     );
   }
   return new UsageError(lines.join('\n'));
@@ -95,8 +107,10 @@ export function unfinishedOriginRefusal(resultsPath: string, origin: RunState): 
     ? commandLine('rerun', origin.rerunOf, origin.options, { results: resultsPath, resume: true })
     : commandLine('run', origin.input, origin.options, { results: resultsPath, resume: true });
   return new UsageError(
-    `${resultsPath} is the record of a run that did not finish (${unfinished(origin)}${rowCounts(origin)}): rows it never reached are not in it, ` +
-      `so a rerun would miss them. Finish that run first, then rerun:\n  ${finish}\n  ${commandLine('rerun', resultsPath, origin.options, { results: rerunResultsPath(resultsPath) })}`,
+    `${resultsPath} is the record of a run that did not finish (${unfinished(origin)}${rowCounts(origin)}): ` +
+      `rows it never reached are not in it, ` +
+      `so a rerun would miss them. Finish that run first, then rerun:\n  ${finish}\n` +
+      `  ${commandLine('rerun', resultsPath, origin.options, { results: rerunResultsPath(resultsPath) })}`,
   );
 }
 
@@ -112,8 +126,10 @@ export function rerunSettingsRefusal(
       `rerun sends the rows of ${resultsPath} as its run sent them, and that run used other settings:`,
       ...diffs.map((d) => `  - ${d.label}: recorded ${d.was}; you asked for ${d.now}`),
       ...unsetLines(diffs),
-      'Drop those flags (a rerun takes them from the run), and restore a job file changed since. To send the input with other ' +
-        "settings, start a new run that keeps the run's token namespace, so rows already created are recognised and not created twice " +
+      'Drop those flags (a rerun takes them from the run), and restore a job file changed since. To send the ' +
+        'input with other ' +
+        "settings, start a new run that keeps the run's token namespace, so rows already created are recognised " +
+        'and not created twice ' +
         '(this is the run as it was; add the new settings to it):',
       `  ${commandLine('run', origin.input, origin.options, { results: freshResults })}`,
     ].join('\n'),
@@ -125,7 +141,8 @@ function unsetLines(diffs: Difference[]): string[] {
   const variables = [...new Set(diffs.flatMap((d) => (d.variable ? [d.variable] : [])))];
   return variables.length
     ? [
-        `Unset ${variables.join(' and ')} in this shell (${variables.length === 1 ? 'it gives' : 'they give'} the value above) before running a command below: unset ${variables.join(' ')}`,
+        `Unset ${variables.join(' and ')} in this shell (${variables.length === 1 ? 'it gives' : 'they give'} ` +
+          `the value above) before running a command below: unset ${variables.join(' ')}`,
       ]
     : [];
 }
@@ -139,6 +156,7 @@ function unfinished(state: RunState): string {
 function rowCounts(state: RunState): string {
   const r = state.rows;
   return r
-    ? `; ${r.total} rows recorded: ${r.created} created, ${r.failed} failed, ${r.invalid} invalid${r.planned ? `, ${r.planned} planned` : ''}`
+    ? `; ${r.total} rows recorded: ${r.created} created, ${r.failed} failed, ${r.invalid} ` +
+        `invalid${r.planned ? `, ${r.planned} planned` : ''}`
     : '';
 }

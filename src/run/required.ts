@@ -20,7 +20,8 @@ export function checkRequiredColumns(mapping: Mapping, options: { dryRun?: boole
   if (!has('InstanceId')) {
     if (!options.dryRun)
       throw new UsageError(
-        `no InstanceId: pass --instance-id, set instanceId in the job file, or add an InstanceId column${why('InstanceId')}`,
+        `no InstanceId: pass --instance-id, set instanceId in the job file, or add an InstanceId ` +
+          `column${why('InstanceId')}`,
       );
     needs.push('--instance-id (or an InstanceId column)');
   }

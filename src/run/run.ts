@@ -100,7 +100,8 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   const log = logger ?? silent;
   if (command === 'rerun' && (flags.encoding !== undefined || flags.delimiter !== undefined)) {
     throw new UsageError(
-      'rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply only to the input of run and validate',
+      'rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply ' +
+        'only to the input of run and validate',
     );
   }
   if (input !== '-') {
@@ -275,7 +276,8 @@ async function existingRun(
   }
   if (o.dryRun)
     throw new UsageError(
-      `${resultsPath} is the record of a real run: a dry run never writes into it. Pass another --results for the dry run`,
+      `${resultsPath} is the record of a real run: a dry run never writes into it. Pass another --results for ` +
+        `the dry run`,
     );
   const diffs = differences(previous, o.identity, [], o.config);
   if (diffs.length) {
@@ -296,7 +298,8 @@ async function existingRun(
       await readLedger(resultsPath, { repair: false }),
       resultsPath,
       previous.rows?.total,
-      `Restore the file as the run wrote it, or send the input again into a new results file that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`,
+      `Restore the file as the run wrote it, or send the input again into a new results file that keeps the ` +
+        `run's token namespace (rows already created are recognised and not created twice):\n  ${again}`,
     );
     return { done: previous };
   }
@@ -331,7 +334,8 @@ async function rerunOrigin(input: string): Promise<RunState> {
     ledger,
     options.input,
     origin.rows?.total,
-    `Restore the file as the run wrote it, or send the input again in a new run that keeps the run's token namespace (rows already created are recognised and not created twice):\n  ${again}`,
+    `Restore the file as the run wrote it, or send the input again in a new run that keeps the run's token ` +
+      `namespace (rows already created are recognised and not created twice):\n  ${again}`,
   );
   return origin;
 }

@@ -93,7 +93,8 @@ export function formatSummary(s: Summary): string {
       ? `Time ${s.elapsedSeconds}s · nothing sent`
       : s.requests === 0
         ? `Time ${s.elapsedSeconds}s · no requests sent`
-        : `Time ${s.elapsedSeconds}s · ${s.achievedRate} tasks/s sent by this run (target ${round2(s.targetRate)}/s, ended at ${round2(s.finalRate)}/s) · ` +
+        : `Time ${s.elapsedSeconds}s · ${s.achievedRate} tasks/s sent by this run ` +
+          `(target ${round2(s.targetRate)}/s, ended at ${round2(s.finalRate)}/s) · ` +
           `${s.requests} requests, ${s.throttled} throttled, ${s.retries} retries` +
           (s.latencyMs.p50 !== null ? ` · latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms` : ''),
   ];
@@ -101,18 +102,22 @@ export function formatSummary(s: Summary): string {
   if (errors.length) lines.push(`Errors seen: ${errors.map(([c, n]) => `${c} ×${n}`).join(', ')}`);
   if (s.duplicateTokens)
     lines.push(
-      `Warning: ${s.duplicateTokens} rows repeated an earlier row's ClientToken and became one task with it (see the log; --token-key to tell them apart)`,
+      `Warning: ${s.duplicateTokens} rows repeated an earlier row's ClientToken and became one task with it ` +
+        `(see the log; --token-key to tell them apart)`,
     );
   if (s.inputError) {
     lines.push(`Input error: ${s.inputError}`);
   }
   if (s.unreachable)
     lines.push(
-      `Stopped: ${s.unreachable}. Rows not sent are not recorded: once the network or the endpoint is back, run the same command with --resume (if --endpoint itself was wrong, that run is refused and prints the command for the right one).`,
+      `Stopped: ${s.unreachable}. Rows not sent are not recorded: once the network or the endpoint is back, run ` +
+        `the same command with --resume (if --endpoint itself was wrong, that run is refused and prints the ` +
+        `command for the right one).`,
     );
   if (s.fatalError)
     lines.push(
-      `Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again with --resume.`,
+      `Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again ` +
+        `with --resume.`,
     );
   lines.push(`Results: ${s.results}`);
   if (!s.fatalError) {

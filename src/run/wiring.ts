@@ -66,7 +66,10 @@ export function createSender(config: RunConfig): TaskSender {
   );
 }
 
-/** Where requests go and as whom: the resolved endpoint, Region and profile, and whether the environment holds credentials. */
+/**
+ * Where requests go and as whom: the resolved endpoint, Region and profile, and whether the environment holds
+ * credentials.
+ */
 export function awsTarget(config: RunConfig): {
   endpoint?: string;
   region?: string;

@@ -37,7 +37,8 @@ const LIMIT_MS = 100_000;
 export async function cli(args: string[], options: CliOptions = {}): Promise<Ran> {
   if (options.env && sdkEnvironmentDiffers(options.env)) {
     throw new Error(
-      'this environment sets AWS variables the AWS SDK reads from the process itself (credentials, profile files): run it with spawnCli',
+      'this environment sets AWS variables the AWS SDK reads from the process itself (credentials, profile ' +
+        'files): run it with spawnCli',
     );
   }
   let stdout = '';
@@ -55,7 +56,8 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Ran
       () =>
         reject(
           new Error(
-            `connect-task-loader ${args.join(' ')}: still running after ${LIMIT_MS / 1000} s\nstdout: ${stdout}\nstderr: ${stderr}`,
+            `connect-task-loader ${args.join(' ')}: still running after ${LIMIT_MS / 1000} s\n` +
+              `stdout: ${stdout}\nstderr: ${stderr}`,
           ),
         ),
       LIMIT_MS,
@@ -104,7 +106,10 @@ export interface SpawnOptions extends CliOptions {
   limitMs?: number;
 }
 
-/** Runs the compiled bin in a process of its own; a bin still running after its limit is killed (code null, and stderr says so). */
+/**
+ * Runs the compiled bin in a process of its own; a bin still running after its limit is killed (code null, and stderr
+ * says so).
+ */
 export function spawnCli(args: string[], options: SpawnOptions = {}): Promise<Ran> {
   return new Promise((done) => {
     const env = { ...(options.env ?? process.env) };

@@ -89,27 +89,30 @@ describe('connect-task-loader', () => {
     expect(emulator.stats().requests).toBe(before);
   });
 
-  it('exit 3 on SIGTERM after draining: every task created has its results row, and it says how to resume', async () => {
-    const slow = await startEmulator({ rate: 10, burst: 1, latencyMs: 200 });
-    try {
-      const input = writeCsv(taskRows(200));
-      let child: ChildProcess | undefined;
-      const running = spawnCli(['run', input, '--endpoint', slow.url, '--rate', '10', '--burst', '1', ...route], {
-        onSpawn: (c) => (child = c),
-      });
-      await until(() => slow.stats().created >= 5, 'the emulator to create 5 tasks', { everyMs: 50 });
-      child!.kill('SIGTERM');
-      const r = await running;
-      expect(r.code).toBe(3);
-      expect(r.stdout).toMatch(/Interrupted.*--resume/s);
-      const results = readResults(input.replace(/\.csv$/, '.results.csv'));
-      expect(results.length).toBeGreaterThanOrEqual(5);
-      expect(results.length).toBeLessThan(200);
-      expect(results.filter((x) => x['Result.Status'] === 'created')).toHaveLength(slow.stats().tasks);
-    } finally {
-      await slow.close();
-    }
-  });
+  it(
+    'exit 3 on SIGTERM after draining: every task created ' + 'has its results row, and it says how to resume',
+    async () => {
+      const slow = await startEmulator({ rate: 10, burst: 1, latencyMs: 200 });
+      try {
+        const input = writeCsv(taskRows(200));
+        let child: ChildProcess | undefined;
+        const running = spawnCli(['run', input, '--endpoint', slow.url, '--rate', '10', '--burst', '1', ...route], {
+          onSpawn: (c) => (child = c),
+        });
+        await until(() => slow.stats().created >= 5, 'the emulator to create 5 tasks', { everyMs: 50 });
+        child!.kill('SIGTERM');
+        const r = await running;
+        expect(r.code).toBe(3);
+        expect(r.stdout).toMatch(/Interrupted.*--resume/s);
+        const results = readResults(input.replace(/\.csv$/, '.results.csv'));
+        expect(results.length).toBeGreaterThanOrEqual(5);
+        expect(results.length).toBeLessThan(200);
+        expect(results.filter((x) => x['Result.Status'] === 'created')).toHaveLength(slow.stats().tasks);
+      } finally {
+        await slow.close();
+      }
+    },
+  );
 
   it('demo: imports the sample through an in-process emulator (two rows invalid on purpose → exit 1)', async () => {
     const cwd = tempDir();
@@ -121,34 +124,37 @@ describe('connect-task-loader', () => {
     expect(existsSync(join(cwd, 'demo-output'))).toBe(true);
   });
 
-  it("in a program's own process: writes only to the streams it is given, reads only the environment it is given", async () => {
-    const writes = [vi.spyOn(process.stdout, 'write'), vi.spyOn(process.stderr, 'write')];
-    try {
-      const input = writeCsv(taskRows(3));
-      // The ids only in the environment given, not in this process's.
-      const env = { ...process.env, CTL_INSTANCE_ID: DEMO_INSTANCE_ID, CTL_CONTACT_FLOW_ID: DEMO_CONTACT_FLOW_ID };
-      const run = await cli(['run', input, '--endpoint', emulator.url, '--rate', '200', '--log-format', 'pretty'], {
-        env,
-      });
-      expect(run.code, run.stderr).toBe(0);
-      expect(run.stdout).toMatch(/Done: 3 rows — 3 created/);
-      expect(run.stderr).toContain('run started');
-      const report = await cli(['report', input.replace(/\.csv$/, '.results.csv')]);
-      expect([report.code, report.stdout]).toEqual([0, expect.stringContaining('3 of 3 created')]);
-      const help = await cli(['run', '--help']);
-      expect([help.code, help.stdout]).toEqual([0, expect.stringContaining('--token-namespace')]);
-      const usage = await cli(['run', input, '--rate', 'fast']);
-      expect([usage.code, usage.stderr]).toEqual([
-        2,
-        expect.stringContaining('--rate must be auto or a number above 0'),
-      ]);
-      const version = await cli(['--version']);
-      expect([version.code, version.stdout]).toEqual([0, expect.stringMatching(/^\d+\.\d+\.\d+\n$/)]);
-      for (const write of writes) expect(write).not.toHaveBeenCalled();
-    } finally {
-      for (const write of writes) write.mockRestore();
-    }
-  });
+  it(
+    "in a program's own process: writes only to the streams " + 'it is given, reads only the environment it is given',
+    async () => {
+      const writes = [vi.spyOn(process.stdout, 'write'), vi.spyOn(process.stderr, 'write')];
+      try {
+        const input = writeCsv(taskRows(3));
+        // The ids only in the environment given, not in this process's.
+        const env = { ...process.env, CTL_INSTANCE_ID: DEMO_INSTANCE_ID, CTL_CONTACT_FLOW_ID: DEMO_CONTACT_FLOW_ID };
+        const run = await cli(['run', input, '--endpoint', emulator.url, '--rate', '200', '--log-format', 'pretty'], {
+          env,
+        });
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.stdout).toMatch(/Done: 3 rows — 3 created/);
+        expect(run.stderr).toContain('run started');
+        const report = await cli(['report', input.replace(/\.csv$/, '.results.csv')]);
+        expect([report.code, report.stdout]).toEqual([0, expect.stringContaining('3 of 3 created')]);
+        const help = await cli(['run', '--help']);
+        expect([help.code, help.stdout]).toEqual([0, expect.stringContaining('--token-namespace')]);
+        const usage = await cli(['run', input, '--rate', 'fast']);
+        expect([usage.code, usage.stderr]).toEqual([
+          2,
+          expect.stringContaining('--rate must be auto or a number above 0'),
+        ]);
+        const version = await cli(['--version']);
+        expect([version.code, version.stdout]).toEqual([0, expect.stringMatching(/^\d+\.\d+\.\d+\n$/)]);
+        for (const write of writes) expect(write).not.toHaveBeenCalled();
+      } finally {
+        for (const write of writes) write.mockRestore();
+      }
+    },
+  );
 
   it('emulator: serves on the port it prints until SIGTERM', async () => {
     let url = '';

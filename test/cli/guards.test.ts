@@ -14,40 +14,53 @@ const a = fileEmulator({ rate: 500, burst: 50 });
 const b = fileEmulator({ rate: 500, burst: 50 });
 
 describe('outputs never overwrite what they should not', () => {
-  it('--summary-json and report --html refuse an existing file that is not theirs; a report on a folder is exit 2', async () => {
-    const dir = tempDir();
-    const input = writeCsv(taskRows(3), 'in.csv', dir);
-    const results = join(dir, 'in.results.csv');
-    const original = readFileSync(input, 'utf8');
-    const onInput = await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', input]);
-    expect(onInput.code).toBe(2);
-    expect(onInput.stderr).toMatch(/not a JSON summary: it is never overwritten/);
-    expect(readFileSync(input, 'utf8')).toBe(original);
+  it(
+    '--summary-json and report --html refuse an existing ' + 'file that is not theirs; a report on a folder is exit 2',
+    async () => {
+      const dir = tempDir();
+      const input = writeCsv(taskRows(3), 'in.csv', dir);
+      const results = join(dir, 'in.results.csv');
+      const original = readFileSync(input, 'utf8');
+      const onInput = await cli([
+        'run',
+        input,
+        ...route,
+        '--endpoint',
+        a.url,
+        '--rate',
+        '500',
+        '--summary-json',
+        input,
+      ]);
+      expect(onInput.code).toBe(2);
+      expect(onInput.stderr).toMatch(/not a JSON summary: it is never overwritten/);
+      expect(readFileSync(input, 'utf8')).toBe(original);
 
-    const summary = join(dir, 'summary.json');
-    writeFileSync(summary, '{\n  "input": "yesterday.csv",\n  "rows": {}\n}\n'); // an earlier summary of this tool
-    expect(
-      (await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code,
-    ).toBe(0);
-    expect(JSON.parse(readFileSync(summary, 'utf8')).rows.created).toBe(3); // an earlier summary is replaced
-    writeFileSync(summary, '{"old": true}\n'); // any other JSON (a job file, a run state) is not
-    expect(
-      (await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code,
-    ).toBe(2);
+      const summary = join(dir, 'summary.json');
+      writeFileSync(summary, '{\n  "input": "yesterday.csv",\n  "rows": {}\n}\n'); // an earlier summary of this tool
+      expect(
+        (await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code,
+      ).toBe(0);
+      expect(JSON.parse(readFileSync(summary, 'utf8')).rows.created).toBe(3); // an earlier summary is replaced
+      writeFileSync(summary, '{"old": true}\n'); // any other JSON (a job file, a run state) is not
+      expect(
+        (await cli(['run', input, ...route, '--endpoint', a.url, '--rate', '500', '--summary-json', summary])).code,
+      ).toBe(2);
 
-    const kept = readFileSync(results, 'utf8');
-    const html = await cli(['report', results, '--html', results]);
-    expect(html.code).toBe(2);
-    expect(readFileSync(results, 'utf8')).toBe(kept);
-    const page = join(dir, 'page.html');
-    expect((await cli(['report', results, '--html', page])).code).toBe(0);
-    expect((await cli(['report', results, '--html', page])).code).toBe(0); // its own page is replaced
+      const kept = readFileSync(results, 'utf8');
+      const html = await cli(['report', results, '--html', results]);
+      expect(html.code).toBe(2);
+      expect(readFileSync(results, 'utf8')).toBe(kept);
+      const page = join(dir, 'page.html');
+      expect((await cli(['report', results, '--html', page])).code).toBe(0);
+      expect((await cli(['report', results, '--html', page])).code).toBe(0); // its own page is replaced
 
-    mkdirSync(join(dir, 'folder.csv'));
-    const folder = await cli(['report', join(dir, 'folder.csv')]);
-    expect(folder.code).toBe(2);
-    expect(folder.stderr).not.toMatch(/\n\s+at /);
-  });
+      mkdirSync(join(dir, 'folder.csv'));
+      const folder = await cli(['report', join(dir, 'folder.csv')]);
+      expect(folder.code).toBe(2);
+      expect(folder.stderr).not.toMatch(/\n\s+at /);
+    },
+  );
 
   it('report flags a results file with rows removed since its run (exit 1), not "nothing to fix"', async () => {
     const dir = tempDir();
@@ -80,25 +93,28 @@ describe('outputs never overwrite what they should not', () => {
 });
 
 describe('standard input has a checksum like any file', () => {
-  it('another night\'s stdin into the same results file is refused, not "already processed"; the same stdin is', async () => {
-    const dir = tempDir();
-    const first = writeCsv(taskRows(3), 'a.csv', dir);
-    const second = writeCsv(taskRows(6), 'b.csv', dir);
-    const results = join(dir, 'today.csv');
-    // The bin, its standard input a pipe.
-    const viaStdin = (file: string, extra: string[] = []) =>
-      spawnCli(['run', '-', '--results', results, ...route, '--endpoint', a.url, '--rate', '500', ...extra], {
-        stdin: readFileSync(file),
-      });
-    const before = a.stats().tasks;
-    expect((await viaStdin(first)).code).toBe(0);
-    expect(a.stats().tasks - before).toBe(3);
-    const same = await viaStdin(first, ['--resume']);
-    expect(same.code).toBe(0);
-    expect(same.stdout).toMatch(/Already processed/);
-    const other = await viaStdin(second, ['--resume']);
-    expect(other.code).toBe(2);
-    expect(other.stderr).toMatch(/the input: recorded content with checksum/);
-    expect(a.stats().tasks - before).toBe(3);
-  });
+  it(
+    "another night's stdin into the same results file is " + 'refused, not "already processed"; the same stdin is',
+    async () => {
+      const dir = tempDir();
+      const first = writeCsv(taskRows(3), 'a.csv', dir);
+      const second = writeCsv(taskRows(6), 'b.csv', dir);
+      const results = join(dir, 'today.csv');
+      // The bin, its standard input a pipe.
+      const viaStdin = (file: string, extra: string[] = []) =>
+        spawnCli(['run', '-', '--results', results, ...route, '--endpoint', a.url, '--rate', '500', ...extra], {
+          stdin: readFileSync(file),
+        });
+      const before = a.stats().tasks;
+      expect((await viaStdin(first)).code).toBe(0);
+      expect(a.stats().tasks - before).toBe(3);
+      const same = await viaStdin(first, ['--resume']);
+      expect(same.code).toBe(0);
+      expect(same.stdout).toMatch(/Already processed/);
+      const other = await viaStdin(second, ['--resume']);
+      expect(other.code).toBe(2);
+      expect(other.stderr).toMatch(/the input: recorded content with checksum/);
+      expect(a.stats().tasks - before).toBe(3);
+    },
+  );
 });

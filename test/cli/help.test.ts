@@ -47,7 +47,10 @@ const emulator = fileEmulator({
   },
 });
 
-/** The compiled bin: run as printed in a folder of its own, with AWS settings the SDK reads from its process's environment. */
+/**
+ * The compiled bin: run as printed in a folder of its own, with AWS settings the SDK reads from its process's
+ * environment.
+ */
 async function bin(args: string[], cwd: string, untilStdout?: RegExp): Promise<{ code: number | null; out: string }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -1,8 +1,8 @@
 /**
  * The input-defects corpus (test/fixtures/inputs/, described in its README): every bad or awkward
  * input a user really has, run through the command line (the compiled bin for standard input) and
- * the real SDK against one in-process emulator. Each case states the results rows (line, status, error code), a message fragment and the
- * exit code. Oversized inputs are generated here rather than committed.
+ * the real SDK against one in-process emulator. Each case states the results rows (line, status, error code), a message
+ * fragment and the exit code. Oversized inputs are generated here rather than committed.
  */
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

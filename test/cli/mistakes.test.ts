@@ -101,40 +101,43 @@ describe('refused before anything runs (exit 2, nothing sent, no file left)', ()
 });
 
 describe('a dead endpoint stops the run instead of failing every row', () => {
-  it('connection refused: exit 3, "cannot reach", no row recorded; --resume once it is up creates each row once', async () => {
-    const port = await closedPort();
-    const endpoint = `http://127.0.0.1:${port}`;
-    const input = writeCsv(taskRows(40));
-    const results = input.replace(/\.csv$/, '.results.csv');
-    const args = ['run', input, '--endpoint', endpoint, ...route, '--rate', '500', '--burst', '50'];
+  it(
+    'connection refused: exit 3, "cannot reach", no row ' + 'recorded; --resume once it is up creates each row once',
+    async () => {
+      const port = await closedPort();
+      const endpoint = `http://127.0.0.1:${port}`;
+      const input = writeCsv(taskRows(40));
+      const results = input.replace(/\.csv$/, '.results.csv');
+      const args = ['run', input, '--endpoint', endpoint, ...route, '--rate', '500', '--burst', '50'];
 
-    const dead = await cli(args);
-    expect(dead.code, dead.stderr).toBe(3);
-    expect(dead.stdout).toContain(`Stopped: cannot reach ${endpoint}: connect ECONNREFUSED 127.0.0.1:${port}`);
-    expect(dead.stdout).toMatch(/run the same command with --resume/);
-    expect(dead.stderr).not.toMatch(/"status":"failed"/);
-    expect(readResults(results)).toEqual([]);
+      const dead = await cli(args);
+      expect(dead.code, dead.stderr).toBe(3);
+      expect(dead.stdout).toContain(`Stopped: cannot reach ${endpoint}: connect ECONNREFUSED 127.0.0.1:${port}`);
+      expect(dead.stdout).toMatch(/run the same command with --resume/);
+      expect(dead.stderr).not.toMatch(/"status":"failed"/);
+      expect(readResults(results)).toEqual([]);
 
-    const back = await startEmulator({ port, rate: 500, burst: 50 });
-    try {
-      const resumed = await runImport({
-        input,
-        endpoint,
-        instanceId: DEMO_INSTANCE_ID,
-        contactFlowId: DEMO_CONTACT_FLOW_ID,
-        rate: 500,
-        burst: 50,
-        resume: true,
-      });
-      expect(resumed.rows).toMatchObject({ total: 40, created: 40, skipped: 0 });
-      const rows = readResults(results);
-      expect(rows).toHaveLength(40);
-      expect(rows.every((r) => r['Result.Status'] === 'created')).toBe(true);
-      expect(back.stats()).toMatchObject({ tasks: 40, maxTasksPerToken: 1 });
-    } finally {
-      await back.close();
-    }
-  });
+      const back = await startEmulator({ port, rate: 500, burst: 50 });
+      try {
+        const resumed = await runImport({
+          input,
+          endpoint,
+          instanceId: DEMO_INSTANCE_ID,
+          contactFlowId: DEMO_CONTACT_FLOW_ID,
+          rate: 500,
+          burst: 50,
+          resume: true,
+        });
+        expect(resumed.rows).toMatchObject({ total: 40, created: 40, skipped: 0 });
+        const rows = readResults(results);
+        expect(rows).toHaveLength(40);
+        expect(rows.every((r) => r['Result.Status'] === 'created')).toBe(true);
+        expect(back.stats()).toMatchObject({ tasks: 40, maxTasksPerToken: 1 });
+      } finally {
+        await back.close();
+      }
+    },
+  );
 });
 
 describe('the end of a run', () => {
@@ -221,7 +224,8 @@ describe('service messages that echo customer data', () => {
       const failed = rows.find((row) => row['Result.Status'] === 'failed')!;
       expect(failed['Result.ErrorCode']).toBe('InvalidParameterException');
       expect(failed['Result.ErrorMessage']).toBe(
-        "1 validation error detected: Value 'Jane Doe, 42 Elm Street' at 'name' failed to satisfy constraint: Member must have length less than or equal to 12",
+        "1 validation error detected: Value 'Jane Doe, 42 Elm Street' at 'name' failed to satisfy constraint: " +
+          'Member must have length less than or equal to 12',
       );
       // The report shows the service's reason by code, redacted too, in every form.
       const results = input.replace(/\.csv$/, '.results.csv');

@@ -180,7 +180,8 @@ describe('every printed command works as printed', () => {
               // A real run's results are never replaced by a dry run: validate into its own file then.
               if (existsSync(results)) continue;
               r = await shell(
-                `connect-task-loader validate ${input} ${quoted.replace(/'--rate' '\d+'|'--max-attempts' '1'/g, '')} --no-progress`,
+                `connect-task-loader ` +
+                  `validate ${input} ${quoted.replace(/'--rate' '\d+'|'--max-attempts' '1'/g, '')} --no-progress`,
                 dir,
                 env,
               );

@@ -62,7 +62,8 @@ it('three shards cover a file exactly once; merge joins them in line order and r
   expect(mixed.stderr).toContain('different inputs');
 }, 60_000);
 
-it('merge refuses a shard whose run did not finish, a dry-run shard, a missing shard and a file without run state', async () => {
+it('merge refuses a shard whose run did not finish, a dry-run ' +
+  'shard, a missing shard and a file without run state', async () => {
   const dir = tempDir();
   const input = writeCsv(taskRows(12), 'night.csv', dir);
   const shard = (i: number) => join(dir, `night.shard-${i}-of-2.results.csv`);

@@ -13,28 +13,31 @@ import { cli } from './bin.js';
 const emulator = fileEmulator();
 
 describe('connect-task-loader validate', () => {
-  it('prints the mapping, carried columns, warnings, counts, problems and a masked example; no ids needed', async () => {
-    const input = writeCsv([
-      ['Name', 'Descripton', 'Attributes.priority', 'Owner'],
-      ['Jane Doe callback', 'private text', 'high', 'team-a'],
-      ['', 'x', 'low', 'team-b'],
-    ]);
-    const r = await cli(['validate', input]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(
-      /Mapping \(member ← source\):\n {2}Name +← "Name"\n {2}Attributes\.priority ← "Attributes\.priority"/,
-    );
-    expect(r.stdout).toContain('Columns carried unmapped: "Descripton", "Owner"');
-    expect(r.stdout).toContain(
-      'Warning: column "Descripton" is carried unmapped but looks like "Description" (a near miss)',
-    );
-    expect(r.stdout.match(/Would need --instance-id/g)).toHaveLength(1);
-    expect(r.stdout).toContain('Rows: 1 would be sent, 1 invalid');
-    expect(r.stdout).toContain('  column "Name": is required — 1 row (line 3)');
-    expect(r.stdout).toContain('"Name": "<17 characters>"');
-    expect(r.stdout + r.stderr).not.toMatch(/Jane Doe|private text|"high"/);
-    expect(r.stderr).toContain('header looks like a mistake');
-  });
+  it(
+    'prints the mapping, carried columns, warnings, ' + 'counts, problems and a masked example; no ids needed',
+    async () => {
+      const input = writeCsv([
+        ['Name', 'Descripton', 'Attributes.priority', 'Owner'],
+        ['Jane Doe callback', 'private text', 'high', 'team-a'],
+        ['', 'x', 'low', 'team-b'],
+      ]);
+      const r = await cli(['validate', input]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(
+        /Mapping \(member ← source\):\n {2}Name +← "Name"\n {2}Attributes\.priority ← "Attributes\.priority"/,
+      );
+      expect(r.stdout).toContain('Columns carried unmapped: "Descripton", "Owner"');
+      expect(r.stdout).toContain(
+        'Warning: column "Descripton" is carried unmapped but looks like "Description" (a near miss)',
+      );
+      expect(r.stdout.match(/Would need --instance-id/g)).toHaveLength(1);
+      expect(r.stdout).toContain('Rows: 1 would be sent, 1 invalid');
+      expect(r.stdout).toContain('  column "Name": is required — 1 row (line 3)');
+      expect(r.stdout).toContain('"Name": "<17 characters>"');
+      expect(r.stdout + r.stderr).not.toMatch(/Jane Doe|private text|"high"/);
+      expect(r.stderr).toContain('header looks like a mistake');
+    },
+  );
 
   it('--strict-columns refuses a near-miss header (exit 2); a lowercase name says why Name is missing', async () => {
     const input = writeCsv([
@@ -49,7 +52,8 @@ describe('connect-task-loader validate', () => {
     const lower = await cli(['validate', writeCsv([['name'], ['n']])]);
     expect(lower.code).toBe(2);
     expect(lower.stderr).toContain(
-      'no Name: add a Name column, or map task.Name in a job file (column "name" is carried unmapped but looks like "Name" (headers are case-sensitive))',
+      'no Name: add a Name column, or map task.Name in a job file (column "name" is carried unmapped but looks ' +
+        'like "Name" (headers are case-sensitive))',
     );
   });
 

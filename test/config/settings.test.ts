@@ -204,25 +204,32 @@ describe('derived from the table', () => {
     }
   });
 
-  it('printed commands: every printed setting on run, the AWS target on rerun; --results always; defaults left out; paths absolute', () => {
-    expect(commandLine('run', '-night.csv', {}, { results: 'out dir/r.csv' })).toBe(
-      `connect-task-loader run ${join(process.cwd(), '-night.csv')} --results '${join(process.cwd(), 'out dir/r.csv')}'`,
-    );
-    expect(commandLine('run', '-', {}, { results: '/r.csv' })).toBe('connect-task-loader run - --results /r.csv');
-    const recorded = {
-      instanceId: 'i',
-      endpoint: 'http://127.0.0.1:1',
-      region: 'us-east-1',
-      tokenNamespace: 'n@1',
-      rate: 2,
-      burst: 10,
-      delimiter: ';',
-    };
-    expect(commandLine('run', '/d/x.csv', recorded, { results: '/d/r.csv', resume: true })).toBe(
-      "connect-task-loader run /d/x.csv --results /d/r.csv --instance-id i --endpoint http://127.0.0.1:1 --region us-east-1 --token-namespace n@1 --delimiter ';' --burst 10 --resume",
-    );
-    expect(commandLine('rerun', '/d/r.csv', recorded, { results: '/d/r.rerun-1.csv' })).toBe(
-      'connect-task-loader rerun /d/r.csv --results /d/r.rerun-1.csv --endpoint http://127.0.0.1:1 --region us-east-1',
-    );
-  });
+  it(
+    'printed commands: every printed setting on run, the AWS target on rerun; --results always; defaults left out; ' +
+      'paths absolute',
+    () => {
+      expect(commandLine('run', '-night.csv', {}, { results: 'out dir/r.csv' })).toBe(
+        `connect-task-loader run ${join(process.cwd(), '-night.csv')} --results ` +
+          `'${join(process.cwd(), 'out dir/r.csv')}'`,
+      );
+      expect(commandLine('run', '-', {}, { results: '/r.csv' })).toBe('connect-task-loader run - --results /r.csv');
+      const recorded = {
+        instanceId: 'i',
+        endpoint: 'http://127.0.0.1:1',
+        region: 'us-east-1',
+        tokenNamespace: 'n@1',
+        rate: 2,
+        burst: 10,
+        delimiter: ';',
+      };
+      expect(commandLine('run', '/d/x.csv', recorded, { results: '/d/r.csv', resume: true })).toBe(
+        'connect-task-loader run /d/x.csv --results /d/r.csv --instance-id i --endpoint http://127.0.0.1:1 ' +
+          "--region us-east-1 --token-namespace n@1 --delimiter ';' --burst 10 --resume",
+      );
+      expect(commandLine('rerun', '/d/r.csv', recorded, { results: '/d/r.rerun-1.csv' })).toBe(
+        'connect-task-loader rerun /d/r.csv --results /d/r.rerun-1.csv --endpoint http://127.0.0.1:1 --region ' +
+          'us-east-1',
+      );
+    },
+  );
 });

@@ -164,18 +164,22 @@ describe('CsvScanner, strict', () => {
     );
   });
 
-  it('on a damaged file hands over what csv-parse reads of the bytes up to where it stops, and ends records where the lenient scanner does', async () => {
-    await fc.assert(
-      fc.asyncProperty(damaged, fc.integer({ min: 1, max: 64 }), async ({ d, bytes }, chunk) => {
-        const got = await strict(bytes, chunk, { delimiter: d });
-        const read = got.ends.at(-1) ?? (bytes.subarray(0, 3).equals(Buffer.from('\uFEFF')) ? 3 : 0);
-        expect(got.records).toEqual((csvParse(bytes.subarray(0, read), d) ?? []).map((r) => r.record));
-        if (got.whole) expect(read).toBe(bytes.length);
-        expect(lenient(bytes, [], d).ends.slice(0, got.ends.length)).toEqual(got.ends);
-      }),
-      { numRuns: 800 },
-    );
-  });
+  it(
+    'on a damaged file hands over what csv-parse reads of the bytes up to where it stops, and ends records where ' +
+      'the lenient scanner does',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(damaged, fc.integer({ min: 1, max: 64 }), async ({ d, bytes }, chunk) => {
+          const got = await strict(bytes, chunk, { delimiter: d });
+          const read = got.ends.at(-1) ?? (bytes.subarray(0, 3).equals(Buffer.from('\uFEFF')) ? 3 : 0);
+          expect(got.records).toEqual((csvParse(bytes.subarray(0, read), d) ?? []).map((r) => r.record));
+          if (got.whole) expect(read).toBe(bytes.length);
+          expect(lenient(bytes, [], d).ends.slice(0, got.ends.length)).toEqual(got.ends);
+        }),
+        { numRuns: 800 },
+      );
+    },
+  );
 
   it('with no `\\r` outside quotes, stops at the first record that holds one (a CRLF line end too)', async () => {
     await fc.assert(

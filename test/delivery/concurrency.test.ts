@@ -47,7 +47,8 @@ describe('in-flight sizing', () => {
       const settled = seen.slice(80);
       // Never far above the knee once found, never so low that throughput falls more than ~5 %, and
       // never below 16: below it a window costs more CPU per row than it saves (concurrency.ts, FLOOR).
-      expect(Math.max(...settled)).toBeLessThanOrEqual(Math.max(20, Math.ceil(knee * 1.6))); // 20: a re-probe one step up
+      // 20: a re-probe one step up
+      expect(Math.max(...settled)).toBeLessThanOrEqual(Math.max(20, Math.ceil(knee * 1.6)));
       if (knee <= 16) expect(settled.filter((n) => n === 16).length).toBeGreaterThan(settled.length / 2);
       expect(Math.min(...settled)).toBeGreaterThanOrEqual(Math.max(16, Math.min(knee * 0.75, knee - 1)));
     },

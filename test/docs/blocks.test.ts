@@ -1,4 +1,7 @@
-/** The conventions of the docs test (blocks.ts): which blocks run, which are skipped or refused, and what `# exits N` means. */
+/**
+ * The conventions of the docs test (blocks.ts): which blocks run, which are skipped or refused, and what `# exits N`
+ * means.
+ */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { fencedBlocks, needsAwsCli, planOf, scriptOf, substitute } from './blocks.js';

@@ -16,7 +16,8 @@
 export const MARKERS = {
   aws: 'needs a real AWS account',
   clone:
-    'runs in a clone of the repository (npm ci, npm start, npm test, npm run bench): CI and the package test cover these',
+    'runs in a clone of the repository (npm ci, npm start, npm test, npm run bench): CI and the package test ' +
+    'cover these',
 } as const;
 export type Marker = keyof typeof MARKERS;
 
@@ -88,7 +89,9 @@ export function planOf(block: Block): Plan {
     return {
       kind: 'wrong',
       block,
-      reason: `\`\`\`${block.lang}: write commands in \`\`\`sh blocks (the docs test runs them; \`\`\`sh aws or \`\`\`sh clone if they cannot run here)`,
+      reason:
+        `\`\`\`${block.lang}: write commands in \`\`\`sh blocks (the docs test runs them; \`\`\`sh aws or ` +
+        `\`\`\`sh clone if they cannot run here)`,
     };
   if (block.lang !== 'sh') return { kind: 'other', block };
   if (block.words.length === 0) return { kind: 'run', block };
@@ -156,7 +159,8 @@ export function scriptOf(body: string, docLine: number): Script {
   // The block's first line is the script's line 2, and the page's line docLine.
   const offset = docLine - 2;
   const prelude =
-    `__expect() { if [ "$2" != "$1" ]; then echo "docs: the command ending at line $3 exited $2, expected $1" >&2; exit 97; fi; }; ` +
+    `__expect() { if [ "$2" != "$1" ]; then echo "docs: the command ending at line $3 exited $2, expected $1" ` +
+    `>&2; exit 97; fi; }; ` +
     `trap '__s=$?; echo "docs: the command at line $((LINENO + ${offset})) exited $__s" >&2' ERR`;
   return { text: `${prelude}\n${out.join('\n')}\n`, untilCtrlC };
 }

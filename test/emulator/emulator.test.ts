@@ -116,7 +116,8 @@ describe('emulator with the real SDK', () => {
       await expect(c.send(new StartTaskContactCommand({ ...base, Name: 'Jane Doe Smith' }))).rejects.toMatchObject({
         name: 'InvalidParameterException',
         message:
-          "1 validation error detected: Value 'Jane Doe Smith' at 'name' failed to satisfy constraint: Member must have length less than or equal to 8",
+          "1 validation error detected: Value 'Jane Doe Smith' at 'name' failed to satisfy constraint: Member " +
+          'must have length less than or equal to 8',
       });
       expect((await c.send(new StartTaskContactCommand({ ...base, Name: 'Jane Doe' }))).ContactId).toBeTruthy();
     } finally {
@@ -193,28 +194,31 @@ describe('emulator with the real SDK', () => {
 });
 
 describe('emulator on the wire', () => {
-  it('answers errors as JSON with x-amzn-ErrorType and x-amzn-RequestId, and wants a SigV4 signature for connect', async () => {
-    const res = await fetch(`${emulator.url}/contact/task`, {
-      method: 'PUT',
-      body: JSON.stringify(base),
-      headers: { 'content-type': 'application/json' },
-    });
-    expect(res.status).toBe(403);
-    expect(res.headers.get('x-amzn-errortype')).toMatch(/^MissingAuthenticationTokenException:/);
-    expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await res.json()).toEqual({ Message: 'Missing Authentication Token' });
+  it(
+    'answers errors as JSON with x-amzn-ErrorType and ' + 'x-amzn-RequestId, and wants a SigV4 signature for connect',
+    async () => {
+      const res = await fetch(`${emulator.url}/contact/task`, {
+        method: 'PUT',
+        body: JSON.stringify(base),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.status).toBe(403);
+      expect(res.headers.get('x-amzn-errortype')).toMatch(/^MissingAuthenticationTokenException:/);
+      expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(await res.json()).toEqual({ Message: 'Missing Authentication Token' });
 
-    const wrongService =
-      'AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=' +
-      'a'.repeat(64);
-    const res2 = await fetch(`${emulator.url}/contact/task`, {
-      method: 'PUT',
-      body: '{}',
-      headers: { authorization: wrongService },
-    });
-    expect(res2.status).toBe(403);
-    expect(res2.headers.get('x-amzn-errortype')).toMatch(/^InvalidSignatureException:/);
-  });
+      const wrongService =
+        'AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=' +
+        'a'.repeat(64);
+      const res2 = await fetch(`${emulator.url}/contact/task`, {
+        method: 'PUT',
+        body: '{}',
+        headers: { authorization: wrongService },
+      });
+      expect(res2.status).toBe(403);
+      expect(res2.headers.get('x-amzn-errortype')).toMatch(/^InvalidSignatureException:/);
+    },
+  );
 
   it('binds to loopback by default and serves stats under /__emulator/', async () => {
     expect(emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

@@ -41,7 +41,9 @@ describe('job file renames and attributesFrom', () => {
       row: { request: { Attributes: { Owner: 'a', tier: 'b' } } },
     });
     expect(() => compileMapping(['Name', 'Case Owner'], { attributesFrom: { unmapped: true } })).toThrow(
-      'attributesFrom: column "Case Owner": attribute key "Case Owner" may contain only letters, digits, "-" and "_": rename it in "columns" (e.g. "Case Owner": "Attributes.Case_Owner") or list it in attributesFrom.except',
+      'attributesFrom: column "Case Owner": attribute key "Case Owner" may contain only letters, digits, "-" and ' +
+        '"_": rename it in "columns" (e.g. "Case Owner": "Attributes.Case_Owner") or list it in ' +
+        'attributesFrom.except',
     );
   });
 
@@ -128,7 +130,8 @@ describe('rules across rows and at send time', () => {
     );
     expect(jobs.filter((j) => j.result).map((j) => j.record.line)).toEqual([15]);
     expect(jobs[13]!.result!.errorMessage).toBe(
-      'column "PreviousContactId": at most 12 tasks may share one PreviousContactId in a file (line 15 would be number 13; the first is line 2)',
+      'column "PreviousContactId": at most 12 tasks may share one PreviousContactId in a file (line 15 would be ' +
+        'number 13; the first is line 2)',
     );
   });
 

@@ -53,7 +53,8 @@ describe('checkTaskRequest', () => {
       { TaskTemplateId: 't' },
       [],
       [
-        'TaskTemplateId: exactly one of ContactFlowId, QuickConnectId, TaskTemplateId is required (found ContactFlowId and TaskTemplateId)',
+        'TaskTemplateId: exactly one of ContactFlowId, QuickConnectId, TaskTemplateId is required (found ' +
+          'ContactFlowId and TaskTemplateId)',
       ],
     ],
     ['quick connect alone', { QuickConnectId: 'q' }, ['ContactFlowId'], []],
@@ -131,8 +132,10 @@ describe('checkTaskRequest', () => {
       { SegmentAttributes: { k: { ValueMap: { K: { Bad: 1 } as never } } } },
       [],
       [
-        'SegmentAttributes.k.ValueMap[key 1]: holds 1 key other than ValueString, ValueInteger, ValueMap, ValueList, ValueArn: a SegmentAttributeValue holds only one of them',
-        'SegmentAttributes.k.ValueMap[key 1]: must hold exactly one of ValueString, ValueInteger, ValueMap, ValueList, ValueArn',
+        'SegmentAttributes.k.ValueMap[key 1]: holds 1 key other than ValueString, ValueInteger, ValueMap, ' +
+          'ValueList, ValueArn: a SegmentAttributeValue holds only one of them',
+        'SegmentAttributes.k.ValueMap[key 1]: must hold exactly one of ValueString, ValueInteger, ValueMap, ' +
+          'ValueList, ValueArn',
       ],
     ],
     [
@@ -140,7 +143,8 @@ describe('checkTaskRequest', () => {
       { SegmentAttributes: { k: { 'Jane Doe SSN 123-45-6789': 'x' } as never } },
       [],
       [
-        'SegmentAttributes.k: holds 1 key other than ValueString, ValueInteger, ValueMap, ValueList, ValueArn: a SegmentAttributeValue holds only one of them',
+        'SegmentAttributes.k: holds 1 key other than ValueString, ValueInteger, ValueMap, ValueList, ValueArn: a ' +
+          'SegmentAttributeValue holds only one of them',
         'SegmentAttributes.k: must hold exactly one of ValueString, ValueInteger, ValueMap, ValueList, ValueArn',
       ],
     ],

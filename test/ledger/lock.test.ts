@@ -144,95 +144,102 @@ describe('the run lock', () => {
     await first.release();
   });
 
-  it('a look at the lock stands for `recentMs` by both clocks, never longer; a takeover is seen at the first look after it', async () => {
-    const results = join(tempDir(), 'r.csv');
-    const first = await acquireLock(results);
-    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
-    try {
-      first.assertHeld(200); // a look: held
-      const [name] = readdirSync(first.path);
-      elsewhere(join(first.path, name!));
-      const second = await acquireLock(results); // takes it over
-      vi.advanceTimersByTime(150);
-      expect(() => first.assertHeld(200)).not.toThrow(); // within 200 ms of the last look: no new look
-      expect(() => first.assertHeld()).toThrow(/lost the lock/); // a look whatever the time
-      expect(() => first.assertHeld(200)).toThrow(/lost the lock/); // and lost stays lost
-      await second.release();
-    } finally {
-      vi.useRealTimers();
-    }
-    const again = await acquireLock(join(tempDir(), 'r.csv'));
-    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
-    try {
-      again.assertHeld(200);
-      const [name] = readdirSync(again.path);
-      elsewhere(join(again.path, name!));
-      const taker = await acquireLock(again.path.replace(/\.lock$/, ''));
-      vi.advanceTimersByTime(250); // past the window: the next routine write looks, and stops
-      expect(() => again.assertHeld(200)).toThrow(/lost the lock/);
-      await taker.release();
-    } finally {
-      vi.useRealTimers();
-    }
-    await first.release();
-    await again.release();
-  });
+  it(
+    'a look at the lock stands for `recentMs` by both clocks, never longer; a takeover is seen at the first look ' +
+      'after it',
+    async () => {
+      const results = join(tempDir(), 'r.csv');
+      const first = await acquireLock(results);
+      vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+      try {
+        first.assertHeld(200); // a look: held
+        const [name] = readdirSync(first.path);
+        elsewhere(join(first.path, name!));
+        const second = await acquireLock(results); // takes it over
+        vi.advanceTimersByTime(150);
+        expect(() => first.assertHeld(200)).not.toThrow(); // within 200 ms of the last look: no new look
+        expect(() => first.assertHeld()).toThrow(/lost the lock/); // a look whatever the time
+        expect(() => first.assertHeld(200)).toThrow(/lost the lock/); // and lost stays lost
+        await second.release();
+      } finally {
+        vi.useRealTimers();
+      }
+      const again = await acquireLock(join(tempDir(), 'r.csv'));
+      vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+      try {
+        again.assertHeld(200);
+        const [name] = readdirSync(again.path);
+        elsewhere(join(again.path, name!));
+        const taker = await acquireLock(again.path.replace(/\.lock$/, ''));
+        vi.advanceTimersByTime(250); // past the window: the next routine write looks, and stops
+        expect(() => again.assertHeld(200)).toThrow(/lost the lock/);
+        await taker.release();
+      } finally {
+        vi.useRealTimers();
+      }
+      await first.release();
+      await again.release();
+    },
+  );
 
-  it('a CLI run frozen (SIGSTOP) past a takeover wakes, writes nothing more, exits 4; a resume finishes exactly', async () => {
-    const e = await testEmulator({ rate: 40, burst: 1, latencyMs: 20 });
-    const input = writeCsv(taskRows(60));
-    const results = input.replace(/\.csv$/, '.results.csv');
-    const args = [
-      'run',
-      input,
-      '--endpoint',
-      e.url,
-      '--rate',
-      '40',
-      '--burst',
-      '1',
-      '--log-level',
-      'warn',
-      ...routeFlags,
-    ];
-    let a: ChildProcess | undefined;
-    const aRan = spawnCli(args, { onSpawn: (child) => (a = child) });
-    await until(() => e.stats().created >= 5, 'the frozen run to create 5 tasks');
-    a!.kill('SIGSTOP');
-    // A takeover needs the holder silent for 60 s; faked below with the file's time, so the freeze
-    // itself is made to outlast the writer's 200 ms between looks at the lock, as any real one does
-    // (and a write under way when the signal came has landed before the rows are counted).
-    await new Promise((r) => setTimeout(r, 400));
+  it(
+    'a CLI run frozen (SIGSTOP) past a takeover wakes, ' + 'writes nothing more, exits 4; a resume finishes exactly',
+    async () => {
+      const e = await testEmulator({ rate: 40, burst: 1, latencyMs: 20 });
+      const input = writeCsv(taskRows(60));
+      const results = input.replace(/\.csv$/, '.results.csv');
+      const args = [
+        'run',
+        input,
+        '--endpoint',
+        e.url,
+        '--rate',
+        '40',
+        '--burst',
+        '1',
+        '--log-level',
+        'warn',
+        ...routeFlags,
+      ];
+      let a: ChildProcess | undefined;
+      const aRan = spawnCli(args, { onSpawn: (child) => (a = child) });
+      await until(() => e.stats().created >= 5, 'the frozen run to create 5 tasks');
+      a!.kill('SIGSTOP');
+      // A takeover needs the holder silent for 60 s; faked below with the file's time, so the freeze
+      // itself is made to outlast the writer's 200 ms between looks at the lock, as any real one does
+      // (and a write under way when the signal came has landed before the rows are counted).
+      await new Promise((r) => setTimeout(r, 400));
 
-    const rowsAtFreeze = readResults(results).length;
-    const lockDir = `${results}.lock`;
-    const [holder] = readdirSync(lockDir);
-    const old = new Date(Date.now() - 10 * 60_000);
-    utimesSync(join(lockDir, holder!), old, old); // as if frozen for 10 minutes
-    const b = contender(results);
-    await b.said('ready');
-    b.child.stdin.write('go\n');
-    expect(await Promise.race([b.said('won'), b.said('refused')])).toBe('won');
+      const rowsAtFreeze = readResults(results).length;
+      const lockDir = `${results}.lock`;
+      const [holder] = readdirSync(lockDir);
+      const old = new Date(Date.now() - 10 * 60_000);
+      utimesSync(join(lockDir, holder!), old, old); // as if frozen for 10 minutes
+      const b = contender(results);
+      await b.said('ready');
+      b.child.stdin.write('go\n');
+      expect(await Promise.race([b.said('won'), b.said('refused')])).toBe('won');
 
-    a!.kill('SIGCONT');
-    const { code, stderr } = await aRan;
-    expect(code).toBe(4);
-    expect(stderr).toMatch(/lost the lock on .*: another run took it over/);
-    expect(stderr).not.toMatch(/internal error|\n\s+at /);
-    expect(readResults(results)).toHaveLength(rowsAtFreeze); // nothing written after waking
-    const [newHolder] = readdirSync(lockDir);
-    expect(newHolder).not.toBe(holder); // A's release left B's lock alone
-    b.child.stdin.end();
-    await b.exited;
+      a!.kill('SIGCONT');
+      const { code, stderr } = await aRan;
+      expect(code).toBe(4);
+      expect(stderr).toMatch(/lost the lock on .*: another run took it over/);
+      expect(stderr).not.toMatch(/internal error|\n\s+at /);
+      expect(readResults(results)).toHaveLength(rowsAtFreeze); // nothing written after waking
+      const [newHolder] = readdirSync(lockDir);
+      expect(newHolder).not.toBe(holder); // A's release left B's lock alone
+      b.child.stdin.end();
+      await b.exited;
 
-    const resumed = await runImport({ input, endpoint: e.url, rate: 40, burst: 1, ...route, resume: true });
-    expect(resumed.rows).toMatchObject({ total: 60, created: 60 });
-    const rows = readResults(results);
-    expect(rows).toHaveLength(60);
-    expect(new Set(rows.map((r) => r['Result.Line'])).size).toBe(60);
-    expect(e.stats().tasks).toBe(60);
-    expect(e.stats().maxTasksPerToken).toBe(1);
-  });
+      const resumed = await runImport({ input, endpoint: e.url, rate: 40, burst: 1, ...route, resume: true });
+      expect(resumed.rows).toMatchObject({ total: 60, created: 60 });
+      const rows = readResults(results);
+      expect(rows).toHaveLength(60);
+      expect(new Set(rows.map((r) => r['Result.Line'])).size).toBe(60);
+      expect(e.stats().tasks).toBe(60);
+      expect(e.stats().maxTasksPerToken).toBe(1);
+    },
+  );
 
   it('a FIFO (or an old lock file) where the lock goes: a plain refusal, never a hang', async () => {
     const input = writeCsv(taskRows(2));
@@ -246,7 +253,8 @@ describe('the run lock', () => {
     expect(fifo.stderr).not.toMatch(/\n\s+at /);
 
     execFileSync('rm', [`${results}.lock`]);
-    writeFileSync(`${results}.lock`, JSON.stringify({ pid: process.pid, host: hostname() })); // an older version's lock file
+    // an older version's lock file
+    writeFileSync(`${results}.lock`, JSON.stringify({ pid: process.pid, host: hostname() }));
     await expect(acquireLock(results)).rejects.toMatchObject({
       exitCode: 2,
       message: expect.stringMatching(/in the way/),

@@ -81,7 +81,8 @@ describe('mergeResults', () => {
           const line = 2 + block + 2 * k + (i - 1);
           chunk +=
             line % 1000 === 0
-              ? `Task ${line},"Customer wrote:\n""it broke"", call back",${line},failed,,ctl1-${line},8,InternalServiceException,"Injected fault, retry"\n`
+              ? `Task ${line},"Customer wrote:\n""it broke"", call ` +
+                `back",${line},failed,,ctl1-${line},8,InternalServiceException,"Injected fault, retry"\n`
               : `Task ${line},plain,${line},created,${line.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000,ctl1-${line},1,,\n`;
         }
         if (chunk.length > 1 << 20) {
@@ -111,7 +112,9 @@ describe('mergeResults', () => {
     const text = readFileSync(merged, 'utf8');
     expect(text.startsWith(`${HEADER.join(',')}\nTask 2,plain,2,created,`)).toBe(true);
     expect(text).toContain(
-      `\nTask 1000,"Customer wrote:\n""it broke"", call back",1000,failed,,ctl1-1000,8,InternalServiceException,"Injected fault, retry"\nTask 1001,plain,1001,created,000003e9-`,
+      `\nTask 1000,"Customer wrote:\n""it broke"", call ` +
+        `back",1000,failed,,ctl1-1000,8,InternalServiceException,"Injected fault, retry"\n` +
+        `Task 1001,plain,1001,created,000003e9-`,
     );
     expect(
       text.endsWith(
@@ -132,40 +135,43 @@ describe('mergeResults', () => {
     });
   }, 60_000);
 
-  it('a rerun supersedes the earlier rows of its lines, later reruns last, whatever order they are given in', async () => {
-    const dir = tempDir();
-    const write = (name: string, rows: string[], extra?: { rerunOf?: string }) =>
-      completedFile(join(dir, name), rows, extra);
-    const run = await write('r.csv', [
-      'a,,2,created,c2,t2,1,,\n',
-      'b,,3,failed,,t3,8,Fault,x\n',
-      'c,,4,failed,,t4,8,Fault,y\n',
-    ]);
-    const first = await write('r.rerun-1.csv', ['b,,3,failed,,t3,2,Fault,x\n', 'c,,4,created,c4,t4,1,,\n'], {
-      rerunOf: run,
-    });
-    const second = await write('r.rerun-2.csv', ['b,,3,created,c3,t3,1,,\n'], { rerunOf: first });
-    const out = join(dir, 'all.csv');
-    expect(await mergeResults([run, first, second], out)).toMatchObject({
-      rows: 3,
-      created: 3,
-      failed: 0,
-      superseded: 3,
-    });
-    expect(readFileSync(out, 'utf8')).toBe(
-      `${HEADER.join(',')}\na,,2,created,c2,t2,1,,\nb,,3,created,c3,t3,1,,\nc,,4,created,c4,t4,1,,\n`,
-    );
-    // Given in any order, a rerun of a rerun is the later word: its lineage, not the list, decides.
-    for (const [k, files] of [
-      [second, first, run],
-      [run, second, first],
-      [second, run, first],
-    ].entries()) {
-      const again = join(dir, `all-${k}.csv`);
-      expect(await mergeResults(files, again)).toMatchObject({ rows: 3, created: 3, failed: 0 });
-      expect(readFileSync(again, 'utf8')).toBe(readFileSync(out, 'utf8'));
-    }
-  });
+  it(
+    'a rerun supersedes the earlier rows of its lines, ' + 'later reruns last, whatever order they are given in',
+    async () => {
+      const dir = tempDir();
+      const write = (name: string, rows: string[], extra?: { rerunOf?: string }) =>
+        completedFile(join(dir, name), rows, extra);
+      const run = await write('r.csv', [
+        'a,,2,created,c2,t2,1,,\n',
+        'b,,3,failed,,t3,8,Fault,x\n',
+        'c,,4,failed,,t4,8,Fault,y\n',
+      ]);
+      const first = await write('r.rerun-1.csv', ['b,,3,failed,,t3,2,Fault,x\n', 'c,,4,created,c4,t4,1,,\n'], {
+        rerunOf: run,
+      });
+      const second = await write('r.rerun-2.csv', ['b,,3,created,c3,t3,1,,\n'], { rerunOf: first });
+      const out = join(dir, 'all.csv');
+      expect(await mergeResults([run, first, second], out)).toMatchObject({
+        rows: 3,
+        created: 3,
+        failed: 0,
+        superseded: 3,
+      });
+      expect(readFileSync(out, 'utf8')).toBe(
+        `${HEADER.join(',')}\na,,2,created,c2,t2,1,,\nb,,3,created,c3,t3,1,,\nc,,4,created,c4,t4,1,,\n`,
+      );
+      // Given in any order, a rerun of a rerun is the later word: its lineage, not the list, decides.
+      for (const [k, files] of [
+        [second, first, run],
+        [run, second, first],
+        [second, run, first],
+      ].entries()) {
+        const again = join(dir, `all-${k}.csv`);
+        expect(await mergeResults(files, again)).toMatchObject({ rows: 3, created: 3, failed: 0 });
+        expect(readFileSync(again, 'utf8')).toBe(readFileSync(out, 'utf8'));
+      }
+    },
+  );
 
   it("Monday's rerun is not merged into Tuesday's run, though both used one token namespace", async () => {
     const dir = tempDir();
@@ -180,24 +186,27 @@ describe('mergeResults', () => {
     expect(existsSync(join(dir, 'all.csv'))).toBe(false);
   });
 
-  it('a file saved by a spreadsheet (CRLF, every cell quoted, a BOM) or torn is written as csv-parse reads it', async () => {
-    const dir = tempDir();
-    const plain = join(dir, 'p.shard-1-of-2.csv');
-    writeFileSync(plain, `${HEADER.join(',')}\nTask 2,"two\nlines",2,created,c,t,1,,\n`);
-    await completed(plain, { shard: '1/2' });
-    const excel = `\uFEFF${[HEADER, ['Task 3', 'a\r\nb', '3', 'failed', '', 't', '8', 'X', 'msg, "quoted"'], ['Task 5', '', '5', 'created', 'c', 't', '1', '', '']].map((r) => r.map((c) => `"${c.replaceAll('"', '""')}"`).join(',')).join('\r\n')}\r\n`;
-    for (const [name, text] of [
-      ['excel', excel],
-      ['torn', excel.slice(0, -2)],
-    ] as const) {
-      const other = join(dir, `${name}.shard-2-of-2.csv`);
-      writeFileSync(other, text);
-      await completed(other, { shard: '2/2' });
-      const out = join(dir, `${name}.merged.csv`);
-      await mergeResults([plain, other], out);
-      expect(readFileSync(out, 'utf8'), name).toBe(wholeFileMerge([readFileSync(plain), text]));
-    }
-  });
+  it(
+    'a file saved by a spreadsheet (CRLF, every cell ' + 'quoted, a BOM) or torn is written as csv-parse reads it',
+    async () => {
+      const dir = tempDir();
+      const plain = join(dir, 'p.shard-1-of-2.csv');
+      writeFileSync(plain, `${HEADER.join(',')}\nTask 2,"two\nlines",2,created,c,t,1,,\n`);
+      await completed(plain, { shard: '1/2' });
+      const excel = `\uFEFF${[HEADER, ['Task 3', 'a\r\nb', '3', 'failed', '', 't', '8', 'X', 'msg, "quoted"'], ['Task 5', '', '5', 'created', 'c', 't', '1', '', '']].map((r) => r.map((c) => `"${c.replaceAll('"', '""')}"`).join(',')).join('\r\n')}\r\n`;
+      for (const [name, text] of [
+        ['excel', excel],
+        ['torn', excel.slice(0, -2)],
+      ] as const) {
+        const other = join(dir, `${name}.shard-2-of-2.csv`);
+        writeFileSync(other, text);
+        await completed(other, { shard: '2/2' });
+        const out = join(dir, `${name}.merged.csv`);
+        await mergeResults([plain, other], out);
+        expect(readFileSync(out, 'utf8'), name).toBe(wholeFileMerge([readFileSync(plain), text]));
+      }
+    },
+  );
 
   it('a refused merge writes nothing; an existing output is never replaced', async () => {
     const dir = tempDir();

@@ -5,7 +5,8 @@ import { readLedger } from '../../src/ledger/reader.js';
 import { tempDir } from '../helpers.js';
 
 const HEADER =
-  'Name,Result.Line,Result.Status,Result.ContactId,Result.ClientToken,Result.Attempts,Result.ErrorCode,Result.ErrorMessage\n';
+  'Name,Result.Line,Result.Status,Result.ContactId,Result.ClientToken,Result.Attempts,Result.ErrorCode,' +
+  'Result.ErrorMessage\n';
 const ROW2 = 'a,2,created,c-2,t-2,1,,\n';
 const ROW3 = '"b\nmulti",3,failed,,t-3,8,InternalServiceException,"boom, again"\n';
 
@@ -102,20 +103,24 @@ describe('readLedger and spreadsheet edits', () => {
 });
 
 describe('readLedger of a whole file (the scanner) and of a damaged one (csv-parse) alike', () => {
-  it('keeps far line numbers (a hand-typed 1e9) and reads a BOM and CRLF file the fast way and the careful way the same', async () => {
-    const rows = `${HEADER + ROW2}x,1000000000,failed,,t-9,8,E,m\ny,134217728,invalid,,,0,InvalidRow,bad\n`;
-    for (const text of [rows, `\uFEFF${rows.replace(/\n/g, '\r\n')}`, `${rows}torn,7,creat`]) {
-      const l = await ledgerOf(text);
-      expect([2, 1e9, 2 ** 27, 7].map((line) => l.final.get(line))).toEqual([
-        'created',
-        'failed',
-        'invalid',
-        undefined,
-      ]);
-      expect(l.final.size).toBe(3);
-      expect(l.rows).toBe(3);
-    }
-  });
+  it(
+    'keeps far line numbers (a hand-typed 1e9) and reads a BOM and CRLF file the fast way and the careful way ' +
+      'the same',
+    async () => {
+      const rows = `${HEADER + ROW2}x,1000000000,failed,,t-9,8,E,m\ny,134217728,invalid,,,0,InvalidRow,bad\n`;
+      for (const text of [rows, `\uFEFF${rows.replace(/\n/g, '\r\n')}`, `${rows}torn,7,creat`]) {
+        const l = await ledgerOf(text);
+        expect([2, 1e9, 2 ** 27, 7].map((line) => l.final.get(line))).toEqual([
+          'created',
+          'failed',
+          'invalid',
+          undefined,
+        ]);
+        expect(l.final.size).toBe(3);
+        expect(l.rows).toBe(3);
+      }
+    },
+  );
 });
 
 describe("readLedger for a rerun's coverage check", () => {

@@ -72,7 +72,8 @@ describe('scanCsv', () => {
         const t = text(f);
         const expected = csvParse(t)!;
         const got = await scan(t, chunk);
-        // A record that is one empty cell is an empty line to csv-parse (skipped): the scanner leaves it to the careful reader.
+        // A record that is one empty cell is an empty line to csv-parse (skipped): the scanner leaves it to the careful
+        // reader.
         if (f.records.includes('')) {
           expect(got.whole).toBe(false);
         } else {
@@ -84,29 +85,32 @@ describe('scanCsv', () => {
     );
   });
 
-  it('on a damaged file (a byte dropped, added or changed anywhere) reads what csv-parse reads, or says it did not', async () => {
-    const damage = fc.tuple(
-      file,
-      fc.nat(),
-      fc.constantFrom('drop', 'quote', 'cr', 'lf', 'comma', 'cut'),
-      fc.integer({ min: 1, max: 64 }),
-    );
-    await fc.assert(
-      fc.asyncProperty(damage, async ([f, at, how, chunk]) => {
-        const t = text(f);
-        const i = at % (t.length + 1);
-        const broken =
-          how === 'drop'
-            ? t.slice(0, i) + t.slice(i + 1)
-            : how === 'cut'
-              ? t.slice(0, i)
-              : t.slice(0, i) + { quote: '"', cr: '\r', lf: '\n', comma: ',' }[how] + t.slice(i);
-        const got = await scan(broken, chunk);
-        if (got.whole) expect(got.records).toEqual(csvParse(broken));
-      }),
-      { numRuns: 600 },
-    );
-  });
+  it(
+    'on a damaged file (a byte dropped, added or changed ' + 'anywhere) reads what csv-parse reads, or says it did not',
+    async () => {
+      const damage = fc.tuple(
+        file,
+        fc.nat(),
+        fc.constantFrom('drop', 'quote', 'cr', 'lf', 'comma', 'cut'),
+        fc.integer({ min: 1, max: 64 }),
+      );
+      await fc.assert(
+        fc.asyncProperty(damage, async ([f, at, how, chunk]) => {
+          const t = text(f);
+          const i = at % (t.length + 1);
+          const broken =
+            how === 'drop'
+              ? t.slice(0, i) + t.slice(i + 1)
+              : how === 'cut'
+                ? t.slice(0, i)
+                : t.slice(0, i) + { quote: '"', cr: '\r', lf: '\n', comma: ',' }[how] + t.slice(i);
+          const got = await scan(broken, chunk);
+          if (got.whole) expect(got.records).toEqual(csvParse(broken));
+        }),
+        { numRuns: 600 },
+      );
+    },
+  );
 
   it('gives each record its byte offset, after a BOM and across multi-line cells', async () => {
     const t = '\uFEFFa,b\n"x\ny",2\r\n3,"q""r"\n';

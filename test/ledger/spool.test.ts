@@ -1,4 +1,6 @@
-/** The copy of standard input: owner-only, removed after the run, and a copy a killed run left is removed by the next. */
+/**
+ * The copy of standard input: owner-only, removed after the run, and a copy a killed run left is removed by the next.
+ */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -7,39 +7,42 @@ import { differences } from '../../src/run/identity.js';
 import { tempDir } from '../helpers.js';
 
 describe('run state', () => {
-  it('reads a version-1 state as version 2: outcome from completedAt; what it never recorded is not compared', async () => {
-    const results = join(tempDir(), 'r.csv');
-    const v1 = {
-      version: 1,
-      input: '/in.csv',
-      inputSha256: 'ab'.repeat(32),
-      tokenNamespace: 'in.csv@abab',
-      dryRun: false,
-      startedAt: '2026-11-01T00:00:00Z',
-      options: { instanceId: 'i-1', contactFlowId: 'f-1', encoding: 'latin1' },
-    };
-    writeFileSync(statePath(results), JSON.stringify(v1));
-    const state = (await readState(results))!;
-    expect(state).toMatchObject({
-      version: 2,
-      outcome: 'interrupted',
-      identity: { instanceId: 'i-1', encoding: 'windows-1252', delimiter: ',' },
-    });
-    expect(state.unrecorded).toEqual(expect.arrayContaining(['jobSha256', 'region', 'endpoint']));
-    const same = {
-      ...state.identity,
-      region: 'eu-west-2',
-      endpoint: 'https://vpce.example',
-      jobSha256: 'cd'.repeat(32),
-    };
-    expect(differences(state, same)).toEqual([]);
-    expect(differences(state, { ...same, contactFlowId: 'f-2' })).toEqual([
-      { field: 'contactFlowId', label: '--contact-flow-id', was: 'f-1', now: 'f-2' },
-    ]);
+  it(
+    'reads a version-1 state as version 2: outcome from ' + 'completedAt; what it never recorded is not compared',
+    async () => {
+      const results = join(tempDir(), 'r.csv');
+      const v1 = {
+        version: 1,
+        input: '/in.csv',
+        inputSha256: 'ab'.repeat(32),
+        tokenNamespace: 'in.csv@abab',
+        dryRun: false,
+        startedAt: '2026-11-01T00:00:00Z',
+        options: { instanceId: 'i-1', contactFlowId: 'f-1', encoding: 'latin1' },
+      };
+      writeFileSync(statePath(results), JSON.stringify(v1));
+      const state = (await readState(results))!;
+      expect(state).toMatchObject({
+        version: 2,
+        outcome: 'interrupted',
+        identity: { instanceId: 'i-1', encoding: 'windows-1252', delimiter: ',' },
+      });
+      expect(state.unrecorded).toEqual(expect.arrayContaining(['jobSha256', 'region', 'endpoint']));
+      const same = {
+        ...state.identity,
+        region: 'eu-west-2',
+        endpoint: 'https://vpce.example',
+        jobSha256: 'cd'.repeat(32),
+      };
+      expect(differences(state, same)).toEqual([]);
+      expect(differences(state, { ...same, contactFlowId: 'f-2' })).toEqual([
+        { field: 'contactFlowId', label: '--contact-flow-id', was: 'f-1', now: 'f-2' },
+      ]);
 
-    writeFileSync(statePath(results), JSON.stringify({ ...v1, completedAt: '2026-11-01T01:00:00Z' }));
-    expect((await readState(results))!.outcome).toBe('completed');
-  });
+      writeFileSync(statePath(results), JSON.stringify({ ...v1, completedAt: '2026-11-01T01:00:00Z' }));
+      expect((await readState(results))!.outcome).toBe('completed');
+    },
+  );
 
   it('refuses a state of a newer version, or one that is not ours', async () => {
     const results = join(tempDir(), 'r.csv');
@@ -58,7 +61,8 @@ describe('run state', () => {
         { results: '/r/x.csv', resume: true },
       ),
     ).toBe(
-      `connect-task-loader run '/data/my tickets.csv' --results /r/x.csv --token-namespace 'it'\\''s@1' --delimiter ';' --resume`,
+      `connect-task-loader run '/data/my tickets.csv' --results /r/x.csv --token-namespace 'it'\\''s@1' ` +
+        `--delimiter ';' --resume`,
     );
     expect(
       commandLine(

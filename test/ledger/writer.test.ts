@@ -53,31 +53,34 @@ describe('ResultsWriter', () => {
     );
   });
 
-  it('rows wait for the end of the turn and go out in one write; a sent row is recorded once its group is on disk', async () => {
-    const looks: (number | undefined)[] = [];
-    const path = join(tempDir(), 'r.csv');
-    const w = ResultsWriter.create(path, HEADER, (recentMs) => void looks.push(recentMs));
-    const header = text(path);
-    looks.length = 0;
-    w.write(['carried', 'x'], result(2));
-    let recorded = 0;
-    const sent = [w.commit(['sent', 'y'], result(3)), w.commit(['sent', 'z'], result(4))].map((p) =>
-      p.then(() => recorded++),
-    );
-    expect(text(path)).toBe(header);
-    await Promise.resolve();
-    expect(recorded).toBe(0);
-    await Promise.all(sent);
-    expect(recorded).toBe(2);
-    expect(
-      text(path)
-        .split('\n')
-        .slice(1, -1)
-        .map((l) => l.split(',')[0]),
-    ).toEqual(['carried', 'sent', 'sent']);
-    expect(looks).toEqual([200]); // one write for the three rows
-    w.close();
-  });
+  it(
+    'rows wait for the end of the turn and go out in one ' + 'write; a sent row is recorded once its group is on disk',
+    async () => {
+      const looks: (number | undefined)[] = [];
+      const path = join(tempDir(), 'r.csv');
+      const w = ResultsWriter.create(path, HEADER, (recentMs) => void looks.push(recentMs));
+      const header = text(path);
+      looks.length = 0;
+      w.write(['carried', 'x'], result(2));
+      let recorded = 0;
+      const sent = [w.commit(['sent', 'y'], result(3)), w.commit(['sent', 'z'], result(4))].map((p) =>
+        p.then(() => recorded++),
+      );
+      expect(text(path)).toBe(header);
+      await Promise.resolve();
+      expect(recorded).toBe(0);
+      await Promise.all(sent);
+      expect(recorded).toBe(2);
+      expect(
+        text(path)
+          .split('\n')
+          .slice(1, -1)
+          .map((l) => l.split(',')[0]),
+      ).toEqual(['carried', 'sent', 'sent']);
+      expect(looks).toEqual([200]); // one write for the three rows
+      w.close();
+    },
+  );
 
   it('a failed group write rejects every sent row of the group, and nothing is written after it', async () => {
     let full = false;
@@ -112,42 +115,49 @@ describe('ResultsWriter', () => {
     expect(text(path).split('\n')).toHaveLength(1002); // header, 1,000 rows, the last line end
   });
 
-  it('asks the lock guard before writing: a recent look stands for routine writes, never for the last rows', async () => {
-    const looks: (number | undefined)[] = [];
-    const path = join(tempDir(), 'r.csv');
-    const w = ResultsWriter.create(path, HEADER, (recentMs) => void looks.push(recentMs));
-    looks.length = 0; // the look before the file was created
-    await w.commit(['sent', 'x'], result(2));
-    w.write(['carried', 'y'], result(3));
-    await turnEnd();
-    w.write(['carried', 'z'], result(4));
-    w.close();
-    expect(looks).toEqual([200, 200, 0]);
-  });
+  it(
+    'asks the lock guard before writing: a recent look ' + 'stands for routine writes, never for the last rows',
+    async () => {
+      const looks: (number | undefined)[] = [];
+      const path = join(tempDir(), 'r.csv');
+      const w = ResultsWriter.create(path, HEADER, (recentMs) => void looks.push(recentMs));
+      looks.length = 0; // the look before the file was created
+      await w.commit(['sent', 'x'], result(2));
+      w.write(['carried', 'y'], result(3));
+      await turnEnd();
+      w.write(['carried', 'z'], result(4));
+      w.close();
+      expect(looks).toEqual([200, 200, 0]);
+    },
+  );
 
-  it('a run that lost its lock writes nothing more: a row waiting is not written, and the next write and close say why', async () => {
-    let held = true;
-    const lost = new LockLostError('lost the lock on r.csv');
-    const path = join(tempDir(), 'r.csv');
-    const w = ResultsWriter.create(path, HEADER, () => {
-      if (!held) throw lost;
-    });
-    await w.commit(['before', 'x'], result(2));
-    const before = text(path);
-    held = false; // taken over
-    w.write(['carried', 'y'], result(3));
-    await turnEnd();
-    expect(text(path)).toBe(before);
-    expect(() => w.commit(['sent', 'z'], result(4))).toThrow(lost);
-    expect(() => w.close()).toThrow(lost);
-    expect(text(path)).toBe(before);
+  it(
+    'a run that lost its lock writes nothing more: a row waiting is not written, and the next write and ' +
+      'close say why',
+    async () => {
+      let held = true;
+      const lost = new LockLostError('lost the lock on r.csv');
+      const path = join(tempDir(), 'r.csv');
+      const w = ResultsWriter.create(path, HEADER, () => {
+        if (!held) throw lost;
+      });
+      await w.commit(['before', 'x'], result(2));
+      const before = text(path);
+      held = false; // taken over
+      w.write(['carried', 'y'], result(3));
+      await turnEnd();
+      expect(text(path)).toBe(before);
+      expect(() => w.commit(['sent', 'z'], result(4))).toThrow(lost);
+      expect(() => w.close()).toThrow(lost);
+      expect(text(path)).toBe(before);
 
-    held = true;
-    const w2 = ResultsWriter.create(join(tempDir(), 'r.csv'), HEADER, () => {
-      if (!held) throw lost;
-    });
-    w2.write(['carried', 'y'], result(3));
-    held = false;
-    expect(() => w2.close()).toThrow(lost);
-  });
+      held = true;
+      const w2 = ResultsWriter.create(join(tempDir(), 'r.csv'), HEADER, () => {
+        if (!held) throw lost;
+      });
+      w2.write(['carried', 'y'], result(3));
+      held = false;
+      expect(() => w2.close()).toThrow(lost);
+    },
+  );
 });

@@ -89,7 +89,9 @@ function changedRunFiles(before: Map<string, string | undefined>): string | unde
   return undefined;
 }
 
-/** A process run beside the step's main command: checked as every process is, and for completeness when it claims it. */
+/**
+ * A process run beside the step's main command: checked as every process is, and for completeness when it claims it.
+ */
 interface Other {
   ran: Ran;
   /** Exit 4 is this process's expected answer (it meets a held lock on purpose). */
@@ -130,7 +132,9 @@ async function step(
     for (const o of others) if (o.completed) checkCompletedRun(world, o.ran, o.completed);
   } catch (err) {
     if (err instanceof Violation) {
-      err.message += `\n  seed of the world ${world.seed}, folder ${world.dir}${process.env.KEEP ? '' : ' (KEEP=1 keeps it)'}\n  history:\n    ${world.transcript.join('\n    ')}`;
+      err.message +=
+        `\n  seed of the world ${world.seed}, folder ${world.dir}${process.env.KEEP ? '' : ' (KEEP=1 keeps it)'}\n` +
+        `  history:\n    ${world.transcript.join('\n    ')}`;
     }
     throw err;
   }
@@ -179,7 +183,10 @@ function holderFile(path: string): string | undefined {
   }
 }
 
-/** `run` (plain, --resume, or into a fresh results file), optionally killed or cut by --deadline, with Redis, or met by a second process. */
+/**
+ * `run` (plain, --resume, or into a fresh results file), optionally killed or cut by --deadline, with Redis, or met by
+ * a second process.
+ */
 export class RunCommand implements Cmd {
   constructor(readonly p: RunParams) {}
 
@@ -253,7 +260,9 @@ export class RunCommand implements Cmd {
                 world.redisState = 'up';
               });
             }
-            note = `Redis ${event === 'freeze' ? 'frozen' : event === 'kill' ? 'killed' : 'killed and restarted'} mid-run`;
+            note =
+              `Redis ${event === 'freeze' ? 'frozen' : event === 'kill' ? 'killed' : 'killed and restarted'} ` +
+              `mid-run`;
           },
         };
       }
@@ -347,21 +356,30 @@ export class RunCommand implements Cmd {
           if (r.code === null && this.p.kill?.signal !== 'SIGKILL')
             return `the run died of a signal: ${r.stderr.slice(0, 200)}`;
           if (mismatch && r.code !== 2 && r.code !== null)
-            return `--results ${base(path)} belongs to a run against another ${mismatch}, yet the run went on (exit ${r.code}) instead of refusing (exit 2)`;
+            return (
+              `--results ${base(path)} belongs to a run against another ${mismatch}, yet the run went on ` +
+              `(exit ${r.code}) instead of refusing (exit 2)`
+            );
           if (this.p.kill?.signal === 'SIGTERM' && r.signalled && ![0, 1, 2, 3].includes(r.code ?? -1))
             return `SIGTERM gave exit ${r.code}, not 3`;
           if (this.p.deadline && ![0, 1, 2, 3].includes(r.code ?? -1)) return `--deadline gave exit ${r.code}, not 3`;
           if (excelOnly && resume && r.code === 2)
             return `--resume refused a results file saved by a spreadsheet (BOM, CRLF): ${firstLine(r)}`;
           if (this.p.redis && ![0, 1, 2].includes(r.code ?? -1))
-            return `a --redis run (Redis ${event}) gave exit ${r.code}: a Redis gone or frozen must leave the run pacing alone`;
+            return (
+              `a --redis run (Redis ${event}) gave exit ${r.code}: a Redis gone or frozen must leave the run ` +
+              `pacing alone`
+            );
           if (event === 'freeze' && r.endedAt - r.startedAt > 20_000)
             return `with Redis frozen the run took ${r.endedAt - r.startedAt} ms: it must fall back within seconds`;
           if (this.p.skew && second) {
             if (!finished(r))
               return `the first run, whose lock a skewed clock made look old, gave exit ${r.code}, not 0 or 1`;
             if (note === 'BROKEN')
-              return `run --resume of a results file held by a live run on this host (its holder file 2 minutes old) gave exit ${second.code}, not 4: ${firstLine(second)}`;
+              return (
+                `run --resume of a results file held by a live run on this host (its holder file 2 minutes old) ` +
+                `gave exit ${second.code}, not 4: ${firstLine(second)}`
+              );
           }
           return undefined;
         },
@@ -400,7 +418,8 @@ export class RunCommand implements Cmd {
 
   toString(): string {
     const how = this.p.kill
-      ? ` then ${this.p.kill.signal} after ${this.p.kill.afterRows} rows${Number.isFinite(this.p.kill.afterMs) ? ` or ${this.p.kill.afterMs} ms` : ''}`
+      ? ` then ${this.p.kill.signal} after ${this.p.kill.afterRows} ` +
+        `rows${Number.isFinite(this.p.kill.afterMs) ? ` or ${this.p.kill.afterMs} ms` : ''}`
       : '';
     const mode =
       this.p.mode === 'fresh'
@@ -409,7 +428,7 @@ export class RunCommand implements Cmd {
           ? 'run --resume'
           : 'run';
     const redis = this.p.redis
-      ? ` --redis (${this.p.redis.event === 'twin' ? 'a second run sharing it at once' : this.p.redis.event === 'none' ? 'shared' : `Redis ${this.p.redis.event} after ${this.p.redis.afterRows} rows or ${this.p.redis.afterMs} ms`})`
+      ? ` --redis (${this.p.redis.event === 'twin' ? 'a second run sharing it at once' : this.p.redis.event === 'none' ? 'shared' : `Redis ${this.p.redis.event} after ${this.p.redis.afterRows} ` + `rows or ${this.p.redis.afterMs} ms`})`
       : '';
     const skew = this.p.skew ? ' (slow), lock holder file set 2 min into the past, then run --resume on it' : '';
     return `${mode}${this.p.deadline ? ` --deadline ${this.p.deadline}` : ''}${how}${redis}${skew}`;
@@ -490,7 +509,8 @@ export class RerunCommand implements Cmd {
     if (root?.dry) allow(m, m.flags.emu, m.flags.flow, source.rows);
     const args = ['rerun', base(source.path), '--results', base(out), ...flagArgs(m, world)];
     const sourceSha = existsSync(source.path) ? sha256(source.path) : undefined;
-    // A completed run's file, at most re-saved by a spreadsheet (BOM, CRLF, quotes, zeros dropped): a rerun must take it.
+    // A completed run's file, at most re-saved by a spreadsheet (BOM, CRLF, quotes, zeros dropped): a rerun must take
+    // it.
     const plainResave =
       !mismatch &&
       !root?.dry &&
@@ -519,9 +539,15 @@ export class RerunCommand implements Cmd {
         completed,
         expect: (r) => {
           if (mismatch && r.code !== 2)
-            return `rerun against another ${mismatch} than the run it repeats went on (exit ${r.code}) instead of refusing`;
+            return (
+              `rerun against another ${mismatch} than the run it repeats went on (exit ${r.code}) instead of ` +
+              `refusing`
+            );
           if (plainResave && r.code === 2)
-            return `rerun refused the results of a completed run${source.edited ? ` re-saved by a spreadsheet (${source.edited})` : ''}: ${firstLine(r)}`;
+            return (
+              `rerun refused the results of a completed ` +
+              `run${source.edited ? ` re-saved by a spreadsheet (${source.edited})` : ''}: ${firstLine(r)}`
+            );
           return undefined;
         },
       };
@@ -551,7 +577,13 @@ export class FlagCommand implements Cmd {
     );
   }
   toString(): string {
-    return `edit flag: ${this.what === 'endpoint' ? '--endpoint <other emulator>' : this.what === 'flow' ? '--contact-flow-id <other flow>' : '--rate'}`;
+    const flag =
+      this.what === 'endpoint'
+        ? '--endpoint <other emulator>'
+        : this.what === 'flow'
+          ? '--contact-flow-id <other flow>'
+          : '--rate';
+    return `edit flag: ${flag}`;
   }
 }
 
@@ -620,7 +652,9 @@ export class EditResultsCommand implements Cmd {
             dropped++;
           }
         }
-        note = `re-saved by a spreadsheet: BOM, CRLF, every cell quoted, leading zeros dropped from ${dropped} Attributes.account cells`;
+        note =
+          `re-saved by a spreadsheet: BOM, CRLF, every cell quoted, leading zeros dropped from ${dropped} ` +
+          `Attributes.account cells`;
       } else note = 'saved with a BOM and CRLF line ends';
       const torn = readFileSync(file.path, 'utf8');
       writeCsvFile(
@@ -631,7 +665,8 @@ export class EditResultsCommand implements Cmd {
       );
       file.edited = file.edited ?? this.what;
       const saves = new Set(['excel', 'resave']);
-      if (file.edited !== this.what) file.edited = saves.has(file.edited) && saves.has(this.what) ? 'resave' : 'delete'; // several edits: no longer "only saved by Excel"
+      // several edits: no longer "only saved by Excel"
+      if (file.edited !== this.what) file.edited = saves.has(file.edited) && saves.has(this.what) ? 'resave' : 'delete';
     }
     world.transcript.push(`${this.toString()} of ${base(file.path)}: ${note}`);
   }
@@ -704,7 +739,8 @@ export class InputFormatCommand implements Cmd {
             ran,
             expect: (r) =>
               r.code !== 2
-                ? `the same rows ${m.gz ? 'gzip-compressed' : 'decompressed'} are another input to the tool (their checksum differs), yet --resume of the earlier results went on (exit ${r.code})`
+                ? `the same rows ${m.gz ? 'gzip-compressed' : 'decompressed'} are another input to the tool ` +
+                  `(their checksum differs), yet --resume of the earlier results went on (exit ${r.code})`
                 : undefined,
           };
         },
@@ -719,7 +755,9 @@ export class InputFormatCommand implements Cmd {
 }
 
 export type GzDamage = 'flip' | 'trailing' | 'cut';
-/** A damaged gzip input (one byte flipped mid-file, garbage after its data, cut short): refused before anything is sent. */
+/**
+ * A damaged gzip input (one byte flipped mid-file, garbage after its data, cut short): refused before anything is sent.
+ */
 export class DamagedGzCommand implements Cmd {
   constructor(
     readonly damage: GzDamage,
@@ -763,14 +801,20 @@ export class DamagedGzCommand implements Cmd {
         expect: (r) => {
           if (r.code !== 2) return `a damaged gzip input (${this.damage}) gave exit ${r.code}, not a refusal (exit 2)`;
           if (this.target === 'new' && !/is not a whole gzip file/.test(r.stderr + r.stdout))
-            return `a damaged gzip input (${this.damage}) was refused without saying it "is not a whole gzip file": ${firstLine(r)}`;
+            return (
+              `a damaged gzip input (${this.damage}) was refused without saying it "is not a whole gzip ` +
+              `file": ${firstLine(r)}`
+            );
           return changedRunFiles(before) && `a damaged gzip input was refused, yet ${changedRunFiles(before)}`;
         },
       };
     });
   }
   toString(): string {
-    return `run a damaged .gz (${this.damage === 'flip' ? 'one byte flipped mid-file' : this.damage === 'trailing' ? 'trailing garbage' : 'cut short'}) into ${this.target === 'new' ? 'a new results file' : 'the results file (--resume)'}`;
+    return (
+      `run a damaged .gz ` +
+      `(${this.damage === 'flip' ? 'one byte flipped mid-file' : this.damage === 'trailing' ? 'trailing garbage' : 'cut short'}) into ${this.target === 'new' ? 'a new results file' : 'the results file (--resume)'}`
+    );
   }
 }
 
@@ -866,7 +910,10 @@ export class ShardMergeCommand implements Cmd {
         expect: (r) => {
           const bad = others.slice(0, this.count).find((o) => !finished(o.ran));
           if (bad)
-            return `run ${bad.ran.args[3]} ${bad.ran.args[4]} of a fresh shard gave exit ${bad.ran.code}: ${firstLine(bad.ran)}`;
+            return (
+              `run ${bad.ran.args[3]} ${bad.ran.args[4]} of a fresh shard gave ` +
+              `exit ${bad.ran.code}: ${firstLine(bad.ran)}`
+            );
           if (this.omit !== undefined) {
             if (r.code !== 2)
               return `merge of ${given.length} of ${this.count} shards gave exit ${r.code}, not a refusal`;
@@ -886,7 +933,10 @@ export class ShardMergeCommand implements Cmd {
     });
   }
   toString(): string {
-    return `run --shard i/${this.count} for each i, then merge ${this.omit === undefined ? 'them all' : `all but shard ${this.omit + 1}`}`;
+    return (
+      `run --shard i/${this.count} for each i, then ` +
+      `merge ${this.omit === undefined ? 'them all' : `all but shard ${this.omit + 1}`}`
+    );
   }
 }
 
@@ -959,7 +1009,10 @@ export class MergeCommand implements Cmd {
           if (r.code === 2 && existsSync(out)) return 'a refused merge left its --results file behind';
           if (finished(r) && !existsSync(out)) return `merge gave exit ${r.code} but wrote no ${base(out)}`;
           if (unfinished && r.code !== 2)
-            return `merge took ${base(unfinished.path)}, ${unfinished.dry ? 'a dry run' : 'an unfinished run'} (exit ${r.code})`;
+            return (
+              `merge took ${base(unfinished.path)}, ${unfinished.dry ? 'a dry run' : 'an unfinished run'} ` +
+              `(exit ${r.code})`
+            );
           if (!unfinished && sourcesKept && clean && !finished(r))
             return `merge of a run and its reruns gave exit ${r.code}: ${firstLine(r)}`;
           return report?.wrong;
@@ -1001,7 +1054,10 @@ export class MergeCommand implements Cmd {
         others,
         expect: (r) => {
           if (r.code !== 2)
-            return `merge of ${base(root.path)} with a rerun of ${base(other.path)} (another run's results) gave exit ${r.code}, not a refusal`;
+            return (
+              `merge of ${base(root.path)} with a rerun of ${base(other.path)} (another run's results) gave ` +
+              `exit ${r.code}, not a refusal`
+            );
           if (existsSync(out)) return 'a refused merge left its --results file behind';
           return undefined;
         },
@@ -1058,7 +1114,10 @@ export class SummaryClashCommand implements Cmd {
         ran,
         expect: (r) => {
           if (r.code !== 2)
-            return `--summary-json naming the ${this.via}'s own ${this.target === 'results' ? 'results file' : this.target} gave exit ${r.code}, not a refusal`;
+            return (
+              `--summary-json naming the ${this.via}'s ` +
+              `own ${this.target === 'results' ? 'results file' : this.target} gave exit ${r.code}, not a refusal`
+            );
           const changed = changedRunFiles(before);
           return changed && `--summary-json was refused, yet ${changed}`;
         },
@@ -1066,7 +1125,10 @@ export class SummaryClashCommand implements Cmd {
     });
   }
   toString(): string {
-    return `${this.via === 'run' ? 'run --resume' : 'rerun'} --summary-json <its ${this.target === 'results' ? 'results file' : `.${this.target}`}>`;
+    return (
+      `${this.via === 'run' ? 'run --resume' : 'rerun'} --summary-json ` +
+      `<its ${this.target === 'results' ? 'results file' : `.${this.target}`}>`
+    );
   }
 }
 

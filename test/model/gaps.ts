@@ -13,7 +13,10 @@ export type Gap = keyof typeof RULES;
 
 export const KNOWN_GAPS = new Set<Gap>([]);
 
-/** The command as the rules see it (kinds are RunCommand's: plain, resume, fresh, SIGKILL, SIGTERM, deadline; and validate, rerun…). */
+/**
+ * The command as the rules see it (kinds are RunCommand's: plain, resume, fresh, SIGKILL, SIGTERM, deadline; and
+ * validate, rerun…).
+ */
 interface Step {
   kind(): string;
 }

@@ -170,7 +170,8 @@ export function checkProcess(ran: Ran, lockedOk = false): void {
   if (ran.timedOut)
     throw new Violation(
       't',
-      `${ran.args.slice(0, 2).join(' ')} still running after ${STEP_LIMIT_MS} ms: killed. stderr: ${ran.stderr.slice(-600)}`,
+      `${ran.args.slice(0, 2).join(' ')} still running after ${STEP_LIMIT_MS} ms: killed. ` +
+        `stderr: ${ran.stderr.slice(-600)}`,
     );
   if (ran.code === 70 || /\n\s+at .+[:(]\d+:\d+\)?/.test(ran.stderr) || /internal error/.test(ran.stderr)) {
     throw new Violation('d', `exit ${ran.code}, stderr: ${ran.stderr.slice(0, 600)}`);
@@ -182,7 +183,8 @@ export function checkProcess(ran: Ran, lockedOk = false): void {
     const text = `${ran.stdout}\n${ran.stderr}`;
     throw new Violation(
       'p',
-      `${ran.args.slice(0, 2).join(' ')} printed the customer value ${JSON.stringify(leak[0])}: …${text.slice(Math.max(0, leak.index - 200), leak.index + 100)}…`,
+      `${ran.args.slice(0, 2).join(' ')} printed the customer value ${JSON.stringify(leak[0])}: ` +
+        `…${text.slice(Math.max(0, leak.index - 200), leak.index + 100)}…`,
     );
   }
 }

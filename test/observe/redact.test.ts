@@ -4,13 +4,19 @@ import { redactServiceMessage } from '../../src/observe/redact.js';
 describe('redactServiceMessage', () => {
   it.each([
     [
-      "1 validation error detected: Value 'Jane Doe' at 'name' failed to satisfy constraint: Member must have length less than or equal to 512",
-      "1 validation error detected: Value [redacted] at 'name' failed to satisfy constraint: Member must have length less than or equal to 512",
+      "1 validation error detected: Value 'Jane Doe' at 'name' failed to satisfy constraint: Member must have " +
+        'length less than or equal to 512',
+      "1 validation error detected: Value [redacted] at 'name' failed to satisfy constraint: Member must have " +
+        'length less than or equal to 512',
     ],
     [
       // A value holding quotes, a newline and the word "at".
-      "2 validation errors detected: Value 'O'Brien's call\nat 5' at 'name' failed to satisfy constraint: Member must have length less than or equal to 10; Value '{ticket=Jane}' at 'attributes' failed to satisfy constraint: Map value must satisfy constraint",
-      "2 validation errors detected: Value [redacted] at 'name' failed to satisfy constraint: Member must have length less than or equal to 10; Value [redacted] at 'attributes' failed to satisfy constraint: Map value must satisfy constraint",
+      "2 validation errors detected: Value 'O'Brien's call\nat 5' at 'name' failed to satisfy constraint: Member " +
+        "must have length less than or equal to 10; Value '{ticket=Jane}' at 'attributes' failed to satisfy " +
+        'constraint: Map value must satisfy constraint',
+      "2 validation errors detected: Value [redacted] at 'name' failed to satisfy constraint: Member must have " +
+        "length less than or equal to 10; Value [redacted] at 'attributes' failed to satisfy constraint: Map value " +
+        'must satisfy constraint',
     ],
     [
       "Value null at 'instanceId' failed to satisfy constraint: Member must not be null",

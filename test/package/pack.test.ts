@@ -155,7 +155,8 @@ beforeAll(async () => {
   };
   const packages = Object.keys(lock.packages).filter(Boolean).length;
   console.log(
-    `${packed.filename}: ${(packed.size / 1000).toFixed(1)} kB packed, ${(packed.unpackedSize / 1000).toFixed(1)} kB unpacked, ` +
+    `${packed.filename}: ${(packed.size / 1000).toFixed(1)} kB ` +
+      `packed, ${(packed.unpackedSize / 1000).toFixed(1)} kB unpacked, ` +
       `${packed.entryCount} files; npm pack ${packSeconds.toFixed(1)} s; npm install ${installSeconds.toFixed(1)} s ` +
       `(${packages} packages) on Node ${process.version}`,
   );

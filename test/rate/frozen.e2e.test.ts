@@ -39,7 +39,8 @@ describe.skipIf(skipRedis)('a frozen Redis', () => {
     expect(emulator.stats().requests).toBe(0);
   }, 30_000);
 
-  it('frozen mid-run: the run says Redis is unreachable and goes on alone; a signal then stops it, and the resume creates each row once', async () => {
+  it('frozen mid-run: the run says Redis is unreachable and goes on alone; a signal then stops it, and the resume ' +
+    'creates each row once', async () => {
     redis = await startRedis();
     const emulator = await testEmulator({ rate: 100, burst: 10 });
     const input = writeCsv(taskRows(120));

@@ -67,7 +67,8 @@ describe.skipIf(skipRedis)('shared limiter (Redis)', () => {
     await emulator?.close();
   });
 
-  it('three processes told the same quota share it: every row once, and together never faster than the quota', async () => {
+  it('three processes told the same quota share it: every ' +
+    'row once, and together never faster than the quota', async () => {
     redis = await startRedis();
     emulator = await startEmulator({ rate: 100, burst: 5 });
     const arrivals = recordRequests(emulator);

@@ -33,7 +33,8 @@ describe('rulesOf: the rules of an invalid row, without its own figures', () => 
     ['the chain rule, other lines', `${CHAIN} (line 20017 would be number 20016; the first is line 2)`, [CHAIN]],
     [
       'several rules, one with "; " inside parentheses',
-      `column "Name": is required; ${CHAIN} (line 15 would be number 13; the first is line 2); column "Description": must be at most 4096 characters (found 5000)`,
+      `column "Name": is required; ${CHAIN} (line 15 would be number 13; the first is line 2); column ` +
+        `"Description": must be at most 4096 characters (found 5000)`,
       ['column "Name": is required', CHAIN, 'column "Description": must be at most 4096 characters'],
     ],
     [
@@ -86,7 +87,9 @@ describe('rulesOf: the rules of an invalid row, without its own figures', () => 
       {
         member: 'PreviousContactId',
         column: 'PreviousContactId',
-        rule: 'at most 12 tasks may share one PreviousContactId in a file (line 9 would be number 13; the first is line 2)',
+        rule:
+          'at most 12 tasks may share one PreviousContactId in a file (line 9 would be number 13; the first ' +
+          'is line 2)',
       },
       { member: 'InstanceId', rule: 'is required' },
     ];
@@ -156,7 +159,8 @@ describe('GroupCounter: bounded whatever the file holds', () => {
 });
 
 const HEADER =
-  'Name,Result.Line,Result.Status,Result.ContactId,Result.ClientToken,Result.Attempts,Result.ErrorCode,Result.ErrorMessage\n';
+  'Name,Result.Line,Result.Status,Result.ContactId,Result.ClientToken,Result.Attempts,Result.ErrorCode,' +
+  'Result.ErrorMessage\n';
 const cell = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 describe('a report of many groups', () => {
@@ -167,7 +171,10 @@ describe('a report of many groups', () => {
     for (let r = 0; r < 3000; r++) {
       // 120 distinct rules and 120 distinct codes, the service echoing a value it refused.
       body += `SECRETNAME${r},${line++},invalid,,,0,InvalidRow,${cell(`column "<c${r % 120}>": is required`)}\n`;
-      body += `SECRETNAME${r},${line++},failed,,t${r},1,${cell(`Code<${r % 120}>`)},${cell(`Value 'SECRETVALUE${r}' at 'name' failed to satisfy constraint: <b>`)}\n`;
+      body +=
+        `SECRETNAME${r},${line++},failed,,t${r},` +
+        `1,${cell(`Code<${r % 120}>`)},` +
+        `${cell(`Value 'SECRETVALUE${r}' at 'name' failed to satisfy constraint: <b>`)}\n`;
     }
     writeFileSync(file, body);
     const report = await buildReport(file);

@@ -141,7 +141,8 @@ describe('2 · validate, then run --resume (the cron pattern) sends', () => {
     const input = writeCsv(taskRows(5));
     const options = { input, endpoint: e.url, ...route, rate: 500, burst: 50 };
     expect((await runImport({ ...options, dryRun: true })).rows.planned).toBe(5); // what `validate` runs
-    expect((await runImport({ ...options, dryRun: true, resume: true })).rows.planned).toBe(5); // a dry run replaces a dry run
+    // a dry run replaces a dry run
+    expect((await runImport({ ...options, dryRun: true, resume: true })).rows.planned).toBe(5);
     const live = await cli(['run', input, '--endpoint', e.url, ...fast, ...routeFlags, '--resume']);
     expect(live.code).toBe(0);
     expect(live.stdout).toMatch(/Done: 5 rows — 5 created/);
@@ -313,7 +314,8 @@ describe('9 · --resume with a changed flag or job file is refused, naming what 
 
     await expect(runImport({ ...run, contactFlowId: 'another-flow', resume: true })).rejects.toThrow(
       new RegExp(
-        `--contact-flow-id: recorded ${DEMO_CONTACT_FLOW_ID}; you asked for another-flow[\\s\\S]*That run did not finish[\\s\\S]*resume it with the settings it was started with`,
+        `--contact-flow-id: recorded ${DEMO_CONTACT_FLOW_ID}; you asked for another-flow[\\s\\S]*That run did ` +
+          `not finish[\\s\\S]*resume it with the settings it was started with`,
       ),
     );
     writeFileSync(job, JSON.stringify({ task: { Description: 'Note: {{Description}}' } }));

@@ -100,35 +100,40 @@ async function failsThenResumes(
 }
 
 describe('disk full', () => {
-  it('ENOSPC on a full tmpfs: stops sending, says "disk full", exit 3; --resume after freeing space finishes, each task once', async (ctx) => {
-    const mount = join(tempDir(), 'small');
-    mkdirSync(mount);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mount], { stdio: 'ignore' });
-    } catch {
-      console.warn(
-        'skipped: cannot mount a small tmpfs here (needs root); the ulimit test below covers write failures unprivileged',
-      );
-      ctx.skip();
-    }
-    try {
-      emulator = await startEmulator({ rate: 1000, burst: 50 });
-      const e = emulator;
-      const ballast = join(mount, 'ballast');
-      writeFileSync(ballast, Buffer.alloc(36 * 1024)); // leaves room for about half the rows
-      const input = writeCsv(taskRows(ROWS));
-      await failsThenResumes(
-        e,
-        join(mount, 'results.csv'),
-        input,
-        (args) => [process.execPath, [BIN, ...args]],
-        () => rmSync(ballast),
-        /disk full \(ENOSPC\)/,
-      );
-    } finally {
-      execFileSync('umount', [mount]);
-    }
-  });
+  it(
+    'ENOSPC on a full tmpfs: stops sending, says "disk full", exit 3; --resume after freeing space finishes, each ' +
+      'task once',
+    async (ctx) => {
+      const mount = join(tempDir(), 'small');
+      mkdirSync(mount);
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mount], { stdio: 'ignore' });
+      } catch {
+        console.warn(
+          'skipped: cannot mount a small tmpfs here (needs root); the ulimit test below covers write failures ' +
+            'unprivileged',
+        );
+        ctx.skip();
+      }
+      try {
+        emulator = await startEmulator({ rate: 1000, burst: 50 });
+        const e = emulator;
+        const ballast = join(mount, 'ballast');
+        writeFileSync(ballast, Buffer.alloc(36 * 1024)); // leaves room for about half the rows
+        const input = writeCsv(taskRows(ROWS));
+        await failsThenResumes(
+          e,
+          join(mount, 'results.csv'),
+          input,
+          (args) => [process.execPath, [BIN, ...args]],
+          () => rmSync(ballast),
+          /disk full \(ENOSPC\)/,
+        );
+      } finally {
+        execFileSync('umount', [mount]);
+      }
+    },
+  );
 
   it('EFBIG past a file-size limit (a real short write): same stop, same exact resume', async () => {
     emulator = await startEmulator({ rate: 1000, burst: 50 });

@@ -69,59 +69,70 @@ describe('a record that cannot be read (#8 item 5)', () => {
     expect(results[2]!.Description).toBe('needs a 27" monitor');
   });
 
-  it('a quote still open at the end of the file: the rows before it are created, the record is one invalid row naming where it opened', async () => {
-    const e = await emulate();
-    const input = write('Name,Attributes.rowId\nA,1\nB,2\n"C,3\nD,4\nE,5\n');
-    const summary = await runImport({ input, endpoint: e.url, ...route });
-    expect(summary.rows).toMatchObject({ total: 3, created: 2, invalid: 1 });
-    const results = byLine(readResults(summary.results));
-    expect(results[2]).toMatchObject({
-      'Result.Line': '4',
-      'Result.Status': 'invalid',
-      'Result.ErrorCode': 'UnclosedQuote',
-    });
-    expect(results[2]!['Result.ErrorMessage']).toMatch(/a quote opened on line 4 is never closed/);
-  });
+  it(
+    'a quote still open at the end of the file: the rows before it are created, the record is one invalid row ' +
+      'naming where it opened',
+    async () => {
+      const e = await emulate();
+      const input = write('Name,Attributes.rowId\nA,1\nB,2\n"C,3\nD,4\nE,5\n');
+      const summary = await runImport({ input, endpoint: e.url, ...route });
+      expect(summary.rows).toMatchObject({ total: 3, created: 2, invalid: 1 });
+      const results = byLine(readResults(summary.results));
+      expect(results[2]).toMatchObject({
+        'Result.Line': '4',
+        'Result.Status': 'invalid',
+        'Result.ErrorCode': 'UnclosedQuote',
+      });
+      expect(results[2]!['Result.ErrorMessage']).toMatch(/a quote opened on line 4 is never closed/);
+    },
+  );
 });
 
 describe('invalid UTF-8 mid-file (#8 item 6)', () => {
-  it('row 2,000 of 3,000: the 1,999 rows before it are sent and recorded, then the run stops naming line 2001', async () => {
-    const e = await emulate();
-    const rows = Array.from({ length: 3000 }, (_, i) =>
-      i === 1999 ? Buffer.from(`Caf\xe9 ${i},${i}\n`, 'latin1') : Buffer.from(`Tâche ${i} ${'x'.repeat(150)},${i}\n`),
-    );
-    const input = write(Buffer.concat([Buffer.from('Name,Attributes.rowId\n'), ...rows]));
-    const summary = await runImport({ input, endpoint: e.url, ...route });
-    expect(summary.inputError).toMatch(
-      /is not valid utf-8 at line 2001: the records before it were read; that line and the rest were not/,
-    );
-    expect(summary.rows).toMatchObject({ total: 1999, created: 1999 });
-    expect(e.service.tasks).toHaveLength(1999);
-    const lines = readResults(summary.results).map((r) => Number(r['Result.Line']));
-    expect(lines.sort((a, b) => a - b)).toEqual(Array.from({ length: 1999 }, (_, i) => i + 2));
-  });
+  it(
+    'row 2,000 of 3,000: the 1,999 rows before it are ' + 'sent and recorded, then the run stops naming line 2001',
+    async () => {
+      const e = await emulate();
+      const rows = Array.from({ length: 3000 }, (_, i) =>
+        i === 1999 ? Buffer.from(`Caf\xe9 ${i},${i}\n`, 'latin1') : Buffer.from(`Tâche ${i} ${'x'.repeat(150)},${i}\n`),
+      );
+      const input = write(Buffer.concat([Buffer.from('Name,Attributes.rowId\n'), ...rows]));
+      const summary = await runImport({ input, endpoint: e.url, ...route });
+      expect(summary.inputError).toMatch(
+        /is not valid utf-8 at line 2001: the records before it were read; that line and the rest were not/,
+      );
+      expect(summary.rows).toMatchObject({ total: 1999, created: 1999 });
+      expect(e.service.tasks).toHaveLength(1999);
+      const lines = readResults(summary.results).map((r) => Number(r['Result.Line']));
+      expect(lines.sort((a, b) => a - b)).toEqual(Array.from({ length: 1999 }, (_, i) => i + 2));
+    },
+  );
 });
 
 describe('line breaks inside cells (#8 item 7)', () => {
-  it('Result.Line is right in a CRLF file with multi-line cells; a cell with a lone CR is quoted in the results file', async () => {
-    const e = await emulate();
-    const input = write('Name,Description\r\nA,"one\r\ntwo\r\nthree"\r\nB,"old\rMac"\r\nC,un\rquoted\r\n\r\nD,x\r\n');
-    const summary = await runImport({ input, endpoint: e.url, ...route });
-    expect(summary.rows).toMatchObject({ total: 4, created: 4 });
-    const results = byLine(readResults(summary.results));
-    expect(results.map((r) => [r['Result.Line'], r.Name, r.Description])).toEqual([
-      ['2', 'A', 'one\r\ntwo\r\nthree'],
-      ['5', 'B', 'old\rMac'],
-      ['6', 'C', 'un\rquoted'],
-      ['8', 'D', 'x'],
-    ]);
-    const text = readFileSync(summary.results, 'utf8');
-    expect(text).toContain('"old\rMac"');
-    expect(text).toContain('"un\rquoted"');
-    // A reader that ends records at a lone CR too (old Mac files) still sees one row per record.
-    expect(parse(text, { record_delimiter: ['\r\n', '\n', '\r'] })).toHaveLength(5);
-    expect(e.service.tasks.map((t) => t.Name).sort()).toEqual(['A', 'B', 'C', 'D']);
-  });
+  it(
+    'Result.Line is right in a CRLF file with multi-line ' +
+      'cells; a cell with a lone CR is quoted in the results file',
+    async () => {
+      const e = await emulate();
+      const input = write('Name,Description\r\nA,"one\r\ntwo\r\nthree"\r\nB,"old\rMac"\r\nC,un\rquoted\r\n\r\nD,x\r\n');
+      const summary = await runImport({ input, endpoint: e.url, ...route });
+      expect(summary.rows).toMatchObject({ total: 4, created: 4 });
+      const results = byLine(readResults(summary.results));
+      expect(results.map((r) => [r['Result.Line'], r.Name, r.Description])).toEqual([
+        ['2', 'A', 'one\r\ntwo\r\nthree'],
+        ['5', 'B', 'old\rMac'],
+        ['6', 'C', 'un\rquoted'],
+        ['8', 'D', 'x'],
+      ]);
+      const text = readFileSync(summary.results, 'utf8');
+      expect(text).toContain('"old\rMac"');
+      expect(text).toContain('"un\rquoted"');
+      // A reader that ends records at a lone CR too (old Mac files) still sees one row per record.
+      expect(parse(text, { record_delimiter: ['\r\n', '\n', '\r'] })).toHaveLength(5);
+      expect(e.service.tasks.map((t) => t.Name).sort()).toEqual(['A', 'B', 'C', 'D']);
+    },
+  );
 });
 
 describe('formula-looking cells', () => {
@@ -129,7 +140,8 @@ describe('formula-looking cells', () => {
     const e = await emulate();
     const cells = ['=SUM(A1)', '+1', '-2', '@x', '=HYPERLINK("http://x")', "'quoted"];
     const input = write(
-      `Name,Description,Notes\n${cells.map((c, i) => `"${c.replace(/"/g, '""')}","${cells[(i + 1) % cells.length]!.replace(/"/g, '""')}",${i}`).join('\n')}\n`,
+      `Name,Description,Notes\n` +
+        `${cells.map((c, i) => `"${c.replace(/"/g, '""')}","${cells[(i + 1) % cells.length]!.replace(/"/g, '""')}",${i}`).join('\n')}\n`,
     );
     e.configure({ faults: { failBefore: 1 } }); // every row fails, so that rerun sends them all again
     const first = await runImport({ input, endpoint: e.url, ...route, maxAttempts: 1 });

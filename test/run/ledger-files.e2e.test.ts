@@ -87,20 +87,23 @@ describe('results files edited between runs (item 14)', () => {
     expect(e.stats().maxTasksPerToken).toBe(1);
   });
 
-  it('rerun of a results file with a CSV syntax error: a refusal naming the line, no stack, no cell value', async () => {
-    emulator = await startEmulator({ rate: 500, burst: 50 });
-    const e = emulator;
-    const input = writeCsv(taskRows(10));
-    const first = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route });
-    writeFileSync(first.results, readFileSync(first.results, 'utf8').replace('note 4', 'needs a 27" monitor'));
-    const requests = e.stats().requests;
-    const r = await cli(['rerun', first.results]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/line \d+: CSV error INVALID_OPENING_QUOTE/);
-    noStackNoContent(r.stderr);
-    expect(existsSync(first.results.replace(/\.csv$/, '.rerun-1.csv'))).toBe(false);
-    expect(e.stats().requests).toBe(requests);
-  });
+  it(
+    'rerun of a results file with a CSV syntax error: ' + 'a refusal naming the line, no stack, no cell value',
+    async () => {
+      emulator = await startEmulator({ rate: 500, burst: 50 });
+      const e = emulator;
+      const input = writeCsv(taskRows(10));
+      const first = await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route });
+      writeFileSync(first.results, readFileSync(first.results, 'utf8').replace('note 4', 'needs a 27" monitor'));
+      const requests = e.stats().requests;
+      const r = await cli(['rerun', first.results]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/line \d+: CSV error INVALID_OPENING_QUOTE/);
+      noStackNoContent(r.stderr);
+      expect(existsSync(first.results.replace(/\.csv$/, '.rerun-1.csv'))).toBe(false);
+      expect(e.stats().requests).toBe(requests);
+    },
+  );
 });
 
 describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
@@ -196,14 +199,17 @@ describe('links and FIFOs where the run keeps its files (items 13, 16)', () => {
     noStackNoContent(atState.stderr);
   });
 
-  it('another writer extending the file stops the run: nothing of it is overwritten, nothing more is written', async () => {
-    const path = join(tempDir(), 'r.csv');
-    const writer = ResultsWriter.create(path, ['Name']);
-    await writer.commit(['a'], { line: 2, status: 'created', attempts: 1 });
-    appendFileSync(path, 'x,3,created,,,1,,\n');
-    writer.write(['b'], { line: 4, status: 'created', attempts: 1 });
-    expect(() => writer.close()).toThrow(/was written to by something else while this run wrote it/);
-    expect(readResults(path).map((r) => r.Name)).toEqual(['a', 'x']);
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-  });
+  it(
+    'another writer extending the file stops the run: ' + 'nothing of it is overwritten, nothing more is written',
+    async () => {
+      const path = join(tempDir(), 'r.csv');
+      const writer = ResultsWriter.create(path, ['Name']);
+      await writer.commit(['a'], { line: 2, status: 'created', attempts: 1 });
+      appendFileSync(path, 'x,3,created,,,1,,\n');
+      writer.write(['b'], { line: 4, status: 'created', attempts: 1 });
+      expect(() => writer.close()).toThrow(/was written to by something else while this run wrote it/);
+      expect(readResults(path).map((r) => r.Name)).toEqual(['a', 'x']);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+    },
+  );
 });

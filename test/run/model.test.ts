@@ -56,7 +56,8 @@ const MAX_ROWS = 30;
 
 describe('the run contract between runs (model-based)', () => {
   it(
-    `keeps its invariants over random sequences (seed ${SEED}, ${RUNS} sequences; known gaps skipped: ${[...KNOWN_GAPS].join(', ') || 'none'})`,
+    `keeps its invariants over random sequences (seed ${SEED}, ${RUNS} sequences; known gaps ` +
+      `skipped: ${[...KNOWN_GAPS].join(', ') || 'none'})`,
     async () => {
       console.log(`model-based test: seed ${SEED}, ${RUNS} sequences of ≤ ${MAX_COMMANDS} steps`);
       await fc.assert(
@@ -74,7 +75,8 @@ describe('the run contract between runs (model-based)', () => {
               const model = initialModel(world, rowCount, invalidEvery);
               writeInput(world, model.rows);
               world.transcript.push(
-                `input: ${rowCount} rows${invalidEvery ? `, every ${invalidEvery}th invalid (no Name)` : ''}; endpoint A, flow F1, --rate 400`,
+                `input: ${rowCount} rows${invalidEvery ? `, every ${invalidEvery}th invalid (no Name)` : ''}; ` +
+                  `endpoint A, flow F1, --rate 400`,
               );
               await fc.asyncModelRun(() => ({ model, real: world }), cmds);
             } finally {

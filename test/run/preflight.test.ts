@@ -25,47 +25,51 @@ beforeAll(async () => {
 afterAll(() => emulator.close());
 
 describe('paths that cannot be right', () => {
-  it('a folder as job file, results file or input, a job file that is not JSON, a results folder that does not exist, an empty delimiter', async () => {
-    const input = writeCsv(taskRows(2));
-    const dir = join(input, '..');
-    writeFileSync(join(dir, 'job.json'), '{"task": {"Name": "{{Name}}"}');
-    mkdirSync(join(dir, 'out'));
-    const run = (o: Partial<RunOptions>) =>
-      runImport({
-        input,
-        endpoint: emulator.url,
-        instanceId: DEMO_INSTANCE_ID,
-        contactFlowId: DEMO_CONTACT_FLOW_ID,
-        ...o,
-      });
-    const before = emulator.stats().requests;
+  it(
+    'a folder as job file, results file or input, a job file that is not JSON, a results folder that does not ' +
+      'exist, an empty delimiter',
+    async () => {
+      const input = writeCsv(taskRows(2));
+      const dir = join(input, '..');
+      writeFileSync(join(dir, 'job.json'), '{"task": {"Name": "{{Name}}"}');
+      mkdirSync(join(dir, 'out'));
+      const run = (o: Partial<RunOptions>) =>
+        runImport({
+          input,
+          endpoint: emulator.url,
+          instanceId: DEMO_INSTANCE_ID,
+          contactFlowId: DEMO_CONTACT_FLOW_ID,
+          ...o,
+        });
+      const before = emulator.stats().requests;
 
-    await expect(run({ job: dir })).rejects.toThrow(
-      new UsageError(`the job file ${dir} is not a regular file (a FIFO, device or folder): pass the JSON file`),
-    );
-    execFileSync('mkfifo', [join(dir, 'fifo.json')]);
-    await expect(run({ job: join(dir, 'fifo.json') })).rejects.toThrow(/job file .*fifo\.json is not a regular file/);
-    await expect(run({ job: join(dir, 'job.json') })).rejects.toThrow(/^job file .*job\.json is not valid JSON/);
-    await expect(run({ results: join(dir, 'out') })).rejects.toThrow(
-      /^the results file .*out is a folder: pass --results <file>/,
-    );
-    await expect(run({ results: join(dir, 'out'), resume: true })).rejects.toBeInstanceOf(UsageError);
-    await expect(run({ results: join(dir, 'nope', 'x.csv') })).rejects.toThrow(
-      /^the folder of the results file, .*nope, does not exist/,
-    );
-    await expect(run({ input: dir, results: join(dir, 'x.csv') })).rejects.toThrow(
-      new InputError(`${dir} is a folder: pass a CSV file`),
-    );
-    for (const delimiter of ['', ';;', '"', '\n']) {
-      await expect(run({ delimiter }), delimiter).rejects.toThrow(
-        /^--delimiter must be one character other than a quote or a line break/,
+      await expect(run({ job: dir })).rejects.toThrow(
+        new UsageError(`the job file ${dir} is not a regular file (a FIFO, device or folder): pass the JSON file`),
       );
-    }
+      execFileSync('mkfifo', [join(dir, 'fifo.json')]);
+      await expect(run({ job: join(dir, 'fifo.json') })).rejects.toThrow(/job file .*fifo\.json is not a regular file/);
+      await expect(run({ job: join(dir, 'job.json') })).rejects.toThrow(/^job file .*job\.json is not valid JSON/);
+      await expect(run({ results: join(dir, 'out') })).rejects.toThrow(
+        /^the results file .*out is a folder: pass --results <file>/,
+      );
+      await expect(run({ results: join(dir, 'out'), resume: true })).rejects.toBeInstanceOf(UsageError);
+      await expect(run({ results: join(dir, 'nope', 'x.csv') })).rejects.toThrow(
+        /^the folder of the results file, .*nope, does not exist/,
+      );
+      await expect(run({ input: dir, results: join(dir, 'x.csv') })).rejects.toThrow(
+        new InputError(`${dir} is a folder: pass a CSV file`),
+      );
+      for (const delimiter of ['', ';;', '"', '\n']) {
+        await expect(run({ delimiter }), delimiter).rejects.toThrow(
+          /^--delimiter must be one character other than a quote or a line break/,
+        );
+      }
 
-    expect(readdirSync(dir).sort()).toEqual(['fifo.json', 'input.csv', 'job.json', 'out']);
-    expect(readdirSync(join(dir, 'out'))).toEqual([]);
-    expect(emulator.stats().requests).toBe(before);
-  });
+      expect(readdirSync(dir).sort()).toEqual(['fifo.json', 'input.csv', 'job.json', 'out']);
+      expect(readdirSync(join(dir, 'out'))).toEqual([]);
+      expect(emulator.stats().requests).toBe(before);
+    },
+  );
 
   it('--summary-json: a folder, or a path under a file', () => {
     const dir = tempDir();

@@ -215,7 +215,8 @@ describe('one run per results file', () => {
     });
     expect(await runBin(['run', input, '--endpoint', e.url, ...routeFlags], e)).toBe(4);
 
-    writeFileSync(holder, JSON.stringify({ pid: 2 ** 22 + 1, host: hostname(), since: '2026-11-24T00:00:00Z' })); // no such process
+    // no such process
+    writeFileSync(holder, JSON.stringify({ pid: 2 ** 22 + 1, host: hostname(), since: '2026-11-24T00:00:00Z' }));
     const summary = await runImport({ input, endpoint: e.url, ...route });
     expect(summary.rows.created).toBe(2);
     expect(existsSync(lock)).toBe(false);

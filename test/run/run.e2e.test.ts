@@ -47,36 +47,40 @@ function expectEachRowOnce(e: Emulator, rows: number): void {
 describe('run against the emulator', () => {
   // A tight quota (burst 5) paced at 200 rps: every row once whatever the pace, and never faster than
   // the tokens allow. How close to the quota it runs is measured by the benchmark (npm run bench).
-  it('creates 400 tasks at 200 rps / burst 5, each exactly once, one results row per record, never faster than its tokens', async () => {
-    const e = await emulate({ rate: 200, burst: 5 });
-    const sent = recordSends(e.url);
-    const input = writeCsv(taskRows(400));
-    const summary = await runImport({ input, endpoint: e.url, rate: 200, burst: 5, sender: sent.sender, ...route });
+  it(
+    'creates 400 tasks at 200 rps / burst 5, each exactly once, one results row per record, never faster than ' +
+      'its tokens',
+    async () => {
+      const e = await emulate({ rate: 200, burst: 5 });
+      const sent = recordSends(e.url);
+      const input = writeCsv(taskRows(400));
+      const summary = await runImport({ input, endpoint: e.url, rate: 200, burst: 5, sender: sent.sender, ...route });
 
-    expect(summary.rows).toMatchObject({ total: 400, created: 400, failed: 0, invalid: 0 });
-    expect(e.stats().tasks).toBe(400);
-    expectEachRowOnce(e, 400);
-    expect(sent.times).toHaveLength(summary.requests);
-    expectPaced(sent.times, { rate: 200, burst: 5 });
+      expect(summary.rows).toMatchObject({ total: 400, created: 400, failed: 0, invalid: 0 });
+      expect(e.stats().tasks).toBe(400);
+      expectEachRowOnce(e, 400);
+      expect(sent.times).toHaveLength(summary.requests);
+      expectPaced(sent.times, { rate: 200, burst: 5 });
 
-    const results = readResults(summary.results);
-    expect(results).toHaveLength(400);
-    expect(new Set(results.map((r) => r['Result.Line'])).size).toBe(400);
-    for (const r of results) {
-      expect(r['Result.Status']).toBe('created');
-      expect(r['Result.ContactId']).toMatch(/^[0-9a-f-]{36}$/);
-      expect(r['Result.ClientToken']).toMatch(/^ctl1-/);
-    }
-    // Multi-line records: the second record starts on line 4 (header 1, record 1 spans 2-3).
-    const line = Object.fromEntries(results.map((r) => [r['Attributes.rowId'], Number(r['Result.Line'])]));
-    expect(line['1']).toBe(2);
-    expect(line['2']).toBe(4);
-    expect(results.find((r) => r['Attributes.rowId'] === '7')!.Description).toBe(
-      'Line one of 7\nline "two", with a comma',
-    );
-    // Customer data copied from the input: readable by the owner only.
-    expect(statSync(summary.results).mode & 0o777).toBe(0o600);
-  });
+      const results = readResults(summary.results);
+      expect(results).toHaveLength(400);
+      expect(new Set(results.map((r) => r['Result.Line'])).size).toBe(400);
+      for (const r of results) {
+        expect(r['Result.Status']).toBe('created');
+        expect(r['Result.ContactId']).toMatch(/^[0-9a-f-]{36}$/);
+        expect(r['Result.ClientToken']).toMatch(/^ctl1-/);
+      }
+      // Multi-line records: the second record starts on line 4 (header 1, record 1 spans 2-3).
+      const line = Object.fromEntries(results.map((r) => [r['Attributes.rowId'], Number(r['Result.Line'])]));
+      expect(line['1']).toBe(2);
+      expect(line['2']).toBe(4);
+      expect(results.find((r) => r['Attributes.rowId'] === '7')!.Description).toBe(
+        'Line one of 7\nline "two", with a comma',
+      );
+      // Customer data copied from the input: readable by the owner only.
+      expect(statSync(summary.results).mode & 0o777).toBe(0o600);
+    },
+  );
 
   it('survives 5 % failures after creation and 2 % connection resets: still one task per row, none twice', async () => {
     // Seeded: only a row's first creating request draws the faults (a resend is a replay), so the
@@ -138,46 +142,53 @@ describe('run against the emulator', () => {
     }
   });
 
-  it('feeds a results file straight back in: Result.* columns are not mapped, and carried columns survive', async () => {
-    const e = await emulate({ rate: 100, burst: 10 });
-    const input = writeCsv(taskRows(10));
-    const first = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route, tokenNamespace: 'ns' });
-    const second = await runImport({
-      input: first.results,
-      results: join(tempDir(), 'again.csv'),
-      endpoint: e.url,
-      rate: 100,
-      burst: 10,
-      ...route,
-      tokenNamespace: 'ns',
-    });
-    expect(second.rows).toMatchObject({ created: 10, invalid: 0 });
-    // Same namespace and content → the same tokens → the service replays, nothing new is created.
-    expect(e.stats().tasks).toBe(10);
-    const again = readResults(second.results);
-    expect(Object.keys(again[0]!).filter((k) => k.startsWith('Result.'))).toHaveLength(7);
-    expect(again.map((r) => r.Notes).sort()).toEqual(
-      readResults(first.results)
-        .map((r) => r.Notes)
-        .sort(),
-    );
-  });
+  it(
+    'feeds a results file straight back in: Result.* ' + 'columns are not mapped, and carried columns survive',
+    async () => {
+      const e = await emulate({ rate: 100, burst: 10 });
+      const input = writeCsv(taskRows(10));
+      const first = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route, tokenNamespace: 'ns' });
+      const second = await runImport({
+        input: first.results,
+        results: join(tempDir(), 'again.csv'),
+        endpoint: e.url,
+        rate: 100,
+        burst: 10,
+        ...route,
+        tokenNamespace: 'ns',
+      });
+      expect(second.rows).toMatchObject({ created: 10, invalid: 0 });
+      // Same namespace and content → the same tokens → the service replays, nothing new is created.
+      expect(e.stats().tasks).toBe(10);
+      const again = readResults(second.results);
+      expect(Object.keys(again[0]!).filter((k) => k.startsWith('Result.'))).toHaveLength(7);
+      expect(again.map((r) => r.Notes).sort()).toEqual(
+        readResults(first.results)
+          .map((r) => r.Notes)
+          .sort(),
+      );
+    },
+  );
 
-  it('does nothing for an input already completed into its results file, and refuses to replace results of another input', async () => {
-    const e = await emulate({ rate: 100, burst: 10 });
-    const dir = tempDir();
-    const input = writeCsv(taskRows(2), 'input.csv', dir);
-    const options: RunOptions = { input, endpoint: e.url, rate: 100, burst: 10, ...route };
-    await runImport(options);
-    const again = await runImport(options);
-    expect(again.alreadyDone).toBeTruthy();
-    expect(again.rows).toMatchObject({ created: 2 });
-    expect(e.stats().requests).toBe(2);
-    writeCsv(taskRows(3), 'input.csv', dir); // tonight's file, same name
-    await expect(runImport(options)).rejects.toThrow(
-      /is the record of another run[\s\S]*the input: recorded[\s\S]*pass another --results/,
-    );
-  });
+  it(
+    'does nothing for an input already completed into its results file, and refuses to replace results of ' +
+      'another input',
+    async () => {
+      const e = await emulate({ rate: 100, burst: 10 });
+      const dir = tempDir();
+      const input = writeCsv(taskRows(2), 'input.csv', dir);
+      const options: RunOptions = { input, endpoint: e.url, rate: 100, burst: 10, ...route };
+      await runImport(options);
+      const again = await runImport(options);
+      expect(again.alreadyDone).toBeTruthy();
+      expect(again.rows).toMatchObject({ created: 2 });
+      expect(e.stats().requests).toBe(2);
+      writeCsv(taskRows(3), 'input.csv', dir); // tonight's file, same name
+      await expect(runImport(options)).rejects.toThrow(
+        /is the record of another run[\s\S]*the input: recorded[\s\S]*pass another --results/,
+      );
+    },
+  );
 
   it('dry run: plans every row with its token and sends nothing; the real run replaces its file', async () => {
     const e = await emulate({ rate: 100, burst: 10 });
@@ -217,19 +228,22 @@ describe('--token-key and --deadline at their edges', () => {
     expect(e.stats().tasks).toBe(1);
   });
 
-  it('--deadline takes fractions of a second, and refuses one Node cannot time (over 24 days) before any file', async () => {
-    const e = await emulate({ rate: 500, burst: 50 });
-    const input = writeCsv(taskRows(3));
-    expect(
-      (await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, deadlineSeconds: 30.0005 })).rows
-        .created,
-    ).toBe(3);
-    const other = writeCsv(taskRows(3), 'other.csv');
-    await expect(
-      runImport({ input: other, endpoint: e.url, ...route, deadlineSeconds: 2_592_000 }),
-    ).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--deadline must be between/) });
-    expect(readdirSync(dirname(other)).filter((f) => f.startsWith('other.results'))).toEqual([]);
-  });
+  it(
+    '--deadline takes fractions of a second, and refuses ' + 'one Node cannot time (over 24 days) before any file',
+    async () => {
+      const e = await emulate({ rate: 500, burst: 50 });
+      const input = writeCsv(taskRows(3));
+      expect(
+        (await runImport({ input, endpoint: e.url, rate: 500, burst: 50, ...route, deadlineSeconds: 30.0005 })).rows
+          .created,
+      ).toBe(3);
+      const other = writeCsv(taskRows(3), 'other.csv');
+      await expect(
+        runImport({ input: other, endpoint: e.url, ...route, deadlineSeconds: 2_592_000 }),
+      ).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--deadline must be between/) });
+      expect(readdirSync(dirname(other)).filter((f) => f.startsWith('other.results'))).toEqual([]);
+    },
+  );
 });
 
 describe('--deadline through garbage collections', () => {
@@ -307,87 +321,95 @@ describe('row workers', () => {
 });
 
 describe('an outage does not spread across the file', () => {
-  it('while every request fails, only two windows of rows are in play: the rest wait instead of using up their attempts', async () => {
-    // A brownout: the first 45 requests answer 500, at a pace far above what two slots need. Rows
-    // waiting to retry start workers for other rows, but only a window's worth: at most 2 × 2 rows
-    // have been sent and not yet settled at any moment. Rows read at the pace instead would each
-    // spend their attempts in the outage.
-    const e = await emulate({ rate: 1000, burst: 1000, faults: { failBefore: 1 } });
-    recordRequests(e, (n) => n === 45 && e.configure({ faults: { failBefore: 0 } }));
-    const input = writeCsv(taskRows(300));
-    const real = new ConnectSender(createConnectClient({ endpoint: e.url, maxSockets: 8, requestTimeoutMs: 5000 }));
-    const attempts = new Map<string, number>();
-    const inPlay = new Set<string>();
-    let most = 0;
-    const sender = {
-      startTask: async (request: TaskRequest): Promise<SendOutcome> => {
-        const token = request.ClientToken!;
-        const n = (attempts.get(token) ?? 0) + 1;
-        attempts.set(token, n);
-        inPlay.add(token);
-        most = Math.max(most, inPlay.size);
-        const outcome = await real.startTask(request);
-        if (outcome.kind !== 'transient' || n === 3) inPlay.delete(token); // settled: created, or out of attempts
-        return outcome;
-      },
-      destroy: () => real.destroy(),
-    };
-    const summary = await runImport({
-      input,
-      endpoint: e.url,
-      rate: 1000,
-      burst: 1000,
-      concurrency: 2,
-      maxAttempts: 3,
-      sender,
-      ...route,
-    });
-    expect(summary.rows.total).toBe(300);
-    expect(summary.rows.created + summary.rows.failed).toBe(300);
-    expect(summary.rows.failed).toBeGreaterThan(0);
-    expect(most).toBeLessThanOrEqual(4);
-    expect(e.stats().maxTasksPerToken).toBe(1);
-  });
+  it(
+    'while every request fails, only two windows of rows are in play: the rest wait instead of using up their ' +
+      'attempts',
+    async () => {
+      // A brownout: the first 45 requests answer 500, at a pace far above what two slots need. Rows
+      // waiting to retry start workers for other rows, but only a window's worth: at most 2 × 2 rows
+      // have been sent and not yet settled at any moment. Rows read at the pace instead would each
+      // spend their attempts in the outage.
+      const e = await emulate({ rate: 1000, burst: 1000, faults: { failBefore: 1 } });
+      recordRequests(e, (n) => n === 45 && e.configure({ faults: { failBefore: 0 } }));
+      const input = writeCsv(taskRows(300));
+      const real = new ConnectSender(createConnectClient({ endpoint: e.url, maxSockets: 8, requestTimeoutMs: 5000 }));
+      const attempts = new Map<string, number>();
+      const inPlay = new Set<string>();
+      let most = 0;
+      const sender = {
+        startTask: async (request: TaskRequest): Promise<SendOutcome> => {
+          const token = request.ClientToken!;
+          const n = (attempts.get(token) ?? 0) + 1;
+          attempts.set(token, n);
+          inPlay.add(token);
+          most = Math.max(most, inPlay.size);
+          const outcome = await real.startTask(request);
+          if (outcome.kind !== 'transient' || n === 3) inPlay.delete(token); // settled: created, or out of attempts
+          return outcome;
+        },
+        destroy: () => real.destroy(),
+      };
+      const summary = await runImport({
+        input,
+        endpoint: e.url,
+        rate: 1000,
+        burst: 1000,
+        concurrency: 2,
+        maxAttempts: 3,
+        sender,
+        ...route,
+      });
+      expect(summary.rows.total).toBe(300);
+      expect(summary.rows.created + summary.rows.failed).toBe(300);
+      expect(summary.rows.failed).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(4);
+      expect(e.stats().maxTasksPerToken).toBe(1);
+    },
+  );
 });
 
 describe('rate control and refusals over the wire', () => {
-  it('a throttling storm (the quota a tenth of the ceiling), then the quota raised mid-run: the pace is cut, no row is lost, nothing goes faster than the ceiling', async () => {
-    // How far the pace falls and how fast it climbs back are the rate control's arithmetic
-    // (test/rate/adaptive.test.ts, with a clock of its own) and the benchmark's measurements.
-    const e = await emulate({ rate: 20, burst: 5 });
-    const sent = recordSends(e.url);
-    const input = writeCsv(taskRows(100));
-    const cuts: number[] = [];
-    let raised = false;
-    const summary = await runImport({
-      input,
-      endpoint: e.url,
-      rate: 200,
-      burst: 5,
-      sender: sent.sender,
-      ...route,
-      logger: {
-        info: (_o, msg) => msg?.startsWith('throttled: rate cut') && cuts.push(e.stats().created),
-        warn() {},
-        debug() {},
-      },
-      onProgress: (p) => {
-        // Once the run has been throttled, the account's other caller goes away.
-        if (!raised && p.stats.rows.created >= 40) {
-          raised = true;
-          e.configure({ rate: 1000, burst: 1000 });
-        }
-      },
-    });
-    expect(summary.rows).toMatchObject({ created: 100, failed: 0 });
-    expect(summary.throttled).toBeGreaterThan(0);
-    expect(summary.throttled).toBe(e.stats().throttled);
-    expect(cuts.length).toBeGreaterThan(0);
-    expect(raised).toBe(true);
-    expectEachRowOnce(e, 100);
-    expect(sent.times).toHaveLength(summary.requests);
-    expectPaced(sent.times, { rate: 200, burst: 5 });
-  });
+  it(
+    'a throttling storm (the quota a tenth of the ceiling), then the quota raised mid-run: the pace is cut, no row ' +
+      'is lost, nothing goes faster than the ceiling',
+    async () => {
+      // How far the pace falls and how fast it climbs back are the rate control's arithmetic
+      // (test/rate/adaptive.test.ts, with a clock of its own) and the benchmark's measurements.
+      const e = await emulate({ rate: 20, burst: 5 });
+      const sent = recordSends(e.url);
+      const input = writeCsv(taskRows(100));
+      const cuts: number[] = [];
+      let raised = false;
+      const summary = await runImport({
+        input,
+        endpoint: e.url,
+        rate: 200,
+        burst: 5,
+        sender: sent.sender,
+        ...route,
+        logger: {
+          info: (_o, msg) => msg?.startsWith('throttled: rate cut') && cuts.push(e.stats().created),
+          warn() {},
+          debug() {},
+        },
+        onProgress: (p) => {
+          // Once the run has been throttled, the account's other caller goes away.
+          if (!raised && p.stats.rows.created >= 40) {
+            raised = true;
+            e.configure({ rate: 1000, burst: 1000 });
+          }
+        },
+      });
+      expect(summary.rows).toMatchObject({ created: 100, failed: 0 });
+      expect(summary.throttled).toBeGreaterThan(0);
+      expect(summary.throttled).toBe(e.stats().throttled);
+      expect(cuts.length).toBeGreaterThan(0);
+      expect(raised).toBe(true);
+      expectEachRowOnce(e, 100);
+      expect(sent.times).toHaveLength(summary.requests);
+      expectPaced(sent.times, { rate: 200, burst: 5 });
+    },
+  );
 
   it('fails 402 rows with the code and message: the 12-per-PreviousContactId cap never clears', async () => {
     // Within one file the 13th row is caught before sending (invalid); across files only the service knows.
@@ -412,7 +434,8 @@ describe('rate control and refusals over the wire', () => {
       .filter((r) => r['Result.Status'] === 'invalid')
       .sort((a, b) => Number(a['Result.Line']) - Number(b['Result.Line']));
     expect(invalid[0]!['Result.ErrorMessage']).toBe(
-      `column "PreviousContactId": at most 12 tasks may share one PreviousContactId in a file (line ${invalid[0]!['Result.Line']} would be number 13; the first is line 2)`,
+      `column "PreviousContactId": at most 12 tasks may share one PreviousContactId in a file ` +
+        `(line ${invalid[0]!['Result.Line']} would be number 13; the first is line 2)`,
     );
     const summary = await runImport({
       input: chain(2, 'b.csv'),

@@ -60,35 +60,39 @@ describe('an endpoint from AWS_ENDPOINT_URL_CONNECT', () => {
 });
 
 describe("validate's Next", () => {
-  it('carries the ids it was given, and a run refused for want of them leaves the validate results as they were', async () => {
-    const input = writeCsv(taskRows(5));
-    const checked = await validateImport({
-      input,
-      endpoint: e.url,
-      instanceId: DEMO_INSTANCE_ID,
-      contactFlowId: DEMO_CONTACT_FLOW_ID,
-      env: {},
-    });
-    const next = formatSummary(checked);
-    expect(next).toMatch(
-      new RegExp(
-        `Next: connect-task-loader run \\S+ --results \\S+ --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} --endpoint`,
-      ),
-    );
-    const before = readFileSync(checked.results, 'utf8');
-    await expect(runImport({ input, endpoint: e.url, env: {} })).rejects.toThrow(/no InstanceId/);
-    expect(readFileSync(checked.results, 'utf8')).toBe(before);
-    expect((await readState(checked.results))!.dryRun).toBe(true);
-    const sent = await runImport({
-      input,
-      endpoint: e.url,
-      instanceId: DEMO_INSTANCE_ID,
-      contactFlowId: DEMO_CONTACT_FLOW_ID,
-      rate: 500,
-      env: {},
-    });
-    expect(sent.rows).toMatchObject({ total: 5, created: 5 });
-  });
+  it(
+    'carries the ids it was given, and a run refused for ' + 'want of them leaves the validate results as they were',
+    async () => {
+      const input = writeCsv(taskRows(5));
+      const checked = await validateImport({
+        input,
+        endpoint: e.url,
+        instanceId: DEMO_INSTANCE_ID,
+        contactFlowId: DEMO_CONTACT_FLOW_ID,
+        env: {},
+      });
+      const next = formatSummary(checked);
+      expect(next).toMatch(
+        new RegExp(
+          `Next: connect-task-loader run \\S+ --results \\S+ --instance-id ${DEMO_INSTANCE_ID} ` +
+            `--contact-flow-id ${DEMO_CONTACT_FLOW_ID} --endpoint`,
+        ),
+      );
+      const before = readFileSync(checked.results, 'utf8');
+      await expect(runImport({ input, endpoint: e.url, env: {} })).rejects.toThrow(/no InstanceId/);
+      expect(readFileSync(checked.results, 'utf8')).toBe(before);
+      expect((await readState(checked.results))!.dryRun).toBe(true);
+      const sent = await runImport({
+        input,
+        endpoint: e.url,
+        instanceId: DEMO_INSTANCE_ID,
+        contactFlowId: DEMO_CONTACT_FLOW_ID,
+        rate: 500,
+        env: {},
+      });
+      expect(sent.rows).toMatchObject({ total: 5, created: 5 });
+    },
+  );
 });
 
 describe('--delimiter', () => {
@@ -269,42 +273,45 @@ describe('found by an attack on the settings', () => {
 });
 
 describe('report --html', () => {
-  it('naming a file a run owns (its lock, not there between runs) is refused; a page is written owner-only', async () => {
-    const input = writeCsv(taskRows(2));
-    const run = await runImport({
-      input,
-      endpoint: e.url,
-      instanceId: DEMO_INSTANCE_ID,
-      contactFlowId: DEMO_CONTACT_FLOW_ID,
-      env: {},
-    });
-    const refused = await cli(['report', run.results, '--html', `${run.results}.lock`]);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('is named as a file a run keeps beside its results');
-    // Another JSON file (a job file, another run's state) is never taken for a summary.
-    const job = join(tempDir(), 'night.job.json');
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(job, '{"instanceId":"x"}');
-    const summary = await cli([
-      'run',
-      input,
-      '--endpoint',
-      e.url,
-      '--instance-id',
-      DEMO_INSTANCE_ID,
-      '--contact-flow-id',
-      DEMO_CONTACT_FLOW_ID,
-      '--results',
-      join(tempDir(), 'r.csv'),
-      '--summary-json',
-      job,
-    ]);
-    expect(summary.code).toBe(2);
-    expect(summary.stderr).toContain('is an existing file that is not a JSON summary');
-    const page = join(tempDir(), 'page.html');
-    const ok = await cli(['report', run.results, '--html', page]);
-    expect(ok.code, ok.stderr).toBe(0);
-    const { statSync } = await import('node:fs');
-    expect(statSync(page).mode & 0o777).toBe(0o600);
-  });
+  it(
+    'naming a file a run owns (its lock, not there ' + 'between runs) is refused; a page is written owner-only',
+    async () => {
+      const input = writeCsv(taskRows(2));
+      const run = await runImport({
+        input,
+        endpoint: e.url,
+        instanceId: DEMO_INSTANCE_ID,
+        contactFlowId: DEMO_CONTACT_FLOW_ID,
+        env: {},
+      });
+      const refused = await cli(['report', run.results, '--html', `${run.results}.lock`]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('is named as a file a run keeps beside its results');
+      // Another JSON file (a job file, another run's state) is never taken for a summary.
+      const job = join(tempDir(), 'night.job.json');
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(job, '{"instanceId":"x"}');
+      const summary = await cli([
+        'run',
+        input,
+        '--endpoint',
+        e.url,
+        '--instance-id',
+        DEMO_INSTANCE_ID,
+        '--contact-flow-id',
+        DEMO_CONTACT_FLOW_ID,
+        '--results',
+        join(tempDir(), 'r.csv'),
+        '--summary-json',
+        job,
+      ]);
+      expect(summary.code).toBe(2);
+      expect(summary.stderr).toContain('is an existing file that is not a JSON summary');
+      const page = join(tempDir(), 'page.html');
+      const ok = await cli(['report', run.results, '--html', page]);
+      expect(ok.code, ok.stderr).toBe(0);
+      const { statSync } = await import('node:fs');
+      expect(statSync(page).mode & 0o777).toBe(0o600);
+    },
+  );
 });

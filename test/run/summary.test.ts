@@ -1,4 +1,7 @@
-/** Rates count only this run's requests; a resume or rerun says what it carried over; the summary ends with the next step. */
+/**
+ * Rates count only this run's requests; a resume or rerun says what it carried over; the summary ends with the next
+ * step.
+ */
 import { describe, expect, it } from 'vitest';
 import { RunStats } from '../../src/observe/stats.js';
 import { formatSummary, summarize } from '../../src/run/summary.js';

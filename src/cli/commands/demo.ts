@@ -55,7 +55,8 @@ async function demo(io: CliIo): Promise<number> {
     );
     const stats = emulator.stats();
     io.stdout.write(
-      `Emulator: ${stats.created} tasks created, ${stats.throttled} request${stats.throttled === 1 ? '' : 's'} throttled.\n` +
+      `Emulator: ${stats.created} tasks created, ${stats.throttled} request${stats.throttled === 1 ? '' : 's'} ` +
+        `throttled.\n` +
         `Two rows of the sample are invalid on purpose; see Result.ErrorMessage in ${results}\n` +
         `The demo's emulator stopped with it, so the Next command above has nothing to reach: to rehearse\n` +
         `with an emulator of your own, see "Quick start" in the README.\n`,

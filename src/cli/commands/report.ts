@@ -28,7 +28,8 @@ export function addReportCommand(program: Command, setExit: (code: number) => vo
     .command('report')
     .argument('<results.csv...>', 'results files of runs (or reruns)')
     .description(
-      'summarise results file(s): counts, failures by code, invalid rows by rule, rate, next command; --html for a page',
+      'summarise results file(s): counts, failures by code, invalid rows by rule, rate, next command; --html ' +
+        'for a page',
     )
     .addHelpText('after', HELP);
   addSettingOptions(cmd, 'report').action(async (files: string[], _flags: unknown, self: Command) => {

@@ -1,4 +1,6 @@
-/** `validate <input>`: map and validate every row, write the planned results, send nothing; report what would happen. */
+/**
+ * `validate <input>`: map and validate every row, write the planned results, send nothing; report what would happen.
+ */
 import type { Command } from 'commander';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import type { CliIo } from '../io.js';
@@ -8,7 +10,8 @@ import { addSettingOptions, givenFlags } from '../options.js';
 export function addValidateCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   addSettingOptions(program.command('validate').argument('<input>', 'CSV file, - or .csv.gz'), 'validate')
     .description(
-      'map and validate every row, write the results file as planned, and report what a run would do; send nothing (run --dry-run)',
+      'map and validate every row, write the results file as planned, and report what a run would do; send ' +
+        'nothing (run --dry-run)',
     )
     .addHelpText(
       'after',

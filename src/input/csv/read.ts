@@ -53,7 +53,8 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
       `--delimiter must be one character other than a quote or a line break (got ${JSON.stringify(delimiter)})`,
     );
   }
-  if (options.encoding !== undefined) sniffEncoding(Buffer.alloc(0), options.encoding); // an unknown label fails before opening
+  // an unknown label fails before opening
+  if (options.encoding !== undefined) sniffEncoding(Buffer.alloc(0), options.encoding);
   const name = options.name ?? (input === '-' ? 'standard input' : input);
   let raw: Readable;
   let totalBytes: number | undefined;
@@ -195,8 +196,10 @@ async function* rawRecords(
       // The record holding the bad bytes and everything after it are not read: guessing where the
       // bytes end would risk sending text in the wrong encoding.
       throw new InputError(
-        `${name} is not valid ${next.value.encoding} at line ${splitter.currentLine}: the records before it were read; ` +
-          `that line and the rest were not. Pass --encoding (e.g. latin1 or windows-1252) if the file is not ${next.value.encoding}, or fix that line`,
+        `${name} is not valid ${next.value.encoding} at line ${splitter.currentLine}: the records before it ` +
+          `were read; ` +
+          `that line and the rest were not. Pass --encoding (e.g. latin1 or windows-1252) if the file is ` +
+          `not ${next.value.encoding}, or fix that line`,
       );
     }
     yield* splitter.push(next.value);
@@ -229,12 +232,16 @@ function checkShape(record: InputRecord, header: string[]): InputRecord {
 function readRecord(r: RawRecord, delimiter: string, maxBytes: number): InputRecord {
   const base = { line: r.line, endByte: r.endByte };
   if (r.tooLarge) {
-    const reason = `the record is ${r.tooLarge.bytes} bytes, over the limit of ${maxBytes}: it was not read (a task needs far less: look for a cell pasted by mistake)`;
+    const reason =
+      `the record is ${r.tooLarge.bytes} bytes, over the limit of ${maxBytes}: it was not read (a task needs far ` +
+      `less: look for a cell pasted by mistake)`;
     return { ...base, values: [], unreadable: { code: 'RecordTooLarge', reason } };
   }
   if (r.unclosedQuote) {
     const at = r.unclosedQuote.openedAt;
-    const reason = `a quote opened on line ${at} is never closed: the file ends inside this record, so it and anything after line ${at} were not read`;
+    const reason =
+      `a quote opened on line ${at} is never closed: the file ends inside this record, so it and anything after ` +
+      `line ${at} were not read`;
     return { ...base, values: [], unreadable: { code: 'UnclosedQuote', reason } };
   }
   // Written out, not spread from `base`: reading a million records, V8 carried the spread copies into
@@ -255,7 +262,8 @@ function readRecord(r: RawRecord, delimiter: string, maxBytes: number): InputRec
       csv?.code === 'INVALID_OPENING_QUOTE'
         ? [
             'StrayQuote',
-            `a quote${column} inside a cell that does not start with one: put the whole cell in quotes and double the quote inside it ("")`,
+            `a quote${column} inside a cell that does not start with one: put the whole cell in quotes and ` +
+              `double the quote inside it ("")`,
           ]
         : csv?.code === 'CSV_INVALID_CLOSING_QUOTE'
           ? [

@@ -8,8 +8,8 @@
  * a lone `"` closes it), so a bad record can be cut out exactly and the next one read. The CSV
  * scanner (csv/scan.ts, lenient) finds them in the text's UTF-8.
  *
- * Memory is bounded: a record over `maxBytes` (UTF-8 bytes, as Connect counts sizes) is not kept. Its text is dropped as soon as it
- * passes the limit and the scan goes on, keeping only the quote state, to the next line break outside
+ * Memory is bounded: a record over `maxBytes` (UTF-8 bytes, as Connect counts sizes) is not kept. Its text is dropped
+ * as soon as it passes the limit and the scan goes on, keeping only the quote state, to the next line break outside
  * quotes; the record is then handed over as `tooLarge` with its line and size.
  *
  * Lines are counted as `wc -l`, `grep -n` and editors' "go to line" do with CSV: by `\n` (so `\r\n`

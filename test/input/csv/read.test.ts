@@ -86,7 +86,9 @@ describe('a record that cannot be read is one unreadable record; the next one is
 
   it('the default limit is 1 MiB of UTF-8: an unquoted 2 MB cell, 600 Ki of "é", a 1 MiB+ quoted record', async () => {
     const e = 'é'.repeat(600 * 1024);
-    const content = `Name,Notes\nA,${'y'.repeat(2_000_000)}\nB,${e}\nC,"${'z\n'.repeat(600_000)}"\nD,ok\nE,${'w'.repeat(1_000_000)}\n`;
+    const content =
+      `Name,Notes\nA,${'y'.repeat(2_000_000)}\nB,${e}\nC,"${'z\n'.repeat(600_000)}"\nD,ok\n` +
+      `E,${'w'.repeat(1_000_000)}\n`;
     const { records } = await readAll(content);
     expect(codes(records)).toEqual([
       [2, 'RecordTooLarge'],
@@ -97,20 +99,23 @@ describe('a record that cannot be read is one unreadable record; the next one is
     ]);
   });
 
-  it('a stray quote in an unquoted cell: one unreadable row with the cells as written, then the next record', async () => {
-    const { records } = await readAll(
-      'Name,Desc\nScreen,needs a 27" monitor\nOther,"fine"\nBad,"closed"then text\nLast,x\n',
-    );
-    expect(codes(records)).toEqual([
-      [2, 'StrayQuote'],
-      [3, 'ok'],
-      [4, 'StrayQuote'],
-      [5, 'ok'],
-    ]);
-    expect(records[0]!.values).toEqual(['Screen', 'needs a 27" monitor']);
-    expect(records[0]!.unreadable!.reason).toMatch(/quote in column 2 inside a cell that does not start with one/);
-    expect(records[0]!.unreadable!.reason).not.toContain('monitor');
-  });
+  it(
+    'a stray quote in an unquoted cell: one unreadable ' + 'row with the cells as written, then the next record',
+    async () => {
+      const { records } = await readAll(
+        'Name,Desc\nScreen,needs a 27" monitor\nOther,"fine"\nBad,"closed"then text\nLast,x\n',
+      );
+      expect(codes(records)).toEqual([
+        [2, 'StrayQuote'],
+        [3, 'ok'],
+        [4, 'StrayQuote'],
+        [5, 'ok'],
+      ]);
+      expect(records[0]!.values).toEqual(['Screen', 'needs a 27" monitor']);
+      expect(records[0]!.unreadable!.reason).toMatch(/quote in column 2 inside a cell that does not start with one/);
+      expect(records[0]!.unreadable!.reason).not.toContain('monitor');
+    },
+  );
 
   it('counts lines by LF: CRLF inside quoted cells once, a lone CR not at all', async () => {
     const { records } = await readAll('a,b\r\n1,"x\r\ny\r\nz"\r\n2,"p\rq"\r\n3,r\rs\r\n\r\n4,t');
@@ -163,10 +168,16 @@ describe('a record that cannot be read is one unreadable record; the next one is
     expect(seen).toEqual([2, 3, 4]);
   });
 
-  it('takes a tab (the settings table turns `tab` and `\\t` into one), and refuses a delimiter that is not one character', async () => {
-    expect((await readAll('a\tb\n1\t2\n', 'in.csv', { delimiter: '\t' })).records[0]!.values).toEqual(['1', '2']);
-    await expect(readAll('a;;b\n', 'in.csv', { delimiter: ';;' })).rejects.toThrow(/--delimiter must be one character/);
-  });
+  it(
+    'takes a tab (the settings table turns `tab` and `\\t` into one), and refuses a delimiter that is not one ' +
+      'character',
+    async () => {
+      expect((await readAll('a\tb\n1\t2\n', 'in.csv', { delimiter: '\t' })).records[0]!.values).toEqual(['1', '2']);
+      await expect(readAll('a;;b\n', 'in.csv', { delimiter: ';;' })).rejects.toThrow(
+        /--delimiter must be one character/,
+      );
+    },
+  );
 
   it('reads UTF-16 with a byte-order mark without --encoding', async () => {
     const text = '\uFEFFName\tNotes\nCafé\t1\n';
@@ -250,7 +261,8 @@ describe('plainCells (the fast way through a record)', () => {
         const t = text.slice(0, i) + put + text.slice(put ? i : i + 1);
         if (!t || /\n/.test(t.replace(/"([^"]|"")*"/g, ''))) return; // the splitter cuts at a line break outside quotes
         if (t.endsWith('\r')) return; // the splitter takes a CR before the line break as part of it
-        if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(t)) return; // half a character: decoded text never holds one
+        // half a character: decoded text never holds one
+        if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(t)) return;
         const quick = plainCells(t, d);
         if (quick) expect([quick]).toEqual(csvParse(t, d));
       }),
