@@ -8,5 +8,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration files pace requests in real time; two at once fit two cores.
     maxWorkers: 2,
+    // Files share their worker's modules instead of loading the AWS SDK afresh each (a fifth of the
+    // suite's time). Safe here: src/ keeps no state between calls but pure caches, and a CLI test
+    // checks that a command leaves no signal listener behind.
+    isolate: false,
   },
 });
