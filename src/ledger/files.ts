@@ -37,7 +37,7 @@ export const statePath = (resultsPath: string) => `${resultsPath}.run.json`;
 export const lockPath = (resultsPath: string) => `${resultsPath}.lock`;
 export const timelinePath = (resultsPath: string) => `${resultsPath}.timeline.jsonl`;
 
-export function runFiles(resultsPath: string): { path: string; what: string }[] {
+function runFiles(resultsPath: string): { path: string; what: string }[] {
   return [
     { path: resultsPath, what: 'results file' },
     { path: statePath(resultsPath), what: 'run state' },
