@@ -71,6 +71,10 @@ describe('the docs hold together', () => {
     expect(DOCS.filter((page) => !readme.includes(`](${page})`))).toEqual([]);
   });
 
+  it.each(PAGES)('%s holds no merge-conflict markers', (page) => {
+    expect(read(page)).not.toMatch(/^(<{7}|>{7}) /m);
+  });
+
   it(`the README is at most ${README_MAX_LINES} lines`, () => {
     expect(read('README.md').split('\n').length).toBeLessThanOrEqual(README_MAX_LINES);
   });
