@@ -46,8 +46,14 @@ export function createLogger(options: LogOptions = {}): Logger {
   };
   const stderr = options.stderr ?? process.stderr;
   if ((options.format ?? 'json') === 'json') {
+    // What journald, ELK or CloudWatch searches read best: "level":"warn" and an ISO-8601 time.
+    const json = {
+      ...base,
+      formatters: { level: (label: string) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    };
     // The process's own stderr is written to synchronously by descriptor: nothing is lost at exit.
-    return pino(base, stderr === process.stderr ? pino.destination({ dest: 2, sync: true }) : stderr);
+    return pino(json, stderr === process.stderr ? pino.destination({ dest: 2, sync: true }) : stderr);
   }
   const destination = options.stream ?? stderr;
   return pino(

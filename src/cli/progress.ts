@@ -23,6 +23,9 @@ export interface ProgressSnapshot {
   target: number;
   ceiling: number;
   throttled: number;
+  /** Resends after a transient failure, and answers with a 5xx status: shown when there are any. */
+  retries: number;
+  serverErrors: number;
   elapsedMs: number;
   etaMs?: number;
   p50?: number;
@@ -68,6 +71,8 @@ export function progressSnapshot(p: Progress, window: RateWindow): ProgressSnaps
     target: p.rate,
     ceiling: p.ceiling,
     throttled,
+    retries: p.stats.retries,
+    serverErrors: p.stats.serverErrors,
     elapsedMs: p.stats.elapsedMs,
     etaMs: total !== undefined && rates.rows > 0 ? (Math.max(0, total - done) / rates.rows) * 1000 : undefined,
     p50,
@@ -115,6 +120,11 @@ export function renderProgress(s: ProgressSnapshot, width: number): string {
     // Rows done says how far; what needs attention comes before how many were created.
     { text: `${int(s.created)} ${s.dryRun ? 'planned' : 'created'}`, priority: 5 },
     { text: `${int(s.failed)} failed, ${int(s.invalid)} invalid`, priority: 1 },
+    // Retries and 5xx answers cost nothing twice (same tokens) but say the service is struggling:
+    // kept right after what failed, so that 80 columns show them too.
+    ...(s.retries || s.serverErrors
+      ? [{ text: `${int(s.retries)} retried${s.serverErrors ? ` (${int(s.serverErrors)} 5xx)` : ''}`, priority: 1.5 }]
+      : []),
     ...(s.dryRun ? [] : [{ text: `${rate(s.achieved)}/s of ${rate(s.target)}/s`, priority: 3 }]),
     ...(s.etaMs !== undefined ? [{ text: `ETA ${duration(s.etaMs)}`, priority: 2 }] : []),
     { text: `${duration(s.elapsedMs)} elapsed`, priority: 6 },
@@ -168,6 +178,8 @@ export function progressRecord(s: ProgressSnapshot): Record<string, number | boo
     target: r1(s.target),
     ceiling: s.ceiling,
     throttled: s.throttled,
+    retries: s.retries,
+    serverErrors: s.serverErrors,
     elapsedSeconds: Math.round(s.elapsedMs / 1000),
     etaSeconds: s.etaMs === undefined ? null : Math.round(s.etaMs / 1000),
     p50: s.p50 === undefined ? null : Math.round(s.p50),

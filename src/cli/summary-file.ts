@@ -4,6 +4,8 @@
  * Once the run is over, failing to write its summary must not hide how the run went: its exit code
  * stands, and a warning says what was not written.
  */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { checkOutput, SUMMARY_JSON, writeOutput } from '../ledger/outputs.js';
 import type { Summary } from '../run/summary.js';
 
@@ -11,8 +13,15 @@ export function checkSummaryPath(path: string, from = '--summary-json'): void {
   checkOutput(path, from, SUMMARY_JSON);
 }
 
-/** Writes the summary; resolves to a one-line warning instead of throwing when it cannot. */
+/**
+ * Writes the summary; resolves to a one-line note instead of throwing when it cannot, or when it
+ * keeps the summary of the run that did the work: a re-fired job that finds its results already
+ * complete must not replace that night's figures with "nothing sent".
+ */
 export async function writeSummaryFile(path: string, summary: Summary): Promise<string | undefined> {
+  if (summary.alreadyDone && (await summaryOf(path)) === resolve(summary.results)) {
+    return `the summary in ${path} is kept: it is the one of the run that did the work (this one sent nothing)`;
+  }
   try {
     await writeOutput(path, `${JSON.stringify(summary, null, 2)}\n`, 'summary');
     return undefined;
@@ -22,5 +31,17 @@ export async function writeSummaryFile(path: string, summary: Summary): Promise<
       `warning: the summary was not written to ${path} (${cause.code ?? String(err)}); the run's results are ` +
       `in ${summary.results}`
     );
+  }
+}
+
+/** The results file an earlier summary at `path` describes, if there is one. */
+async function summaryOf(path: string): Promise<string | undefined> {
+  try {
+    const earlier = JSON.parse(await readFile(path, 'utf8')) as { results?: unknown; alreadyDone?: unknown };
+    return typeof earlier.results === 'string' && earlier.alreadyDone === undefined
+      ? resolve(earlier.results)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -144,6 +144,16 @@ const FATAL_CODES = new Set([
 export function classifyError(err: unknown): SendOutcome {
   const e = err as Error & { $metadata?: { httpStatusCode?: number }; code?: string; $fault?: string };
   const status = e.$metadata?.httpStatusCode;
+  // An answer whose body is not the service's JSON (an HTML 503 from a proxy or load balancer): the
+  // SDK's parser fails on it, and its exception would name the parser, not what happened.
+  if (status !== undefined && (e.name === 'SyntaxError' || /Deserialization error/.test(String(e.message)))) {
+    return classifyError(
+      Object.assign(new Error(`HTTP ${status}: the answer's body was not the service's JSON (a proxy in between?)`), {
+        name: `HTTP ${status} (not a service answer)`,
+        $metadata: e.$metadata,
+      }),
+    );
+  }
   const code = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'Error');
   const message = String(e.message ?? err);
   if (status === 429 || code === 'ThrottlingException' || code === 'TooManyRequestsException') {

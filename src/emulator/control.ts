@@ -71,6 +71,7 @@ const CONFIG_SCHEMA = {
         failBefore: probability,
         failAfter: probability,
         resetAfter: probability,
+        proxyError: probability,
         seed: { type: 'integer' },
       },
     },

@@ -158,6 +158,11 @@ function answer(res: ServerResponse, a: Answer): void {
     return;
   }
   if ('body' in a) return sendJson(res, a.status, a.body);
+  if ('html' in a) {
+    res.writeHead(a.status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(a.html) });
+    res.end(a.html);
+    return;
+  }
   sendJson(res, a.status, { Message: a.message, ...(a.reason ? { Reason: a.reason } : {}) }, a.error);
 }
 

@@ -23,6 +23,11 @@ export interface FaultOptions {
   failAfter?: number;
   /** Probability of a dropped connection after the task was created. */
   resetAfter?: number;
+  /**
+   * Probability of an HTML 503 from a proxy or load balancer in front of the service, before
+   * anything is created: an answer whose body is not the service's JSON.
+   */
+  proxyError?: number;
   /** Seed for the fault and jitter draws, so a failing test can be replayed. */
   seed?: number;
 }
@@ -73,7 +78,7 @@ export interface EmulatorStats {
   /** Answers by error code (ThrottlingException included). */
   errors: Record<string, number>;
   /** Injected faults by kind. */
-  faults: { failBefore: number; failAfter: number; resetAfter: number };
+  faults: { failBefore: number; failAfter: number; resetAfter: number; proxyError: number };
   /** Tasks stored, and the most tasks any one ClientToken produced (1 when idempotency held). */
   tasks: number;
   maxTasksPerToken: number;
@@ -82,10 +87,16 @@ export interface EmulatorStats {
 }
 
 /** What the HTTP layer should do with one request. */
+/** What a load balancer in front of a service answers when its target is away. */
+const PROXY_PAGE =
+  '<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n' +
+  '<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n';
+
 export type Answer =
   | { status: 200; body: Record<string, unknown> }
   | { status: number; error: string; message: string; reason?: string }
-  | { reset: true };
+  | { reset: true }
+  | { status: number; html: string };
 
 export class TaskService {
   private bucket: TokenBucket;
@@ -107,7 +118,7 @@ export class TaskService {
     replayed: 0,
     throttled: 0,
     errors: {},
-    faults: { failBefore: 0, failAfter: 0, resetAfter: 0 },
+    faults: { failBefore: 0, failAfter: 0, resetAfter: 0, proxyError: 0 },
   };
 
   constructor(options: ServiceOptions = {}) {
@@ -185,6 +196,10 @@ export class TaskService {
     }
 
     const faults = this.options.faults ?? {};
+    if (this.draw(faults.proxyError)) {
+      this.counters.faults.proxyError++;
+      return { status: 503, html: PROXY_PAGE };
+    }
     if (this.draw(faults.failBefore)) {
       this.counters.faults.failBefore++;
       return this.error(500, 'InternalServiceException', 'Injected failure before creating the task');

@@ -21,6 +21,8 @@ export class RunStats {
   retries = 0;
   /** Attempts whose answer never came (timeout, reset): resent with the same token. */
   unknownOutcomes = 0;
+  /** Answers with a 5xx status (the service's or a proxy's): resent with the same token. */
+  serverErrors = 0;
   readonly errors: Record<string, number> = {};
   private readonly samples: number[] = [];
   private seen = 0;
@@ -48,6 +50,7 @@ export class RunStats {
     this.requests++;
     if (outcome.kind === 'throttled') this.throttled++;
     if (outcome.kind === 'transient' && !outcome.answered) this.unknownOutcomes++;
+    if (outcome.kind === 'transient' && outcome.answered) this.serverErrors++;
     if (outcome.kind !== 'created') this.errors[outcome.code] = (this.errors[outcome.code] ?? 0) + 1;
     // A throttle is a fast rejection at the door: its latency says nothing of the service's.
     if (outcome.kind === 'throttled') return;

@@ -216,7 +216,7 @@ describe('service messages that echo customer data', () => {
       expect(lines.length).toBeGreaterThan(2);
       for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
       expect(r.stderr).toMatch(
-        /"level":40,.*"line":2,.*"reason":"1 validation error detected: Value \[redacted\] at 'name' failed to satisfy constraint: Member must have length less than or equal to 12"/,
+        /"level":"warn",.*"line":2,.*"reason":"1 validation error detected: Value \[redacted\] at 'name' failed to satisfy constraint: Member must have length less than or equal to 12"/,
       );
       expect(r.stderr + r.stdout).not.toMatch(/Jane|Elm Street|Short one/);
 

@@ -14,6 +14,8 @@ const busy: ProgressSnapshot = {
   target: 2,
   ceiling: 2,
   throttled: 1_234,
+  retries: 0,
+  serverErrors: 0,
   elapsedMs: 3 * 3600_000 + 7 * 60_000,
   etaMs: 12 * 3600_000 + 5 * 60_000,
   p50: 120,
@@ -61,6 +63,14 @@ describe('renderProgress', () => {
       const parts = line.replace(/^\[[#-]+\] /, '').split(' · ');
       for (const part of parts) expect([...FIELDS, '12,345 12%', '12,345']).toContain(part);
     }
+  });
+
+  it('shows retries and 5xx answers when there are any, at 80 columns too', () => {
+    const struggling = { ...busy, retries: 166, serverErrors: 29 };
+    for (const width of [80, 120, 200]) expect(renderProgress(struggling, width)).toContain(' · 166 retried (29 5xx)');
+    expect(renderProgress({ ...busy, retries: 3 }, 80)).toContain(' · 3 retried');
+    expect(renderProgress(busy, 200)).not.toContain('retried');
+    expect(progressRecord(struggling)).toMatchObject({ retries: 166, serverErrors: 29 });
   });
 
   it('draws a bar only with room to spare, after the figures are placed', () => {

@@ -68,4 +68,22 @@ describe('classifyError', () => {
     expect(outcome.kind).toBe(kind);
     if (answered !== undefined) expect(outcome.kind === 'transient' && outcome.answered).toBe(answered);
   });
+
+  it.each([
+    [503, 'transient'],
+    [504, 'transient'],
+    [429, 'throttled'],
+    [403, 'fatal'],
+  ] as const)("an HTML %i (not the service's JSON) is named by its status: %s", (status, kind) => {
+    // What the SDK raises when the body does not parse (seen with a proxy's HTML page).
+    const parseFailure = Object.assign(
+      new SyntaxError('Unexpected token \'<\', "<html><bod"... is not valid JSON\n  Deserialization error: …'),
+      { $metadata: { httpStatusCode: status } },
+    );
+    const outcome = classifyError(parseFailure);
+    expect(outcome.kind).toBe(kind);
+    if (outcome.kind === 'created') throw new Error('a parse failure is no task');
+    expect(outcome.code).toBe(`HTTP ${status} (not a service answer)`);
+    expect(outcome.message).not.toContain('<html>');
+  });
 });

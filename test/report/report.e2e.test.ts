@@ -84,7 +84,7 @@ describe('a run off a terminal, and its report', () => {
       .map(
         (l) =>
           JSON.parse(l) as {
-            level: number;
+            level: string;
             msg: string;
             progress?: Record<string, number>;
             code?: string;
@@ -102,7 +102,7 @@ describe('a run off a terminal, and its report', () => {
     });
     expect(logs.some((l) => /rate cut/.test(l.msg))).toBe(true);
     const rows = logs.filter((l) => l.msg === 'row not created');
-    expect(rows.every((l) => l.level === 40)).toBe(true);
+    expect(rows.every((l) => l.level === 'warn')).toBe(true);
     expect(rows.filter((l) => l.code === 'ResourceNotFoundException')).toHaveLength(4);
     expect(rows.find((l) => l.line === 9)).toMatchObject({
       code: 'InvalidRow',

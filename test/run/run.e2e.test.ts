@@ -100,6 +100,21 @@ describe('run against the emulator', () => {
     expect(readResults(summary.results)).toHaveLength(600);
   });
 
+  it('an HTML 503 from a proxy is retried with the same token and named by its status, not the parser', async () => {
+    const e = await emulate({ rate: 500, burst: 5, faults: { proxyError: 0.2, seed: 7 } });
+    const input = writeCsv(taskRows(100));
+    const summary = await runImport({ input, endpoint: e.url, rate: 500, burst: 5, ...route });
+
+    const proxied = e.stats().faults.proxyError;
+    expect(proxied).toBeGreaterThan(0);
+    expect(summary.rows).toMatchObject({ created: 100, failed: 0 });
+    expectEachRowOnce(e, 100);
+    expect(summary.errors['HTTP 503 (not a service answer)']).toBe(proxied);
+    expect(Object.keys(summary.errors).filter((code) => code !== 'ThrottlingException')).toEqual([
+      'HTTP 503 (not a service answer)',
+    ]);
+  });
+
   it('records invalid rows with line, column and rule, and never sends them', async () => {
     const e = await emulate({ rate: 100, burst: 10 });
     const rows = taskRows(5);

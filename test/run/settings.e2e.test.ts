@@ -188,6 +188,28 @@ describe('--summary-json', () => {
     );
     expect(e.stats().requests).toBe(before);
   });
+
+  it('a re-fired run that finds its input already done keeps the summary of the run that did the work', async () => {
+    const dir = tempDir();
+    const input = writeCsv(taskRows(3), 'in.csv', dir);
+    const summaryJson = join(dir, 'night.json');
+    const args = ['run', input, '--endpoint', e.url, '--instance-id', DEMO_INSTANCE_ID];
+    const night = [...args, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--summary-json', summaryJson, '--no-progress'];
+    expect((await cli(night)).code).toBe(0);
+    const written = readFileSync(summaryJson, 'utf8');
+    expect(JSON.parse(written)).toMatchObject({ rows: { created: 3 }, requests: 3 });
+
+    const again = await cli(night);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('Already processed');
+    expect(again.stderr).toContain(`the summary in ${summaryJson} is kept`);
+    expect(readFileSync(summaryJson, 'utf8')).toBe(written);
+
+    // Another place gets the already-done summary: there is nothing else to keep there.
+    const other = join(dir, 'other.json');
+    expect((await cli([...night.slice(0, -2), other, '--no-progress'])).code).toBe(0);
+    expect(JSON.parse(readFileSync(other, 'utf8'))).toMatchObject({ alreadyDone: expect.any(String), requests: 0 });
+  });
 });
 
 describe('found by an attack on the settings', () => {

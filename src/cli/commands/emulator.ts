@@ -23,6 +23,7 @@ export function addEmulatorCommand(program: Command, setExit: (code: number) => 
     .option('--fail-before <p>', 'probability of a 500 before creating', probability)
     .option('--fail-after <p>', 'probability of a 500 after creating (the task exists)', probability)
     .option('--reset-after <p>', 'probability of a dropped connection after creating', probability)
+    .option('--proxy-error <p>', 'probability of an HTML 503 from a proxy in front of the service', probability)
     .option('--seed <n>', 'seed for injected faults and jitter', integer('--seed'), 1)
     .option(
       '--max-active-tasks <n>',
@@ -55,7 +56,13 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in u
         burst: o.burst,
         latencyMs: o.latencyMs,
         latencyJitterMs: o.jitterMs,
-        faults: { failBefore: o.failBefore, failAfter: o.failAfter, resetAfter: o.resetAfter, seed: o.seed },
+        faults: {
+          failBefore: o.failBefore,
+          failAfter: o.failAfter,
+          resetAfter: o.resetAfter,
+          proxyError: o.proxyError,
+          seed: o.seed,
+        },
         maxActiveTasks: o.maxActiveTasks,
         taskLifetimeMs: o.taskLifetime !== undefined ? o.taskLifetime * 1000 : undefined,
         ...(o.instance.length ? { instances: parseInstances(o.instance) } : {}),
@@ -100,6 +107,7 @@ interface EmulatorFlags {
   failBefore?: number;
   failAfter?: number;
   resetAfter?: number;
+  proxyError?: number;
   seed: number;
   maxActiveTasks?: number;
   taskLifetime?: number;
