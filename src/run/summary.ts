@@ -85,8 +85,11 @@ export function formatSummary(s: Summary): string {
       (next ? `\n${nextLines(next)}` : '')
     );
   }
+  const how = s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done';
+  const of = s.inputRows !== undefined ? ` of ${s.inputRows}` : '';
+  const row = (s.inputRows ?? s.rows.total) === 1 ? 'row' : 'rows';
   const lines = [
-    `${s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done'}: ${s.rows.total}${s.inputRows !== undefined ? ` of ${s.inputRows}` : ''} row${(s.inputRows ?? s.rows.total) === 1 ? '' : 's'} — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
+    `${how}: ${s.rows.total}${of} ${row} — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
       (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
       (s.rows.skipped ? ` (${s.rows.skipped} carried over from the earlier run, not sent again)` : ''),
     s.dryRun
