@@ -14,6 +14,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { ServiceOptions } from './service.js';
+import { STRING_MEMBERS } from './validation.js';
 
 /** A loopback name or address: `localhost`, `*.localhost`, 127.0.0.0/8, ::1 (with or without a port). */
 export function isLoopbackHost(host: string | undefined): boolean {
@@ -86,19 +87,7 @@ const CONFIG_SCHEMA = {
     maxLengths: {
       type: 'object',
       additionalProperties: false,
-      properties: Object.fromEntries(
-        [
-          'InstanceId',
-          'ContactFlowId',
-          'TaskTemplateId',
-          'QuickConnectId',
-          'PreviousContactId',
-          'RelatedContactId',
-          'Name',
-          'Description',
-          'ClientToken',
-        ].map((m) => [m, length]),
-      ),
+      properties: Object.fromEntries(STRING_MEMBERS.map((m) => [m, length])),
     },
   },
 };

@@ -64,7 +64,8 @@ function path(member: string): string {
   return member.charAt(0).toLowerCase() + member.slice(1);
 }
 
-const STRING_MEMBERS = [
+/** The members whose length a stricter limit (`maxLengths`) may cap. */
+export const STRING_MEMBERS = [
   'InstanceId',
   'ContactFlowId',
   'TaskTemplateId',

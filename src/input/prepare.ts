@@ -50,6 +50,18 @@ export interface PrepareOptions {
 }
 
 /** True for the per-row echo of a setting the caller already reports once (validate without ids). */
+/** A row that breaks a rule: recorded with its line and the rules, never sent. */
+function invalidRow(record: InputRecord, violations: Violation[], named: TaskRequest | undefined): Job {
+  const result: RowResult = {
+    line: record.line,
+    status: 'invalid',
+    attempts: 0,
+    errorCode: 'InvalidRow',
+    errorMessage: describeViolations(violations),
+  };
+  return { record, result, violations, named };
+}
+
 function waived(v: Violation, waive: PrepareOptions['waive']): boolean {
   if (!waive) return false;
   if (waive.instance && v.member === 'InstanceId' && v.rule === 'is required') return true;
@@ -92,18 +104,7 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
       if (chain) violations = [chain];
     }
     if (!mapped.ok || violations.length) {
-      return {
-        record,
-        result: {
-          line: record.line,
-          status: 'invalid',
-          attempts: 0,
-          errorCode: 'InvalidRow',
-          errorMessage: describeViolations(violations),
-        },
-        violations,
-        named: mapped.ok ? mapped.row.request : mapped.request,
-      };
+      return invalidRow(record, violations, mapped.ok ? mapped.row.request : mapped.request);
     }
     const request = mapped.row.request;
     // A row whose --token-key cells are all empty has no identity of its own: it would share its token
@@ -116,18 +117,7 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
           rule: 'the --token-key column is empty, so the row has no identity of its own',
         },
       ];
-      return {
-        record,
-        result: {
-          line: record.line,
-          status: 'invalid',
-          attempts: 0,
-          errorCode: 'InvalidRow',
-          errorMessage: describeViolations(violations),
-        },
-        violations,
-        named: request,
-      };
+      return invalidRow(record, violations, request);
     }
     const fresh =
       request.ClientToken ??
