@@ -4,7 +4,7 @@
  *
  * The pages run as a newcomer follows them in one clone: README.md first, then the pages in the order of
  * the README's table of contents, every block one after another in ONE scratch folder holding copies
- * of samples/ and schema/ — so a block finds what the earlier blocks of its page and of the pages
+ * of samples/, schema/ and examples/ — so a block finds what the earlier blocks of its page and of the pages
  * before it left there (a results file, a lock, a file of the same name), as a reader's clone would.
  * Blocks run with `bash -euo pipefail`, the compiled CLI on PATH as `connect-task-loader`, and the
  * environment pointed at one emulator this test starts (placeholder credentials, us-east-1, a fast
@@ -171,6 +171,7 @@ beforeAll(async () => {
   mkdirSync(clone);
   cpSync(join(ROOT, 'samples'), join(clone, 'samples'), { recursive: true });
   cpSync(join(ROOT, 'schema'), join(clone, 'schema'), { recursive: true });
+  cpSync(join(ROOT, 'examples'), join(clone, 'examples'), { recursive: true });
   void (async () => {
     for (const page of PAGES) {
       const failed = (err: unknown) => ({

@@ -176,6 +176,7 @@ describe('the published package', () => {
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('schema/job.schema.json');
     expect(files).toContain('samples/tasks.csv');
+    expect(files).toContain('examples/nightly.sh');
     expect(files.filter((f) => f.startsWith('samples/') && f.endsWith('.job.json')).length).toBeGreaterThanOrEqual(3);
     if (existsSync(join(ROOT, 'CHANGELOG.md'))) expect(files).toContain('CHANGELOG.md');
 
@@ -186,11 +187,11 @@ describe('the published package', () => {
     expect(files.filter((f) => f.startsWith('docs/') && !f.endsWith('.md'))).toEqual(['docs/report.png']);
     expect(files.filter((f) => f.startsWith('samples/') && !/\.(csv|job\.json)$/.test(f))).toEqual([]);
     expect(files.filter((f) => /\.(results|merged)\.csv$|\.shard-/.test(f))).toEqual([]);
-    // Everything else is a build output, a sample, the schema or a top-level document.
+    // Everything else is a build output, a sample, the schema, an example script or a top-level document.
     expect(
       files.filter(
         (f) =>
-          !/^(dist|samples|schema|docs)\//.test(f) &&
+          !/^(dist|samples|schema|docs|examples)\//.test(f) &&
           !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(f),
       ),
     ).toEqual([]);
@@ -198,6 +199,10 @@ describe('the published package', () => {
     expect(PKG.bin['connect-task-loader']).toBe('dist/cli.js');
     expect(readFileSync(join(installed, 'dist', 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
     expect(statSync(join(installed, 'dist', 'cli.js')).mode & 0o111, 'the installed bin is executable').not.toBe(0);
+    expect(
+      statSync(join(installed, 'examples', 'nightly.sh')).mode & 0o111,
+      'the nightly script is executable',
+    ).not.toBe(0);
   });
 
   it('installs a bin that prints its help and version', async () => {
