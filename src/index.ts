@@ -25,4 +25,4 @@ export type { RunIdentity, RunState } from './ledger/state.js';
 export type { Logger, Progress, RerunOptions, RunOptions } from './run/options.js';
 export { rerunImport, runImport } from './run/run.js';
 export type { Summary } from './run/summary.js';
-export type { RowResult, RowStatus, SendOutcome, TaskRequest, Violation } from './types.js';
+export type { FailureLimitStop, RowResult, RowStatus, SendOutcome, TaskRequest, Violation } from './types.js';

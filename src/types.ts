@@ -102,3 +102,14 @@ export interface RowCounts {
   planned: number;
   skipped: number;
 }
+
+/** A run that stopped taking rows because too many of its rows failed (`--max-failures`, or the default). */
+export interface FailureLimitStop {
+  /** The limit passed: `--max-failures` as given (`50`, `5%`), or `default` (a wrong id's signature). */
+  limit: string;
+  /** Rows this run sent and had answered, and of them those that failed (rows in flight at the stop included). */
+  sent: number;
+  failed: number;
+  /** The error code most of those failed rows have, with how many have it. */
+  dominant: { code: string; count: number };
+}

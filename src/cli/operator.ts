@@ -110,6 +110,8 @@ export async function runWithOperatorOutput(
     // Already done is only a success when that run created every row: cron must not report a night
     // with failed rows as fine the next time it runs.
     if (summary.alreadyDone) return summary.rows.failed + summary.rows.invalid > 0 ? EXIT.rowsFailed : EXIT.ok;
+    // Its summary's Next line says to fix the cause before --resume: a bare "--resume" would stop again.
+    if (summary.failureLimit) return EXIT.interrupted;
     if (summary.interrupted) {
       stdout.write(
         `Interrupted. Run the same command again with --resume to finish: rows already recorded are skipped.\n`,

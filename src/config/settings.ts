@@ -166,6 +166,42 @@ export function shard(value: string): Shard {
   return { index, count };
 }
 
+/**
+ * `--max-failures`, kept as a user writes it (a job file and a library caller write it so too): a
+ * count of failed rows (`50`), or a share of the rows answered (`5%`); 0 turns every limit off.
+ */
+export type MaxFailures = number | `${number}%`;
+
+/**
+ * The failure limit of a run given no --max-failures: a wrong id (a flow not deployed, an instance in
+ * another Region) fails every row alike, and at the default quota a 100,000-row file takes 14 hours
+ * to say so. 20 rows failed alike with none created is past doubt, and costs the operator 10 s.
+ */
+export const DEFAULT_MAX_FAILURES = 20;
+/** A percentage is judged only from this many rows answered on: a share of the first few says nothing. */
+export const PERCENT_SAMPLE = 50;
+const MAX_FAILURES_COUNT = 1_000_000_000;
+
+function maxFailures(value: string | number): MaxFailures {
+  const given = JSON.stringify(value);
+  const count = (n: number): number => {
+    if (!Number.isInteger(n) || n < 0)
+      fail(
+        `must be a count of failed rows (e.g. 50), a percentage of the rows answered (e.g. 5%), or 0 for no ` +
+          `limit (got ${given})`,
+      );
+    return n <= MAX_FAILURES_COUNT ? n : fail(`must be at most ${MAX_FAILURES_COUNT.toLocaleString('en-US')}`);
+  };
+  if (typeof value === 'number') return count(value);
+  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(%?)\s*$/.exec(value);
+  if (!m) return count(NaN);
+  const n = Number(m[1]);
+  if (!m[2]) return count(n);
+  if (n > 100) return fail(`must be a percentage of at most 100% (got ${given})`);
+  if (n === 0) return fail(`0% would stop at the first failed row: write 1 for that, or 0 for no limit`);
+  return `${n}%`;
+}
+
 const url = (value: string): string => {
   let parsed: URL | undefined;
   try {
@@ -466,6 +502,29 @@ const SETTINGS = {
     commands: SENDING,
     help: 'stop taking new rows after this long, finish what is in flight, exit 3',
   } satisfies Setting<number>,
+  maxFailures: {
+    flag: '--max-failures',
+    arg: '<n|p%>',
+    env: ['CTL_MAX_FAILURES'],
+    job: true,
+    parse: maxFailures,
+    check: maxFailures,
+    defaultHelp:
+      `${DEFAULT_MAX_FAILURES} rows failing alike with ResourceNotFound, InvalidParameter or InvalidRequest ` +
+      `before any is created`,
+    commands: SENDING,
+    kept: true,
+    printed: 'run',
+    help:
+      `stop taking rows once this many have failed (50), or more than this share of the rows answered (5%, ` +
+      `from the ${PERCENT_SAMPLE}th on); exit 3, the rest left to --resume; 0: no limit`,
+    schema: {
+      oneOf: [
+        { type: 'integer', minimum: 0, maximum: MAX_FAILURES_COUNT },
+        { type: 'string', pattern: '^\\s*(\\d+(\\.\\d+)?|\\.\\d+)\\s*%?\\s*$' },
+      ],
+    },
+  } satisfies Setting<MaxFailures>,
   dryRun: {
     flag: '--dry-run',
     env: ['CTL_DRY_RUN'],

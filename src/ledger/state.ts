@@ -13,7 +13,7 @@ import { notRegular, openRegular, READ, replaceFileAtomically, statePath } from 
 export { statePath };
 
 import { type KeptKey, shard as parseShard, type Values } from '../config/settings.js';
-import type { RowCounts } from '../types.js';
+import type { FailureLimitStop, RowCounts } from '../types.js';
 
 /** The settings a resumed or rerun run keeps from the run it continues, as the run resolved them. */
 export type StoredOptions = { [K in KeptKey]?: Values[K] };
@@ -72,6 +72,8 @@ export interface RunState {
   needs?: string[];
   /** Rows in the results file when the run last ended (completed or not). */
   rows?: RowCounts;
+  /** Set when the run last ended stopped by its failure limit (its outcome is then `interrupted`). */
+  failureLimit?: FailureLimitStop;
 }
 
 /** Reads the state beside `resultsPath` (undefined if none), upgrading a version-1 state. Never blocks on a FIFO. */

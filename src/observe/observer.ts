@@ -91,6 +91,11 @@ export class RunObserver {
     this.readDone = true;
   }
 
+  /** Whether the input was read to its end (every record of it was taken). */
+  get inputDone(): boolean {
+    return this.readDone;
+  }
+
   /** A row already final in the results file (--resume): counted under its status, not sent. */
   carried(job: Job, status: RowStatus): void {
     this.w.stats.recordRow(status, true);

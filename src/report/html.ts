@@ -35,7 +35,7 @@ th{background:var(--bg);font-weight:600}td.n{text-align:right;font-variant-numer
 .muted{color:var(--muted)}footer{margin-top:36px;color:var(--muted);font-size:12px}`;
 
 const SCRIPT = `document.addEventListener('click',function(e){var b=e.target.closest('button[data-copy]');if(!b)return;
-var t=b.parentNode.querySelector('code').textContent;(navigator.clipboard?navigator.clipboard.writeText(t):Promise.reject()).then(function(){b.textContent='Copied'},function(){b.textContent='Select and copy'})});`;
+var t=b.previousElementSibling.textContent;(navigator.clipboard?navigator.clipboard.writeText(t):Promise.reject()).then(function(){b.textContent='Copied'},function(){b.textContent='Select and copy'})});`;
 
 export function renderHtml(reports: FileReport[], generatedAt = new Date()): string {
   const title = reports.length === 1 ? headline(reports[0]!) : `${reports.length} results files`;
@@ -53,11 +53,13 @@ ${reports.map(section).join('\n')}
 
 function section(r: FileReport): string {
   const { total, created, failed, invalid } = r.rows;
-  const status = !r.completed
-    ? ['warn', 'not finished']
-    : failed + invalid
-      ? ['bad', 'needs attention']
-      : ['ok', 'all created'];
+  const status = r.failureLimit
+    ? ['bad', 'stopped: too many rows failed']
+    : !r.completed
+      ? ['warn', 'not finished']
+      : failed + invalid
+        ? ['bad', 'needs attention']
+        : ['ok', 'all created'];
   const tiles = [
     tile(int(created), `created of ${int(total)}`, created === total && total > 0 ? 'ok' : ''),
     tile(int(failed), 'failed', failed ? 'bad' : ''),
@@ -97,10 +99,9 @@ function tile(value: string, label: string, kind = ''): string {
 function nextBox(r: FileReport): string {
   if (!r.next) return `<div class="next"><b>Next:</b> nothing to do — every row is created.</div>`;
   if (!r.next.command) return `<div class="next"><b>Next step</b> — ${esc(r.next.why)}</div>`;
-  return (
-    `<div class="next"><b>Next step</b> — ${esc(r.next.why)}<code>${esc(r.next.command)}</code><button ` +
-    `type="button" data-copy>Copy</button></div>`
-  );
+  const copy = '<button type="button" data-copy>Copy</button>';
+  const after = r.next.afterwards ? `<b>Then</b><code>${esc(r.next.afterwards)}</code>${copy}` : '';
+  return `<div class="next"><b>Next step</b> — ${esc(r.next.why)}<code>${esc(r.next.command)}</code>${copy}${after}</div>`;
 }
 
 function groupTable(

@@ -14,6 +14,7 @@ import { type RunState, readState } from '../ledger/state.js';
 import { RESULT_COLUMNS } from '../ledger/writer.js';
 import { redactServiceMessage } from '../observe/redact.js';
 import { type TimelineLine, type TimelinePoint, type TimelineStart, timelinePath } from '../observe/timeline.js';
+import type { FailureLimitStop } from '../types.js';
 import { type Group, GroupCounter, type Other } from './groups.js';
 import { type NextStep, nextStep } from './next-step.js';
 import { rulesOf } from './rule-text.js';
@@ -54,6 +55,8 @@ export interface FileReport {
   completedAt?: string;
   completed: boolean;
   dryRun: boolean;
+  /** Set when the run stopped taking rows at its failure limit (and was not finished since). */
+  failureLimit?: FailureLimitStop;
   run?: RunFigures;
   /** The timeline's points (for charts); empty without a side file. */
   series: TimelinePoint[];
@@ -71,12 +74,14 @@ export async function buildReport(file: string): Promise<FileReport> {
   // Without its run state nothing says the run finished: rows it never reached would not be in the file.
   const completed = Boolean(state?.completedAt);
   const { failed, invalid } = counts.rows;
+  const failureLimit = completed ? undefined : state?.failureLimit;
   const report: FileReport = {
     file,
     ...counts,
     ...stateFacts(state),
     completed,
     dryRun: state?.dryRun ?? counts.rows.planned > 0,
+    ...(failureLimit ? { failureLimit } : {}),
     run: figures(series.starts, series.points, series.ends),
     series: series.points,
     next: nextStep({
@@ -88,6 +93,7 @@ export async function buildReport(file: string): Promise<FileReport> {
       failed,
       invalid,
       inputBroken: state?.outcome === 'input-broken',
+      ...(failureLimit ? { failureLimit } : {}),
       ...(state ? { replay: state.options, needs: state.needs ?? [] } : {}),
     }),
     // A run that did not finish says 3, as the run itself did, whatever its rows say so far; one whose

@@ -5,8 +5,10 @@
 
 import { commandLine } from '../config/command-line.js';
 import type { Settings } from '../config/resolve.js';
+import { DEFAULT_MAX_FAILURES } from '../config/settings.js';
 import { freshResultsPath } from '../ledger/files.js';
 import { rerunResultsPath } from '../ledger/writer.js';
+import type { FailureLimitStop } from '../types.js';
 
 export interface NextStepFacts {
   results: string;
@@ -27,6 +29,8 @@ export interface NextStepFacts {
   needs?: string[];
   /** Ids the live check found missing: a run would fail every row that names them. */
   missingIds?: number;
+  /** The run stopped taking rows at its failure limit: its cause must be fixed before it is finished. */
+  failureLimit?: FailureLimitStop;
 }
 
 export interface NextStep {
@@ -34,6 +38,37 @@ export interface NextStep {
   command?: string;
   /** Why, in a few words. */
   why: string;
+  /** The command to run once `command` is done (the `rerun` of the rows that failed). */
+  afterwards?: string;
+}
+
+/** What an error code that failed a run's rows alike usually means, and what fixes it. */
+const CAUSES: Record<string, string> = {
+  ResourceNotFoundException:
+    'an instance, contact flow, task template or quick connect the rows name does not exist in this account and ' +
+    'Region: deploy it, or check the Region; if the id itself is wrong, send with the right one into a new ' +
+    '--results (--resume refuses a changed id and prints that command)',
+  AccessDeniedException: 'this identity may not call connect:StartTaskContact on the instance: grant it',
+  InvalidParameterException:
+    'the service refuses a value the rows share, such as a flow of the wrong type: `report` shows its message',
+  InvalidRequestException: 'the service refuses the requests as they are: `report` shows its message',
+  ServiceQuotaExceededException:
+    "the instance's active tasks are at their quota, or 12 tasks share one PreviousContactId: wait for agents " +
+    'to close tasks, or raise the quota',
+};
+
+/** "23 of the 23 rows this run sent failed, 23 with ResourceNotFoundException: past its failure limit (…)". */
+export function failureLimitText(stop: FailureLimitStop): string {
+  const { failed, sent, dominant } = stop;
+  const limit =
+    stop.limit === 'default'
+      ? `the default: ${DEFAULT_MAX_FAILURES} rows failing with one error before any is created; --max-failures ` +
+        `sets another, 0 none`
+      : stop.limit.endsWith('%')
+        ? `--max-failures ${stop.limit}: more than ${stop.limit} of the rows answered`
+        : `--max-failures ${stop.limit}`;
+  const most = dominant.count === failed ? `all with ${dominant.code}` : `${dominant.count} with ${dominant.code}`;
+  return `${failed} of the ${sent} rows this run sent failed, ${most}: past its failure limit (${limit})`;
 }
 
 /** Undefined when every row is created: nothing left to do. */
@@ -70,6 +105,7 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
         'already sent keep their ClientTokens, so none is created twice',
     };
   }
+  if (!f.completed && f.failureLimit) return afterFailureLimit(f, f.failureLimit, settings, input);
   if (!f.completed) {
     if (f.rerunOf) {
       return {
@@ -108,4 +144,26 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
     };
   }
   return undefined;
+}
+
+/**
+ * A run stopped by its failure limit: its rows not sent are unrecorded, so --resume sends them; the
+ * rows that failed are final, and only `rerun` (of a complete run) sends them again. No one command
+ * does both: the resume comes first, then the rerun.
+ */
+function afterFailureLimit(f: NextStepFacts, stop: FailureLimitStop, settings: Settings, input: string): NextStep {
+  const finish = f.rerunOf
+    ? commandLine('rerun', f.rerunOf, settings, { results: f.results, resume: true })
+    : commandLine('run', input, settings, { results: f.results, resume: true });
+  const rows = f.failed === 1 ? 'row' : 'rows';
+  const cause = CAUSES[stop.dominant.code] ?? "`report` lists the failures by code, with the service's message";
+  return {
+    command: finish,
+    why:
+      `fix the cause first — ${stop.dominant.code}: ${cause}. Then this sends the rows not sent` +
+      `${input === '-' ? ' (feed it the same input again)' : ''}. The ${f.failed} failed ${rows} stay failed ` +
+      `(--resume never sends a failed row again): once the ${f.rerunOf ? 'rerun' : 'run'} is complete, the ` +
+      `rerun below sends ${f.failed === 1 ? 'it' : 'them'} with the same ClientTokens`,
+    afterwards: commandLine('rerun', f.results, settings, { results: rerunResultsPath(f.results) }),
+  };
 }

@@ -1,5 +1,6 @@
 /** `report` as text for a terminal and as JSON for machines. No row content: the model holds none. */
 import { type FileReport, type Group, type Other, SHOWN } from './model.js';
+import { failureLimitText } from './next-step.js';
 
 const int = (n: number) => n.toLocaleString('en-US');
 
@@ -40,6 +41,7 @@ export function formatReport(r: FileReport): string {
       `invalid${planned ? `, ${int(planned)} planned` : ''}`,
   );
   if (r.input) out.push(`  Input: ${r.input}`);
+  if (r.failureLimit) out.push(`  Stopped: ${failureLimitText(r.failureLimit)}; the rows not sent are not in the file`);
   if (r.run) {
     const segments =
       r.run.segments.length > 1 ? ` in ${r.run.segments.length} parts (${r.run.segments.join(' + ')})` : '';
@@ -80,7 +82,7 @@ export function formatReport(r: FileReport): string {
   out.push(
     r.next
       ? r.next.command
-        ? `  Next: ${r.next.command}\n        ${r.next.why}`
+        ? `  Next: ${r.next.command}\n        ${r.next.why}${r.next.afterwards ? `\n  Then: ${r.next.afterwards}` : ''}`
         : `  Next: ${r.next.why}`
       : '  Next: nothing to do, every row is created.',
   );

@@ -36,8 +36,8 @@ export function runIdentity(config: RunConfig, inputSha: string | undefined): Ru
   };
 }
 
-/** Job-file keys that only pace or describe a run: they may change between runs. */
-const NOT_DECISIVE = new Set(['rate', 'burst', 'description', '$schema']);
+/** Job-file keys that only pace, bound or describe a run: they may change between runs. */
+const NOT_DECISIVE = new Set(['rate', 'burst', 'maxFailures', 'description', '$schema']);
 
 /** SHA-256 of what in a job file decides a request (its canonical JSON); undefined without one. */
 function jobSha256(job: JobFile): string | undefined {

@@ -21,6 +21,7 @@ import { type Guard, ResultsWriter } from '../ledger/writer.js';
 import { RunObserver } from '../observe/observer.js';
 import { redactServiceMessage } from '../observe/redact.js';
 import type { InputRecord, RowResult, SendOutcome } from '../types.js';
+import { FailureLimit } from './failure-limit.js';
 import { HeldRows, ROW_HEADROOM, rowCost, rowWorkers, takeTurns } from './held.js';
 import type { RunHooks } from './options.js';
 import { headerWarnings, PlanCollector } from './plan.js';
@@ -77,6 +78,10 @@ interface Stops {
   fatal?: Extract<SendOutcome, { kind: 'fatal' }>;
   /** The results file could not be written (disk full) or may no longer be (lock lost): thrown after the drain. */
   writeError?: Error;
+  /** Too many of the rows sent failed (--max-failures, or the default for a wrong id). */
+  failureLimit?: true;
+  /** A row taken from the input was not recorded (the run was stopping): --resume must send it. */
+  rowsLeft?: true;
 }
 
 export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: PipelineContext): Promise<Summary> {
@@ -88,6 +93,7 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
   const w = await ready(config, hooks, csv);
   const results = await openResults(ctx, csv.header, w, csv);
   const stops: Stops = {};
+  const limit = new FailureLimit(config.get('maxFailures'));
   const watch = new RunObserver(
     {
       ceiling: config.rate,
@@ -114,8 +120,19 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
     if (!job) return false;
     try {
       const result = await settle(job, w, stops);
-      if (!result) return false; // the run is stopping and this row was not sent: no row, so --resume sends it
-      if (!(await write(results, job, result, w, stops))) return false;
+      if (!result) {
+        stops.rowsLeft = true; // the run is stopping and this row was not sent: no row, so --resume sends it
+        return false;
+      }
+      // Judged as the answer comes, before the write: no row starts after the one that passed the limit.
+      if (!job.result && limit.answered(result) && !w.signal.aborted) {
+        stops.failureLimit = true;
+        w.stop('the failure limit was passed');
+      }
+      if (!(await write(results, job, result, w, stops))) {
+        stops.rowsLeft = true;
+        return false;
+      }
       watch.recorded(job, result);
       plan?.add(job);
       return true;
@@ -139,11 +156,20 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
     stopTicker();
     closeResults(results, stops);
     await w.close();
-    watch.finish(w.signal.aborted || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
+    watch.finish(stoppedEarly(w, stops, watch) || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
   }
   if (stops.writeError) throw stops.writeError;
   await duplicates.confirm((tokens) => tokenLines(ctx.resultsPath, tokens));
-  return finish(config, hooks, ctx, w, stops, duplicates, plan);
+  return finish(config, hooks, ctx, { w, stops, limit, watch }, duplicates, plan);
+}
+
+/**
+ * The run stopped before every row was recorded. A failure limit passed by the last rows, with the
+ * input read to its end and every row taken recorded, left nothing to resume: the run is complete.
+ */
+function stoppedEarly(w: Wiring, stops: Stops, watch: RunObserver): boolean {
+  if (!w.signal.aborted) return false;
+  return !(stops.failureLimit && !stops.rowsLeft && watch.inputDone);
 }
 
 /**
@@ -371,17 +397,18 @@ function finish(
   config: RunConfig,
   hooks: RunHooks,
   ctx: PipelineContext,
-  w: Wiring,
-  stops: Stops,
+  end: { w: Wiring; stops: Stops; limit: FailureLimit; watch: RunObserver },
   duplicates: DuplicateTokens,
   plan: PlanCollector | undefined,
 ): Summary {
+  const { w, stops } = end;
+  const interrupted = stoppedEarly(w, stops, end.watch);
   const summary = summarize(w.stats, {
     input: config.input,
     results: ctx.resultsPath,
     targetRate: config.rate,
     finalRate: w.rate.currentRate,
-    interrupted: w.signal.aborted,
+    interrupted,
     dryRun: config.dryRun,
   });
   if (duplicates.count) summary.duplicateTokens = duplicates.count;
@@ -400,6 +427,14 @@ function finish(
   if (stops.fatal) {
     summary.fatalError = `${stops.fatal.code}: ${redactServiceMessage(stops.fatal.message)}`;
     hooks.log.warn({ code: stops.fatal.code }, 'stopped: the service refused our credentials or signature');
+  }
+  if (stops.failureLimit && interrupted) {
+    summary.failureLimit = end.limit.stop();
+    const { limit, sent, failed, dominant } = summary.failureLimit;
+    hooks.log.warn(
+      { limit, sent, failed, code: dominant.code, count: dominant.count },
+      'stopped: the failure limit was passed',
+    );
   }
   const unreachable = w.unreachable();
   if (unreachable) {

@@ -216,6 +216,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       outcome,
       ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}),
       ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
+      ...(summary.failureLimit ? { failureLimit: summary.failureLimit } : {}),
       rows: summary.rows,
     });
     return summary;

@@ -2,8 +2,8 @@
 
 import type { Settings } from '../config/resolve.js';
 import type { RunStats } from '../observe/stats.js';
-import { type NextStep, nextStep } from '../report/next-step.js';
-import type { RowCounts } from '../types.js';
+import { failureLimitText, type NextStep, nextStep } from '../report/next-step.js';
+import type { FailureLimitStop, RowCounts } from '../types.js';
 import type { Plan } from './plan.js';
 
 /** The end-of-run summary: printed by the CLI, returned by the library, written by --summary-json. */
@@ -33,6 +33,11 @@ export interface Summary {
   fatalError?: string;
   /** Set when the run stopped because the endpoint could not be reached; the rows not sent are unrecorded. */
   unreachable?: string;
+  /**
+   * Set when the run stopped taking rows because too many failed (--max-failures, or the default for a
+   * wrong id); the rows not sent are unrecorded, the failed ones recorded failed.
+   */
+  failureLimit?: FailureLimitStop;
   /** When the input had already been completed into this results file: that time (nothing was sent). */
   alreadyDone?: string;
   /** Rows whose ClientToken repeated an earlier row's (they become one task). */
@@ -85,7 +90,13 @@ export function formatSummary(s: Summary): string {
       (next ? `\n${nextLines(next)}` : '')
     );
   }
-  const how = s.dryRun ? 'Dry run' : s.fatalError || s.unreachable ? 'Stopped' : s.interrupted ? 'Interrupted' : 'Done';
+  const how = s.dryRun
+    ? 'Dry run'
+    : s.fatalError || s.unreachable || s.failureLimit
+      ? 'Stopped'
+      : s.interrupted
+        ? 'Interrupted'
+        : 'Done';
   const of = s.inputRows !== undefined ? ` of ${s.inputRows}` : '';
   const row = (s.inputRows ?? s.rows.total) === 1 ? 'row' : 'rows';
   const lines = [
@@ -122,6 +133,15 @@ export function formatSummary(s: Summary): string {
       `Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again ` +
         `with --resume.`,
     );
+  if (s.failureLimit) {
+    const left = s.inputRows === undefined ? undefined : s.inputRows - s.rows.total;
+    lines.push(
+      `Stopped: ${failureLimitText(s.failureLimit)}. The rows in flight then finished and are recorded; ` +
+        (left === undefined
+          ? 'the rows not sent are not.'
+          : `${left} row${left === 1 ? ' was' : 's were'} not sent and ${left === 1 ? 'is' : 'are'} not recorded.`),
+    );
+  }
   lines.push(`Results: ${s.results}`);
   if (!s.fatalError) {
     const next = nextStep({
@@ -133,6 +153,7 @@ export function formatSummary(s: Summary): string {
       failed: s.rows.failed,
       invalid: s.rows.invalid,
       inputBroken: Boolean(s.inputError),
+      ...(s.failureLimit ? { failureLimit: s.failureLimit } : {}),
       ...(s.replay ? { replay: s.replay } : {}),
       ...(s.plan ? { needs: s.plan.needs, missingIds: s.plan.live?.missing.length ?? 0 } : {}),
     });
@@ -142,7 +163,8 @@ export function formatSummary(s: Summary): string {
 }
 
 function nextLines(next: NextStep): string {
-  return next.command ? `Next: ${next.command}\n      ${next.why}` : `Next: ${next.why}`;
+  const then = next.afterwards ? `\nThen: ${next.afterwards}` : '';
+  return next.command ? `Next: ${next.command}\n      ${next.why}${then}` : `Next: ${next.why}`;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
