@@ -70,7 +70,7 @@ describe('the active-task limit on the command line', () => {
   it('--deadline during a pause: exit 3, the rows not sent unrecorded; --resume after the drain finishes them', async () => {
     const e = await full();
     const input = writeCsv(taskRows(60));
-    const r = await cli(args(e, input, '--deadline', '1'));
+    const r = await cli(args(e, input, '--deadline', '2'));
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout).toMatch(/^Interrupted: 20 of 60 rows — 20 created, 0 failed/m);
     expect(r.stdout).toMatch(/^Paused once at the instance's active-task limit/m);

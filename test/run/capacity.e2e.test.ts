@@ -142,8 +142,9 @@ describe('at the active-task limit', () => {
     e.configure({ rate: 1000, burst: 1000, faults: { failBefore: 1 } });
     e.service.endTasks();
     await until(() => e.stats().faults.failBefore >= 2, 'two probes answered with a 500');
-    // Still paused: only the probe went (one at a time), not the 19 rows waiting.
-    expect(e.stats().requests - before).toBeLessThanOrEqual(e.stats().faults.failBefore + 2);
+    // Still paused: only the probe went (one at a time), not the 19 rows waiting. Besides the 500s, a
+    // probe may have met the limit, or the throttle's last moment, as the settings changed.
+    expect(e.stats().requests - before).toBeLessThanOrEqual(e.stats().faults.failBefore + 3);
 
     e.configure({ faults: { failBefore: 0 } });
     const summary = await run;
