@@ -68,10 +68,30 @@ export type SendOutcome =
   | { kind: 'throttled'; code: string; message: string }
   /** 5xx, a timeout or a broken connection: retry with the same token. `answered` false = outcome unknown. */
   | { kind: 'transient'; code: string; message: string; answered: boolean }
+  /**
+   * 402 at the instance's active-task limit: nothing was created, and the same request can succeed once
+   * agents close tasks. The whole run waits (delivery/capacity.ts); it costs the row no attempt.
+   */
+  | { kind: 'capacity'; code: string; message: string }
   /** 4xx other than 429: the service refused this request; sending it again cannot help. */
   | { kind: 'refused'; code: string; message: string; status: number }
   /** Credentials or signing are wrong (no credentials, expired token, 401/403): no row can succeed. */
   | { kind: 'fatal'; code: string; message: string };
+
+/** A pause at the instance's active-task limit, as it goes (delivery/capacity.ts). Times are Date.now(). */
+export type PauseEvent =
+  /** The first 402 at the limit: no new request leaves; the first probe after `nextProbeMs`. */
+  | { kind: 'paused'; at: number; nextProbeMs: number; maxWaitMs: number }
+  /** Probe `probe` of this pause leaves (one request). */
+  | { kind: 'probe'; probe: number }
+  /** The probe met the limit again: the next after `nextProbeMs`. */
+  | { kind: 'full'; probe: number; pausedMs: number; nextProbeMs: number }
+  /** The probe was created: sending resumes. */
+  | { kind: 'resumed'; at: number; pausedMs: number; probes: number }
+  /** --max-wait is over (or 0): the run stops. */
+  | { kind: 'gave-up'; at: number; pausedMs: number; maxWaitMs: number }
+  /** The run ended while paused. */
+  | { kind: 'ended'; at: number; pausedMs: number };
 
 export type RowStatus = 'created' | 'failed' | 'invalid' | 'planned';
 

@@ -105,7 +105,7 @@ export async function runWithOperatorOutput(
     if (unwritten) stderr.write(`connect-task-loader: ${unwritten}\n`);
     if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0)
       return EXIT.usage;
-    if (summary.unreachable) return EXIT.interrupted;
+    if (summary.unreachable || summary.capacity?.stopped) return EXIT.interrupted;
     if (summary.fatalError) return summary.rows.created === 0 ? EXIT.usage : EXIT.interrupted;
     // Already done is only a success when that run created every row: cron must not report a night
     // with failed rows as fine the next time it runs.

@@ -7,6 +7,7 @@
  * estimated from the bytes read per record (shown with `~`). The percentage counts finished rows.
  */
 import type { Progress } from '../run/options.js';
+import { clock } from '../run/summary.js';
 
 export interface ProgressSnapshot {
   /** Rows finished (carried-over rows included), and the total when known or estimated. */
@@ -31,6 +32,9 @@ export interface ProgressSnapshot {
   p50?: number;
   p99?: number;
   dryRun: boolean;
+  /** The current pause at the instance's active-task limit: since when (Date.now()) and how long so far (ms). */
+  pausedSince?: number;
+  pausedMs?: number;
 }
 
 /** Recent rates from cumulative counters: a sliding window of (time, created, rows sent) samples. */
@@ -78,6 +82,9 @@ export function progressSnapshot(p: Progress, window: RateWindow): ProgressSnaps
     p50,
     p99,
     dryRun: p.dryRun,
+    ...(p.stats.pausedSince !== undefined
+      ? { pausedSince: p.stats.pausedSince, pausedMs: Math.max(0, Date.now() - p.stats.pausedSince) }
+      : {}),
   };
 }
 
@@ -104,6 +111,8 @@ interface Field {
   text: string;
   /** Lower is more important: kept first when the line is short of room. */
   priority: number;
+  /** A shorter wording, used when `text` does not fit. */
+  short?: string;
 }
 
 const SEPARATOR = ' · ';
@@ -117,6 +126,16 @@ export function renderProgress(s: ProgressSnapshot, width: number): string {
       : `${int(s.done)} rows`;
   const fields: Field[] = [
     { text: rows, priority: 0 },
+    // Nothing moves while paused: the one thing to know, before what failed.
+    ...(s.pausedSince !== undefined
+      ? [
+          {
+            text: `paused at the instance's active-task limit since ${clock(s.pausedSince)}`,
+            short: `paused at the active-task limit since ${clock(s.pausedSince)}`,
+            priority: 0.5,
+          },
+        ]
+      : []),
     // Rows done says how far; what needs attention comes before how many were created.
     { text: `${int(s.created)} ${s.dryRun ? 'planned' : 'created'}`, priority: 5 },
     { text: `${int(s.failed)} failed, ${int(s.invalid)} invalid`, priority: 1 },
@@ -137,7 +156,9 @@ export function renderProgress(s: ProgressSnapshot, width: number): string {
   const kept = new Set<Field>();
   let used = 0;
   for (const f of [...fields].sort((a, b) => a.priority - b.priority)) {
-    const cost = f.text.length + (kept.size ? SEPARATOR.length : 0);
+    const sep = kept.size ? SEPARATOR.length : 0;
+    if (f.short && used + sep + f.text.length > room) f.text = f.short;
+    const cost = f.text.length + sep;
     if (used + cost <= room) {
       kept.add(f);
       used += cost;
@@ -184,5 +205,6 @@ export function progressRecord(s: ProgressSnapshot): Record<string, number | boo
     etaSeconds: s.etaMs === undefined ? null : Math.round(s.etaMs / 1000),
     p50: s.p50 === undefined ? null : Math.round(s.p50),
     p99: s.p99 === undefined ? null : Math.round(s.p99),
+    pausedSeconds: s.pausedMs === undefined ? null : Math.round(s.pausedMs / 1000),
   };
 }

@@ -113,6 +113,34 @@ const seconds = (v: string | number): number => {
   return Math.ceil(s * 1000) <= 2 ** 31 - 1 ? s : fail('must be between 0.001 seconds and 24 days (2147483 seconds)');
 };
 
+/**
+ * A duration: seconds (`90`, `1.5`), or whole parts with units (`2s`, `30m`, `3h`, `1h30m`); 0 allowed.
+ * At most what a timer holds (24 days).
+ */
+function duration(value: string | number): number {
+  const rule = 'must be a duration such as 90s, 30m, 3h or 1h30m (or seconds), at most 24 days';
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  let s = typeof value === 'number' ? value : DECIMAL.test(text) ? Number(text) : Number.NaN;
+  if (/^(\d+(\.\d+)?[hms])+$/.test(text)) {
+    s = 0;
+    for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)([hms])/g)) s += Number(n) * UNIT_SECONDS[unit!]!;
+  }
+  return Number.isFinite(s) && s >= 0 && Math.ceil(s * 1000) <= 2 ** 31 - 1 ? s : fail(rule);
+}
+
+const UNIT_SECONDS: Record<string, number> = { h: 3600, m: 60, s: 1 };
+
+/** Seconds as a duration reads: 3h, 1h30m, 45s, 0s. */
+export function durationText(seconds: number): string {
+  const s = Math.round(seconds);
+  const parts = [
+    s >= 3600 ? `${Math.floor(s / 3600)}h` : '',
+    s % 3600 >= 60 ? `${Math.floor((s % 3600) / 60)}m` : '',
+    s % 60 || s === 0 ? `${s % 60}s` : '',
+  ];
+  return parts.join('');
+}
+
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off', '']);
 const boolean = (value: string): boolean =>
@@ -525,6 +553,27 @@ const SETTINGS = {
       ],
     },
   } satisfies Setting<MaxFailures>,
+  maxWait: {
+    flag: '--max-wait',
+    arg: '<duration>',
+    env: ['CTL_MAX_WAIT'],
+    job: true,
+    parse: duration,
+    check: duration,
+    print: durationText,
+    default: 10_800,
+    defaultHelp: '3h',
+    commands: SENDING,
+    help:
+      "how long to wait at the instance's active-task limit (402) in one stretch, probing, before stopping " +
+      '(exit 3, --resume sends the rest); 0: stop at once',
+    schema: {
+      anyOf: [
+        { type: 'number', minimum: 0, maximum: 2_147_483 },
+        { type: 'string', pattern: '^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?[hmsHMS])+)\\s*$' },
+      ],
+    },
+  } satisfies Setting<number>,
   dryRun: {
     flag: '--dry-run',
     env: ['CTL_DRY_RUN'],

@@ -1,7 +1,8 @@
 /**
  * The retry policy, pure. Our own layer instead of the SDK's: a throttled row is put back and never
- * charged an attempt (the quota is a queue, not a failure); transient failures back off with full
- * jitter and the same ClientToken; refusals end the row at once.
+ * charged an attempt (the quota is a queue, not a failure); a row refused at the instance's
+ * active-task limit waits for room, uncharged too; transient failures back off with full jitter and
+ * the same ClientToken; refusals end the row at once.
  */
 import type { SendOutcome } from '../types.js';
 
@@ -18,13 +19,15 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 250, ma
 export type Decision =
   | { action: 'done' }
   /** Send again after `delayMs`; `charge` says whether this counts against maxAttempts. */
-  | { action: 'retry'; delayMs: number; charge: boolean };
+  | { action: 'retry'; delayMs: number; charge: boolean }
+  /** Send again once the instance has room for a task (delivery/capacity.ts); never charged. */
+  | { action: 'hold' };
 
 /**
  * `attempts` is the number of charged attempts made so far, including the one that produced `outcome`.
- * 402 ServiceQuotaExceeded is final: the 12-tasks-per-PreviousContactId cap never clears, and the
- * 2,500 active-task cap clears only as agents close tasks — hours, not seconds — so the row fails
- * with the code and `rerun` sends it later.
+ * A 402 at the instance's active-task limit holds the row until the instance has room: it clears as
+ * agents close tasks, and waiting for it costs the row nothing. Any other 402 (12 tasks per
+ * PreviousContactId) is a refusal: it never clears for this request.
  */
 export function decide(
   outcome: SendOutcome,
@@ -39,6 +42,8 @@ export function decide(
       return { action: 'done' };
     case 'throttled':
       return { action: 'retry', delayMs: 0, charge: false };
+    case 'capacity':
+      return { action: 'hold' };
     case 'transient': {
       if (attempts >= policy.maxAttempts) return { action: 'done' };
       const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempts - 1));

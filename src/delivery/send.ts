@@ -163,7 +163,36 @@ export function classifyError(err: unknown): SendOutcome {
   if (status === 401 || status === 403 || FATAL_CODES.has(code) || /region is missing/i.test(message)) {
     return { kind: 'fatal', code, message };
   }
+  if (status === 402 && atActiveTaskLimit((e as { Reason?: unknown }).Reason, message)) {
+    return { kind: 'capacity', code, message };
+  }
   if (status !== undefined && status >= 400) return { kind: 'refused', code, message, status };
   // No HTTP answer: a reset, a refused connection or a timeout. The task may or may not exist.
   return { kind: 'transient', code: e.code ?? code, message, answered: false };
 }
+
+/**
+ * Whether a 402 ServiceQuotaExceededException is the instance's active-task limit (it clears as agents
+ * close tasks: the run waits) rather than a cap that never clears for this request (12 tasks per
+ * PreviousContactId, attachments): that one fails the row. Exported for table tests.
+ *
+ * A `Reason` decides when there is one: it must name active or concurrent tasks (the emulator's
+ * `ACTIVE_TASKS`); any other reason is a refusal. Without one, the message decides, conservatively:
+ * it must speak of active or concurrent tasks or contacts and of nothing a request carries
+ * (a previous contact, a link, an attachment, a file). A 402 that says neither fails its row, as
+ * every 402 did before: waiting on a cap that never clears would hold the whole run for --max-wait.
+ */
+export function atActiveTaskLimit(reason: unknown, message: string): boolean {
+  if (reason !== undefined && reason !== null && reason !== '') {
+    const text = typeof reason === 'string' ? reason : JSON.stringify(reason);
+    return /active|concurrent/i.test(text) && !PER_REQUEST_CAP.test(text);
+  }
+  return (
+    /\b(active|concurrent)\b/i.test(message) &&
+    /\b(tasks?|contacts?)\b/i.test(message) &&
+    !PER_REQUEST_CAP.test(message)
+  );
+}
+
+/** Words of a 402 about what one request carries: a cap waiting cannot clear. */
+const PER_REQUEST_CAP = /previous|linked|chain|attach|file|reference/i;

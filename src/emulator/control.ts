@@ -65,6 +65,8 @@ const CONFIG_SCHEMA = {
     // null lifts the cap / makes tasks live forever again.
     maxActiveTasks: { type: ['integer', 'null'], minimum: 0 },
     taskLifetimeMs: { type: ['number', 'null'], minimum: 0 },
+    // Active tasks ended per second, oldest first; null stops the drain.
+    drainRate: { type: ['number', 'null'], exclusiveMinimum: 0 },
     faults: {
       type: 'object',
       additionalProperties: false,
@@ -105,8 +107,34 @@ export function parseConfig(body: Buffer): { patch: ServiceOptions } | { error: 
   validate ??= new Ajv({ allowUnionTypes: true }).compile(CONFIG_SCHEMA);
   if (!validate(json)) return { error: describe(validate.errors?.[0]) };
   const patch = json as Record<string, unknown>;
-  for (const key of ['maxActiveTasks', 'taskLifetimeMs']) if (patch[key] === null) patch[key] = undefined;
+  for (const key of ['maxActiveTasks', 'taskLifetimeMs', 'drainRate']) if (patch[key] === null) patch[key] = undefined;
   return { patch: patch as ServiceOptions };
+}
+
+const END_TASKS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { count: { anyOf: [{ type: 'integer', minimum: 0 }, { const: 'all' }] } },
+};
+
+let validateEndTasks: ReturnType<Ajv['compile']> | undefined;
+
+/**
+ * A POST /__emulator/end-tasks body: `{"count": n}` ends the n oldest active tasks, `{"count": "all"}`
+ * or `{}` every one.
+ */
+export function parseEndTasks(body: Buffer): { count?: number } | { error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8') || '{}');
+  } catch {
+    return { error: 'end-tasks takes a JSON object: {"count": n} or {"count": "all"}' };
+  }
+  validateEndTasks ??= new Ajv().compile(END_TASKS_SCHEMA);
+  if (!validateEndTasks(json))
+    return { error: 'end-tasks takes {"count": n} (a whole number of at least 0) or {"count": "all"}' };
+  const { count } = json as { count?: number | 'all' };
+  return count === undefined || count === 'all' ? {} : { count };
 }
 
 function describe(e: ErrorObject | undefined): string {

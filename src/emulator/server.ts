@@ -1,13 +1,13 @@
 /**
  * The emulator's HTTP face: the restJson1 wire protocol of StartTaskContact (`PUT /contact/task`),
  * so the real SDK and the AWS CLI talk to it with an endpoint override. Control routes live under
- * `/__emulator/` (stats, tasks, config) for tests and rehearsals.
+ * `/__emulator/` (stats, tasks, config, end-tasks) for tests and rehearsals.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isLoopbackHost, parseConfig, refusal } from './control.js';
+import { isLoopbackHost, parseConfig, parseEndTasks, refusal } from './control.js';
 import { describeRoute } from './describe.js';
 import { answerServiceQuotas, isServiceQuotasCall } from './quotas.js';
 import { type Answer, type EmulatorStats, type ServiceOptions, type StoredTask, TaskService } from './service.js';
@@ -141,7 +141,13 @@ function control(
 ): void {
   if (route === 'stats' && method === 'GET') return sendJson(res, 200, service.stats());
   // Task content is customer data: served only on the emulator's own (loopback by default) address.
-  if (route === 'tasks' && method === 'GET') return sendJson(res, 200, service.tasks satisfies StoredTask[]);
+  if (route === 'tasks' && method === 'GET') return sendJson(res, 200, service.listTasks() satisfies StoredTask[]);
+  if (route === 'end-tasks' && method === 'POST') {
+    const end = parseEndTasks(body);
+    if ('error' in end) return sendJson(res, 400, { Message: end.error }, 'InvalidParameterException');
+    const ended = service.endTasks(end.count);
+    return sendJson(res, 200, { ended, ...service.stats() });
+  }
   if (route === 'config' && method === 'POST') {
     const config = parseConfig(body);
     if ('error' in config) return sendJson(res, 400, { Message: config.error }, 'InvalidParameterException');

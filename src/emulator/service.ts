@@ -42,6 +42,8 @@ export interface ServiceOptions {
   maxActiveTasks?: number;
   /** How long a created task stays active, in ms (agents closing tasks); default forever. */
   taskLifetimeMs?: number;
+  /** Active tasks that end per second, oldest first, across instances (agents working through them); default none. */
+  drainRate?: number;
   latencyMs?: number;
   latencyJitterMs?: number;
   faults?: FaultOptions;
@@ -62,12 +64,17 @@ const DEFAULT_INSTANCES: Record<string, InstanceResources> = {
   },
 };
 
-/** A created task: the request as the service received it (every member), its ContactId and time. */
+/**
+ * A created task: the request as the service received it (every member), its ContactId and time, and
+ * whether it is still active (it counts toward the active-task limit) or ended, and when (ms).
+ */
 export interface StoredTask extends TaskRequest {
   ContactId: string;
   InstanceId: string;
   Name: string;
   createdAt: number;
+  state: 'active' | 'ended';
+  endedAt?: number;
 }
 
 export interface EmulatorStats {
@@ -82,6 +89,12 @@ export interface EmulatorStats {
   /** Tasks stored, and the most tasks any one ClientToken produced (1 when idempotency held). */
   tasks: number;
   maxTasksPerToken: number;
+  /** Tasks active now (over every instance), the most ever active at once, and tasks ended. */
+  activeTasks: number;
+  peakActiveTasks: number;
+  endedTasks: number;
+  /** Requests refused with 402 at the active-task limit. */
+  refusedAtLimit: number;
   rate: number;
   burst: number;
 }
@@ -112,14 +125,27 @@ export class TaskService {
    * pace of what reaches it, or act at a known point of a run (stop the client after the n-th request).
    */
   onRequest?: (n: number, at: number) => void;
-  private readonly counters: Omit<EmulatorStats, 'tasks' | 'maxTasksPerToken' | 'rate' | 'burst'> = {
+  private readonly counters: Omit<
+    EmulatorStats,
+    'tasks' | 'maxTasksPerToken' | 'rate' | 'burst' | 'activeTasks' | 'peakActiveTasks'
+  > = {
     requests: 0,
     created: 0,
     replayed: 0,
     throttled: 0,
     errors: {},
     faults: { failBefore: 0, failAfter: 0, resetAfter: 0, proxyError: 0 },
+    endedTasks: 0,
+    refusedAtLimit: 0,
   };
+  /** Active tasks, oldest first (ended ones are skipped as they come to the front). */
+  private readonly active: StoredTask[] = [];
+  private activeHead = 0;
+  private readonly activeBy = new Map<string, number>();
+  private activeCount = 0;
+  private peakActive = 0;
+  /** The drain has ended tasks up to this time (ms). */
+  private drainedTo = Date.now();
 
   constructor(options: ServiceOptions = {}) {
     this.options = { rate: 2, burst: 5, latencyMs: 0, latencyJitterMs: 0, ...options };
@@ -129,6 +155,8 @@ export class TaskService {
 
   /** Changes settings mid-run (a quota raised, faults switched off, a flow added). */
   configure(patch: ServiceOptions): void {
+    // Tasks due to end under the old lifetime or drain rate end first.
+    this.settle();
     this.options = { ...this.options, ...patch, faults: { ...this.options.faults, ...patch.faults } };
     if (patch.rate !== undefined || patch.burst !== undefined)
       this.bucket.setRate(this.options.rate, this.options.burst);
@@ -179,6 +207,7 @@ export class TaskService {
     }
     const cap = this.options.maxActiveTasks;
     if (cap !== undefined && this.activeTasks(req.InstanceId!) >= cap) {
+      this.counters.refusedAtLimit++;
       return this.error(
         402,
         'ServiceQuotaExceededException',
@@ -217,26 +246,56 @@ export class TaskService {
   }
 
   stats(): EmulatorStats {
+    this.settle();
     let maxTasksPerToken = 0;
     for (const n of this.tasksPerToken.values()) maxTasksPerToken = Math.max(maxTasksPerToken, n);
     return {
       ...structuredClone(this.counters),
       tasks: this.tasks.length,
       maxTasksPerToken,
+      activeTasks: this.activeCount,
+      peakActiveTasks: this.peakActive,
       rate: this.options.rate,
       burst: this.options.burst,
     };
   }
 
+  /** Every created task, each with its state as of now. */
+  listTasks(): StoredTask[] {
+    this.settle();
+    return this.tasks;
+  }
+
+  /**
+   * Ends the `count` oldest active tasks now (all of them without a count), as agents closing them
+   * would; returns how many ended.
+   */
+  endTasks(count = Infinity): number {
+    const now = Date.now();
+    this.settle(now);
+    let n = 0;
+    while (n < count && this.end(now)) n++;
+    return n;
+  }
+
   private create(req: TaskRequest): StoredTask {
+    const now = Date.now();
+    this.settle(now);
+    // Agents with nothing to do bank no time: the drain starts with the first task.
+    if (this.activeCount === 0) this.drainedTo = now;
     const task: StoredTask = {
       ...req,
       ContactId: randomUUID(),
       InstanceId: req.InstanceId!,
       Name: req.Name!,
-      createdAt: Date.now(),
+      createdAt: now,
+      state: 'active',
     };
     this.tasks.push(task);
+    this.active.push(task);
+    this.activeCount++;
+    this.peakActive = Math.max(this.peakActive, this.activeCount);
+    this.activeBy.set(task.InstanceId, (this.activeBy.get(task.InstanceId) ?? 0) + 1);
     this.counters.created++;
     if (req.ClientToken !== undefined) {
       this.byToken.set(req.ClientToken, task);
@@ -248,11 +307,51 @@ export class TaskService {
   }
 
   private activeTasks(instanceId: string): number {
+    this.settle();
+    return this.activeBy.get(instanceId) ?? 0;
+  }
+
+  /** Ends the tasks due by `now`: those older than the lifetime, then those the drain rate reached. */
+  private settle(now = Date.now()): void {
     const lifetime = this.options.taskLifetimeMs;
-    const horizon = lifetime === undefined ? -Infinity : Date.now() - lifetime;
-    let n = 0;
-    for (const t of this.tasks) if (t.InstanceId === instanceId && t.createdAt >= horizon) n++;
-    return n;
+    if (lifetime !== undefined) {
+      for (let oldest = this.oldest(); oldest && oldest.createdAt + lifetime <= now; oldest = this.oldest())
+        this.end(oldest.createdAt + lifetime);
+    }
+    const rate = this.options.drainRate;
+    if (!rate) {
+      this.drainedTo = now;
+      return;
+    }
+    const step = 1000 / rate;
+    while (this.activeCount > 0 && this.drainedTo + step <= now) {
+      this.drainedTo += step;
+      this.end(Math.max(this.drainedTo, this.oldest()!.createdAt));
+    }
+    if (this.activeCount === 0) this.drainedTo = now;
+  }
+
+  /** The oldest active task, dropping ended ones from the front of the queue. */
+  private oldest(): StoredTask | undefined {
+    while (this.activeHead < this.active.length && this.active[this.activeHead]!.state !== 'active') this.activeHead++;
+    // Compact now and then: the queue holds only what may still be active.
+    if (this.activeHead > 1024 && this.activeHead * 2 > this.active.length) {
+      this.active.splice(0, this.activeHead);
+      this.activeHead = 0;
+    }
+    return this.active[this.activeHead];
+  }
+
+  /** Ends the oldest active task at `at`; false when none is active. */
+  private end(at: number): boolean {
+    const task = this.oldest();
+    if (!task) return false;
+    task.state = 'ended';
+    task.endedAt = at;
+    this.activeCount--;
+    this.activeBy.set(task.InstanceId, this.activeBy.get(task.InstanceId)! - 1);
+    this.counters.endedTasks++;
+    return true;
   }
 
   /** What the emulator knows of one instance (for the read-only Describe/Get calls), or undefined. */

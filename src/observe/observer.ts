@@ -1,15 +1,16 @@
 /**
  * What a run tells its operator while it goes, in one place: counters of records read and finished
- * (for progress, by rows and by input bytes), the journal of rows not created and of rate changes
- * (row-log.ts), and the timeline side file the report draws from (timeline.ts). No row content.
+ * (for progress, by rows and by input bytes), the journal of rows not created, of rate changes and of
+ * pauses at the active-task limit (row-log.ts), and the timeline side file the report draws from
+ * (timeline.ts). No row content.
  */
 import type { Job } from '../input/prepare.js';
 import type { Ledger } from '../ledger/reader.js';
 import type { Limiter } from '../rate/limiter.js';
-import type { InputRecord, Logger, RowResult, RowStatus } from '../types.js';
+import type { InputRecord, Logger, PauseEvent, RowResult, RowStatus } from '../types.js';
 import { RowLog } from './row-log.js';
 import type { RunStats } from './stats.js';
-import { Timeline, type TimelineSample } from './timeline.js';
+import { Timeline, type TimelineEnd, type TimelineSample } from './timeline.js';
 
 /** What a run reports to its caller as it goes (the CLI draws its progress line from it). */
 export interface Progress {
@@ -28,12 +29,14 @@ export interface Progress {
   dryRun: boolean;
 }
 
-/** The parts of the run's wiring the observer reads: counters, the pace, the in-flight window. */
+/** The parts of the run's wiring the observer reads: counters, the pace, the in-flight window, pauses. */
 export interface Observed {
   stats: RunStats;
   rate: Limiter;
   /** Undefined on a dry run (nothing is sent, so there is no timeline). */
   dispatcher: unknown;
+  /** Pauses at the instance's active-task limit; undefined on a dry run. */
+  capacity?: { onEvent?: (event: PauseEvent) => void };
   concurrency(): number;
 }
 
@@ -78,6 +81,11 @@ export class RunObserver {
       this.rowLog.rate(event, rate, run.ceiling);
       this.timeline?.tick(this.sample(), event);
     };
+    if (w.capacity)
+      w.capacity.onEvent = (event) => {
+        this.rowLog.pause(event);
+        this.timeline?.pause(event);
+      };
   }
 
   /** A record came off the input (before it is prepared). */
@@ -130,10 +138,11 @@ export class RunObserver {
     });
   }
 
-  finish(outcome: 'completed' | 'interrupted'): void {
+  /** `stopped`: why an interrupted run stopped, when the timeline should say (the active-task limit held). */
+  finish(outcome: 'completed' | 'interrupted', stopped?: TimelineEnd['stopped']): void {
     this.tick();
     this.rowLog.flush(true);
-    this.timeline?.finish(this.sample(), outcome);
+    this.timeline?.finish(this.sample(), outcome, stopped);
   }
 
   private sample(): TimelineSample {

@@ -1,11 +1,13 @@
 /**
  * What the journal says while a run goes: each row that was not created at WARN (line, status, code
  * and the broken rule or the service's reason — never a value), collapsed to a count after the
- * first few per code so that a 10,000-failure night does not flood it; and the rate control's cuts
- * and restores, coalesced so that a throttling storm is a line every half minute, not every second.
+ * first few per code so that a 10,000-failure night does not flood it; the rate control's cuts
+ * and restores, coalesced so that a throttling storm is a line every half minute, not every second;
+ * and pauses at the instance's active-task limit.
  */
 
-import type { Logger, RowResult } from '../types.js';
+import { durationText } from '../config/settings.js';
+import type { Logger, PauseEvent, RowResult } from '../types.js';
 import { redactServiceMessage } from './redact.js';
 
 /** Rows logged one by one per error code; the rest are counted. */
@@ -64,6 +66,52 @@ export class RowLog {
     );
     this.cutsUnlogged = 0;
     this.lastCutLog = t;
+  }
+
+  /**
+   * A pause at the instance's active-task limit: its start (WARN, it holds the whole run) and end
+   * (INFO, with how long), and each probe's answer (INFO: a dozen lines an hour at most).
+   */
+  pause(event: PauseEvent): void {
+    const seconds = (ms: number) => Math.round(ms / 1000);
+    switch (event.kind) {
+      case 'paused':
+        this.log.warn(
+          { nextProbeSeconds: seconds(event.nextProbeMs), maxWait: durationText(event.maxWaitMs / 1000) },
+          'paused: the instance is at its active-task limit (402 ServiceQuotaExceededException); requests in ' +
+            'flight finish, no new one leaves until a probe creates a task',
+        );
+        return;
+      case 'probe':
+        this.log.debug({ probe: event.probe }, 'probing the active-task limit with one request');
+        return;
+      case 'full':
+        this.log.info(
+          { probe: event.probe, pausedSeconds: seconds(event.pausedMs), nextProbeSeconds: seconds(event.nextProbeMs) },
+          `still at the active-task limit: next probe in ${durationText(event.nextProbeMs / 1000)}`,
+        );
+        return;
+      case 'resumed':
+        this.log.info(
+          { pausedSeconds: seconds(event.pausedMs), probes: event.probes },
+          `resumed: the instance took a task again after ${durationText(event.pausedMs / 1000)} paused`,
+        );
+        return;
+      case 'gave-up':
+        this.log.warn(
+          { pausedSeconds: seconds(event.pausedMs), maxWait: durationText(event.maxWaitMs / 1000) },
+          event.maxWaitMs > 0
+            ? `stopping: the instance's active-task limit held for ${durationText(event.maxWaitMs / 1000)} (--max-wait)`
+            : 'stopping: the instance is at its active-task limit and --max-wait 0 says not to wait',
+        );
+        return;
+      case 'ended':
+        this.log.debug(
+          { pausedSeconds: seconds(event.pausedMs) },
+          'the run ended while paused at the active-task limit',
+        );
+        return;
+    }
   }
 
   /** Sums up suppressed rows now and then; `force` at the end of the run. */

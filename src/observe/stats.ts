@@ -1,7 +1,8 @@
 /**
  * The run's counters, owned here and nowhere else: rows by status, requests, throttles, retries,
- * unknown outcomes, errors by code and latency samples. The dispatcher counts requests, the
- * observer counts rows; progress, the timeline and the summary read them.
+ * unknown outcomes, errors by code, latency samples and pauses at the instance's active-task limit.
+ * The dispatcher counts requests and pauses, the observer counts rows; progress, the timeline and the
+ * summary read them.
  */
 import type { RowStatus, SendOutcome } from '../types.js';
 
@@ -33,6 +34,14 @@ export class RunStats {
   /** Answers other than throttles, and their summed latency (ms): what in-flight sizing is fed. */
   answers = 0;
   answersLatencyMs = 0;
+  /** Pauses at the instance's active-task limit begun (delivery/capacity.ts). */
+  pauses = 0;
+  /** `Date.now()` when the current pause began; undefined when not paused. */
+  pausedSince: number | undefined = undefined;
+  /** Time spent in pauses that have ended, ms (the current one is `Date.now() - pausedSince`). */
+  pausedMs = 0;
+  /** `Date.now()` when the first pause began. */
+  firstPausedAt: number | undefined = undefined;
 
   /** A row's final result: `carried` when an earlier run (resume, rerun) decided it and this run sent nothing. */
   recordRow(status: RowStatus, carried: boolean): void {
@@ -64,6 +73,25 @@ export class RunStats {
       const j = Math.floor(Math.random() * this.seen);
       if (j < RESERVOIR) this.samples[j] = latencyMs;
     }
+  }
+
+  /** A pause at the instance's active-task limit began at `at` (Date.now()). */
+  pauseBegan(at: number): void {
+    this.pauses++;
+    this.pausedSince = at;
+    this.firstPausedAt ??= at;
+  }
+
+  /** The current pause ended at `at`. */
+  pauseEnded(at: number): void {
+    if (this.pausedSince === undefined) return;
+    this.pausedMs += Math.max(0, at - this.pausedSince);
+    this.pausedSince = undefined;
+  }
+
+  /** Time spent paused so far, the current pause included, ms. */
+  pausedTotalMs(now = Date.now()): number {
+    return this.pausedMs + (this.pausedSince === undefined ? 0 : Math.max(0, now - this.pausedSince));
   }
 
   /** Latency percentile in ms (p in 0..100), or undefined before any request. */

@@ -3,9 +3,10 @@
  * no row content) so that `report` can draw rate, throttles and latency over time afterwards.
  *
  * One JSON object a line: a `start` line per run segment (a --resume appends a new segment), a point
- * every few seconds and at each rate cut or restore, and an `end` line. Size stays bounded on a long
- * run: the interval starts at 5 s and doubles after every 1,000 points of a segment, so a 14-hour
- * run writes about 3,400 points (~450 KB) instead of 10,000. A failure to write (a full disk) turns
+ * every few seconds and at each rate cut or restore, a `pause` line where a pause at the instance's
+ * active-task limit starts and ends, and an `end` line. Size stays bounded on a long run: the
+ * interval starts at 5 s and doubles after every 1,000 points of a segment, so a 14-hour run writes
+ * about 3,400 points (~450 KB) instead of 10,000. A failure to write (a full disk) turns
  * the timeline off with one warning; it never stops the run.
  */
 import { closeSync, rmSync, writeSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { APPEND_EXISTING, CREATE_NEW, openRegularSync, timelinePath } from '../l
 
 export { timelinePath };
 
-import type { Logger } from '../types.js';
+import type { Logger, PauseEvent } from '../types.js';
 import type { RunStats } from './stats.js';
 
 /** A segment's first line. */
@@ -55,9 +56,17 @@ export interface TimelineEnd {
   created: number;
   requests: number;
   throttled: number;
+  /** Why an interrupted segment stopped, when the run knows: the active-task limit held for --max-wait. */
+  stopped?: 'active-task-limit';
 }
 
-export type TimelineLine = TimelineStart | TimelinePoint | TimelineEnd;
+/** A pause at the instance's active-task limit began (`start`) or ended (`end`): no request left between. */
+export interface TimelinePause {
+  t: number;
+  pause: 'start' | 'end';
+}
+
+export type TimelineLine = TimelineStart | TimelinePoint | TimelineEnd | TimelinePause;
 
 export interface TimelineSample {
   stats: RunStats;
@@ -130,7 +139,13 @@ export class Timeline {
     this.point(sample, t, eventDue ? event : undefined);
   }
 
-  finish(sample: TimelineSample, how: TimelineEnd['end']): void {
+  /** A pause's start and end, at the times the run saw them (a `gave-up` is ended when the run ends). */
+  pause(event: PauseEvent): void {
+    if (event.kind === 'paused') this.write({ t: event.at, pause: 'start' });
+    else if (event.kind === 'resumed' || event.kind === 'ended') this.write({ t: event.at, pause: 'end' });
+  }
+
+  finish(sample: TimelineSample, how: TimelineEnd['end'], stopped?: TimelineEnd['stopped']): void {
     const { stats } = sample;
     this.point(sample, this.now());
     this.write({
@@ -140,6 +155,7 @@ export class Timeline {
       created: stats.sentCreated,
       requests: stats.requests,
       throttled: stats.throttled,
+      ...(stopped ? { stopped } : {}),
     });
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;

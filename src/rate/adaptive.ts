@@ -65,7 +65,7 @@ export class AdaptiveRate implements RateControl {
       if (throttleCuts(t - latencyMs, t, this.lastCut)) this.cut(t);
       return;
     }
-    if (outcome.kind === 'created' || outcome.kind === 'refused') {
+    if (outcome.kind === 'created' || outcome.kind === 'refused' || outcome.kind === 'capacity') {
       this.accepted.push(t);
       this.trim(t);
     }

@@ -120,7 +120,8 @@ export class SharedLimiter implements Limiter {
   observe(outcome: SendOutcome, latencyMs: number): void {
     if (!this.up) return this.fallback?.observe(outcome, latencyMs);
     const now = Date.now();
-    if (outcome.kind === 'created' || outcome.kind === 'refused') this.pace.accepted(now);
+    if (outcome.kind === 'created' || outcome.kind === 'refused' || outcome.kind === 'capacity')
+      this.pace.accepted(now);
     if (outcome.kind === 'throttled') this.pace.throttled(now - latencyMs, now).catch(() => this.lost());
   }
 

@@ -22,7 +22,11 @@ export interface ChartOptions {
   barUnit?: string;
   width?: number;
   height?: number;
+  /** Spans of time shaded behind the lines (pauses at the active-task limit), named in the legend. */
+  bands?: { from: number; to: number; name: string }[];
 }
+
+const BAND_COLOR = '#8c959f';
 
 const PAD = { left: 52, right: 52, top: 30, bottom: 34 };
 
@@ -57,6 +61,7 @@ function gapAfter(times: number[]): number {
 export function timeChart(series: Series[], o: ChartOptions): string {
   const width = o.width ?? 1000;
   const height = o.height ?? 260;
+  const bands = o.bands ?? [];
   const times = series.flatMap((s) => s.points.map(([t]) => t));
   if (!times.length) return `<p class="muted">No time series was recorded for this run.</p>`;
   // Loops, not Math.min(...times): a spread over a long list overflows the stack.
@@ -65,6 +70,11 @@ export function timeChart(series: Series[], o: ChartOptions): string {
   for (const t of times) {
     if (t < t0) t0 = t;
     if (t > t1) t1 = t;
+  }
+  // Bands show whole: a pause between two points, or before the first (a short run has one point).
+  for (const b of bands) {
+    if (b.from < t0) t0 = b.from;
+    if (b.to > t1) t1 = b.to;
   }
   t1 = Math.max(t0 + 1000, t1);
   const top = (bars: boolean) => {
@@ -80,6 +90,16 @@ export function timeChart(series: Series[], o: ChartOptions): string {
   const x = (t: number) => PAD.left + ((t - t0) / (t1 - t0)) * w;
   const y = (v: number, max: number) => PAD.top + h - (v / max) * h;
   const parts: string[] = [];
+  for (const b of bands) {
+    const from = x(b.from);
+    const to = x(b.to);
+    parts.push(
+      `<rect x="${from.toFixed(1)}" y="${PAD.top}" width="${Math.max(1, to - from).toFixed(1)}" height="${h}" ` +
+        `fill="${BAND_COLOR}" opacity="0.18" data-band="pause"><title>${esc(
+          `${b.name}: ${new Date(b.from).toISOString()} → ${new Date(b.to).toISOString()}`,
+        )}</title></rect>`,
+    );
+  }
   for (let i = 0; i <= 4; i++) {
     const v = (lineMax * i) / 4;
     const yy = y(v, lineMax).toFixed(1);
@@ -137,8 +157,11 @@ export function timeChart(series: Series[], o: ChartOptions): string {
           `stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} data-series="${esc(s.name)}"/>`,
       );
   }
-  const legend = series
-    .map((s) => `<span class="key"><i style="background:${esc(s.color)}"></i>${esc(s.name)}</span>`)
+  const legend = [
+    ...series.map((s) => ({ name: s.name, color: s.color, opacity: '' })),
+    ...(bands.length ? [{ name: bands[0]!.name, color: BAND_COLOR, opacity: ';opacity:0.4;height:10px' }] : []),
+  ]
+    .map((k) => `<span class="key"><i style="background:${esc(k.color)}${k.opacity}"></i>${esc(k.name)}</span>`)
     .join('');
   return (
     `<figure class="chart"><figcaption>${esc(o.title)}<span class="legend">${legend}</span></figcaption>` +

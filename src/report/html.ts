@@ -5,8 +5,8 @@
  */
 import type { TimelinePoint } from '../observe/timeline.js';
 import { downsample, esc, timeChart } from './chart.js';
-import type { FileReport, Group, Other } from './model.js';
-import { exampleLines, headline, otherLabel, span } from './text.js';
+import type { FileReport, Group, Other, PauseSpan } from './model.js';
+import { exampleLines, headline, otherLabel, pausesText, span } from './text.js';
 
 const MAX_CHART_POINTS = 600;
 const int = (n: number) => n.toLocaleString('en-US');
@@ -75,6 +75,14 @@ function section(r: FileReport): string {
           ...(r.run.p50 !== null ? [tile(`${r.run.p50}/${r.run.p99}`, 'ms latency, p50/p99')] : []),
         ]
       : []),
+    ...(r.pauses
+      ? [
+          tile(
+            span(r.pauses.seconds),
+            `paused at the active-task limit, ${r.pauses.count === 1 ? 'once' : `${int(r.pauses.count)} times`}`,
+          ),
+        ]
+      : []),
   ];
   const when = r.run
     ? `${r.run.from.replace('T', ' ').slice(0, 19)} → ${r.run.to.replace('T', ' ').slice(0, 19)} UTC`
@@ -86,7 +94,8 @@ function section(r: FileReport): string {
 <p class="file">${esc(r.file)}${r.input ? ` · input ${esc(r.input)}` : ''}${when ? ` · ${esc(when)}` : ''}</p>
 ${nextBox(r)}
 <div class="tiles">${tiles.join('')}</div>
-${charts(r.series)}
+${r.pauses ? `<p class="muted">Paused ${esc(pausesText(r.pauses))}.</p>` : ''}
+${charts(r.series, r.pauses?.spans ?? [])}
 ${groupTable('Failed rows, by error code', 'error code', r.failures, r.failuresOther, 'codes', true)}
 ${groupTable('Invalid rows, by rule', 'column and rule', r.invalid, r.invalidOther, 'rules', false)}
 </section>`;
@@ -129,7 +138,7 @@ function groupTable(
   );
 }
 
-function charts(points: TimelinePoint[]): string {
+function charts(points: TimelinePoint[], pauses: PauseSpan[]): string {
   if (!points.length)
     return (
       `<p class="muted">No timeline was recorded beside this results file (a dry run, or a run by an older ` +
@@ -149,7 +158,12 @@ function charts(points: TimelinePoint[]): string {
       { name: 'target rate/s', color: '#0969da', dashed: true, points: light.map((p) => [p.t, p.target]) },
       { name: 'throttled requests', color: '#bc4c00', bars: true, points: light.map((p) => [p.t, p.throttled]) },
     ],
-    { title: 'Rate: accepted vs target, and throttles', unit: 'req/s', barUnit: 'throttled' },
+    {
+      title: 'Rate: accepted vs target, and throttles',
+      unit: 'req/s',
+      barUnit: 'throttled',
+      bands: pauses.map((p) => ({ ...p, name: "paused at the instance's active-task limit" })),
+    },
   );
   const latency = timeChart(
     [

@@ -1,9 +1,9 @@
 /**
  * The report's model of one results file: counts by status, failures by error code and invalid rows
- * by rule (each with a few example lines), the run's time span, rate and throttles from its timeline
- * side file, and the next command. The results file is streamed: memory holds counts and a few
- * examples, never the rows, whatever the file's size. Row content is never read into the model:
- * only the `Result.*` cells.
+ * by rule (each with a few example lines), the run's time span, rate, throttles and pauses at the
+ * active-task limit from its timeline side file, and the next command. The results file is streamed:
+ * memory holds counts and a few examples, never the rows, whatever the file's size. Row content is
+ * never read into the model: only the `Result.*` cells.
  */
 import { basename } from 'node:path';
 import { Parser } from 'csv-parse';
@@ -13,7 +13,14 @@ import { earlierResults } from '../ledger/reader.js';
 import { type RunState, readState } from '../ledger/state.js';
 import { RESULT_COLUMNS } from '../ledger/writer.js';
 import { redactServiceMessage } from '../observe/redact.js';
-import { type TimelineLine, type TimelinePoint, type TimelineStart, timelinePath } from '../observe/timeline.js';
+import {
+  type TimelineEnd,
+  type TimelineLine,
+  type TimelinePause,
+  type TimelinePoint,
+  type TimelineStart,
+  timelinePath,
+} from '../observe/timeline.js';
 import type { FailureLimitStop } from '../types.js';
 import { type Group, GroupCounter, type Other } from './groups.js';
 import { type NextStep, nextStep } from './next-step.js';
@@ -60,6 +67,11 @@ export interface FileReport {
   run?: RunFigures;
   /** The timeline's points (for charts); empty without a side file. */
   series: TimelinePoint[];
+  /**
+   * Pauses at the instance's active-task limit, from the timeline: how many, their time in all (s),
+   * when the first began (ISO), and each span (ms since the epoch), for the charts.
+   */
+  pauses?: { count: number; seconds: number; firstAt: string; spans: PauseSpan[] };
   next?: NextStep;
   /** Set when the file no longer holds the rows its run recorded (edited since): it is not a whole record. */
   mismatch?: string;
@@ -84,6 +96,7 @@ export async function buildReport(file: string): Promise<FileReport> {
     ...(failureLimit ? { failureLimit } : {}),
     run: figures(series.starts, series.points, series.ends),
     series: series.points,
+    ...(series.pauses.length ? { pauses: pauseFigures(series.pauses) } : {}),
     next: nextStep({
       results: file,
       input: state?.input,
@@ -94,6 +107,7 @@ export async function buildReport(file: string): Promise<FileReport> {
       invalid,
       inputBroken: state?.outcome === 'input-broken',
       ...(failureLimit ? { failureLimit } : {}),
+      atLimit: stoppedAtLimit(series),
       ...(state ? { replay: state.options, needs: state.needs ?? [] } : {}),
     }),
     // A run that did not finish says 3, as the run itself did, whatever its rows say so far; one whose
@@ -190,7 +204,15 @@ async function readResultsFile(file: string): Promise<Counts> {
 interface Series {
   starts: TimelineStart[];
   points: TimelinePoint[];
-  ends: Extract<TimelineLine, { end: string }>[];
+  ends: TimelineEnd[];
+  /** Pauses at the active-task limit, closed: one left open (a crash) ends at the segment's last time. */
+  pauses: PauseSpan[];
+}
+
+/** A pause at the active-task limit, from and to (ms since the epoch). */
+export interface PauseSpan {
+  from: number;
+  to: number;
 }
 
 /**
@@ -198,7 +220,7 @@ interface Series {
  * is skipped; a side file that is not a regular file (a FIFO would block) is not read.
  */
 async function readTimeline(file: string): Promise<Series> {
-  const series: Series = { starts: [], points: [], ends: [] };
+  const series: Series = { starts: [], points: [], ends: [], pauses: [] };
   let text: string;
   try {
     const handle = await openRegular(timelinePath(file), READ, 'timeline');
@@ -210,14 +232,45 @@ async function readTimeline(file: string): Promise<Series> {
   } catch {
     return series;
   }
+  let open: number | undefined;
+  let last = 0;
+  const close = (to: number) => {
+    if (open !== undefined) series.pauses.push({ from: open, to: Math.max(open, to) });
+    open = undefined;
+  };
   for (const line of text.split('\n')) {
     const obj = timelineLine(line);
     if (!obj) continue;
-    if ('start' in obj) series.starts.push(obj);
-    else if ('end' in obj) series.ends.push(obj);
-    else series.points.push(obj);
+    if ('pause' in obj) {
+      if (obj.pause === 'start') open ??= obj.t;
+      else close(obj.t);
+    } else if ('start' in obj) {
+      close(last); // a segment that ended mid-pause without a word (killed): the pause ended with it
+      series.starts.push(obj);
+    } else if ('end' in obj) {
+      close(obj.t);
+      series.ends.push(obj);
+    } else series.points.push(obj);
+    last = Math.max(last, obj.t);
   }
+  close(last);
   return series;
+}
+
+/** The last segment ended because the active-task limit held past --max-wait (not a later one killed). */
+function stoppedAtLimit(series: Series): boolean {
+  const end = series.ends.at(-1);
+  return end?.stopped === 'active-task-limit' && end.t >= (series.starts.at(-1)?.t ?? 0);
+}
+
+function pauseFigures(spans: PauseSpan[]): NonNullable<FileReport['pauses']> {
+  const ms = spans.reduce((n, p) => n + (p.to - p.from), 0);
+  return {
+    count: spans.length,
+    seconds: Math.round(ms / 1000),
+    firstAt: new Date(spans[0]!.from).toISOString(),
+    spans,
+  };
 }
 
 /** One line of the side file, or undefined unless every figure the report reads is a number it can show. */
@@ -236,9 +289,10 @@ function timelineLine(line: string): TimelineLine | undefined {
   const figures = (...keys: string[]) => keys.every((k) => figure(o[k]));
   const latency = (v: unknown) => v === null || figure(v);
   if (!time(o.t)) return undefined;
+  if ('pause' in o) return o.pause === 'start' || o.pause === 'end' ? (o as unknown as TimelinePause) : undefined;
   if ('start' in o) return figures('ceiling', 'burst', 'carried') ? (o as unknown as TimelineStart) : undefined;
   if ('end' in o)
-    return figures('elapsed', 'created', 'requests', 'throttled') ? (o as unknown as TimelineLine) : undefined;
+    return figures('elapsed', 'created', 'requests', 'throttled') ? (o as unknown as TimelineEnd) : undefined;
   return figures('elapsed', 'rate', 'target', 'created', 'requests', 'throttled', 'done') &&
     latency(o.p50) &&
     latency(o.p99)
@@ -246,7 +300,7 @@ function timelineLine(line: string): TimelineLine | undefined {
     : undefined;
 }
 
-function figures(starts: TimelineStart[], points: TimelinePoint[], ends: Series['ends']): RunFigures | undefined {
+function figures(starts: TimelineStart[], points: TimelinePoint[], ends: TimelineEnd[]): RunFigures | undefined {
   if (!starts.length || !points.length) return undefined;
   // Each segment's counters start at zero: its last point holds its totals.
   const segments: TimelinePoint[][] = [];

@@ -23,6 +23,8 @@ export interface NextStepFacts {
   invalid: number;
   /** The input could not be read to its end (bytes not valid in its encoding): resuming would stop there again. */
   inputBroken?: boolean;
+  /** The run stopped because the instance's active-task limit held past --max-wait. */
+  atLimit?: boolean;
   /** The settings the run was recorded with (its run state): the printed commands carry them. */
   replay?: Settings;
   /** What a dry run found a real run would need (`--instance-id …`): no run command works without it. */
@@ -107,18 +109,21 @@ export function nextStep(f: NextStepFacts): NextStep | undefined {
   }
   if (!f.completed && f.failureLimit) return afterFailureLimit(f, f.failureLimit, settings, input);
   if (!f.completed) {
+    const stoppedWhy = (what: 'run' | 'rerun') =>
+      f.atLimit
+        ? `the instance stayed at its active-task limit: once agents have closed tasks (or the quota is raised), ` +
+          `finish the ${what}`
+        : `the ${what} was interrupted: finish it`;
     if (f.rerunOf) {
       return {
         command: commandLine('rerun', f.rerunOf, settings, { results: f.results, resume: true }),
-        why: 'the rerun was interrupted: finish it (rows already recorded are skipped)',
+        why: `${stoppedWhy('rerun')} (rows already recorded are skipped)`,
       };
     }
     const stdin = input === '-' ? ' (feed it the same input again)' : '';
     return {
       command: commandLine('run', input, settings, { results: f.results, resume: true }),
-      why:
-        `the run was interrupted: finish it with the settings it started with (rows already recorded are ` +
-        `skipped)${stdin}`,
+      why: `${stoppedWhy('run')} with the settings it started with (rows already recorded are skipped)${stdin}`,
     };
   }
   const rerun = (includeInvalid: boolean) =>

@@ -25,6 +25,15 @@ export function span(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** "2 times at the instance's active-task limit, 14m10s in all, the first at 2026-12-04T02:41:07.000Z". */
+export function pausesText(p: NonNullable<FileReport['pauses']>): string {
+  return (
+    `${p.count === 1 ? 'once' : `${int(p.count)} times`} at the instance's active-task limit (no request ` +
+    `left), ${span(p.seconds)}${p.count === 1 ? '' : ' in all'}, ${p.count === 1 ? 'from' : 'the first at'} ` +
+    `${p.firstAt}`
+  );
+}
+
 export function exampleLines(g: Group): string {
   return `line${g.lines.length > 1 ? 's' : ''} ${g.lines.join(', ')}${g.count > g.lines.length ? ', …' : ''}`;
 }
@@ -56,6 +65,7 @@ export function formatReport(r: FileReport): string {
       `  Time: ${r.startedAt} → ${r.completedAt ?? '(not finished)'} (no timeline beside the file: rates unknown)`,
     );
   }
+  if (r.pauses) out.push(`  Paused: ${pausesText(r.pauses)}`);
   const table = (
     title: string,
     groups: Group[],

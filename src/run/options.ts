@@ -41,6 +41,11 @@ export type RunOptions = Omit<Settings, 'job' | 'includeInvalid' | 'checkLive' |
   onProgress?: (p: Progress) => void;
   /** Aborting stops reading; requests in flight finish and are recorded; the summary says interrupted. */
   signal?: AbortSignal;
+  /**
+   * At the instance's active-task limit, the wait before the first probe, ms (default 5,000; it doubles
+   * up to 5 minutes). For rehearsals and tests that drain an emulator in seconds.
+   */
+  capacityProbeMs?: number;
 };
 
 /** The settings only the command line's own output uses. */
@@ -52,6 +57,8 @@ export interface RunHooks {
   log: Logger;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
+  /** See RunOptions.capacityProbeMs. */
+  capacityProbeMs?: number;
 }
 
 export const silent: Logger = { info() {}, warn() {}, debug() {} };

@@ -156,7 +156,10 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
     stopTicker();
     closeResults(results, stops);
     await w.close();
-    watch.finish(stoppedEarly(w, stops, watch) || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
+    watch.finish(
+      stoppedEarly(w, stops, watch) || stops.inputError || stops.fatal ? 'interrupted' : 'completed',
+      w.atLimit() ? 'active-task-limit' : undefined,
+    );
   }
   if (stops.writeError) throw stops.writeError;
   await duplicates.confirm((tokens) => tokenLines(ctx.resultsPath, tokens));
@@ -440,6 +443,16 @@ function finish(
   if (unreachable) {
     summary.unreachable = unreachable;
     hooks.log.warn({}, `stopped: ${unreachable}`);
+  }
+  const { stats } = w;
+  if (stats.pauses) {
+    const atLimit = w.atLimit();
+    summary.capacity = {
+      pauses: stats.pauses,
+      pausedSeconds: Math.round(stats.pausedTotalMs() / 100) / 10,
+      firstPausedAt: new Date(stats.firstPausedAt!).toISOString(),
+      ...(atLimit ? { stopped: atLimit } : {}),
+    };
   }
   if (plan) summary.plan = plan.result();
   hooks.log.info({ summary }, 'run finished');

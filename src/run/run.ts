@@ -95,6 +95,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     signal,
     outputs = [],
     stdin: _stdin,
+    capacityProbeMs,
     ...flags
   } = given;
   const log = logger ?? silent;
@@ -151,7 +152,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     ? { ...pick(origin.options, ['encoding', 'delimiter', 'shard']), ...keptSettings(config) }
     : keptSettings(config);
   const dryRun = config.dryRun;
-  const hooks: RunHooks = { sender, log, onProgress, signal };
+  const hooks: RunHooks = { sender, log, onProgress, signal, capacityProbeMs };
 
   const lock = await acquireLock(resultsPath);
   try {

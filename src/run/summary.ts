@@ -1,6 +1,7 @@
 /** The end-of-run summary: made from the run's counters, printed by the CLI, returned by the library. */
 
 import type { Settings } from '../config/resolve.js';
+import { durationText } from '../config/settings.js';
 import type { RunStats } from '../observe/stats.js';
 import { failureLimitText, type NextStep, nextStep } from '../report/next-step.js';
 import type { FailureLimitStop, RowCounts } from '../types.js';
@@ -38,6 +39,12 @@ export interface Summary {
    * wrong id); the rows not sent are unrecorded, the failed ones recorded failed.
    */
   failureLimit?: FailureLimitStop;
+  /**
+   * Set when the run paused at the instance's active-task limit (402 until agents close tasks): how
+   * often, for how long in all (the pause it stopped in included), since when (ISO), and — when the
+   * limit held past --max-wait and the run stopped — why, in words. The rows not created are unrecorded.
+   */
+  capacity?: { pauses: number; pausedSeconds: number; firstPausedAt: string; stopped?: string };
   /** When the input had already been completed into this results file: that time (nothing was sent). */
   alreadyDone?: string;
   /** Rows whose ClientToken repeated an earlier row's (they become one task). */
@@ -92,7 +99,7 @@ export function formatSummary(s: Summary): string {
   }
   const how = s.dryRun
     ? 'Dry run'
-    : s.fatalError || s.unreachable || s.failureLimit
+    : s.fatalError || s.unreachable || s.failureLimit || s.capacity?.stopped
       ? 'Stopped'
       : s.interrupted
         ? 'Interrupted'
@@ -112,6 +119,14 @@ export function formatSummary(s: Summary): string {
           `${s.requests} requests, ${s.throttled} throttled, ${s.retries} retries` +
           (s.latencyMs.p50 !== null ? ` · latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms` : ''),
   ];
+  if (s.capacity) {
+    const { pauses, pausedSeconds, firstPausedAt } = s.capacity;
+    lines.push(
+      `Paused ${pauses === 1 ? 'once' : `${pauses} times`} at the instance's active-task limit: ` +
+        `${durationText(pausedSeconds)}${pauses === 1 ? '' : ' in all'}, from ${clock(firstPausedAt)} ` +
+        `(its 402 answers failed no row)`,
+    );
+  }
   const errors = Object.entries(s.errors).filter(([code]) => code !== 'ThrottlingException');
   if (errors.length) lines.push(`Errors seen: ${errors.map(([c, n]) => `${c} ×${n}`).join(', ')}`);
   if (s.duplicateTokens)
@@ -127,6 +142,11 @@ export function formatSummary(s: Summary): string {
       `Stopped: ${s.unreachable}. Rows not sent are not recorded: once the network or the endpoint is back, run ` +
         `the same command with --resume (if --endpoint itself was wrong, that run is refused and prints the ` +
         `command for the right one).`,
+    );
+  if (s.capacity?.stopped)
+    lines.push(
+      `Stopped: ${s.capacity.stopped}. Rows not created are not recorded: once agents have closed tasks (or ` +
+        `the quota is raised), run the same command with --resume.`,
     );
   if (s.fatalError)
     lines.push(
@@ -154,6 +174,7 @@ export function formatSummary(s: Summary): string {
       invalid: s.rows.invalid,
       inputBroken: Boolean(s.inputError),
       ...(s.failureLimit ? { failureLimit: s.failureLimit } : {}),
+      atLimit: Boolean(s.capacity?.stopped),
       ...(s.replay ? { replay: s.replay } : {}),
       ...(s.plan ? { needs: s.plan.needs, missingIds: s.plan.live?.missing.length ?? 0 } : {}),
     });
@@ -168,3 +189,9 @@ function nextLines(next: NextStep): string {
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/** Local time of day, HH:MM (the summary and the progress line). */
+export function clock(at: number | string): string {
+  const d = new Date(at);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}

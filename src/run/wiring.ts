@@ -1,12 +1,14 @@
 /**
  * Everything the pipeline's flow runs inside: the sender (or none, for a dry run), the limiter (this
- * process's adaptive token bucket, or one shared through Redis) and the dispatcher, one stop signal
- * (the caller's, the deadline's, or our own on a fatal error or a dead endpoint), the counters, and a
- * ticker that re-sizes in-flight work and reports progress.
+ * process's adaptive token bucket, or one shared through Redis), the wait at the instance's
+ * active-task limit and the dispatcher, one stop signal (the caller's, the deadline's, or our own on a
+ * fatal error, a dead endpoint or a --max-wait spent), the counters, and a ticker that re-sizes
+ * in-flight work and reports progress.
  */
 import { setMaxListeners } from 'node:events';
 import { setInterval as every } from 'node:timers';
 import type { RunConfig } from '../config/resolve.js';
+import { CapacityGate } from '../delivery/capacity.js';
 import { InFlightSizer, initialConcurrency, MAX_AUTO_CONCURRENCY } from '../delivery/concurrency.js';
 import { Dispatcher } from '../delivery/dispatch.js';
 import { ReachWatch } from '../delivery/reach.js';
@@ -47,6 +49,10 @@ export interface Wiring {
   stop(reason: string): void;
   /** Set when the run stopped because the endpoint could not be reached ("cannot reach <endpoint>: …"). */
   unreachable(): string | undefined;
+  /** Pauses at the instance's active-task limit; undefined on a dry run. */
+  capacity: CapacityGate | undefined;
+  /** Set when the run stopped because the active-task limit held past --max-wait ("the instance's …"). */
+  atLimit(): string | undefined;
   /** How many row workers should pull from the input now (read again as the in-flight cap moves). */
   workers(): number;
   concurrency(): number;
@@ -134,7 +140,20 @@ export async function wire(config: RunConfig, hooks: RunHooks): Promise<Wiring> 
     },
     destroy: () => sender.destroy(),
   };
-  const dispatcher = watched && new Dispatcher(watched, rate, { ...DEFAULT_RETRY, maxAttempts }, stats, signal);
+  let atLimit: string | undefined;
+  const capacity =
+    watched &&
+    new CapacityGate({
+      stats,
+      maxWaitMs: Math.ceil(config.get('maxWait')! * 1000),
+      firstProbeMs: hooks.capacityProbeMs,
+      stop: (reason) => {
+        atLimit ??= reason;
+        own.abort(new Error(reason));
+      },
+    });
+  const dispatcher =
+    watched && new Dispatcher(watched, rate, { ...DEFAULT_RETRY, maxAttempts }, stats, signal, capacity);
 
   return {
     stats,
@@ -143,6 +162,8 @@ export async function wire(config: RunConfig, hooks: RunHooks): Promise<Wiring> 
     signal,
     stop: (reason) => own.abort(new Error(reason)),
     unreachable: () => unreachable,
+    capacity,
+    atLimit: () => atLimit,
     workers: () => workersWanted(dispatcher, concurrency, cap),
     concurrency: () => concurrency,
     startTicker(tick) {
@@ -165,6 +186,7 @@ export async function wire(config: RunConfig, hooks: RunHooks): Promise<Wiring> 
     },
     async close() {
       clearTimeout(deadline);
+      capacity?.close();
       sender?.destroy();
       await rate.close();
     },

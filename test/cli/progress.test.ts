@@ -73,6 +73,26 @@ describe('renderProgress', () => {
     expect(progressRecord(struggling)).toMatchObject({ retries: 166, serverErrors: 29 });
   });
 
+  it('a pause at the active-task limit comes right after the rows, and still fits 80 columns', () => {
+    const since = new Date(2026, 11, 4, 2, 41, 7).getTime(); // 02:41 local time
+    const paused = { ...busy, pausedSince: since };
+    const line = renderProgress(paused, 80);
+    expect(line.length).toBeLessThan(80);
+    expect(line.split(' · ')).toEqual(['12,345/~100,000 rows 12%', 'paused at the active-task limit since 02:41']);
+    // With room (or a shorter rows field), the whole wording.
+    expect(renderProgress(paused, 120).split(' · ').slice(0, 2)).toEqual([
+      '12,345/~100,000 rows 12%',
+      "paused at the instance's active-task limit since 02:41",
+    ]);
+    expect(renderProgress({ ...paused, done: 345, total: 5_000, totalExact: true }, 80)).toMatch(
+      /^345\/5,000 rows 6% · paused at the instance's active-task limit since 02:41/,
+    );
+    for (let width = 10; width <= 220; width++) expect(renderProgress(paused, width).length).toBeLessThan(width);
+    expect(renderProgress(busy, 200)).not.toContain('paused');
+    expect(progressRecord(busy).pausedSeconds).toBeNull();
+    expect(progressRecord({ ...busy, pausedSince: since, pausedMs: 90_400 }).pausedSeconds).toBe(90);
+  });
+
   it('draws a bar only with room to spare, after the figures are placed', () => {
     expect(renderProgress(busy, 80)).not.toMatch(/^\[/);
     expect(renderProgress(busy, 200)).toMatch(/^\[#+-+\] 12,345/);

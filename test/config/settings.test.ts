@@ -114,8 +114,35 @@ describe('values parsed and checked by the table, wherever they come from', () =
     [{ env: { CTL_RATE: '0x10' } }, 'CTL_RATE must be auto or a number above 0'],
     [{ env: { CTL_BURST: '0x10' } }, 'CTL_BURST must be a whole number of at least 1'],
     [{ env: { CTL_PROGRESS_INTERVAL: '1e9' } }, 'CTL_PROGRESS_INTERVAL must be at most 86,400'],
+    [{ env: { CTL_MAX_WAIT: '3 hours' } }, 'CTL_MAX_WAIT must be a duration such as 90s, 30m, 3h or 1h30m'],
+    [{ flags: { maxWait: -1 } }, '--max-wait must be a duration'],
+    [{ env: { CTL_MAX_WAIT: '30d' } }, 'CTL_MAX_WAIT must be a duration'],
+    [
+      { env: { CTL_MAX_WAIT: '700h' } },
+      'CTL_MAX_WAIT must be a duration such as 90s, 30m, 3h or 1h30m (or seconds), at most 24 days',
+    ],
   ])('%j → %s', (input, message) => {
     expect(() => layered(input)).toThrow(message);
+  });
+
+  it.each([
+    ['3h', 10_800],
+    ['90m', 5_400],
+    ['1h30m', 5_400],
+    ['2s', 2],
+    ['1.5s', 1.5],
+    ['45', 45],
+    ['0', 0],
+    [' 2H ', 7_200],
+  ])('--max-wait %j is %i seconds', (text, seconds) => {
+    expect(layered({ env: { CTL_MAX_WAIT: text } }).get('maxWait')).toBe(seconds);
+    expect(layered({}, { maxWait: text }).get('maxWait')).toBe(seconds);
+  });
+
+  it('--max-wait is 3 hours unless told, and a job file may give seconds', () => {
+    expect(layered({}).get('maxWait')).toBe(10_800);
+    expect(layered({}, { maxWait: 600 }).get('maxWait')).toBe(600);
+    expect(() => layered({}, { maxWait: 'soon' })).toThrow('/jobs/x.job.json: maxWait must be a duration');
   });
 
   it('a job file value is checked too, naming the file and key', () => {

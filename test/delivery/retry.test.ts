@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY, decide } from '../../src/delivery/retry.js';
-import { classifyError } from '../../src/delivery/send.js';
+import { atActiveTaskLimit, classifyError } from '../../src/delivery/send.js';
 import type { SendOutcome } from '../../src/types.js';
 
 const policy = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 };
@@ -16,10 +16,16 @@ describe('decide', () => {
       { action: 'done' },
     ],
     [
-      '402 is final (documented policy)',
+      'a 402 refusal is final (12 tasks per PreviousContactId never clears)',
       { kind: 'refused', code: 'ServiceQuotaExceededException', message: 'x', status: 402 },
       1,
       { action: 'done' },
+    ],
+    [
+      'a 402 at the active-task limit holds the row, uncharged, whatever its attempts',
+      { kind: 'capacity', code: 'ServiceQuotaExceededException', message: 'x' },
+      99,
+      { action: 'hold' },
     ],
     [
       'a throttle is resent at once and not charged',
@@ -57,7 +63,17 @@ describe('classifyError', () => {
     ['500', sdkError('InternalServiceException', 500), 'transient', true],
     ['503 without a modelled name', sdkError('ServiceUnavailable', 503), 'transient', true],
     ['400', sdkError('InvalidParameterException', 400), 'refused'],
-    ['402', sdkError('ServiceQuotaExceededException', 402), 'refused'],
+    ['402 saying nothing of active tasks', sdkError('ServiceQuotaExceededException', 402), 'refused'],
+    [
+      '402 with the Reason ACTIVE_TASKS',
+      sdkError('ServiceQuotaExceededException', 402, { Reason: 'ACTIVE_TASKS' }),
+      'capacity',
+    ],
+    [
+      '402 with the Reason PREVIOUS_CONTACT_CHAIN',
+      sdkError('ServiceQuotaExceededException', 402, { Reason: 'PREVIOUS_CONTACT_CHAIN' }),
+      'refused',
+    ],
     ['404', sdkError('ResourceNotFoundException', 404), 'refused'],
     ['403', sdkError('AccessDeniedException', 403), 'fatal'],
     ['no credentials', sdkError('CredentialsProviderError'), 'fatal'],
@@ -85,5 +101,34 @@ describe('classifyError', () => {
     if (outcome.kind === 'created') throw new Error('a parse failure is no task');
     expect(outcome.code).toBe(`HTTP ${status} (not a service answer)`);
     expect(outcome.message).not.toContain('<html>');
+  });
+});
+
+describe('atActiveTaskLimit: which 402 waits (the instance is full) and which fails its row', () => {
+  it.each<[string, unknown, string, boolean]>([
+    ["the emulator's Reason", 'ACTIVE_TASKS', 'anything', true],
+    ['a Reason naming concurrent tasks', 'CONCURRENT_TASKS_EXCEEDED', '', true],
+    ['the chain Reason, whatever the message says', 'PREVIOUS_CONTACT_CHAIN', 'active tasks', false],
+    [
+      "the model's attachment Reason (a union)",
+      { AttachedFileServiceQuotaExceededExceptionReason: 'TOTAL_FILE_COUNT_EXCEEDED' },
+      'The maximum number of active tasks',
+      false,
+    ],
+    ['an unknown Reason', 'SOMETHING_ELSE', 'concurrent active tasks', false],
+    [
+      "no Reason: the emulator's message",
+      undefined,
+      'The maximum number of concurrent active tasks for this instance has been reached',
+      true,
+    ],
+    ['no Reason: active contacts', undefined, 'Maximum active contacts reached for instance', true],
+    ['no Reason: the chain message', undefined, 'At most 12 tasks can be linked to one PreviousContactId', false],
+    ['no Reason: a generic message', undefined, 'Service quota exceeded', false],
+    ['no Reason: tasks without "active"', undefined, 'Too many tasks', false],
+    ['no Reason: active, of attachments', undefined, 'Too many active attachment files for this task', false],
+    ['an empty Reason is no Reason', '', 'concurrent active tasks limit', true],
+  ])('%s', (_name, reason, message, expected) => {
+    expect(atActiveTaskLimit(reason, message)).toBe(expected);
   });
 });

@@ -96,6 +96,7 @@ describe('control routes', () => {
       [{ instances: { i: { contactFlows: 'f' } } }, /^config field "instances.i.contactFlows" must be array$/],
       [{ maxLengths: { Name: -1 } }, /^config field "maxLengths.Name" must be >= 0$/],
       [{ ratee: 5 }, /^config field "ratee" is not a setting of the emulator$/],
+      [{ drainRate: 0 }, /^config field "drainRate" must be > 0$/],
       [[1], /^config must be object$/],
     ];
     for (const [body, message] of cases) {
@@ -108,9 +109,57 @@ describe('control routes', () => {
     ).toBe('config must be a JSON object');
     expect(emulator.stats()).toMatchObject({ rate: 100, burst: 100 });
 
-    const ok = await post({ rate: 50, maxActiveTasks: null, faults: { failBefore: 0 } });
+    const ok = await post({ rate: 50, maxActiveTasks: null, drainRate: null, faults: { failBefore: 0 } });
     expect(ok.status).toBe(200);
     expect(ok.json).toMatchObject({ rate: 50 });
+  });
+
+  it('end-tasks: ends the oldest active tasks now, or all of them; a wrong body is a 400', async () => {
+    const e = await startEmulator({ rate: 100, burst: 100 });
+    const client = new ConnectClient({
+      endpoint: e.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
+    const end = (body: string) =>
+      fetch(`${e.url}/__emulator/end-tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }));
+    try {
+      for (let i = 0; i < 5; i++)
+        await client.send(
+          new StartTaskContactCommand({
+            InstanceId: DEMO_INSTANCE_ID,
+            ContactFlowId: DEMO_CONTACT_FLOW_ID,
+            Name: `t${i}`,
+          }),
+        );
+      expect(await end('{"count": 2}')).toMatchObject({
+        status: 200,
+        json: { ended: 2, activeTasks: 3, peakActiveTasks: 5, endedTasks: 2 },
+      });
+      const tasks = (await (await fetch(`${e.url}/__emulator/tasks`)).json()) as { Name: string; state: string }[];
+      expect(tasks.map((t) => `${t.Name} ${t.state}`)).toEqual([
+        't0 ended',
+        't1 ended',
+        't2 active',
+        't3 active',
+        't4 active',
+      ]);
+      expect(await end('{"count": "all"}')).toMatchObject({ status: 200, json: { ended: 3, activeTasks: 0 } });
+      expect(await end('')).toMatchObject({ status: 200, json: { ended: 0 } });
+      for (const bad of ['{"count": -1}', '{"count": 1.5}', '{"n": 1}', '[', '{"count": "some"}']) {
+        const r = await end(bad);
+        expect(r.status, bad).toBe(400);
+        expect(r.json.Message).toMatch(/^end-tasks takes /);
+      }
+    } finally {
+      client.destroy();
+      await e.close();
+    }
   });
 
   it('only when bound to loopback: an emulator bound to another address on purpose answers any Host', () => {

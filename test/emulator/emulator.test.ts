@@ -5,9 +5,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInput } from '@aws-sdk/client-connect';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID as FLOW, DEMO_INSTANCE_ID as INSTANCE } from '../../src/emulator/service.js';
+import { DEMO_CONTACT_FLOW_ID as FLOW, DEMO_INSTANCE_ID as INSTANCE, TaskService } from '../../src/emulator/service.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 let emulator: Emulator;
@@ -189,6 +189,63 @@ describe('emulator with the real SDK', () => {
     } finally {
       c.destroy();
       await e.close();
+    }
+  });
+});
+
+describe('active tasks end over time', () => {
+  const task = (service: TaskService, name: string) =>
+    service.startTask({ InstanceId: INSTANCE, ContactFlowId: FLOW, Name: name, ClientToken: name });
+
+  it('a drain rate ends them oldest first, each with its time; the cap counts only active ones', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const service = new TaskService({ maxActiveTasks: 3 });
+      for (const name of ['a', 'b', 'c']) expect(task(service, name)).toMatchObject({ status: 200 });
+      expect(task(service, 'd')).toMatchObject({ status: 402, reason: 'ACTIVE_TASKS' });
+      // Agents idle until the drain starts: no time banked before it.
+      vi.advanceTimersByTime(60_000);
+      service.configure({ drainRate: 2 });
+      vi.advanceTimersByTime(499);
+      expect(service.stats()).toMatchObject({ activeTasks: 3, endedTasks: 0 });
+      vi.advanceTimersByTime(1);
+      expect(service.stats()).toMatchObject({ activeTasks: 2, endedTasks: 1 });
+      expect(task(service, 'd')).toMatchObject({ status: 200 });
+      vi.advanceTimersByTime(10_000); // every task ends; the drain does not bank time with none active
+      expect(service.stats()).toMatchObject({ activeTasks: 0, endedTasks: 4, peakActiveTasks: 3, refusedAtLimit: 1 });
+      expect(service.listTasks().map((t) => [t.Name, t.state, t.endedAt! - 1_000_000])).toEqual([
+        ['a', 'ended', 60_500],
+        ['b', 'ended', 61_000],
+        ['c', 'ended', 61_500],
+        ['d', 'ended', 62_000],
+      ]);
+      service.configure({ drainRate: undefined });
+      for (const name of ['e', 'f', 'g']) task(service, name);
+      vi.advanceTimersByTime(60_000);
+      expect(service.stats().activeTasks).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a task lifetime ends each at its creation plus the lifetime; end-tasks ends the oldest now', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const service = new TaskService({ taskLifetimeMs: 1_000 });
+      task(service, 'a');
+      vi.advanceTimersByTime(400);
+      task(service, 'b');
+      task(service, 'c');
+      vi.advanceTimersByTime(700);
+      expect(service.stats()).toMatchObject({ activeTasks: 2, endedTasks: 1 });
+      expect(service.listTasks()[0]).toMatchObject({ state: 'ended', endedAt: 1_001_000 });
+      expect(service.endTasks(1)).toBe(1);
+      expect(service.listTasks().map((t) => t.state)).toEqual(['ended', 'ended', 'active']);
+      expect(service.endTasks()).toBe(1);
+      expect(service.endTasks()).toBe(0);
+      expect(service.stats()).toMatchObject({ activeTasks: 0, endedTasks: 3, peakActiveTasks: 3 });
+    } finally {
+      vi.useRealTimers();
     }
   });
 });

@@ -50,4 +50,27 @@ describe('Timeline', () => {
     expect(Timeline.open(linked, false, silent)).toBeUndefined();
     expect(readFileSync(target, 'utf8')).toBe('');
   });
+
+  it('records where each pause at the active-task limit starts and ends, and why a run stopped', () => {
+    const results = join(tempDir(), 'r.csv');
+    const stats = new RunStats();
+    const t = Timeline.open(results, true, silent, () => 5_000)!;
+    t.begin({ start: 'run', ceiling: 2, burst: 5, carried: 0 });
+    t.pause({ kind: 'paused', at: 1_000, nextProbeMs: 5_000, maxWaitMs: 10_800_000 });
+    t.pause({ kind: 'probe', probe: 1 });
+    t.pause({ kind: 'full', probe: 1, pausedMs: 5_000, nextProbeMs: 10_000 });
+    t.pause({ kind: 'resumed', at: 9_000, pausedMs: 8_000, probes: 2 });
+    t.pause({ kind: 'paused', at: 10_000, nextProbeMs: 5_000, maxWaitMs: 0 });
+    t.pause({ kind: 'gave-up', at: 10_000, pausedMs: 0, maxWaitMs: 0 });
+    t.pause({ kind: 'ended', at: 10_001, pausedMs: 1 });
+    t.finish({ stats, rate: 2, done: 0 }, 'interrupted', 'active-task-limit');
+    const all = lines(timelinePath(results));
+    expect(all.filter((l) => 'pause' in l)).toEqual([
+      { t: 1_000, pause: 'start' },
+      { t: 9_000, pause: 'end' },
+      { t: 10_000, pause: 'start' },
+      { t: 10_001, pause: 'end' },
+    ]);
+    expect(all.at(-1)).toMatchObject({ end: 'interrupted', stopped: 'active-task-limit' });
+  });
 });

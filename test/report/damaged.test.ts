@@ -74,3 +74,55 @@ describe('a results file whose run state was deleted', () => {
     expect(formatReport(report)).not.toContain('nothing to fix');
   });
 });
+
+describe('pauses at the active-task limit in the timeline', () => {
+  it('a pause never closed (the run was killed) ends with its segment; bad pause lines are skipped', async () => {
+    const file = await results();
+    const point = (t: number, elapsed: number) =>
+      JSON.stringify({
+        t,
+        elapsed,
+        rate: 1,
+        target: 1,
+        throttled: 0,
+        p50: 1,
+        p99: 1,
+        done: 1,
+        created: 1,
+        requests: 1,
+      });
+    const base = Date.UTC(2026, 11, 4, 2, 0, 0);
+    writeFileSync(
+      timelinePath(file),
+      [
+        JSON.stringify({ t: base, start: 'run', ceiling: 2, burst: 5, carried: 0 }),
+        JSON.stringify({ t: base + 10_000, pause: 'start' }),
+        JSON.stringify({ t: base + 40_000, pause: 'end' }),
+        JSON.stringify({ t: base + 50_000, pause: 'start' }),
+        point(base + 60_000, 60), // killed here: no end, no pause end
+        JSON.stringify({ t: base + 600_000, start: 'resume', ceiling: 2, burst: 5, carried: 1 }),
+        JSON.stringify({ t: base + 601_000, pause: 'sometime' }),
+        JSON.stringify({ t: 'x', pause: 'start' }),
+        JSON.stringify({ t: base + 602_000, pause: 'start' }),
+        point(base + 605_000, 5),
+        JSON.stringify({ t: base + 610_000, end: 'completed', elapsed: 10, created: 1, requests: 1, throttled: 0 }),
+        '',
+      ].join('\n'),
+    );
+    const report = await buildReport(file);
+    expect(report.pauses).toEqual({
+      count: 3,
+      seconds: 30 + 10 + 8,
+      firstAt: '2026-12-04T02:00:10.000Z',
+      spans: [
+        { from: base + 10_000, to: base + 40_000 },
+        { from: base + 50_000, to: base + 60_000 },
+        { from: base + 602_000, to: base + 610_000 },
+      ],
+    });
+    expect(formatReport(report)).toContain(
+      "Paused: 3 times at the instance's active-task limit (no request left), 48s in all, the first at " +
+        '2026-12-04T02:00:10.000Z',
+    );
+  });
+});

@@ -31,6 +31,11 @@ export function addEmulatorCommand(program: Command, setExit: (code: number) => 
       whole('--max-active-tasks'),
     )
     .option('--task-lifetime <seconds>', 'how long a task stays active', positive('--task-lifetime'))
+    .option(
+      '--drain-rate <tasks/s>',
+      'active tasks that end per second, oldest first (agents working through them)',
+      positive('--drain-rate'),
+    )
     .addOption(
       new Option('--instance <id:flow[,flow]>', 'a known instance and its contact flows (repeatable)')
         .argParser(collect)
@@ -45,6 +50,9 @@ Examples:
 
   # A busier account: a higher quota, 120 ms latency, 1 % server errors, the 2,500 active-task cap
   connect-task-loader emulator --port 4566 --rate 10 --burst 10 --latency-ms 120 --fail-before 0.01 --max-active-tasks 2500
+
+  # A small instance whose agents close a task every 2 s: runs pause at the limit and go on as tasks end
+  connect-task-loader emulator --port 4566 --rate 20 --burst 20 --max-active-tasks 50 --drain-rate 0.5
 
 Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in use) · 70 internal error`,
     )
@@ -65,6 +73,7 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in u
         },
         maxActiveTasks: o.maxActiveTasks,
         taskLifetimeMs: o.taskLifetime !== undefined ? o.taskLifetime * 1000 : undefined,
+        drainRate: o.drainRate,
         ...(o.instance.length ? { instances: parseInstances(o.instance) } : {}),
       };
       const { startEmulator } = await import('../../emulator/server.js');
@@ -111,6 +120,7 @@ interface EmulatorFlags {
   seed: number;
   maxActiveTasks?: number;
   taskLifetime?: number;
+  drainRate?: number;
   instance: string[];
 }
 
