@@ -23,6 +23,10 @@ export class RunStats {
   unknownOutcomes = 0;
   /** Answers with a 5xx status (the service's or a proxy's): resent with the same token. */
   serverErrors = 0;
+  /** Times the run paused sending because the instance was at its active-task limit. */
+  pauses = 0;
+  /** When the pause going on now began (ms since the epoch); undefined while the run is not paused. */
+  pausedSince: number | undefined = undefined;
   readonly errors: Record<string, number> = {};
   private readonly samples: number[] = [];
   private seen = 0;

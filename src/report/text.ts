@@ -16,6 +16,17 @@ export function headline(r: FileReport): string {
   );
 }
 
+/** The runs that wrote a file, by id and how each ended: the latest few, and how many came before. */
+export function runsLine(runs: NonNullable<FileReport['runs']>): string {
+  const SHOWN_RUNS = 5;
+  // "running" is what a run leaves behind until it ends: still going, or killed.
+  const shown = runs
+    .slice(-SHOWN_RUNS)
+    .map((run) => `${run.runId} (${run.outcome === 'running' ? 'no end recorded' : run.outcome})`);
+  const earlier = runs.length - shown.length;
+  return `${earlier ? `${int(earlier)} earlier, then ` : ''}${shown.join(', ')}`;
+}
+
 /** "2h17m" from seconds. */
 export function span(seconds: number): string {
   const s = Math.round(seconds);
@@ -40,6 +51,7 @@ export function formatReport(r: FileReport): string {
       `invalid${planned ? `, ${int(planned)} planned` : ''}`,
   );
   if (r.input) out.push(`  Input: ${r.input}`);
+  if (r.runs) out.push(`  Runs: ${runsLine(r.runs)}`);
   if (r.run) {
     const segments =
       r.run.segments.length > 1 ? ` in ${r.run.segments.length} parts (${r.run.segments.join(' + ')})` : '';

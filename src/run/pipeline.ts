@@ -18,6 +18,7 @@ import { type Job, makePreparer, type RerunContext } from '../input/prepare.js';
 import { inShard, type Shard } from '../input/shard.js';
 import { earlierResults, type Ledger, tokenLines } from '../ledger/reader.js';
 import { type Guard, ResultsWriter } from '../ledger/writer.js';
+import type { MetricsFile } from '../observe/metrics.js';
 import { RunObserver } from '../observe/observer.js';
 import { redactServiceMessage } from '../observe/redact.js';
 import type { InputRecord, RowResult, SendOutcome } from '../types.js';
@@ -39,6 +40,8 @@ export interface PipelineContext {
   source?: string;
   /** Called once the run is known to start, just before the results file is made (the run state is written). */
   start?: () => Promise<void>;
+  /** `--metrics-file`, rewritten as the run goes (its last write is the caller's, once the outcome is known). */
+  metrics?: MetricsFile;
 }
 
 /**
@@ -90,6 +93,7 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
   const stops: Stops = {};
   const watch = new RunObserver(
     {
+      runId: config.get('runId')!,
       ceiling: config.rate,
       burst: config.get('burst') ?? 0,
       dryRun: config.dryRun,
@@ -99,6 +103,7 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
       rerun: Boolean(ctx.rerun),
       log: hooks.log,
       totalBytes: csv.totalBytes,
+      metrics: ctx.metrics,
     },
     w,
   );
@@ -377,6 +382,7 @@ function finish(
   plan: PlanCollector | undefined,
 ): Summary {
   const summary = summarize(w.stats, {
+    runId: config.get('runId')!,
     input: config.input,
     results: ctx.resultsPath,
     targetRate: config.rate,

@@ -1,6 +1,7 @@
 /** The end-of-run summary: made from the run's counters, printed by the CLI, returned by the library. */
 
 import type { Settings } from '../config/resolve.js';
+import type { MetricsOutcome } from '../observe/metrics.js';
 import type { RunStats } from '../observe/stats.js';
 import { type NextStep, nextStep } from '../report/next-step.js';
 import type { RowCounts } from '../types.js';
@@ -8,6 +9,8 @@ import type { Plan } from './plan.js';
 
 /** The end-of-run summary: printed by the CLI, returned by the library, written by --summary-json. */
 export interface Summary {
+  /** This run's id: in its log lines, its run state, the timeline and the metrics. */
+  runId: string;
   input: string;
   results: string;
   rows: RowCounts;
@@ -47,7 +50,7 @@ export interface Summary {
 
 export function summarize(
   stats: RunStats,
-  extra: Pick<Summary, 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>,
+  extra: Pick<Summary, 'runId' | 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>,
 ): Summary {
   const elapsedSeconds = stats.elapsedMs / 1000;
   const { created, failed, invalid, planned } = stats.rows;
@@ -81,7 +84,8 @@ export function formatSummary(s: Summary): string {
     });
     return (
       `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
-      `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent.` +
+      `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent. Run ` +
+      `${s.runId}.` +
       (next ? `\n${nextLines(next)}` : '')
     );
   }
@@ -122,7 +126,7 @@ export function formatSummary(s: Summary): string {
       `Stopped: ${s.fatalError}. Fix the credentials or permissions (connect:StartTaskContact), then run again ` +
         `with --resume.`,
     );
-  lines.push(`Results: ${s.results}`);
+  lines.push(`Results: ${s.results} (run ${s.runId})`);
   if (!s.fatalError) {
     const next = nextStep({
       results: s.results,
@@ -146,3 +150,16 @@ function nextLines(next: NextStep): string {
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * How a run that returned a summary ended, for the metrics file: the same cases, in the same order,
+ * as the exit code the command line gives it (cli/operator.ts).
+ */
+export function outcomeOf(s: Summary): MetricsOutcome {
+  if (s.dryRun) return 'dry_run';
+  if (s.unreachable || s.fatalError) return 'stopped';
+  if (s.alreadyDone) return s.rows.failed + s.rows.invalid > 0 ? 'failed_rows' : 'completed';
+  if (s.interrupted) return 'interrupted';
+  if (s.inputError) return 'input_broken';
+  return s.rows.failed + s.rows.invalid > 0 ? 'failed_rows' : 'completed';
+}
