@@ -23,10 +23,10 @@ export interface OutputKind {
   looksLike: (head: string) => boolean;
 }
 
-/** A summary starts with its input's name; a run state, a job file or any other JSON does not. */
+/** A summary starts with its run's id (or, written before runs had one, its input's name); other JSON does not. */
 export const SUMMARY_JSON: OutputKind = {
   name: 'a JSON summary',
-  looksLike: (head) => /^\s*\{\s*"input"\s*:/.test(head),
+  looksLike: (head) => /^\s*\{\s*"(runId|input)"\s*:/.test(head),
 };
 /** A page of this tool's says so in its head. */
 export const HTML_REPORT: OutputKind = {

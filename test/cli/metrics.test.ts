@@ -144,7 +144,8 @@ describe('--metrics-file', () => {
     const e = await testEmulator({ rate: 1000, burst: 1000 });
     const dir = tempDir();
     const metrics = join(dir, 'job.prom');
-    const flags = ['--rate', '1000', '--burst', '50', '--metrics-file', metrics];
+    // One summary file for every night, as a nightly script writes it: each run's replaces the last.
+    const flags = ['--rate', '1000', '--burst', '50', '--metrics-file', metrics, '--summary-json', join(dir, 's.json')];
     const good = writeCsv(taskRows(5), 'monday.csv', dir);
     expect((await cli(runArgs(good, e.url, flags))).code).toBe(0);
     const monday = metricsOf(metrics);
@@ -164,7 +165,9 @@ describe('--metrics-file', () => {
     const rows = taskRows(5);
     rows[3]![0] = ''; // no Name: invalid
     const bad = writeCsv(rows, 'tuesday.csv', dir);
-    expect((await cli(runArgs(bad, e.url, flags))).code).toBe(1);
+    const failing = await cli(runArgs(bad, e.url, flags));
+    expect(failing.code, failing.stderr).toBe(1);
+    expect(summaryOf(join(dir, 's.json')).input).toBe(bad);
     const tuesday = metricsOf(metrics);
     expect(tuesday.value('outcome', { outcome: 'failed_rows' })).toBe(1);
     expect(tuesday.value('rows', { status: 'invalid' })).toBe(1);
