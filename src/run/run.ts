@@ -165,11 +165,13 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   const hooks: RunHooks = { sender, log, onProgress, signal };
 
   const lock = await acquireLock(resultsPath);
+  let metrics: MetricsFile | undefined;
+  let started = false;
   try {
     const found = await existingRun({ config, resultsPath, identity, current, dryRun }, log);
     // Written only by a run that got this far: a refused run (another run holds the lock, or the
     // file is another run's record) leaves the figures of the run it found.
-    const metrics = metricsPath
+    metrics = metricsPath
       ? await MetricsFile.open({
           path: metricsPath,
           runId,
@@ -198,7 +200,6 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       startedAt: found.previous?.startedAt ?? thisRun.startedAt,
       runs: [...(found.previous?.runs ?? []), thisRun].slice(-RUNS_KEPT),
     };
-    let started = false;
     // Written once the run is known to start (header read, Region and credentials ready): a refused
     // run leaves the file it found — a dry run's, an interrupted run's — as it was.
     const start = async () => {
@@ -223,41 +224,41 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       },
     ).catch(async (err: unknown) => {
       // Refused after the state was written but before a results file was made: leave no state behind.
-      if (started && !(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
-      else if (started && metrics) await metrics.finish({ outcome: 'error' });
+      if (started && !(await exists(resultsPath))) {
+        await rm(statePath(resultsPath), { force: true });
+        started = false;
+      }
       throw err;
     });
-    try {
-      if (summary.interrupted && !summary.inputError)
-        summary.inputRows = await countRecords(config, source, Boolean(origin));
-      if (config.get('checkLive') && summary.plan) {
-        if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
-          throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
-        summary.plan.live = await checkLive(summary.plan.named, awsTarget(config));
-      }
-      summary.replay = current;
-      lock.assertHeld();
-      const outcome: RunOutcome = summary.inputError
-        ? 'input-broken'
-        : summary.interrupted || summary.fatalError
-          ? 'interrupted'
-          : 'completed';
-      const endedAt = new Date().toISOString();
-      await writeState(resultsPath, {
-        ...state,
-        outcome,
-        ...(outcome === 'completed' ? { completedAt: endedAt } : {}),
-        ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
-        rows: summary.rows,
-        runs: [...state.runs!.slice(0, -1), { ...thisRun, endedAt, outcome }],
-      });
-    } catch (err) {
-      await metrics?.finish({ outcome: 'error' });
-      throw err;
+    if (summary.interrupted && !summary.inputError)
+      summary.inputRows = await countRecords(config, source, Boolean(origin));
+    if (config.get('checkLive') && summary.plan) {
+      if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
+        throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
+      summary.plan.live = await checkLive(summary.plan.named, awsTarget(config));
     }
+    summary.replay = current;
+    lock.assertHeld();
+    const outcome: RunOutcome = summary.inputError
+      ? 'input-broken'
+      : summary.interrupted || summary.fatalError
+        ? 'interrupted'
+        : 'completed';
+    const endedAt = new Date().toISOString();
+    await writeState(resultsPath, {
+      ...state,
+      outcome,
+      ...(outcome === 'completed' ? { completedAt: endedAt } : {}),
+      ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
+      rows: summary.rows,
+      runs: [...state.runs!.slice(0, -1), { ...thisRun, endedAt, outcome }],
+    });
     await metrics?.finish(endMetrics(summary));
     return summary;
   } finally {
+    // A run that started and did not return its summary failed (its results file could not be
+    // written, a bug): its metrics say so. After a summary's last write this writes nothing.
+    if (started) await metrics?.finish({ outcome: 'error' });
     await lock.release();
   }
 }

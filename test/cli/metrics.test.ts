@@ -5,7 +5,7 @@
  * written, says `interrupted` after SIGTERM, and never stops a run when the disk fills up. The run id
  * is in every JSON log line, the summary, the run state, the timeline and the report.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import type { Summary } from '../../src/run/summary.js';
 import { testEmulator } from '../emulator.js';
 import { ROUTE_FLAGS, readResults, taskRows, tempDir, until, writeCsv } from '../helpers.js';
 import { type Metrics, readMetrics } from '../prom.js';
-import { cli, spawnCli } from './bin.js';
+import { BIN, cli, spawnCli } from './bin.js';
 
 const RUN_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
@@ -226,6 +226,35 @@ describe('--metrics-file', () => {
     expect(m.value('rows', { status: 'created' })).toBe(s.rows.created);
     expect(m.value('last_success_timestamp_seconds')).toBe(0);
     expect(m.labels('run_info').run_id).toBe(s.runId);
+  });
+
+  it('a run that fails after it started (its results file cannot be written) ends as error', async () => {
+    const e = await testEmulator({ rate: 1000, burst: 1000 });
+    const dir = tempDir();
+    const input = writeCsv(taskRows(150), 'big.csv', dir);
+    const metrics = join(dir, 'big.prom');
+    // ulimit -f 40: files of at most 20 KiB. The results file outgrows it (EFBIG); the metrics file never does.
+    const r = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = spawn(
+        'sh',
+        [
+          '-c',
+          'ulimit -f 40; exec "$0" "$@"',
+          process.execPath,
+          BIN,
+          ...runArgs(input, e.url, ['--rate', '1000', '--burst', '50', '--metrics-file', metrics]),
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('close', (code) => done({ code, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain('EFBIG');
+    const m = metricsOf(metrics);
+    expect(m.value('outcome', { outcome: 'error' })).toBe(1);
+    expect(m.value('last_success_timestamp_seconds')).toBe(0);
   });
 
   it('a full disk mid-run: one warning, the run goes on and loses nothing', async (ctx) => {
