@@ -62,7 +62,8 @@ export function createLogger(options: LogOptions = {}): Logger {
       destination,
       sync: true,
       colorize: options.colorize ?? process.stderr.isTTY,
-      ignore: 'pid,hostname',
+      // The run id is in the summary; on a terminal it would repeat under every line.
+      ignore: 'pid,hostname,runId',
       translateTime: 'HH:MM:ss',
     }),
   );

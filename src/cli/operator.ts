@@ -7,6 +7,7 @@ import { RunConfig, type Settings } from '../config/resolve.js';
 import type { Progress } from '../run/options.js';
 import { formatPlan } from '../run/plan.js';
 import { rerunImport, runImport, validateImport } from '../run/run.js';
+import { newRunId, withRunId } from '../run/run-id.js';
 import { formatSummary, type Summary } from '../run/summary.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -37,13 +38,16 @@ export async function runWithOperatorOutput(
   if (summaryJson) checkSummaryPath(summaryJson, operator.from('summaryJson'));
   const tty = io.isTTY;
   const progress = showProgress && tty && logFormat !== 'json' ? new TerminalProgress(stderr) : undefined;
-  const logger = createLogger({
+  const runId = operator.get('runId') ?? newRunId();
+  const root = createLogger({
     level: operator.get('logLevel'),
     format: logFormat ?? (tty ? 'pretty' : 'json'),
     stderr,
     colorize: tty,
     stream: progress?.logStream,
   });
+  // The run binds its id to the logger it is given; the lines written here carry it too.
+  const logger = withRunId(root, runId);
   // Off a terminal the journal gets a progress line now and then instead of a redrawn line.
   const journal = showProgress && !progress ? new JsonProgress(logger, operator.get('progressInterval')!) : undefined;
   const onProgress = progress ?? journal;
@@ -87,7 +91,8 @@ export async function runWithOperatorOutput(
         env,
         ...(io.stdin ? { stdin: io.stdin } : {}),
         outputs,
-        logger,
+        runId,
+        logger: root,
         signal: controller.signal,
         onProgress: onProgress && ((p: Progress) => onProgress.update(p)),
       };

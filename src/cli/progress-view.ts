@@ -4,9 +4,10 @@
  * so a long night is never silent in the journal.
  */
 import { Writable } from 'node:stream';
+import { RateWindow } from '../observe/rate-window.js';
 import type { Progress } from '../run/options.js';
 import type { Output } from './io.js';
-import { progressRecord, progressSnapshot, RateWindow, renderProgress } from './progress.js';
+import { progressRecord, progressSnapshot, renderProgress } from './progress.js';
 
 const CLEAR_LINE = '\r\x1b[2K';
 

@@ -6,6 +6,7 @@
  * The row total is known exactly once the input has been read to its end; before that it is
  * estimated from the bytes read per record (shown with `~`). The percentage counts finished rows.
  */
+import type { RateWindow } from '../observe/rate-window.js';
 import type { Progress } from '../run/options.js';
 import { clock } from '../run/summary.js';
 
@@ -35,22 +36,6 @@ export interface ProgressSnapshot {
   /** The current pause at the instance's active-task limit: since when (Date.now()) and how long so far (ms). */
   pausedSince?: number;
   pausedMs?: number;
-}
-
-/** Recent rates from cumulative counters: a sliding window of (time, created, rows sent) samples. */
-export class RateWindow {
-  private readonly samples: { t: number; created: number; rows: number }[] = [];
-  constructor(private readonly windowMs = 20_000) {}
-
-  /** Adds a sample; returns created tasks/s and finished (not carried) rows/s over the window. */
-  add(t: number, created: number, rows: number): { created: number; rows: number } {
-    this.samples.push({ t, created, rows });
-    while (this.samples.length > 2 && t - this.samples[1]!.t >= this.windowMs) this.samples.shift();
-    const first = this.samples[0]!;
-    const seconds = (t - first.t) / 1000;
-    if (seconds <= 0) return { created: 0, rows: 0 };
-    return { created: (created - first.created) / seconds, rows: (rows - first.rows) / seconds };
-  }
 }
 
 export function progressSnapshot(p: Progress, window: RateWindow): ProgressSnapshot {

@@ -230,6 +230,19 @@ function maxFailures(value: string | number): MaxFailures {
   return `${n}%`;
 }
 
+/**
+ * A run id given by a scheduler (systemd's INVOCATION_ID, a Kubernetes job name, an Airflow run id):
+ * it goes into log lines, label values and file names people type, so it is kept to characters
+ * that need no quoting anywhere.
+ */
+const runId = (value: string): string =>
+  /^[A-Za-z0-9][A-Za-z0-9._:+@=/-]{0,127}$/.test(value)
+    ? value
+    : fail(
+        'must be 1 to 128 letters, digits and . _ : + @ = / - (starting with a letter or digit), e.g. ' +
+          '$INVOCATION_ID or a job name',
+      );
+
 const url = (value: string): string => {
   let parsed: URL | undefined;
   try {
@@ -693,6 +706,27 @@ const SETTINGS = {
     parse: text,
     commands: IMPORTING,
     help: 'also write the summary as JSON to this file',
+  } satisfies Setting<string>,
+  runId: {
+    flag: '--run-id',
+    arg: '<id>',
+    env: ['CTL_RUN_ID'],
+    parse: runId,
+    defaultHelp: 'a new one per run: its start time and 8 random hex digits, 20261204T021500Z-3f9a1c2e',
+    commands: IMPORTING,
+    help:
+      "this run's id, in every JSON log line, the run state, the summary, the report and the metrics (e.g. " +
+      "systemd's $INVOCATION_ID, a Kubernetes job's name)",
+  } satisfies Setting<string>,
+  metricsFile: {
+    flag: '--metrics-file',
+    arg: '<file.prom>',
+    env: ['CTL_METRICS_FILE'],
+    parse: text,
+    commands: SENDING,
+    help:
+      "write the run's figures to this file in Prometheus text format (for node_exporter's textfile " +
+      'collector): every second while it runs, and at the end',
   } satisfies Setting<string>,
   json: {
     flag: '--json',

@@ -1,16 +1,20 @@
 /**
- * The files the tool writes for its user besides a run's own (`--summary-json`, `report --html`):
+ * The files the tool writes for its user besides a run's own (`--summary-json`, `--metrics-file`,
+ * `report --html`):
  * checked before the run or report starts — a folder that exists, a path that is no other file a
  * typo could name (an existing file is replaced only when it is such an output itself), not the
  * input nor a file the run owns — and written the one way: owner-only, whole, through a temporary
  * file renamed into place, so a link or a FIFO planted at the path is replaced, never followed or
  * waited on. The next output added gets the same checks by calling these (and, for a run's,
- * `checkOutputPath` in files.ts once the run's files are known).
+ * `checkOutputPath` in files.ts once the run's files are known). The metrics file is the one output
+ * others read (node_exporter runs as its own user): it holds no row content, and is world-readable.
  */
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, statSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { headOf, replaceFileAtomically } from './files.js';
+import { CREATE_NEW, headOf, replaceFileAtomically } from './files.js';
 
 export interface OutputKind {
   /** How it is named in messages: "a JSON summary", "an HTML report". */
@@ -19,10 +23,10 @@ export interface OutputKind {
   looksLike: (head: string) => boolean;
 }
 
-/** A summary starts with its input's name; a run state, a job file or any other JSON does not. */
+/** A summary starts with its run's id (or, written before runs had one, its input's name); other JSON does not. */
 export const SUMMARY_JSON: OutputKind = {
   name: 'a JSON summary',
-  looksLike: (head) => /^\s*\{\s*"input"\s*:/.test(head),
+  looksLike: (head) => /^\s*\{\s*"(runId|input)"\s*:/.test(head),
 };
 /** A page of this tool's says so in its head. */
 export const HTML_REPORT: OutputKind = {
@@ -30,6 +34,12 @@ export const HTML_REPORT: OutputKind = {
   looksLike: (head) =>
     /^\s*<!doctype html/i.test(head) &&
     /<meta name="generator" content="connect-task-loader">|— connect-task-loader report<\/title>/.test(head),
+};
+
+/** A metrics file of this tool's starts with the HELP line of one of its metrics. */
+export const PROMETHEUS_TEXT: OutputKind = {
+  name: 'a metrics file of connect-task-loader',
+  looksLike: (head) => /^# (HELP|TYPE) connect_task_loader_/.test(head),
 };
 
 /** Names a run gives the files it owns beside any results file: never an output, whoever's they are. */
@@ -75,5 +85,32 @@ function statIfAny(path: string, what: string): ReturnType<typeof statSync> | un
     if (code === 'ENOENT') return undefined;
     if (code === 'ENOTDIR') throw new UsageError(`${what}: a part of the path is not a folder`);
     throw new UsageError(`${what}: ${code ?? String(err)}`);
+  }
+}
+
+/** Others may read it: no row content, ever. */
+const READABLE = 0o644;
+
+/**
+ * Replaces `path` with `text` whole, for a file other users read while it is rewritten (the metrics
+ * file, every second): written to a temporary file of its own in the same folder — a random name,
+ * so that two writers never share one, ending in `.tmp`, which node_exporter does not read — then
+ * renamed over `path`, so a reader sees the old file or the new one, never part of one. Mode 0644
+ * whatever the umask (a nightly job's is often 077, and node_exporter could not read the file).
+ * Synced before the rename only when asked (the last write of a run), not on every rewrite.
+ */
+export async function writeReadableOutput(path: string, text: string, sync: boolean): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(tmp, CREATE_NEW, READABLE);
+  try {
+    await handle.chmod(READABLE);
+    await handle.writeFile(text);
+    if (sync) await handle.sync();
+    await handle.close();
+    await rename(tmp, path);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
 }

@@ -74,7 +74,20 @@ export interface RunState {
   rows?: RowCounts;
   /** Set when the run last ended stopped by its failure limit (its outcome is then `interrupted`). */
   failureLimit?: FailureLimitStop;
+  /** Each run that wrote into the results file (the run, then each --resume), oldest first; at most RUNS_KEPT. */
+  runs?: RunEntry[];
 }
+
+/** One run of a results file: its id (in its log lines and metrics), when it started and ended, and how. */
+export interface RunEntry {
+  runId: string;
+  startedAt: string;
+  endedAt?: string;
+  outcome: RunOutcome;
+}
+
+/** A file resumed every few minutes for weeks keeps its state small: the latest runs are the ones asked about. */
+export const RUNS_KEPT = 100;
 
 /** Reads the state beside `resultsPath` (undefined if none), upgrading a version-1 state. Never blocks on a FIFO. */
 export async function readState(resultsPath: string): Promise<RunState | undefined> {

@@ -8,6 +8,7 @@ import type { Job } from '../input/prepare.js';
 import type { Ledger } from '../ledger/reader.js';
 import type { Limiter } from '../rate/limiter.js';
 import type { InputRecord, Logger, PauseEvent, RowResult, RowStatus } from '../types.js';
+import type { MetricsFile } from './metrics.js';
 import { RowLog } from './row-log.js';
 import type { RunStats } from './stats.js';
 import { Timeline, type TimelineEnd, type TimelineSample } from './timeline.js';
@@ -41,6 +42,7 @@ export interface Observed {
 }
 
 export interface ObservedRun {
+  runId: string;
   /** The --rate ceiling (requests/s) and burst. */
   ceiling: number;
   burst: number;
@@ -52,6 +54,8 @@ export interface ObservedRun {
   log: Logger;
   /** The input's size, when it is a plain file. */
   totalBytes: number | undefined;
+  /** `--metrics-file`: rewritten as the run goes. */
+  metrics?: MetricsFile;
 }
 
 export class RunObserver {
@@ -73,6 +77,7 @@ export class RunObserver {
     this.timeline = w.dispatcher ? Timeline.open(resultsPath, !ledger, log) : undefined;
     this.timeline?.begin({
       start: run.rerun ? 'rerun' : ledger ? 'resume' : 'run',
+      runId: run.runId,
       ceiling: run.ceiling,
       burst: run.burst,
       carried: ledger?.final.size ?? 0,
@@ -86,6 +91,7 @@ export class RunObserver {
         this.rowLog.pause(event);
         this.timeline?.pause(event);
       };
+    run.metrics?.watch(w.stats, () => w.rate.currentRate);
   }
 
   /** A record came off the input (before it is prepared). */
@@ -119,10 +125,11 @@ export class RunObserver {
     this.rowLog.row(result);
   }
 
-  /** Every ticker beat: a timeline point when due, suppressed-row counts now and then, progress. */
+  /** Every ticker beat: a timeline point and a metrics write when due, suppressed-row counts now and then, progress. */
   tick(): void {
     const { w, run } = this;
     this.timeline?.tick(this.sample());
+    run.metrics?.tick();
     this.rowLog.flush();
     run.onProgress?.({
       stats: w.stats,

@@ -21,6 +21,8 @@ import type { RunStats } from './stats.js';
 export interface TimelineStart {
   t: number;
   start: 'run' | 'resume' | 'rerun';
+  /** The id of the run that wrote this segment. */
+  runId?: string;
   /** The --rate ceiling and burst. */
   ceiling: number;
   burst: number;

@@ -6,7 +6,7 @@
 import type { TimelinePoint } from '../observe/timeline.js';
 import { downsample, esc, timeChart } from './chart.js';
 import type { FileReport, Group, Other, PauseSpan } from './model.js';
-import { exampleLines, headline, otherLabel, pausesText, span } from './text.js';
+import { exampleLines, headline, otherLabel, pausesText, runsLine, span } from './text.js';
 
 const MAX_CHART_POINTS = 600;
 const int = (n: number) => n.toLocaleString('en-US');
@@ -92,6 +92,7 @@ function section(r: FileReport): string {
   return `<section>
 <h1>${esc(headline(r))}<span class="status ${status[0]}">${esc(status[1]!)}</span></h1>
 <p class="file">${esc(r.file)}${r.input ? ` · input ${esc(r.input)}` : ''}${when ? ` · ${esc(when)}` : ''}</p>
+${r.runs ? `<p class="file">${r.runs.length > 1 ? 'runs' : 'run'} ${esc(runsLine(r.runs))}</p>` : ''}
 ${nextBox(r)}
 <div class="tiles">${tiles.join('')}</div>
 ${r.pauses ? `<p class="muted">Paused ${esc(pausesText(r.pauses))}.</p>` : ''}

@@ -10,7 +10,7 @@ import { Parser } from 'csv-parse';
 import { InputError } from '../errors.js';
 import { openRegular, READ } from '../ledger/files.js';
 import { earlierResults } from '../ledger/reader.js';
-import { type RunState, readState } from '../ledger/state.js';
+import { type RunEntry, type RunState, readState } from '../ledger/state.js';
 import { RESULT_COLUMNS } from '../ledger/writer.js';
 import { redactServiceMessage } from '../observe/redact.js';
 import {
@@ -60,6 +60,8 @@ export interface FileReport {
   input?: string;
   startedAt?: string;
   completedAt?: string;
+  /** The runs that wrote the file (the run, then each --resume), by id, oldest first. */
+  runs?: RunEntry[];
   completed: boolean;
   dryRun: boolean;
   /** Set when the run stopped taking rows at its failure limit (and was not finished since). */
@@ -139,13 +141,21 @@ export async function buildReport(file: string): Promise<FileReport> {
   return report;
 }
 
-function stateFacts(state: RunState | undefined): Pick<FileReport, 'input' | 'startedAt' | 'completedAt'> {
+function stateFacts(state: RunState | undefined): Pick<FileReport, 'input' | 'startedAt' | 'completedAt' | 'runs'> {
   if (!state) return {};
+  const runs = Array.isArray(state.runs) ? state.runs.filter(isRunEntry) : [];
   return {
     input: state.input,
     startedAt: state.startedAt,
     ...(state.completedAt ? { completedAt: state.completedAt } : {}),
+    ...(runs.length ? { runs } : {}),
   };
+}
+
+/** A run entry as a run writes it: a state edited by hand is read, its damaged entries are not shown. */
+function isRunEntry(e: unknown): e is RunEntry {
+  const o = e as Partial<Record<keyof RunEntry, unknown>> | null;
+  return typeof o === 'object' && o !== null && typeof o.runId === 'string' && typeof o.outcome === 'string';
 }
 
 /** An invalid row's rules: the same grouping as `validate`'s problems by rule. */

@@ -17,6 +17,17 @@ export function headline(r: FileReport): string {
   );
 }
 
+/** The runs that wrote a file, by id and how each ended: the latest few, and how many came before. */
+export function runsLine(runs: NonNullable<FileReport['runs']>): string {
+  const SHOWN_RUNS = 5;
+  // "running" is what a run leaves behind until it ends: still going, or killed.
+  const shown = runs
+    .slice(-SHOWN_RUNS)
+    .map((run) => `${run.runId} (${run.outcome === 'running' ? 'no end recorded' : run.outcome})`);
+  const earlier = runs.length - shown.length;
+  return `${earlier ? `${int(earlier)} earlier, then ` : ''}${shown.join(', ')}`;
+}
+
 /** "2h17m" from seconds. */
 export function span(seconds: number): string {
   const s = Math.round(seconds);
@@ -51,6 +62,7 @@ export function formatReport(r: FileReport): string {
   );
   if (r.input) out.push(`  Input: ${r.input}`);
   if (r.failureLimit) out.push(`  Stopped: ${failureLimitText(r.failureLimit)}; the rows not sent are not in the file`);
+  if (r.runs) out.push(`  Runs: ${runsLine(r.runs)}`);
   if (r.run) {
     const segments =
       r.run.segments.length > 1 ? ` in ${r.run.segments.length} parts (${r.run.segments.join(' + ')})` : '';

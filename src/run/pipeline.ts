@@ -18,6 +18,7 @@ import { type Job, makePreparer, type RerunContext } from '../input/prepare.js';
 import { inShard, type Shard } from '../input/shard.js';
 import { earlierResults, type Ledger, tokenLines } from '../ledger/reader.js';
 import { type Guard, ResultsWriter } from '../ledger/writer.js';
+import type { MetricsFile } from '../observe/metrics.js';
 import { RunObserver } from '../observe/observer.js';
 import { redactServiceMessage } from '../observe/redact.js';
 import type { InputRecord, RowResult, SendOutcome } from '../types.js';
@@ -40,6 +41,8 @@ export interface PipelineContext {
   source?: string;
   /** Called once the run is known to start, just before the results file is made (the run state is written). */
   start?: () => Promise<void>;
+  /** `--metrics-file`, rewritten as the run goes (its last write is the caller's, once the outcome is known). */
+  metrics?: MetricsFile;
 }
 
 /**
@@ -96,6 +99,7 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
   const limit = new FailureLimit(config.get('maxFailures'));
   const watch = new RunObserver(
     {
+      runId: config.get('runId')!,
       ceiling: config.rate,
       burst: config.get('burst') ?? 0,
       dryRun: config.dryRun,
@@ -105,6 +109,7 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
       rerun: Boolean(ctx.rerun),
       log: hooks.log,
       totalBytes: csv.totalBytes,
+      metrics: ctx.metrics,
     },
     w,
   );
@@ -407,6 +412,7 @@ function finish(
   const { w, stops } = end;
   const interrupted = stoppedEarly(w, stops, end.watch);
   const summary = summarize(w.stats, {
+    runId: config.get('runId')!,
     input: config.input,
     results: ctx.resultsPath,
     targetRate: config.rate,

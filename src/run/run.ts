@@ -7,17 +7,20 @@
 import { access, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { commandLine } from '../config/command-line.js';
-import { type RunConfig, resolveConfig, type Settings } from '../config/resolve.js';
+import { RunConfig, resolveConfig, type Settings } from '../config/resolve.js';
 import { type CommandName, KEPT_KEYS } from '../config/settings.js';
 import { checkLive, liveReady } from '../delivery/live.js';
 import { InputError, UsageError } from '../errors.js';
 import { checkCoverage } from '../ledger/coverage.js';
 import { canonicalResultsPath, checkOutputPath, freshResultsPath } from '../ledger/files.js';
 import { acquireLock } from '../ledger/lock.js';
+import { checkOutput, PROMETHEUS_TEXT } from '../ledger/outputs.js';
 import { type Ledger, readLedger } from '../ledger/reader.js';
 import { openPipe, spoolStdin } from '../ledger/spool.js';
 import {
   checkOwnFile,
+  RUNS_KEPT,
+  type RunEntry,
   type RunIdentity,
   type RunOutcome,
   type RunState,
@@ -29,13 +32,15 @@ import {
   writeState,
 } from '../ledger/state.js';
 import { rerunResultsPath, shardResultsPath } from '../ledger/writer.js';
+import { type MetricsEnd, MetricsFile } from '../observe/metrics.js';
 import { readQuota } from '../rate/auto.js';
 import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';
 import { type Logger, type RerunOptions, type RunHooks, type RunOptions, silent } from './options.js';
 import { countRecords, pipeline } from './pipeline.js';
 import { checkPaths } from './preflight.js';
 import { noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
-import type { Summary } from './summary.js';
+import { newRunId, withRunId } from './run-id.js';
+import { outcomeOf, type Summary } from './summary.js';
 import { awsTarget } from './wiring.js';
 
 /** Imports `options.input`: one results row per record (a dry run with `dryRun`). */
@@ -98,7 +103,11 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     capacityProbeMs,
     ...flags
   } = given;
-  const log = logger ?? silent;
+  // One id for everything this run writes, its log lines first: given (a scheduler's), or new.
+  const runId =
+    RunConfig.layered({ command, input, flags: flags as Settings, env }, {}, undefined, undefined).get('runId') ??
+    newRunId();
+  const log = withRunId(logger ?? silent, runId);
   if (command === 'rerun' && (flags.encoding !== undefined || flags.delimiter !== undefined)) {
     throw new UsageError(
       'rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply ' +
@@ -117,7 +126,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     {
       command,
       input,
-      flags: { ...(flags as Settings), job: typeof job === 'string' ? job : undefined },
+      flags: { ...(flags as Settings), job: typeof job === 'string' ? job : undefined, runId },
       env,
       job: typeof job === 'object' ? job : undefined,
     },
@@ -145,6 +154,8 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   );
   if (config.get('checkLive')) await liveReady(awsTarget(config));
   for (const output of outputs) await checkOutputPath(output.path, output.flag, input, resultsPath, config.get('job'));
+  const metricsPath = config.get('metricsFile');
+  if (metricsPath) await checkMetricsPath(metricsPath, config, resultsPath, outputs);
   const identity = runIdentity(config, inputSha);
   if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
   // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
@@ -155,12 +166,30 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   const hooks: RunHooks = { sender, log, onProgress, signal, capacityProbeMs };
 
   const lock = await acquireLock(resultsPath);
+  let metrics: MetricsFile | undefined;
+  let started = false;
   try {
     const found = await existingRun({ config, resultsPath, identity, current, dryRun }, log);
+    // Written only by a run that got this far: a refused run (another run holds the lock, or the
+    // file is another run's record) leaves the figures of the run it found.
+    metrics = metricsPath
+      ? await MetricsFile.open({
+          path: metricsPath,
+          runId,
+          input,
+          command,
+          ceiling: config.rate,
+          log,
+          guard: () => lock.assertHeld(),
+        })
+      : undefined;
     if (found.done) {
       log.info({ results: resultsPath, completedAt: found.done.completedAt }, 'input already processed: nothing to do');
-      return alreadyDone(input, resultsPath, found.done);
+      const summary = alreadyDone(runId, input, resultsPath, found.done);
+      await metrics?.finish(doneMetrics(summary, found.done));
+      return summary;
     }
+    const thisRun: RunEntry = { runId, startedAt: new Date().toISOString(), outcome: 'running' };
     const state: RunState = {
       version: STATE_VERSION,
       input: input === '-' ? '-' : resolve(input),
@@ -169,9 +198,9 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       dryRun,
       ...(origin ? { rerunOf: resolve(input) } : {}),
       outcome: 'running',
-      startedAt: found.previous?.startedAt ?? new Date().toISOString(),
+      startedAt: found.previous?.startedAt ?? thisRun.startedAt,
+      runs: [...(found.previous?.runs ?? []), thisRun].slice(-RUNS_KEPT),
     };
-    let started = false;
     // Written once the run is known to start (header read, Region and credentials ready): a refused
     // run leaves the file it found — a dry run's, an interrupted run's — as it was.
     const start = async () => {
@@ -192,10 +221,14 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         guard: lock.assertHeld,
         source,
         start,
+        metrics,
       },
     ).catch(async (err: unknown) => {
       // Refused after the state was written but before a results file was made: leave no state behind.
-      if (started && !(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
+      if (started && !(await exists(resultsPath))) {
+        await rm(statePath(resultsPath), { force: true });
+        started = false;
+      }
       throw err;
     });
     if (summary.interrupted && !summary.inputError)
@@ -212,16 +245,22 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       : summary.interrupted || summary.fatalError
         ? 'interrupted'
         : 'completed';
+    const endedAt = new Date().toISOString();
     await writeState(resultsPath, {
       ...state,
       outcome,
-      ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}),
+      ...(outcome === 'completed' ? { completedAt: endedAt } : {}),
       ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
       ...(summary.failureLimit ? { failureLimit: summary.failureLimit } : {}),
       rows: summary.rows,
+      runs: [...state.runs!.slice(0, -1), { ...thisRun, endedAt, outcome }],
     });
+    await metrics?.finish(endMetrics(summary));
     return summary;
   } finally {
+    // A run that started and did not return its summary failed (its results file could not be
+    // written, a bug): its metrics say so. After a summary's last write this writes nothing.
+    if (started) await metrics?.finish({ outcome: 'error' });
     await lock.release();
   }
 }
@@ -367,10 +406,57 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/**
+ * `--metrics-file`: its path can be written (the folder is there, it is no other file a typo could
+ * name, not the input nor a file of the run, not the --summary-json too), checked before anything is sent.
+ */
+async function checkMetricsPath(
+  path: string,
+  config: RunConfig,
+  resultsPath: string,
+  outputs: { path: string; flag: string }[],
+): Promise<void> {
+  const flag = config.from('metricsFile');
+  checkOutput(path, flag, PROMETHEUS_TEXT);
+  await checkOutputPath(path, flag, config.input, resultsPath, config.get('job'));
+  const same = outputs.find((o) => resolve(o.path) === resolve(path));
+  if (same) throw new UsageError(`${flag} ${path} is also ${same.flag}: give each its own file`);
+}
+
+/** The last write of the metrics of a run that returned a summary; only one that created every row is a success. */
+function endMetrics(summary: Summary): MetricsEnd {
+  const outcome = outcomeOf(summary);
+  return {
+    outcome,
+    createdPerSecond: summary.achievedRate,
+    latencyMs: summary.latencyMs,
+    ...(outcome === 'completed' ? { successAt: Date.now() } : {}),
+  };
+}
+
+/**
+ * The metrics of a run that found its input already done: the rows and outcome of the run that did
+ * the work, whose success (if it was one) dates from when it completed, not from now.
+ */
+function doneMetrics(summary: Summary, done: RunState): MetricsEnd {
+  const outcome = outcomeOf(summary);
+  const { created, failed, invalid, planned, total } = summary.rows;
+  const completedAt = Date.parse(done.completedAt ?? '');
+  return {
+    outcome,
+    rows: { created, failed, invalid, planned },
+    carried: total,
+    createdPerSecond: 0,
+    latencyMs: { p50: null, p99: null },
+    ...(outcome === 'completed' && Number.isFinite(completedAt) ? { successAt: completedAt } : {}),
+  };
+}
+
 /** The summary of a run that finds its input already completed into its results file. */
-function alreadyDone(input: string, results: string, state: RunState): Summary {
+function alreadyDone(runId: string, input: string, results: string, state: RunState): Summary {
   const rows = state.rows ?? { total: 0, created: 0, failed: 0, invalid: 0, planned: 0, skipped: 0 };
   return {
+    runId,
     input,
     results,
     rows: { ...rows, skipped: rows.total },

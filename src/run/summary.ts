@@ -2,6 +2,7 @@
 
 import type { Settings } from '../config/resolve.js';
 import { durationText } from '../config/settings.js';
+import type { MetricsOutcome } from '../observe/metrics.js';
 import type { RunStats } from '../observe/stats.js';
 import { failureLimitText, type NextStep, nextStep } from '../report/next-step.js';
 import type { FailureLimitStop, RowCounts } from '../types.js';
@@ -9,6 +10,8 @@ import type { Plan } from './plan.js';
 
 /** The end-of-run summary: printed by the CLI, returned by the library, written by --summary-json. */
 export interface Summary {
+  /** This run's id: in its log lines, its run state, the timeline and the metrics. */
+  runId: string;
   input: string;
   results: string;
   rows: RowCounts;
@@ -59,7 +62,7 @@ export interface Summary {
 
 export function summarize(
   stats: RunStats,
-  extra: Pick<Summary, 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>,
+  extra: Pick<Summary, 'runId' | 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>,
 ): Summary {
   const elapsedSeconds = stats.elapsedMs / 1000;
   const { created, failed, invalid, planned } = stats.rows;
@@ -93,7 +96,8 @@ export function formatSummary(s: Summary): string {
     });
     return (
       `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
-      `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent.` +
+      `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent. Run ` +
+      `${s.runId}.` +
       (next ? `\n${nextLines(next)}` : '')
     );
   }
@@ -162,7 +166,7 @@ export function formatSummary(s: Summary): string {
           : `${left} row${left === 1 ? ' was' : 's were'} not sent and ${left === 1 ? 'is' : 'are'} not recorded.`),
     );
   }
-  lines.push(`Results: ${s.results}`);
+  lines.push(`Results: ${s.results} (run ${s.runId})`);
   if (!s.fatalError) {
     const next = nextStep({
       results: s.results,
@@ -194,4 +198,17 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 export function clock(at: number | string): string {
   const d = new Date(at);
   return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/**
+ * How a run that returned a summary ended, for the metrics file: the same cases, in the same order,
+ * as the exit code the command line gives it (cli/operator.ts).
+ */
+export function outcomeOf(s: Summary): MetricsOutcome {
+  if (s.dryRun) return 'dry_run';
+  if (s.unreachable || s.fatalError) return 'stopped';
+  if (s.alreadyDone) return s.rows.failed + s.rows.invalid > 0 ? 'failed_rows' : 'completed';
+  if (s.interrupted) return 'interrupted';
+  if (s.inputError) return 'input_broken';
+  return s.rows.failed + s.rows.invalid > 0 ? 'failed_rows' : 'completed';
 }

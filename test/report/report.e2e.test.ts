@@ -13,6 +13,7 @@ import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/servi
 import { BIN, cli, type Ran } from '../cli/bin.js';
 import { fileEmulator } from '../emulator.js';
 import { fileTempDir, tempDir, writeCsv } from '../helpers.js';
+import { readMetrics } from '../prom.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -70,6 +71,8 @@ beforeAll(async () => {
     'trace',
     '--progress-interval',
     '1',
+    '--metrics-file',
+    join(dir, 'night.prom'),
   ]);
   html = join(dir, 'r.html');
   [text, json] = await Promise.all([cli(['report', results, '--html', html]), cli(['report', results, '--json'])]);
@@ -160,6 +163,10 @@ describe('a run off a terminal, and its report', () => {
       noMarks('run stdout', run.stdout);
       noMarks('timeline', readFileSync(`${results}.timeline.jsonl`, 'utf8'));
       noMarks('run state', readFileSync(`${results}.run.json`, 'utf8'));
+      const metrics = readFileSync(join(dir, 'night.prom'), 'utf8');
+      noMarks('metrics', metrics);
+      // The input's name, quotes and all, is a label value an independent parser reads back.
+      expect(readMetrics(metrics).labels('run_info').input).toBe('night <b>&"\'.csv');
       noMarks('report', text.stdout + text.stderr);
       noMarks('report --json', json.stdout + json.stderr);
       noMarks('html', readFileSync(html, 'utf8'));

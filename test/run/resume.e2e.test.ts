@@ -238,7 +238,7 @@ describe('one run per results file', () => {
       logger: { info() {}, debug() {}, warn: (o) => warnings.push(o) },
     });
     expect(summary.duplicateTokens).toBe(1);
-    expect(warnings).toContainEqual({ line: 8, sameAsLine: 2 });
+    expect(warnings).toContainEqual({ runId: summary.runId, line: 8, sameAsLine: 2 });
     expect(e.stats().tasks).toBe(3);
   });
 

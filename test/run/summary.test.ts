@@ -4,9 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RunStats } from '../../src/observe/stats.js';
-import { formatSummary, summarize } from '../../src/run/summary.js';
+import { formatSummary, outcomeOf, type Summary, summarize } from '../../src/run/summary.js';
 
 const extra = {
+  runId: '20261204T021500Z-3f9a1c2e',
   input: 'in.csv',
   results: 'in.results.csv',
   targetRate: 2,
@@ -50,4 +51,33 @@ describe('summary', () => {
       `run '${cwd}/my file.csv' --results ${cwd}/out.csv --resume`,
     );
   });
+
+  it('names the run by its id in the text', () => {
+    expect(formatSummary(summarize(new RunStats(), extra))).toContain(`Results: in.results.csv (run ${extra.runId})`);
+  });
+
+  // The metrics' outcome follows the exit code's cases (cli/operator.ts), in the same order.
+  it.each([
+    ['every row created (exit 0)', {}, 'completed'],
+    ['rows failed (exit 1)', { rows: { failed: 1 } }, 'failed_rows'],
+    ['rows invalid (exit 1)', { rows: { invalid: 1 } }, 'failed_rows'],
+    ['the input broke off (exit 1)', { inputError: 'unclosed quote' }, 'input_broken'],
+    ['a signal or --deadline (exit 3)', { interrupted: true }, 'interrupted'],
+    ['interrupted with failed rows (exit 3)', { interrupted: true, rows: { failed: 2 } }, 'interrupted'],
+    ['credentials refused (exit 2 or 3)', { interrupted: true, fatalError: 'UnrecognizedClientException' }, 'stopped'],
+    ['the endpoint unreachable (exit 3)', { interrupted: true, unreachable: 'cannot reach' }, 'stopped'],
+    ['already done, every row created (exit 0)', { alreadyDone: '2026-12-04T02:40:00Z' }, 'completed'],
+    [
+      'already done with invalid rows (exit 1)',
+      { alreadyDone: '2026-12-04T02:40:00Z', rows: { invalid: 2 } },
+      'failed_rows',
+    ],
+    ['a dry run, invalid rows or not', { dryRun: true, rows: { invalid: 2 } }, 'dry_run'],
+  ] as [string, Partial<Omit<Summary, 'rows'>> & { rows?: Partial<Summary['rows']> }, string][])(
+    'outcome: %s → %s',
+    (_, change, outcome) => {
+      const base = summarize(new RunStats(), extra);
+      expect(outcomeOf({ ...base, ...change, rows: { ...base.rows, ...change.rows } })).toBe(outcome);
+    },
+  );
 });
