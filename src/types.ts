@@ -73,7 +73,8 @@ export type SendOutcome =
   /** Credentials or signing are wrong (no credentials, expired token, 401/403): no row can succeed. */
   | { kind: 'fatal'; code: string; message: string };
 
-export type RowStatus = 'created' | 'failed' | 'invalid' | 'planned';
+/** `filtered`: the record did not meet the job file's `where`; never validated, never sent. */
+export type RowStatus = 'created' | 'failed' | 'invalid' | 'filtered' | 'planned';
 
 /** What happened to one row; written as the `Result.*` columns. */
 export interface RowResult {
@@ -99,6 +100,8 @@ export interface RowCounts {
   created: number;
   failed: number;
   invalid: number;
+  /** Records the job file's `where` left out: never validated, never sent. */
+  filtered: number;
   planned: number;
   skipped: number;
 }

@@ -367,7 +367,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** The summary of a run that finds its input already completed into its results file. */
 function alreadyDone(input: string, results: string, state: RunState): Summary {
-  const rows = state.rows ?? { total: 0, created: 0, failed: 0, invalid: 0, planned: 0, skipped: 0 };
+  const rows = state.rows ?? { total: 0, created: 0, failed: 0, invalid: 0, filtered: 0, planned: 0, skipped: 0 };
   return {
     input,
     results,
