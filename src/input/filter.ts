@@ -189,7 +189,13 @@ function pattern(value: unknown, loose: boolean, at: string): RegExp {
   try {
     re = new RegExp(source, loose ? 'iu' : 'u');
   } catch (err) {
-    throw new UsageError(`${at}: /${source}/ is not a valid regular expression: ${(err as Error).message}`);
+    const why = (err as Error).message.replace(/^Invalid regular expression: \/.*\/\w*: /s, '');
+    // Unicode mode refuses the habit of escaping any punctuation (`\-`, `\ `), and a bare `{` or `]`.
+    const hint = /escape|bracket|quantifier/i.test(why)
+      ? ' (patterns are read in Unicode mode: escape only what needs it, e.g. - not \\-, and write \\{ \\} \\] ' +
+        'for those characters themselves)'
+      : '';
+    throw new UsageError(`${at}: /${source}/ is not a valid regular expression: ${why}${hint}`);
   }
   if (nestedRepetition(source))
     throw new UsageError(

@@ -193,12 +193,13 @@ describe('compileFilter: refusals before any record is read', () => {
     [
       'an invalid pattern, named',
       [{ column: 'Notes', matches: '(open' }],
-      'where[1].matches: /(open/ is not a valid regular expression',
+      'where[1].matches: /(open/ is not a valid regular expression: Unterminated group',
     ],
     [
-      'an escape Unicode mode refuses',
-      [{ column: 'Notes', matches: '\\ ' }],
-      'where[1].matches: /\\ / is not a valid regular expression',
+      'an escape Unicode mode refuses, with the way out',
+      [{ column: 'Notes', matches: '^T\\-\\d+$' }],
+      'where[1].matches: /^T\\-\\d+$/ is not a valid regular expression: Invalid escape (patterns are read in ' +
+        'Unicode mode: escape only what needs it, e.g. - not \\-,',
     ],
     [
       'a nested repetition',
