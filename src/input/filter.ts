@@ -75,7 +75,7 @@ export function compileFilter(
 type Test = (values: readonly string[]) => boolean;
 
 function compile(c: Condition, at: string, header: readonly string[], headerName: string): Test {
-  const ops = operatorsOf(c, at);
+  const op = operatorOf(c, at);
   if ('not' in c) {
     const inner = compile(c.not, `${at}.not`, header, headerName);
     return (values) => !inner(values);
@@ -90,7 +90,7 @@ function compile(c: Condition, at: string, header: readonly string[], headerName
   const loose = c.ignoreCase === true;
   const fold = loose ? (s: string) => s.trim().toLowerCase() : (s: string) => s;
   const cell = (values: readonly string[]) => fold(values[col] ?? '');
-  switch (ops[0]) {
+  switch (op) {
     case 'equals': {
       const want = fold(text((c as { equals: unknown }).equals, `${at}.equals`));
       return (values) => cell(values) === want;
@@ -115,7 +115,7 @@ function compile(c: Condition, at: string, header: readonly string[], headerName
 }
 
 /** The one operator of a condition (a library caller's filter is not checked by the job file's schema). */
-function operatorsOf(c: Condition, at: string): (typeof OPERATORS)[number][] {
+function operatorOf(c: Condition, at: string): (typeof OPERATORS)[number] {
   if (typeof c !== 'object' || c === null || Array.isArray(c))
     throw new UsageError(`${at} must be a condition object, e.g. {"column": "Ticket Status", "equals": "Open"}`);
   const ops = OPERATORS.filter((op) => op in c);
@@ -124,15 +124,16 @@ function operatorsOf(c: Condition, at: string): (typeof OPERATORS)[number][] {
       `${at} ${ops.length ? `has ${ops.join(' and ')}` : 'has no operator'}: a condition has exactly one of ` +
         `${OPERATORS.join(', ')} (list several conditions for "all of", or use anyOf)`,
     );
-  const onColumn = (COLUMN_OPERATORS as readonly string[]).includes(ops[0]!);
+  const op = ops[0]!;
+  const onColumn = (COLUMN_OPERATORS as readonly string[]).includes(op);
   if (onColumn && typeof (c as { column?: unknown }).column !== 'string')
-    throw new UsageError(`${at} needs "column": the input column that ${ops[0]} tests`);
+    throw new UsageError(`${at} needs "column": the input column that ${op} tests`);
   if (!onColumn && ('column' in c || 'ignoreCase' in c))
     throw new UsageError(
-      `${at}: "${ops[0]}" holds whole conditions, each with its own column: write ` +
+      `${at}: "${op}" holds whole conditions, each with its own column: write ` +
         `{"not": {"column": "Ticket Status", "equals": "Closed"}}`,
     );
-  return ops;
+  return op;
 }
 
 function text(value: unknown, at: string): string {
