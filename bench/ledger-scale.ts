@@ -131,6 +131,6 @@ async function writeOrigin(results: string, url: string, rows: number): Promise<
     outcome: 'completed',
     startedAt: now,
     completedAt: now,
-    rows: { total: rows, created: rows - failed, failed, invalid: 0, planned: 0, skipped: 0 },
+    rows: { total: rows, created: rows - failed, failed, invalid: 0, filtered: 0, planned: 0, skipped: 0 },
   });
 }

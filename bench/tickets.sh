@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Imports a whole CRM ticket export with samples/support-tickets.job.json against the emulator and
-# checks every ticket arrived exactly once, text intact (bench/tickets.ts). The tests do the same on a
-# small synthetic export (test/fixtures/tickets/); this is for the real thing, thousands of rows.
+# checks every ticket arrived exactly once, text intact; then with samples/open-tickets.job.json, and
+# checks the tasks are exactly the tickets counted open apart from the tool (bench/tickets.ts). The
+# tests do the same on a small synthetic export (test/fixtures/tickets/); this is for the real thing,
+# thousands of rows.
 #   bash bench/tickets.sh <export.csv>
 set -euo pipefail
 if [ $# -ne 1 ]; then

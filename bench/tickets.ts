@@ -2,9 +2,12 @@
  * A whole CRM ticket export through `samples/support-tickets.job.json`, against the emulator in this
  * process, checked as test/run/tickets.e2e.test.ts checks its 120 synthetic tickets: every ticket
  * created exactly once, its Name from the template, its Description byte for byte, every input column
- * carried into the results file, each results row's line where its record starts.
+ * carried into the results file, each results row's line where its record starts. Then the same export
+ * through `samples/open-tickets.job.json` (its `where` keeps open and pending tickets): the tasks
+ * created are exactly the tickets counted open here, with csv-parse and a plain comparison, apart from
+ * the tool's filter; every other ticket is one `filtered` row, never sent.
  *   node dist-bench/bench/tickets.js <export.csv>     (bench/tickets.sh builds first)
- * Prints what it found and how long the import took; exits 1 on any difference, 2 on a usage error.
+ * Prints what it found and how long each import took; exits 1 on any difference, 2 on a usage error.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +19,9 @@ import { runImport } from '../src/run/run.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const JOB = join(ROOT, 'samples/support-tickets.job.json');
+const OPEN_JOB = join(ROOT, 'samples/open-tickets.job.json');
+/** What the open-tickets job's `where` keeps, written out again here: the check must not use the tool's filter. */
+const OPEN_STATUSES = ['Open', 'Pending Customer Response'];
 const input = process.argv[2];
 if (!input || process.argv.length > 3) {
   process.stderr.write('usage: node dist-bench/bench/tickets.js <export.csv>\n');
@@ -110,10 +116,62 @@ try {
   );
 } finally {
   await emulator.close();
+}
+
+const openIds = new Set(source.filter((r) => OPEN_STATUSES.includes(r['Ticket Status']!)).map((r) => r['Ticket ID']!));
+const open = openIds.size;
+const filtering = await startEmulator({ rate: 100_000, burst: 1000 });
+const filterStarted = performance.now();
+try {
+  const summary = await runImport({
+    input,
+    results: join(work, 'open-tickets.results.csv'),
+    job: OPEN_JOB,
+    endpoint: filtering.url,
+    rate: 100_000,
+    burst: 1000,
+    instanceId: DEMO_INSTANCE_ID,
+    contactFlowId: DEMO_CONTACT_FLOW_ID,
+  });
+  const seconds = (performance.now() - filterStarted) / 1000;
+  const { rows } = summary;
+  check(
+    rows.total === n && rows.created === open && rows.filtered === n - open && rows.failed + rows.invalid === 0,
+    `open tickets: rows ${JSON.stringify(rows)}, expected ${open} created and ${n - open} filtered`,
+  );
+  const stats = filtering.stats();
+  check(
+    stats.requests === open && stats.tasks === open && stats.maxTasksPerToken === 1,
+    `open tickets: emulator ${stats.requests} requests, ${stats.tasks} tasks, at most ${stats.maxTasksPerToken} per ` +
+      `token; expected ${open}`,
+  );
+  const created = new Set(filtering.service.tasks.map((t) => t.Attributes?.ticketId ?? ''));
+  check(
+    created.size === open && [...openIds].every((id) => created.has(id)),
+    'open tickets: the tasks are not exactly the open tickets',
+  );
+  const results = parse(readFileSync(summary.results), { columns: true }) as Record<string, string>[];
+  check(results.length === n, `open tickets: ${results.length} results rows for ${n} tickets`);
+  for (const r of results) {
+    const want = openIds.has(r['Ticket ID'] ?? '') ? 'created' : 'filtered';
+    check(
+      r['Result.Status'] === want && (want === 'created' || r['Result.ErrorCode'] === 'Filtered'),
+      `open tickets: ticket ${r['Ticket ID']} (${r['Ticket Status']}) is ${r['Result.Status']}, expected ${want}`,
+    );
+  }
+  process.stdout.write(
+    `${input}: ${open} of ${n} tickets open or pending (counted here), ${rows.created} created and ` +
+      `${rows.filtered} filtered by samples/open-tickets.job.json in ${seconds.toFixed(1)} s, ` +
+      `${summary.requests} requests\n`,
+  );
+} finally {
+  await filtering.close();
   rmSync(work, { recursive: true, force: true });
 }
 if (problems.length) {
   process.stderr.write(`the import differs from the export:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
   process.exit(1);
 }
-process.stdout.write('every ticket created exactly once, text, columns and lines intact\n');
+process.stdout.write(
+  'every ticket created exactly once, text, columns and lines intact; with the filter, exactly the open ones\n',
+);

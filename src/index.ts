@@ -20,6 +20,7 @@ export {
   type StoredTask,
 } from './emulator/service.js';
 export { InputError, LoaderError, LockedError, UsageError } from './errors.js';
+export type { Condition } from './input/filter.js';
 export { clientToken } from './input/token.js';
 export type { RunIdentity, RunState } from './ledger/state.js';
 export type { Logger, Progress, RerunOptions, RunOptions } from './run/options.js';

@@ -93,7 +93,8 @@ export type PauseEvent =
   /** The run ended while paused. */
   | { kind: 'ended'; at: number; pausedMs: number };
 
-export type RowStatus = 'created' | 'failed' | 'invalid' | 'planned';
+/** `filtered`: the record did not meet the job file's `where`; never validated, never sent. */
+export type RowStatus = 'created' | 'failed' | 'invalid' | 'filtered' | 'planned';
 
 /** What happened to one row; written as the `Result.*` columns. */
 export interface RowResult {
@@ -119,6 +120,8 @@ export interface RowCounts {
   created: number;
   failed: number;
   invalid: number;
+  /** Records the job file's `where` left out: never validated, never sent. */
+  filtered: number;
   planned: number;
   skipped: number;
 }

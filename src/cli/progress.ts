@@ -20,6 +20,8 @@ export interface ProgressSnapshot {
   created: number;
   failed: number;
   invalid: number;
+  /** Rows the job file's `where` left out. */
+  filtered: number;
   /** Tasks created per second by this run, recently; the rate control's pace; the --rate ceiling. */
   achieved: number;
   target: number;
@@ -40,7 +42,7 @@ export interface ProgressSnapshot {
 
 export function progressSnapshot(p: Progress, window: RateWindow): ProgressSnapshot {
   const { rows, skipped, throttled } = p.stats;
-  const done = rows.created + rows.failed + rows.invalid + rows.planned;
+  const done = rows.created + rows.failed + rows.invalid + rows.filtered + rows.planned;
   let total: number | undefined;
   if (p.readDone) total = p.rowsRead;
   else if (p.totalBytes && p.readBytes > 0 && p.rowsRead > 0)
@@ -56,6 +58,7 @@ export function progressSnapshot(p: Progress, window: RateWindow): ProgressSnaps
     created: rows.created,
     failed: rows.failed,
     invalid: rows.invalid,
+    filtered: rows.filtered,
     achieved: rates.created,
     target: p.rate,
     ceiling: p.ceiling,
@@ -124,6 +127,8 @@ export function renderProgress(s: ProgressSnapshot, width: number): string {
     // Rows done says how far; what needs attention comes before how many were created.
     { text: `${int(s.created)} ${s.dryRun ? 'planned' : 'created'}`, priority: 5 },
     { text: `${int(s.failed)} failed, ${int(s.invalid)} invalid`, priority: 1 },
+    // Left out on purpose: shown when there are any, after the figures that need attention.
+    ...(s.filtered ? [{ text: `${int(s.filtered)} filtered`, priority: 5.5 }] : []),
     // Retries and 5xx answers cost nothing twice (same tokens) but say the service is struggling:
     // kept right after what failed, so that 80 columns show them too.
     ...(s.retries || s.serverErrors
@@ -180,6 +185,7 @@ export function progressRecord(s: ProgressSnapshot): Record<string, number | boo
     created: s.created,
     failed: s.failed,
     invalid: s.invalid,
+    filtered: s.filtered,
     rate: r1(s.achieved),
     target: r1(s.target),
     ceiling: s.ceiling,

@@ -8,6 +8,7 @@ import { constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { UsageError } from '../errors.js';
+import type { Condition } from '../input/filter.js';
 import type { AttributesFrom, TaskTemplateSpec } from '../input/map.js';
 import { helpOf, JOB_SETTING_KEYS, type JobSettingKey, setting, type Values } from './settings.js';
 
@@ -20,6 +21,8 @@ export type JobFile = { [K in JobSettingKey]?: Values[K] } & {
   attributesFrom?: AttributesFrom;
   /** Templates per request member: `"Name": "{{Ticket Subject}} (#{{Ticket ID}})"`. */
   task?: TaskTemplateSpec;
+  /** Conditions on the input's columns, all of which a record must meet to be sent (input/filter.ts). */
+  where?: Condition[];
 };
 
 /**
@@ -117,15 +120,37 @@ export function checkJobFile(json: unknown, path = 'job file'): JobFile {
 function relevant(e: ErrorObject, _i: number, all: ErrorObject[]): boolean {
   if ((e as { propertyName?: string }).propertyName !== undefined) return false; // said by its propertyNames error
   const branch = (o: ErrorObject) => o.keyword === 'oneOf' || o.keyword === 'anyOf';
-  if (branch(e)) return !all.some((o) => o.instancePath.startsWith(`${e.instancePath}/`));
+  if (branch(e))
+    return (
+      !all.some((o) => o.instancePath.startsWith(`${e.instancePath}/`)) &&
+      // An unknown key there says what is wrong (`equal` for `equals`); a condition with no operator
+      // also fails "column needs an operator": said once.
+      !all.some(
+        (o) =>
+          o.instancePath === e.instancePath &&
+          (o.keyword === 'additionalProperties' || (e.keyword === 'anyOf' && o.keyword === 'oneOf')),
+      )
+    );
   if (e.keyword === 'type' || e.keyword === 'required')
     return !all.some((o) => branch(o) && o.instancePath === e.instancePath);
   return true;
 }
 
+const CONDITION_EXAMPLE = '{"not": {"column": "Ticket Status", "equals": "Closed"}}';
+const CONDITION_SHAPES =
+  '{"column": …} with one of equals, in, matches, empty (e.g. {"column": "Ticket Status", "in": ["Open"]}), ' +
+  `or {"not": condition}, or {"anyOf": [conditions]}`;
+
+/** A path inside the `where` list: where[1], where[1].not, where[2].anyOf[1]… */
+const isCondition = (at: string) => /^where\[\d+\](\.not|\.anyOf\[\d+\])*$/.test(at);
+
 /** `"task.Attributes.x" must be string`, `unknown key "rat" (known: …)`. */
 function describe(e: ErrorObject): string {
-  const at = e.instancePath.slice(1).replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~');
+  const path = e.instancePath.slice(1).replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~');
+  // Conditions are counted from 1, as the results file and the summary name them: where[1].anyOf[2].
+  const at = path.startsWith('where.')
+    ? path.replace(/(^where|\.anyOf)\.(\d+)/g, (_, list: string, n: string) => `${list}[${Number(n) + 1}]`)
+    : path;
   const where = at ? `"${at}"` : 'the job file';
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
@@ -150,9 +175,24 @@ function describe(e: ErrorObject): string {
         ')'
       );
     case 'anyOf':
+      if (isCondition(at)) return `${where}: "column" goes with equals, in, matches or empty; ${CONDITION_SHAPES}`;
       return `${where} needs one of ${at === 'attributesFrom' ? '"prefix" or "unmapped"' : 'the allowed forms'}`;
     case 'oneOf':
+      if (isCondition(at))
+        return Array.isArray(p.passingSchemas) &&
+          typeof e.data === 'object' &&
+          e.data !== null &&
+          !Array.isArray(e.data)
+          ? `${where} has more than one operator: a condition has one (list several conditions: all must hold; ` +
+              'or put them in anyOf)'
+          : `${where} must be a condition: ${CONDITION_SHAPES}`;
       return `${where} must be a template string or a SegmentAttributeValue object`;
+    case 'dependencies':
+      if (p.property === 'ignoreCase') return `${where}: ignoreCase goes beside "column" and its operator`;
+      return (
+        `${where} needs "column" beside "${String(p.property)}"` +
+        (at.endsWith('.not') ? `: "not" wraps a whole condition, ${CONDITION_EXAMPLE}` : '')
+      );
     default:
       return `${where} ${e.message ?? 'is not valid'}`;
   }

@@ -1,10 +1,13 @@
 /**
- * Stages 2–4 for one record: map → validate → token. Pure but for the repeated-token warning.
- * A rerun first reads the row's earlier result: rows that succeeded are carried over, not sent.
+ * Stages 2–4 for one record: filter → map → validate → token. Pure but for the repeated-token warning.
+ * A record the job file's `where` leaves out is `filtered` before anything else: never validated,
+ * never sent. A rerun first reads the row's earlier result: rows that succeeded, or were filtered,
+ * are carried over, not sent.
  */
 import { UsageError } from '../errors.js';
 import type { InputRecord, RowResult, TaskRequest, Violation } from '../types.js';
 import type { DuplicateTokens } from './duplicates.js';
+import type { RowFilter } from './filter.js';
 import { type Mapping, mapRecord } from './map.js';
 import { scheduledTimeRule } from './rules.js';
 import { clientToken } from './token.js';
@@ -12,7 +15,7 @@ import { describeViolations, PreviousContactChains, validateRow } from './valida
 
 export interface Job {
   record: InputRecord;
-  /** Final before sending: invalid, or (rerun) the earlier result carried over. */
+  /** Final before sending: filtered, invalid, or (rerun) the earlier result carried over. */
   result?: RowResult;
   /** A rerun's row that is not sent again: its earlier result is copied as is. */
   carried?: boolean;
@@ -39,6 +42,8 @@ export interface PrepareOptions {
   /** Column names that identify a row for its token (--token-key). */
   tokenKey?: string[];
   rerun?: RerunContext;
+  /** The job file's `where`, compiled against the input's header: records it leaves out are `filtered`. */
+  filter?: RowFilter;
   duplicates: DuplicateTokens;
   /** The clock rules that depend on time (ScheduledTime) are checked against; default the system clock. */
   clock?: () => Date;
@@ -49,7 +54,6 @@ export interface PrepareOptions {
   waive?: { instance: boolean; routing: boolean };
 }
 
-/** True for the per-row echo of a setting the caller already reports once (validate without ids). */
 /** A row that breaks a rule: recorded with its line and the rules, never sent. */
 function invalidRow(record: InputRecord, violations: Violation[], named: TaskRequest | undefined): Job {
   const result: RowResult = {
@@ -62,6 +66,7 @@ function invalidRow(record: InputRecord, violations: Violation[], named: TaskReq
   return { record, result, violations, named };
 }
 
+/** True for the per-row echo of a setting the caller already reports once (validate without ids). */
 function waived(v: Violation, waive: PrepareOptions['waive']): boolean {
   if (!waive) return false;
   if (waive.instance && v.member === 'InstanceId' && v.rule === 'is required') return true;
@@ -94,6 +99,20 @@ export function makePreparer(o: PrepareOptions): (record: InputRecord) => Job {
         earlier.status === 'planned' ||
         (o.rerun.includeInvalid && earlier.status === 'invalid');
       if (!resend) return { record, result: earlier, carried: true };
+    } else if (o.filter && record.values.length === o.mapping.header.length) {
+      // A record of another width is not judged by cells that may have shifted: the mapping makes it invalid.
+      const excluded = o.filter.exclude(record.values);
+      if (excluded !== undefined) {
+        const result: RowResult = {
+          line: record.line,
+          status: 'filtered',
+          attempts: 0,
+          errorCode: 'Filtered',
+          // The condition as the job file states it: names no cell's value.
+          errorMessage: o.filter.conditions[excluded],
+        };
+        return { record, result };
+      }
     }
     const mapped = mapRecord(o.mapping, record);
     let violations = (mapped.ok ? validateRow(mapped.row, clock()) : mapped.violations).filter(

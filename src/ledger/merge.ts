@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../errors.js';
+import { canonicalJson } from '../input/token.js';
 import { openRegular, openRegularSync, READ } from './files.js';
 import { LineIndex, normalise, STATUSES, STRINGIFY, scanSpans } from './spans.js';
 import { type RunState, readState, sha256File, writeState } from './state.js';
@@ -29,6 +30,8 @@ export interface MergeSummary {
   created: number;
   failed: number;
   invalid: number;
+  /** Records the job file's `where` left out: nothing to send. */
+  filtered: number;
   /** Rows replaced by a rerun's row for the same line. */
   superseded: number;
   results: string;
@@ -83,8 +86,8 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
     );
     checkShards(runs);
     const counts = writeMerged(out, header, index, order);
-    const [, created, failed, invalid, planned] = counts as [number, number, number, number, number];
-    const rows = { total: counts.reduce((a, b) => a + b, 0), created, failed, invalid, planned, skipped: 0 };
+    const [, created, failed, invalid, planned, filtered] = counts as [number, number, number, number, number, number];
+    const rows = { total: counts.reduce((a, b) => a + b, 0), created, failed, invalid, filtered, planned, skipped: 0 };
     // The merged file is the record of the whole run, so `rerun` and `report` take it like any other:
     // a state beside it when every part was recorded by a completed run.
     const base = runs[0];
@@ -102,7 +105,7 @@ export async function mergeResults(files: string[], out: string): Promise<MergeS
         rerunOf: undefined,
       });
     }
-    return { files: files.length, rows: rows.total, created, failed, invalid, superseded, results: out };
+    return { files: files.length, rows: rows.total, created, failed, invalid, filtered, superseded, results: out };
   } finally {
     if (temp) await rm(temp, { recursive: true, force: true });
   }
@@ -331,14 +334,15 @@ const changed = (file: string) =>
 function checkSameRun(runs: RunState[], files: string[]): void {
   const key = (st: RunState) => {
     const { shard: _shard, inputSha256: _sha, ...rest } = st.identity;
-    return JSON.stringify(rest, Object.keys(rest).sort());
+    // Keys sorted at every depth: a key list given to JSON.stringify would drop those of nested objects (`where`).
+    return canonicalJson(rest);
   };
   const first = runs[0];
   const other = runs.findIndex((st) => key(st) !== key(first!));
   if (first && other !== -1) {
     throw new UsageError(
       `${files[other] ?? 'one file'} was sent with other settings than the first (endpoint, Region, instance, ` +
-        `routing, job file or token settings): parts of one run only`,
+        `routing, job file, its where, or token settings): parts of one run only`,
     );
   }
 }

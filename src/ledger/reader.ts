@@ -13,7 +13,7 @@
  *
  * A whole file is read by scan.ts's byte scanner (seconds for millions of rows); anything it does not
  * read on its own — a torn end, a row edited by hand — is read again here with csv-parse, which
- * repairs or refuses it. Memory does not grow with the file: final statuses take 2 bits per line.
+ * repairs or refuses it. Memory does not grow with the file: final statuses take 4 bits per line.
  */
 
 import type { FileHandle } from 'node:fs/promises';
@@ -22,12 +22,11 @@ import { type Info, type Options, Parser } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
 import { InputError, UsageError } from '../errors.js';
 import type { RowResult, RowStatus } from '../types.js';
-import { FinalStatuses, LineSet, normaliseStatus } from './coverage.js';
+import { FinalStatuses, LineSet, normaliseStatus, STATUSES } from './coverage.js';
 import { openRegular, READ, READ_WRITE } from './files.js';
 import { scanCsv } from './scan.js';
 import { RESULT_COLUMNS } from './writer.js';
 
-const STATUSES: ReadonlySet<string> = new Set<RowStatus>(['created', 'failed', 'invalid', 'planned']);
 const CSV_OPTIONS: Options = {
   bom: true,
   info: true,

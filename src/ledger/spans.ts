@@ -27,7 +27,7 @@ const PARSE = { relax_column_count: true, bom: true } as const;
 export const STRINGIFY = { record_delimiter: 'unix', quoted_match: /[\r\n]/ } as const;
 
 /** The `Result.Status` values merge counts, by their index in a LineIndex; 0: any other. */
-export const STATUSES = ['', 'created', 'failed', 'invalid', 'planned'] as const;
+export const STATUSES = ['', 'created', 'failed', 'invalid', 'planned', 'filtered'] as const;
 const WORDS = STATUSES.map((s) => Buffer.from(s));
 
 export interface SpanSink {

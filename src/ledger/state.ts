@@ -13,6 +13,7 @@ import { notRegular, openRegular, READ, replaceFileAtomically, statePath } from 
 export { statePath };
 
 import { type KeptKey, shard as parseShard, type Values } from '../config/settings.js';
+import type { Condition } from '../input/filter.js';
 import type { FailureLimitStop, RowCounts } from '../types.js';
 
 /** The settings a resumed or rerun run keeps from the run it continues, as the run resolved them. */
@@ -47,6 +48,8 @@ export interface RunIdentity {
   timeZone?: string;
   /** `--shard i/n`: the records of the input this run takes. */
   shard?: string;
+  /** The job file's `where`, keys sorted: which records are sent (absent: every record). */
+  where?: Condition[];
 }
 
 /** How a run ended. `running` is what a killed run leaves behind. */
@@ -135,7 +138,12 @@ function withKeptSettings(state: RunState): RunState {
   if (o.shard === undefined && identity.shard) o.shard = parseShard(identity.shard);
   o.endpoint ??= identity.endpoint;
   o.region ??= identity.region;
-  return { ...state, options: o };
+  // Row counts recorded before filters existed have no `filtered`: none were.
+  return {
+    ...state,
+    options: o,
+    ...(state.rows ? { rows: { ...state.rows, filtered: state.rows.filtered ?? 0 } } : {}),
+  };
 }
 
 /**

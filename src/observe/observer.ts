@@ -110,18 +110,26 @@ export class RunObserver {
     return this.readDone;
   }
 
-  /** A row already final in the results file (--resume): counted under its status, not sent. */
+  /**
+   * A row already final in the results file (--resume): counted under its status, not sent. A
+   * filtered one is counted under the condition that leaves it out now (the run's filter is the
+   * earlier run's: its identity says so).
+   */
   carried(job: Job, status: RowStatus): void {
-    this.w.stats.recordRow(status, true);
+    this.w.stats.recordRow(status, true, job.result?.status === 'filtered' ? job.result.errorMessage : undefined);
     this.doneBytes = Math.max(this.doneBytes, job.record.endByte ?? 0);
   }
 
-  /** A row written to the results file: counted, and logged when it was not created (never its content). */
+  /**
+   * A row written to the results file: counted, and logged when it should have been created and was
+   * not (never its content). A filtered row was never meant to be: it is counted, not logged.
+   */
   recorded(job: Job, result: RowResult): void {
     const { stats } = this.w;
     this.doneBytes = Math.max(this.doneBytes, job.record.endByte ?? 0);
-    stats.recordRow(result.status, job.carried === true);
-    if (job.carried || result.status === 'created' || result.status === 'planned') return;
+    stats.recordRow(result.status, job.carried === true, result.errorMessage);
+    if (job.carried || result.status === 'created' || result.status === 'planned' || result.status === 'filtered')
+      return;
     this.rowLog.row(result);
   }
 
@@ -157,4 +165,5 @@ export class RunObserver {
   }
 }
 
-const rowsDone = (stats: RunStats) => stats.rows.created + stats.rows.failed + stats.rows.invalid + stats.rows.planned;
+const rowsDone = (stats: RunStats) =>
+  stats.rows.created + stats.rows.failed + stats.rows.invalid + stats.rows.filtered + stats.rows.planned;

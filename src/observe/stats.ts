@@ -4,14 +4,29 @@
  * The dispatcher counts requests and pauses, the observer counts rows; progress, the timeline and the
  * summary read them.
  */
+import { recordedCondition } from '../input/filter.js';
 import type { RowStatus, SendOutcome } from '../types.js';
 
 /** Latency samples kept for percentiles: a uniform reservoir, so memory stays flat on any file. */
 const RESERVOIR = 10_000;
 const RECENT = 512;
 
+/** Conditions counted apart, at most: a results file edited by hand could name a new one on every row. */
+const CONDITIONS = 100;
+
+/**
+ * A filtered row's count key: the condition as the filter describes it (made of the job file alone;
+ * a rerun reads it from a results file, where a hand edit may have put anything).
+ */
+function conditionKey(condition: string | undefined, seen: ReadonlyMap<string, number>): string {
+  const key = recordedCondition(condition);
+  return !seen.has(key) && seen.size >= CONDITIONS ? 'where (other conditions)' : key;
+}
+
 export class RunStats {
-  readonly rows: Record<RowStatus, number> = { created: 0, failed: 0, invalid: 0, planned: 0 };
+  readonly rows: Record<RowStatus, number> = { created: 0, failed: 0, invalid: 0, filtered: 0, planned: 0 };
+  /** Filtered rows by the condition that left each out (`where[1]: "Ticket Status" in ["Open"]`). */
+  readonly filteredBy = new Map<string, number>();
   /** Rows not sent by this run: already final in the results file (--resume), or copied by a rerun. */
   skipped = 0;
   /** Tasks created by requests of this run (rows carried over excluded): what rates are made of. */
@@ -43,11 +58,18 @@ export class RunStats {
   /** `Date.now()` when the first pause began. */
   firstPausedAt: number | undefined = undefined;
 
-  /** A row's final result: `carried` when an earlier run (resume, rerun) decided it and this run sent nothing. */
-  recordRow(status: RowStatus, carried: boolean): void {
+  /**
+   * A row's final result: `carried` when an earlier run (resume, rerun) decided it and this run sent
+   * nothing. A filtered row's `condition` is the description of the one that left it out.
+   */
+  recordRow(status: RowStatus, carried: boolean, condition?: string): void {
     this.rows[status]++;
     if (carried) this.skipped++;
     else if (status === 'created') this.sentCreated++;
+    if (status === 'filtered') {
+      const key = conditionKey(condition, this.filteredBy);
+      this.filteredBy.set(key, (this.filteredBy.get(key) ?? 0) + 1);
+    }
   }
 
   /** A resend after a transient failure (a throttled resend is counted as a throttle). */

@@ -6,7 +6,8 @@
 import type { TimelinePoint } from '../observe/timeline.js';
 import { downsample, esc, timeChart } from './chart.js';
 import type { FileReport, Group, Other, PauseSpan } from './model.js';
-import { exampleLines, headline, otherLabel, pausesText, runsLine, span } from './text.js';
+import { allDone } from './next-step.js';
+import { exampleLines, headline, type OtherName, otherLabel, pausesText, runsLine, span } from './text.js';
 
 const MAX_CHART_POINTS = 600;
 const int = (n: number) => n.toLocaleString('en-US');
@@ -52,18 +53,19 @@ ${reports.map(section).join('\n')}
 }
 
 function section(r: FileReport): string {
-  const { total, created, failed, invalid } = r.rows;
+  const { total, created, failed, invalid, filtered } = r.rows;
   const status = r.failureLimit
     ? ['bad', 'stopped: too many rows failed']
     : !r.completed
       ? ['warn', 'not finished']
       : failed + invalid
         ? ['bad', 'needs attention']
-        : ['ok', 'all created'];
+        : ['ok', filtered ? 'all created or filtered' : 'all created'];
   const tiles = [
-    tile(int(created), `created of ${int(total)}`, created === total && total > 0 ? 'ok' : ''),
+    tile(int(created), `created of ${int(total)}`, created + filtered === total && created > 0 ? 'ok' : ''),
     tile(int(failed), 'failed', failed ? 'bad' : ''),
     tile(int(invalid), 'invalid (never sent)', invalid ? 'bad' : ''),
+    ...(filtered ? [tile(int(filtered), 'filtered by where (never sent)')] : []),
     ...(r.run
       ? [
           tile(`${r.run.achievedRate}/s`, `created/s, ceiling ${r.run.ceiling}/s`),
@@ -99,6 +101,7 @@ ${r.pauses ? `<p class="muted">Paused ${esc(pausesText(r.pauses))}.</p>` : ''}
 ${charts(r.series, r.pauses?.spans ?? [])}
 ${groupTable('Failed rows, by error code', 'error code', r.failures, r.failuresOther, 'codes', true)}
 ${groupTable('Invalid rows, by rule', 'column and rule', r.invalid, r.invalidOther, 'rules', false)}
+${groupTable('Filtered rows (not sent), by condition', 'condition of the job file', r.filtered, r.filteredOther, 'conditions', false)}
 </section>`;
 }
 
@@ -107,7 +110,7 @@ function tile(value: string, label: string, kind = ''): string {
 }
 
 function nextBox(r: FileReport): string {
-  if (!r.next) return `<div class="next"><b>Next:</b> nothing to do — every row is created.</div>`;
+  if (!r.next) return `<div class="next"><b>Next:</b> nothing to do — ${esc(allDone(r.rows))}.</div>`;
   if (!r.next.command) return `<div class="next"><b>Next step</b> — ${esc(r.next.why)}</div>`;
   const copy = '<button type="button" data-copy>Copy</button>';
   const after = r.next.afterwards ? `<b>Then</b><code>${esc(r.next.afterwards)}</code>${copy}` : '';
@@ -119,7 +122,7 @@ function groupTable(
   keyName: string,
   groups: Group[],
   other: Other | undefined,
-  otherName: 'codes' | 'rules',
+  otherName: OtherName,
   withMessage: boolean,
 ): string {
   if (!groups.length) return '';

@@ -8,6 +8,7 @@
 import { basename } from 'node:path';
 import { Parser } from 'csv-parse';
 import { InputError } from '../errors.js';
+import { recordedCondition } from '../input/filter.js';
 import { openRegular, READ } from '../ledger/files.js';
 import { earlierResults } from '../ledger/reader.js';
 import { type RunEntry, type RunState, readState } from '../ledger/state.js';
@@ -50,12 +51,15 @@ interface RunFigures {
 
 export interface FileReport {
   file: string;
-  rows: { total: number; created: number; failed: number; invalid: number; planned: number };
+  rows: { total: number; created: number; failed: number; invalid: number; filtered: number; planned: number };
   /** The largest groups (at most SHOWN each), largest first; `…Other` sums the rows of the groups not listed. */
   failures: Group[];
   invalid: Group[];
+  /** Filtered rows by the condition that left them out (`where[1]: …`). */
+  filtered: Group[];
   failuresOther?: Other;
   invalidOther?: Other;
+  filteredOther?: Other;
   /** From `<results>.run.json`, when present. */
   input?: string;
   startedAt?: string;
@@ -130,7 +134,7 @@ export async function buildReport(file: string): Promise<FileReport> {
     };
   }
   const recorded = state?.rows?.total;
-  const held = counts.rows.created + failed + invalid + counts.rows.planned;
+  const held = counts.rows.created + failed + invalid + counts.rows.filtered + counts.rows.planned;
   if (completed && recorded !== undefined && recorded !== held) {
     // Rows deleted (or added) by hand: "all created" would be about the rows left, not the run.
     report.mismatch =
@@ -160,12 +164,16 @@ function isRunEntry(e: unknown): e is RunEntry {
 
 /** An invalid row's rules: the same grouping as `validate`'s problems by rule. */
 
-type Counts = Pick<FileReport, 'rows' | 'failures' | 'invalid' | 'failuresOther' | 'invalidOther'>;
+type Counts = Pick<
+  FileReport,
+  'rows' | 'failures' | 'invalid' | 'filtered' | 'failuresOther' | 'invalidOther' | 'filteredOther'
+>;
 
 async function readResultsFile(file: string): Promise<Counts> {
-  const rows = { total: 0, created: 0, failed: 0, invalid: 0, planned: 0 };
+  const rows = { total: 0, created: 0, failed: 0, invalid: 0, filtered: 0, planned: 0 };
   const failures = new GroupCounter();
   const invalid = new GroupCounter();
+  const filtered = new GroupCounter();
   let read: ((values: string[]) => ReturnType<ReturnType<typeof earlierResults>>) | undefined;
   // A folder, FIFO or link in its place is refused, never read or waited on.
   const handle = await openRegular(file, READ, 'results file');
@@ -191,6 +199,7 @@ async function readResultsFile(file: string): Promise<Counts> {
       if (r.status === 'failed')
         failures.add(r.errorCode ?? '(no code)', r.line, () => r.errorMessage && redactServiceMessage(r.errorMessage));
       if (r.status === 'invalid') for (const rule of new Set(rulesOf(r.errorMessage))) invalid.add(rule, r.line);
+      if (r.status === 'filtered') filtered.add(recordedCondition(r.errorMessage), r.line);
     }
   } catch (err) {
     if (err instanceof InputError) throw err;
@@ -202,12 +211,15 @@ async function readResultsFile(file: string): Promise<Counts> {
   if (!read) throw new InputError(`${file} is empty: it holds no results header`);
   const f = failures.result();
   const i = invalid.result();
+  const w = filtered.result();
   return {
     rows,
     failures: f.groups,
     invalid: i.groups,
+    filtered: w.groups,
     ...(f.other ? { failuresOther: f.other } : {}),
     ...(i.other ? { invalidOther: i.other } : {}),
+    ...(w.other ? { filteredOther: w.other } : {}),
   };
 }
 

@@ -73,7 +73,12 @@ export function failureLimitText(stop: FailureLimitStop): string {
   return `${failed} of the ${sent} rows this run sent failed, ${most}: past its failure limit (${limit})`;
 }
 
-/** Undefined when every row is created: nothing left to do. */
+/** What "nothing to do" rests on: every row created, or left out by the job file's `where`. */
+export function allDone(rows: { filtered: number }): string {
+  return rows.filtered ? 'every row is created or filtered out' : 'every row is created';
+}
+
+/** Undefined when every row is created (or filtered out): nothing left to do. */
 export function nextStep(f: NextStepFacts): NextStep | undefined {
   const settings = f.replay ?? {};
   const input = f.input ?? '<input>';

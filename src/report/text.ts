@@ -1,16 +1,17 @@
 /** `report` as text for a terminal and as JSON for machines. No row content: the model holds none. */
 import { type FileReport, type Group, type Other, SHOWN } from './model.js';
-import { failureLimitText } from './next-step.js';
+import { allDone, failureLimitText } from './next-step.js';
 
 const int = (n: number) => n.toLocaleString('en-US');
 
 /** The one line a reader needs first: "8,412 of 8,469 created · 57 need attention". */
 export function headline(r: FileReport): string {
-  const { total, created, failed, invalid, planned } = r.rows;
-  if (r.dryRun) return `Dry run: ${int(planned)} of ${int(total)} rows ready to send · ${int(invalid)} invalid`;
+  const { total, created, failed, invalid, filtered, planned } = r.rows;
+  const left = filtered ? ` · ${int(filtered)} filtered` : '';
+  if (r.dryRun) return `Dry run: ${int(planned)} of ${int(total)} rows ready to send · ${int(invalid)} invalid${left}`;
   const attention = failed + invalid;
   return (
-    `${int(created)} of ${int(total)} created ` +
+    `${int(created)} of ${int(total)} created${left} ` +
     '· ' +
     `${attention ? `${int(attention)} need attention` : r.mismatch ? 'rows missing from the file' : 'nothing to fix'}` +
     (r.completed ? '' : ' · run not finished')
@@ -50,15 +51,16 @@ export function exampleLines(g: Group): string {
 }
 
 /** The groups not listed, in one line: "other rules (only the 50 largest are listed)". */
-export const otherLabel = (name: 'codes' | 'rules') => `other ${name} (only the ${SHOWN} largest are listed)`;
+export type OtherName = 'codes' | 'rules' | 'conditions';
+export const otherLabel = (name: OtherName) => `other ${name} (only the ${SHOWN} largest are listed)`;
 
 export function formatReport(r: FileReport): string {
   const out = [r.file, `  ${headline(r)}`];
   if (r.mismatch) out.push(`  Warning: ${r.mismatch}; the counts below cover only the rows it holds`);
-  const { created, failed, invalid, planned } = r.rows;
+  const { created, failed, invalid, filtered, planned } = r.rows;
   out.push(
     `  Rows: ${int(created)} created, ${int(failed)} failed, ${int(invalid)} ` +
-      `invalid${planned ? `, ${int(planned)} planned` : ''}`,
+      `invalid${filtered ? `, ${int(filtered)} filtered` : ''}${planned ? `, ${int(planned)} planned` : ''}`,
   );
   if (r.input) out.push(`  Input: ${r.input}`);
   if (r.failureLimit) out.push(`  Stopped: ${failureLimitText(r.failureLimit)}; the rows not sent are not in the file`);
@@ -82,7 +84,7 @@ export function formatReport(r: FileReport): string {
     title: string,
     groups: Group[],
     other: Other | undefined,
-    otherName: 'codes' | 'rules',
+    otherName: OtherName,
     withMessage: boolean,
   ) => {
     if (!groups.length) return;
@@ -101,12 +103,13 @@ export function formatReport(r: FileReport): string {
   };
   table('Failed, by error code', r.failures, r.failuresOther, 'codes', true);
   table('Invalid, by rule', r.invalid, r.invalidOther, 'rules', false);
+  table('Filtered (not sent), by condition', r.filtered, r.filteredOther, 'conditions', false);
   out.push(
     r.next
       ? r.next.command
         ? `  Next: ${r.next.command}\n        ${r.next.why}${r.next.afterwards ? `\n  Then: ${r.next.afterwards}` : ''}`
         : `  Next: ${r.next.why}`
-      : '  Next: nothing to do, every row is created.',
+      : `  Next: nothing to do, ${allDone(r.rows)}.`,
   );
   return out.join('\n');
 }

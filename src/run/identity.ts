@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { JobFile } from '../config/job.js';
 import type { RunConfig } from '../config/resolve.js';
 import type { SettingKey } from '../config/settings.js';
+import { type Condition, describeCondition } from '../input/filter.js';
 import { canonical } from '../input/token.js';
 import { encodingName, type RunIdentity, type RunState } from '../ledger/state.js';
 
@@ -33,11 +34,15 @@ export function runIdentity(config: RunConfig, inputSha: string | undefined): Ru
     delimiter: config.get('delimiter') ?? ',',
     ...(timeZone ? { timeZone } : {}),
     ...(shard ? { shard: `${shard.index}/${shard.count}` } : {}),
+    ...(config.job.where?.length ? { where: canonical(config.job.where) as Condition[] } : {}),
   };
 }
 
-/** Job-file keys that only pace, bound or describe a run: they may change between runs. */
-const NOT_DECISIVE = new Set(['rate', 'burst', 'maxFailures', 'description', '$schema']);
+/**
+ * Job-file keys outside the job's checksum: those that only pace or describe a run (they may change
+ * between runs), and `where`, compared as a field of its own so that a refusal can show it.
+ */
+const NOT_DECISIVE = new Set(['rate', 'burst', 'maxFailures', 'description', '$schema', 'where']);
 
 /** SHA-256 of what in a job file decides a request (its canonical JSON); undefined without one. */
 function jobSha256(job: JobFile): string | undefined {
@@ -84,6 +89,11 @@ const FIELDS: Record<
   delimiter: { label: '--delimiter', show: (v) => JSON.stringify(v.delimiter), setting: 'delimiter' },
   timeZone: { label: '--timezone', show: (v) => v.timeZone ?? 'none', setting: 'timezone' },
   shard: { label: '--shard', show: (v) => v.shard ?? 'the whole input', setting: 'shard' },
+  where: {
+    label: 'the job file\'s "where" (which records are sent)',
+    show: (v) => (v.where ? v.where.map((c, i) => `where[${i + 1}]: ${describeCondition(c)}`).join('; ') : 'none'),
+    setting: 'job',
+  },
 };
 
 export interface Difference {

@@ -12,6 +12,7 @@ import { cannotConnect } from '../delivery/reach.js';
 import { InputError } from '../errors.js';
 import { type CsvInput, openCsv } from '../input/csv/read.js';
 import { DuplicateTokens } from '../input/duplicates.js';
+import { compileFilter } from '../input/filter.js';
 import { delimiterHint } from '../input/headers.js';
 import { compileMapping, type Defaults } from '../input/map.js';
 import { type Job, makePreparer, type RerunContext } from '../input/prepare.js';
@@ -249,6 +250,9 @@ function preparer(
   try {
     const { job } = config;
     const dryRun = config.dryRun;
+    // A rerun's rows were filtered (or not) by its run: those it sends again passed then.
+    const filter = !ctx.rerun && job.where?.length ? compileFilter(job.where, csv.header) : undefined;
+    if (filter) hooks.log.info({ where: filter.conditions }, 'records must meet every condition of "where"');
     const mapping = compileMapping(csv.header, {
       task: job.task,
       columns: job.columns,
@@ -265,13 +269,17 @@ function preparer(
       tokenNamespace: config.get('tokenNamespace')!,
       tokenKey: config.get('tokenKey'),
       rerun: ctx.rerun && { ...ctx.rerun, earlier: earlierResults(csv.header, config.input) },
+      ...(filter ? { filter } : {}),
       duplicates,
       waive: {
         instance: needs.some((n) => n.startsWith('--instance-id')),
         routing: needs.some((n) => n.startsWith('--contact-flow-id')),
       },
     });
-    return { prepare, ...(dryRun ? { plan: new PlanCollector(mapping, warnings, needs) } : {}) };
+    return {
+      prepare,
+      ...(dryRun ? { plan: new PlanCollector(mapping, warnings, needs, filter?.conditions ?? []) } : {}),
+    };
   } catch (err) {
     csv.close();
     throw err;
@@ -423,6 +431,12 @@ function finish(
   if (duplicates.count) summary.duplicateTokens = duplicates.count;
   if (summary.rows.total === 0 && !ctx.ledger && !stops.inputError && !w.signal.aborted) {
     hooks.log.warn({ input: config.input }, 'the input has a header row and no records: nothing to send');
+  }
+  if (summary.rows.filtered > 0 && summary.rows.filtered === summary.rows.total && !w.signal.aborted) {
+    hooks.log.warn(
+      { filtered: summary.rows.filtered },
+      'every record was filtered out by the job file\'s "where": nothing to send',
+    );
   }
   if (ctx.rerun) summary.rerunOf = config.input;
   if (ctx.rerun?.changed.rows) {

@@ -1,7 +1,8 @@
 /**
  * What a dry run (`validate`) tells the user before a night's run: how columns map to members, the
- * columns carried unmapped, header near-misses, how many rows would be sent, the problems grouped by
- * rule with their first lines, and one example request with every customer value masked.
+ * columns carried unmapped, header near-misses, the job file's conditions and how many records each
+ * left out, how many rows would be sent, the problems grouped by rule with their first lines, and one
+ * example request with every customer value masked.
  */
 import { displayId, type LiveResult, type NamedIds } from '../delivery/live.js';
 import { UsageError } from '../errors.js';
@@ -20,7 +21,9 @@ export interface Plan {
   warnings: string[];
   /** Settings a real run would need and this dry run went without, e.g. `--instance-id`. */
   needs: string[];
-  rows: { wouldSend: number; invalid: number };
+  rows: { wouldSend: number; invalid: number; filtered: number };
+  /** Every condition of the job file's `where`, in order, with the records it left out (their first lines). */
+  filter: { condition: string; rows: number; lines: number[] }[];
   problems: { rule: string; rows: number; lines: number[] }[];
   example?: { line: number; request: unknown };
   named: NamedIds;
@@ -43,15 +46,29 @@ export class PlanCollector {
   private readonly ids = new Set<string>();
   private wouldSend = 0;
   private invalid = 0;
+  private filtered = 0;
   private example?: Plan['example'];
+  /** Per condition of `where`: the records it left out. */
+  private readonly left: Map<string, { rows: number; lines: number[] }>;
 
   constructor(
     private readonly mapping: Mapping,
     private readonly warnings: string[],
     private readonly needs: string[],
-  ) {}
+    conditions: readonly string[] = [],
+  ) {
+    this.left = new Map(conditions.map((c) => [c, { rows: 0, lines: [] }]));
+  }
 
   add(job: Job): void {
+    if (job.result?.status === 'filtered') {
+      this.filtered++;
+      const by = this.left.get(job.result.errorMessage ?? '');
+      if (!by) return;
+      by.rows++;
+      if (by.lines.length < FIRST_LINES) by.lines.push(job.record.line);
+      return;
+    }
     this.name(job.request ?? job.named);
     if (job.request && !job.result) {
       this.wouldSend++;
@@ -92,7 +109,8 @@ export class PlanCollector {
       carried: header.filter((name, i) => !used[i] && !name.startsWith('Result.')),
       warnings: this.warnings,
       needs: this.needs,
-      rows: { wouldSend: this.wouldSend, invalid: this.invalid },
+      rows: { wouldSend: this.wouldSend, invalid: this.invalid, filtered: this.filtered },
+      filter: [...this.left].map(([condition, by]) => ({ condition, ...by })),
       problems: [...this.groups].map(([rule, g]) => ({ rule, ...g })).sort((a, b) => b.rows - a.rows),
       ...(this.example ? { example: this.example } : {}),
       named,
@@ -173,7 +191,20 @@ export function formatPlan(plan: Plan): string {
   );
   for (const w of plan.warnings) lines.push(`Warning: ${w}`);
   for (const n of plan.needs) lines.push(`Would need ${n} to send (not counted as a problem of each row)`);
-  lines.push(`Rows: ${plan.rows.wouldSend} would be sent, ${plan.rows.invalid} invalid`);
+  if (plan.filter.length) {
+    lines.push('Filter (a record is sent only if it meets every condition of "where"):');
+    for (const f of plan.filter)
+      lines.push(
+        `  ${f.condition} — ${f.rows} record${f.rows === 1 ? '' : 's'} left out` +
+          (f.lines.length
+            ? ` (line${f.lines.length === 1 ? '' : 's'} ${f.lines.join(', ')}${f.rows > f.lines.length ? ', …' : ''})`
+            : ''),
+      );
+  }
+  lines.push(
+    `Rows: ${plan.rows.wouldSend} would be sent, ${plan.rows.invalid} invalid` +
+      (plan.filter.length ? `, ${plan.rows.filtered} filtered out` : ''),
+  );
   if (plan.problems.length) {
     lines.push('Problems by rule:');
     for (const p of plan.problems)

@@ -58,7 +58,7 @@ export function otherRunRefusal(o: OtherRun): UsageError {
     lines.push(
       'Its rows may already have been sent under its settings: to finish it, resume it with the settings it was ' +
         'started with' +
-        (changed.has('jobSha256') ? ` (restore the job file to the content it had)` : '') +
+        (changed.has('jobSha256') || changed.has('where') ? ` (restore the job file to the content it had)` : '') +
         ':',
       `  ${commandLine('run', previous.input, previous.options, { results: o.resultsPath, resume: true })}`,
     );
@@ -157,6 +157,6 @@ function rowCounts(state: RunState): string {
   const r = state.rows;
   return r
     ? `; ${r.total} rows recorded: ${r.created} created, ${r.failed} failed, ${r.invalid} ` +
-        `invalid${r.planned ? `, ${r.planned} planned` : ''}`
+        `invalid${r.filtered ? `, ${r.filtered} filtered` : ''}${r.planned ? `, ${r.planned} planned` : ''}`
     : '';
 }

@@ -454,7 +454,7 @@ function doneMetrics(summary: Summary, done: RunState): MetricsEnd {
 
 /** The summary of a run that finds its input already completed into its results file. */
 function alreadyDone(runId: string, input: string, results: string, state: RunState): Summary {
-  const rows = state.rows ?? { total: 0, created: 0, failed: 0, invalid: 0, planned: 0, skipped: 0 };
+  const rows = state.rows ?? { total: 0, created: 0, failed: 0, invalid: 0, filtered: 0, planned: 0, skipped: 0 };
   return {
     runId,
     input,

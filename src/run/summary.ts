@@ -4,7 +4,7 @@ import type { Settings } from '../config/resolve.js';
 import { durationText } from '../config/settings.js';
 import type { MetricsOutcome } from '../observe/metrics.js';
 import type { RunStats } from '../observe/stats.js';
-import { failureLimitText, type NextStep, nextStep } from '../report/next-step.js';
+import { allDone, failureLimitText, type NextStep, nextStep } from '../report/next-step.js';
 import type { FailureLimitStop, RowCounts } from '../types.js';
 import type { Plan } from './plan.js';
 
@@ -50,6 +50,11 @@ export interface Summary {
   capacity?: { pauses: number; pausedSeconds: number; firstPausedAt: string; stopped?: string };
   /** When the input had already been completed into this results file: that time (nothing was sent). */
   alreadyDone?: string;
+  /**
+   * Filtered rows by the condition that left each out, in the conditions' order:
+   * `{ condition: 'where[1]: "Ticket Status" in ["Open"]', rows: 412 }`. Absent when none was filtered.
+   */
+  filteredBy?: { condition: string; rows: number }[];
   /** Rows whose ClientToken repeated an earlier row's (they become one task). */
   duplicateTokens?: number;
   /** A dry run's report: mapping, problems by rule, a masked example (see run/plan.ts). */
@@ -65,12 +70,27 @@ export function summarize(
   extra: Pick<Summary, 'runId' | 'input' | 'results' | 'targetRate' | 'finalRate' | 'interrupted' | 'dryRun'>,
 ): Summary {
   const elapsedSeconds = stats.elapsedMs / 1000;
-  const { created, failed, invalid, planned } = stats.rows;
+  const { created, failed, invalid, filtered, planned } = stats.rows;
   const round = (n: number | undefined) => (n === undefined ? null : Math.round(n * 10) / 10);
   return {
     ...extra,
     // Rows skipped on --resume are counted under their earlier status too: the results file holds them.
-    rows: { total: created + failed + invalid + planned, created, failed, invalid, planned, skipped: stats.skipped },
+    rows: {
+      total: created + failed + invalid + filtered + planned,
+      created,
+      failed,
+      invalid,
+      filtered,
+      planned,
+      skipped: stats.skipped,
+    },
+    ...(stats.filteredBy.size
+      ? {
+          filteredBy: [...stats.filteredBy]
+            .map(([condition, rows]) => ({ condition, rows }))
+            .sort((a, b) => conditionNumber(a.condition) - conditionNumber(b.condition)),
+        }
+      : {}),
     requests: stats.requests,
     throttled: stats.throttled,
     retries: stats.retries,
@@ -82,6 +102,12 @@ export function summarize(
       stats.requests === 0 ? 0 : Math.round((stats.sentCreated / Math.max(elapsedSeconds, 0.001)) * 100) / 100,
     latencyMs: { p50: round(stats.latency(50)), p99: round(stats.latency(99)) },
   };
+}
+
+/** `where[3]: …` → 3; a condition not recorded (a hand-edited results file) comes last. */
+function conditionNumber(condition: string): number {
+  const m = /^where\[(\d+)\]/.exec(condition);
+  return m ? Number(m[1]) : Number.POSITIVE_INFINITY;
 }
 
 /** Human summary: counts, time, rates. No row content. */
@@ -96,8 +122,8 @@ export function formatSummary(s: Summary): string {
     });
     return (
       `Already processed: ${s.input} was completed into ${s.results} at ${s.alreadyDone} ` +
-      `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid). Nothing sent. Run ` +
-      `${s.runId}.` +
+      `(${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
+      `${s.rows.filtered ? `, ${s.rows.filtered} filtered` : ''}). Nothing sent. Run ${s.runId}.` +
       (next ? `\n${nextLines(next)}` : '')
     );
   }
@@ -112,6 +138,7 @@ export function formatSummary(s: Summary): string {
   const row = (s.inputRows ?? s.rows.total) === 1 ? 'row' : 'rows';
   const lines = [
     `${how}: ${s.rows.total}${of} ${row} — ${s.rows.created} created, ${s.rows.failed} failed, ${s.rows.invalid} invalid` +
+      (s.rows.filtered ? `, ${s.rows.filtered} filtered` : '') +
       (s.rows.planned ? `, ${s.rows.planned} planned` : '') +
       (s.rows.skipped ? ` (${s.rows.skipped} carried over from the earlier run, not sent again)` : ''),
     s.dryRun
@@ -131,6 +158,13 @@ export function formatSummary(s: Summary): string {
         `(its 402 answers failed no row)`,
     );
   }
+  // The conditions are the job file's text, never a cell's: they may be printed.
+  for (const f of s.filteredBy ?? []) lines.push(`${f.rows} filtered by ${f.condition}`);
+  if (s.rows.filtered && s.rows.filtered === s.rows.total && !s.interrupted && !s.inputError)
+    lines.push(
+      `Every row was filtered out by the job file's "where": nothing to send. If rows were meant to pass, compare ` +
+        `the conditions with the file's cells (exact unless "ignoreCase": true; validate counts the rows per condition).`,
+    );
   const errors = Object.entries(s.errors).filter(([code]) => code !== 'ThrottlingException');
   if (errors.length) lines.push(`Errors seen: ${errors.map(([c, n]) => `${c} ×${n}`).join(', ')}`);
   if (s.duplicateTokens)
@@ -182,7 +216,7 @@ export function formatSummary(s: Summary): string {
       ...(s.replay ? { replay: s.replay } : {}),
       ...(s.plan ? { needs: s.plan.needs, missingIds: s.plan.live?.missing.length ?? 0 } : {}),
     });
-    lines.push(next ? nextLines(next) : 'Next: nothing to do, every row is created.');
+    lines.push(next ? nextLines(next) : `Next: nothing to do, ${allDone(s.rows)}.`);
   }
   return lines.join('\n');
 }

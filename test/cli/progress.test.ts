@@ -10,6 +10,7 @@ const busy: ProgressSnapshot = {
   created: 12_000,
   failed: 245,
   invalid: 100,
+  filtered: 0,
   achieved: 1.98,
   target: 2,
   ceiling: 2,
@@ -91,6 +92,14 @@ describe('renderProgress', () => {
     expect(renderProgress(busy, 200)).not.toContain('paused');
     expect(progressRecord(busy).pausedSeconds).toBeNull();
     expect(progressRecord({ ...busy, pausedSince: since, pausedMs: 90_400 }).pausedSeconds).toBe(90);
+  });
+
+  it('shows the rows the filter left out when there are any, after what needs attention', () => {
+    const filtering = { ...busy, filtered: 4_321 };
+    expect(renderProgress(filtering, 200)).toContain('245 failed, 100 invalid · 4,321 filtered · 1.98/s');
+    expect(renderProgress(filtering, 80)).not.toContain('filtered');
+    expect(renderProgress(busy, 200)).not.toContain('filtered');
+    expect(progressRecord(filtering)).toMatchObject({ invalid: 100, filtered: 4_321 });
   });
 
   it('draws a bar only with room to spare, after the figures are placed', () => {

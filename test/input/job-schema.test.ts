@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { checkJobFile, JOB_SCHEMA, jobSchema } from '../../src/config/job.js';
 import { JOB_SETTING_KEYS } from '../../src/config/settings.js';
 import { COMPOUND_MEMBERS, SCALAR_MEMBERS } from '../../src/input/columns.js';
+import { compileFilter } from '../../src/input/filter.js';
 import { compileMapping } from '../../src/input/map.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -21,7 +22,7 @@ const members: (keyof StartTaskContactCommandInput)[] = [...SCALAR_MEMBERS, ...C
 describe('schema/job.schema.json', () => {
   it('lists exactly the keys the code reads: the job settings of the table, and the mapping', () => {
     expect(Object.keys(schema.properties).sort()).toEqual(
-      ['$schema', 'description', ...JOB_SETTING_KEYS, 'columns', 'attributesFrom', 'task'].sort(),
+      ['$schema', 'description', ...JOB_SETTING_KEYS, 'columns', 'attributesFrom', 'task', 'where'].sort(),
     );
   });
 
@@ -67,6 +68,34 @@ describe('schema/job.schema.json', () => {
     ],
     [{ attributesFrom: { except: ['a'] } }, '"attributesFrom" needs one of "prefix" or "unmapped"'],
     [{ columns: { Subject: 3 } }, '"columns.Subject" must be string'],
+    [{ where: { column: 'A', equals: 'x' } }, '"where" must be array'],
+    [
+      { where: [{ column: 'A' }] },
+      '"where[1]" must be a condition: {"column": …} with one of equals, in, matches, empty',
+    ],
+    [{ where: ['A = x'] }, '"where[1]" must be a condition'],
+    [{ where: [{ equals: 'x' }] }, '"where[1]" needs "column" beside "equals"'],
+    [{ where: [{ column: 'A', equals: 'x', in: ['y'] }] }, '"where[1]" has more than one operator'],
+    [{ where: [{ column: 'A', equals: 5 }] }, '"where[1].equals" must be string'],
+    [{ where: [{ column: 'A', empty: 'yes' }] }, '"where[1].empty" must be boolean'],
+    [{ where: [{ column: 'A', in: [] }] }, '"where[1].in" must NOT have fewer than 1 items'],
+    [
+      { where: [{ column: 'A', matches: 'x'.repeat(1001) }] },
+      '"where[1].matches" must NOT have more than 1000 characters',
+    ],
+    [
+      { where: [{ column: 'A', not: { in: ['x'] } }] },
+      '"where[1].not" needs "column" beside "in": "not" wraps a whole condition, {"not": {"column": "Ticket Status"',
+    ],
+    [
+      { where: [{ not: { column: 'A', equals: 'x' }, ignoreCase: true }] },
+      '"where[1]": ignoreCase goes beside "column" and its operator',
+    ],
+    [{ where: [{ column: 'A', equal: 'x' }] }, 'unknown key "where[1].equal" (known: column, equals, in, matches'],
+    [
+      { where: [{ column: 'A', equals: 'x' }, { anyOf: [{ column: 'A', equals: 'x' }, { column: 'B' }] }] },
+      '"where[2].anyOf[2]" must be a condition',
+    ],
   ])('refuses %j naming the key', (job, message) => {
     expect(() => checkJobFile(job, 'x.job.json')).toThrow(`x.job.json: ${message}`);
   });
@@ -91,5 +120,19 @@ describe('schema/job.schema.json', () => {
       attributesFrom: job.attributesFrom,
     });
     expect(mapping.used).toEqual([true, true, true, true, false, true]);
+  });
+
+  it('accepts every shape of condition the filter compiles', () => {
+    const where = [
+      { column: 'Ticket Status', in: ['Open', 'Pending'], ignoreCase: true },
+      { column: 'Ticket Status', equals: '' },
+      { column: 'Notes', matches: '^x', ignoreCase: false },
+      { column: 'Notes', empty: false },
+      { not: { column: 'Ticket Status', equals: 'Closed' } },
+      { anyOf: [{ column: 'Notes', empty: true }, { not: { anyOf: [{ column: 'Notes', equals: 'y' }] } }] },
+    ];
+    expect(checkJobFile({ where }).where).toBe(where);
+    expect(compileFilter(where, ['Ticket Status', 'Notes']).conditions).toHaveLength(6);
+    expect(checkJobFile({ where: [] }).where).toEqual([]);
   });
 });

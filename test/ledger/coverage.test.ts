@@ -21,15 +21,17 @@ describe('FinalStatuses', () => {
         [5, 'created'],
         [6, 'failed'],
         [7, 'invalid'],
+        [8, 'filtered'],
       ],
       [
         [4, undefined],
         [5, 'created'],
         [6, 'failed'],
         [7, 'invalid'],
-        [8, undefined],
+        [8, 'filtered'],
+        [9, undefined],
       ],
-      3,
+      4,
     ],
     ['planned is not final: not kept', [[2, 'planned']], [[2, undefined]], 0],
     [
@@ -99,12 +101,12 @@ describe('FinalStatuses', () => {
   it('agrees with a Map over a million lines in random order', () => {
     const f = new FinalStatuses();
     const m = new Map<number, RowStatus>();
-    const statuses: RowStatus[] = ['created', 'failed', 'invalid', 'planned'];
+    const statuses: RowStatus[] = ['created', 'failed', 'invalid', 'filtered', 'planned'];
     let seed = 7;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
     for (let i = 0; i < 1_000_000; i++) {
       const line = 1 + (rand() % 3_000_000);
-      const status = statuses[rand() % 4]!;
+      const status = statuses[rand() % 5]!;
       f.set(line, status);
       if (status !== 'planned') m.set(line, status);
     }

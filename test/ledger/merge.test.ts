@@ -22,7 +22,10 @@ import { tempDir } from '../helpers.js';
 const HEADER = ['Name', 'Description', ...RESULT_COLUMNS];
 
 /** The state of a completed run (or shard, or rerun) beside `results`. */
-async function completed(results: string, extra: { shard?: string; rerunOf?: string } = {}): Promise<void> {
+async function completed(
+  results: string,
+  extra: { shard?: string; rerunOf?: string; where?: RunState['identity']['where'] } = {},
+): Promise<void> {
   const now = new Date().toISOString();
   const state: RunState = {
     version: STATE_VERSION,
@@ -38,6 +41,7 @@ async function completed(results: string, extra: { shard?: string; rerunOf?: str
       encoding: 'utf-8',
       delimiter: ',',
       ...(extra.shard ? { shard: extra.shard } : {}),
+      ...(extra.where ? { where: extra.where } : {}),
     },
     options: {},
     dryRun: false,
@@ -104,6 +108,7 @@ describe('mergeResults', () => {
       created: rows - rows / 1000,
       failed: rows / 1000,
       invalid: 0,
+      filtered: 0,
       superseded: 0,
       results: merged,
     });
@@ -130,6 +135,7 @@ describe('mergeResults', () => {
       created: rows - rows / 1000,
       failed: rows / 1000,
       invalid: 0,
+      filtered: 0,
       planned: 0,
       skipped: 0,
     });
@@ -172,6 +178,34 @@ describe('mergeResults', () => {
       }
     },
   );
+
+  it('counts filtered rows apart: the merged run state records them', async () => {
+    const dir = tempDir();
+    const filtered = 'where[1]: ""Status"" equals ""Open""';
+    const run = await completedFile(join(dir, 'r.csv'), [
+      'a,,2,created,c2,t2,1,,\n',
+      `b,,3,filtered,,,0,Filtered,"${filtered}"\n`,
+      `c,,4,filtered,,,0,Filtered,"${filtered}"\n`,
+    ]);
+    const out = join(dir, 'all.csv');
+    expect(await mergeResults([run], out)).toMatchObject({ rows: 3, created: 1, failed: 0, invalid: 0, filtered: 2 });
+    expect((await readState(out))?.rows).toMatchObject({ total: 3, created: 1, filtered: 2 });
+  });
+
+  it('refuses shards of one input sent with other filters', async () => {
+    const dir = tempDir();
+    const shard = async (i: number, value: string) => {
+      const path = join(dir, `r.shard-${i}-of-2.csv`);
+      writeFileSync(path, `${HEADER.join(',')}\na,,${i + 1},created,c,t,1,,\n`);
+      await completed(path, { shard: `${i}/2`, where: [{ column: 'Status', equals: value }] });
+      return path;
+    };
+    const first = await shard(1, 'Open');
+    await expect(mergeResults([first, await shard(2, 'Closed')], join(dir, 'all.csv'))).rejects.toThrow(
+      /was sent with other settings than the first \(.*its where/,
+    );
+    expect(await mergeResults([first, await shard(2, 'Open')], join(dir, 'same.csv'))).toMatchObject({ rows: 2 });
+  });
 
   it("Monday's rerun is not merged into Tuesday's run, though both used one token namespace", async () => {
     const dir = tempDir();

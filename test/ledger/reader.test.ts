@@ -58,7 +58,7 @@ describe('readLedger', () => {
     [
       'a status that is none of ours',
       'x,4,donez,c-4,t-4,1,,\n',
-      /line 5: its Result.Status is not one of created, failed, invalid, planned/,
+      /line 5: its Result.Status is not one of created, failed, invalid, filtered, planned/,
     ],
   ])('refuses, naming the line, a row in the middle with %s — and cuts nothing', async (_name, bad, message) => {
     const tail = 'e,7,created,c-7,t-7,1,,\nf,8,created,c-8,t-8,1,,\n';

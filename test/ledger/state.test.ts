@@ -44,6 +44,36 @@ describe('run state', () => {
     },
   );
 
+  it('a state recorded before filters existed: no filter, and its rows counted none filtered', async () => {
+    const results = join(tempDir(), 'r.csv');
+    const identity = { tokenNamespace: 'in.csv@abab', encoding: 'utf-8', delimiter: ',', jobSha256: 'ab'.repeat(32) };
+    const rows = { total: 3, created: 2, failed: 1, invalid: 0, planned: 0, skipped: 0 };
+    writeFileSync(
+      statePath(results),
+      JSON.stringify({
+        version: 2,
+        input: '/in.csv',
+        identity,
+        options: {},
+        dryRun: false,
+        outcome: 'completed',
+        rows,
+      }),
+    );
+    const state = (await readState(results))!;
+    expect(state.rows).toEqual({ ...rows, filtered: 0 });
+    expect(differences(state, identity)).toEqual([]);
+    const where = [{ column: 'Status', equals: 'Open' }];
+    expect(differences(state, { ...identity, where })).toEqual([
+      {
+        field: 'where',
+        label: 'the job file\'s "where" (which records are sent)',
+        was: 'none',
+        now: 'where[1]: "Status" equals "Open"',
+      },
+    ]);
+  });
+
   it('refuses a state of a newer version, or one that is not ours', async () => {
     const results = join(tempDir(), 'r.csv');
     writeFileSync(statePath(results), JSON.stringify({ version: 3 }));

@@ -149,7 +149,14 @@ describe('a run off a terminal, and its report', () => {
         }[];
       };
       expect(parsed.exitCode).toBe(1);
-      expect(parsed.reports[0]!.rows).toEqual({ total: 40, created: 34, failed: 4, invalid: 2, planned: 0 });
+      expect(parsed.reports[0]!.rows).toEqual({
+        total: 40,
+        created: 34,
+        failed: 4,
+        invalid: 2,
+        filtered: 0,
+        planned: 0,
+      });
       expect(parsed.reports[0]!.failures[0]).toMatchObject({ key: 'ResourceNotFoundException', count: 4 });
       expect(parsed.reports[0]!.run.throttled).toBeGreaterThan(0);
       expect((await cli(['report', join(dir, 'nope.csv')])).code).toBe(2);

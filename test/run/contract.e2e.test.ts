@@ -212,7 +212,7 @@ describe('3 · rerun reads only a whole, finished results file', () => {
 
     writeFileSync(first.results, original.replace(/,2,failed,/, ',2,donez,'));
     await expect(rerunImport({ input: first.results })).rejects.toThrow(
-      /line 2: its Result\.Status is not one of created, failed, invalid, planned/,
+      /line 2: its Result\.Status is not one of created, failed, invalid, filtered, planned/,
     );
 
     writeFileSync(first.results, original.replace(/,2,failed,/, ',2, Failed ,').replace(/,6,created,/, ',6,Created ,'));

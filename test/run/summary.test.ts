@@ -29,6 +29,41 @@ describe('summary', () => {
     expect(text).toContain('Next: nothing to do, every row is created.');
   });
 
+  it("counts filtered rows by condition, in the conditions' order; nothing to do when the rest is created", () => {
+    const stats = new RunStats();
+    const first = 'where[1]: "Ticket Status" in ["Open"]';
+    const tenth = 'where[10]: "Notes" is empty';
+    for (const [status, condition] of [
+      ['created', undefined],
+      ['filtered', tenth],
+      ['filtered', first],
+      ['filtered', first],
+    ] as const)
+      stats.recordRow(status, false, condition);
+    // A rerun reads a filtered row's message from a results file: an edited one is not repeated.
+    stats.recordRow('filtered', true, 'Jane Doe asked for it');
+    const s = summarize(stats, extra);
+    expect(s.rows).toMatchObject({ total: 5, created: 1, filtered: 4, skipped: 1 });
+    expect(s.filteredBy).toEqual([
+      { condition: first, rows: 2 },
+      { condition: tenth, rows: 1 },
+      { condition: 'where (condition not recorded)', rows: 1 },
+    ]);
+    const text = formatSummary(s);
+    expect(text).toContain('Done: 5 rows — 1 created, 0 failed, 0 invalid, 4 filtered (1 carried over');
+    expect(text).toContain(`\n2 filtered by ${first}\n1 filtered by ${tenth}\n`);
+    expect(text).not.toContain('Jane Doe');
+    expect(text).not.toContain('Every row was filtered out');
+    expect(text).toContain('Next: nothing to do, every row is created or filtered out.');
+
+    const none = new RunStats();
+    none.recordRow('filtered', false, first);
+    expect(formatSummary(summarize(none, extra))).toContain(
+      'Every row was filtered out by the job file\'s "where": nothing to send.',
+    );
+    expect(summarize(new RunStats(), extra).filteredBy).toBeUndefined();
+  });
+
   it('counts only tasks created by this run in the rate; next step for failed rows and for an interruption', () => {
     const stats = new RunStats();
     stats.rows.created = 100;

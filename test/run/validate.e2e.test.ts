@@ -60,7 +60,7 @@ describe('validate', () => {
     const summary = await runImport({ input: writeCsv(rows), dryRun: true });
     const plan = summary.plan!;
     expect(plan.needs).toHaveLength(2);
-    expect(plan.rows).toEqual({ wouldSend: 12, invalid: 2 });
+    expect(plan.rows).toEqual({ wouldSend: 12, invalid: 2, filtered: 0 });
     expect(plan.problems).toEqual([
       { rule: 'column "Name": is required', rows: 1, lines: [4] },
       {

@@ -19,7 +19,7 @@ export function addMergeCommand(program: Command, setExit: (code: number) => voi
       `
 A rerun's row (its <results>.run.json names the file it reran) replaces the earlier row of its line;
 two other files holding the same line overlap, and the merge is refused, as are files of different inputs.
-Exit codes: 0 every row created · 1 some rows failed or invalid · 2 refused (nothing written)
+Exit codes: 0 every row created (or filtered) · 1 some rows failed or invalid · 2 refused (nothing written)
 
 Every shard of a --shard i/n split must be given (a missing one is refused). The merged file gets a run
 state of its own, so rerun and report take it like any results file.
@@ -46,8 +46,10 @@ Examples:
     const s = await mergeResults(files, results);
     io.stdout.write(
       `Merged ${s.files} files: ${s.rows} rows — ${s.created} created, ${s.failed} failed, ${s.invalid} invalid` +
+        `${s.filtered ? `, ${s.filtered} filtered` : ''}` +
         `${s.superseded ? ` (${s.superseded} rows replaced by a rerun's)` : ''}\nResults: ${resolve(s.results)}\n`,
     );
-    setExit(s.rows > 0 && s.created === s.rows ? EXIT.ok : EXIT.rowsFailed);
+    // Filtered rows were never meant to be sent: they leave nothing to do.
+    setExit(s.rows > 0 && s.created + s.filtered === s.rows ? EXIT.ok : EXIT.rowsFailed);
   });
 }

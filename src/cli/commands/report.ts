@@ -20,7 +20,7 @@ Examples:
   connect-task-loader report samples/tasks.results.csv --json
   connect-task-loader report samples/tasks.results.csv --html tasks-report.html
 
-Exit codes: 0 every row created · 1 some rows failed or invalid · 2 a file cannot be read or is not a
+Exit codes: 0 every row created (or filtered out) · 1 some rows failed or invalid · 2 a file cannot be read or is not a
             results file · 3 the run did not finish (resume it) · 70 internal error`;
 
 export function addReportCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {

@@ -26,7 +26,7 @@ Examples:
   connect-task-loader rerun samples/tasks.results.csv
   connect-task-loader rerun samples/tasks.results.csv --include-invalid --results samples/tasks.fixed.csv
 
-Exit codes: 0 all created · 1 some rows still failed or invalid · 2 usage or unreadable file (nothing sent)
+Exit codes: 0 all created (or filtered out) · 1 some rows still failed or invalid · 2 usage or unreadable file (nothing sent)
             3 interrupted, run again with --resume · 4 another run holds the results file
             70 internal error (a bug) · 130 stopped at once by a second Ctrl-C`,
     )

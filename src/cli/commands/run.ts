@@ -31,7 +31,7 @@ Examples:
   connect-task-loader run samples/tasks.csv --results samples/tasks.aws.csv --region eu-west-2 --rate 20 --burst 20 \\
       --instance-id 12345678-aaaa-bbbb-cccc-123456789012 --contact-flow-id 87654321-aaaa-bbbb-cccc-210987654321
 
-Exit codes: 0 all created · 1 some rows failed or invalid · 2 usage or unreadable input (nothing sent)
+Exit codes: 0 all created (or filtered out by the job's where) · 1 some rows failed or invalid · 2 usage or unreadable input (nothing sent)
             3 interrupted, run again with --resume · 4 another run holds the results file
             70 internal error (a bug: please report it) · 130 stopped at once by a second Ctrl-C (--resume)`;
 

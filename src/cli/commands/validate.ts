@@ -38,6 +38,6 @@ Examples:
   connect-task-loader validate samples/tasks.csv --instance-id ${DEMO_INSTANCE_ID} --contact-flow-id ${DEMO_CONTACT_FLOW_ID} \\
       --check-live --endpoint http://127.0.0.1:4566
 
-Exit codes: 0 every row valid · 1 some rows invalid (Result.ErrorMessage names the column and rule)
+Exit codes: 0 every row valid (or filtered out by the job's where) · 1 some rows invalid (Result.ErrorMessage names the column and rule)
   · 2 unusable: no such file, a bad flag or job file, a results file of a real run, or --check-live found an id missing
             2 usage or unreadable input · 70 internal error`;
