@@ -62,6 +62,7 @@ describe('--metrics-file', () => {
       created: s.rows.created,
       failed: s.rows.failed,
       invalid: s.rows.invalid,
+      filtered: s.rows.filtered,
       planned: s.rows.planned,
     });
     expect(m.value('requests_total')).toBe(s.requests);

@@ -24,7 +24,7 @@ const figures: MetricsFigures = {
   input: 'open "tickets" \\ 2026-12-04.csv',
   command: 'run',
   outcome: 'running',
-  rows: { created: 7, failed: 1, invalid: 2, planned: 0 },
+  rows: { created: 7, failed: 1, invalid: 2, filtered: 0, planned: 0 },
   carried: 3,
   requests: 12,
   throttles: 4,
@@ -94,7 +94,7 @@ describe('renderMetrics', () => {
     stats.rows.created = 5;
     const rows = { ...stats.rows, held: 2 };
     const m = readMetrics(await renderMetrics({ ...figures, rows }));
-    expect(m.by('rows', 'status')).toEqual({ created: 5, failed: 0, invalid: 0, planned: 0, held: 2 });
+    expect(m.by('rows', 'status')).toEqual({ created: 5, failed: 0, invalid: 0, filtered: 0, planned: 0, held: 2 });
   });
 
   it('no latency series before any answer; the last success in seconds', async () => {
