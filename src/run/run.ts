@@ -130,7 +130,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       earlier: async (first) => {
         const requested =
           first.get('results') ??
-          (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.get('shard')));
+          (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.shard));
         await checkPaths(input, requested);
         // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
         resultsPath = await canonicalResultsPath(requested);

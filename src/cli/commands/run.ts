@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import type { CliIo } from '../io.js';
 import { runWithOperatorOutput } from '../operator.js';
-import { addSettingOptions, givenFlags } from '../options.js';
+import { addSettingOptions, givenFlags, INPUT_FROM_ENV, inputOf } from '../options.js';
 
 export const EXAMPLES = `
 Examples:
@@ -37,12 +37,12 @@ Exit codes: 0 all created · 1 some rows failed or invalid · 2 usage or unreada
 
 export function addRunCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   addSettingOptions(
-    program.command('run').argument('<input>', 'CSV file, - for standard input, or a .csv.gz file'),
+    program.command('run').argument('[input]', `CSV file, - for standard input, or a .csv.gz file${INPUT_FROM_ENV}`),
     'run',
   )
     .description('import rows: one StartTaskContact per record, a results row for each')
     .addHelpText('after', EXAMPLES)
-    .action(async (input: string, _flags: unknown, cmd: Command) =>
-      setExit(await runWithOperatorOutput('run', input, givenFlags(cmd, 'run'), io)),
+    .action(async (input: string | undefined, _flags: unknown, cmd: Command) =>
+      setExit(await runWithOperatorOutput('run', inputOf(input, io, 'run'), givenFlags(cmd, 'run'), io)),
     );
 }
