@@ -69,7 +69,7 @@ export function givenFlags(cmd: Command, command: CommandName): Settings {
  * its environment alone runs just `run`. Not a setting of the table: the input is what a run is of,
  * never recorded as an option or printed as a flag (printed commands name it as their argument).
  */
-export const INPUT_ENV = 'CTL_INPUT';
+const INPUT_ENV = 'CTL_INPUT';
 
 /** The input argument's help: where it comes from when it is absent. */
 export const INPUT_FROM_ENV = ` [env: ${INPUT_ENV}]`;

@@ -34,7 +34,7 @@ export function inShard(shard: Shard | undefined, ordinal: number): boolean {
 }
 
 /** The variables that hold a worker's index, 0-based, and the scheduler that sets each. */
-export const SCHEDULER_INDEXES = [
+const SCHEDULER_INDEXES = [
   { variable: 'JOB_COMPLETION_INDEX', scheduler: 'a Kubernetes Indexed Job', size: "the Job's completions" },
   {
     variable: 'AWS_BATCH_JOB_ARRAY_INDEX',
