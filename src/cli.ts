@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `connect-task-loader` executable: the only place the process exits. */
+import { SIGNAL_EXIT } from './cli/exit-codes.js';
 
 /**
  * Until a command listens for them, SIGINT, SIGTERM and SIGHUP end the process as their default
@@ -9,8 +10,7 @@
  * own runs, would be dropped and the container killed at the end of its grace period. Installed
  * before the rest of the program is loaded, which takes a while (the AWS SDK).
  */
-const DEFAULT_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
-for (const [signal, code] of Object.entries(DEFAULT_EXIT)) {
+for (const [signal, code] of Object.entries(SIGNAL_EXIT)) {
   process.on(signal, () => {
     if (process.listenerCount(signal) === 1) process.exit(code);
   });

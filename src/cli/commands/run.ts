@@ -33,7 +33,9 @@ Examples:
 
 Exit codes: 0 all created · 1 some rows failed or invalid · 2 usage or unreadable input (nothing sent)
             3 interrupted, run again with --resume · 4 another run holds the results file
-            70 internal error (a bug: please report it) · 130 stopped at once by a second Ctrl-C (--resume)`;
+            70 internal error (a bug: please report it) · 130 stopped at once by a second Ctrl-C (--resume)
+            143 SIGTERM while still starting (nothing sent). A scheduler retries 3, 4, 130, 137 and 143,
+            never 1, 2 or 70: docs/containers.md`;
 
 export function addRunCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   addSettingOptions(
