@@ -386,7 +386,7 @@ const SETTINGS = {
   } satisfies Setting<string>,
   shard: {
     flag: '--shard',
-    arg: '<i/n>',
+    arg: '<i/n|auto/n>',
     env: ['CTL_SHARD'],
     parse: shard,
     check: (v: Shard | AutoShard) => shard(`${v.index}/${v.count}`),

@@ -48,9 +48,9 @@ const INDEX = /^(0|[1-9][0-9]*)$/;
 
 /**
  * The shard of `auto/n` for this worker, from the scheduler's variable in `env`, and the variable it
- * came from. `asked` is how `auto/n` was given (`--shard auto/3`, `CTL_SHARD=auto/3`), for the refusals: neither
- * variable set, both set to different indexes, an index that is not one as a scheduler writes it,
- * or one past the last of n.
+ * came from. `asked` says how `auto/n` was given (`--shard auto/3`, `CTL_SHARD=auto/3`) in the
+ * refusals: neither variable set, both set to different indexes, an index that is not one as a
+ * scheduler writes it, or one past the last of n.
  */
 export function schedulerShard(
   auto: AutoShard,

@@ -104,6 +104,17 @@ describe('the setting', () => {
     expect(layered({}, { CTL_SHARD: '1/3' }, 'rerun').get('shard')).toBeUndefined();
   });
 
+  it('merge takes no shard: CTL_SHARD=auto/n is no concern of it (it joins the files it is named)', () => {
+    expect(() =>
+      RunConfig.layered(
+        { command: 'merge', input: 'x.csv', flags: {}, env: { CTL_SHARD: 'auto/3' } },
+        {},
+        undefined,
+        undefined,
+      ),
+    ).not.toThrow();
+  });
+
   it('shards of auto/n deal the records as i/n does: every record in exactly one worker', () => {
     const owners = Array.from({ length: 10 }, (_, k) =>
       [0, 1, 2].filter((i) => inShard(schedulerShard({ index: 'auto', count: 3 }, { [K8S]: String(i) }, 'x').shard, k)),
