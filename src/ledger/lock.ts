@@ -33,11 +33,19 @@ import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { describeErrno, LockedError, LockLostError, UsageError } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeErrno, LockedError, LockLostError, StoppedError, UsageError } from '../errors.js';
 import { CREATE_NEW, lockPath, OWNER_ONLY, openRegular, READ } from './files.js';
 
 const HEARTBEAT_MS = 5_000;
 const STALE_MS = 60_000;
+/**
+ * A holder elsewhere that has missed this many heartbeats is most likely gone (a killed container
+ * whose replacement is starting): its lock is waited for until it is stale, rather than refused.
+ */
+const SILENT_MS = 3 * HEARTBEAT_MS;
+/** How often a waiting run looks at a silent holder's record. */
+const LOOK_MS = 1_000;
 const ATTEMPTS = 6;
 const HOLDER_FILE = /^holder\.[0-9]+-[0-9a-f]+\.json$/;
 
@@ -67,8 +75,19 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-/** Takes the lock of `resultsPath` (already symlink-resolved). LockedError (exit 4) while another run holds it. */
-export async function acquireLock(resultsPath: string): Promise<Lock> {
+export interface LockWait {
+  /** Stops a wait for a silent holder (StoppedError: nothing was sent). */
+  signal?: AbortSignal;
+  /** Told once when the run starts waiting: who holds the lock, and the longest it may wait (ms). */
+  onWait?: (holder: string, ms: number) => void;
+}
+
+/**
+ * Takes the lock of `resultsPath` (already symlink-resolved). LockedError (exit 4) while another run
+ * holds it; a holder on another host or in another container that has missed its heartbeats is
+ * waited for, up to the minute after which its lock is stale, and then taken over.
+ */
+export async function acquireLock(resultsPath: string, wait: LockWait = {}): Promise<Lock> {
   const dir = lockPath(resultsPath);
   const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const file = `holder.${id}.json`;
@@ -103,9 +122,8 @@ export async function acquireLock(resultsPath: string): Promise<Lock> {
       const holder = await currentHolder(dir);
       if (!holder) continue; // released or emptied just now: try again
       if (!isStale(holder)) {
-        const who = holder.pid
-          ? `pid ${holder.pid} on ${holder.host}${onThisHost(holder) ? '' : ' (another machine or container)'}, since ${holder.since}`
-          : 'a holder whose record is unreadable';
+        if (await waitedOut(holder, dir, wait)) continue;
+        const who = describeHolder(holder);
         const gone = onThisHost(holder)
           ? `delete ${dir}`
           : `the next run takes its lock over ${STALE_MS / 1000} s after its last sign of life (or delete ${dir})`;
@@ -203,6 +221,38 @@ function isStale(holder: Holder): boolean {
     if (state === 'live') return false;
   }
   return Date.now() - holder.touchedMs > STALE_MS;
+}
+
+/**
+ * Waits while a holder this process cannot look up stays silent, until its lock is stale: true then,
+ * or when its record is gone (released); false at once for a holder heard from lately, or as soon as
+ * it is heard from again (touched: alive, a refusal stands).
+ */
+async function waitedOut(holder: Holder, dir: string, wait: LockWait): Promise<boolean> {
+  if (onThisHost(holder) || Date.now() - holder.touchedMs < SILENT_MS) return false;
+  const record = join(dir, holder.file);
+  const until = Math.min(holder.touchedMs + STALE_MS + LOOK_MS, Date.now() + STALE_MS);
+  wait.onWait?.(describeHolder(holder), until - Date.now());
+  while (Date.now() < until) {
+    try {
+      await sleep(LOOK_MS, undefined, { signal: wait.signal });
+    } catch {
+      throw new StoppedError('stopped while waiting for the lock of a silent run: nothing was sent or written');
+    }
+    const touched = await lstat(record).then(
+      (st) => st.mtimeMs,
+      () => undefined,
+    );
+    if (touched === undefined) return true;
+    if (touched !== holder.touchedMs) return false;
+  }
+  return isStale(holder);
+}
+
+function describeHolder(holder: Holder): string {
+  return holder.pid
+    ? `pid ${holder.pid} on ${holder.host}${onThisHost(holder) ? '' : ' (another machine or container)'}, since ${holder.since}`
+    : 'a holder whose record is unreadable';
 }
 
 /** The holder's pid is one this process can look up: same host name, kernel boot and pid namespace. */

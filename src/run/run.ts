@@ -153,7 +153,14 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   const dryRun = config.dryRun;
   const hooks: RunHooks = { sender, log, onProgress, signal };
 
-  const lock = await acquireLock(resultsPath);
+  const lock = await acquireLock(resultsPath, {
+    signal,
+    onWait: (holder, ms) =>
+      log.warn(
+        { results: resultsPath, holder, waitSeconds: Math.ceil(ms / 1000) },
+        'another run holds the results file and has not been heard from: waiting until its lock may be taken over',
+      ),
+  });
   try {
     const found = await existingRun({ config, resultsPath, identity, current, dryRun }, log);
     if (found.done) {

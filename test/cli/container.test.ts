@@ -10,7 +10,7 @@
  * per-token counts), exit codes.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
@@ -256,6 +256,33 @@ describe.skipIf(!namespaces)('two pods of one index (one host name, both PID 1)'
     expect(rowsIn(results)).toBe(emulator.stats().tasks);
     expect(emulator.stats().maxTasksPerToken).toBe(1);
   }, 60_000);
+});
+
+describe.skipIf(!namespaces)('a pod killed (SIGKILL) and replaced within the minute', () => {
+  it('the replacement waits for the silent lock, then resumes its shard: every row once', async () => {
+    const emulator = await testEmulator({ rate: 1000, burst: 1000 });
+    const cwd = tempDir();
+    tickets(cwd, 40);
+    const env = podEnv(emulator.url, { CTL_SHARD: 'auto/2', JOB_COMPLETION_INDEX: '1', CTL_RATE: '5', CTL_BURST: '1' });
+    const results = join(cwd, 'tickets.shard-2-of-2.results.csv');
+    const first = worker(cwd, env, 'backfill-1');
+    await until(() => rowsIn(results) >= 2, 'two rows recorded');
+    await first.kill('SIGKILL');
+    expect((await first.done).code).not.toBe(0);
+    // Its lock stays behind, last touched a moment ago: as if 50 of the 60 s had passed since.
+    const lock = `${results}.lock`;
+    const [holder] = readdirSync(lock);
+    const at = new Date(Date.now() - 50_000);
+    utimesSync(join(lock, holder!), at, at);
+    const replacement = await worker(cwd, { ...env, CTL_RATE: '500', CTL_BURST: '50' }, 'backfill-1').done;
+    expect(replacement.code, replacement.stderr).toBe(0);
+    expect(replacement.stderr).toContain('waiting until its lock may be taken over');
+    const rows = readResults(results);
+    expect(rows.map((row) => Number(row['Result.Line']))).toEqual(shardLines(2, 2, 40));
+    expect(rows.every((row) => row['Result.Status'] === 'created')).toBe(true);
+    expect(emulator.stats().tasks).toBe(20);
+    expect(emulator.stats().maxTasksPerToken).toBe(1);
+  }, 90_000);
 });
 
 describe.skipIf(skipRedis)('a rehearsal: four indexes on one quota (Redis), one stopped and started again', () => {
