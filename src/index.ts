@@ -19,7 +19,7 @@ export {
   type ServiceOptions,
   type StoredTask,
 } from './emulator/service.js';
-export { InputError, LoaderError, LockedError, UsageError } from './errors.js';
+export { InputError, LoaderError, LockedError, StoppedError, UsageError } from './errors.js';
 export type { Condition } from './input/filter.js';
 export { clientToken } from './input/token.js';
 export type { RunIdentity, RunState } from './ledger/state.js';

@@ -8,3 +8,9 @@ export const EXIT = {
   internal: 70,
   stoppedAtOnce: 130,
 } as const;
+
+/**
+ * A stop signal that comes before any command listens for it (the program still loading, or a
+ * command with no handler of its own) ends the process as the signal's default action would.
+ */
+export const SIGNAL_EXIT = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;

@@ -15,6 +15,8 @@ import {
   setting,
   settingsOf,
 } from '../config/settings.js';
+import { UsageError } from '../errors.js';
+import type { CliIo } from './io.js';
 
 export function addSettingOptions(cmd: Command, command: CommandName): Command {
   for (const key of settingsOf(command)) cmd.addOption(optionOf(key, command));
@@ -60,4 +62,24 @@ export function givenFlags(cmd: Command, command: CommandName): Settings {
     if (cmd.getOptionValueSource(attribute) === 'cli') given[key] = cmd.getOptionValue(attribute);
   }
   return given as Settings;
+}
+
+/**
+ * Names the input of `run` and `validate` when the command line does not: a container configured by
+ * its environment alone runs just `run`. Not a setting of the table: the input is what a run is of,
+ * never recorded as an option or printed as a flag (printed commands name it as their argument).
+ */
+const INPUT_ENV = 'CTL_INPUT';
+
+/** The input argument's help: where it comes from when it is absent. */
+export const INPUT_FROM_ENV = ` [env: ${INPUT_ENV}]`;
+
+/** The input given, else the one the environment names; a refusal when neither does. */
+export function inputOf(given: string | undefined, io: CliIo, command: 'run' | 'validate'): string {
+  if (given !== undefined) return given;
+  const named = io.env[INPUT_ENV];
+  if (named !== undefined && named !== '') return named;
+  throw new UsageError(
+    `${command} needs an input: name it (${command} tickets.csv, or - for standard input), or set ${INPUT_ENV}`,
+  );
 }

@@ -8,6 +8,7 @@
 import { basename, resolve as resolvePath } from 'node:path';
 import { EMULATOR_REGION, isLoopback } from '../aws.js';
 import { UsageError } from '../errors.js';
+import { isAutoShard, type Shard, schedulerShard } from '../input/shard.js';
 import { type JobFile, loadJobFile } from './job.js';
 import { profileSettings } from './profile.js';
 import {
@@ -91,6 +92,13 @@ export class RunConfig {
     return rate;
   }
 
+  /** The shard this worker takes (`auto/n` is resolved into one before anyone asks). */
+  get shard(): Shard | undefined {
+    const shard = this.get('shard');
+    if (isAutoShard(shard)) throw new Error('--shard auto read before it was resolved');
+    return shard;
+  }
+
   /** Where a value came from, for messages: "--endpoint", "AWS_ENDPOINT_URL_CONNECT", "the earlier run"… */
   from(key: SettingKey): string {
     const o = this.origins[key];
@@ -168,12 +176,22 @@ export class RunConfig {
       )
         continue;
       const env = s.env.find((name) => input.env[name] !== undefined && input.env[name] !== '');
-      if (env !== undefined && parseOrRefuse(key, input.env[env]!, env) === true) {
+      if (env !== undefined && s.guards(parseOrRefuse(key, input.env[env]!, env))) {
         throw new UsageError(
           `${env} is set, but ${input.command} does not take ${s.flag}: it would not be what you asked. Unset ` +
             `it (unset ${env}) and run again`,
         );
       }
+    }
+    const shard = values.shard;
+    if (isAutoShard(shard)) {
+      // Only a flag or the environment can say auto (a run records the shard it resolved to).
+      const asked =
+        origins.shard?.kind === 'env'
+          ? `${origins.shard.name}=auto/${shard.count}`
+          : `${setting('shard').flag} auto/${shard.count}`;
+      const { shard: resolved, variable } = schedulerShard(shard, input.env, asked);
+      put('shard', resolved, { kind: 'derived', name: `${variable}=${resolved.index - 1} with ${asked}` });
     }
     // The job file's path as the run records it: absolute, so a command printed elsewhere finds it.
     if (jobPath !== undefined) values.job = jobPath;

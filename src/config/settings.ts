@@ -9,7 +9,7 @@
  * job file > default.
  */
 
-import type { Shard } from '../input/shard.js';
+import { type AutoShard, isAutoShard, type Shard } from '../input/shard.js';
 
 /** Environment variables, as process.env holds them. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -52,10 +52,10 @@ export interface Setting<T> {
   /** Never printed or logged (a Redis URL may hold a password). */
   secret?: true;
   /**
-   * Keeps a command that does not take it from sending while its variable is set: CTL_DRY_RUN=1 in
-   * the shell of a `rerun` must not be silently ignored.
+   * Keeps a command that does not take it from sending while its variable holds a value for which
+   * this is true: CTL_DRY_RUN=1 in the shell of a `rerun` must not be silently ignored.
    */
-  guards?: true;
+  guards?: (value: T) => boolean;
   /** Help text, per command where it differs. */
   help: string | (Partial<Record<CommandName, string>> & { default: string });
   /** The job file schema's type for this key (JSON Schema). */
@@ -185,12 +185,15 @@ function timeZone(value: string): string {
   return value;
 }
 
-export function shard(value: string): Shard {
+/** `i/n` (1-based), or `auto/n`: the index from the scheduler's variable, read when the settings are resolved. */
+export function shard(value: string): Shard | AutoShard {
+  const auto = /^auto\/(\d+)$/.exec(value.trim());
+  if (auto && Number(auto[1]) >= 1) return { index: 'auto', count: Number(auto[1]) };
   const m = /^(\d+)\/(\d+)$/.exec(value.trim());
   const index = Number(m?.[1]);
   const count = Number(m?.[2]);
   if (!m || !(count >= 1) || !(index >= 1 && index <= count))
-    fail(`must be i/n with 1 ≤ i ≤ n, e.g. 2/3 (got "${value}")`);
+    fail(`must be i/n with 1 ≤ i ≤ n, e.g. 2/3, or auto/n (got "${value}")`);
   return { index, count };
 }
 
@@ -460,19 +463,23 @@ const SETTINGS = {
   } satisfies Setting<string>,
   shard: {
     flag: '--shard',
-    arg: '<i/n>',
+    arg: '<i/n|auto/n>',
     env: ['CTL_SHARD'],
     parse: shard,
-    check: (v: Shard) => shard(`${v.index}/${v.count}`),
-    print: (v: Shard) => `${v.index}/${v.count}`,
+    check: (v: Shard | AutoShard) => shard(`${v.index}/${v.count}`),
+    print: (v: Shard | AutoShard) => `${v.index}/${v.count}`,
     commands: READING_INPUT,
     identity: true,
     kept: true,
     printed: 'run',
+    // A rerun reads one results file and keeps the shard of its run: in every worker of an array it
+    // would rerun that same file.
+    guards: isAutoShard,
     help:
       'take shard i of n (1-based) of the input, by record; own results file (<input without ' +
-      'extension>.shard-i-of-n.results.csv) and lock',
-  } satisfies Setting<Shard>,
+      "extension>.shard-i-of-n.results.csv) and lock. auto/n: i is this worker's index + 1, from " +
+      'JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job), both 0-based',
+  } satisfies Setting<Shard | AutoShard>,
   rate: {
     flag: '--rate',
     arg: '<n>',
@@ -592,7 +599,7 @@ const SETTINGS = {
     env: ['CTL_DRY_RUN'],
     parse: boolean,
     commands: ['run'],
-    guards: true,
+    guards: (on: boolean) => on,
     help: 'validate and write the results file with what would be sent; send nothing',
   } satisfies Setting<boolean>,
   resume: {

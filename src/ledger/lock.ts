@@ -18,7 +18,10 @@
  *
  * Stale means: the holder is on this host and its process is gone (taken at once), or its file has
  * not been touched for 60 s while it is stopped or on another host sharing the folder. A live
- * holder on this host is never stale, whatever the file times say (clocks can disagree).
+ * holder on this host is never stale, whatever the file times say (clocks can disagree). "This
+ * host" is the same host name, kernel boot and process namespace: two containers can share a host
+ * name and both be pid 1 (the pods of one index of a Kubernetes Indexed Job are all named
+ * `<job>-<index>`), and one cannot see the other's processes.
  *
  * Why not flock(2): Node has no binding for it (no new native dependency), a child `flock` process
  * cannot hold a lock for us, and flock is unreliable on network file systems. Why not
@@ -26,21 +29,31 @@
  * fixed here), and it cannot tell a dead holder on this host without waiting out the stale window.
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { describeErrno, LockedError, LockLostError, UsageError } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeErrno, LockedError, LockLostError, StoppedError, UsageError } from '../errors.js';
 import { CREATE_NEW, lockPath, OWNER_ONLY, openRegular, READ } from './files.js';
 
 const HEARTBEAT_MS = 5_000;
 const STALE_MS = 60_000;
+/**
+ * A holder elsewhere that has missed this many heartbeats is most likely gone (a killed container
+ * whose replacement is starting): its lock is waited for until it is stale, rather than refused.
+ */
+const SILENT_MS = 3 * HEARTBEAT_MS;
+/** How often a waiting run looks at a silent holder's record. */
+const LOOK_MS = 1_000;
 const ATTEMPTS = 6;
 const HOLDER_FILE = /^holder\.[0-9]+-[0-9a-f]+\.json$/;
 
 interface Holder {
   pid?: number;
   host?: string;
+  /** The kernel boot and process namespace the pid belongs to (Linux). */
+  pidSpace?: string;
   since?: string;
   /** The holder process's start time in clock ticks since boot (Linux), so a reused pid is not taken for it. */
   started?: number;
@@ -62,13 +75,25 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-/** Takes the lock of `resultsPath` (already symlink-resolved). LockedError (exit 4) while another run holds it. */
-export async function acquireLock(resultsPath: string): Promise<Lock> {
+export interface LockWait {
+  /** Stops a wait for a silent holder (StoppedError: nothing was sent). */
+  signal?: AbortSignal;
+  /** Told once when the run starts waiting: who holds the lock, and the longest it may wait (ms). */
+  onWait?: (holder: string, ms: number) => void;
+}
+
+/**
+ * Takes the lock of `resultsPath` (already symlink-resolved). LockedError (exit 4) while another run
+ * holds it; a holder on another host or in another container that has missed its heartbeats is
+ * waited for, up to the minute after which its lock is stale, and then taken over.
+ */
+export async function acquireLock(resultsPath: string, wait: LockWait = {}): Promise<Lock> {
   const dir = lockPath(resultsPath);
   const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const file = `holder.${id}.json`;
   const staging = `${dir}.${id}.new`;
   const started = processInfo(process.pid)?.started;
+  const space = pidSpace();
   await prepare(
     staging,
     file,
@@ -78,6 +103,7 @@ export async function acquireLock(resultsPath: string): Promise<Lock> {
       since: new Date().toISOString(),
       id,
       ...(started !== undefined ? { started } : {}),
+      ...(space !== undefined ? { pidSpace: space } : {}),
     }),
   );
   try {
@@ -96,10 +122,12 @@ export async function acquireLock(resultsPath: string): Promise<Lock> {
       const holder = await currentHolder(dir);
       if (!holder) continue; // released or emptied just now: try again
       if (!isStale(holder)) {
-        const who = holder.pid
-          ? `pid ${holder.pid} on ${holder.host}, since ${holder.since}`
-          : 'a holder whose record is unreadable';
-        throw new LockedError(`another run holds ${resultsPath} (${who}); if that run is gone, delete ${dir}`);
+        if (await waitedOut(holder, dir, wait)) continue;
+        const who = describeHolder(holder);
+        const gone = onThisHost(holder)
+          ? `delete ${dir}`
+          : `the next run takes its lock over ${STALE_MS / 1000} s after its last sign of life (or delete ${dir})`;
+        throw new LockedError(`another run holds ${resultsPath} (${who}); if that run is gone, ${gone}`);
       }
       // Take over: remove exactly that holder. Of all runs that judged it stale, only one succeeds.
       await unlink(join(dir, holder.file)).catch(() => undefined);
@@ -167,6 +195,7 @@ async function currentHolder(dir: string): Promise<Holder | undefined> {
         host: String(record.host),
         since: String(record.since),
         started: Number(record.started) || undefined,
+        pidSpace: typeof record.pidSpace === 'string' ? record.pidSpace : undefined,
         file: name!,
         touchedMs,
       };
@@ -186,12 +215,49 @@ async function currentHolder(dir: string): Promise<Holder | undefined> {
  * after 60 s without a touch.
  */
 function isStale(holder: Holder): boolean {
-  if (holder.pid && holder.host === hostname()) {
+  if (onThisHost(holder)) {
     const state = holderProcess(holder);
     if (state === 'gone') return true;
     if (state === 'live') return false;
   }
   return Date.now() - holder.touchedMs > STALE_MS;
+}
+
+/**
+ * Waits while a holder this process cannot look up stays silent, until its lock is stale: true then,
+ * or when its record is gone (released); false at once for a holder heard from lately, or as soon as
+ * it is heard from again (touched: alive, a refusal stands).
+ */
+async function waitedOut(holder: Holder, dir: string, wait: LockWait): Promise<boolean> {
+  if (onThisHost(holder) || Date.now() - holder.touchedMs < SILENT_MS) return false;
+  const record = join(dir, holder.file);
+  const until = Math.min(holder.touchedMs + STALE_MS + LOOK_MS, Date.now() + STALE_MS);
+  wait.onWait?.(describeHolder(holder), until - Date.now());
+  while (Date.now() < until) {
+    try {
+      await sleep(LOOK_MS, undefined, { signal: wait.signal });
+    } catch {
+      throw new StoppedError('stopped while waiting for the lock of a silent run: nothing was sent or written');
+    }
+    const touched = await lstat(record).then(
+      (st) => st.mtimeMs,
+      () => undefined,
+    );
+    if (touched === undefined) return true;
+    if (touched !== holder.touchedMs) return false;
+  }
+  return isStale(holder);
+}
+
+function describeHolder(holder: Holder): string {
+  return holder.pid
+    ? `pid ${holder.pid} on ${holder.host}${onThisHost(holder) ? '' : ' (another machine or container)'}, since ${holder.since}`
+    : 'a holder whose record is unreadable';
+}
+
+/** The holder's pid is one this process can look up: same host name, kernel boot and pid namespace. */
+function onThisHost(holder: Holder): boolean {
+  return Boolean(holder.pid) && holder.host === hostname() && (holder.pidSpace ?? pidSpace()) === pidSpace();
 }
 
 function holderProcess(holder: Holder): 'gone' | 'stopped' | 'live' {
@@ -200,6 +266,18 @@ function holderProcess(holder: Holder): 'gone' | 'stopped' | 'live' {
   if (!info) return 'live'; // no /proc (not Linux): a running pid is taken as the holder
   if (holder.started !== undefined && info.started !== holder.started) return 'gone';
   return info.state === 'T' || info.state === 't' ? 'stopped' : 'live';
+}
+
+/**
+ * Where this process's pid means something: the kernel's boot id and the pid namespace, e.g.
+ * `880b6df3-…/pid:[4026531836]`; undefined where there is no /proc (not Linux).
+ */
+function pidSpace(): string | undefined {
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A process's state letter and start time (clock ticks since boot) from /proc; undefined where there is none. */

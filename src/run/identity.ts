@@ -17,7 +17,7 @@ export function runIdentity(config: RunConfig, inputSha: string | undefined): Ru
   const endpoint = config.get('endpoint');
   const jobPath = config.get('job');
   const sha = jobSha256(config.job);
-  const shard = config.get('shard');
+  const shard = config.shard;
   const timeZone = config.get('timezone');
   return {
     inputSha256: inputSha,

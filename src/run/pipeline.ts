@@ -9,7 +9,7 @@
 import type { RunConfig } from '../config/resolve.js';
 import type { Delivery } from '../delivery/dispatch.js';
 import { cannotConnect } from '../delivery/reach.js';
-import { InputError } from '../errors.js';
+import { InputError, LoaderError, StoppedError } from '../errors.js';
 import { type CsvInput, openCsv } from '../input/csv/read.js';
 import { DuplicateTokens } from '../input/duplicates.js';
 import { compileFilter } from '../input/filter.js';
@@ -57,7 +57,7 @@ export async function countRecords(
   withinMs = 5_000,
 ): Promise<number | undefined> {
   const read = rerun ? {} : { encoding: config.get('encoding'), delimiter: config.get('delimiter') };
-  const shard = rerun ? undefined : config.get('shard');
+  const shard = rerun ? undefined : config.shard;
   const until = performance.now() + withinMs;
   let csv: CsvInput | undefined;
   try {
@@ -95,7 +95,7 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
   const duplicates = new DuplicateTokens(hooks.log);
   const { prepare, plan } = preparer(csv, config, hooks, ctx, duplicates);
   const w = await ready(config, hooks, csv);
-  const results = await openResults(ctx, csv.header, w, csv);
+  const results = await openResults(ctx, csv.header, w, csv, hooks.signal);
   const stops: Stops = {};
   const limit = new FailureLimit(config.get('maxFailures'));
   const watch = new RunObserver(
@@ -117,9 +117,7 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
   logStart(config, hooks, ctx);
 
   const held = new HeldRows(() => w.workers() + ROW_HEADROOM);
-  const jobs = takeTurns(
-    pending(csv, prepare, ctx.ledger, w, watch, held, ctx.rerun ? undefined : config.get('shard')),
-  );
+  const jobs = takeTurns(pending(csv, prepare, ctx.ledger, w, watch, held, ctx.rerun ? undefined : config.shard));
   /** One row: the next job, its result, its results row; false when this worker is done. */
   async function row(): Promise<boolean> {
     const job = await nextJob(jobs, stops);
@@ -195,9 +193,23 @@ async function ready(config: RunConfig, hooks: RunHooks, csv: CsvInput): Promise
   }
 }
 
-/** The run starts here: its state is written and its results file made (or opened to resume). */
-async function openResults(ctx: PipelineContext, header: string[], w: Wiring, csv: CsvInput): Promise<ResultsWriter> {
+/**
+ * The run starts here: its state is written and its results file made (or opened to resume). A stop
+ * that came while the run was getting ready (a scheduler's SIGTERM as a worker starts) leaves the
+ * files as they were: nothing was sent, so there is nothing to record.
+ */
+async function openResults(
+  ctx: PipelineContext,
+  header: string[],
+  w: Wiring,
+  csv: CsvInput,
+  stop: AbortSignal | undefined,
+): Promise<ResultsWriter> {
   try {
+    if (stop?.aborted) {
+      if (stop.reason instanceof LoaderError) throw stop.reason;
+      throw new StoppedError('stopped before the run began: nothing was sent or written; run the command again');
+    }
     await ctx.start?.();
     return ctx.ledger
       ? ResultsWriter.append(ctx.resultsPath, header, ctx.ledger.header, ctx.guard)

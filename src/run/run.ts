@@ -140,7 +140,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       earlier: async (first) => {
         const requested =
           first.get('results') ??
-          (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.get('shard')));
+          (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.shard));
         await checkPaths(input, requested);
         // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
         resultsPath = await canonicalResultsPath(requested);
@@ -165,7 +165,14 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   const dryRun = config.dryRun;
   const hooks: RunHooks = { sender, log, onProgress, signal, capacityProbeMs };
 
-  const lock = await acquireLock(resultsPath);
+  const lock = await acquireLock(resultsPath, {
+    signal,
+    onWait: (holder, ms) =>
+      log.warn(
+        { results: resultsPath, holder, waitSeconds: Math.ceil(ms / 1000) },
+        'another run holds the results file and has not been heard from: waiting until its lock may be taken over',
+      ),
+  });
   let metrics: MetricsFile | undefined;
   let started = false;
   try {

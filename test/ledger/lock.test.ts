@@ -241,6 +241,58 @@ describe('the run lock', () => {
     },
   );
 
+  describe('a holder elsewhere that has missed its heartbeats (a killed container, its replacement starting)', () => {
+    /** A holder on another host (or in another container), last heard from `ageMs` ago. */
+    const silent = (results: string, ageMs: number) => {
+      const record = plantHolder(results, { pid: 1, host: 'tickets-backfill-2', since: '2026-12-04T02:15:00Z' });
+      const at = new Date(Date.now() - ageMs);
+      utimesSync(record, at, at);
+      return record;
+    };
+
+    it('is waited for until its lock is stale, then taken over', async () => {
+      const results = join(tempDir(), 'r.csv');
+      silent(results, 57_000);
+      const onWait = vi.fn();
+      const lock = await acquireLock(results, { onWait });
+      expect(onWait).toHaveBeenCalledOnce();
+      expect(onWait.mock.calls[0]![0]).toBe(
+        'pid 1 on tickets-backfill-2 (another machine or container), since 2026-12-04T02:15:00Z',
+      );
+      expect(onWait.mock.calls[0]![1]).toBeLessThanOrEqual(4_000);
+      expect(readdirSync(lock.path)).toHaveLength(1);
+      await lock.release();
+    });
+
+    it('one heard from lately is refused at once (exit 4), and one heard from again while waited for too', async () => {
+      const results = join(tempDir(), 'r.csv');
+      const record = silent(results, 2_000);
+      const onWait = vi.fn();
+      await expect(acquireLock(results, { onWait })).rejects.toMatchObject({
+        exitCode: 4,
+        message: expect.stringMatching(/takes its lock over 60 s after its last sign of life/),
+      });
+      expect(onWait).not.toHaveBeenCalled();
+      const again = new Date(Date.now() - 20_000);
+      utimesSync(record, again, again);
+      const waiting = acquireLock(results, { onWait });
+      await until(() => onWait.mock.calls.length === 1, 'the wait to begin');
+      const now = new Date();
+      utimesSync(record, now, now); // its heartbeat: alive after all
+      await expect(waiting).rejects.toMatchObject({ exitCode: 4 });
+      expect(existsSync(record)).toBe(true);
+    });
+
+    it('a stop while waiting ends the wait: nothing taken', async () => {
+      const results = join(tempDir(), 'r.csv');
+      const record = silent(results, 20_000);
+      const stop = new AbortController();
+      const waiting = acquireLock(results, { signal: stop.signal, onWait: () => stop.abort() });
+      await expect(waiting).rejects.toMatchObject({ name: 'StoppedError', exitCode: 3 });
+      expect(existsSync(record)).toBe(true);
+    });
+  });
+
   it('a FIFO (or an old lock file) where the lock goes: a plain refusal, never a hang', async () => {
     const input = writeCsv(taskRows(2));
     const results = input.replace(/\.csv$/, '.results.csv');

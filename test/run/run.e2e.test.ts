@@ -223,6 +223,20 @@ describe('run against the emulator', () => {
   });
 });
 
+describe('stopped before it began', () => {
+  it('a stop that comes while the run gets ready sends nothing and leaves no file; the next run starts afresh', async () => {
+    const e = await emulate({ rate: 100, burst: 10 });
+    const input = writeCsv(taskRows(3));
+    await expect(
+      runImport({ input, endpoint: e.url, ...route, signal: AbortSignal.abort(new Error('SIGTERM')) }),
+    ).rejects.toMatchObject({ name: 'StoppedError', exitCode: 3, message: expect.stringMatching(/nothing was sent/) });
+    expect(readdirSync(dirname(input))).toEqual(['input.csv']);
+    expect(e.stats().requests).toBe(0);
+    const summary = await runImport({ input, endpoint: e.url, rate: 100, burst: 10, ...route });
+    expect(summary.rows).toMatchObject({ created: 3 });
+  });
+});
+
 describe('--token-key and --deadline at their edges', () => {
   it("a row whose --token-key cells are empty is invalid, never merged into another row's task", async () => {
     const e = await emulate({ rate: 500, burst: 50 });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import type { CliIo } from '../io.js';
 import { runWithOperatorOutput } from '../operator.js';
-import { addSettingOptions, givenFlags } from '../options.js';
+import { addSettingOptions, givenFlags, INPUT_FROM_ENV, inputOf } from '../options.js';
 
 export const EXAMPLES = `
 Examples:
@@ -33,16 +33,18 @@ Examples:
 
 Exit codes: 0 all created (or filtered out by the job's where) · 1 some rows failed or invalid · 2 usage or unreadable input (nothing sent)
             3 interrupted, run again with --resume · 4 another run holds the results file
-            70 internal error (a bug: please report it) · 130 stopped at once by a second Ctrl-C (--resume)`;
+            70 internal error (a bug: please report it) · 130 stopped at once by a second Ctrl-C (--resume)
+            143 SIGTERM while still starting (nothing sent). A scheduler retries 3, 4, 130, 137 and 143,
+            never 1, 2 or 70: docs/containers.md`;
 
 export function addRunCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
   addSettingOptions(
-    program.command('run').argument('<input>', 'CSV file, - for standard input, or a .csv.gz file'),
+    program.command('run').argument('[input]', `CSV file, - for standard input, or a .csv.gz file${INPUT_FROM_ENV}`),
     'run',
   )
     .description('import rows: one StartTaskContact per record, a results row for each')
     .addHelpText('after', EXAMPLES)
-    .action(async (input: string, _flags: unknown, cmd: Command) =>
-      setExit(await runWithOperatorOutput('run', input, givenFlags(cmd, 'run'), io)),
+    .action(async (input: string | undefined, _flags: unknown, cmd: Command) =>
+      setExit(await runWithOperatorOutput('run', inputOf(input, io, 'run'), givenFlags(cmd, 'run'), io)),
     );
 }

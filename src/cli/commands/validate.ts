@@ -5,10 +5,13 @@ import type { Command } from 'commander';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import type { CliIo } from '../io.js';
 import { runWithOperatorOutput } from '../operator.js';
-import { addSettingOptions, givenFlags } from '../options.js';
+import { addSettingOptions, givenFlags, INPUT_FROM_ENV, inputOf } from '../options.js';
 
 export function addValidateCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
-  addSettingOptions(program.command('validate').argument('<input>', 'CSV file, - or .csv.gz'), 'validate')
+  addSettingOptions(
+    program.command('validate').argument('[input]', `CSV file, - or .csv.gz${INPUT_FROM_ENV}`),
+    'validate',
+  )
     .description(
       'map and validate every row, write the results file as planned, and report what a run would do; send ' +
         'nothing (run --dry-run)',
@@ -27,8 +30,8 @@ connect:DescribeQuickConnect); --endpoint, --region and --profile say where.
 In a nightly job: connect-task-loader validate x.csv --job x.job.json --check-live && connect-task-loader run …
 ${VALIDATE_HELP}`,
     )
-    .action(async (input: string, _flags: unknown, cmd: Command) =>
-      setExit(await runWithOperatorOutput('validate', input, givenFlags(cmd, 'validate'), io)),
+    .action(async (input: string | undefined, _flags: unknown, cmd: Command) =>
+      setExit(await runWithOperatorOutput('validate', inputOf(input, io, 'validate'), givenFlags(cmd, 'validate'), io)),
     );
 }
 
