@@ -440,11 +440,11 @@ function endMetrics(summary: Summary): MetricsEnd {
  */
 function doneMetrics(summary: Summary, done: RunState): MetricsEnd {
   const outcome = outcomeOf(summary);
-  const { created, failed, invalid, planned, total } = summary.rows;
+  const { created, failed, invalid, filtered, planned, total } = summary.rows;
   const completedAt = Date.parse(done.completedAt ?? '');
   return {
     outcome,
-    rows: { created, failed, invalid, planned },
+    rows: { created, failed, invalid, filtered, planned },
     carried: total,
     createdPerSecond: 0,
     latencyMs: { p50: null, p99: null },

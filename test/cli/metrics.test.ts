@@ -182,6 +182,36 @@ describe('--metrics-file', () => {
     expect(dry.value('last_success_timestamp_seconds')).toBe(success);
   });
 
+  it('a re-fired run of a filtered input writes the rows of the run that did the work, its filtered ones too', async () => {
+    const e = await testEmulator({ rate: 1000, burst: 1000 });
+    const dir = tempDir();
+    const input = writeCsv(
+      [
+        ['Name', 'Status'],
+        ['Call back about the invoice', 'Open'],
+        ['Send the replacement router', 'Closed'],
+        ['Check the meter', 'Open'],
+      ],
+      'week.csv',
+      dir,
+    );
+    const job = join(dir, 'open.job.json');
+    writeFileSync(job, JSON.stringify({ where: [{ column: 'Status', equals: 'Open' }] }));
+    const metrics = join(dir, 'week.prom');
+    const flags = ['--job', job, '--metrics-file', metrics];
+    expect((await cli(runArgs(input, e.url, flags))).code).toBe(0);
+    const first = metricsOf(metrics).by('rows', 'status');
+    expect(first).toMatchObject({ created: 2, filtered: 1 });
+
+    const again = await cli(runArgs(input, e.url, flags));
+    expect(again.stdout).toMatch(/^Already processed/);
+    const refired = metricsOf(metrics);
+    expect(refired.by('rows', 'status')).toEqual(first);
+    // Summing rows counts each row once: here every row is carried.
+    expect(refired.value('rows_carried')).toBe(3);
+    expect(e.stats()).toMatchObject({ tasks: 2, maxTasksPerToken: 1 });
+  });
+
   it('a path that cannot be written is refused before anything is sent (exit 2)', async () => {
     const e = await testEmulator();
     const dir = tempDir();
