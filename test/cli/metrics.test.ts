@@ -233,6 +233,22 @@ describe('--metrics-file', () => {
     expect(existsSync(join(dir, 'in.results.csv'))).toBe(false);
   });
 
+  it('a name that does not end in .prom is written, with a warning: node_exporter would never read it', async () => {
+    const e = await testEmulator();
+    const dir = tempDir();
+    const input = writeCsv(taskRows(2), 'in.csv', dir);
+    const metrics = join(dir, 'tickets.metrics');
+    const r = await cli(runArgs(input, e.url, ['--metrics-file', metrics, '--log-format', 'json']));
+    expect(r.code, r.stderr).toBe(0);
+    const warning = r.stderr.split('\n').find((l) => l.includes('"level":"warn"'));
+    expect(warning).toContain("--metrics-file does not end in .prom: node_exporter's textfile collector reads only");
+    expect(metricsOf(metrics).value('outcome', { outcome: 'completed' })).toBe(1);
+    const prom = await cli(
+      runArgs(writeCsv(taskRows(2), 'other.csv', dir), e.url, ['--metrics-file', `${metrics}.prom`]),
+    );
+    expect(prom.stderr).not.toContain('does not end in .prom');
+  });
+
   it('SIGTERM: the run drains, and the last write says interrupted', async () => {
     const e = await testEmulator({ rate: 1000, burst: 1000, latencyMs: 300 });
     const dir = tempDir();
