@@ -104,7 +104,10 @@ function compile(c: Condition, at: string, header: readonly string[], headerName
     }
     case 'matches': {
       const re = pattern((c as { matches: unknown }).matches, loose, `${at}.matches`);
-      return (values) => re.test(cell(values));
+      // The `i` flag compares without case; lowering the cell too would change some letters' length
+      // (`İ` → `i̇`), and a pattern naming them would no longer find them.
+      const trimmed = loose ? (s: string) => s.trim() : (s: string) => s;
+      return (values) => re.test(trimmed(values[col] ?? ''));
     }
     default: {
       const empty = (c as { empty: unknown }).empty;

@@ -27,13 +27,13 @@ import type { RunStats } from './stats.js';
 export const OUTCOMES = [
   /** Still going (a run killed outright leaves this behind: its last update stops moving). */
   'running',
-  /** Every row of the results file is created (exit 0): the only outcome that is a success. */
+  /** Every row of the results file is created or filtered (exit 0): the only outcome that is a success. */
   'completed',
   /** Finished, and some rows failed or are invalid (exit 1). */
   'failed_rows',
   /** The input broke off mid-file (an unclosed quote): the rows before it were processed (exit 1). */
   'input_broken',
-  /** Stopped by a signal or --deadline after a clean drain (exit 3): --resume finishes it. */
+  /** Stopped after a clean drain by a signal, --deadline, --max-failures or --max-wait (exit 3): --resume finishes it. */
   'interrupted',
   /** Stopped because no row could succeed: credentials refused, or the endpoint unreachable (exit 2 or 3). */
   'stopped',
@@ -267,10 +267,7 @@ export class MetricsFile {
     if (this.finished) return;
     this.finished = true;
     await this.idle();
-    // Another job's run may have written the file since this one started (one file for two jobs is
-    // a mistake, but its last success must not go back in time because of it).
-    const onDisk = await lastSuccessIn(this.target.path);
-    this.lastSuccess = latest(this.lastSuccess, onDisk, end.successAt);
+    this.lastSuccess = latest(this.lastSuccess, end.successAt);
     await this.write(this.figures(end), true);
   }
 
@@ -312,8 +309,12 @@ export class MetricsFile {
     } catch {
       return; // another run owns the results file now, and writes its own figures
     }
+    // Another job's run may have written the file since this one last did (one file for two jobs is
+    // a mistake, but its last success must not go back in time because of it): every write keeps
+    // the latest of this run's and the file's.
+    this.lastSuccess = latest(this.lastSuccess, await lastSuccessIn(path));
     try {
-      await writeReadableOutput(path, await renderMetrics(figures), last);
+      await writeReadableOutput(path, await renderMetrics({ ...figures, lastSuccess: this.lastSuccess }), last);
       if (this.failing) log.info({ path }, 'the metrics file is written again');
       this.failing = false;
     } catch (err) {

@@ -155,7 +155,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   if (config.get('checkLive')) await liveReady(awsTarget(config));
   for (const output of outputs) await checkOutputPath(output.path, output.flag, input, resultsPath, config.get('job'));
   const metricsPath = config.get('metricsFile');
-  if (metricsPath) await checkMetricsPath(metricsPath, config, resultsPath, outputs);
+  if (metricsPath) await checkMetricsPath(metricsPath, config, resultsPath, outputs, log);
   const identity = runIdentity(config, inputSha);
   if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
   // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
@@ -422,12 +422,19 @@ async function checkMetricsPath(
   config: RunConfig,
   resultsPath: string,
   outputs: { path: string; flag: string }[],
+  log: Logger,
 ): Promise<void> {
   const flag = config.from('metricsFile');
   checkOutput(path, flag, PROMETHEUS_TEXT);
   await checkOutputPath(path, flag, config.input, resultsPath, config.get('job'));
   const same = outputs.find((o) => resolve(o.path) === resolve(path));
   if (same) throw new UsageError(`${flag} ${path} is also ${same.flag}: give each its own file`);
+  // Another reader may take another name; node_exporter's would never see this file, and no alert would fire.
+  if (!path.endsWith('.prom'))
+    log.warn(
+      { path },
+      `${flag} does not end in .prom: node_exporter's textfile collector reads only files that do, so it will not read this one`,
+    );
 }
 
 /** The last write of the metrics of a run that returned a summary; only one that created every row is a success. */
@@ -447,11 +454,11 @@ function endMetrics(summary: Summary): MetricsEnd {
  */
 function doneMetrics(summary: Summary, done: RunState): MetricsEnd {
   const outcome = outcomeOf(summary);
-  const { created, failed, invalid, planned, total } = summary.rows;
+  const { created, failed, invalid, filtered, planned, total } = summary.rows;
   const completedAt = Date.parse(done.completedAt ?? '');
   return {
     outcome,
-    rows: { created, failed, invalid, planned },
+    rows: { created, failed, invalid, filtered, planned },
     carried: total,
     createdPerSecond: 0,
     latencyMs: { p50: null, p99: null },

@@ -182,6 +182,36 @@ describe('--metrics-file', () => {
     expect(dry.value('last_success_timestamp_seconds')).toBe(success);
   });
 
+  it('a re-fired run of a filtered input writes the rows of the run that did the work, its filtered ones too', async () => {
+    const e = await testEmulator({ rate: 1000, burst: 1000 });
+    const dir = tempDir();
+    const input = writeCsv(
+      [
+        ['Name', 'Status'],
+        ['Call back about the invoice', 'Open'],
+        ['Send the replacement router', 'Closed'],
+        ['Check the meter', 'Open'],
+      ],
+      'week.csv',
+      dir,
+    );
+    const job = join(dir, 'open.job.json');
+    writeFileSync(job, JSON.stringify({ where: [{ column: 'Status', equals: 'Open' }] }));
+    const metrics = join(dir, 'week.prom');
+    const flags = ['--job', job, '--metrics-file', metrics];
+    expect((await cli(runArgs(input, e.url, flags))).code).toBe(0);
+    const first = metricsOf(metrics).by('rows', 'status');
+    expect(first).toMatchObject({ created: 2, filtered: 1 });
+
+    const again = await cli(runArgs(input, e.url, flags));
+    expect(again.stdout).toMatch(/^Already processed/);
+    const refired = metricsOf(metrics);
+    expect(refired.by('rows', 'status')).toEqual(first);
+    // Summing rows counts each row once: here every row is carried.
+    expect(refired.value('rows_carried')).toBe(3);
+    expect(e.stats()).toMatchObject({ tasks: 2, maxTasksPerToken: 1 });
+  });
+
   it('a path that cannot be written is refused before anything is sent (exit 2)', async () => {
     const e = await testEmulator();
     const dir = tempDir();
@@ -201,6 +231,22 @@ describe('--metrics-file', () => {
     expect(readFileSync(input, 'utf8')).toBe(before);
     expect(e.stats().requests).toBe(0);
     expect(existsSync(join(dir, 'in.results.csv'))).toBe(false);
+  });
+
+  it('a name that does not end in .prom is written, with a warning: node_exporter would never read it', async () => {
+    const e = await testEmulator();
+    const dir = tempDir();
+    const input = writeCsv(taskRows(2), 'in.csv', dir);
+    const metrics = join(dir, 'tickets.metrics');
+    const r = await cli(runArgs(input, e.url, ['--metrics-file', metrics, '--log-format', 'json']));
+    expect(r.code, r.stderr).toBe(0);
+    const warning = r.stderr.split('\n').find((l) => l.includes('"level":"warn"'));
+    expect(warning).toContain("--metrics-file does not end in .prom: node_exporter's textfile collector reads only");
+    expect(metricsOf(metrics).value('outcome', { outcome: 'completed' })).toBe(1);
+    const prom = await cli(
+      runArgs(writeCsv(taskRows(2), 'other.csv', dir), e.url, ['--metrics-file', `${metrics}.prom`]),
+    );
+    expect(prom.stderr).not.toContain('does not end in .prom');
   });
 
   it('SIGTERM: the run drains, and the last write says interrupted', async () => {

@@ -46,6 +46,12 @@ describe('compileFilter: which record passes', () => {
       0,
     ],
     [
+      'matches, ignoreCase: a letter whose lower case is longer (İ) is still found',
+      [{ column: 'Notes', matches: '^İstanbul$', ignoreCase: true }],
+      { Notes: 'İstanbul' },
+      0,
+    ],
+    [
       'matches: ^ and $ are the whole cell, line breaks inside',
       [{ column: 'Notes', matches: '^b$' }],
       { Notes: 'a\nb\nc' },

@@ -154,6 +154,44 @@ describe('MetricsFile', () => {
     expect(readdirSync(join(path, '..'))).toEqual(['job.prom']);
   });
 
+  it('two jobs on one file: a success of one is never undone by the other, while it runs nor at its end', async () => {
+    const path = join(tempDir(), 'shared.prom');
+    let now = Date.UTC(2026, 11, 4, 2, 0);
+    const open = (runId: string) =>
+      MetricsFile.open({
+        path,
+        runId,
+        input: `${runId}.csv`,
+        command: 'run',
+        ceiling: 2,
+        log: recorder(),
+        now: () => now,
+      });
+    const lastSuccess = () => readMetrics(readFileSync(path, 'utf8')).value('last_success_timestamp_seconds');
+    // The long run starts first, when no run of the file ever succeeded.
+    const long = await open('long');
+    const stats = new RunStats();
+    long.watch(stats, () => 2);
+    await long.idle();
+    expect(lastSuccess()).toBe(0);
+    // A short run of another job, given the same file by mistake, succeeds meanwhile.
+    now += 60_000;
+    const short = await open('short');
+    short.watch(new RunStats(), () => 2);
+    await short.finish({ outcome: 'completed', successAt: now });
+    const success = now / 1000;
+    expect(lastSuccess()).toBe(success);
+    // The long run's next writes, and its last one (failed rows), keep that success.
+    now += 1_000;
+    long.tick();
+    await long.idle();
+    expect(readMetrics(readFileSync(path, 'utf8')).labels('run_info').run_id).toBe('long');
+    expect(lastSuccess()).toBe(success);
+    now += 60_000;
+    await long.finish({ outcome: 'failed_rows' });
+    expect(lastSuccess()).toBe(success);
+  });
+
   it('a write that fails warns once, the run goes on, later writes are tried again; the final one warns', async () => {
     const dir = join(tempDir(), 'metrics');
     mkdirSync(dir);
