@@ -9,7 +9,7 @@
  * the values written in the filter), never of a record's cells, so messages and summaries may print them.
  */
 import { UsageError } from '../errors.js';
-import { editDistance } from './headers.js';
+import { editDistance, headerInMessage, looksLikeRecord } from './headers.js';
 
 /** One test of one column's cell. Exact comparison unless `ignoreCase`. */
 type ColumnCondition = {
@@ -159,10 +159,10 @@ function columnIndex(column: string, header: readonly string[], at: string, head
       `${at}: ${headerName} has ${found.length} columns named "${column}" (columns ` +
         `${found.map((i) => i + 1).join(' and ')}): the filter cannot tell which one to test; rename one`,
     );
-  const near = nearest(column, header);
+  const near = looksLikeRecord(header) ? undefined : nearest(column, header);
   throw new UsageError(
     `${at}: no column named "${column}" in ${headerName}${near ? ` (did you mean "${near}"?)` : ''} ` +
-      `(columns: ${header.join(', ')})`,
+      `(${headerInMessage(header)})`,
   );
 }
 

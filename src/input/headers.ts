@@ -109,3 +109,23 @@ export function delimiterHint(header: string[]): string | undefined {
 export function describeHeaderWarning(w: HeaderWarning): string {
   return `column "${w.column}" is carried unmapped but looks like "${w.suggestion}" (${w.why})`;
 }
+
+/**
+ * Whether a header row is more likely a customer's record: a file exported without its header row
+ * has one as its first line, and its cells are data that no message may print. Column names are
+ * short labels; an e-mail address, a line break, a number or date, or long text is not one.
+ */
+export function looksLikeRecord(header: readonly string[]): boolean {
+  return header.some((h) => h.length > 64 || /[@\r\n]/.test(h) || (/\d/.test(h) && /^[\s\d.,:/+-]+$/.test(h)));
+}
+
+/**
+ * The header's names, for a message that did not find a column in it, or only their count when
+ * the first line looks like a record (looksLikeRecord).
+ */
+export function headerInMessage(header: readonly string[]): string {
+  return looksLikeRecord(header)
+    ? `the first line has ${header.length} cells, with a number, date, e-mail address or long text among them: ` +
+        'is the header row missing?'
+    : `columns: ${header.join(', ')}`;
+}

@@ -16,6 +16,7 @@ import {
   segmentValue,
   type Target,
 } from './columns.js';
+import { headerInMessage } from './headers.js';
 import { ROUTING_MEMBERS } from './rules.js';
 import { compileTask, type Field, render, renderTree, type TaskTemplateSpec } from './template.js';
 import { parseScheduledTime } from './time.js';
@@ -82,7 +83,7 @@ export function compileMapping(header: string[], options: MappingOptions = {}): 
   for (const [from, to] of Object.entries(renames)) {
     if (!index.has(from))
       throw new UsageError(
-        `job file: columns."${from}": no column named "${from}" in the input header (columns: ${header.join(', ')})`,
+        `job file: columns."${from}": no column named "${from}" in the input header (${headerInMessage(header)})`,
       );
     if (!conventionTarget(to))
       throw new UsageError(

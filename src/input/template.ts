@@ -13,6 +13,7 @@ import {
   type ScalarMember,
   type Target,
 } from './columns.js';
+import { headerInMessage } from './headers.js';
 import { LIMITS } from './rules.js';
 
 /** What a job file's `task` section may hold: templates per member (schema/job.schema.json). */
@@ -61,7 +62,7 @@ function compileTemplate(text: string, index: Map<string, number>, where: string
     const i = index.get(name);
     if (i === undefined) {
       throw new UsageError(
-        `${where}: no column named "${name}" in the input header (columns: ${[...index.keys()].join(', ')})`,
+        `${where}: no column named "${name}" in the input header (${headerInMessage([...index.keys()])})`,
       );
     }
     if (match.index > last) parts.push(text.slice(last, match.index));

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { delimiterHint, editDistance, suspiciousHeaders } from '../../src/input/headers.js';
+import {
+  delimiterHint,
+  editDistance,
+  headerInMessage,
+  looksLikeRecord,
+  suspiciousHeaders,
+} from '../../src/input/headers.js';
 
 const warn = (column: string) => suspiciousHeaders([column], [false])[0];
 
@@ -73,5 +79,24 @@ describe('editDistance', () => {
     ['', 'abc', 3],
   ])('%s ~ %s = %i', (a, b, d) => {
     expect(editDistance(a, b)).toBe(d);
+  });
+});
+
+describe('looksLikeRecord: a first line that is a customer record is never listed in a message', () => {
+  it.each([
+    [['Ticket ID', 'Customer Name', 'Customer Email', 'Ticket Status'], false],
+    [['Name', 'Description', 'Attributes.rowId', 'References.ticket.URL'], false],
+    [['Q3 target', 'Top 10'], false],
+    [['1', 'Quinn Example', 'quinn@example.com'], true],
+    [['Quinn Example', '22-03-2021', 'Open'], true],
+    [['Quinn Example', '42', 'Open'], true],
+    [['Quinn Example', '+44 20 7946 0000'], true],
+    [['Quinn', 'I have a problem\nwith my order'], true],
+    [['Quinn', 'x'.repeat(65)], true],
+  ])('%j → %s', (header, record) => {
+    expect(looksLikeRecord(header)).toBe(record);
+    const text = headerInMessage(header);
+    if (record) for (const cell of header) expect(text).not.toContain(cell);
+    else expect(text).toBe(`columns: ${header.join(', ')}`);
   });
 });

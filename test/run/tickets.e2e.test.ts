@@ -4,13 +4,14 @@
  * rows in the shape of a real export (test/fixtures/tickets/README.md); the full export is imported
  * by `bench/tickets.sh <export.csv>`.
  */
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { runImport } from '../../src/run/run.js';
+import { cli } from '../cli/bin.js';
 import { readResults, tempDir } from '../helpers.js';
 
 const DATA = resolve(import.meta.dirname, '../fixtures/tickets/support-tickets.csv');
@@ -85,6 +86,19 @@ describe('CRM ticket export', () => {
       }
     } finally {
       await emulator.close();
+    }
+  });
+
+  it('an export without its header row is refused without printing its first record', async () => {
+    const text = readFileSync(DATA, 'utf8').replace(/^\uFEFF?/, '');
+    const input = join(tempDir(), 'no-header.csv');
+    writeFileSync(input, text.slice(text.indexOf('\n') + 1));
+    const first = (parse(readFileSync(input), { to: 1 }) as string[][])[0]!;
+    for (const job of [JOB, resolve(import.meta.dirname, '../../samples/open-tickets.job.json')]) {
+      const r = await cli(['validate', input, '--job', job, '--instance-id', DEMO_INSTANCE_ID]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/is the header row missing\?/);
+      for (const cell of first.filter((c) => c.length > 2)) expect(r.stderr).not.toContain(cell);
     }
   });
 });
