@@ -308,6 +308,17 @@ const SETTINGS = {
     printed: 'always',
     help: 'AWS profile',
   } satisfies Setting<string>,
+  s3Endpoint: {
+    flag: '--s3-endpoint',
+    arg: '<url>',
+    env: ['CTL_S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'],
+    parse: url,
+    defaultHelp: "the Region's AWS endpoint",
+    commands: [...IMPORTING, 'report', 'merge'],
+    kept: true,
+    printed: 'always',
+    help: 'S3-compatible endpoint for s3:// inputs and results (MinIO, moto…): path-style, checksums only where required',
+  } satisfies Setting<string>,
   tokenKey: {
     flag: '--token-key',
     arg: '<col[,col...]>',

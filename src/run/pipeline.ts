@@ -20,7 +20,7 @@ import { earlierResults, type Ledger, tokenLines } from '../ledger/reader.js';
 import { type Guard, ResultsWriter } from '../ledger/writer.js';
 import { RunObserver } from '../observe/observer.js';
 import { redactServiceMessage } from '../observe/redact.js';
-import type { InputRecord, RowResult, SendOutcome } from '../types.js';
+import type { ByteSource, InputRecord, RowResult, SendOutcome } from '../types.js';
 import { HeldRows, ROW_HEADROOM, rowCost, rowWorkers, takeTurns } from './held.js';
 import type { RunHooks } from './options.js';
 import { headerWarnings, PlanCollector } from './plan.js';
@@ -35,8 +35,8 @@ export interface PipelineContext {
   rerun: Omit<RerunContext, 'earlier'> | undefined;
   /** Called before results writes; throws when the run may no longer write (its lock was lost). */
   guard?: Guard;
-  /** Where the input's bytes are read from when not the input itself (a spooled copy of stdin). */
-  source?: string;
+  /** Where the input's bytes are read from when not the input itself: a spooled copy of stdin, an S3 object. */
+  source?: string | ByteSource;
   /** Called once the run is known to start, just before the results file is made (the run state is written). */
   start?: () => Promise<void>;
 }
@@ -47,7 +47,7 @@ export interface PipelineContext {
  */
 export async function countRecords(
   config: RunConfig,
-  source: string | undefined,
+  source: string | ByteSource | undefined,
   rerun: boolean,
   withinMs = 5_000,
 ): Promise<number | undefined> {
@@ -82,7 +82,8 @@ interface Stops {
 export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: PipelineContext): Promise<Summary> {
   // A rerun reads a results file, always UTF-8 and comma-separated: the input's encoding and delimiter are not its.
   const read = ctx.rerun ? {} : { encoding: config.get('encoding'), delimiter: config.get('delimiter') };
-  const csv = await openCsv(ctx.source ?? config.input, { ...read, ...(ctx.source ? { name: 'standard input' } : {}) });
+  const spooled = typeof ctx.source === 'string';
+  const csv = await openCsv(ctx.source ?? config.input, { ...read, ...(spooled ? { name: 'standard input' } : {}) });
   const duplicates = new DuplicateTokens(hooks.log);
   const { prepare, plan } = preparer(csv, config, hooks, ctx, duplicates);
   const w = await ready(config, hooks, csv);

@@ -6,11 +6,13 @@
  */
 import { access, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { commandLine } from '../config/command-line.js';
 import { type RunConfig, resolveConfig, type Settings } from '../config/resolve.js';
 import { type CommandName, KEPT_KEYS } from '../config/settings.js';
 import { checkLive, liveReady } from '../delivery/live.js';
 import { InputError, UsageError } from '../errors.js';
+import { type ObjectInput, type ObjectInputOptions, openObjectInput } from '../input/object.js';
 import { checkCoverage } from '../ledger/coverage.js';
 import { canonicalResultsPath, checkOutputPath, freshResultsPath } from '../ledger/files.js';
 import { acquireLock } from '../ledger/lock.js';
@@ -30,13 +32,15 @@ import {
 } from '../ledger/state.js';
 import { rerunResultsPath, shardResultsPath } from '../ledger/writer.js';
 import { readQuota } from '../rate/auto.js';
+import { createS3Client } from '../s3/client.js';
+import { isS3Url } from '../s3/url.js';
 import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';
 import { type Logger, type RerunOptions, type RunHooks, type RunOptions, silent } from './options.js';
 import { countRecords, pipeline } from './pipeline.js';
 import { checkPaths } from './preflight.js';
 import { noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
 import type { Summary } from './summary.js';
-import { awsTarget } from './wiring.js';
+import { awsTarget, s3Target } from './wiring.js';
 
 /** Imports `options.input`: one results row per record (a dry run with `dryRun`). */
 export function runImport(options: RunOptions): Promise<Summary> {
@@ -104,124 +108,179 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         'only to the input of run and validate',
     );
   }
-  if (input !== '-') {
+  const objectUrl = isS3Url(input) && command !== 'rerun' ? input : undefined;
+  if (input !== '-' && !objectUrl) {
     await access(input).catch((err: NodeJS.ErrnoException) => {
       throw new InputError(`cannot read ${input}: ${err.code ?? String(err)}`, { cause: err });
     });
   }
-  const inputSha = await sha256File(source ?? input).catch(() => undefined);
+  const inputSha = objectUrl ? undefined : await sha256File(source ?? input).catch(() => undefined);
   let resultsPath = '';
   let origin: RunState | undefined;
-  const config = await resolveConfig(
-    {
-      command,
-      input,
-      flags: { ...(flags as Settings), job: typeof job === 'string' ? job : undefined },
-      env,
-      job: typeof job === 'object' ? job : undefined,
-    },
-    {
-      inputSha256: inputSha,
-      readQuota: (c) =>
-        readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
-      // A rerun sends as the run it reads did, and a resume continues its run: that run's state lends
-      // every setting no flag or environment variable gives. A fresh run takes nothing from it: it is
-      // compared with what a results file records.
-      earlier: async (first) => {
-        const requested =
-          first.get('results') ??
-          (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.get('shard')));
-        await checkPaths(input, requested);
-        // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
-        resultsPath = await canonicalResultsPath(requested);
-        if (command === 'rerun') {
-          origin = await rerunOrigin(input);
-          return origin.options;
-        }
-        return first.get('resume') ? earlierRun(resultsPath) : undefined;
-      },
-    },
-  );
-  if (config.get('checkLive')) await liveReady(awsTarget(config));
-  for (const output of outputs) await checkOutputPath(output.path, output.flag, input, resultsPath, config.get('job'));
-  const identity = runIdentity(config, inputSha);
-  if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
-  // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
-  const current = origin
-    ? { ...pick(origin.options, ['encoding', 'delimiter', 'shard']), ...keptSettings(config) }
-    : keptSettings(config);
-  const dryRun = config.dryRun;
-  const hooks: RunHooks = { sender, log, onProgress, signal };
-
-  const lock = await acquireLock(resultsPath);
+  /** The run a results file already there recorded (an S3 input's version and checksum are read from it). */
+  let recorded: RunState | undefined;
+  let object: ObjectInput | undefined;
+  let s3: S3Client | undefined;
   try {
-    const found = await existingRun({ config, resultsPath, identity, current, dryRun }, log);
-    if (found.done) {
-      log.info({ results: resultsPath, completedAt: found.done.completedAt }, 'input already processed: nothing to do');
-      return alreadyDone(input, resultsPath, found.done);
-    }
-    const state: RunState = {
-      version: STATE_VERSION,
-      input: input === '-' ? '-' : resolve(input),
-      identity,
-      options: current,
-      dryRun,
-      ...(origin ? { rerunOf: resolve(input) } : {}),
-      outcome: 'running',
-      startedAt: found.previous?.startedAt ?? new Date().toISOString(),
-    };
-    let started = false;
-    // Written once the run is known to start (header read, Region and credentials ready): a refused
-    // run leaves the file it found — a dry run's, an interrupted run's — as it was.
-    const start = async () => {
-      lock.assertHeld();
-      if (found.replaces) await rm(resultsPath, { force: true });
-      await writeState(resultsPath, state);
-      started = true;
-    };
-    // Losing the lock (a takeover after this run froze) stops the run like a signal, and no write passes it.
-    const stop = signal ? AbortSignal.any([signal, lock.signal]) : lock.signal;
-    const summary = await pipeline(
-      config,
-      { ...hooks, signal: stop },
+    const config = await resolveConfig(
       {
-        resultsPath,
-        ledger: found.ledger,
-        rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false, changed: { rows: 0 } },
-        guard: lock.assertHeld,
-        source,
-        start,
+        command,
+        input,
+        flags: { ...(flags as Settings), job: typeof job === 'string' ? job : undefined },
+        env,
+        job: typeof job === 'object' ? job : undefined,
       },
-    ).catch(async (err: unknown) => {
-      // Refused after the state was written but before a results file was made: leave no state behind.
-      if (started && !(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
-      throw err;
-    });
-    if (summary.interrupted && !summary.inputError)
-      summary.inputRows = await countRecords(config, source, Boolean(origin));
-    if (config.get('checkLive') && summary.plan) {
-      if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
-        throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
-      summary.plan.live = await checkLive(summary.plan.named, awsTarget(config));
+      {
+        inputSha256: objectUrl
+          ? async (c) => {
+              s3 ??= createS3Client(s3Target(c));
+              object = await openObjectInput(
+                s3,
+                objectUrl,
+                objectReading(objectUrl, recorded, c.get('resume') === true, signal),
+              );
+              return object.sha256;
+            }
+          : inputSha,
+        readQuota: (c) =>
+          readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
+        // A rerun sends as the run it reads did, and a resume continues its run: that run's state lends
+        // every setting no flag or environment variable gives. A fresh run takes nothing from it: it is
+        // compared with what a results file records.
+        earlier: async (first) => {
+          const requested =
+            first.get('results') ??
+            (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.get('shard')));
+          await checkPaths(input, requested);
+          // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
+          resultsPath = await canonicalResultsPath(requested);
+          if (command === 'rerun') {
+            origin = await rerunOrigin(input);
+            return origin.options;
+          }
+          if (objectUrl) recorded = await readState(resultsPath).catch(() => undefined);
+          return first.get('resume') ? earlierRun(resultsPath) : undefined;
+        },
+      },
+    );
+    if (config.get('checkLive')) await liveReady(awsTarget(config));
+    for (const output of outputs)
+      await checkOutputPath(output.path, output.flag, input, resultsPath, config.get('job'));
+    const identity = runIdentity(
+      config,
+      object?.sha256 ?? inputSha,
+      object && {
+        ...(object.version.versionId ? { versionId: object.version.versionId } : {}),
+        etag: object.version.etag,
+      },
+    );
+    if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
+    // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
+    const current = origin
+      ? { ...pick(origin.options, ['encoding', 'delimiter', 'shard']), ...keptSettings(config) }
+      : keptSettings(config);
+    const dryRun = config.dryRun;
+    const hooks: RunHooks = { sender, log, onProgress, signal };
+
+    const lock = await acquireLock(resultsPath);
+    try {
+      const found = await existingRun({ config, resultsPath, identity, current, dryRun }, log);
+      if (found.done) {
+        log.info(
+          { results: resultsPath, completedAt: found.done.completedAt },
+          'input already processed: nothing to do',
+        );
+        return alreadyDone(input, resultsPath, found.done);
+      }
+      const state: RunState = {
+        version: STATE_VERSION,
+        input: input === '-' || objectUrl ? input : resolve(input),
+        identity,
+        options: current,
+        dryRun,
+        ...(origin ? { rerunOf: resolve(input) } : {}),
+        outcome: 'running',
+        startedAt: found.previous?.startedAt ?? new Date().toISOString(),
+      };
+      let started = false;
+      // Written once the run is known to start (header read, Region and credentials ready): a refused
+      // run leaves the file it found — a dry run's, an interrupted run's — as it was.
+      const start = async () => {
+        lock.assertHeld();
+        if (found.replaces) await rm(resultsPath, { force: true });
+        await writeState(resultsPath, state);
+        started = true;
+      };
+      // Losing the lock (a takeover after this run froze) stops the run like a signal, and no write passes it.
+      const stop = signal ? AbortSignal.any([signal, lock.signal]) : lock.signal;
+      const summary = await pipeline(
+        config,
+        { ...hooks, signal: stop },
+        {
+          resultsPath,
+          ledger: found.ledger,
+          rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false, changed: { rows: 0 } },
+          guard: lock.assertHeld,
+          source: object?.source ?? source,
+          start,
+        },
+      ).catch(async (err: unknown) => {
+        // Refused after the state was written but before a results file was made: leave no state behind.
+        if (started && !(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
+        throw err;
+      });
+      if (summary.interrupted && !summary.inputError)
+        summary.inputRows = await countRecords(config, object?.source ?? source, Boolean(origin));
+      if (config.get('checkLive') && summary.plan) {
+        if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
+          throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
+        summary.plan.live = await checkLive(summary.plan.named, awsTarget(config));
+      }
+      summary.replay = current;
+      lock.assertHeld();
+      const outcome: RunOutcome = summary.inputError
+        ? 'input-broken'
+        : summary.interrupted || summary.fatalError
+          ? 'interrupted'
+          : 'completed';
+      await writeState(resultsPath, {
+        ...state,
+        outcome,
+        ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}),
+        ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
+        rows: summary.rows,
+      });
+      return summary;
+    } finally {
+      await lock.release();
     }
-    summary.replay = current;
-    lock.assertHeld();
-    const outcome: RunOutcome = summary.inputError
-      ? 'input-broken'
-      : summary.interrupted || summary.fatalError
-        ? 'interrupted'
-        : 'completed';
-    await writeState(resultsPath, {
-      ...state,
-      outcome,
-      ...(outcome === 'completed' ? { completedAt: new Date().toISOString() } : {}),
-      ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
-      rows: summary.rows,
-    });
-    return summary;
   } finally {
-    await lock.release();
+    s3?.destroy();
   }
+}
+
+/**
+ * How an S3 input is read: on --resume, the version the run recorded (the same bytes, or a refusal);
+ * otherwise the current one, whose checksum the record already holds when it is that same version.
+ */
+function objectReading(
+  url: string,
+  recorded: RunState | undefined,
+  resume: boolean,
+  signal: AbortSignal | undefined,
+): ObjectInputOptions {
+  const mine = recorded && recorded.input === url && !recorded.dryRun ? recorded.identity : undefined;
+  const was = mine?.inputObject;
+  return {
+    ...(resume && was ? { pin: was } : {}),
+    knownSha256: (now) =>
+      was &&
+      mine.inputSha256 &&
+      (now.versionId || was.versionId ? now.versionId === was.versionId : now.etag === was.etag)
+        ? mine.inputSha256
+        : undefined,
+    ...(signal ? { signal } : {}),
+  };
 }
 
 /**
