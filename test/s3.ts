@@ -43,6 +43,8 @@ export interface Fault {
   code?: string;
   /** Instead of an error: let the request through and cut the connection after this many bytes of the answer's body. */
   cutAfter?: number;
+  /** Instead of an error: hold the request this long, then let it through. */
+  delayMs?: number;
 }
 
 export interface TestS3 {
@@ -52,6 +54,8 @@ export interface TestS3 {
   /** Requests seen, `METHOD /path?query`. */
   requests: string[];
   fail(fault: Fault): void;
+  /** Drops every fault not yet used up. */
+  heal(): void;
   bucket(name: string, options?: { versioned?: boolean }): Promise<void>;
   put(bucket: string, key: string, body: string | Buffer): Promise<{ versionId?: string; etag?: string }>;
   get(bucket: string, key: string): Promise<Buffer>;
@@ -129,6 +133,7 @@ export function fileS3(): TestS3 {
     },
     requests,
     fail: (fault) => faults.push({ ...fault, left: fault.times }),
+    heal: () => void faults.splice(0),
     async bucket(name, { versioned = false } = {}) {
       await c().send(new CreateBucketCommand({ Bucket: name }));
       if (versioned)
@@ -169,6 +174,11 @@ function forward(
   requests.push(`${req.method} ${req.url}`);
   const path = (req.url ?? '/').split('?')[0]!;
   const fault = faults.find((f) => f.left > 0 && (!f.method || f.method === req.method) && f.path.test(path));
+  if (fault?.delayMs !== undefined) {
+    fault.left--;
+    setTimeout(() => forward(port, req, res, [], []), fault.delayMs);
+    return;
+  }
   if (fault && fault.cutAfter === undefined) {
     fault.left--;
     req.resume();

@@ -477,6 +477,18 @@ const SETTINGS = {
     commands: SENDING,
     help: 'stop taking new rows after this long, finish what is in flight, exit 3',
   } satisfies Setting<number>,
+  checkpointSeconds: {
+    flag: '--checkpoint-interval',
+    arg: '<seconds>',
+    env: ['CTL_CHECKPOINT_INTERVAL'],
+    parse: interval,
+    check: interval,
+    default: 10,
+    commands: IMPORTING,
+    help:
+      'with --results s3://…: seconds between checkpoints of the results to S3 (a run that dies sends at most ' +
+      'this long of rows again, with the same ClientTokens)',
+  } satisfies Setting<number>,
   dryRun: {
     flag: '--dry-run',
     env: ['CTL_DRY_RUN'],

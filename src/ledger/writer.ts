@@ -50,11 +50,14 @@ const BATCH = 64 * 1024;
  * `x.results.rerun-2.csv`, beside the file being rerun.
  */
 export function rerunResultsPath(resultsPath: string): string {
-  const dir = dirname(resultsPath);
   let name = basename(resultsPath);
   if (name.endsWith('.csv')) name = name.slice(0, -4);
   const m = /^(.*)\.rerun-(\d+)$/.exec(name);
-  return join(dir, m ? `${m[1]}.rerun-${Number(m[2]) + 1}.csv` : `${name}.rerun-1.csv`);
+  const rerun = m ? `${m[1]}.rerun-${Number(m[2]) + 1}.csv` : `${name}.rerun-1.csv`;
+  // Beside it, in S3 as on disk (path.join would fold the `//` of `s3://`).
+  return isS3Url(resultsPath)
+    ? `${resultsPath.slice(0, resultsPath.lastIndexOf('/') + 1)}${rerun}`
+    : join(dirname(resultsPath), rerun);
 }
 
 /**
@@ -157,6 +160,11 @@ export class ResultsWriter {
       );
     }
     return writer;
+  }
+
+  /** Bytes of the file written whole so far (a row waiting for the end of its turn is not counted). */
+  get bytes(): number {
+    return this.size;
   }
 
   /**

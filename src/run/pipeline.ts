@@ -37,8 +37,12 @@ export interface PipelineContext {
   guard?: Guard;
   /** Where the input's bytes are read from when not the input itself: a spooled copy of stdin, an S3 object. */
   source?: string | ByteSource;
+  /** How messages name a local `source` ("standard input", the S3 object a working copy stands for). */
+  sourceName?: string;
   /** Called once the run is known to start, just before the results file is made (the run state is written). */
   start?: () => Promise<void>;
+  /** Called once the results file is open, before any row is sent: `bytes()` is how much of it is written whole. */
+  opened?: (bytes: () => number) => Promise<void>;
 }
 
 /**
@@ -82,8 +86,10 @@ interface Stops {
 export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: PipelineContext): Promise<Summary> {
   // A rerun reads a results file, always UTF-8 and comma-separated: the input's encoding and delimiter are not its.
   const read = ctx.rerun ? {} : { encoding: config.get('encoding'), delimiter: config.get('delimiter') };
-  const spooled = typeof ctx.source === 'string';
-  const csv = await openCsv(ctx.source ?? config.input, { ...read, ...(spooled ? { name: 'standard input' } : {}) });
+  const csv = await openCsv(ctx.source ?? config.input, {
+    ...read,
+    ...(ctx.sourceName ? { name: ctx.sourceName } : {}),
+  });
   const duplicates = new DuplicateTokens(hooks.log);
   const { prepare, plan } = preparer(csv, config, hooks, ctx, duplicates);
   const w = await ready(config, hooks, csv);
@@ -163,12 +169,21 @@ async function ready(config: RunConfig, hooks: RunHooks, csv: CsvInput): Promise
 
 /** The run starts here: its state is written and its results file made (or opened to resume). */
 async function openResults(ctx: PipelineContext, header: string[], w: Wiring, csv: CsvInput): Promise<ResultsWriter> {
+  let writer: ResultsWriter | undefined;
   try {
     await ctx.start?.();
-    return ctx.ledger
+    writer = ctx.ledger
       ? ResultsWriter.append(ctx.resultsPath, header, ctx.ledger.header, ctx.guard)
       : ResultsWriter.create(ctx.resultsPath, header, ctx.guard);
+    const opened = writer;
+    await ctx.opened?.(() => opened.bytes);
+    return writer;
   } catch (err) {
+    try {
+      writer?.close();
+    } catch {
+      // the error that stopped the run is the one to tell
+    }
     csv.close();
     await w.close();
     throw err;

@@ -11,12 +11,13 @@ import { commandLine } from '../config/command-line.js';
 import { type RunConfig, resolveConfig, type Settings } from '../config/resolve.js';
 import { type CommandName, KEPT_KEYS } from '../config/settings.js';
 import { checkLive, liveReady } from '../delivery/live.js';
-import { InputError, UsageError } from '../errors.js';
+import { InputError, LockLostError, UsageError } from '../errors.js';
 import { type ObjectInput, type ObjectInputOptions, openObjectInput } from '../input/object.js';
 import { checkCoverage } from '../ledger/coverage.js';
 import { canonicalResultsPath, checkOutputPath, freshResultsPath } from '../ledger/files.js';
 import { acquireLock } from '../ledger/lock.js';
 import { type Ledger, readLedger } from '../ledger/reader.js';
+import { RemoteResults } from '../ledger/remote.js';
 import { openPipe, spoolStdin } from '../ledger/spool.js';
 import {
   checkOwnFile,
@@ -94,14 +95,13 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     job,
     env = process.env,
     sender,
-    logger,
+    logger: _logger,
     onProgress,
     signal,
     outputs = [],
     stdin: _stdin,
     ...flags
   } = given;
-  const log = logger ?? silent;
   if (command === 'rerun' && (flags.encoding !== undefined || flags.delimiter !== undefined)) {
     throw new UsageError(
       'rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply ' +
@@ -109,18 +109,25 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     );
   }
   const objectUrl = isS3Url(input) && command !== 'rerun' ? input : undefined;
-  if (input !== '-' && !objectUrl) {
+  if (input !== '-' && !isS3Url(input)) {
     await access(input).catch((err: NodeJS.ErrnoException) => {
       throw new InputError(`cannot read ${input}: ${err.code ?? String(err)}`, { cause: err });
     });
   }
-  const inputSha = objectUrl ? undefined : await sha256File(source ?? input).catch(() => undefined);
+  const inputSha = isS3Url(input) ? undefined : await sha256File(source ?? input).catch(() => undefined);
   let resultsPath = '';
   let origin: RunState | undefined;
   /** The run a results file already there recorded (an S3 input's version and checksum are read from it). */
   let recorded: RunState | undefined;
   let object: ObjectInput | undefined;
   let s3: S3Client | undefined;
+  const client = (c: RunConfig) => (s3 ??= createS3Client(s3Target(c)));
+  /** Results in S3 (worked on in a local copy), and a rerun's results file read from S3. */
+  let remote: RemoteResults | undefined;
+  let remoteInput: RemoteResults | undefined;
+  // Messages, logs and the summary name the S3 objects, never the working copies standing for them.
+  const names = (text: string) => remoteInput?.names(remote?.names(text) ?? text) ?? remote?.names(text) ?? text;
+  const log = renaming(given.logger ?? silent, names);
   try {
     const config = await resolveConfig(
       {
@@ -133,15 +140,16 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       {
         inputSha256: objectUrl
           ? async (c) => {
-              s3 ??= createS3Client(s3Target(c));
               object = await openObjectInput(
-                s3,
+                client(c),
                 objectUrl,
                 objectReading(objectUrl, recorded, c.get('resume') === true, signal),
               );
               return object.sha256;
             }
-          : inputSha,
+          : isS3Url(input)
+            ? () => sha256File(remoteInput!.local)
+            : inputSha,
         readQuota: (c) =>
           readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
         // A rerun sends as the run it reads did, and a resume continues its run: that run's state lends
@@ -151,11 +159,24 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
           const requested =
             first.get('results') ??
             (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.get('shard')));
-          await checkPaths(input, requested);
-          // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
-          resultsPath = await canonicalResultsPath(requested);
+          if (command === 'rerun' && isS3Url(input)) {
+            remoteInput = await RemoteResults.open(client(first), input, 'rerun');
+            await remoteInput.pull();
+          }
+          if (isS3Url(requested)) {
+            // One run at a time (the lease), then the working copy as S3 holds it.
+            remote = await RemoteResults.open(client(first), requested);
+            await remote.take();
+            await remote.pull();
+            await checkPaths(input, remote.local);
+            resultsPath = remote.local;
+          } else {
+            await checkPaths(input, requested);
+            // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
+            resultsPath = await canonicalResultsPath(requested);
+          }
           if (command === 'rerun') {
-            origin = await rerunOrigin(input);
+            origin = await rerunOrigin(remoteInput?.local ?? input);
             return origin.options;
           }
           if (objectUrl) recorded = await readState(resultsPath).catch(() => undefined);
@@ -175,6 +196,8 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       },
     );
     if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
+    const source_ = object?.source ?? remoteInput?.local ?? source;
+    const sourceName = remoteInput ? input : source !== undefined ? 'standard input' : undefined;
     // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
     const current = origin
       ? { ...pick(origin.options, ['encoding', 'delimiter', 'shard']), ...keptSettings(config) }
@@ -190,7 +213,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
           { results: resultsPath, completedAt: found.done.completedAt },
           'input already processed: nothing to do',
         );
-        return alreadyDone(input, resultsPath, found.done);
+        return renamed(alreadyDone(input, resultsPath, found.done), names);
       }
       const state: RunState = {
         version: STATE_VERSION,
@@ -198,7 +221,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         identity,
         options: current,
         dryRun,
-        ...(origin ? { rerunOf: resolve(input) } : {}),
+        ...(origin ? { rerunOf: isS3Url(input) ? input : resolve(input) } : {}),
         outcome: 'running',
         startedAt: found.previous?.startedAt ?? new Date().toISOString(),
       };
@@ -207,12 +230,22 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       // run leaves the file it found — a dry run's, an interrupted run's — as it was.
       const start = async () => {
         lock.assertHeld();
+        remote?.assertHeld();
         if (found.replaces) await rm(resultsPath, { force: true });
         await writeState(resultsPath, state);
         started = true;
+        // In S3 before any request: a run that dies from here on is resumed, never started afresh.
+        await remote?.started(!found.ledger);
       };
-      // Losing the lock (a takeover after this run froze) stops the run like a signal, and no write passes it.
-      const stop = signal ? AbortSignal.any([signal, lock.signal]) : lock.signal;
+      // Losing the lock or lease (a takeover after this run froze), or S3 refusing checkpoints, stops the
+      // run like a signal, and no write passes a lost lock or lease.
+      const stop = AbortSignal.any([...(signal ? [signal] : []), lock.signal, ...(remote ? [remote.signal] : [])]);
+      const guard = remote
+        ? (recentMs?: number) => {
+            lock.assertHeld(recentMs);
+            remote!.assertHeld();
+          }
+        : lock.assertHeld;
       const summary = await pipeline(
         config,
         { ...hooks, signal: stop },
@@ -220,17 +253,23 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
           resultsPath,
           ledger: found.ledger,
           rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false, changed: { rows: 0 } },
-          guard: lock.assertHeld,
-          source: object?.source ?? source,
+          guard,
+          source: source_,
+          ...(sourceName ? { sourceName } : {}),
           start,
+          ...(remote
+            ? { opened: (bytes: () => number) => remote!.opened(bytes, config.get('checkpointSeconds')! * 1000) }
+            : {}),
         },
       ).catch(async (err: unknown) => {
         // Refused after the state was written but before a results file was made: leave no state behind.
         if (started && !(await exists(resultsPath))) await rm(statePath(resultsPath), { force: true });
+        // Rows recorded before the error still go to S3 where they can.
+        else if (started) await remote?.salvage();
         throw err;
       });
       if (summary.interrupted && !summary.inputError)
-        summary.inputRows = await countRecords(config, object?.source ?? source, Boolean(origin));
+        summary.inputRows = await countRecords(config, source_, Boolean(origin));
       if (config.get('checkLive') && summary.plan) {
         if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
           throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
@@ -250,13 +289,45 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
         rows: summary.rows,
       });
-      return summary;
+      if (remote) {
+        if (remote.signal.aborted && !(remote.signal.reason instanceof LockLostError))
+          log.warn(
+            { results: remote.url, reason: (remote.signal.reason as Error).message },
+            'stopped: checkpoints could not be written to S3',
+          );
+        // A signal that already stopped the run leaves the upload to finish; one that comes during it stops it.
+        await remote.finish(outcome === 'completed', log, signal?.aborted ? undefined : signal);
+      }
+      return renamed(summary, names);
     } finally {
       await lock.release();
     }
+  } catch (err) {
+    if (err instanceof Error) err.message = names(err.message);
+    throw err;
   } finally {
+    await remote?.close();
+    await remoteInput?.close();
     s3?.destroy();
   }
+}
+
+/** A logger whose every line names S3 objects instead of the working copies standing for them. */
+function renaming(log: Logger, names: (text: string) => string): Logger {
+  const map = (o: object) => JSON.parse(names(JSON.stringify(o))) as object;
+  return {
+    info: (o, msg) => log.info(map(o), msg),
+    warn: (o, msg) => log.warn(map(o), msg),
+    debug: (o, msg) => log.debug(map(o), msg),
+  };
+}
+
+/** The summary naming S3 objects; its other parts (a dry run's plan) are left as they are. */
+function renamed(summary: Summary, names: (text: string) => string): Summary {
+  const out = { ...summary, input: names(summary.input), results: names(summary.results) };
+  for (const key of ['rerunOf', 'inputError', 'fatalError', 'unreachable'] as const)
+    if (out[key] !== undefined) out[key] = names(out[key]);
+  return out;
 }
 
 /**

@@ -98,7 +98,8 @@ export function describeS3Error(err: unknown, action: string): string {
   if (name === 'CredentialsProviderError' || /credential/i.test(e.message ?? ''))
     return `no usable AWS credentials (${e.message ?? name})`;
   if (/region is missing/i.test(e.message ?? '')) return 'no AWS Region: pass --region or set AWS_REGION';
-  if (status !== undefined) return `${name || 'error'} (HTTP ${status})${e.message ? `: ${e.message}` : ''}`;
+  if (status !== undefined)
+    return `${name || 'error'} (HTTP ${status})${e.message ? `: ${e.message.replace(/\.$/, '')}` : ''}`;
   const code = e.code ?? (err as NodeJS.ErrnoException | undefined)?.code;
   if (code) return `cannot reach the S3 endpoint: ${describeErrno(err)}`;
   return e.message ?? String(err);
