@@ -52,7 +52,7 @@ export interface ConfigFacts {
    * SHA-256 of the input's bytes, for the default token namespace; a function for an input found only
    * once the settings say where (an S3 object, read with the run's endpoint and Region).
    */
-  inputSha256?: string | ((partial: RunConfig) => Promise<string>);
+  inputSha256?: string | ((partial: RunConfig) => Promise<string | undefined>);
   /** `--rate auto`: the account's applied quota. */
   readQuota?: (partial: RunConfig) => Promise<{ rate: number; burst: number }>;
 }

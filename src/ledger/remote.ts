@@ -31,7 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { LockLostError, ResultsSaveError, StoppedError, UsageError } from '../errors.js';
 import { describeS3Error, isPreconditionFailed } from '../s3/client.js';
-import { headIfAny, objectBytes, objectStream } from '../s3/object.js';
+import { headIfAny, headObject, objectBytes, objectStream, type Pin } from '../s3/object.js';
 import { keyFolder, keyName, parseS3Url, type S3Location, s3Url } from '../s3/url.js';
 import { deleteKeys, getObject, listKeys, putObject, uploadFile } from '../s3/write.js';
 import type { Logger } from '../types.js';
@@ -51,6 +51,8 @@ export interface RemoteState {
 
 export class RemoteResults {
   private lease: Lease | undefined;
+  /** The version of the results object a pull read (a completed run's), to pin a resumed rerun to. */
+  version: Pin | undefined;
   private generation: string | undefined;
   private nextPart = 1;
   /** Bytes of the working copy S3 holds in parts. */
@@ -113,9 +115,18 @@ export class RemoteResults {
    * The working copy as S3 holds it: the run state, then the results — the object itself after a
    * completed run, else the checkpoints of the state's generation, in order — and the timeline.
    */
-  async pull(): Promise<void> {
+  async pull(pin?: Pin): Promise<void> {
     const state = await this.fetch(this.beside('.run.json'), 'run state');
-    if (!state) return;
+    if (!state) {
+      // An object without a run state (not a run's, or its state removed): the file alone, refused or reported as such.
+      const alone = await headIfAny(this.client, this.at).catch(() => undefined);
+      if (alone)
+        await pipeline(
+          objectStream(this.client, this.at, alone),
+          createWriteStream(this.local, { flags: 'wx', mode: 0o600 }),
+        );
+      return;
+    }
     await replaceFileAtomically(statePath(this.local), state.toString('utf8'));
     let parsed: { outcome?: string } & RemoteState = {};
     try {
@@ -127,8 +138,9 @@ export class RemoteResults {
     const out = () => createWriteStream(this.local, { flags: 'wx', mode: 0o600 });
     try {
       if (parsed.outcome === 'completed') {
-        const whole = await headIfAny(this.client, this.at);
+        const whole = pin ? await headObject(this.client, this.at, pin) : await headIfAny(this.client, this.at);
         if (whole) await pipeline(objectStream(this.client, this.at, whole), out());
+        this.version = whole && { ...(whole.versionId ? { versionId: whole.versionId } : {}), etag: whole.etag };
       } else if (this.generation) {
         const parts = await listKeys(this.client, this.at.bucket, this.partsPrefix());
         if (parts.length) {
@@ -150,6 +162,12 @@ export class RemoteResults {
       }
     } catch (err) {
       if (err instanceof UsageError) throw err;
+      if (pin && isPreconditionFailed(err))
+        throw new UsageError(
+          `${this.url} changed since the rerun started (ETag ${pin.etag}): --resume needs the same bytes. Restore ` +
+            'that version of the object, or start a new rerun with another --results',
+          { cause: err },
+        );
       throw new UsageError(`cannot read the results in ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, {
         cause: err,
       });
@@ -346,6 +364,35 @@ export class RemoteResults {
     this.timer = undefined;
   }
 
+  /**
+   * Writes a results file made in the working folder (by merge) to S3 — refused if something is
+   * there already — with its run state when it has one.
+   */
+  async publish(): Promise<void> {
+    try {
+      if (await headIfAny(this.client, this.at))
+        throw new UsageError(`--results ${this.url} already exists: pass another --results (it must not exist yet)`);
+      await uploadFile(this.client, this.at, this.local);
+      if (existsSync(statePath(this.local)))
+        await putObject(this.client, this.beside('.run.json'), await readFile(statePath(this.local), 'utf8'));
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(`cannot write ${this.url}: ${describeS3Error(err, 's3:PutObject')}`, { cause: err });
+    }
+  }
+
+  /** Before a file is made to publish: the object must not exist yet. */
+  async assertAbsent(): Promise<void> {
+    let there: unknown;
+    try {
+      there = await headIfAny(this.client, this.at);
+    } catch (err) {
+      throw new UsageError(`cannot use --results ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, { cause: err });
+    }
+    if (there)
+      throw new UsageError(`--results ${this.url} already exists: pass another --results (it must not exist yet)`);
+  }
+
   /** Releases the lease and removes the working folder (it holds customer rows). */
   async close(): Promise<void> {
     this.stopTimer();
@@ -369,4 +416,36 @@ function readRange(path: string, start: number, length: number): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The results files under an S3 prefix (`s3://b/shards/`): each object with a run state beside it,
+ * less the files a run keeps beside its results (state, timeline, lease, checkpoints).
+ */
+export async function resultsUnder(client: S3Client, url: string): Promise<string[]> {
+  const at = parseS3Url(url, 'merge', { prefix: true });
+  let keys: string[];
+  try {
+    keys = await listKeys(client, at.bucket, at.key);
+  } catch (err) {
+    throw new UsageError(`cannot list ${url}: ${describeS3Error(err, 's3:ListBucket')}`, { cause: err });
+  }
+  const all = new Set(keys);
+  return keys
+    .filter(
+      (k) => !/\.(run\.json|timeline\.jsonl|lease)$/.test(k) && !k.includes('.parts/') && all.has(`${k}.run.json`),
+    )
+    .map((key) => s3Url({ bucket: at.bucket, key }));
+}
+
+/** An S3 results object read into a working copy (with its state and timeline), for reading only. */
+export async function pulled(client: S3Client, url: string, what: string): Promise<RemoteResults> {
+  const remote = await RemoteResults.open(client, url, what);
+  try {
+    await remote.pull();
+  } catch (err) {
+    await remote.close();
+    throw err;
+  }
+  return remote;
 }

@@ -148,7 +148,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
               return object.sha256;
             }
           : isS3Url(input)
-            ? () => sha256File(remoteInput!.local)
+            ? async () => (remoteInput ? sha256File(remoteInput.local) : undefined)
             : inputSha,
         readQuota: (c) =>
           readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
@@ -159,10 +159,6 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
           const requested =
             first.get('results') ??
             (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.get('shard')));
-          if (command === 'rerun' && isS3Url(input)) {
-            remoteInput = await RemoteResults.open(client(first), input, 'rerun');
-            await remoteInput.pull();
-          }
           if (isS3Url(requested)) {
             // One run at a time (the lease), then the working copy as S3 holds it.
             remote = await RemoteResults.open(client(first), requested);
@@ -175,11 +171,17 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
             // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
             resultsPath = await canonicalResultsPath(requested);
           }
+          if (isS3Url(input)) recorded = await readState(resultsPath).catch(() => undefined);
           if (command === 'rerun') {
+            if (isS3Url(input)) {
+              // A resumed rerun reads the results object it started from: the same bytes, or a refusal.
+              const was = first.get('resume') && recorded?.input === input ? recorded.identity.inputObject : undefined;
+              remoteInput = await RemoteResults.open(client(first), input, 'rerun');
+              await remoteInput.pull(was);
+            }
             origin = await rerunOrigin(remoteInput?.local ?? input);
             return origin.options;
           }
-          if (objectUrl) recorded = await readState(resultsPath).catch(() => undefined);
           return first.get('resume') ? earlierRun(resultsPath) : undefined;
         },
       },
@@ -190,10 +192,9 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     const identity = runIdentity(
       config,
       object?.sha256 ?? inputSha,
-      object && {
-        ...(object.version.versionId ? { versionId: object.version.versionId } : {}),
-        etag: object.version.etag,
-      },
+      object
+        ? { ...(object.version.versionId ? { versionId: object.version.versionId } : {}), etag: object.version.etag }
+        : remoteInput?.version,
     );
     if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
     const source_ = object?.source ?? remoteInput?.local ?? source;
@@ -217,7 +218,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
       }
       const state: RunState = {
         version: STATE_VERSION,
-        input: input === '-' || objectUrl ? input : resolve(input),
+        input: input === '-' || isS3Url(input) ? input : resolve(input),
         identity,
         options: current,
         dryRun,
