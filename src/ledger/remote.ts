@@ -364,6 +364,12 @@ export class RemoteResults {
     this.timer = undefined;
   }
 
+  /** Throws when a pull found no results object (nor checkpoints) at the URL: there is nothing to read. */
+  assertFound(): void {
+    if (!existsSync(this.local))
+      throw new UsageError(`no results at ${this.url}: no such object, nor a run's checkpoints beside it`);
+  }
+
   /**
    * Writes a results file made in the working folder (by merge) to S3 — refused if something is
    * there already — with its run state when it has one.
@@ -443,6 +449,7 @@ export async function pulled(client: S3Client, url: string, what: string): Promi
   const remote = await RemoteResults.open(client, url, what);
   try {
     await remote.pull();
+    remote.assertFound();
   } catch (err) {
     await remote.close();
     throw err;

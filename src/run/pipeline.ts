@@ -145,6 +145,8 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
   } finally {
     stopTicker();
     closeResults(results, stops);
+    // A run that stopped early leaves the reader suspended mid-file: release its file, or its S3 download.
+    csv.close();
     await w.close();
     watch.finish(w.signal.aborted || stops.inputError || stops.fatal ? 'interrupted' : 'completed');
   }

@@ -178,6 +178,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
               const was = first.get('resume') && recorded?.input === input ? recorded.identity.inputObject : undefined;
               remoteInput = await RemoteResults.open(client(first), input, 'rerun');
               await remoteInput.pull(was);
+              remoteInput.assertFound();
             }
             origin = await rerunOrigin(remoteInput?.local ?? input);
             return origin.options;
@@ -313,9 +314,22 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   }
 }
 
-/** A logger whose every line names S3 objects instead of the working copies standing for them. */
+/**
+ * A logger whose lines name S3 objects instead of the working copies standing for them: the strings of
+ * a line's fields and of the objects in them (a summary), copied only where one names a working copy.
+ */
 function renaming(log: Logger, names: (text: string) => string): Logger {
-  const map = (o: object) => JSON.parse(names(JSON.stringify(o))) as object;
+  const value = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'string') return names(v);
+    if (depth === 0 || v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    let copy: Record<string, unknown> | undefined;
+    for (const [k, inner] of Object.entries(v)) {
+      const mapped = value(inner, depth - 1);
+      if (mapped !== inner) (copy ??= { ...(v as Record<string, unknown>) })[k] = mapped;
+    }
+    return copy ?? v;
+  };
+  const map = (o: object) => value(o, 2) as object;
   return {
     info: (o, msg) => log.info(map(o), msg),
     warn: (o, msg) => log.warn(map(o), msg),

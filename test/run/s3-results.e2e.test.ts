@@ -260,6 +260,48 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect(rowsOf(await s3.get(b, 'late.csv'))).toHaveLength(20);
   });
 
+  it('a dry run into S3 results, then the real run replaces it: its own checkpoints, every row once', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    const input = writeCsv(taskRows(25));
+    const url = `s3://${b}/planned.csv`;
+    const dry = await cli([...args(e, input, url), '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(rowsOf(await s3.get(b, 'planned.csv')).every((r) => r['Result.Status'] === 'planned')).toBe(true);
+    const real = await cli([...slow(e, input, url), '--resume']);
+    expect(real.stderr).toBe('');
+    expect(real.code).toBe(0);
+    const rows = rowsOf(await s3.get(b, 'planned.csv'));
+    expect(rows).toHaveLength(25);
+    expect(rows.every((r) => r['Result.Status'] === 'created')).toBe(true);
+    everyRowOnce(e, 25);
+  });
+
+  it('never takes the input object for its results: refused, the object left as it was', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    const body = stringify(taskRows(5));
+    await s3.put(b, 'same.csv', body);
+    const ran = await cli(args(e, `s3://${b}/same.csv`, `s3://${b}/same.csv`));
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain(`s3://${b}/same.csv`);
+    expect(ran.stderr).toMatch(/no run state/);
+    expect((await s3.get(b, 'same.csv')).toString()).toBe(body);
+    expect(e.stats().requests).toBe(0);
+  });
+
+  it('refuses results it may not write, naming the permission, before anything is sent', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    s3.fail({ method: 'PUT', path: new RegExp(`^/${b}/locked\\.csv`), times: 100, status: 403, code: 'AccessDenied' });
+    const ran = await cli(args(e, writeCsv(taskRows(3)), `s3://${b}/locked.csv`));
+    s3.heal();
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain(`cannot use --results s3://${b}/locked.csv: access denied`);
+    expect(ran.stderr).toContain('s3:PutObject');
+    expect(e.stats().requests).toBe(0);
+  });
+
   it('refuses results in a bucket that does not exist, before anything is sent', async () => {
     const e = await testEmulator(FAST);
     const input = writeCsv(taskRows(3));

@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CsvError, parse } from 'csv-parse/sync';
 import { InputError, UsageError } from '../../errors.js';
-import { describeS3Error } from '../../s3/client.js';
+import { describeS3Error, isPreconditionFailed } from '../../s3/client.js';
 import type { ByteSource, InputRecord } from '../../types.js';
 import { decodeChunks, sniffEncoding } from './decode.js';
 import { type RawRecord, RecordSplitter } from './split.js';
@@ -237,6 +237,13 @@ async function* rawRecords(
 
 function readFailure(name: string, err: unknown): InputError {
   if (err instanceof InputError) return err;
+  if (isPreconditionFailed(err))
+    return new InputError(
+      `${name} was replaced while it was being read (its ETag changed): the records before this point were read, ` +
+        'the rest not. Restore the object and run the same command with --resume, or start a new run with ' +
+        'another --results',
+      { cause: err },
+    );
   if ((err as { $metadata?: unknown }).$metadata)
     return new InputError(`cannot read ${name}: ${describeS3Error(err, 's3:GetObject')}`, { cause: err });
   const code = (err as NodeJS.ErrnoException).code;
