@@ -126,7 +126,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   let remote: RemoteResults | undefined;
   let remoteInput: RemoteResults | undefined;
   // Messages, logs and the summary name the S3 objects, never the working copies standing for them.
-  const names = (text: string) => remoteInput?.names(remote?.names(text) ?? text) ?? remote?.names(text) ?? text;
+  const names = (text: string) => [remote, remoteInput].reduce((t, r) => r?.names(t) ?? t, text);
   const log = renaming(given.logger ?? silent, names);
   try {
     const config = await resolveConfig(
@@ -198,7 +198,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         : remoteInput?.version,
     );
     if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
-    const source_ = object?.source ?? remoteInput?.local ?? source;
+    const reading = object?.source ?? remoteInput?.local ?? source;
     const sourceName = remoteInput ? input : source !== undefined ? 'standard input' : undefined;
     // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
     const current = origin
@@ -215,7 +215,8 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
           { results: resultsPath, completedAt: found.done.completedAt },
           'input already processed: nothing to do',
         );
-        return renamed(alreadyDone(input, resultsPath, found.done), names);
+        // Its Next line carries the AWS target (and S3 endpoint) the run recorded, as the report's does.
+        return renamed({ ...alreadyDone(input, resultsPath, found.done), replay: found.done.options }, names);
       }
       const state: RunState = {
         version: STATE_VERSION,
@@ -256,7 +257,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
           ledger: found.ledger,
           rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false, changed: { rows: 0 } },
           guard,
-          source: source_,
+          source: reading,
           ...(sourceName ? { sourceName } : {}),
           start,
           ...(remote
@@ -271,7 +272,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         throw err;
       });
       if (summary.interrupted && !summary.inputError)
-        summary.inputRows = await countRecords(config, source_, Boolean(origin));
+        summary.inputRows = await countRecords(config, reading, Boolean(origin));
       if (config.get('checkLive') && summary.plan) {
         if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
           throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
