@@ -57,7 +57,7 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-export const leaseLocation = (results: S3Location): S3Location => ({
+const leaseLocation = (results: S3Location): S3Location => ({
   bucket: results.bucket,
   key: `${results.key}.lease`,
 });

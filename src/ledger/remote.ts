@@ -45,7 +45,7 @@ const PART_MAX = 8 * 1024 * 1024;
 /** Rounds of our own after the SDK's attempts, before checkpoints count as failed. */
 const ROUNDS = 2;
 
-export interface RemoteState {
+interface RemoteState {
   checkpoints?: { generation?: string };
 }
 

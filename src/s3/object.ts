@@ -29,7 +29,7 @@ export interface ObjectVersion {
 /** A version to read: the VersionId when the bucket keeps versions, else the ETag the object must still have. */
 export type Pin = Pick<ObjectVersion, 'versionId' | 'etag'>;
 
-export function pinParams(pin: Pin | undefined): { VersionId?: string; IfMatch?: string } {
+function pinParams(pin: Pin | undefined): { VersionId?: string; IfMatch?: string } {
   if (!pin) return {};
   return pin.versionId ? { VersionId: pin.versionId } : { IfMatch: pin.etag };
 }
