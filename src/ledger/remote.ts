@@ -119,12 +119,16 @@ export class RemoteResults {
     const state = await this.fetch(this.beside('.run.json'), 'run state');
     if (!state) {
       // An object without a run state (not a run's, or its state removed): the file alone, refused or reported as such.
-      const alone = await headIfAny(this.client, this.at).catch(() => undefined);
-      if (alone)
-        await pipeline(
-          objectStream(this.client, this.at, alone),
-          createWriteStream(this.local, { flags: 'wx', mode: 0o600 }),
-        );
+      try {
+        const alone = await headIfAny(this.client, this.at);
+        if (alone)
+          await pipeline(
+            objectStream(this.client, this.at, alone),
+            createWriteStream(this.local, { flags: 'wx', mode: 0o600 }),
+          );
+      } catch (err) {
+        throw new UsageError(`cannot read ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, { cause: err });
+      }
       return;
     }
     await replaceFileAtomically(statePath(this.local), state.toString('utf8'));
