@@ -91,12 +91,13 @@ export async function acquireLease(client: S3Client, results: S3Location): Promi
     const record = parse(found.body);
     // Our own first write, whose answer was lost and retried into a 412.
     if (record?.id === mine.id) return held(client, at, resultsUrl, mine, found.etag, sent);
-    if (record && !expired(record, found.lastModified, found.serverDate)) {
-      const who = record.pid
+    // An unreadable lease is judged by its age alone, as an unreadable lock holder is.
+    if (!expired(record ?? { id: '' }, found.lastModified, found.serverDate)) {
+      const who = record?.pid
         ? `pid ${record.pid} on ${record.host}, since ${record.since}`
         : 'a holder whose record is unreadable';
       const until = found.lastModified
-        ? new Date(found.lastModified.getTime() + (record.ttlSeconds ?? TTL_SECONDS) * 1000).toISOString()
+        ? new Date(found.lastModified.getTime() + (record?.ttlSeconds ?? TTL_SECONDS) * 1000).toISOString()
         : 'a minute after its last renewal';
       throw new LockedError(
         `another run holds ${resultsUrl} (${who}); if that run is gone, its lease ${s3Url(at)} expires at ${until} ` +

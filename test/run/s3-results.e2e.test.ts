@@ -163,6 +163,16 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect((await first).code).toBe(3);
   });
 
+  it('an unreadable lease is judged by its age alone: fresh, it refuses (exit 4)', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    await s3.put(b, 'garbled.csv.lease', 'not a lease');
+    const ran = await cli(args(e, writeCsv(taskRows(3)), `s3://${b}/garbled.csv`));
+    expect(ran.code).toBe(4);
+    expect(ran.stderr).toContain(`another run holds s3://${b}/garbled.csv (a holder whose record is unreadable)`);
+    expect(e.stats().requests).toBe(0);
+  });
+
   it('takes over an expired lease (its holder gone without releasing it)', async () => {
     const e = await testEmulator(FAST);
     const b = await bucket();
