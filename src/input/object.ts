@@ -19,7 +19,7 @@ import { once } from 'node:events';
 import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { InputError } from '../errors.js';
+import { InputError, StoppedError } from '../errors.js';
 import { describeS3Error, isNotFound, isPreconditionFailed } from '../s3/client.js';
 import { headObject, type ObjectVersion, objectBytes, objectStream, type Pin } from '../s3/object.js';
 import { parseS3Url, type S3Location } from '../s3/url.js';
@@ -56,6 +56,8 @@ export async function openObjectInput(
     if (!sha256 && version.sha256 && !gzip) sha256 = version.sha256;
     if (!sha256) sha256 = await hashAndCheck(read, gzip, url);
   } catch (err) {
+    if (options.signal?.aborted)
+      throw new StoppedError(`stopped while reading ${url}: nothing was sent; run the command again`, { cause: err });
     throw err instanceof InputError ? err : readFailure(url, err, options.pin);
   }
   return {

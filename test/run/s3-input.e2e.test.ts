@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.js';
 import { cli, spawnCli } from '../cli/bin.js';
 import { testEmulator } from '../emulator.js';
-import { ROUTE_FLAGS, readResults, taskRows, tempDir } from '../helpers.js';
+import { ROUTE_FLAGS, readResults, taskRows, tempDir, until } from '../helpers.js';
 import { fileS3, skipS3 } from '../s3.js';
 
 const s3 = fileS3();
@@ -194,6 +194,23 @@ describe.skipIf(skipS3)('run s3://bucket/key.csv', () => {
     expect(readResults(results)).toHaveLength(600);
     expect([...tasksByRow(e).values()]).toEqual(Array(600).fill(1));
     expect(s3.requests.filter((r) => r.startsWith(`GET /${b}/flaky.csv`)).length).toBeGreaterThan(10);
+  });
+
+  it('stopped (SIGTERM) while the object is read for its checksum: exit 3 at once, nothing sent', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    await s3.put(b, 'slow.csv', csv(10));
+    s3.fail({ method: 'GET', path: new RegExp(`^/${b}/slow\\.csv$`), times: 2, delayMs: 30_000 });
+    const ran = await spawnCli(args(e, `s3://${b}/slow.csv`, join(tempDir(), 'slow.results.csv')), {
+      onSpawn: (child) =>
+        void until(() => s3.requests.some((r) => r.startsWith(`GET /${b}/slow.csv`)), 'the first read').then(() =>
+          child.kill('SIGTERM'),
+        ),
+    });
+    s3.heal();
+    expect(ran.code).toBe(3);
+    expect(ran.stderr).toContain(`stopped while reading s3://${b}/slow.csv: nothing was sent`);
+    expect(e.stats().requests).toBe(0);
   });
 
   it('refuses an object it may not read, naming the permission: nothing sent', async () => {
