@@ -10,6 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { ledgerScale } from './ledger-scale.js';
+import { s3Scenario } from './s3.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 // The built CLI (npm run build, done by prebench): it reads its version from ../package.json.
@@ -383,6 +384,11 @@ if (want('9')) {
     `${r.created} created, ${r.failed} failed`,
   );
 }
+
+process.stderr.write(
+  '10. S3: input and results in S3 (moto) beside local files, at the quota (100 rps, 3,000 rows) and unthrottled (100,000 rows)\n',
+);
+if (want('10')) await s3Scenario({ makeInput, report, withEmulator, child });
 
 process.stderr.write('7. ledger scale: rerun of a 2,000,000-row and a 20,000-row results file (1 in 1,000 failed)\n');
 if (want('7')) await ledgerScale({ work, report, withEmulator, child });

@@ -5,6 +5,7 @@
  *   node child.js user <input> <endpoint> [workers=50]
  *   node child.js rerun <results.csv> <rerun results.csv>   (endpoint, routing: the results file's run state)
  *   node child.js raise <input> <endpoint> <ceiling> <burst> <raise at created> <new quota>
+ *   node child.js s3 <input> <endpoint> <rate> <burst> <results> <s3 endpoint>   (input and results may be s3://)
  * Prints one JSON line: { cpuMs, maxRssMb, wallMs, created, failed, requests, throttled }.
  */
 import { createReadStream, mkdtempSync } from 'node:fs';
@@ -92,6 +93,27 @@ async function raise() {
     throttled: summary.throttled,
     lowPace,
     recoverSeconds,
+  };
+}
+
+/** `s3`: as `ours`, with the results (and perhaps the input) in S3 through an S3-compatible endpoint. */
+async function s3() {
+  const [rate, burst] = rest.slice(0, 2).map(Number);
+  const summary = await runImport({
+    input: input!,
+    results: rest[2]!,
+    s3Endpoint: rest[3],
+    endpoint,
+    rate,
+    burst,
+    instanceId: DEMO_INSTANCE_ID,
+    contactFlowId: DEMO_CONTACT_FLOW_ID,
+  });
+  return {
+    created: summary.rows.created,
+    failed: summary.rows.failed,
+    requests: summary.requests,
+    throttled: summary.throttled,
   };
 }
 
@@ -221,7 +243,9 @@ const counts =
           ? await rerun()
           : mode === 'raise'
             ? await raise()
-            : await ours();
+            : mode === 's3'
+              ? await s3()
+              : await ours();
 const cpu = process.cpuUsage(cpu0);
 process.stdout.write(
   `${JSON.stringify({

@@ -47,7 +47,6 @@ export class ResultsWriteError extends LoaderError {
   }
 }
 
-/** This run's lock was taken over (it was frozen or cut off for longer than a lock stays fresh). Exit 4. */
 /** Stopped (a signal) before anything was sent, e.g. while standard input was being read. Exit 3. */
 export class StoppedError extends LoaderError {
   override readonly exitCode = 3;
@@ -61,6 +60,25 @@ export class ResultsLostError extends LoaderError {
   override readonly exitCode = 3;
 }
 
+/**
+ * The results could not be saved to S3 (a checkpoint, the results object, the run state): the run
+ * stopped sending. Rows not saved are sent again with the same ClientTokens by `--resume`. Exit 3.
+ */
+export class ResultsSaveError extends LoaderError {
+  override readonly exitCode = 3;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(
+      `${message}. Sending stopped; every row saved so far stands. Run the same command with --resume once S3 ` +
+        'answers: rows not saved are sent again with the same ClientTokens, so no task is created twice.',
+      options,
+    );
+  }
+}
+
+/**
+ * This run's lock (or S3 lease) was taken over: it was frozen or cut off for longer than a lock stays
+ * fresh. Exit 4.
+ */
 export class LockLostError extends LoaderError {
   override readonly exitCode = 4;
 }

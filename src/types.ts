@@ -136,3 +136,16 @@ export interface FailureLimitStop {
   /** The error code most of those failed rows have, with how many have it. */
   dominant: { code: string; count: number };
 }
+
+/**
+ * Input bytes that are not a local path (an S3 object, pinned to one version): each `open()` reads
+ * them again from the start. Its gzip data, if it is gzip, was checked whole before it is handed over.
+ */
+export interface ByteSource {
+  /** How messages name it (`s3://bucket/key`). */
+  name: string;
+  /** Its size in bytes, for progress. */
+  size: number;
+  gzip: boolean;
+  open(): NodeJS.ReadableStream;
+}

@@ -26,6 +26,7 @@ const LAYERS = [
   ['config'],
   ['input'],
   ['csv'],
+  ['s3'],
   ['aws', 'errors', 'types'],
 ];
 

@@ -6,6 +6,7 @@
  * written out, so a CTL_RESULTS in that shell cannot point the command at another file.
  */
 import { resolve } from 'node:path';
+import { isS3Url } from '../s3/url.js';
 import type { Settings } from './resolve.js';
 import { PRINTED_KEYS, type SettingKey, setting, settingsOf } from './settings.js';
 
@@ -35,9 +36,9 @@ export function commandLine(command: 'run' | 'rerun', input: string, settings: S
   return parts.join(' ');
 }
 
-/** `-` (standard input) stays `-`; a path is made absolute against the folder the command was run in. */
+/** `-` (standard input) and `s3://` locations stay as they are; a path is made absolute against the folder the command was run in. */
 function absolute(path: string): string {
-  return path === '-' ? '-' : resolve(path);
+  return path === '-' || isS3Url(path) ? path : resolve(path);
 }
 
 function printed(key: SettingKey, value: unknown): string {

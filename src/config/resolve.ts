@@ -49,8 +49,11 @@ export interface ConfigInput {
 export interface ConfigFacts {
   /** The earlier run's recorded settings, once flags and environment say where it is (resume, rerun). */
   earlier?: (partial: RunConfig) => Promise<Settings | undefined>;
-  /** SHA-256 of the input's bytes, for the default token namespace. */
-  inputSha256?: string;
+  /**
+   * SHA-256 of the input's bytes, for the default token namespace; a function for an input found only
+   * once the settings say where (an S3 object, read with the run's endpoint and Region).
+   */
+  inputSha256?: string | ((partial: RunConfig) => Promise<string | undefined>);
   /** `--rate auto`: the account's applied quota. */
   readQuota?: (partial: RunConfig) => Promise<{ rate: number; burst: number }>;
 }
@@ -250,9 +253,10 @@ export async function resolveConfig(input: ConfigInput, facts: ConfigFacts = {})
         config = config.with({ region: EMULATOR_REGION }, { kind: 'derived', name: 'the emulator on this machine' });
     }
   }
+  const sha = typeof facts.inputSha256 === 'function' ? await facts.inputSha256(config) : facts.inputSha256;
   if (config.get('tokenNamespace') === undefined && settingsOf(input.command).includes('tokenNamespace')) {
     config = config.with(
-      { tokenNamespace: defaultNamespace(input.input, facts.inputSha256) },
+      { tokenNamespace: defaultNamespace(input.input, sha) },
       { kind: 'derived', name: "the input's name and checksum" },
     );
   }
@@ -274,5 +278,6 @@ export async function resolveConfig(input: ConfigInput, facts: ConfigFacts = {})
  * the same name, even repeating yesterday's rows — is a new batch of tasks.
  */
 function defaultNamespace(input: string, sha256: string | undefined): string {
+  // An S3 object's name is the last part of its key, as a file's is the last part of its path.
   return `${input === '-' ? 'stdin' : basename(input)}@${sha256 ? sha256.slice(0, 16) : 'unknown'}`;
 }

@@ -388,6 +388,17 @@ const SETTINGS = {
     printed: 'always',
     help: 'AWS profile',
   } satisfies Setting<string>,
+  s3Endpoint: {
+    flag: '--s3-endpoint',
+    arg: '<url>',
+    env: ['CTL_S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'],
+    parse: url,
+    defaultHelp: "the Region's AWS endpoint",
+    commands: [...IMPORTING, 'report', 'merge'],
+    kept: true,
+    printed: 'always',
+    help: 'S3-compatible endpoint for s3:// inputs and results (MinIO, moto…): path-style, checksums only where required',
+  } satisfies Setting<string>,
   tokenKey: {
     flag: '--token-key',
     arg: '<col[,col...]>',
@@ -593,6 +604,18 @@ const SETTINGS = {
         { type: 'string', pattern: '^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?[hmsHMS])+)\\s*$' },
       ],
     },
+  } satisfies Setting<number>,
+  checkpointSeconds: {
+    flag: '--checkpoint-interval',
+    arg: '<seconds>',
+    env: ['CTL_CHECKPOINT_INTERVAL'],
+    parse: interval,
+    check: interval,
+    default: 10,
+    commands: IMPORTING,
+    help:
+      'with --results s3://…: seconds between checkpoints of the results to S3 (a run that dies sends at most ' +
+      'this long of rows again, with the same ClientTokens)',
   } satisfies Setting<number>,
   dryRun: {
     flag: '--dry-run',

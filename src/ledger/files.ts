@@ -23,6 +23,7 @@ import {
 import { type FileHandle, lstat, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { describeErrno, ResultsWriteError, UsageError } from '../errors.js';
+import { isS3Url } from '../s3/url.js';
 
 const SAFE = C.O_NOFOLLOW | C.O_NONBLOCK;
 /** Flags to create a file that must not exist yet (and never through a link), for appending. */
@@ -51,6 +52,8 @@ export function freshResultsPath(resultsPath: string): string {
   const name = basename(resultsPath);
   const dot = name.lastIndexOf('.');
   const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  // An S3 object is not looked up (this is for a message): the first name that would follow it.
+  if (isS3Url(resultsPath)) return `${resultsPath.slice(0, resultsPath.lastIndexOf('/') + 1)}${stem}-2${ext}`;
   for (let n = 2; ; n++) {
     const candidate = join(dirname(resultsPath), `${stem}-${n}${ext}`);
     if (!existsSync(candidate)) return candidate;

@@ -260,6 +260,21 @@ function onThisHost(holder: Holder): boolean {
   return Boolean(holder.pid) && holder.host === hostname() && (holder.pidSpace ?? pidSpace()) === pidSpace();
 }
 
+/**
+ * Whether a holder recorded as `pid` on `host` (started at `started`, in clock ticks since boot) is a
+ * process of this host that is gone: its pid unused, or now another process's. Never true for another host.
+ */
+export function goneFromThisHost(holder: { pid?: number; host?: string; started?: number }): boolean {
+  if (!holder.pid || holder.host !== hostname()) return false;
+  return holderProcess({ ...holder, file: '', touchedMs: 0 } as Holder) === 'gone';
+}
+
+/** This process as a lock or lease records its holder. */
+export function thisHolder(): { pid: number; host: string; started?: number } {
+  const started = processInfo(process.pid)?.started;
+  return { pid: process.pid, host: hostname(), ...(started !== undefined ? { started } : {}) };
+}
+
 function holderProcess(holder: Holder): 'gone' | 'stopped' | 'live' {
   if (!isRunning(holder.pid!)) return 'gone';
   const info = processInfo(holder.pid!);

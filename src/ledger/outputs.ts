@@ -13,7 +13,12 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, statSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { UsageError } from '../errors.js';
+import { describeS3Error } from '../s3/client.js';
+import { headIfAny, objectBytes } from '../s3/object.js';
+import { parseS3Url } from '../s3/url.js';
+import { putObject } from '../s3/write.js';
 import { CREATE_NEW, headOf, replaceFileAtomically } from './files.js';
 
 export interface OutputKind {
@@ -112,5 +117,45 @@ export async function writeReadableOutput(path: string, text: string, sync: bool
     await handle.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * The same checks for an output written to S3 (`report --html s3://…`): not named as a file a run
+ * keeps, none of `owned` (the results objects read), and an existing object there only when it is
+ * such an output itself.
+ */
+export async function checkS3Output(
+  client: S3Client,
+  url: string,
+  flag: string,
+  kind: OutputKind,
+  owned: string[],
+): Promise<void> {
+  const at = parseS3Url(url, flag);
+  const what = `${flag} ${url}`;
+  if (RUN_FILE.test(at.key) || at.key.endsWith('.lease') || at.key.includes('.parts/'))
+    throw new UsageError(`${what} is named as a file a run keeps beside its results: pass another path`);
+  if (owned.some((o) => o === url || url.startsWith(`${o}.`)))
+    throw new UsageError(`${what} is a results file being read, or one of its files: it would be overwritten`);
+  let head = '';
+  try {
+    const version = await headIfAny(client, at);
+    if (!version) return;
+    for await (const chunk of objectBytes(client, at, version, { end: 2047 })) head += chunk.toString('utf8');
+  } catch (err) {
+    throw new UsageError(`${what}: ${describeS3Error(err, 's3:GetObject')}`, { cause: err });
+  }
+  if (head.replace(/^\uFEFF/, '').trim() !== '' && !kind.looksLike(head.replace(/^\uFEFF/, '')))
+    throw new UsageError(
+      `${what} is an existing object that is not ${kind.name}: it is never overwritten; pass another path`,
+    );
+}
+
+export async function writeS3Output(client: S3Client, url: string, text: string, flag: string): Promise<void> {
+  try {
+    await putObject(client, parseS3Url(url, flag), text);
+  } catch (err) {
+    throw new UsageError(`cannot write ${url}: ${describeS3Error(err, 's3:PutObject')}`, { cause: err });
   }
 }

@@ -31,7 +31,7 @@ export async function spoolStdin(
   signal?: AbortSignal,
   name = 'standard input',
 ): Promise<Spooled> {
-  await removeLeftovers();
+  await removeLeftovers(PREFIX);
   const dir = await mkdtemp(join(tmpdir(), `${PREFIX}${process.pid}-`));
   const path = join(dir, 'input');
   const remove = () => rm(dir, { recursive: true, force: true });
@@ -56,11 +56,15 @@ export function openPipe(path: string): NodeJS.ReadableStream {
   return new Socket({ fd, readable: true, writable: false });
 }
 
-/** Copies of standard input (customer rows) that runs killed outright left behind: this user's, their process gone. */
-async function removeLeftovers(): Promise<void> {
+/**
+ * Private temporary folders named `<prefix><pid>-…` (copies of standard input, working copies of S3
+ * results: customer rows) that runs killed outright left behind: this user's, their process gone.
+ */
+export async function removeLeftovers(prefix: string): Promise<void> {
   const names = await readdir(tmpdir()).catch(() => [] as string[]);
   for (const name of names) {
-    const pid = Number(/^connect-task-loader-stdin-(\d+)-/.exec(name)?.[1]);
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
     if (!pid || pid === process.pid || isRunning(pid)) continue;
     const path = join(tmpdir(), name);
     const st = await lstat(path).catch(() => undefined);

@@ -28,6 +28,12 @@ export type StoredOptions = { [K in KeptKey]?: Values[K] };
 export interface RunIdentity {
   /** SHA-256 of the input's bytes as read (compressed bytes for .gz); absent for stdin. */
   inputSha256?: string;
+  /**
+   * An S3 input's version as the run read it: `--resume` reads exactly that one (its VersionId, or
+   * If-Match on its ETag where the bucket keeps no versions). Shown, not compared: the checksum says
+   * whether two inputs are the same bytes.
+   */
+  inputObject?: { versionId?: string; etag: string };
   /** The service endpoint requests go to (normalised URL); absent = AWS's own endpoint. */
   endpoint?: string;
   /** The Region requests are signed for, as the SDK resolves it; absent when none was configured. */

@@ -18,6 +18,7 @@ import { closeSync, fstatSync, type Stats, statSync, unlinkSync } from 'node:fs'
 import { basename, dirname, extname, join } from 'node:path';
 import { ResultsLostError, UsageError } from '../errors.js';
 import type { Shard } from '../input/shard.js';
+import { isS3Url } from '../s3/url.js';
 import type { RowResult } from '../types.js';
 import { APPEND_EXISTING, CREATE_NEW, openRegularSync, syncAndClose, writeAllSync } from './files.js';
 
@@ -49,21 +50,27 @@ const BATCH = 64 * 1024;
  * `x.results.rerun-2.csv`, beside the file being rerun.
  */
 export function rerunResultsPath(resultsPath: string): string {
-  const dir = dirname(resultsPath);
   let name = basename(resultsPath);
   if (name.endsWith('.csv')) name = name.slice(0, -4);
   const m = /^(.*)\.rerun-(\d+)$/.exec(name);
-  return join(dir, m ? `${m[1]}.rerun-${Number(m[2]) + 1}.csv` : `${name}.rerun-1.csv`);
+  const rerun = m ? `${m[1]}.rerun-${Number(m[2]) + 1}.csv` : `${name}.rerun-1.csv`;
+  // Beside it, in S3 as on disk (path.join would fold the `//` of `s3://`).
+  return isS3Url(resultsPath)
+    ? `${resultsPath.slice(0, resultsPath.lastIndexOf('/') + 1)}${rerun}`
+    : join(dirname(resultsPath), rerun);
 }
 
-/** `<input without extension>.results.csv` beside the input (`x.csv.gz` → `x.results.csv`). */
+/**
+ * `<input without extension>.results.csv` beside the input (`x.csv.gz` → `x.results.csv`); for an S3
+ * object, in the current folder: nothing is written into the bucket unless --results names it.
+ */
 function defaultResultsPath(input: string): string {
   if (input === '-') throw new UsageError('reading standard input needs --results <file>');
   let name = basename(input);
   if (name.endsWith('.gz')) name = name.slice(0, -3);
   const ext = extname(name);
   if (ext) name = name.slice(0, -ext.length);
-  return join(dirname(input), `${name}.results.csv`);
+  return join(isS3Url(input) ? '.' : dirname(input), `${name}.results.csv`);
 }
 
 /** `<input without extension>.shard-i-of-n.results.csv` beside the input; without a shard the usual name. */
@@ -153,6 +160,11 @@ export class ResultsWriter {
       );
     }
     return writer;
+  }
+
+  /** Bytes of the file written whole so far (a row waiting for the end of its turn is not counted). */
+  get bytes(): number {
+    return this.size;
   }
 
   /**

@@ -12,8 +12,15 @@ import { type Condition, describeCondition } from '../input/filter.js';
 import { canonical } from '../input/token.js';
 import { encodingName, type RunIdentity, type RunState } from '../ledger/state.js';
 
-/** The identity of the run these settings describe; `inputSha` is the input's checksum (none for stdin). */
-export function runIdentity(config: RunConfig, inputSha: string | undefined): RunIdentity {
+/**
+ * The identity of the run these settings describe; `inputSha` is the input's checksum (none for stdin),
+ * `inputObject` the version of an S3 input.
+ */
+export function runIdentity(
+  config: RunConfig,
+  inputSha: string | undefined,
+  inputObject?: RunIdentity['inputObject'],
+): RunIdentity {
   const endpoint = config.get('endpoint');
   const jobPath = config.get('job');
   const sha = jobSha256(config.job);
@@ -21,6 +28,7 @@ export function runIdentity(config: RunConfig, inputSha: string | undefined): Ru
   const timeZone = config.get('timezone');
   return {
     inputSha256: inputSha,
+    ...(inputObject ? { inputObject } : {}),
     endpoint: endpoint === undefined ? undefined : normaliseUrl(endpoint),
     region: config.get('region'),
     instanceId: config.get('instanceId'),
@@ -61,6 +69,16 @@ const FIELDS: Record<
   inputSha256: {
     label: 'the input',
     show: (v) => (v.inputSha256 ? `content with checksum ${v.inputSha256.slice(0, 16)}` : 'standard input'),
+  },
+  inputObject: {
+    label: 'the input object',
+    show: (v) =>
+      v.inputObject?.versionId
+        ? `version ${v.inputObject.versionId}`
+        : v.inputObject
+          ? `ETag ${v.inputObject.etag}`
+          : 'not an S3 object',
+    compared: false,
   },
   endpoint: {
     label: '--endpoint',

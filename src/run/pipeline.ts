@@ -22,7 +22,7 @@ import { type Guard, ResultsWriter } from '../ledger/writer.js';
 import type { MetricsFile } from '../observe/metrics.js';
 import { RunObserver } from '../observe/observer.js';
 import { redactServiceMessage } from '../observe/redact.js';
-import type { InputRecord, RowResult, SendOutcome } from '../types.js';
+import type { ByteSource, InputRecord, RowResult, SendOutcome } from '../types.js';
 import { FailureLimit } from './failure-limit.js';
 import { HeldRows, ROW_HEADROOM, rowCost, rowWorkers, takeTurns } from './held.js';
 import type { RunHooks } from './options.js';
@@ -38,12 +38,16 @@ export interface PipelineContext {
   rerun: Omit<RerunContext, 'earlier'> | undefined;
   /** Called before results writes; throws when the run may no longer write (its lock was lost). */
   guard?: Guard;
-  /** Where the input's bytes are read from when not the input itself (a spooled copy of stdin). */
-  source?: string;
+  /** Where the input's bytes are read from when not the input itself: a spooled copy of stdin, an S3 object. */
+  source?: string | ByteSource;
+  /** How messages name a local `source` ("standard input", the S3 object a working copy stands for). */
+  sourceName?: string;
   /** Called once the run is known to start, just before the results file is made (the run state is written). */
   start?: () => Promise<void>;
   /** `--metrics-file`, rewritten as the run goes (its last write is the caller's, once the outcome is known). */
   metrics?: MetricsFile;
+  /** Called once the results file is open, before any row is sent: `bytes()` is how much of it is written whole. */
+  opened?: (bytes: () => number) => Promise<void>;
 }
 
 /**
@@ -52,7 +56,7 @@ export interface PipelineContext {
  */
 export async function countRecords(
   config: RunConfig,
-  source: string | undefined,
+  source: string | ByteSource | undefined,
   rerun: boolean,
   withinMs = 5_000,
 ): Promise<number | undefined> {
@@ -91,7 +95,10 @@ interface Stops {
 export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: PipelineContext): Promise<Summary> {
   // A rerun reads a results file, always UTF-8 and comma-separated: the input's encoding and delimiter are not its.
   const read = ctx.rerun ? {} : { encoding: config.get('encoding'), delimiter: config.get('delimiter') };
-  const csv = await openCsv(ctx.source ?? config.input, { ...read, ...(ctx.source ? { name: 'standard input' } : {}) });
+  const csv = await openCsv(ctx.source ?? config.input, {
+    ...read,
+    ...(ctx.sourceName ? { name: ctx.sourceName } : {}),
+  });
   const duplicates = new DuplicateTokens(hooks.log);
   const { prepare, plan } = preparer(csv, config, hooks, ctx, duplicates);
   const w = await ready(config, hooks, csv);
@@ -159,6 +166,8 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
   } finally {
     stopTicker();
     closeResults(results, stops);
+    // A run that stopped early leaves the reader suspended mid-file: release its file, or its S3 download.
+    csv.close();
     await w.close();
     watch.finish(
       stoppedEarly(w, stops, watch) || stops.inputError || stops.fatal ? 'interrupted' : 'completed',
@@ -205,16 +214,25 @@ async function openResults(
   csv: CsvInput,
   stop: AbortSignal | undefined,
 ): Promise<ResultsWriter> {
+  let writer: ResultsWriter | undefined;
   try {
     if (stop?.aborted) {
       if (stop.reason instanceof LoaderError) throw stop.reason;
       throw new StoppedError('stopped before the run began: nothing was sent or written; run the command again');
     }
     await ctx.start?.();
-    return ctx.ledger
+    writer = ctx.ledger
       ? ResultsWriter.append(ctx.resultsPath, header, ctx.ledger.header, ctx.guard)
       : ResultsWriter.create(ctx.resultsPath, header, ctx.guard);
+    const opened = writer;
+    await ctx.opened?.(() => opened.bytes);
+    return writer;
   } catch (err) {
+    try {
+      writer?.close();
+    } catch {
+      // the error that stopped the run is the one to tell
+    }
     csv.close();
     await w.close();
     throw err;

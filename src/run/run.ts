@@ -6,16 +6,19 @@
  */
 import { access, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { commandLine } from '../config/command-line.js';
 import { RunConfig, resolveConfig, type Settings } from '../config/resolve.js';
 import { type CommandName, KEPT_KEYS } from '../config/settings.js';
 import { checkLive, liveReady } from '../delivery/live.js';
-import { InputError, UsageError } from '../errors.js';
+import { InputError, LockLostError, UsageError } from '../errors.js';
+import { type ObjectInput, type ObjectInputOptions, openObjectInput } from '../input/object.js';
 import { checkCoverage } from '../ledger/coverage.js';
 import { canonicalResultsPath, checkOutputPath, freshResultsPath } from '../ledger/files.js';
 import { acquireLock } from '../ledger/lock.js';
 import { checkOutput, PROMETHEUS_TEXT } from '../ledger/outputs.js';
 import { type Ledger, readLedger } from '../ledger/reader.js';
+import { RemoteResults } from '../ledger/remote.js';
 import { openPipe, spoolStdin } from '../ledger/spool.js';
 import {
   checkOwnFile,
@@ -34,6 +37,8 @@ import {
 import { rerunResultsPath, shardResultsPath } from '../ledger/writer.js';
 import { type MetricsEnd, MetricsFile } from '../observe/metrics.js';
 import { readQuota } from '../rate/auto.js';
+import { createS3Client } from '../s3/client.js';
+import { isS3Url } from '../s3/url.js';
 import { differences, RERUN_SKIPS, runIdentity, TARGET_FIELDS } from './identity.js';
 import { type Logger, type RerunOptions, type RunHooks, type RunOptions, silent } from './options.js';
 import { countRecords, pipeline } from './pipeline.js';
@@ -41,7 +46,7 @@ import { checkPaths } from './preflight.js';
 import { noStateRefusal, otherRunRefusal, rerunSettingsRefusal, unfinishedOriginRefusal } from './refusals.js';
 import { newRunId, withRunId } from './run-id.js';
 import { outcomeOf, type Summary } from './summary.js';
-import { awsTarget } from './wiring.js';
+import { awsTarget, s3Target } from './wiring.js';
 
 /** Imports `options.input`: one results row per record (a dry run with `dryRun`). */
 export function runImport(options: RunOptions): Promise<Summary> {
@@ -95,7 +100,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     job,
     env = process.env,
     sender,
-    logger,
+    logger: _logger,
     onProgress,
     signal,
     outputs = [],
@@ -107,169 +112,311 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   const runId =
     RunConfig.layered({ command, input, flags: flags as Settings, env }, {}, undefined, undefined).get('runId') ??
     newRunId();
-  const log = withRunId(logger ?? silent, runId);
+  const tagged = withRunId(given.logger ?? silent, runId);
   if (command === 'rerun' && (flags.encoding !== undefined || flags.delimiter !== undefined)) {
     throw new UsageError(
       'rerun reads a results file, which is always UTF-8 and comma-separated: --encoding and --delimiter apply ' +
         'only to the input of run and validate',
     );
   }
-  if (input !== '-') {
+  const objectUrl = isS3Url(input) && command !== 'rerun' ? input : undefined;
+  if (input !== '-' && !isS3Url(input)) {
     await access(input).catch((err: NodeJS.ErrnoException) => {
       throw new InputError(`cannot read ${input}: ${err.code ?? String(err)}`, { cause: err });
     });
   }
-  const inputSha = await sha256File(source ?? input).catch(() => undefined);
+  const inputSha = isS3Url(input) ? undefined : await sha256File(source ?? input).catch(() => undefined);
   let resultsPath = '';
   let origin: RunState | undefined;
-  const config = await resolveConfig(
-    {
-      command,
-      input,
-      flags: { ...(flags as Settings), job: typeof job === 'string' ? job : undefined, runId },
-      env,
-      job: typeof job === 'object' ? job : undefined,
-    },
-    {
-      inputSha256: inputSha,
-      readQuota: (c) =>
-        readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
-      // A rerun sends as the run it reads did, and a resume continues its run: that run's state lends
-      // every setting no flag or environment variable gives. A fresh run takes nothing from it: it is
-      // compared with what a results file records.
-      earlier: async (first) => {
-        const requested =
-          first.get('results') ??
-          (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.shard));
-        await checkPaths(input, requested);
-        // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
-        resultsPath = await canonicalResultsPath(requested);
-        if (command === 'rerun') {
-          origin = await rerunOrigin(input);
-          return origin.options;
-        }
-        return first.get('resume') ? earlierRun(resultsPath) : undefined;
-      },
-    },
-  );
-  if (config.get('checkLive')) await liveReady(awsTarget(config));
-  for (const output of outputs) await checkOutputPath(output.path, output.flag, input, resultsPath, config.get('job'));
-  const metricsPath = config.get('metricsFile');
-  if (metricsPath) await checkMetricsPath(metricsPath, config, resultsPath, outputs, log);
-  const identity = runIdentity(config, inputSha);
-  if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
-  // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
-  const current = origin
-    ? { ...pick(origin.options, ['encoding', 'delimiter', 'shard']), ...keptSettings(config) }
-    : keptSettings(config);
-  const dryRun = config.dryRun;
-  const hooks: RunHooks = { sender, log, onProgress, signal, capacityProbeMs };
-
-  const lock = await acquireLock(resultsPath, {
-    signal,
-    onWait: (holder, ms) =>
-      log.warn(
-        { results: resultsPath, holder, waitSeconds: Math.ceil(ms / 1000) },
-        'another run holds the results file and has not been heard from: waiting until its lock may be taken over',
-      ),
-  });
-  let metrics: MetricsFile | undefined;
-  let started = false;
+  /** The run a results file already there recorded (an S3 input's version and checksum are read from it). */
+  let recorded: RunState | undefined;
+  let object: ObjectInput | undefined;
+  let s3: S3Client | undefined;
+  const client = (c: RunConfig) => (s3 ??= createS3Client(s3Target(c)));
+  /** Results in S3 (worked on in a local copy), and a rerun's results file read from S3. */
+  let remote: RemoteResults | undefined;
+  let remoteInput: RemoteResults | undefined;
+  // Messages, logs and the summary name the S3 objects, never the working copies standing for them.
+  const names = (text: string) => [remote, remoteInput].reduce((t, r) => r?.names(t) ?? t, text);
+  const log = renaming(tagged, names);
   try {
-    const found = await existingRun({ config, resultsPath, identity, current, dryRun }, log);
-    // Written only by a run that got this far: a refused run (another run holds the lock, or the
-    // file is another run's record) leaves the figures of the run it found.
-    metrics = metricsPath
-      ? await MetricsFile.open({
-          path: metricsPath,
-          runId,
-          input,
-          command,
-          ceiling: config.rate,
-          log,
-          guard: () => lock.assertHeld(),
-        })
-      : undefined;
-    if (found.done) {
-      log.info({ results: resultsPath, completedAt: found.done.completedAt }, 'input already processed: nothing to do');
-      const summary = alreadyDone(runId, input, resultsPath, found.done);
-      await metrics?.finish(doneMetrics(summary, found.done));
-      return summary;
-    }
-    const thisRun: RunEntry = { runId, startedAt: new Date().toISOString(), outcome: 'running' };
-    const state: RunState = {
-      version: STATE_VERSION,
-      input: input === '-' ? '-' : resolve(input),
-      identity,
-      options: current,
-      dryRun,
-      ...(origin ? { rerunOf: resolve(input) } : {}),
-      outcome: 'running',
-      startedAt: found.previous?.startedAt ?? thisRun.startedAt,
-      runs: [...(found.previous?.runs ?? []), thisRun].slice(-RUNS_KEPT),
-    };
-    // Written once the run is known to start (header read, Region and credentials ready): a refused
-    // run leaves the file it found — a dry run's, an interrupted run's — as it was.
-    const start = async () => {
-      lock.assertHeld();
-      if (found.replaces) await rm(resultsPath, { force: true });
-      await writeState(resultsPath, state);
-      started = true;
-    };
-    // Losing the lock (a takeover after this run froze) stops the run like a signal, and no write passes it.
-    const stop = signal ? AbortSignal.any([signal, lock.signal]) : lock.signal;
-    const summary = await pipeline(
-      config,
-      { ...hooks, signal: stop },
+    const config = await resolveConfig(
       {
-        resultsPath,
-        ledger: found.ledger,
-        rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false, changed: { rows: 0 } },
-        guard: lock.assertHeld,
-        source,
-        start,
-        metrics,
+        command,
+        input,
+        flags: { ...(flags as Settings), job: typeof job === 'string' ? job : undefined, runId },
+        env,
+        job: typeof job === 'object' ? job : undefined,
       },
-    ).catch(async (err: unknown) => {
-      // Refused after the state was written but before a results file was made: leave no state behind.
-      if (started && !(await exists(resultsPath))) {
-        await rm(statePath(resultsPath), { force: true });
-        started = false;
+      {
+        inputSha256: objectUrl
+          ? async (c) => {
+              object = await openObjectInput(
+                client(c),
+                objectUrl,
+                objectReading(objectUrl, recorded, c.get('resume') === true, signal),
+              );
+              return object.sha256;
+            }
+          : isS3Url(input)
+            ? async () => (remoteInput ? sha256File(remoteInput.local) : undefined)
+            : inputSha,
+        readQuota: (c) =>
+          readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
+        // A rerun sends as the run it reads did, and a resume continues its run: that run's state lends
+        // every setting no flag or environment variable gives. A fresh run takes nothing from it: it is
+        // compared with what a results file records.
+        earlier: async (first) => {
+          const requested =
+            first.get('results') ??
+            (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.shard));
+          if (isS3Url(requested)) {
+            // One run at a time (the lease), then the working copy as S3 holds it.
+            remote = await RemoteResults.open(client(first), requested);
+            await remote.take();
+            await remote.pull();
+            await checkPaths(input, remote.local);
+            resultsPath = remote.local;
+          } else {
+            await checkPaths(input, requested);
+            // Symbolic links resolved: every run on one file shares its lock and run state, whatever path names it.
+            resultsPath = await canonicalResultsPath(requested);
+          }
+          if (isS3Url(input)) recorded = await readState(resultsPath).catch(() => undefined);
+          if (command === 'rerun') {
+            if (isS3Url(input)) {
+              // A resumed rerun reads the results object it started from: the same bytes, or a refusal.
+              const was = first.get('resume') && recorded?.input === input ? recorded.identity.inputObject : undefined;
+              remoteInput = await RemoteResults.open(client(first), input, 'rerun');
+              await remoteInput.pull(was);
+              remoteInput.assertFound();
+            }
+            origin = await rerunOrigin(remoteInput?.local ?? input);
+            return origin.options;
+          }
+          return first.get('resume') ? earlierRun(resultsPath) : undefined;
+        },
+      },
+    );
+    if (config.get('checkLive')) await liveReady(awsTarget(config));
+    for (const output of outputs)
+      await checkOutputPath(output.path, output.flag, input, resultsPath, config.get('job'));
+    const metricsPath = config.get('metricsFile');
+    if (metricsPath) await checkMetricsPath(metricsPath, config, resultsPath, outputs, log);
+    const identity = runIdentity(
+      config,
+      object?.sha256 ?? inputSha,
+      object
+        ? { ...(object.version.versionId ? { versionId: object.version.versionId } : {}), etag: object.version.etag }
+        : remoteInput?.version,
+    );
+    if (origin) checkRerunSettings(input, origin, identity, config, freshResultsPath(input));
+    const reading = object?.source ?? remoteInput?.local ?? source;
+    const sourceName = remoteInput ? input : source !== undefined ? 'standard input' : undefined;
+    // A rerun reads a results file, not the input: how the input was read and which shard of it are its run's.
+    const current = origin
+      ? { ...pick(origin.options, ['encoding', 'delimiter', 'shard']), ...keptSettings(config) }
+      : keptSettings(config);
+    const dryRun = config.dryRun;
+    const hooks: RunHooks = { sender, log, onProgress, signal, capacityProbeMs };
+
+    const lock = await acquireLock(resultsPath, {
+      signal,
+      onWait: (holder, ms) =>
+        log.warn(
+          { results: resultsPath, holder, waitSeconds: Math.ceil(ms / 1000) },
+          'another run holds the results file and has not been heard from: waiting until its lock may be taken over',
+        ),
+    });
+    let metrics: MetricsFile | undefined;
+    let started = false;
+    try {
+      const found = await existingRun({ config, resultsPath, identity, current, dryRun }, log);
+      // Written only by a run that got this far: a refused run (another run holds the lock, or the
+      // file is another run's record) leaves the figures of the run it found.
+      metrics = metricsPath
+        ? await MetricsFile.open({
+            path: metricsPath,
+            runId,
+            input,
+            command,
+            ceiling: config.rate,
+            log,
+            guard: () => lock.assertHeld(),
+          })
+        : undefined;
+      if (found.done) {
+        log.info(
+          { results: resultsPath, completedAt: found.done.completedAt },
+          'input already processed: nothing to do',
+        );
+        const summary = alreadyDone(runId, input, resultsPath, found.done);
+        await metrics?.finish(doneMetrics(summary, found.done));
+        // Its Next line carries the AWS target (and S3 endpoint) the run recorded, as the report's does.
+        return renamed({ ...summary, replay: found.done.options }, names);
       }
-      throw err;
-    });
-    if (summary.interrupted && !summary.inputError)
-      summary.inputRows = await countRecords(config, source, Boolean(origin));
-    if (config.get('checkLive') && summary.plan) {
-      if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
-        throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
-      summary.plan.live = await checkLive(summary.plan.named, awsTarget(config));
+      const thisRun: RunEntry = { runId, startedAt: new Date().toISOString(), outcome: 'running' };
+      const state: RunState = {
+        version: STATE_VERSION,
+        input: input === '-' || isS3Url(input) ? input : resolve(input),
+        identity,
+        options: current,
+        dryRun,
+        ...(origin ? { rerunOf: isS3Url(input) ? input : resolve(input) } : {}),
+        outcome: 'running',
+        startedAt: found.previous?.startedAt ?? thisRun.startedAt,
+        runs: [...(found.previous?.runs ?? []), thisRun].slice(-RUNS_KEPT),
+      };
+      // Written once the run is known to start (header read, Region and credentials ready): a refused
+      // run leaves the file it found — a dry run's, an interrupted run's — as it was.
+      const start = async () => {
+        lock.assertHeld();
+        remote?.assertHeld();
+        if (found.replaces) await rm(resultsPath, { force: true });
+        await writeState(resultsPath, state);
+        started = true;
+        // In S3 before any request: a run that dies from here on is resumed, never started afresh.
+        await remote?.started(!found.ledger);
+      };
+      // Losing the lock or lease (a takeover after this run froze), or S3 refusing checkpoints, stops the
+      // run like a signal, and no write passes a lost lock or lease.
+      const stop = AbortSignal.any([...(signal ? [signal] : []), lock.signal, ...(remote ? [remote.signal] : [])]);
+      const guard = remote
+        ? (recentMs?: number) => {
+            lock.assertHeld(recentMs);
+            remote!.assertHeld();
+          }
+        : lock.assertHeld;
+      const summary = await pipeline(
+        config,
+        { ...hooks, signal: stop },
+        {
+          resultsPath,
+          ledger: found.ledger,
+          rerun: origin && { includeInvalid: config.get('includeInvalid') ?? false, changed: { rows: 0 } },
+          guard,
+          source: reading,
+          ...(sourceName ? { sourceName } : {}),
+          start,
+          metrics,
+          ...(remote
+            ? { opened: (bytes: () => number) => remote!.opened(bytes, config.get('checkpointSeconds')! * 1000) }
+            : {}),
+        },
+      ).catch(async (err: unknown) => {
+        // Refused after the state was written but before a results file was made: leave no state behind.
+        if (started && !(await exists(resultsPath))) {
+          await rm(statePath(resultsPath), { force: true });
+          started = false;
+        }
+        // Rows recorded before the error still go to S3 where they can.
+        else if (started) await remote?.salvage();
+        throw err;
+      });
+      if (summary.interrupted && !summary.inputError)
+        summary.inputRows = await countRecords(config, reading, Boolean(origin));
+      if (config.get('checkLive') && summary.plan) {
+        if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
+          throw new UsageError('--check-live needs an instance: pass --instance-id or add an InstanceId column');
+        summary.plan.live = await checkLive(summary.plan.named, awsTarget(config));
+      }
+      summary.replay = current;
+      lock.assertHeld();
+      const outcome: RunOutcome = summary.inputError
+        ? 'input-broken'
+        : summary.interrupted || summary.fatalError
+          ? 'interrupted'
+          : 'completed';
+      const endedAt = new Date().toISOString();
+      await writeState(resultsPath, {
+        ...state,
+        outcome,
+        ...(outcome === 'completed' ? { completedAt: endedAt } : {}),
+        ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
+        ...(summary.failureLimit ? { failureLimit: summary.failureLimit } : {}),
+        rows: summary.rows,
+        runs: [...state.runs!.slice(0, -1), { ...thisRun, endedAt, outcome }],
+      });
+      if (remote) {
+        if (remote.signal.aborted && !(remote.signal.reason instanceof LockLostError))
+          log.warn(
+            { results: remote.url, reason: (remote.signal.reason as Error).message },
+            'stopped: checkpoints could not be written to S3',
+          );
+        // A signal that already stopped the run leaves the upload to finish; one that comes during it stops it.
+        await remote.finish(outcome === 'completed', log, signal?.aborted ? undefined : signal);
+      }
+      await metrics?.finish(endMetrics(summary));
+      return renamed(summary, names);
+    } finally {
+      // A run that started and did not return its summary failed (its results file could not be
+      // written, a bug): its metrics say so. After a summary's last write this writes nothing.
+      if (started) await metrics?.finish({ outcome: 'error' });
+      await lock.release();
     }
-    summary.replay = current;
-    lock.assertHeld();
-    const outcome: RunOutcome = summary.inputError
-      ? 'input-broken'
-      : summary.interrupted || summary.fatalError
-        ? 'interrupted'
-        : 'completed';
-    const endedAt = new Date().toISOString();
-    await writeState(resultsPath, {
-      ...state,
-      outcome,
-      ...(outcome === 'completed' ? { completedAt: endedAt } : {}),
-      ...(summary.plan?.needs.length ? { needs: summary.plan.needs } : {}),
-      ...(summary.failureLimit ? { failureLimit: summary.failureLimit } : {}),
-      rows: summary.rows,
-      runs: [...state.runs!.slice(0, -1), { ...thisRun, endedAt, outcome }],
-    });
-    await metrics?.finish(endMetrics(summary));
-    return summary;
+  } catch (err) {
+    if (err instanceof Error) err.message = names(err.message);
+    throw err;
   } finally {
-    // A run that started and did not return its summary failed (its results file could not be
-    // written, a bug): its metrics say so. After a summary's last write this writes nothing.
-    if (started) await metrics?.finish({ outcome: 'error' });
-    await lock.release();
+    await remote?.close();
+    await remoteInput?.close();
+    s3?.destroy();
   }
+}
+
+/**
+ * A logger whose lines name S3 objects instead of the working copies standing for them: the strings of
+ * a line's fields and of the objects in them (a summary), copied only where one names a working copy.
+ */
+function renaming(log: Logger, names: (text: string) => string): Logger {
+  const value = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'string') return names(v);
+    if (depth === 0 || v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    let copy: Record<string, unknown> | undefined;
+    for (const [k, inner] of Object.entries(v)) {
+      const mapped = value(inner, depth - 1);
+      if (mapped !== inner) (copy ??= { ...(v as Record<string, unknown>) })[k] = mapped;
+    }
+    return copy ?? v;
+  };
+  const map = (o: object) => value(o, 2) as object;
+  return {
+    info: (o, msg) => log.info(map(o), msg),
+    warn: (o, msg) => log.warn(map(o), msg),
+    debug: (o, msg) => log.debug(map(o), msg),
+  };
+}
+
+/** The summary naming S3 objects; its other parts (a dry run's plan) are left as they are. */
+function renamed(summary: Summary, names: (text: string) => string): Summary {
+  const out = { ...summary, input: names(summary.input), results: names(summary.results) };
+  for (const key of ['rerunOf', 'inputError', 'fatalError', 'unreachable'] as const)
+    if (out[key] !== undefined) out[key] = names(out[key]);
+  return out;
+}
+
+/**
+ * How an S3 input is read: on --resume, the version the run recorded (the same bytes, or a refusal);
+ * otherwise the current one, whose checksum the record already holds when it is that same version.
+ */
+function objectReading(
+  url: string,
+  recorded: RunState | undefined,
+  resume: boolean,
+  signal: AbortSignal | undefined,
+): ObjectInputOptions {
+  const mine = recorded && recorded.input === url && !recorded.dryRun ? recorded.identity : undefined;
+  const was = mine?.inputObject;
+  return {
+    ...(resume && was ? { pin: was } : {}),
+    knownSha256: (now) =>
+      was &&
+      mine.inputSha256 &&
+      (now.versionId || was.versionId ? now.versionId === was.versionId : now.etag === was.etag)
+        ? mine.inputSha256
+        : undefined,
+    ...(signal ? { signal } : {}),
+  };
 }
 
 /**

@@ -17,6 +17,7 @@ import { ConnectSender, createConnectClient, type TaskSender } from '../delivery
 import { RunStats } from '../observe/stats.js';
 import { createLimiter } from '../rate/choose.js';
 import type { Limiter } from '../rate/limiter.js';
+import type { S3Target } from '../s3/client.js';
 import type { RunHooks } from './options.js';
 
 /**
@@ -84,6 +85,16 @@ export function awsTarget(config: RunConfig): {
 } {
   return {
     endpoint: config.get('endpoint'),
+    region: config.get('region'),
+    profile: config.get('profile'),
+    envCredentials: config.envCredentials,
+  };
+}
+
+/** Where s3:// inputs and results are read and written, as whom: the S3 endpoint, and the run's Region and profile. */
+export function s3Target(config: RunConfig): S3Target {
+  return {
+    endpoint: config.get('s3Endpoint'),
     region: config.get('region'),
     profile: config.get('profile'),
     envCredentials: config.envCredentials,

@@ -1,11 +1,17 @@
 /** `report <results.csv…>`: what a run did, from its results file(s) and the timeline beside them. */
+
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
 import { RunConfig } from '../../config/resolve.js';
 import { checkOutputPath } from '../../ledger/files.js';
-import { checkOutput, HTML_REPORT, writeOutput } from '../../ledger/outputs.js';
+import { checkOutput, checkS3Output, HTML_REPORT, writeOutput, writeS3Output } from '../../ledger/outputs.js';
+import { pulled, type RemoteResults } from '../../ledger/remote.js';
 import { renderHtml } from '../../report/html.js';
-import { buildReport } from '../../report/model.js';
+import { buildReport, type FileReport } from '../../report/model.js';
 import { formatReport, reportJson } from '../../report/text.js';
+import { s3Target } from '../../run/wiring.js';
+import { createS3Client } from '../../s3/client.js';
+import { isS3Url } from '../../s3/url.js';
 import type { CliIo } from '../io.js';
 import { addSettingOptions, givenFlags } from '../options.js';
 
@@ -40,20 +46,43 @@ export function addReportCommand(program: Command, setExit: (code: number) => vo
       undefined,
     );
     const html = flags.get('html');
-    // The page replaces only an earlier page: never a results file, its run's files, an input or anything else.
-    if (html) {
-      checkOutput(html, flags.from('html'), HTML_REPORT);
-      for (const file of files) await checkOutputPath(html, flags.from('html'), undefined, file);
+    let client: S3Client | undefined;
+    const s3 = () => (client ??= createS3Client(s3Target(flags)));
+    const pulledFiles: RemoteResults[] = [];
+    const names = (text: string) => pulledFiles.reduce((t, r) => r.names(t), text);
+    try {
+      // The page replaces only an earlier page: never a results file, its run's files, an input or anything else.
+      if (html && isS3Url(html)) await checkS3Output(s3(), html, flags.from('html'), HTML_REPORT, files);
+      else if (html) {
+        checkOutput(html, flags.from('html'), HTML_REPORT);
+        for (const file of files) if (!isS3Url(file)) await checkOutputPath(html, flags.from('html'), undefined, file);
+      }
+      const reports = [];
+      for (const file of files) {
+        if (!isS3Url(file)) {
+          reports.push(await buildReport(file));
+          continue;
+        }
+        // Read from S3 into a working copy; the report names the objects.
+        const remote = await pulled(s3(), file, 'report');
+        pulledFiles.push(remote);
+        reports.push(JSON.parse(remote.names(JSON.stringify(await buildReport(remote.local)))) as FileReport);
+      }
+      const exitCode = Math.max(...reports.map((r) => r.exitCode));
+      if (html && isS3Url(html)) await writeS3Output(s3(), html, renderHtml(reports), flags.from('html'));
+      else if (html) await writeOutput(html, renderHtml(reports), 'HTML report');
+      io.stdout.write(
+        flags.get('json')
+          ? `${reportJson(reports, exitCode)}\n`
+          : `${reports.map(formatReport).join('\n\n')}\n${html ? `\nHTML report: ${html}\n` : ''}`,
+      );
+      setExit(exitCode);
+    } catch (err) {
+      if (err instanceof Error) err.message = names(err.message);
+      throw err;
+    } finally {
+      for (const remote of pulledFiles) await remote.close();
+      client?.destroy();
     }
-    const reports = [];
-    for (const file of files) reports.push(await buildReport(file));
-    const exitCode = Math.max(...reports.map((r) => r.exitCode));
-    if (html) await writeOutput(html, renderHtml(reports), 'HTML report');
-    io.stdout.write(
-      flags.get('json')
-        ? `${reportJson(reports, exitCode)}\n`
-        : `${reports.map(formatReport).join('\n\n')}\n${html ? `\nHTML report: ${html}\n` : ''}`,
-    );
-    setExit(exitCode);
   });
 }

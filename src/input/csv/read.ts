@@ -1,5 +1,6 @@
 /**
- * Stage 1 — read. Streams a CSV file (a path, `-` for stdin, or `*.gz`) into InputRecords without ever
+ * Stage 1 — read. Streams a CSV file (a path, `-` for stdin, `*.gz`, or an S3 object as a ByteSource) into
+ * InputRecords without ever
  * holding the file: bytes are decoded (decode.ts), cut into records (split.ts, which bounds a record's
  * size) and each record's cells are read by csv-parse. Memory is one chunk plus one record.
  *
@@ -15,7 +16,8 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CsvError, parse } from 'csv-parse/sync';
 import { InputError, UsageError } from '../../errors.js';
-import type { InputRecord } from '../../types.js';
+import { describeS3Error, isPreconditionFailed } from '../../s3/client.js';
+import type { ByteSource, InputRecord } from '../../types.js';
 import { decodeChunks, sniffEncoding } from './decode.js';
 import { type RawRecord, RecordSplitter } from './split.js';
 
@@ -45,7 +47,7 @@ export interface CsvInput {
 const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 
 /** Opens `input` and reads its header row. Fails with InputError (nothing sent, nothing written) if it cannot. */
-export async function openCsv(input: string, options: ReadOptions = {}): Promise<CsvInput> {
+export async function openCsv(input: string | ByteSource, options: ReadOptions = {}): Promise<CsvInput> {
   // `tab` and `\t` as typed in a shell are turned into the tab character by the settings table.
   const delimiter = options.delimiter ?? ',';
   if ([...delimiter].length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
@@ -55,6 +57,14 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
   }
   // an unknown label fails before opening
   if (options.encoding !== undefined) sniffEncoding(Buffer.alloc(0), options.encoding);
+  if (typeof input !== 'string')
+    return readCsv(
+      input.open() as Readable,
+      input.gzip,
+      input.gzip ? undefined : input.size,
+      options.name ?? input.name,
+      options,
+    );
   const name = options.name ?? (input === '-' ? 'standard input' : input);
   let raw: Readable;
   let totalBytes: number | undefined;
@@ -77,6 +87,18 @@ export async function openCsv(input: string, options: ReadOptions = {}): Promise
   // Gzip by its first bytes, whatever the name says (`.GZ`, a `.csv` that is compressed).
   const gz = input !== '-' && (await isGzip(input).catch(() => input.toLowerCase().endsWith('.gz')));
   if (gz) await verifyGzip(input, name, raw);
+  return readCsv(raw, gz, totalBytes, name, options);
+}
+
+/** The header row and the records of `raw` (gzip data already checked whole). */
+async function readCsv(
+  raw: Readable,
+  gz: boolean,
+  totalBytes: number | undefined,
+  name: string,
+  options: ReadOptions,
+): Promise<CsvInput> {
+  const delimiter = options.delimiter ?? ',';
   const source = gz ? raw.pipe(createGunzip()) : raw;
   if (gz) raw.on('error', (err) => source.destroy(err));
   const close = () => {
@@ -148,19 +170,24 @@ async function verifyGzip(path: string, name: string, reading: Readable): Promis
     }
   } catch (err) {
     reading.destroy();
-    const code = (err as NodeJS.ErrnoException).code;
-    const what =
-      code === 'Z_BUF_ERROR' || /unexpected end/i.test((err as Error).message)
-        ? 'it ends in the middle (cut short)'
-        : /header check/i.test((err as Error).message)
-          ? 'bytes that are not gzip follow its data'
-          : 'its data is damaged (the checksum does not match)';
-    throw new InputError(
-      `${name} is not a whole gzip file: ${what}, after line ${lines + 1} of its text (${code ?? 'zlib'}). ` +
-        'Nothing was sent from it. Restore the file (gzip -t checks one) and run again',
-      { cause: err },
-    );
+    throw gzipDamage(name, err, lines);
   }
+}
+
+/** A gzip file that does not check out, after `lines` lines of its text: nothing is sent from it. */
+export function gzipDamage(name: string, err: unknown, lines: number): InputError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const what =
+    code === 'Z_BUF_ERROR' || /unexpected end/i.test((err as Error).message)
+      ? 'it ends in the middle (cut short)'
+      : /header check/i.test((err as Error).message)
+        ? 'bytes that are not gzip follow its data'
+        : 'its data is damaged (the checksum does not match)';
+  return new InputError(
+    `${name} is not a whole gzip file: ${what}, after line ${lines + 1} of its text (${code ?? 'zlib'}). ` +
+      'Nothing was sent from it. Restore the file (gzip -t checks one) and run again',
+    { cause: err },
+  );
 }
 
 /** Records of the input in order; throws InputError after the last whole record before undecodable bytes. */
@@ -210,6 +237,15 @@ async function* rawRecords(
 
 function readFailure(name: string, err: unknown): InputError {
   if (err instanceof InputError) return err;
+  if (isPreconditionFailed(err))
+    return new InputError(
+      `${name} was replaced while it was being read (its ETag changed): the records before this point were read, ` +
+        'the rest not. Restore the object and run the same command with --resume, or start a new run with ' +
+        'another --results',
+      { cause: err },
+    );
+  if ((err as { $metadata?: unknown }).$metadata)
+    return new InputError(`cannot read ${name}: ${describeS3Error(err, 's3:GetObject')}`, { cause: err });
   const code = (err as NodeJS.ErrnoException).code;
   return new InputError(`cannot read ${name}: ${code ?? (err as Error).message}`, { cause: err });
 }
