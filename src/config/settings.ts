@@ -348,7 +348,7 @@ const SETTINGS = {
     commands: [...IMPORTING, 'merge'],
     defaultHelp: '<input without extension>.results.csv beside the input',
     help: {
-      default: 'results CSV',
+      default: 'results CSV; a folder or s3:// prefix ending in / holds it under its default name',
       rerun: 'results CSV of this rerun (default: <results>.rerun-1.csv beside it; of a .rerun-1.csv: .rerun-2.csv)',
       merge: 'the merged results file (required; it must not exist yet)',
     },

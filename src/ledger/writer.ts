@@ -74,9 +74,22 @@ function defaultResultsPath(input: string): string {
 }
 
 /** `<input without extension>.shard-i-of-n.results.csv` beside the input; without a shard the usual name. */
-export function shardResultsPath(input: string, shard: Shard | undefined): string {
+function shardResultsPath(input: string, shard: Shard | undefined): string {
   const plain = defaultResultsPath(input);
   return shard ? plain.replace(/\.results\.csv$/, `.shard-${shard.index}-of-${shard.count}.results.csv`) : plain;
+}
+
+/**
+ * Where a run or validate writes: `--results` as given; a folder or prefix (ending in `/`: `out/`,
+ * `s3://bucket/results/`) holds the name {@link shardResultsPath} gives, so that every worker of an
+ * array, all given the same environment, has a results file of its own, and a replaced one finds its own
+ * again. Without `--results`, beside the input.
+ */
+export function runResultsPath(results: string | undefined, input: string, shard: Shard | undefined): string {
+  if (results === undefined || !results.endsWith('/')) return results ?? shardResultsPath(input, shard);
+  const name = basename(shardResultsPath(input, shard));
+  // Appended, not joined: path.join would fold the `//` of `s3://`.
+  return `${results}${name}`;
 }
 
 export class ResultsWriter {

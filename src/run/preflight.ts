@@ -28,7 +28,8 @@ export async function checkPaths(input: string, resultsPath: string): Promise<vo
   if (results === 'folder')
     throw new UsageError(
       `the results file ${resultsPath} is a folder: pass --results <file>, ` +
-        `e.g. ${resultsPath.replace(/\/+$/, '')}/tasks.results.csv`,
+        `e.g. ${resultsPath.replace(/\/+$/, '')}/tasks.results.csv, or ${resultsPath.replace(/\/+$/, '')}/ ` +
+        `for the usual name inside it`,
     );
   if (results === 'missing') {
     const folder = dirname(resolve(resultsPath));

@@ -34,7 +34,7 @@ import {
   statePath,
   writeState,
 } from '../ledger/state.js';
-import { rerunResultsPath, shardResultsPath } from '../ledger/writer.js';
+import { rerunResultsPath, runResultsPath } from '../ledger/writer.js';
 import { type MetricsEnd, MetricsFile } from '../observe/metrics.js';
 import { readQuota } from '../rate/auto.js';
 import { createS3Client } from '../s3/client.js';
@@ -168,8 +168,9 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         // compared with what a results file records.
         earlier: async (first) => {
           const requested =
-            first.get('results') ??
-            (command === 'rerun' ? rerunResultsPath(input) : shardResultsPath(input, first.shard));
+            command === 'rerun'
+              ? (first.get('results') ?? rerunResultsPath(input))
+              : runResultsPath(first.get('results'), input, first.shard);
           if (isS3Url(requested)) {
             // One run at a time (the lease), then the working copy as S3 holds it.
             remote = await RemoteResults.open(client(first), requested);

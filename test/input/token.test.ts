@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonical, canonicalJson, clientToken } from '../../src/input/token.js';
-import { rerunResultsPath } from '../../src/ledger/writer.js';
+import { rerunResultsPath, runResultsPath } from '../../src/ledger/writer.js';
 
 describe('clientToken', () => {
   const req = { InstanceId: 'i', ContactFlowId: 'f', Name: 'n', Attributes: { a: '1', b: '2' } };
@@ -105,4 +105,29 @@ describe('rerunResultsPath', () => {
     ['/d/tasks.results.rerun-9.csv', '/d/tasks.results.rerun-10.csv'],
     ['night', 'night.rerun-1.csv'],
   ])('%s → %s', (from, to) => expect(rerunResultsPath(from)).toBe(to));
+});
+
+describe('runResultsPath: --results, or a folder or prefix (ending in /) holding the usual name', () => {
+  const shard = { index: 2, count: 4 };
+  it.each([
+    [undefined, 'data/tickets.csv', undefined, 'data/tickets.results.csv'],
+    [undefined, 'data/tickets.csv', shard, 'data/tickets.shard-2-of-4.results.csv'],
+    [undefined, 's3://in/x/tickets.csv', shard, 'tickets.shard-2-of-4.results.csv'],
+    ['night.csv', 'data/tickets.csv', shard, 'night.csv'],
+    ['s3://b/results/night.csv', 's3://in/tickets.csv', shard, 's3://b/results/night.csv'],
+    ['out/', 'data/tickets.csv', undefined, 'out/tickets.results.csv'],
+    ['out/', 'data/tickets.csv.gz', shard, 'out/tickets.shard-2-of-4.results.csv'],
+    ['/abs/out/', 'tickets', undefined, '/abs/out/tickets.results.csv'],
+    ['./', 'data/tickets.csv', undefined, './tickets.results.csv'],
+    ['s3://b/results/', 's3://in/2026/12/tickets.csv', shard, 's3://b/results/tickets.shard-2-of-4.results.csv'],
+    ['s3://b/results/', 's3://in/tickets.csv', undefined, 's3://b/results/tickets.results.csv'],
+    ['s3://b/', 'data/tickets.tsv', shard, 's3://b/tickets.shard-2-of-4.results.csv'],
+    ['s3://b/nuit du 4 é/', 's3://in/été.csv', undefined, 's3://b/nuit du 4 é/été.results.csv'],
+  ] as const)('%s for %s (shard %o) → %s', (results, input, s, to) =>
+    expect(runResultsPath(results, input, s)).toBe(to),
+  );
+
+  it('standard input has no name to give: --results names the file', () => {
+    expect(() => runResultsPath('out/', '-', undefined)).toThrow('reading standard input needs --results <file>');
+  });
 });
