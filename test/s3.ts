@@ -62,6 +62,30 @@ export interface TestS3 {
   keys(bucket: string, prefix?: string): Promise<string[]>;
 }
 
+let buckets = 0;
+/** A bucket of its own for one test (tests of a file may run at once), named `<prefix>-<pid>-<n>`. */
+export async function newBucket(s3: TestS3, prefix: string, options: { versioned?: boolean } = {}): Promise<string> {
+  const name = `${prefix}-${process.pid}-${++buckets}`;
+  await s3.bucket(name, options);
+  return name;
+}
+
+/** The flags of a quiet, fast run against an emulator with its S3 on this test's moto. */
+export function s3RunFlags(s3: TestS3, emulatorUrl: string): string[] {
+  return [
+    '--endpoint',
+    emulatorUrl,
+    '--s3-endpoint',
+    s3.endpoint,
+    '--rate',
+    '500',
+    '--burst',
+    '50',
+    '--log-level',
+    'warn',
+  ];
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();

@@ -11,31 +11,15 @@ import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.js';
 import { testEmulator } from '../emulator.js';
 import { ROUTE_FLAGS, taskRows, tempDir, writeCsv } from '../helpers.js';
-import { fileS3, skipS3 } from '../s3.js';
+import { fileS3, newBucket, s3RunFlags, skipS3 } from '../s3.js';
 import { cli } from './bin.js';
 
 const s3 = fileS3();
 const rowsOf = (body: Buffer) => parse(body, { columns: true }) as Record<string, string>[];
 
-let buckets = 0;
-async function bucket(): Promise<string> {
-  const name = `commands-${process.pid}-${++buckets}`;
-  await s3.bucket(name);
-  return name;
-}
+const bucket = () => newBucket(s3, 'commands');
 
-const common = (e: Emulator) => [
-  '--endpoint',
-  e.url,
-  '--s3-endpoint',
-  s3.endpoint,
-  '--rate',
-  '500',
-  '--burst',
-  '50',
-  '--log-level',
-  'warn',
-];
+const common = (e: Emulator) => s3RunFlags(s3, e.url);
 
 describe.skipIf(skipS3)('rerun, report and merge with s3:// results', () => {
   it('reruns the failed rows of S3 results into S3 (.rerun-1.csv beside them); reports both, and a page to S3', async () => {

@@ -13,7 +13,7 @@ import type { Emulator } from '../../src/emulator/server.js';
 import { cli, spawnCli } from '../cli/bin.js';
 import { testEmulator } from '../emulator.js';
 import { ROUTE_FLAGS, readResults, taskRows, tempDir, until } from '../helpers.js';
-import { fileS3, skipS3 } from '../s3.js';
+import { fileS3, newBucket, s3RunFlags, skipS3 } from '../s3.js';
 
 const s3 = fileS3();
 
@@ -27,33 +27,11 @@ const csv = (rows: number) => stringify(taskRows(rows));
 /** Pacing is not the point here: the emulator takes whatever the run sends. */
 const FAST = { rate: 10_000, burst: 10_000 };
 
-let buckets = 0;
 /** A fresh bucket per test: tests of a file may run at once. */
-async function bucket(versioned = false): Promise<string> {
-  const name = `input-${process.pid}-${++buckets}`;
-  await s3.bucket(name, { versioned });
-  return name;
-}
+const bucket = (versioned = false) => newBucket(s3, 'input', { versioned });
 
 function args(e: Emulator, input: string, results: string, ...more: string[]): string[] {
-  return [
-    'run',
-    input,
-    '--results',
-    results,
-    '--endpoint',
-    e.url,
-    '--s3-endpoint',
-    s3.endpoint,
-    '--rate',
-    '500',
-    '--burst',
-    '50',
-    '--log-level',
-    'warn',
-    ...ROUTE_FLAGS,
-    ...more,
-  ];
+  return ['run', input, '--results', results, ...s3RunFlags(s3, e.url), ...ROUTE_FLAGS, ...more];
 }
 
 describe.skipIf(skipS3)('run s3://bucket/key.csv', () => {

@@ -15,7 +15,7 @@ import type { Emulator } from '../../src/emulator/server.js';
 import { cli, spawnCli } from '../cli/bin.js';
 import { testEmulator } from '../emulator.js';
 import { ROUTE_FLAGS, taskRows, tempDir, until, writeCsv } from '../helpers.js';
-import { fileS3, skipS3 } from '../s3.js';
+import { fileS3, newBucket, s3RunFlags, skipS3 } from '../s3.js';
 
 const s3 = fileS3();
 const FAST = { rate: 10_000, burst: 10_000 };
@@ -26,32 +26,10 @@ function tasksByRow(e: Emulator): Map<string, number> {
   return counts;
 }
 
-let buckets = 0;
-async function bucket(): Promise<string> {
-  const name = `results-${process.pid}-${++buckets}`;
-  await s3.bucket(name);
-  return name;
-}
+const bucket = () => newBucket(s3, 'results');
 
 function args(e: Emulator, input: string, results: string, ...more: string[]): string[] {
-  return [
-    'run',
-    input,
-    '--results',
-    results,
-    '--endpoint',
-    e.url,
-    '--s3-endpoint',
-    s3.endpoint,
-    '--rate',
-    '500',
-    '--burst',
-    '50',
-    '--log-level',
-    'warn',
-    ...ROUTE_FLAGS,
-    ...more,
-  ];
+  return ['run', input, '--results', results, ...s3RunFlags(s3, e.url), ...ROUTE_FLAGS, ...more];
 }
 
 /** The same command with a slower pace, checkpoints every 0.2 s. */
