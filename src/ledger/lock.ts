@@ -210,9 +210,9 @@ async function currentHolder(dir: string): Promise<Holder | undefined> {
 
 /**
  * A holder on this host is judged by its process, never by file times: a clock that runs ahead (or a
- * file system's) must not let a second run take a live run's lock. Its process gone, or its pid now
- * another process's: stale at once. Stopped (SIGSTOP, a suspended job) or on another host: stale
- * after 60 s without a touch.
+ * file system's) must not let a second run take a live run's lock. Its process gone (or dead and not
+ * yet reaped), or its pid now another process's: stale at once. Stopped (SIGSTOP, a suspended job)
+ * or on another host: stale after 60 s without a touch.
  */
 function isStale(holder: Holder): boolean {
   if (onThisHost(holder)) {
@@ -280,6 +280,9 @@ function holderProcess(holder: Holder): 'gone' | 'stopped' | 'live' {
   const info = processInfo(holder.pid!);
   if (!info) return 'live'; // no /proc (not Linux): a running pid is taken as the holder
   if (holder.started !== undefined && info.started !== holder.started) return 'gone';
+  // A zombie (killed, not yet reaped: a container whose first process reaps late or never) runs no
+  // more code: its lock is free, or a kill -9 would hold the results file until the reaper comes.
+  if (info.state === 'Z' || info.state === 'X') return 'gone';
   return info.state === 'T' || info.state === 't' ? 'stopped' : 'live';
 }
 

@@ -132,6 +132,30 @@ describe('the run lock', () => {
     expect(existsSync(second.path)).toBe(false);
   });
 
+  it('a holder killed but not yet reaped (a zombie: a container whose first process reaps late) is gone', async () => {
+    // A shell that starts a child and then becomes `sleep`, which never reaps it: the child, once it
+    // exits, stays a zombie while the sleep lasts, as a killed run does under a slow reaper.
+    const parent = spawn('sh', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 30'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const pid = Number(await new Promise<string>((done) => parent.stdout.once('data', (d: Buffer) => done(`${d}`))));
+      const fields = () => {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      };
+      await until(() => fields()[0] === 'Z', 'the child to become a zombie');
+      const started = Number(fields()[19]);
+      const results = join(tempDir(), 'r.csv');
+      plantHolder(results, { pid, host: hostname(), since: '2026-11-24T00:00:00Z', started });
+      const lock = await acquireLock(results);
+      expect(readdirSync(lock.path)).toEqual([expect.stringMatching(new RegExp(`^holder\\.${process.pid}-`))]);
+      await lock.release();
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
   it('a live holder on this host is never stale, whatever the file times say (a clock running ahead)', async () => {
     const results = join(tempDir(), 'r.csv');
     const first = await acquireLock(results);
