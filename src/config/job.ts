@@ -10,7 +10,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { UsageError } from '../errors.js';
 import type { Condition } from '../input/filter.js';
 import type { AttributesFrom, TaskTemplateSpec } from '../input/map.js';
-import { helpOf, JOB_SETTING_KEYS, type JobSettingKey, setting, type Values } from './settings.js';
+import { helpOf, JOB_SETTING_KEYS, type JobSettingKey, SettingValueError, setting, type Values } from './settings.js';
 
 /** The run defaults a job file may set (config/settings.ts marks them), and its mapping. */
 export type JobFile = { [K in JobSettingKey]?: Values[K] } & {
@@ -107,7 +107,9 @@ export async function loadJobFile(path: string): Promise<JobFile> {
 export function checkJobFile(json: unknown, path = 'job file'): JobFile {
   validator ??= new Ajv({ allErrors: true, strict: false, verbose: true }).compile(JOB_SCHEMA);
   if (validator(json)) return json as JobFile;
-  const problems = [...new Set((validator.errors ?? []).filter(relevant).map(describe))];
+  const problems = [
+    ...new Set((validator.errors ?? []).filter(relevant).map((e) => settingRule(e, json) ?? describe(e))),
+  ];
   throw new UsageError(
     `${path}: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (and ${problems.length - 8} more)` : ''}`,
   );
@@ -134,6 +136,28 @@ function relevant(e: ErrorObject, _i: number, all: ErrorObject[]): boolean {
   if (e.keyword === 'type' || e.keyword === 'required')
     return !all.some((o) => branch(o) && o.instancePath === e.instancePath);
   return true;
+}
+
+/**
+ * A run setting of several forms (a count or a share, seconds or a duration) that the schema refused,
+ * in the setting's own words, those of its flag: `"maxFailures" must be a count of failed rows (e.g.
+ * 50), a percentage …`, not the schema's branches ("a template string or a SegmentAttributeValue
+ * object") or its pattern.
+ */
+function settingRule(e: ErrorObject, json: unknown): string | undefined {
+  const key = e.instancePath.slice(1);
+  if (!(JOB_SETTING_KEYS as string[]).includes(key)) return undefined;
+  const s = setting(key as JobSettingKey);
+  const forms = s.schema as { oneOf?: unknown; anyOf?: unknown } | undefined;
+  if (!forms?.oneOf && !forms?.anyOf) return undefined;
+  const value = (json as Record<string, unknown>)[key];
+  try {
+    if (typeof value === 'string') s.parse(value);
+    else (s.check as ((v: unknown) => unknown) | undefined)?.(value);
+  } catch (err) {
+    if (err instanceof SettingValueError) return `"${key}" ${err.message}`;
+  }
+  return undefined;
 }
 
 const CONDITION_EXAMPLE = '{"not": {"column": "Ticket Status", "equals": "Closed"}}';

@@ -51,6 +51,10 @@ describe('schema/job.schema.json', () => {
     [{ rat: 2 }, 'unknown key "rat" (known: $schema, description'],
     [{ rate: 'fast' }, '"rate" must be number'],
     [{ burst: 0 }, '"burst" must be >= 1'],
+    // A setting of several forms says its rule as its flag does, not the schema's branches.
+    [{ maxFailures: 2.5 }, '"maxFailures" must be a count of failed rows (e.g. 50), a percentage of the rows'],
+    [{ maxFailures: 'half' }, '"maxFailures" must be a count of failed rows (e.g. 50), a percentage of the rows'],
+    [{ maxWait: '3d' }, '"maxWait" must be a duration such as 90s, 30m, 3h or 1h30m (or seconds), at most 24 days'],
     [{ task: { Nam: '{{x}}' } }, 'unknown key "task.Nam" (known: InstanceId'],
     [{ task: { Attributes: { 'ticket id': '{{x}}' } } }, '"task.Attributes" has a key "ticket id" that is not allowed'],
     [
