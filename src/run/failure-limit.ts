@@ -21,6 +21,11 @@ const WRONG_TARGET: ReadonlySet<string> = new Set([
   'InvalidRequestException',
 ]);
 
+/** Whether rows failed with this code were refused outright, nothing created: a wrong id's signature. */
+export function wrongTargetCode(code: string): boolean {
+  return WRONG_TARGET.has(code);
+}
+
 /** The answers a run has had so far, by row. */
 export interface Tally {
   created: number;

@@ -10,6 +10,7 @@ import { commandLine } from '../config/command-line.js';
 import { UsageError } from '../errors.js';
 import type { RunState, StoredOptions } from '../ledger/state.js';
 import { rerunResultsPath } from '../ledger/writer.js';
+import { wrongTargetCode } from './failure-limit.js';
 import type { Difference } from './identity.js';
 
 /** A results file with no run state beside it: nothing says what it records, or where it was sent. */
@@ -51,9 +52,20 @@ export function otherRunRefusal(o: OtherRun): UsageError {
   );
   const changed = new Set(diffs.map((d) => d.field));
   const target = changed.has('endpoint') || changed.has('region') || changed.has('instanceId');
-  // A run whose input broke off is not resumed as it was: it would stop at the same bytes again.
-  const resumeIt =
+  // A run whose input broke off is not resumed as it was: it would stop at the same bytes again. One
+  // whose every row sent was refused alike (a wrong id) has nothing to finish: resumed under its
+  // settings, it would only fail more rows; the run asked for, with the corrected id, is the way on.
+  const unfinishedRun =
     previous.outcome !== 'completed' && previous.outcome !== 'input-broken' && !changed.has('inputSha256');
+  const refused = unfinishedRun && refusedAlike(previous);
+  const resumeIt = unfinishedRun && !refused;
+  if (refused) {
+    const { dominant } = previous.failureLimit!;
+    lines.push(
+      `It stopped at its failure limit with nothing created: all ${dominant.count} rows it sent were refused with ` +
+        `${dominant.code}, so there is nothing of it to finish under its settings.`,
+    );
+  }
   if (resumeIt) {
     lines.push(
       'Its rows may already have been sent under its settings: to finish it, resume it with the settings it was ' +
@@ -99,6 +111,23 @@ export function otherRunRefusal(o: OtherRun): UsageError {
     );
   }
   return new UsageError(lines.join('\n'));
+}
+
+/**
+ * The run stopped at its failure limit and its results file holds no task: every failed row in it was
+ * refused with the one error that creates nothing (a wrong id, a missing permission).
+ */
+function refusedAlike(state: RunState): boolean {
+  const stop = state.failureLimit;
+  const rows = state.rows;
+  return (
+    state.outcome === 'interrupted' &&
+    stop !== undefined &&
+    rows !== undefined &&
+    rows.created === 0 &&
+    rows.failed === stop.dominant.count &&
+    wrongTargetCode(stop.dominant.code)
+  );
 }
 
 /** A rerun asked of a results file whose run did not finish: its rows do not cover the input. */

@@ -146,6 +146,29 @@ describe('a wrong contact flow id: the default limit', () => {
     expect(stats.maxTasksPerToken).toBe(1);
   });
 
+  it('a wrong id corrected on --resume: the refusal says nothing is left to finish and its command creates each row once', async () => {
+    const e = await fastEmulator();
+    const dir = tempDir();
+    const input = writeCsv(taskRows(300), 'renewals.csv', dir);
+    const args = ['run', input, '--endpoint', e.url, ...FAST, '--concurrency', '4', '--instance-id', DEMO_INSTANCE_ID];
+    const first = await cli([...args, '--contact-flow-id', FLOW]);
+    expect(first.code, first.stderr).toBe(3);
+
+    const corrected = await cli([...args, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--resume']);
+    expect(corrected.code).toBe(2);
+    expect(corrected.stderr).toMatch(
+      /It stopped at its failure limit with nothing created: all \d+ rows it sent were refused with ResourceNotFoundException/,
+    );
+    // Resuming the wrong id would only fail more rows: the one command is the corrected run's.
+    expect(corrected.stderr).not.toContain('to finish it, resume it');
+    const commands = corrected.stderr.split('\n').filter((l) => l.startsWith('  connect-task-loader '));
+    expect(commands).toHaveLength(1);
+    const fixed = await cli([...commands[0]!.trim().slice('connect-task-loader '.length).split(' ')]);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(recorded(join(dir, 'renewals.results-2.csv')).byStatus).toEqual({ created: 300 });
+    expect(e.stats()).toMatchObject({ tasks: 300, maxTasksPerToken: 1 });
+  });
+
   it('a file of 3 rows that all fail ends normally (exit 1): the default was never reached', async () => {
     const e = await fastEmulator();
     const input = writeCsv(taskRows(3));
