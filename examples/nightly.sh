@@ -14,8 +14,9 @@
 # Exit codes: 0 every night run now created all its tasks; 1 a night finished with failed or invalid
 # rows (see its results; `connect-task-loader rerun` sends the failed ones); 3 a night was
 # interrupted (it is finished first next time); 75 another nightly.sh holds the lock (nothing done);
-# 66 there was no export tonight (earlier nights were still finished); any other code is the tool's
-# own for the night that stopped (2 usage, 4 results locked, 70 internal): that night is tried again
+# 66 there was no export tonight (earlier nights were still finished); 2 before any night: CTL_NIGHT
+# is not a plain name, or flock is not installed (nothing done); any other code is the tool's own
+# for the night that stopped (2 usage, 4 results locked, 70 internal): that night is tried again
 # first next time, so fix the cause, or give up on it with `echo skipped > <nights>/<night>.done`.
 #
 # Environment (run settings such as CTL_JOB, AWS_REGION, CTL_DEADLINE are the tool's own and pass
@@ -47,7 +48,12 @@ mkdir -p -- "$nights"
 chmod 700 -- "$nights"
 
 # One nightly at a time. The lock's file descriptor is inherited by the tool, so a night that
-# outlives this script (a signal to the script alone) still holds it.
+# outlives this script (a signal to the script alone) still holds it. Without flock (not installed:
+# macOS, a slim image) every night would look locked: said, and nothing done.
+if ! command -v flock >/dev/null 2>&1; then
+  say "flock is not installed (util-linux): it keeps two nightly.sh apart; install it. Nothing done"
+  exit 2
+fi
 exec 9>>"$nights/.lock"
 if ! flock -n 9; then
   say "another nightly.sh is still running in $nights (lock $nights/.lock): nothing done"

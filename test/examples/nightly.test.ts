@@ -4,8 +4,17 @@
  * In the end every row of every night is one task, none twice; a second nightly.sh racing the first
  * exits 75 and does nothing; a night fired twice sends nothing and keeps its summary.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
@@ -153,5 +162,23 @@ describe('examples/nightly.sh', () => {
     const missing = await nightly(env({ CTL_NIGHT: '2026-11-05' }));
     expect(missing.code, missing.stderr).toBe(66);
     expect(missing.stderr).toMatch(/no export/);
+  });
+
+  it('without flock says so and does nothing, rather than take every night for a locked one', async () => {
+    const { dir, nights, env } = world();
+    // A PATH with every command the script uses but flock (macOS, a slim image).
+    const path = join(dir, 'no-flock');
+    mkdirSync(path);
+    for (const command of ['sh', 'mkdir', 'chmod', 'cp', 'mv', 'rm', 'cmp', 'date']) {
+      const found = execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim();
+      symlinkSync(found, join(path, command));
+    }
+    writeFileSync(join(dir, 'export.csv'), exportOf(6, 3));
+    const ran = await nightly(env({ CTL_NIGHT: '2026-11-06', PATH: `${join(dir, 'bin')}:${path}` }));
+    expect(ran.code, ran.stderr).toBe(2);
+    expect(ran.stderr).toMatch(/nightly: flock is not installed \(util-linux\).*Nothing done/);
+    expect(ran.stderr).not.toMatch(/another nightly\.sh is still running/);
+    expect(existsSync(join(dir, 'export.csv')), 'the export is left where it was').toBe(true);
+    expect(readdirSync(nights)).toEqual([]);
   });
 });
