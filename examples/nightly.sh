@@ -15,7 +15,8 @@
 # rows (see its results; `connect-task-loader rerun` sends the failed ones); 3 a night was
 # interrupted (it is finished first next time); 75 another nightly.sh holds the lock (nothing done);
 # 66 there was no export tonight (earlier nights were still finished); 2 before any night: CTL_NIGHT
-# is not a plain name, or flock is not installed (nothing done); any other code is the tool's own
+# is not a plain name, flock is not installed, or the export cannot be removed once taken and
+# CTL_EXPORT_KEEP is not set (nothing done, the export left where it was); any other code is the tool's own
 # for the night that stopped (2 usage, 4 results locked, 70 internal): that night is tried again
 # first next time, so fix the cause, or give up on it with `echo skipped > <nights>/<night>.done`.
 #
@@ -68,17 +69,27 @@ tonight=$nights/$night.input$suffix
 
 # Tonight's export, taken aside before anything can fail. A partial copy is never mistaken for a
 # whole one: it is written as .part and renamed.
+# An export that cannot be removed (a folder this user may not change) would be taken again by the
+# next night, as new tasks: nothing is done until CTL_EXPORT_KEEP says that is meant.
+unremovable() {
+  say "cannot remove $export_file once taken (a folder this user may not change?), so the next night" \
+    "would import it again: make the folder writable, or set CTL_EXPORT_KEEP=1 to copy it. Nothing done"
+  exit 2
+}
 missing=
 if [ -e "$tonight" ]; then
   # Already taken (a night fired twice). An export still there with the same bytes is the one a
   # crash left behind between the copy and its removal: remove it, or tomorrow would import it again.
   if [ -z "${CTL_EXPORT_KEEP:-}" ] && [ -e "$export_file" ] && cmp -s -- "$export_file" "$tonight"; then
-    rm -f -- "$export_file"
+    rm -f -- "$export_file" || unremovable
   fi
 elif [ -e "$export_file" ]; then
   cp -- "$export_file" "$tonight.part"
   mv -- "$tonight.part" "$tonight"
-  if [ -z "${CTL_EXPORT_KEEP:-}" ]; then rm -f -- "$export_file"; fi
+  if [ -z "${CTL_EXPORT_KEEP:-}" ] && ! rm -f -- "$export_file"; then
+    rm -f -- "$tonight" # not taken after all: the export is still where it was
+    unremovable
+  fi
   say "took $export_file as $tonight"
 else
   missing=1

@@ -164,6 +164,28 @@ describe('examples/nightly.sh', () => {
     expect(missing.stderr).toMatch(/no export/);
   });
 
+  it('an export it cannot remove is left where it was, nothing done, until CTL_EXPORT_KEEP says to copy it', async () => {
+    const { dir, nights, env } = world();
+    // rm refused for the export, as in a read-only drop folder (root passes permission bits: a shim).
+    const real = execFileSync('sh', ['-c', 'command -v rm'], { encoding: 'utf8' }).trim();
+    writeFileSync(
+      join(dir, 'bin', 'rm'),
+      `#!/bin/sh\ncase "$*" in *export.csv*) echo "rm: cannot remove: Read-only file system" >&2; exit 1 ;; esac\nexec ${real} "$@"\n`,
+    );
+    chmodSync(join(dir, 'bin', 'rm'), 0o755);
+    writeFileSync(join(dir, 'export.csv'), exportOf(7, 4));
+    const refused = await nightly(env({ CTL_NIGHT: '2026-11-07' }));
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/nightly: cannot remove .*export\.csv once taken .*CTL_EXPORT_KEEP=1.*Nothing done/);
+    expect(existsSync(join(dir, 'export.csv'))).toBe(true);
+    expect(readdirSync(nights).filter((f) => !f.startsWith('.'))).toEqual([]);
+    expect(tasksOf(7).size).toBe(0);
+
+    const kept = await nightly(env({ CTL_NIGHT: '2026-11-07', CTL_EXPORT_KEEP: '1' }));
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(tasksOf(7).size).toBe(4);
+  });
+
   it('without flock says so and does nothing, rather than take every night for a locked one', async () => {
     const { dir, nights, env } = world();
     // A PATH with every command the script uses but flock (macOS, a slim image).
