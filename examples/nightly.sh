@@ -15,10 +15,11 @@
 # rows (see its results; `connect-task-loader rerun` sends the failed ones); 3 a night was
 # interrupted (it is finished first next time); 75 another nightly.sh holds the lock (nothing done);
 # 66 there was no export tonight (earlier nights were still finished); 2 before any night: CTL_NIGHT
-# is not a plain name, flock is not installed, or the export cannot be removed once taken and
-# CTL_EXPORT_KEEP is not set (nothing done, the export left where it was); any other code is the tool's own
-# for the night that stopped (2 usage, 4 results locked, 70 internal): that night is tried again
-# first next time, so fix the cause, or give up on it with `echo skipped > <nights>/<night>.done`.
+# is not a plain name, flock is not installed, the export cannot be copied (a full disk) or cannot
+# be removed once taken and CTL_EXPORT_KEEP is not set (nothing done, the export left where it
+# was); any other code is the tool's own for the night that stopped (2 usage, 4 results locked,
+# 70 internal): that night is tried again first next time, so fix the cause, or give up on it with
+# `echo skipped > <nights>/<night>.done`.
 #
 # Environment (run settings such as CTL_JOB, AWS_REGION, CTL_DEADLINE are the tool's own and pass
 # through):
@@ -84,7 +85,11 @@ if [ -e "$tonight" ]; then
     rm -f -- "$export_file" || unremovable
   fi
 elif [ -e "$export_file" ]; then
-  cp -- "$export_file" "$tonight.part"
+  if ! cp -- "$export_file" "$tonight.part"; then
+    rm -f -- "$tonight.part"
+    say "cannot copy $export_file into $nights (full?): free some space, then run again. Nothing done"
+    exit 2
+  fi
   mv -- "$tonight.part" "$tonight"
   if [ -z "${CTL_EXPORT_KEEP:-}" ] && ! rm -f -- "$export_file"; then
     rm -f -- "$tonight" # not taken after all: the export is still where it was

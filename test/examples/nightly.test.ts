@@ -186,6 +186,21 @@ describe('examples/nightly.sh', () => {
     expect(tasksOf(7).size).toBe(4);
   });
 
+  it('an export it cannot copy (a full disk) is left where it was, and no partial copy stays', async () => {
+    const { dir, nights, env } = world();
+    writeFileSync(
+      join(dir, 'bin', 'cp'),
+      '#!/bin/sh\nprintf x > "$3"; echo "cp: No space left on device" >&2; exit 1\n',
+    );
+    chmodSync(join(dir, 'bin', 'cp'), 0o755);
+    writeFileSync(join(dir, 'export.csv'), exportOf(8, 4));
+    const full = await nightly(env({ CTL_NIGHT: '2026-11-08' }));
+    expect(full.code, full.stderr).toBe(2);
+    expect(full.stderr).toMatch(/nightly: cannot copy .*export\.csv into .*free some space.*Nothing done/);
+    expect(existsSync(join(dir, 'export.csv'))).toBe(true);
+    expect(readdirSync(nights).filter((f) => !f.startsWith('.'))).toEqual([]);
+  });
+
   it('without flock says so and does nothing, rather than take every night for a locked one', async () => {
     const { dir, nights, env } = world();
     // A PATH with every command the script uses but flock (macOS, a slim image).
