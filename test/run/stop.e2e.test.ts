@@ -3,6 +3,7 @@
  * each exactly once, nothing else, through faults, throttles, a kill -9 and a resume.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
@@ -156,6 +157,17 @@ describe('stop', () => {
       .map((x) => x['Attributes.rowId']);
     expect(ended.sort()).toEqual(['1', '12', '2', '3', '4', '5', '7', '9']);
     expect(e.stats().stopRequests).toBe(8);
+
+    // The report of the results file counts them: text, JSON, HTML.
+    const text = await cli(['report', results]);
+    expect(text.stdout).toMatch(/Stops: 8 of 20 created tasks stopped · .*input\.results\.stop\.csv/);
+    const json = JSON.parse((await cli(['report', results, '--json'])).stdout) as {
+      reports: { stops: { done: number; stopped: number; completed: boolean } }[];
+    };
+    expect(json.reports[0]!.stops).toMatchObject({ done: 8, stopped: 8, completed: true });
+    const html = join(dirname(results), 'report.html');
+    await cli(['report', results, '--html', html]);
+    expect(readFileSync(html, 'utf8')).toMatch(/>8<\/[a-z]+>.*tasks stopped/s);
   });
 
   it('refuses a results file from another instance or endpoint, and one without a run state', async () => {
