@@ -669,7 +669,7 @@ const SETTINGS = {
       default:
         'continue an interrupted run: rows already final in --results are skipped, the rest sent with the same tokens',
       rerun: 'continue an interrupted rerun: rows already final in its results are skipped',
-      stop: 'continue an interrupted stop: rows already stopped (or found ended, or failed) are not sent again',
+      stop: 'continue an interrupted stop: rows already stopped or found ended are not sent again',
     },
   } satisfies Setting<boolean>,
   includeInvalid: {

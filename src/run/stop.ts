@@ -68,6 +68,8 @@ export interface StopSummary {
   errors: Record<string, number>;
   /** The command that sends the rest, when some are left (interrupted, or failed). */
   next?: string;
+  /** Why it stopped early when every row would have met the same error (credentials, permissions). */
+  fatalError?: string;
 }
 
 interface Candidate {
@@ -257,7 +259,7 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
     const left =
       todo.length - (summary.rows.stopped + summary.rows['already-ended'] + summary.rows.failed + summary.rows.skipped);
     summary.interrupted = left > 0;
-    if (fatal) summary.errors[fatal.split(':')[0]!] = (summary.errors[fatal.split(':')[0]!] ?? 0) + 1;
+    if (fatal) summary.fatalError = fatal;
     for (const lock of locks) lock.assertHeld();
     await writeStopState(stopPath, {
       ...state,
@@ -267,7 +269,6 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
     });
     if (summary.interrupted || summary.rows.failed > 0)
       summary.next = `${commandLine('stop', input, {}, {})}${summary.interrupted ? ' --resume' : ''}`;
-    if (fatal) throw new UsageError(`stopped: ${fatal}. Fix the cause, then run the same command with --resume`);
     return summary;
   } finally {
     for (const lock of locks.reverse()) await lock.release();
@@ -446,6 +447,7 @@ export function formatStopSummary(s: StopSummary): string {
     `Requests:  ${s.requests} (throttled ${s.throttled})`,
   );
   for (const [code, n] of Object.entries(s.errors)) lines.push(`  ${code}: ${n}`);
+  if (s.fatalError) lines.push(`Stopped:   ${s.fatalError} (every other stop would meet it too). Fix the cause first.`);
   if (s.interrupted) lines.push('Interrupted: run the same command again with --resume to finish.');
   if (s.next) lines.push(`Next:      ${s.next}`);
   return lines.join('\n');

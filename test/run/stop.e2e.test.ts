@@ -210,4 +210,62 @@ describe('stop', () => {
       await until(() => e.stats().activeTasks === 0, 'every task ended');
     },
   );
+
+  it('a stop that failed exits 1 and says so; the next stop sends the failed rows again', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 4);
+    e.configure({ faults: { failBefore: 1 } });
+    const failed = await cli(['stop', results, '--rate', '500', '--max-attempts', '2']);
+    expect(failed.code, failed.stdout + failed.stderr).toBe(1);
+    expect(failed.stdout).toMatch(/failed 4/);
+    expect(failed.stdout).toMatch(/InternalServiceException: 4/);
+    expect(readResults(stopFile(results)).map((x) => x['Stop.Attempts'])).toEqual(['2', '2', '2', '2']);
+    e.configure({ faults: { failBefore: 0 } });
+    const again = await cli(['stop', results, '--rate', '500']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(e.stats()).toMatchObject({ stopped: 4, activeTasks: 0 });
+    expect((await cli(['report', results])).stdout).toMatch(/Stops: 4 of 4 created tasks stopped/);
+  });
+
+  it('reads StopContact quota with --rate auto; refuses a --where on a column the file lacks', async () => {
+    const e = await testEmulator({ ...fast, stopRate: 7, stopBurst: 3 });
+    const results = await createdRun(e, 3);
+    const auto = await cli(['stop', results, '--rate', 'auto', '--log-format', 'json']);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stderr).toMatch(/"rate":7,"burst":3.*--rate auto: the applied StopContact quota/);
+    const bad = await cli(['stop', results, '--where', '{"column": "Nope", "equals": "x"}']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/where\[1\].*Nope/);
+    const notJson = await cli(['stop', results, '--where', '{column: x}']);
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/--where must be JSON/);
+  });
+
+  it('SIGTERM finishes the stops in flight and exits 3; a second stop meanwhile is locked out (4)', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 60);
+    e.configure({ stopRate: 20, stopBurst: 1 });
+    let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
+    let locked: Awaited<ReturnType<typeof cli>> | undefined;
+    const second = new Promise<void>((done) => {
+      e.service.onStopRequest = (n) => {
+        if (n !== 5) return;
+        void cli(['stop', results, '--resume']).then((r) => {
+          locked = r;
+          child?.kill('SIGTERM');
+          done();
+        });
+      };
+    });
+    const first = await spawnCli(['stop', results, '--rate', '20', '--burst', '1'], { onSpawn: (c) => (child = c) });
+    await second;
+    e.service.onStopRequest = undefined;
+    expect(locked!.code, locked!.stderr).toBe(4);
+    expect(first.code, first.stdout + first.stderr).toBe(3);
+    expect(first.stdout).toMatch(/--resume/);
+    const resumed = await cli(['stop', results, '--resume', '--rate', '500']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(e.stats()).toMatchObject({ stopped: 60, activeTasks: 0 });
+    expect(new Set(readResults(stopFile(results)).map((x) => x['Result.Line'])).size).toBe(60);
+  }, 60_000);
 });
