@@ -173,6 +173,7 @@ export class StopWriter {
     try {
       syncAndClose(fd, this.path);
     } catch (err) {
+      // The fsync failed: the descriptor is still open.
       closeSync(fd);
       throw err;
     }

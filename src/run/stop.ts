@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parse } from 'csv-parse';
 import { commandLine } from '../config/command-line.js';
 import { type RunConfig, resolveConfig, type Settings } from '../config/resolve.js';
@@ -83,7 +83,7 @@ const LINE = 'Result.Line';
 const CONTACT = 'Result.ContactId';
 
 export async function stopTasks(options: StopOptions): Promise<StopSummary> {
-  const { input, env = process.env, logger: log = silent, signal, sender: given, ...flags } = options;
+  const { input, env = process.env, logger: log = silent, signal, sender: injected, ...flags } = options;
   if (isS3Url(input))
     throw new UsageError('stop reads a results file on this machine: copy the object here first (aws s3 cp)');
   await access(input).catch((err: NodeJS.ErrnoException) => {
@@ -120,7 +120,14 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
     },
   );
   checkTarget(input, run, config);
-  const stopPath = config.get('results') ?? stopResultsPath(input);
+  const given = config.get('results');
+  // A folder (ending in /, as CTL_RESULTS may name one for every run): the stop file under its default name.
+  const stopPath =
+    given === undefined
+      ? stopResultsPath(input)
+      : given.endsWith('/')
+        ? join(given, basename(stopResultsPath(input)))
+        : given;
   if (resolve(stopPath) === resolve(input) || resolve(stopPath) === resultsPath)
     throw new UsageError(`--results ${stopPath} is the results file itself: give the stops a file of their own`);
 
@@ -190,7 +197,7 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
     const stopSignal = AbortSignal.any([...(signal ? [signal] : []), ...locks.map((l) => l.signal)]);
     // Every row in flight or waiting for its turn listens to it.
     setMaxListeners(0, stopSignal);
-    let sender = given;
+    let sender = injected;
     if (!sender) {
       const client = createConnectClient({
         ...awsTarget(config),
@@ -254,7 +261,7 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
     } finally {
       writer.close();
       await limiter.close();
-      if (!given) sender.destroy();
+      if (!injected) sender.destroy();
     }
     const left =
       todo.length - (summary.rows.stopped + summary.rows['already-ended'] + summary.rows.failed + summary.rows.skipped);
