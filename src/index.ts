@@ -25,5 +25,6 @@ export { clientToken } from './input/token.js';
 export type { RunIdentity, RunState } from './ledger/state.js';
 export type { Logger, Progress, RerunOptions, RunOptions } from './run/options.js';
 export { rerunImport, runImport } from './run/run.js';
+export { type StopOptions, type StopSummary, stopTasks } from './run/stop.js';
 export type { Summary } from './run/summary.js';
 export type { FailureLimitStop, RowResult, RowStatus, SendOutcome, TaskRequest, Violation } from './types.js';

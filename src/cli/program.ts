@@ -11,6 +11,7 @@ import { addMergeCommand } from './commands/merge.js';
 import { addReportCommand } from './commands/report.js';
 import { addRerunCommand } from './commands/rerun.js';
 import { addRunCommand, EXAMPLES } from './commands/run.js';
+import { addStopCommand } from './commands/stop.js';
 import { addValidateCommand } from './commands/validate.js';
 import { EXIT } from './exit-codes.js';
 import { type CliIo, colourFromEnv, surroundings } from './io.js';
@@ -43,6 +44,7 @@ export function buildProgram(setExit: (code: number) => void, io: CliIo = surrou
     addValidateCommand,
     addReportCommand,
     addMergeCommand,
+    addStopCommand,
     addEmulatorCommand,
     addDemoCommand,
   ])

@@ -19,13 +19,18 @@ export interface Extra {
 }
 
 /** `run <input>` with every printed setting; `rerun <results>` with those a rerun does not take from its run. */
-export function commandLine(command: 'run' | 'rerun', input: string, settings: Settings, extra: Extra = {}): string {
+export function commandLine(
+  command: 'run' | 'rerun' | 'stop',
+  input: string,
+  settings: Settings,
+  extra: Extra = {},
+): string {
   const parts = [BIN, command, shellQuote(absolute(input))];
   if (extra.results !== undefined) parts.push('--results', shellQuote(absolute(extra.results)));
   const takes = new Set(settingsOf(command));
   for (const key of PRINTED_KEYS) {
     const s = setting(key);
-    if (!takes.has(key) || (command === 'rerun' && s.printed !== 'always')) continue;
+    if (!takes.has(key) || (command !== 'run' && s.printed !== 'always')) continue;
     const value = settings[key];
     // A default needs no flag; the settings a run must keep have none.
     if (value === undefined || value === s.default) continue;

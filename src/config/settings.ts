@@ -1,5 +1,5 @@
 /**
- * The table of settings: every option of run, rerun, validate, report and merge, declared once.
+ * The table of settings: every option of run, rerun, validate, report, merge and stop, declared once.
  * Commander's options and their help, the environment variables, the job file's keys and schema,
  * what a run records and compares (its identity), what a resumed or rerun run keeps, and what the
  * printed commands carry are all read from here (cli/options.ts, config/resolve.ts,
@@ -14,7 +14,7 @@ import { type AutoShard, isAutoShard, type Shard } from '../input/shard.js';
 /** Environment variables, as process.env holds them. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export type CommandName = 'run' | 'rerun' | 'validate' | 'report' | 'merge';
+export type CommandName = 'run' | 'rerun' | 'validate' | 'report' | 'merge' | 'stop';
 
 /** A bad value: the message completes "<where the value came from> …", e.g. "must be a number above 0". */
 export class SettingValueError extends Error {}
@@ -262,6 +262,25 @@ const url = (value: string): string => {
   return value;
 };
 
+/** Inclusive ranges of input line numbers. */
+export type LineRange = [number, number];
+
+/** `2-100,250`: whole numbers of at least 1, each alone or as first-last. */
+export function lineRanges(value: string): LineRange[] {
+  const rule = 'must be input line numbers or ranges of them, such as 2-100,250';
+  const ranges: LineRange[] = [];
+  for (const part of value.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m) return fail(rule);
+    const first = Number(m[1]);
+    const last = m[2] === undefined ? first : Number(m[2]);
+    if (first < 1 || last < first || !Number.isSafeInteger(last))
+      return fail(`${rule} (each from its first to its last)`);
+    ranges.push([first, last]);
+  }
+  return ranges;
+}
+
 const choice =
   <C extends string>(choices: readonly C[]) =>
   (value: string): C =>
@@ -271,6 +290,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const LOG_FORMATS = ['json', 'pretty'] as const;
 
 const SENDING: CommandName[] = ['run', 'rerun'];
+/** `stop` sends StopContact, paced and retried as a run sends StartTaskContact. */
+const PACED: CommandName[] = [...SENDING, 'stop'];
 const IMPORTING: CommandName[] = ['run', 'rerun', 'validate'];
 const READING_INPUT: CommandName[] = ['run', 'validate'];
 
@@ -294,11 +315,14 @@ const SETTINGS = {
     env: ['CTL_INSTANCE_ID'],
     job: true,
     parse: text,
-    commands: IMPORTING,
+    commands: [...IMPORTING, 'stop'],
     identity: true,
     kept: true,
     printed: 'run',
-    help: 'InstanceId for rows without an InstanceId value',
+    help: {
+      default: 'InstanceId for rows without an InstanceId value',
+      stop: "the instance the run sent to (default: the run's; another one is refused)",
+    },
     schema: { type: 'string', minLength: 1, maxLength: 100 },
   } satisfies Setting<string>,
   contactFlowId: {
@@ -345,12 +369,13 @@ const SETTINGS = {
     arg: '<file>',
     env: ['CTL_RESULTS'],
     parse: text,
-    commands: [...IMPORTING, 'merge'],
+    commands: [...IMPORTING, 'merge', 'stop'],
     defaultHelp: '<input without extension>.results.csv beside the input',
     help: {
       default: 'results CSV; a folder or s3:// prefix ending in / holds it under its default name',
       rerun: 'results CSV of this rerun (default: <results>.rerun-1.csv beside it; of a .rerun-1.csv: .rerun-2.csv)',
       merge: 'the merged results file (required; it must not exist yet)',
+      stop: 'the results of the stops (default: <results>.stop.csv beside the results file)',
     },
   } satisfies Setting<string>,
   endpoint: {
@@ -359,11 +384,14 @@ const SETTINGS = {
     env: ['CTL_ENDPOINT', 'AWS_ENDPOINT_URL_CONNECT', 'AWS_ENDPOINT_URL'],
     parse: url,
     defaultHelp: "the Region's AWS endpoint",
-    commands: IMPORTING,
+    commands: [...IMPORTING, 'stop'],
     identity: true,
     kept: true,
     printed: 'always',
-    help: 'service endpoint (emulator, VPC endpoint)',
+    help: {
+      default: 'service endpoint (emulator, VPC endpoint)',
+      stop: "service endpoint (default: the run's; another one is refused)",
+    },
   } satisfies Setting<string>,
   region: {
     flag: '--region',
@@ -371,11 +399,11 @@ const SETTINGS = {
     env: ['CTL_REGION', 'AWS_REGION'],
     parse: text,
     defaultHelp: "the profile's region; us-east-1 for an emulator on this machine",
-    commands: IMPORTING,
+    commands: [...IMPORTING, 'stop'],
     identity: true,
     kept: true,
     printed: 'always',
-    help: 'AWS Region',
+    help: { default: 'AWS Region', stop: "AWS Region (default: the run's; another one is refused)" },
   } satisfies Setting<string>,
   profile: {
     flag: '--profile',
@@ -383,7 +411,7 @@ const SETTINGS = {
     env: ['CTL_PROFILE', 'AWS_PROFILE'],
     parse: text,
     defaultHelp: 'the standard credential chain',
-    commands: IMPORTING,
+    commands: [...IMPORTING, 'stop'],
     kept: true,
     printed: 'always',
     help: 'AWS profile',
@@ -499,10 +527,14 @@ const SETTINGS = {
     parse: (v: string) => (v.trim() === 'auto' ? 'auto' : rate(v)),
     check: (v: number | 'auto') => (v === 'auto' ? v : rate(v)),
     default: 2,
-    commands: SENDING,
+    commands: PACED,
     kept: true,
     printed: 'run',
-    help: "ceiling of requests per second: the account's StartTaskContact quota, or auto: read it from Service Quotas",
+    help: {
+      default:
+        "ceiling of requests per second: the account's StartTaskContact quota, or auto: read it from Service Quotas",
+      stop: "ceiling of StopContact requests per second: the account's StopContact quota, or auto: read it from Service Quotas",
+    },
     schema: { type: 'number', exclusiveMinimum: 0, maximum: RATE_MAX },
   } satisfies Setting<number | 'auto'>,
   burst: {
@@ -514,7 +546,7 @@ const SETTINGS = {
     check: burst,
     default: 5,
     defaultHelp: "5; with --rate auto, the quota's",
-    commands: SENDING,
+    commands: PACED,
     kept: true,
     printed: 'run',
     help: 'burst allowance of that quota',
@@ -527,7 +559,7 @@ const SETTINGS = {
     parse: concurrency,
     check: concurrency,
     defaultHelp: 'automatic, the smallest window that carries the most, from 16 up to 256',
-    commands: SENDING,
+    commands: PACED,
     help: 'cap on requests in flight',
   } satisfies Setting<number>,
   maxAttempts: {
@@ -537,7 +569,7 @@ const SETTINGS = {
     parse: attempts,
     check: attempts,
     default: 8,
-    commands: SENDING,
+    commands: PACED,
     help: 'attempts per row for 5xx, timeouts and resets; throttles do not count',
   } satisfies Setting<number>,
   requestTimeoutMs: {
@@ -549,7 +581,7 @@ const SETTINGS = {
     print: (ms: number) => String(ms / 1000),
     default: 15_000,
     defaultHelp: '15',
-    commands: SENDING,
+    commands: PACED,
     help: 'time limit per request; no answer by then = unknown outcome, resent with the same token',
   } satisfies Setting<number>,
   deadlineSeconds: {
@@ -621,19 +653,23 @@ const SETTINGS = {
     flag: '--dry-run',
     env: ['CTL_DRY_RUN'],
     parse: boolean,
-    commands: ['run'],
+    commands: ['run', 'stop'],
     guards: (on: boolean) => on,
-    help: 'validate and write the results file with what would be sent; send nothing',
+    help: {
+      default: 'validate and write the results file with what would be sent; send nothing',
+      stop: 'list what would be stopped (counts and input lines); send nothing, write nothing',
+    },
   } satisfies Setting<boolean>,
   resume: {
     flag: '--resume',
     env: ['CTL_RESUME'],
     parse: boolean,
-    commands: SENDING,
+    commands: PACED,
     help: {
       default:
         'continue an interrupted run: rows already final in --results are skipped, the rest sent with the same tokens',
       rerun: 'continue an interrupted rerun: rows already final in its results are skipped',
+      stop: 'continue an interrupted stop: rows already stopped or found ended are not sent again',
     },
   } satisfies Setting<boolean>,
   includeInvalid: {
@@ -698,7 +734,7 @@ const SETTINGS = {
     parse: choice(LOG_LEVELS),
     choices: LOG_LEVELS,
     default: 'info',
-    commands: IMPORTING,
+    commands: [...IMPORTING, 'stop'],
     help: 'log detail',
   } satisfies Setting<(typeof LOG_LEVELS)[number]>,
   logFormat: {
@@ -708,7 +744,7 @@ const SETTINGS = {
     parse: choice(LOG_FORMATS),
     choices: LOG_FORMATS,
     defaultHelp: 'pretty on a terminal, json otherwise',
-    commands: IMPORTING,
+    commands: [...IMPORTING, 'stop'],
     help: 'log format',
   } satisfies Setting<(typeof LOG_FORMATS)[number]>,
   progress: {
@@ -757,6 +793,25 @@ const SETTINGS = {
     help:
       "write the run's figures to this file in Prometheus text format (for node_exporter's textfile " +
       'collector): every second while it runs, and at the end',
+  } satisfies Setting<string>,
+  lines: {
+    flag: '--lines',
+    arg: '<ranges>',
+    env: ['CTL_LINES'],
+    parse: lineRanges,
+    print: (ranges: LineRange[]) => ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(','),
+    commands: ['stop'],
+    help: "only rows of these input lines, as the results file's Result.Line records them: 2-100,250",
+  } satisfies Setting<LineRange[]>,
+  where: {
+    flag: '--where',
+    arg: '<json>',
+    env: ['CTL_WHERE'],
+    parse: text,
+    commands: ['stop'],
+    help:
+      "only rows whose results-file columns meet these conditions (the job file's where syntax): JSON text, " +
+      'or @file.json',
   } satisfies Setting<string>,
   json: {
     flag: '--json',

@@ -86,6 +86,9 @@ const CONFIG_SCHEMA = {
         properties: { contactFlows: names, taskTemplates: names, quickConnects: names },
       },
     },
+    stopRate: { type: 'number', exclusiveMinimum: 0 },
+    stopBurst: { type: 'integer', minimum: 1 },
+    alreadyEnded: { enum: ['ContactNotFoundException', 'InvalidRequestException'] },
     maxLengths: {
       type: 'object',
       additionalProperties: false,

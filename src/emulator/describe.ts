@@ -1,5 +1,5 @@
 /**
- * The read-only calls `validate --check-live` makes, answered for what the emulator knows, in the
+ * The read-only calls `validate --check-live` makes, and DescribeContact for the tasks it created, answered for what the emulator knows, in the
  * restJson1 shapes of the SDK's model (GET routes below) and with the real error: 404
  * ResourceNotFoundException for an unknown instance or resource.
  */
@@ -12,6 +12,35 @@ const arn = (instance: string, rest = '') => `arn:aws:connect:${REGION}:${ACCOUN
 type Route = { pattern: RegExp; answer: (service: TaskService, ids: string[]) => Answer };
 
 const ROUTES: Route[] = [
+  {
+    // DescribeContact: timestamps as epoch seconds, as restJson1 sends them.
+    pattern: /^\/contacts\/([^/]+)\/([^/]+)$/,
+    answer: (service, [instance, id]) => {
+      const missing = known(service, instance!);
+      if (missing) return missing;
+      const task = service.contact(id!);
+      if (!task || task.InstanceId !== instance)
+        return service.error(404, 'ResourceNotFoundException', 'Contact not found');
+      const seconds = (ms: number) => ms / 1000;
+      const last = task.endedAt ?? task.createdAt;
+      return ok({
+        Contact: {
+          Arn: arn(instance!, `/contact/${task.ContactId}`),
+          Id: task.ContactId,
+          InitialContactId: task.ContactId,
+          ...(task.PreviousContactId ? { PreviousContactId: task.PreviousContactId } : {}),
+          InitiationMethod: 'API',
+          Name: task.Name,
+          ...(task.Description !== undefined ? { Description: task.Description } : {}),
+          Channel: 'TASK',
+          InitiationTimestamp: seconds(task.createdAt),
+          LastUpdateTimestamp: seconds(last),
+          ...(task.endedAt !== undefined ? { DisconnectTimestamp: seconds(task.endedAt) } : {}),
+          ...(task.Attributes ? { Attributes: task.Attributes } : {}),
+        },
+      });
+    },
+  },
   {
     // DescribeInstance
     pattern: /^\/instance\/([^/]+)$/,

@@ -28,7 +28,7 @@ export function answerServiceQuotas(
   if (operation !== 'ListServiceQuotas')
     return send(res, 400, { __type: 'UnknownOperationException', message: `${operation} is not emulated` });
   if (input.ServiceCode !== 'connect') return send(res, 200, { Quotas: [] });
-  const { rate, burst } = service.stats();
+  const { rate, burst, stopRate, stopBurst } = service.stats();
   const quota = (QuotaCode: string, QuotaName: string, Value: number) => ({
     ServiceCode: 'connect',
     ServiceName: 'Amazon Connect',
@@ -43,6 +43,8 @@ export function answerServiceQuotas(
     Quotas: [
       quota('L-EMU00001', 'Rate of StartTaskContact API requests', rate),
       quota('L-EMU00002', 'Burst rate of StartTaskContact API requests', burst),
+      quota('L-650BD10F', 'Rate of StopContact API requests', stopRate),
+      quota('L-EMU00003', 'Burst rate of StopContact API requests', stopBurst),
     ],
   });
 }

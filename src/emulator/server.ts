@@ -1,5 +1,6 @@
 /**
  * The emulator's HTTP face: the restJson1 wire protocol of StartTaskContact (`PUT /contact/task`),
+ * StopContact (`POST /contact/stop`), DescribeContact and the read-only calls `validate` makes,
  * so the real SDK and the AWS CLI talk to it with an endpoint override. Control routes live under
  * `/__emulator/` (stats, tasks, config, end-tasks) for tests and rehearsals.
  */
@@ -88,7 +89,8 @@ async function handle(
   }
   if (isServiceQuotasCall(req)) return answerServiceQuotas(service, req, body, res);
   const read = describeRoute(req.method, url.pathname);
-  if (!read && (url.pathname !== '/contact/task' || req.method !== 'PUT')) {
+  const stop = url.pathname === '/contact/stop' && req.method === 'POST';
+  if (!read && !stop && (url.pathname !== '/contact/task' || req.method !== 'PUT')) {
     return answer(
       res,
       service.error(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname}`),
@@ -98,7 +100,7 @@ async function handle(
   if (auth) return answer(res, service.error(403, auth.code, auth.message));
   if (read) return answer(res, read(service)); // read-only calls have their own quotas, not StartTaskContact's
 
-  const throttled = service.admit();
+  const throttled = stop ? service.admitStop() : service.admit();
   if (throttled) return answer(res, throttled);
   const delay = service.latency();
   if (delay > 0) await sleep(delay);
@@ -109,7 +111,7 @@ async function handle(
   } catch {
     return answer(res, service.error(400, 'SerializationException', 'The request body is not valid JSON'));
   }
-  answer(res, service.startTask(json));
+  answer(res, stop ? service.stopContact(json) : service.startTask(json));
 }
 
 /** The emulator does not know the caller's secret, so it checks that a SigV4 signature for Connect is there. */

@@ -1,6 +1,7 @@
 /**
  * The emulated StartTaskContact service, without HTTP: throttle, validate, resolve resources,
- * idempotency, quotas, create — in the order the real service applies them — plus seeded faults.
+ * idempotency, quotas, create — in the order the real service applies them — plus seeded faults;
+ * and StopContact / DescribeContact for the tasks it created.
  */
 import { randomUUID } from 'node:crypto';
 import { checkTaskRequest, LIMITS } from '../input/rules.js';
@@ -49,7 +50,17 @@ export interface ServiceOptions {
   faults?: FaultOptions;
   /** Length limits stricter than the API model's (the client does not know them), e.g. `{ Name: 512 }`. */
   maxLengths?: LengthLimits;
+  /** StopContact's own quota ("Rate of StopContact API requests"): requests per second and burst (2 / 5). */
+  stopRate?: number;
+  stopBurst?: number;
+  /**
+   * What StopContact answers for a task that has already ended, which the API leaves undocumented:
+   * 410 ContactNotFoundException (the default) or 400 InvalidRequestException saying it is not active.
+   */
+  alreadyEnded?: AlreadyEndedAnswer;
 }
+
+export type AlreadyEndedAnswer = 'ContactNotFoundException' | 'InvalidRequestException';
 
 export const DEMO_INSTANCE_ID = '00000000-0000-4000-8000-00000000c0de';
 export const DEMO_CONTACT_FLOW_ID = '00000000-0000-4000-8000-0000000f1000';
@@ -75,6 +86,9 @@ export interface StoredTask extends TaskRequest {
   createdAt: number;
   state: 'active' | 'ended';
   endedAt?: number;
+  /** StopContact requests that reached this task (after the throttle), and whether one ended it. */
+  stopRequests?: number;
+  stoppedByRequest?: boolean;
 }
 
 export interface EmulatorStats {
@@ -97,6 +111,15 @@ export interface EmulatorStats {
   refusedAtLimit: number;
   rate: number;
   burst: number;
+  /**
+   * StopContact requests (throttled ones included), tasks they ended (each task at most once: the
+   * tasks route tells, per task, how many requests reached it), and requests throttled.
+   */
+  stopRequests: number;
+  stopped: number;
+  stopThrottled: number;
+  stopRate: number;
+  stopBurst: number;
 }
 
 /** What the HTTP layer should do with one request. */
@@ -113,7 +136,12 @@ export type Answer =
 
 export class TaskService {
   private bucket: TokenBucket;
-  private options: Required<Pick<ServiceOptions, 'rate' | 'burst' | 'latencyMs' | 'latencyJitterMs'>> & ServiceOptions;
+  private stopBucket: TokenBucket;
+  private options: Required<
+    Pick<ServiceOptions, 'rate' | 'burst' | 'latencyMs' | 'latencyJitterMs' | 'stopRate' | 'stopBurst'>
+  > &
+    ServiceOptions;
+  private readonly byContactId = new Map<string, StoredTask>();
   private random: () => number;
   private readonly byToken = new Map<string, StoredTask>();
   private readonly chains = new Map<string, number>();
@@ -125,9 +153,11 @@ export class TaskService {
    * pace of what reaches it, or act at a known point of a run (stop the client after the n-th request).
    */
   onRequest?: (n: number, at: number) => void;
+  /** Told of each StopContact request as it arrives, before its throttle: its number (from 1). */
+  onStopRequest?: (n: number, at: number) => void;
   private readonly counters: Omit<
     EmulatorStats,
-    'tasks' | 'maxTasksPerToken' | 'rate' | 'burst' | 'activeTasks' | 'peakActiveTasks'
+    'tasks' | 'maxTasksPerToken' | 'rate' | 'burst' | 'activeTasks' | 'peakActiveTasks' | 'stopRate' | 'stopBurst'
   > = {
     requests: 0,
     created: 0,
@@ -137,6 +167,9 @@ export class TaskService {
     faults: { failBefore: 0, failAfter: 0, resetAfter: 0, proxyError: 0 },
     endedTasks: 0,
     refusedAtLimit: 0,
+    stopRequests: 0,
+    stopped: 0,
+    stopThrottled: 0,
   };
   /** Active tasks, oldest first (ended ones are skipped as they come to the front). */
   private readonly active: StoredTask[] = [];
@@ -148,8 +181,9 @@ export class TaskService {
   private drainedTo = Date.now();
 
   constructor(options: ServiceOptions = {}) {
-    this.options = { rate: 2, burst: 5, latencyMs: 0, latencyJitterMs: 0, ...options };
+    this.options = { rate: 2, burst: 5, stopRate: 2, stopBurst: 5, latencyMs: 0, latencyJitterMs: 0, ...options };
     this.bucket = new TokenBucket(this.options.rate, this.options.burst);
+    this.stopBucket = new TokenBucket(this.options.stopRate, this.options.stopBurst);
     this.random = mulberry32(options.faults?.seed ?? 1);
   }
 
@@ -160,6 +194,8 @@ export class TaskService {
     this.options = { ...this.options, ...patch, faults: { ...this.options.faults, ...patch.faults } };
     if (patch.rate !== undefined || patch.burst !== undefined)
       this.bucket.setRate(this.options.rate, this.options.burst);
+    if (patch.stopRate !== undefined || patch.stopBurst !== undefined)
+      this.stopBucket.setRate(this.options.stopRate, this.options.stopBurst);
     if (patch.faults?.seed !== undefined) this.random = mulberry32(patch.faults.seed);
   }
 
@@ -187,6 +223,75 @@ export class TaskService {
     if (this.bucket.tryTake()) return undefined;
     this.counters.throttled++;
     return this.error(429, 'ThrottlingException', 'Rate exceeded');
+  }
+
+  /** StopContact's throttle: its own quota, applied on arrival as StartTaskContact's is. */
+  admitStop(): Answer | undefined {
+    this.counters.stopRequests++;
+    this.onStopRequest?.(this.counters.stopRequests, performance.now());
+    if (this.stopBucket.tryTake()) return undefined;
+    this.counters.stopThrottled++;
+    return this.error(429, 'ThrottlingException', 'Rate exceeded');
+  }
+
+  /**
+   * StopContact for a task this emulator created: active → ended. An unknown ContactId is 410
+   * ContactNotFoundException; an unknown instance, or a contact of another instance, 404
+   * ResourceNotFoundException; a task already ended answers as `alreadyEnded` says. The same faults
+   * as StartTaskContact's may strike before or after the task is ended.
+   */
+  stopContact(body: unknown): Answer {
+    const fields = body as Record<string, unknown> | null;
+    for (const member of ['ContactId', 'InstanceId'] as const) {
+      const value = fields?.[member];
+      if (typeof value !== 'string' || value.length < 1 || value.length > 256)
+        return this.error(
+          400,
+          'InvalidParameterException',
+          `1 validation error detected: Value at '${member[0]!.toLowerCase()}${member.slice(1)}' failed to satisfy constraint: Member must have length between 1 and 256`,
+        );
+    }
+    const { ContactId, InstanceId } = fields as { ContactId: string; InstanceId: string };
+    if (!this.resources(InstanceId)) return this.error(404, 'ResourceNotFoundException', 'Instance not found');
+    this.settle();
+    const task = this.byContactId.get(ContactId);
+    if (!task) return this.error(410, 'ContactNotFoundException', 'Contact not found');
+    if (task.InstanceId !== InstanceId)
+      return this.error(404, 'ResourceNotFoundException', 'Contact not found in this instance');
+    task.stopRequests = (task.stopRequests ?? 0) + 1;
+
+    const faults = this.options.faults ?? {};
+    if (this.draw(faults.proxyError)) {
+      this.counters.faults.proxyError++;
+      return { status: 503, html: PROXY_PAGE };
+    }
+    if (this.draw(faults.failBefore)) {
+      this.counters.faults.failBefore++;
+      return this.error(500, 'InternalServiceException', 'Injected failure before stopping the contact');
+    }
+    if (task.state === 'ended') {
+      return this.options.alreadyEnded === 'InvalidRequestException'
+        ? this.error(400, 'InvalidRequestException', 'Contact is not active: it has already ended')
+        : this.error(410, 'ContactNotFoundException', 'Contact not found');
+    }
+    this.finish(task, Date.now());
+    task.stoppedByRequest = true;
+    this.counters.stopped++;
+    if (this.draw(faults.failAfter)) {
+      this.counters.faults.failAfter++;
+      return this.error(500, 'InternalServiceException', 'Injected failure after stopping the contact');
+    }
+    if (this.draw(faults.resetAfter)) {
+      this.counters.faults.resetAfter++;
+      return { reset: true };
+    }
+    return { status: 200, body: {} };
+  }
+
+  /** A task by its ContactId, with its state as of now. */
+  contact(contactId: string): StoredTask | undefined {
+    this.settle();
+    return this.byContactId.get(contactId);
   }
 
   startTask(body: unknown): Answer {
@@ -257,6 +362,8 @@ export class TaskService {
       peakActiveTasks: this.peakActive,
       rate: this.options.rate,
       burst: this.options.burst,
+      stopRate: this.options.stopRate,
+      stopBurst: this.options.stopBurst,
     };
   }
 
@@ -292,6 +399,7 @@ export class TaskService {
       state: 'active',
     };
     this.tasks.push(task);
+    this.byContactId.set(task.ContactId, task);
     this.active.push(task);
     this.activeCount++;
     this.peakActive = Math.max(this.peakActive, this.activeCount);
@@ -346,12 +454,17 @@ export class TaskService {
   private end(at: number): boolean {
     const task = this.oldest();
     if (!task) return false;
+    this.finish(task, at);
+    return true;
+  }
+
+  /** Ends one active task at `at`: it no longer counts toward the active-task limit. */
+  private finish(task: StoredTask, at: number): void {
     task.state = 'ended';
     task.endedAt = at;
     this.activeCount--;
     this.activeBy.set(task.InstanceId, this.activeBy.get(task.InstanceId)! - 1);
     this.counters.endedTasks++;
-    return true;
   }
 
   /** What the emulator knows of one instance (for the read-only Describe/Get calls), or undefined. */

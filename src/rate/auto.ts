@@ -1,8 +1,10 @@
 /**
- * `--rate auto`: the applied StartTaskContact quota of the account and Region, from Service Quotas
- * (`servicequotas:ListServiceQuotas`, read-only). ServiceCode `connect`; the quotas are found by name —
- * "Rate of StartTaskContact API requests" and the one whose name also says "burst" — since their
- * quota codes are not published. Not allowed or not found: the default 2/5 with one warning.
+ * `--rate auto`: the applied quota of the account and Region for the operation sent (StartTaskContact
+ * for `run`, StopContact for `stop`), from Service Quotas (`servicequotas:ListServiceQuotas`,
+ * read-only). ServiceCode `connect`; the quotas are found by name — "Rate of StartTaskContact API
+ * requests" and the one whose name also says "burst" — since their quota codes are not all published
+ * (StopContact's rate is L-650BD10F, also matched by code). Not allowed or not found: the default 2/5
+ * with one warning.
  */
 import type { ServiceQuota } from '@aws-sdk/client-service-quotas';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback, quietSdkNodeWarning } from '../aws.js';
@@ -16,7 +18,12 @@ export interface QuotaSource {
   region?: string;
   profile?: string;
   log: Logger;
+  /** The operation whose quota is read; StartTaskContact unless told. */
+  operation?: 'StartTaskContact' | 'StopContact';
 }
+
+/** Quota codes known for an operation's rate, matched besides the name. */
+const RATE_CODES: Record<string, string> = { StopContact: 'L-650BD10F' };
 
 export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: number }> {
   const { endpoint } = o;
@@ -45,12 +52,16 @@ export async function readQuota(o: QuotaSource): Promise<{ rate: number; burst: 
       quotas.push(...(page.Quotas ?? []));
       next = page.NextToken;
     } while (next);
-    const named = quotas.filter((q) => /StartTaskContact/i.test(q.QuotaName ?? ''));
+    const operation = o.operation ?? 'StartTaskContact';
+    const named = quotas.filter(
+      (q) =>
+        (q.QuotaName ?? '').toLowerCase().includes(operation.toLowerCase()) || q.QuotaCode === RATE_CODES[operation],
+    );
     const rate = named.find((q) => !/burst/i.test(q.QuotaName ?? ''))?.Value;
     const burst = named.find((q) => /burst/i.test(q.QuotaName ?? ''))?.Value;
-    if (!(rate && rate > 0)) throw new Error('no StartTaskContact rate quota listed');
+    if (!(rate && rate > 0)) throw new Error(`no ${operation} rate quota listed`);
     const found = { rate, burst: burst && burst >= 1 ? Math.floor(burst) : Math.max(1, Math.ceil(rate)) };
-    o.log.info({ ...found, quotaCode: named[0]?.QuotaCode }, '--rate auto: the applied StartTaskContact quota');
+    o.log.info({ ...found, quotaCode: named[0]?.QuotaCode }, `--rate auto: the applied ${operation} quota`);
     return found;
   } catch (err) {
     o.log.warn(

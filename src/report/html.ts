@@ -77,6 +77,15 @@ function section(r: FileReport): string {
           ...(r.run.p50 !== null ? [tile(`${r.run.p50}/${r.run.p99}`, 'ms latency, p50/p99')] : []),
         ]
       : []),
+    ...(r.stops
+      ? [
+          tile(
+            int(r.stops.done),
+            `tasks stopped${r.stops.completed ? '' : ' (stop not finished)'}`,
+            r.stops.failed ? 'bad' : '',
+          ),
+        ]
+      : []),
     ...(r.pauses
       ? [
           tile(

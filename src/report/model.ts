@@ -12,6 +12,7 @@ import { recordedCondition } from '../input/filter.js';
 import { openRegular, READ } from '../ledger/files.js';
 import { earlierResults } from '../ledger/reader.js';
 import { type RunEntry, type RunState, readState } from '../ledger/state.js';
+import { readStopRows, readStopState, STOP_DONE, stopResultsPath } from '../ledger/stops.js';
 import { RESULT_COLUMNS } from '../ledger/writer.js';
 import { redactServiceMessage } from '../observe/redact.js';
 import {
@@ -83,12 +84,57 @@ export interface FileReport {
   mismatch?: string;
   /** 0 every row created · 1 some failed or invalid, or rows missing · 3 the run did not complete (resume it). */
   exitCode: number;
+  /** What `stop` did to the created tasks, when a stop file (`<results>.stop.csv`) is beside the file. */
+  stops?: StopFigures;
+}
+
+export interface StopFigures {
+  file: string;
+  /** Rows by their last stop: stopped, found already ended, failed, skipped. */
+  stopped: number;
+  alreadyEnded: number;
+  failed: number;
+  skipped: number;
+  /** Created tasks no longer active by a stop (stopped or already ended). */
+  done: number;
+  /** False while the stop did not finish (resume it). */
+  completed: boolean;
+}
+
+/** The stop file beside a results file, counted; undefined when there is none (or it cannot be read). */
+async function stopFigures(file: string): Promise<StopFigures | undefined> {
+  const path = stopResultsPath(file);
+  try {
+    const state = await readStopState(path);
+    if (!state) return undefined;
+    const { byLine } = await readStopRows(path, { repair: false });
+    const figures: StopFigures = {
+      file: path,
+      stopped: 0,
+      alreadyEnded: 0,
+      failed: 0,
+      skipped: 0,
+      done: 0,
+      completed: state.outcome === 'completed',
+    };
+    for (const row of byLine.values()) {
+      if (row.status === 'stopped') figures.stopped++;
+      else if (row.status === 'already-ended') figures.alreadyEnded++;
+      else if (row.status === 'skipped') figures.skipped++;
+      else figures.failed++;
+      if (STOP_DONE.has(row.status)) figures.done++;
+    }
+    return figures;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function buildReport(file: string): Promise<FileReport> {
   const state = await readState(file).catch(() => undefined);
   const counts = await readResultsFile(file);
   const series = await readTimeline(file);
+  const stops = await stopFigures(file);
   // Without its run state nothing says the run finished: rows it never reached would not be in the file.
   const completed = Boolean(state?.completedAt);
   const { failed, invalid } = counts.rows;
@@ -120,6 +166,7 @@ export async function buildReport(file: string): Promise<FileReport> {
     // input broke off finished what it could read, and said 1.
     exitCode:
       state && !completed && state.outcome !== 'input-broken' ? 3 : failed + invalid > 0 ? 1 : completed ? 0 : 3,
+    ...(stops ? { stops } : {}),
   };
   if (!state) {
     report.mismatch =

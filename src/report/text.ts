@@ -80,6 +80,7 @@ export function formatReport(r: FileReport): string {
     );
   }
   if (r.pauses) out.push(`  Paused: ${pausesText(r.pauses)}`);
+  if (r.stops) out.push(`  Stops: ${stopsText(r)}`);
   const table = (
     title: string,
     groups: Group[],
@@ -128,4 +129,19 @@ export function reportJson(reports: FileReport[], exitCode: number): string {
     null,
     2,
   );
+}
+
+/** What `stop` did to the created tasks: "480 of 500 created tasks stopped (12 already ended), 3 failed". */
+function stopsText(r: FileReport): string {
+  const s = r.stops!;
+  const parts = [
+    `${int(s.done)} of ${int(r.rows.created)} created tasks stopped`,
+    ...(s.alreadyEnded ? [`(${int(s.alreadyEnded)} had already ended)`] : []),
+  ];
+  const extra = [
+    ...(s.failed ? [`${int(s.failed)} failed`] : []),
+    ...(s.skipped ? [`${int(s.skipped)} skipped`] : []),
+    ...(s.completed ? [] : ['the stop did not finish (resume it with stop --resume)']),
+  ];
+  return `${parts.join(' ')}${extra.length ? `; ${extra.join(', ')}` : ''} · ${s.file}`;
 }

@@ -158,7 +158,7 @@ export const RERUN_SKIPS: (keyof RunIdentity)[] = ['inputSha256', 'encoding', 'd
 /** Where a run sent: a dry run sent nowhere, so a rerun of one may send anywhere. */
 export const TARGET_FIELDS: (keyof RunIdentity)[] = ['endpoint', 'region'];
 
-function normaliseUrl(url: string): string {
+export function normaliseUrl(url: string): string {
   try {
     return new URL(url).href.replace(/\/$/, '');
   } catch {

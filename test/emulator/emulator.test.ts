@@ -4,7 +4,13 @@
 
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ConnectClient, StartTaskContactCommand, type StartTaskContactCommandInput } from '@aws-sdk/client-connect';
+import {
+  ConnectClient,
+  DescribeContactCommand,
+  StartTaskContactCommand,
+  type StartTaskContactCommandInput,
+  StopContactCommand,
+} from '@aws-sdk/client-connect';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID as FLOW, DEMO_INSTANCE_ID as INSTANCE, TaskService } from '../../src/emulator/service.js';
@@ -193,6 +199,132 @@ describe('emulator with the real SDK', () => {
   });
 });
 
+describe('StopContact and DescribeContact', () => {
+  const caught = (p: Promise<unknown>) =>
+    p.then(
+      () => ({ name: 'no error', status: 200, message: '' }),
+      (e: Error & { $metadata: { httpStatusCode?: number } }) => ({
+        name: e.name,
+        status: e.$metadata.httpStatusCode,
+        message: e.message,
+      }),
+    );
+
+  it('ends an active task, which then describes as ended and no longer counts toward the cap', async () => {
+    const e = await startEmulator({ maxActiveTasks: 1, rate: 100, burst: 100, stopRate: 100, stopBurst: 100 });
+    const c = new ConnectClient({
+      endpoint: e.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
+    try {
+      const { ContactId } = await c.send(new StartTaskContactCommand({ ...base, ClientToken: 's1' }));
+      const live = await c.send(new DescribeContactCommand({ InstanceId: INSTANCE, ContactId }));
+      expect(live.Contact).toMatchObject({
+        Id: ContactId,
+        Channel: 'TASK',
+        InitiationMethod: 'API',
+        Name: 'Call back',
+      });
+      expect(live.Contact?.InitiationTimestamp).toBeInstanceOf(Date);
+      expect(live.Contact?.DisconnectTimestamp).toBeUndefined();
+      await expect(c.send(new StartTaskContactCommand({ ...base, ClientToken: 's2' }))).rejects.toMatchObject({
+        name: 'ServiceQuotaExceededException',
+      });
+
+      await c.send(new StopContactCommand({ InstanceId: INSTANCE, ContactId }));
+      const ended = await c.send(new DescribeContactCommand({ InstanceId: INSTANCE, ContactId }));
+      expect(ended.Contact?.DisconnectTimestamp).toBeInstanceOf(Date);
+      await c.send(new StartTaskContactCommand({ ...base, ClientToken: 's2' }));
+      expect(e.stats()).toMatchObject({ stopped: 1, endedTasks: 1, activeTasks: 1 });
+      expect(e.service.contact(ContactId!)).toMatchObject({ state: 'ended', stopRequests: 1, stoppedByRequest: true });
+    } finally {
+      c.destroy();
+      await e.close();
+    }
+  });
+
+  it('answers the real error shapes; an ended task as configured', async () => {
+    const e = await startEmulator({ rate: 100, burst: 100, stopRate: 100, stopBurst: 100 });
+    const c = new ConnectClient({
+      endpoint: e.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
+    const stop = (InstanceId: string, ContactId: string) =>
+      caught(c.send(new StopContactCommand({ InstanceId, ContactId })));
+    try {
+      const { ContactId } = await c.send(new StartTaskContactCommand({ ...base, ClientToken: 'e1' }));
+      const other = '00000000-0000-4000-8000-0000000000ff';
+      expect(await stop(INSTANCE, '00000000-0000-4000-8000-000000000bad')).toMatchObject({
+        name: 'ContactNotFoundException',
+        status: 410,
+      });
+      expect(await stop(other, ContactId!)).toMatchObject({ name: 'ResourceNotFoundException', status: 404 });
+      e.service.addInstance(other, {});
+      expect(await stop(other, ContactId!)).toMatchObject({ name: 'ResourceNotFoundException', status: 404 });
+      expect(await caught(c.send(new DescribeContactCommand({ InstanceId: other, ContactId })))).toMatchObject({
+        name: 'ResourceNotFoundException',
+        status: 404,
+      });
+      expect(await stop(INSTANCE, ContactId!)).toMatchObject({ name: 'no error' });
+      expect(await stop(INSTANCE, ContactId!)).toMatchObject({ name: 'ContactNotFoundException', status: 410 });
+      e.configure({ alreadyEnded: 'InvalidRequestException' });
+      expect(await stop(INSTANCE, ContactId!)).toMatchObject({
+        name: 'InvalidRequestException',
+        status: 400,
+        message: expect.stringMatching(/not active|ended/) as string,
+      });
+      expect(e.service.contact(ContactId!)?.stopRequests).toBe(3);
+      expect(e.stats().stopped).toBe(1);
+    } finally {
+      c.destroy();
+      await e.close();
+    }
+  });
+
+  it('throttles StopContact on its own quota and injects the same faults', async () => {
+    const e = await startEmulator({ rate: 100, burst: 100, stopRate: 1, stopBurst: 2 });
+    const c = new ConnectClient({
+      endpoint: e.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
+    try {
+      const ids: string[] = [];
+      for (const t of ['f1', 'f2', 'f3', 'f4'])
+        ids.push((await c.send(new StartTaskContactCommand({ ...base, ClientToken: t }))).ContactId!);
+      const results = await Promise.allSettled(
+        ids.slice(0, 3).map((ContactId) => c.send(new StopContactCommand({ InstanceId: INSTANCE, ContactId }))),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+      const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(rejected.reason).toMatchObject({ name: 'ThrottlingException', $metadata: { httpStatusCode: 429 } });
+      // StartTaskContact's quota is untouched by StopContact's.
+      await c.send(new StartTaskContactCommand({ ...base, ClientToken: 'f5' }));
+
+      e.configure({ stopRate: 100, stopBurst: 100, faults: { failAfter: 1 } });
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the emptied bucket refills
+      await expect(c.send(new StopContactCommand({ InstanceId: INSTANCE, ContactId: ids[3] }))).rejects.toMatchObject({
+        name: 'InternalServiceException',
+        $metadata: { httpStatusCode: 500 },
+      });
+      // It ended although the client heard a 500: the resend hears the already-ended answer.
+      e.configure({ faults: { failAfter: 0 } });
+      await expect(c.send(new StopContactCommand({ InstanceId: INSTANCE, ContactId: ids[3] }))).rejects.toMatchObject({
+        name: 'ContactNotFoundException',
+      });
+      expect(e.stats()).toMatchObject({ stopped: 3, stopThrottled: 1, faults: { failAfter: 1 } });
+    } finally {
+      c.destroy();
+      await e.close();
+    }
+  });
+});
+
 describe('active tasks end over time', () => {
   const task = (service: TaskService, name: string) =>
     service.startTask({ InstanceId: INSTANCE, ContactFlowId: FLOW, Name: name, ClientToken: name });
@@ -332,5 +464,37 @@ describe('emulator with the AWS CLI', () => {
     const out = JSON.parse(stdout) as { ContactId: string };
     expect(out.ContactId).toMatch(/^[0-9a-f-]{36}$/);
     expect(emulator.service.tasks.find((t) => t.ClientToken === 'cli-1')?.Name).toBe('From the AWS CLI');
+
+    const ids = ['--endpoint-url', emulator.url, '--region', 'us-east-1', '--instance-id', INSTANCE];
+    const env = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_PAGER: '',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    };
+    const describeIt = async () =>
+      JSON.parse(
+        (
+          await exec(
+            'aws',
+            ['connect', 'describe-contact', ...ids, '--contact-id', out.ContactId, '--output', 'json'],
+            { env },
+          )
+        ).stdout,
+      ) as { Contact: { Id: string; Channel: string; DisconnectTimestamp?: string } };
+    const live = await describeIt();
+    expect(live.Contact).toMatchObject({ Id: out.ContactId, Channel: 'TASK' });
+    expect(live.Contact.DisconnectTimestamp).toBeUndefined();
+    await exec('aws', ['connect', 'stop-contact', ...ids, '--contact-id', out.ContactId], { env });
+    expect((await describeIt()).Contact.DisconnectTimestamp).toBeDefined();
+    const again = await exec('aws', ['connect', 'stop-contact', ...ids, '--contact-id', out.ContactId], {
+      env,
+    }).then(
+      () => '',
+      (e: { stderr: string }) => e.stderr,
+    );
+    expect(again).toMatch(/ContactNotFoundException/);
   });
 });

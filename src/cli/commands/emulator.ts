@@ -1,7 +1,7 @@
 /** `emulator`: the local StartTaskContact emulator in the foreground, for rehearsals and the AWS CLI. */
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { EmulatorOptions } from '../../emulator/server.js';
-import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
+import { type AlreadyEndedAnswer, DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../emulator/service.js';
 import { UsageError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -18,6 +18,14 @@ export function addEmulatorCommand(program: Command, setExit: (code: number) => 
     .option('--host <addr>', 'address to bind; loopback unless you need otherwise', '127.0.0.1')
     .option('--rate <n>', 'StartTaskContact quota, requests/s', positive('--rate'), 2)
     .option('--burst <n>', 'burst of that quota', whole('--burst'), 5)
+    .option('--stop-rate <n>', 'StopContact quota, requests/s', positive('--stop-rate'), 2)
+    .option('--stop-burst <n>', 'burst of that quota', whole('--stop-burst'), 5)
+    .option(
+      '--already-ended <answer>',
+      'what StopContact answers for a task already ended: ContactNotFoundException or InvalidRequestException',
+      alreadyEnded,
+      'ContactNotFoundException',
+    )
     .option('--latency-ms <n>', 'added latency per request', nonNegative('--latency-ms'), 0)
     .option('--jitter-ms <n>', 'random extra latency up to this', nonNegative('--jitter-ms'), 0)
     .option('--fail-before <p>', 'probability of a 500 before creating', probability)
@@ -62,6 +70,9 @@ Exit codes: 0 stopped by Ctrl-C or SIGTERM · 2 usage (a bad flag, the port in u
         host: o.host,
         rate: o.rate,
         burst: o.burst,
+        stopRate: o.stopRate,
+        stopBurst: o.stopBurst,
+        alreadyEnded: o.alreadyEnded,
         latencyMs: o.latencyMs,
         latencyJitterMs: o.jitterMs,
         faults: {
@@ -111,6 +122,9 @@ interface EmulatorFlags {
   host: string;
   rate: number;
   burst: number;
+  stopRate: number;
+  stopBurst: number;
+  alreadyEnded: AlreadyEndedAnswer;
   latencyMs: number;
   jitterMs: number;
   failBefore?: number;
@@ -146,4 +160,9 @@ function parseInstances(specs: string[]): NonNullable<EmulatorOptions['instances
       return [id!, { contactFlows: flows.split(',').filter(Boolean) }];
     }),
   );
+}
+
+function alreadyEnded(value: string): AlreadyEndedAnswer {
+  if (value === 'ContactNotFoundException' || value === 'InvalidRequestException') return value;
+  throw new InvalidArgumentError('--already-ended must be ContactNotFoundException or InvalidRequestException');
 }
