@@ -134,8 +134,9 @@ describe('the run lock', () => {
 
   it('a holder killed but not yet reaped (a zombie: a container whose first process reaps late) is gone', async () => {
     // A shell that starts a child and then becomes `sleep`, which never reaps it: the child, once it
-    // exits, stays a zombie while the sleep lasts, as a killed run does under a slow reaper.
-    const parent = spawn('sh', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 30'], {
+    // exits, stays a zombie while the sleep lasts, as a killed run does under a slow reaper. The child
+    // outlives the shell's exec (a child that exited before it could still be reaped by the shell).
+    const parent = spawn('sh', ['-c', 'sh -c "sleep 0.5; exit 0" & echo $!; exec sleep 30'], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     try {
