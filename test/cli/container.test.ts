@@ -100,12 +100,25 @@ function worker(cwd: string, env: NodeJS.ProcessEnv, host = 'ctl-worker'): Worke
   const done = new Promise<Ran>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
   // The tool is the child unshare forked: PID 1 inside, this pid outside.
   const children = `/proc/${child.pid}/task/${child.pid}/children`;
+  let exited = false;
+  void done.then(() => (exited = true));
+  /** PID 1 of the worker, or undefined once it has ended (a signal then has no one to reach). */
   const pid1 = async () => {
     let pid = '';
-    await until(() => (pid = existsSync(children) ? readFileSync(children, 'utf8').trim() : '') !== '', 'PID 1');
-    return Number(pid);
+    await until(
+      () => exited || (pid = existsSync(children) ? readFileSync(children, 'utf8').trim() : '') !== '',
+      'PID 1',
+    );
+    return exited ? undefined : Number(pid);
   };
-  return { done, stderr: () => stderr, kill: async (signal) => void process.kill(await pid1(), signal) };
+  return {
+    done,
+    stderr: () => stderr,
+    kill: async (signal) => {
+      const pid = await pid1();
+      if (pid !== undefined) process.kill(pid, signal);
+    },
+  };
 }
 
 const rowsIn = (path: string) => (existsSync(path) ? readResults(path).length : 0);
