@@ -375,7 +375,7 @@ const SETTINGS = {
       default: 'results CSV; a folder or s3:// prefix ending in / holds it under its default name',
       rerun: 'results CSV of this rerun (default: <results>.rerun-1.csv beside it; of a .rerun-1.csv: .rerun-2.csv)',
       merge: 'the merged results file (required; it must not exist yet)',
-      stop: 'the results of the stops (default: <results>.stop.csv beside the results file)',
+      stop: 'the results of the stops, a local file (default: <results>.stop.csv beside the results file; for s3:// results, <name>.stop.csv in the current folder)',
     },
   } satisfies Setting<string>,
   endpoint: {
@@ -422,7 +422,7 @@ const SETTINGS = {
     env: ['CTL_S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'],
     parse: url,
     defaultHelp: "the Region's AWS endpoint",
-    commands: [...IMPORTING, 'report', 'merge'],
+    commands: [...IMPORTING, 'report', 'merge', 'stop'],
     kept: true,
     printed: 'always',
     help: 'S3-compatible endpoint for s3:// inputs and results (MinIO, moto…): path-style, checksums only where required',

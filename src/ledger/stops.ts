@@ -9,7 +9,7 @@
  */
 import { closeSync, fsyncSync } from 'node:fs';
 import { readFile, truncate } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
 import {
@@ -48,7 +48,7 @@ export interface StopRow {
 
 /** `x.results.csv` → `x.results.stop.csv`, beside it. */
 export function stopResultsPath(resultsPath: string): string {
-  const name = resultsPath.slice(dirname(resultsPath).length + 1);
+  const name = basename(resultsPath);
   return join(dirname(resultsPath), `${name.endsWith('.csv') ? name.slice(0, -4) : name}.stop.csv`);
 }
 

@@ -8,6 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse';
 import { commandLine } from '../config/command-line.js';
 import { type RunConfig, resolveConfig, type Settings } from '../config/resolve.js';
@@ -19,6 +20,7 @@ import { InputError, UsageError } from '../errors.js';
 import { type Condition, compileFilter } from '../input/filter.js';
 import { canonicalResultsPath } from '../ledger/files.js';
 import { acquireLock, type Lock } from '../ledger/lock.js';
+import { RemoteResults } from '../ledger/remote.js';
 import { checkOwnFile, type RunState, readState } from '../ledger/state.js';
 import {
   readStopRows,
@@ -33,11 +35,12 @@ import {
 } from '../ledger/stops.js';
 import { readQuota } from '../rate/auto.js';
 import { createLimiter } from '../rate/choose.js';
-import { isS3Url } from '../s3/url.js';
+import { createS3Client } from '../s3/client.js';
+import { isS3Url, keyName } from '../s3/url.js';
 import type { Logger } from '../types.js';
 import { normaliseUrl } from './identity.js';
 import { silent } from './options.js';
-import { awsTarget } from './wiring.js';
+import { awsTarget, s3Target } from './wiring.js';
 
 export interface StopOptions extends Settings {
   /** The results file of a run (or rerun). */
@@ -84,50 +87,98 @@ const CONTACT = 'Result.ContactId';
 
 export async function stopTasks(options: StopOptions): Promise<StopSummary> {
   const { input, env = process.env, logger: log = silent, signal, sender: injected, ...flags } = options;
-  if (isS3Url(input))
-    throw new UsageError('stop reads a results file on this machine: copy the object here first (aws s3 cp)');
-  await access(input).catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read ${input}: ${err.code ?? String(err)}`, { cause: err });
-  });
-  const resultsPath = await canonicalResultsPath(input);
+  let s3: S3Client | undefined;
+  /** Results in S3: their lease held, read into a local working copy the stop reads. */
+  let remote: RemoteResults | undefined;
+  // Messages name the S3 object, never the working copy standing for it.
+  const names = (text: string) => remote?.names(text) ?? text;
+  try {
+    let resultsPath = '';
+    let run: RunState | undefined;
+    if (!isS3Url(input)) {
+      await access(input).catch((err: NodeJS.ErrnoException) => {
+        throw new InputError(`cannot read ${input}: ${err.code ?? String(err)}`, { cause: err });
+      });
+      resultsPath = await canonicalResultsPath(input);
+      run = await runOf(input, resultsPath, true);
+    }
+    const config = await resolveConfig(
+      { command: 'stop', input, flags: flags as Settings, env },
+      {
+        earlier: async (first) => {
+          if (isS3Url(input)) {
+            // The lease keeps a run of the object from going on meanwhile, as the lock does for a local file.
+            s3 = createS3Client(s3Target(first));
+            remote = await RemoteResults.open(s3, input, 'stop');
+            await remote.take();
+            await remote.pull();
+            remote.assertFound();
+            resultsPath = remote.local;
+            run = await runOf(input, resultsPath, false);
+          }
+          return {
+            endpoint: run!.identity.endpoint,
+            region: run!.identity.region,
+            profile: run!.options.profile,
+            instanceId: run!.identity.instanceId,
+          };
+        },
+        readQuota: (c) =>
+          readQuota({
+            endpoint: c.get('endpoint'),
+            region: c.get('region'),
+            profile: c.get('profile'),
+            log,
+            operation: 'StopContact',
+          }),
+      },
+    );
+    return await stopRun({ input, config, run: run!, resultsPath, remote, log, signal, injected });
+  } catch (err) {
+    if (err instanceof Error) err.message = names(err.message);
+    throw err;
+  } finally {
+    await remote?.close();
+    s3?.destroy();
+  }
+}
+
+/** The run state beside a results file, refused when missing, foreign or a dry run's. */
+async function runOf(input: string, resultsPath: string, local: boolean): Promise<RunState> {
   const run = await readState(resultsPath);
   if (!run)
     throw new UsageError(
       `${input} has no run state (${input}.run.json) beside it: nothing says where its tasks were created, so ` +
         `nothing is stopped. stop takes a results file together with the run state its run wrote beside it`,
     );
-  await checkOwnFile(`${resultsPath}.run.json`, 'run state', false);
+  // A working copy pulled from S3 is this process's own, in its private folder.
+  if (local) await checkOwnFile(`${resultsPath}.run.json`, 'run state', false);
   if (run.dryRun)
     throw new UsageError(`${input} is the record of a dry run: it created no tasks, so there is nothing to stop`);
+  return run;
+}
 
-  const config = await resolveConfig(
-    { command: 'stop', input, flags: flags as Settings, env },
-    {
-      earlier: async () => ({
-        endpoint: run.identity.endpoint,
-        region: run.identity.region,
-        profile: run.options.profile,
-        instanceId: run.identity.instanceId,
-      }),
-      readQuota: (c) =>
-        readQuota({
-          endpoint: c.get('endpoint'),
-          region: c.get('region'),
-          profile: c.get('profile'),
-          log,
-          operation: 'StopContact',
-        }),
-    },
-  );
+async function stopRun(job: {
+  input: string;
+  config: RunConfig;
+  run: RunState;
+  resultsPath: string;
+  remote: RemoteResults | undefined;
+  log: Logger;
+  signal: AbortSignal | undefined;
+  injected: StopSender | undefined;
+}): Promise<StopSummary> {
+  const { input, config, run, resultsPath, remote, log, signal, injected } = job;
   checkTarget(input, run, config);
   const given = config.get('results');
+  if (given !== undefined && isS3Url(`${given}`))
+    throw new UsageError(
+      `--results ${given}: the stop file is written on this machine. Name a local path (default: ${basename(stopResultsPath(input))} in the current folder for s3:// results)`,
+    );
+  // Results in S3: the stop file is local, named after the object, in the current folder.
+  const byDefault = remote ? stopResultsPath(keyName(remote.at.key)) : stopResultsPath(input);
   // A folder (ending in /, as CTL_RESULTS may name one for every run): the stop file under its default name.
-  const stopPath =
-    given === undefined
-      ? stopResultsPath(input)
-      : given.endsWith('/')
-        ? join(given, basename(stopResultsPath(input)))
-        : given;
+  const stopPath = given === undefined ? byDefault : given.endsWith('/') ? join(given, basename(byDefault)) : given;
   if (resolve(stopPath) === resolve(input) || resolve(stopPath) === resultsPath)
     throw new UsageError(`--results ${stopPath} is the results file itself: give the stops a file of their own`);
 
@@ -161,7 +212,7 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
       throw new UsageError(
         `${stopPath} exists but has no stop state beside it: it was not written by stop. Pass another --results`,
       );
-    if (stopState && resolve(stopState.results) !== resultsPath)
+    if (stopState && (remote ? stopState.results !== remote.url : resolve(stopState.results) !== resultsPath))
       throw new UsageError(
         `${stopPath} records the stops of another results file (${stopState.results}): pass another --results`,
       );
@@ -184,7 +235,7 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
     const state: StopState = {
       version: 1,
       kind: 'stop',
-      results: resultsPath,
+      results: remote ? remote.url : resultsPath,
       ...target(config),
       outcome: 'running',
       startedAt: stopState?.startedAt ?? new Date().toISOString(),
@@ -192,9 +243,14 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
     await writeStopState(stopPath, state);
     const guard = () => {
       for (const lock of locks) lock.assertHeld(200);
+      remote?.assertHeld();
     };
     const writer = new StopWriter(stopPath, !exists, guard);
-    const stopSignal = AbortSignal.any([...(signal ? [signal] : []), ...locks.map((l) => l.signal)]);
+    const stopSignal = AbortSignal.any([
+      ...(signal ? [signal] : []),
+      ...locks.map((l) => l.signal),
+      ...(remote ? [remote.signal] : []),
+    ]);
     // Every row in flight or waiting for its turn listens to it.
     setMaxListeners(0, stopSignal);
     let sender = injected;
@@ -268,6 +324,7 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
     summary.interrupted = left > 0;
     if (fatal) summary.fatalError = fatal;
     for (const lock of locks) lock.assertHeld();
+    remote?.assertHeld();
     await writeStopState(stopPath, {
       ...state,
       outcome: summary.interrupted ? 'interrupted' : 'completed',
@@ -275,7 +332,7 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
       counts: summary.rows,
     });
     if (summary.interrupted || summary.rows.failed > 0)
-      summary.next = `${commandLine('stop', input, {}, {})}${summary.interrupted ? ' --resume' : ''}`;
+      summary.next = `${nextCommand(input, config, remote && stopPath)}${summary.interrupted ? ' --resume' : ''}`;
     return summary;
   } finally {
     for (const lock of locks.reverse()) await lock.release();
@@ -299,6 +356,17 @@ function rowOf(outcome: StopOutcome, attempts: number): Omit<StopRow, 'line' | '
   if (outcome.kind === 'already-ended')
     return { status: 'already-ended', attempts, errorCode: outcome.code, errorMessage: outcome.message };
   return { status: 'failed', attempts, errorCode: outcome.code, errorMessage: outcome.message };
+}
+
+/** `stop <input>` again: with the S3 endpoint an s3:// input was read from, and a local stop file named whole. */
+function nextCommand(input: string, config: RunConfig, stopPath?: string): string {
+  if (!isS3Url(input)) return commandLine('stop', input, {}, {});
+  return commandLine(
+    'stop',
+    input,
+    { s3Endpoint: config.get('s3Endpoint') },
+    stopPath === undefined ? {} : { results: stopPath },
+  );
 }
 
 function target(config: RunConfig): Pick<StopState, 'endpoint' | 'region' | 'instanceId'> {
@@ -332,7 +400,7 @@ function checkTarget(input: string, run: RunState, config: RunConfig): void {
       `instance: the run sent to ${was.instanceId}; you asked for ${now.instanceId ?? '(none)'} (${config.from('instanceId')})`,
     );
   if (!diffs.length) return;
-  const way = commandLine('stop', input, {}, {});
+  const way = nextCommand(input, config);
   const flagsOfRun = [
     was.endpoint ? `--endpoint ${was.endpoint}` : '',
     was.region ? `--region ${was.region}` : '',

@@ -9,6 +9,7 @@ describe('stop file', () => {
   it('is named after the results file, beside it', () => {
     expect(stopResultsPath('/a/x.results.csv')).toBe('/a/x.results.stop.csv');
     expect(stopResultsPath('out/x')).toBe('out/x.stop.csv');
+    expect(stopResultsPath('x.results.csv')).toBe('x.results.stop.csv');
   });
 
   it('writes rows that read back, quoting messages; a torn tail is cut off; the last row of a line wins', async () => {

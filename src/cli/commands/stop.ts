@@ -17,7 +17,9 @@ already ended (ContactNotFoundException, or InvalidRequestException saying it is
 already-ended, not failed. Each answer goes to <results>.stop.csv (owner-only: the input line, the
 ContactId, Stop.Status stopped / already-ended / failed / skipped, attempts, error; never the row's content).
 A stop that was interrupted is finished with the same command and --resume; rows already done are never
-sent again, by that stop or any later one. IAM: connect:StopContact (and servicequotas:ListServiceQuotas
+sent again, by that stop or any later one. Results in S3 (s3://bucket/key.csv, --s3-endpoint for an
+S3-compatible server): their lease is held while the stop works (exit 4 while a run holds it), and the stop
+file is local: <name>.stop.csv in the current folder, or --results. IAM: connect:StopContact (and servicequotas:ListServiceQuotas
 for --rate auto).
 
 Examples:
@@ -27,6 +29,8 @@ Examples:
   # Only the rows of one owner (the job file's where syntax, on the results file's columns; or @where.json):
   #   connect-task-loader stop samples/tasks.results.csv --where '{"column": "Owner", "equals": "team-b"}'
   connect-task-loader stop samples/tasks.results.csv --rate 50
+  # Results a run wrote to S3: the stop file is ./night.stop.csv
+  #   connect-task-loader stop s3://my-bucket/runs/night.csv
 
 Exit codes: 0 every chosen task stopped or already ended · 1 some stops failed (run stop again to retry them)
             2 usage, no run state, another endpoint, Region or instance (nothing sent) · 3 interrupted, run again
@@ -36,7 +40,10 @@ Exit codes: 0 every chosen task stopped or already ended · 1 some stops failed 
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export function addStopCommand(program: Command, setExit: (code: number) => void, io: CliIo): void {
-  addSettingOptions(program.command('stop').argument('<results.csv>', 'the results file of a run (or rerun)'), 'stop')
+  addSettingOptions(
+    program.command('stop').argument('<results.csv>', 'the results file of a run (or rerun), or its s3:// object'),
+    'stop',
+  )
     .description('stop the tasks a results file created (StopContact), paced, resumable, each answer recorded')
     .addHelpText('after', HELP)
     .action(async (input: string, _flags: unknown, cmd: Command) => {
