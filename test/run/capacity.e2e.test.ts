@@ -86,10 +86,13 @@ describe('at the active-task limit', () => {
     });
 
     expectEveryRowOnce(e, summary, 60);
-    // 20 fit; the rest wait. Each drain lets 20 more in: two pauses, each ended by a probe's task
-    // (a third drain may come as the last rows fill the instance, answered late 402s counted).
+    // 20 fit; the rest wait. Each drain lets 20 more in, so the run pauses at least once, and
+    // usually twice; how often depends on how the drains fall between the run's requests (a drain
+    // may come before the run has paused), so the figures below are checked against each other.
     expect(drains).toBeGreaterThanOrEqual(2);
-    expect(summary.capacity).toMatchObject({ pauses: 2 });
+    const paused = summary.capacity!.pauses;
+    expect(paused).toBeGreaterThanOrEqual(1);
+    expect(paused).toBeLessThanOrEqual(drains);
     expect(summary.capacity!.stopped).toBeUndefined();
     expect(summary.interrupted).toBe(false);
     expect(summary.errors.ServiceQuotaExceededException).toBeGreaterThan(0);
@@ -98,15 +101,17 @@ describe('at the active-task limit', () => {
 
     const lines = timeline(summary.results);
     const pauses = lines.filter((l) => 'pause' in l);
-    expect(pauses.map((l) => l.pause)).toEqual(['start', 'end', 'start', 'end']);
+    expect(pauses.map((l) => l.pause)).toEqual(Array.from({ length: paused }, () => ['start', 'end']).flat());
 
     const report = await buildReport(summary.results);
-    expect(report.pauses).toMatchObject({ count: 2 });
-    expect(report.pauses!.spans).toHaveLength(2);
-    expect(formatReport(report)).toContain("Paused: 2 times at the instance's active-task limit");
+    expect(report.pauses).toMatchObject({ count: paused });
+    expect(report.pauses!.spans).toHaveLength(paused);
+    expect(formatReport(report)).toContain(
+      `Paused: ${paused === 1 ? 'once' : `${paused} times`} at the instance's active-task limit`,
+    );
     const html = renderHtml([report]);
-    expect(html.match(/data-band="pause"/g)).toHaveLength(2);
-    expect(html).toContain('paused at the active-task limit, 2 times');
+    expect(html.match(/data-band="pause"/g)).toHaveLength(paused);
+    expect(html).toContain(`paused at the active-task limit, ${paused === 1 ? 'once' : `${paused} times`}`);
   });
 
   it('a storm that ends and starts again, 16 requests in flight when it starts: none fails, none twice', async () => {
