@@ -260,6 +260,25 @@ export class TaskService {
       return this.error(404, 'ResourceNotFoundException', 'Contact not found in this instance');
     task.stopRequests = (task.stopRequests ?? 0) + 1;
 
+    return this.withFaults('stopping the contact', () => {
+      if (task.state === 'ended') {
+        return this.options.alreadyEnded === 'InvalidRequestException'
+          ? this.error(400, 'InvalidRequestException', 'Contact is not active: it has already ended')
+          : this.error(410, 'ContactNotFoundException', 'Contact not found');
+      }
+      this.finish(task, Date.now());
+      task.stoppedByRequest = true;
+      this.counters.stopped++;
+      return { status: 200, body: {} };
+    });
+  }
+
+  /**
+   * One action between the injected faults: a proxy's page or a 500 before it (nothing done), a 500
+   * or a dropped connection after it (done, the answer lost). A refusal of the action's own is
+   * answered as it is.
+   */
+  private withFaults(what: string, act: () => Answer): Answer {
     const faults = this.options.faults ?? {};
     if (this.draw(faults.proxyError)) {
       this.counters.faults.proxyError++;
@@ -267,25 +286,19 @@ export class TaskService {
     }
     if (this.draw(faults.failBefore)) {
       this.counters.faults.failBefore++;
-      return this.error(500, 'InternalServiceException', 'Injected failure before stopping the contact');
+      return this.error(500, 'InternalServiceException', `Injected failure before ${what}`);
     }
-    if (task.state === 'ended') {
-      return this.options.alreadyEnded === 'InvalidRequestException'
-        ? this.error(400, 'InvalidRequestException', 'Contact is not active: it has already ended')
-        : this.error(410, 'ContactNotFoundException', 'Contact not found');
-    }
-    this.finish(task, Date.now());
-    task.stoppedByRequest = true;
-    this.counters.stopped++;
+    const answer = act();
+    if (!('body' in answer)) return answer;
     if (this.draw(faults.failAfter)) {
       this.counters.faults.failAfter++;
-      return this.error(500, 'InternalServiceException', 'Injected failure after stopping the contact');
+      return this.error(500, 'InternalServiceException', `Injected failure after ${what}`);
     }
     if (this.draw(faults.resetAfter)) {
       this.counters.faults.resetAfter++;
       return { reset: true };
     }
-    return { status: 200, body: {} };
+    return answer;
   }
 
   /** A task by its ContactId, with its state as of now. */
@@ -329,25 +342,10 @@ export class TaskService {
       );
     }
 
-    const faults = this.options.faults ?? {};
-    if (this.draw(faults.proxyError)) {
-      this.counters.faults.proxyError++;
-      return { status: 503, html: PROXY_PAGE };
-    }
-    if (this.draw(faults.failBefore)) {
-      this.counters.faults.failBefore++;
-      return this.error(500, 'InternalServiceException', 'Injected failure before creating the task');
-    }
-    const task = this.create(req);
-    if (this.draw(faults.failAfter)) {
-      this.counters.faults.failAfter++;
-      return this.error(500, 'InternalServiceException', 'Injected failure after creating the task');
-    }
-    if (this.draw(faults.resetAfter)) {
-      this.counters.faults.resetAfter++;
-      return { reset: true };
-    }
-    return { status: 200, body: { ContactId: task.ContactId } };
+    return this.withFaults('creating the task', () => {
+      const task = this.create(req);
+      return { status: 200, body: { ContactId: task.ContactId } };
+    });
   }
 
   stats(): EmulatorStats {
