@@ -255,7 +255,12 @@ function describeHolder(holder: Holder): string {
     : 'a holder whose record is unreadable';
 }
 
-/** The holder's pid is one this process can look up: same host name, kernel boot and pid namespace. */
+/**
+ * The holder's pid is one this process can look up: same host name, kernel boot and pid namespace.
+ * The kernel reuses a freed namespace's number, so a replacement can find its dead predecessor's
+ * "namespace" to be its own: that holder is then judged by its pid and start time, and found gone
+ * (a namespace's number is only reused once every process in it has ended).
+ */
 function onThisHost(holder: Holder): boolean {
   return Boolean(holder.pid) && holder.host === hostname() && (holder.pidSpace ?? pidSpace()) === pidSpace();
 }

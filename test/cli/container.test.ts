@@ -10,9 +10,9 @@
  * per-token counts), exit codes.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { testEmulator } from '../emulator.js';
 import { readResults, tempDir, until } from '../helpers.js';
@@ -57,6 +57,13 @@ interface Worker {
   stderr: () => string;
   /** Signals the tool's own process (PID 1 of its namespace, when it has one). */
   kill: (signal: NodeJS.Signals) => Promise<void>;
+  /**
+   * Keeps the worker's pid namespace in being after it ends, until the returned function is called.
+   * The kernel gives a freed namespace's number to the next one made, and a replacement in a
+   * namespace numbered as its dead predecessor's rightly finds that holder gone at once: it never
+   * waits. A replacement on another node never has that number, which is what a test of the wait needs.
+   */
+  holdNamespace: () => Promise<() => void>;
 }
 
 /**
@@ -77,6 +84,7 @@ function worker(cwd: string, env: NodeJS.ProcessEnv, host = 'ctl-worker'): Worke
       done,
       stderr: () => stderr,
       kill: async (signal) => void child!.kill(signal),
+      holdNamespace: async () => () => undefined,
     };
   }
   const child = spawn(
@@ -117,6 +125,12 @@ function worker(cwd: string, env: NodeJS.ProcessEnv, host = 'ctl-worker'): Worke
     kill: async (signal) => {
       const pid = await pid1();
       if (pid !== undefined) process.kill(pid, signal);
+    },
+    holdNamespace: async () => {
+      const pid = await pid1();
+      if (pid === undefined) throw new Error('the worker ended before its namespace could be held');
+      const fd = openSync(`/proc/${pid}/ns/pid`, 'r');
+      return () => closeSync(fd);
     },
   };
 }
@@ -280,6 +294,8 @@ describe.skipIf(!namespaces)('a pod killed (SIGKILL) and replaced within the min
     const results = join(cwd, 'tickets.shard-2-of-2.results.csv');
     const first = worker(cwd, env, 'backfill-1');
     await until(() => rowsIn(results) >= 2, 'two rows recorded');
+    const release = await first.holdNamespace();
+    onTestFinished(release);
     await first.kill('SIGKILL');
     expect((await first.done).code).not.toBe(0);
     // Its lock stays behind, last touched a moment ago: as if 50 of the 60 s had passed since.
