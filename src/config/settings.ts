@@ -375,7 +375,7 @@ const SETTINGS = {
       default: 'results CSV; a folder or s3:// prefix ending in / holds it under its default name',
       rerun: 'results CSV of this rerun (default: <results>.rerun-1.csv beside it; of a .rerun-1.csv: .rerun-2.csv)',
       merge: 'the merged results file (required; it must not exist yet)',
-      stop: 'the results of the stops, a local file (default: <results>.stop.csv beside the results file; for s3:// results, <name>.stop.csv in the current folder)',
+      stop: 'the results of the stops, a file or s3:// object (default: <results>.stop.csv beside the results file, in S3 for s3:// results)',
     },
   } satisfies Setting<string>,
   endpoint: {
@@ -644,10 +644,15 @@ const SETTINGS = {
     parse: interval,
     check: interval,
     default: 10,
-    commands: IMPORTING,
-    help:
-      'with --results s3://…: seconds between checkpoints of the results to S3 (a run that dies sends at most ' +
-      'this long of rows again, with the same ClientTokens)',
+    commands: [...IMPORTING, 'stop'],
+    help: {
+      default:
+        'with --results s3://…: seconds between checkpoints of the results to S3 (a run that dies sends at most ' +
+        'this long of rows again, with the same ClientTokens)',
+      stop:
+        'with the stop file in S3: seconds between checkpoints of it to S3 (a stop that dies sends at most this ' +
+        'long of stops again; they only find the tasks ended)',
+    },
   } satisfies Setting<number>,
   dryRun: {
     flag: '--dry-run',

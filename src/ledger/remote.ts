@@ -16,6 +16,8 @@
  *   results object, which is then the ledger (its parts are removed).
  * - `<key>.lease`: one run at a time (lease.ts).
  *
+ * `stop` keeps its stop file (stops.ts) and its state in S3 the same way, as a ledger of its own.
+ *
  * A row whose request was sent but whose result was not yet in a checkpoint when the container died
  * is sent again by the resumed run — with the same ClientToken, since the input (pinned to its
  * version) and the settings (the run state) are the same, so the service answers with the task it
@@ -138,7 +140,8 @@ export class RemoteResults {
     } catch {
       return; // readState names it: not a run state of this tool
     }
-    this.generation = parsed.checkpoints?.generation;
+    // After a completed run the whole object is the ledger: whatever is written next starts a new generation.
+    this.generation = parsed.outcome === 'completed' ? undefined : parsed.checkpoints?.generation;
     const out = () => createWriteStream(this.local, { flags: 'wx', mode: 0o600 });
     try {
       if (parsed.outcome === 'completed') {
@@ -430,7 +433,8 @@ function readRange(path: string, start: number, length: number): Buffer {
 
 /**
  * The results files under an S3 prefix (`s3://b/shards/`): each object with a run state beside it,
- * less the files a run keeps beside its results (state, timeline, lease, checkpoints).
+ * less the files a run keeps beside its results (state, timeline, lease, checkpoints) and the stop
+ * files `stop` keeps beside them (`<name>.stop.csv`).
  */
 export async function resultsUnder(client: S3Client, url: string): Promise<string[]> {
   const at = parseS3Url(url, 'merge', { prefix: true });
@@ -443,7 +447,8 @@ export async function resultsUnder(client: S3Client, url: string): Promise<strin
   const all = new Set(keys);
   return keys
     .filter(
-      (k) => !/\.(run\.json|timeline\.jsonl|lease)$/.test(k) && !k.includes('.parts/') && all.has(`${k}.run.json`),
+      (k) =>
+        !/\.(run\.json|timeline\.jsonl|lease|stop\.csv)$/.test(k) && !k.includes('.parts/') && all.has(`${k}.run.json`),
     )
     .map((key) => s3Url({ bucket: at.bucket, key }));
 }

@@ -2,14 +2,14 @@
  * The files of `stop`: its results file (`<results>.stop.csv` by default: one row per stop, the
  * original row's input line and ContactId, what came of it — never the row's content) and its state
  * beside it (`<stop file>.run.json`: the results file it stops the tasks of, where it sends, how it
- * ended). Both owner-only. A row is appended as soon as its answer is known, so a stop killed at any
- * moment leaves every answered row recorded but at most the one being written, cut short: the next
- * read drops that torn tail, and `--resume` sends it again (a stop is idempotent: it can only find the
- * task ended).
+ * ended). Both owner-only; in S3 (by default for results in S3) they are a working copy of objects,
+ * checkpointed as a run's results are (remote.ts). A row is appended as soon as its answer is known,
+ * so a stop killed at any moment leaves every answered row recorded but at most the one being
+ * written, cut short: the next read drops that torn tail, and `--resume` sends it again (a stop is
+ * idempotent: it can only find the task ended).
  */
-import { closeSync, fsyncSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync } from 'node:fs';
 import { readFile, truncate } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
 import {
@@ -46,10 +46,9 @@ export interface StopRow {
   errorMessage?: string;
 }
 
-/** `x.results.csv` → `x.results.stop.csv`, beside it. */
+/** `x.results.csv` → `x.results.stop.csv`, beside it (`s3://b/runs/x.csv` → `s3://b/runs/x.stop.csv`). */
 export function stopResultsPath(resultsPath: string): string {
-  const name = basename(resultsPath);
-  return join(dirname(resultsPath), `${name.endsWith('.csv') ? name.slice(0, -4) : name}.stop.csv`);
+  return `${resultsPath.endsWith('.csv') ? resultsPath.slice(0, -4) : resultsPath}.stop.csv`;
 }
 
 export interface StopState {
@@ -136,6 +135,8 @@ export async function readStopRows(
 export class StopWriter {
   private fd: number;
   private unsynced = 0;
+  /** Bytes of the file, every row a whole line: what a checkpoint to S3 may copy. */
+  bytes: number;
 
   constructor(
     private readonly path: string,
@@ -143,7 +144,13 @@ export class StopWriter {
     private readonly guard: () => void,
   ) {
     this.fd = openRegularSync(path, fresh ? CREATE_NEW : APPEND_EXISTING, 'stop results file');
-    if (fresh) writeAllSync(this.fd, `${STOP_COLUMNS.join(',')}\n`, path);
+    this.bytes = fstatSync(this.fd).size;
+    if (fresh) this.append(`${STOP_COLUMNS.join(',')}\n`);
+  }
+
+  private append(text: string): void {
+    writeAllSync(this.fd, text, this.path);
+    this.bytes += Buffer.byteLength(text);
   }
 
   write(row: StopRow): void {
@@ -156,7 +163,7 @@ export class StopWriter {
       row.errorCode ?? '',
       (row.errorMessage ?? '').replace(/[\r\n]+/g, ' '),
     ];
-    writeAllSync(this.fd, `${cells.map(cell).join(',')}\n`, this.path);
+    this.append(`${cells.map(cell).join(',')}\n`);
     if (++this.unsynced >= 100) this.sync();
   }
 

@@ -101,9 +101,8 @@ export interface StopFigures {
   completed: boolean;
 }
 
-/** The stop file beside a results file, counted; undefined when there is none (or it cannot be read). */
-async function stopFigures(file: string): Promise<StopFigures | undefined> {
-  const path = stopResultsPath(file);
+/** The stop file of a results file, counted; undefined when there is none (or it cannot be read). */
+async function stopFigures(path: string): Promise<StopFigures | undefined> {
   try {
     const state = await readStopState(path);
     if (!state) return undefined;
@@ -130,11 +129,12 @@ async function stopFigures(file: string): Promise<StopFigures | undefined> {
   }
 }
 
-export async function buildReport(file: string): Promise<FileReport> {
+/** `stopFile`: where the stop file is when not beside `file` (a working copy of one in S3). */
+export async function buildReport(file: string, stopFile = stopResultsPath(file)): Promise<FileReport> {
   const state = await readState(file).catch(() => undefined);
   const counts = await readResultsFile(file);
   const series = await readTimeline(file);
-  const stops = await stopFigures(file);
+  const stops = await stopFigures(stopFile);
   // Without its run state nothing says the run finished: rows it never reached would not be in the file.
   const completed = Boolean(state?.completedAt);
   const { failed, invalid } = counts.rows;

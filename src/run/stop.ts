@@ -3,11 +3,13 @@
  * `--where`), and never a ContactId the file does not hold — paced by StopContact's own quota, retried
  * as a run retries, each answer recorded in the stop file (`<results>.stop.csv`) under its lock, so
  * that a stop killed at any moment resumes (`--resume`) without sending a stop twice for a row done.
+ * For results in S3 the stop file is in S3 beside them by default, checkpointed as a run's results
+ * are (remote.ts), so that a stop whose container dies resumes in another.
  */
 import { setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse';
 import { commandLine } from '../config/command-line.js';
@@ -16,7 +18,7 @@ import type { Env, LineRange } from '../config/settings.js';
 import { DEFAULT_RETRY } from '../delivery/retry.js';
 import { clientReady, createConnectClient } from '../delivery/send.js';
 import { ConnectStopSender, deliverStop, type StopOutcome, type StopSender } from '../delivery/stop.js';
-import { InputError, UsageError } from '../errors.js';
+import { InputError, LockLostError, UsageError } from '../errors.js';
 import { type Condition, compileFilter } from '../input/filter.js';
 import { canonicalResultsPath } from '../ledger/files.js';
 import { acquireLock, type Lock } from '../ledger/lock.js';
@@ -36,7 +38,7 @@ import {
 import { readQuota } from '../rate/auto.js';
 import { createLimiter } from '../rate/choose.js';
 import { createS3Client } from '../s3/client.js';
-import { isS3Url, keyName } from '../s3/url.js';
+import { isS3Url } from '../s3/url.js';
 import type { Logger } from '../types.js';
 import { normaliseUrl } from './identity.js';
 import { silent } from './options.js';
@@ -90,8 +92,10 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
   let s3: S3Client | undefined;
   /** Results in S3: their lease held, read into a local working copy the stop reads. */
   let remote: RemoteResults | undefined;
-  // Messages name the S3 object, never the working copy standing for it.
-  const names = (text: string) => remote?.names(text) ?? text;
+  /** The S3 objects worked on in local copies: the results, the stop file. */
+  const remotes: RemoteResults[] = [];
+  // Messages name the S3 objects, never the working copies standing for them.
+  const names = (text: string) => remotes.reduce((t, r) => r.names(t), text);
   try {
     let resultsPath = '';
     let run: RunState | undefined;
@@ -110,6 +114,7 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
             // The lease keeps a run of the object from going on meanwhile, as the lock does for a local file.
             s3 = createS3Client(s3Target(first));
             remote = await RemoteResults.open(s3, input, 'stop');
+            remotes.push(remote);
             await remote.take();
             await remote.pull();
             remote.assertFound();
@@ -133,12 +138,13 @@ export async function stopTasks(options: StopOptions): Promise<StopSummary> {
           }),
       },
     );
-    return await stopRun({ input, config, run: run!, resultsPath, remote, log, signal, injected });
+    const client = () => (s3 ??= createS3Client(s3Target(config)));
+    return await stopRun({ input, config, run: run!, resultsPath, remote, remotes, client, log, signal, injected });
   } catch (err) {
     if (err instanceof Error) err.message = names(err.message);
     throw err;
   } finally {
-    await remote?.close();
+    for (const r of remotes.reverse()) await r.close();
     s3?.destroy();
   }
 }
@@ -164,29 +170,37 @@ async function stopRun(job: {
   run: RunState;
   resultsPath: string;
   remote: RemoteResults | undefined;
+  /** Where a stop file in S3 is added, to be closed (and named in messages) by the caller. */
+  remotes: RemoteResults[];
+  client: () => S3Client;
   log: Logger;
   signal: AbortSignal | undefined;
   injected: StopSender | undefined;
 }): Promise<StopSummary> {
-  const { input, config, run, resultsPath, remote, log, signal, injected } = job;
+  const { input, config, run, resultsPath, remote, remotes, client, log, signal, injected } = job;
   checkTarget(input, run, config);
   const given = config.get('results');
-  if (given !== undefined && isS3Url(`${given}`))
-    throw new UsageError(
-      `--results ${given}: the stop file is written on this machine. Name a local path (default: ${basename(stopResultsPath(input))} in the current folder for s3:// results)`,
-    );
-  // Results in S3: the stop file is local, named after the object, in the current folder.
-  const byDefault = remote ? stopResultsPath(keyName(remote.at.key)) : stopResultsPath(input);
+  // Beside the results, in S3 for results in S3, so that it outlives the machine as they do.
+  const byDefault = stopResultsPath(input);
   // A folder (ending in /, as CTL_RESULTS may name one for every run): the stop file under its default name.
-  const stopPath = given === undefined ? byDefault : given.endsWith('/') ? join(given, basename(byDefault)) : given;
-  if (resolve(stopPath) === resolve(input) || resolve(stopPath) === resultsPath)
-    throw new UsageError(`--results ${stopPath} is the results file itself: give the stops a file of their own`);
+  const stopAt = given === undefined ? byDefault : given.endsWith('/') ? `${given}${basename(byDefault)}` : given;
+  if (isS3Url(stopAt) ? stopAt === input : resolve(stopAt) === resolve(input) || resolve(stopAt) === resultsPath)
+    throw new UsageError(`--results ${stopAt} is the results file itself: give the stops a file of their own`);
 
   const dryRun = config.get('dryRun') === true;
+  /** A stop file in S3: its lease held (but by a dry run), worked on in a local copy checkpointed to S3. */
+  let stops: RemoteResults | undefined;
+  if (isS3Url(stopAt)) {
+    stops = await RemoteResults.open(client(), stopAt, '--results');
+    remotes.push(stops);
+    if (!dryRun) await stops.take();
+    await stops.pull();
+  }
+  const stopPath = stops?.local ?? stopAt;
   const chosen = await candidates(resultsPath, run, config);
   const summary: StopSummary = {
     results: input,
-    stopResults: stopPath,
+    stopResults: stopAt,
     created: chosen.created,
     selected: chosen.rows.length,
     alreadyDone: 0,
@@ -222,7 +236,7 @@ async function stopRun(job: {
         `${stopPath} is the record of a stop that did not finish: add --resume to finish it (rows already done ` +
           `are not sent again)`,
       );
-    if (exists) await checkOwnFile(stopPath, 'stop results file', true);
+    if (exists && !stops) await checkOwnFile(stopPath, 'stop results file', true);
     const done = exists ? (await readStopRows(stopPath, { repair: !dryRun })).byLine : new Map<number, StopRow>();
     const todo = chosen.rows.filter((r) => {
       const earlier = done.get(r.line);
@@ -241,15 +255,18 @@ async function stopRun(job: {
       startedAt: stopState?.startedAt ?? new Date().toISOString(),
     };
     await writeStopState(stopPath, state);
+    // In S3 before any request: a stop that dies from here on is resumed.
+    await stops?.started(!exists);
+    const held = [remote, stops].filter((r) => r !== undefined);
     const guard = () => {
       for (const lock of locks) lock.assertHeld(200);
-      remote?.assertHeld();
+      for (const r of held) r.assertHeld();
     };
     const writer = new StopWriter(stopPath, !exists, guard);
     const stopSignal = AbortSignal.any([
       ...(signal ? [signal] : []),
       ...locks.map((l) => l.signal),
-      ...(remote ? [remote.signal] : []),
+      ...held.map((r) => r.signal),
     ]);
     // Every row in flight or waiting for its turn listens to it.
     setMaxListeners(0, stopSignal);
@@ -272,7 +289,7 @@ async function stopRun(job: {
     });
     const policy = { ...DEFAULT_RETRY, maxAttempts: config.get('maxAttempts')! };
     log.info(
-      { results: input, stopResults: stopPath, rows: todo.length, rate: config.rate },
+      { results: input, stopResults: stopAt, rows: todo.length, rate: config.rate },
       'stopping the tasks of the results file',
     );
     let fatal: string | undefined;
@@ -313,6 +330,7 @@ async function stopRun(job: {
       }
     };
     try {
+      await stops?.opened(() => writer.bytes, config.get('checkpointSeconds')! * 1000);
       await Promise.all(Array.from({ length: Math.min(config.get('concurrency') ?? 16, todo.length) }, worker));
     } finally {
       writer.close();
@@ -324,16 +342,29 @@ async function stopRun(job: {
     summary.interrupted = left > 0;
     if (fatal) summary.fatalError = fatal;
     for (const lock of locks) lock.assertHeld();
-    remote?.assertHeld();
+    for (const r of held) r.assertHeld();
     await writeStopState(stopPath, {
       ...state,
       outcome: summary.interrupted ? 'interrupted' : 'completed',
       endedAt: new Date().toISOString(),
       counts: summary.rows,
     });
+    if (stops) {
+      if (stops.signal.aborted && !(stops.signal.reason instanceof LockLostError))
+        log.warn(
+          { stopResults: stops.url, reason: (stops.signal.reason as Error).message },
+          'stopped: checkpoints could not be written to S3',
+        );
+      // A signal that already stopped the stop leaves the upload to finish; one that comes during it stops it.
+      await stops.finish(!summary.interrupted, log, signal?.aborted ? undefined : signal);
+    }
     if (summary.interrupted || summary.rows.failed > 0)
-      summary.next = `${nextCommand(input, config, remote && stopPath)}${summary.interrupted ? ' --resume' : ''}`;
+      summary.next = `${nextCommand(input, config, stopAt === byDefault ? undefined : stopAt)}${summary.interrupted ? ' --resume' : ''}`;
     return summary;
+  } catch (err) {
+    // Rows recorded before the error still go to S3 where they can.
+    await stops?.salvage();
+    throw err;
   } finally {
     for (const lock of locks.reverse()) await lock.release();
   }
@@ -358,14 +389,14 @@ function rowOf(outcome: StopOutcome, attempts: number): Omit<StopRow, 'line' | '
   return { status: 'failed', attempts, errorCode: outcome.code, errorMessage: outcome.message };
 }
 
-/** `stop <input>` again: with the S3 endpoint an s3:// input was read from, and a local stop file named whole. */
-function nextCommand(input: string, config: RunConfig, stopPath?: string): string {
-  if (!isS3Url(input)) return commandLine('stop', input, {}, {});
+/** `stop <input>` again: with the S3 endpoint when S3 is read or written, and a stop file not at its default. */
+function nextCommand(input: string, config: RunConfig, results?: string): string {
+  const s3 = isS3Url(input) || (results !== undefined && isS3Url(results));
   return commandLine(
     'stop',
     input,
-    { s3Endpoint: config.get('s3Endpoint') },
-    stopPath === undefined ? {} : { results: stopPath },
+    s3 ? { s3Endpoint: config.get('s3Endpoint') } : {},
+    results === undefined ? {} : { results },
   );
 }
 

@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { RunConfig } from '../../config/resolve.js';
 import { checkOutputPath } from '../../ledger/files.js';
 import { checkOutput, checkS3Output, HTML_REPORT, writeOutput, writeS3Output } from '../../ledger/outputs.js';
-import { pulled, type RemoteResults } from '../../ledger/remote.js';
+import { pulled, RemoteResults } from '../../ledger/remote.js';
+import { stopResultsPath } from '../../ledger/stops.js';
 import { renderHtml } from '../../report/html.js';
 import { buildReport, type FileReport } from '../../report/model.js';
 import { formatReport, reportJson } from '../../report/text.js';
@@ -16,9 +17,10 @@ import type { CliIo } from '../io.js';
 import { addSettingOptions, givenFlags } from '../options.js';
 
 const HELP = `
-Reads only the Result.* columns (never row content), the run state <results>.run.json and the timeline
-<results>.timeline.jsonl beside each file. Prints counts by status, failures by error code and invalid
-rows by rule (with example input lines), the run's time span, rate and throttles, and the next command.
+Reads only the Result.* columns (never row content), the run state <results>.run.json, the timeline
+<results>.timeline.jsonl and the stop file of stop (<results without .csv>.stop.csv) beside each file, in
+S3 too. Prints counts by status, failures by error code and invalid rows by rule (with example input
+lines), the run's time span, rate and throttles, the tasks stopped, and the next command.
 
 Examples:
   # After a run of samples/tasks.csv (see run --help)
@@ -63,10 +65,14 @@ export function addReportCommand(program: Command, setExit: (code: number) => vo
           reports.push(await buildReport(file));
           continue;
         }
-        // Read from S3 into a working copy; the report names the objects.
+        // Read from S3 into working copies, with the stop file beside it if any; the report names the objects.
         const remote = await pulled(s3(), file, 'report');
         pulledFiles.push(remote);
-        reports.push(JSON.parse(remote.names(JSON.stringify(await buildReport(remote.local)))) as FileReport);
+        const stops = await RemoteResults.open(s3(), stopResultsPath(file), 'report');
+        pulledFiles.push(stops);
+        // An unreadable stop file is left out of the report, as a local one is.
+        await stops.pull().catch(() => undefined);
+        reports.push(JSON.parse(names(JSON.stringify(await buildReport(remote.local, stops.local)))) as FileReport);
       }
       const exitCode = Math.max(...reports.map((r) => r.exitCode));
       if (html && isS3Url(html)) await writeS3Output(s3(), html, renderHtml(reports), flags.from('html'));

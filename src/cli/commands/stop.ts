@@ -18,9 +18,11 @@ already-ended, not failed. Each answer goes to <results>.stop.csv (owner-only: t
 ContactId, Stop.Status stopped / already-ended / failed / skipped, attempts, error; never the row's content).
 A stop that was interrupted is finished with the same command and --resume; rows already done are never
 sent again, by that stop or any later one. Results in S3 (s3://bucket/key.csv, --s3-endpoint for an
-S3-compatible server): their lease is held while the stop works (exit 4 while a run holds it), and the stop
-file is local: <name>.stop.csv in the current folder, or --results. IAM: connect:StopContact (and servicequotas:ListServiceQuotas
-for --rate auto).
+S3-compatible server): their lease is held while the stop works (exit 4 while a run or stop holds it), and
+the stop file goes beside them in S3 (s3://bucket/key.stop.csv, checkpointed every --checkpoint-interval
+seconds), so that a stop whose container dies is finished by another with --resume; --results names
+another place, local or s3://. IAM: connect:StopContact (and servicequotas:ListServiceQuotas for --rate
+auto).
 
 Examples:
   # After a run of samples/tasks.csv (see run --help): what would be stopped, then a part, then the rest
@@ -29,7 +31,7 @@ Examples:
   # Only the rows of one owner (the job file's where syntax, on the results file's columns; or @where.json):
   #   connect-task-loader stop samples/tasks.results.csv --where '{"column": "Owner", "equals": "team-b"}'
   connect-task-loader stop samples/tasks.results.csv --rate 50
-  # Results a run wrote to S3: the stop file is ./night.stop.csv
+  # Results a run wrote to S3: the stop file is s3://my-bucket/runs/night.stop.csv
   #   connect-task-loader stop s3://my-bucket/runs/night.csv
 
 Exit codes: 0 every chosen task stopped or already ended · 1 some stops failed (run stop again to retry them)
