@@ -202,7 +202,16 @@ describe('--summary-json', () => {
     const again = await cli(night);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Already processed');
-    expect(again.stderr).toContain(`the summary in ${summaryJson} is kept`);
+    // Said in the run's log: off a terminal every line of it is JSON, with the run's id.
+    const lines = again.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.every((l) => typeof l.runId === 'string' && typeof l.level === 'string')).toBe(true);
+    expect(lines.find((l) => l.msg.includes('is kept'))).toMatchObject({
+      level: 'info',
+      msg: `the summary in ${summaryJson} is kept: it is the one of the run that did the work (this one sent nothing)`,
+    });
     expect(readFileSync(summaryJson, 'utf8')).toBe(written);
 
     // Another place gets the already-done summary: there is nothing else to keep there.
