@@ -42,11 +42,23 @@ export async function writeSummaryFile(path: string, summary: Summary): Promise<
   }
 }
 
-/** The results file an earlier summary at `path` describes, if there is one. */
+/**
+ * The results file an earlier summary at `path` describes, if it is the summary of a run that did
+ * the work: one that ran to the end. The summary of an interrupted run (finished since by a resume
+ * that wrote no summary) or of a dry run says nothing of how the file was completed.
+ */
 async function summaryOf(path: string): Promise<string | undefined> {
   try {
-    const earlier = JSON.parse(await readFile(path, 'utf8')) as { results?: unknown; alreadyDone?: unknown };
-    return typeof earlier.results === 'string' && earlier.alreadyDone === undefined
+    const earlier = JSON.parse(await readFile(path, 'utf8')) as {
+      results?: unknown;
+      alreadyDone?: unknown;
+      interrupted?: unknown;
+      dryRun?: unknown;
+    };
+    return typeof earlier.results === 'string' &&
+      earlier.alreadyDone === undefined &&
+      earlier.interrupted === false &&
+      earlier.dryRun !== true
       ? resolve(earlier.results)
       : undefined;
   } catch {

@@ -219,6 +219,40 @@ describe('--summary-json', () => {
     expect((await cli([...night.slice(0, -2), other, '--no-progress'])).code).toBe(0);
     expect(JSON.parse(readFileSync(other, 'utf8'))).toMatchObject({ alreadyDone: expect.any(String), requests: 0 });
   });
+
+  it("a re-fired run replaces an interrupted run's summary, finished since by a resume that wrote none", async () => {
+    const dir = tempDir();
+    const input = writeCsv(taskRows(12), 'in.csv', dir);
+    const summaryJson = join(dir, 'night.json');
+    const base = ['run', input, '--endpoint', e.url, '--instance-id', DEMO_INSTANCE_ID];
+    const route = [...base, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--no-progress'];
+    // The night stops after its deadline, a few rows in; its summary says so.
+    const night = await cli([
+      ...route,
+      '--rate',
+      '4',
+      '--burst',
+      '1',
+      '--deadline',
+      '1',
+      '--summary-json',
+      summaryJson,
+    ]);
+    expect(night.code, night.stderr).toBe(3);
+    expect(JSON.parse(readFileSync(summaryJson, 'utf8'))).toMatchObject({ interrupted: true });
+    // Finished by hand with the command the summary prints, which names no summary file.
+    expect((await cli([...route, '--rate', '500', '--burst', '50', '--resume'])).code).toBe(0);
+
+    // The night fired again: the summary no longer says the night was interrupted after a few rows.
+    const again = await cli([...route, '--resume', '--summary-json', summaryJson]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('is kept');
+    expect(JSON.parse(readFileSync(summaryJson, 'utf8'))).toMatchObject({
+      interrupted: false,
+      alreadyDone: expect.any(String),
+      rows: { total: 12, created: 12 },
+    });
+  });
 });
 
 describe('found by an attack on the settings', () => {
