@@ -13,7 +13,8 @@
 #
 # Exit codes: 0 every night run now created all its tasks; 1 a night finished with failed or invalid
 # rows (see its results; `connect-task-loader rerun` sends the failed ones); 3 a night was
-# interrupted (it is finished first next time); 75 another nightly.sh holds the lock (nothing done);
+# interrupted (it is finished first next time); 75 another nightly.sh holds the lock (nothing sent:
+# tonight's export is only taken aside, and the next nightly.sh runs it);
 # 66 there was no export tonight (earlier nights were still finished); 2 before any night: CTL_NIGHT
 # is not a plain name, flock is not installed, the export cannot be copied (a full disk) or cannot
 # be removed once taken and CTL_EXPORT_KEEP is not set (nothing done, the export left where it
@@ -49,18 +50,18 @@ esac
 mkdir -p -- "$nights"
 chmod 700 -- "$nights"
 
-# One nightly at a time. The lock's file descriptor is inherited by the tool, so a night that
-# outlives this script (a signal to the script alone) still holds it. Without flock (not installed:
-# macOS, a slim image) every night would look locked: said, and nothing done.
+# Without flock (not installed: macOS, a slim image) every night would look locked: said, and
+# nothing done.
 if ! command -v flock >/dev/null 2>&1; then
   say "flock is not installed (util-linux): it keeps two nightly.sh apart; install it. Nothing done"
   exit 2
 fi
-exec 9>>"$nights/.lock"
-if ! flock -n 9; then
-  say "another nightly.sh is still running in $nights (lock $nights/.lock): nothing done"
-  exit 75
-fi
+
+# Tonight's export is taken aside even while another nightly.sh still runs an earlier night: left
+# where it is, it would be overwritten by the next night's, and tonight lost. Taking it is short and
+# one at a time (its own lock, closed before any night runs, so no tool inherits it).
+exec 8>>"$nights/.intake.lock"
+flock 8
 
 case $export_file in
 *.gz) suffix=.csv.gz ;;
@@ -78,6 +79,7 @@ unremovable() {
   exit 2
 }
 missing=
+took=
 if [ -e "$tonight" ]; then
   # Already taken (a night fired twice). An export still there with the same bytes is the one a
   # crash left behind between the copy and its removal: remove it, or tomorrow would import it again.
@@ -96,8 +98,23 @@ elif [ -e "$export_file" ]; then
     unremovable
   fi
   say "took $export_file as $tonight"
+  took=1
 else
   missing=1
+fi
+exec 8>&-
+
+# One nightly at a time. The lock's file descriptor is inherited by the tool, so a night that
+# outlives this script (a signal to the script alone) still holds it.
+exec 9>>"$nights/.lock"
+if ! flock -n 9; then
+  if [ -n "$took" ]; then
+    say "another nightly.sh is still running in $nights (lock $nights/.lock): nothing sent;" \
+      "tonight's export waits as $tonight, for the next nightly.sh"
+  else
+    say "another nightly.sh is still running in $nights (lock $nights/.lock): nothing done"
+  fi
+  exit 75
 fi
 
 # A signal to this script alone (not to the tool) is acted on once the running night is over.

@@ -106,8 +106,9 @@ export async function runWithOperatorOutput(
     }
     if (summary.plan) stdout.write(formatPlan(summary.plan));
     stdout.write(`${formatSummary(summary)}\n`);
-    const unwritten = summaryJson && (await writeSummaryFile(summaryJson, summary));
-    if (unwritten) stderr.write(`connect-task-loader: ${unwritten}\n`);
+    // A line of the run's log like any other: off a terminal, a JSON line with the run's id.
+    const note = summaryJson && (await writeSummaryFile(summaryJson, summary));
+    if (note) logger[note.level]({ summaryJson }, note.message);
     if (summary.plan?.live && summary.plan.live.missing.length + summary.plan.live.unknown.length > 0)
       return EXIT.usage;
     if (summary.unreachable || summary.capacity?.stopped) return EXIT.interrupted;

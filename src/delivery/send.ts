@@ -154,6 +154,17 @@ export function classifyError(err: unknown): SendOutcome {
       }),
     );
   }
+  // An answer that parsed but named no error (no x-amzn-ErrorType, no type in the body): an empty 503,
+  // or a gateway's own JSON such as {"message":"Endpoint request timed out"}. The service names every
+  // error it sends; the SDK calls such an answer "Unknown", which says nothing of what happened.
+  if (status !== undefined && e.name === 'Unknown') {
+    return classifyError(
+      Object.assign(
+        new Error(`HTTP ${status}: the answer named no error of the service (an empty body, or a proxy's own)`),
+        { name: `HTTP ${status} (not a service answer)`, $metadata: e.$metadata },
+      ),
+    );
+  }
   const code = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'Error');
   const message = String(e.message ?? err);
   if (status === 429 || code === 'ThrottlingException' || code === 'TooManyRequestsException') {

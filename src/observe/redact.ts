@@ -12,8 +12,13 @@ const CENSOR = '[redacted]';
 
 /** "Value <anything> at '<path>' failed to satisfy constraint": the value may hold quotes or newlines. */
 const VALUE_AT = /\bValue [\s\S]*? (at '[^']*' failed to satisfy constraint)/g;
-/** Any other quoted text: a service message naming the value in some other phrasing. */
-const QUOTED = /'[^'\n]*'|"[^"\n]*"/g;
+/**
+ * Any other quoted text: a service message naming the value in some other phrasing. A single quote
+ * opens a quotation only where no letter or digit comes before it, and closes one only where none
+ * comes after it: the apostrophes of "the answer's body" quote nothing, and a value such as
+ * 'O'Brien' is taken whole.
+ */
+const QUOTED = /(?<![\p{L}\p{N}])'[^\n]*?'(?![\p{L}\p{N}])|"[^"\n]*"/gu;
 
 export function redactServiceMessage(message: string): string {
   let out = '';

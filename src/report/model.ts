@@ -146,7 +146,7 @@ export async function buildReport(file: string, stopFile = stopResultsPath(file)
     completed,
     dryRun: state?.dryRun ?? counts.rows.planned > 0,
     ...(failureLimit ? { failureLimit } : {}),
-    run: figures(series.starts, series.points, series.ends),
+    run: figures(series),
     series: series.points,
     ...(series.pauses.length ? { pauses: pauseFigures(series.pauses) } : {}),
     next: nextStep({
@@ -273,6 +273,8 @@ async function readResultsFile(file: string): Promise<Counts> {
 interface Series {
   starts: TimelineStart[];
   points: TimelinePoint[];
+  /** The segment (run or resume, by its start) each point belongs to: each counts from zero. */
+  segmentOf: number[];
   ends: TimelineEnd[];
   /** Pauses at the active-task limit, closed: one left open (a crash) ends at the segment's last time. */
   pauses: PauseSpan[];
@@ -289,7 +291,7 @@ export interface PauseSpan {
  * is skipped; a side file that is not a regular file (a FIFO would block) is not read.
  */
 async function readTimeline(file: string): Promise<Series> {
-  const series: Series = { starts: [], points: [], ends: [], pauses: [] };
+  const series: Series = { starts: [], points: [], segmentOf: [], ends: [], pauses: [] };
   let text: string;
   try {
     const handle = await openRegular(timelinePath(file), READ, 'timeline');
@@ -319,7 +321,10 @@ async function readTimeline(file: string): Promise<Series> {
     } else if ('end' in obj) {
       close(obj.t);
       series.ends.push(obj);
-    } else series.points.push(obj);
+    } else {
+      series.points.push(obj);
+      series.segmentOf.push(series.starts.length);
+    }
     last = Math.max(last, obj.t);
   }
   close(last);
@@ -369,18 +374,15 @@ function timelineLine(line: string): TimelineLine | undefined {
     : undefined;
 }
 
-function figures(starts: TimelineStart[], points: TimelinePoint[], ends: TimelineEnd[]): RunFigures | undefined {
+function figures({ starts, points, segmentOf, ends }: Series): RunFigures | undefined {
   if (!starts.length || !points.length) return undefined;
-  // Each segment's counters start at zero: its last point holds its totals.
-  const segments: TimelinePoint[][] = [];
-  let prev: TimelinePoint | undefined;
-  for (const p of points) {
-    if (!prev || p.elapsed < prev.elapsed) segments.push([]);
-    segments.at(-1)!.push(p);
-    prev = p;
-  }
-  const last = segments.map((s) => s.at(-1)!);
-  const sum = (f: (p: TimelinePoint) => number, list = last) => list.reduce((n, p) => n + f(p), 0);
+  // Each segment's counters start at zero: its last point holds its totals. A segment is told by
+  // the start line before it, never by its figures (a resume longer than the part before it has
+  // every elapsed time above that part's).
+  const last = new Map<number, TimelinePoint>();
+  for (const [i, p] of points.entries()) last.set(segmentOf[i]!, p);
+  const lastPoints = [...last.values()];
+  const sum = (f: (p: TimelinePoint) => number, list = lastPoints) => list.reduce((n, p) => n + f(p), 0);
   const activeSeconds = sum((p) => p.elapsed);
   const created = sum((p) => p.created);
   const p50s = points.flatMap((p) => (p.p50 === null ? [] : [p.p50])).sort((a, b) => a - b);

@@ -2,7 +2,8 @@
  * examples/nightly.sh over four simulated nights against the emulator: each night's export replaces
  * the last, night 3 is stopped by SIGTERM part-way, and night 4 must finish night 3 before its own.
  * In the end every row of every night is one task, none twice; a second nightly.sh racing the first
- * exits 75 and does nothing; a night fired twice sends nothing and keeps its summary.
+ * exits 75 and sends nothing (a night of its own only taken aside, for the next one to run); a
+ * night fired twice sends nothing and keeps its summary.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
@@ -162,6 +163,45 @@ describe('examples/nightly.sh', () => {
     const missing = await nightly(env({ CTL_NIGHT: '2026-11-05' }));
     expect(missing.code, missing.stderr).toBe(66);
     expect(missing.stderr).toMatch(/no export/);
+  });
+
+  it('a night that fires while an earlier one still runs takes its export aside, and the next nightly runs it', async () => {
+    const { dir, nights, env } = world();
+    const sizes = { 11: 60, 12: 8, 13: 5 } as const;
+
+    // Night 11 at a pace slow enough to still run when night 12 fires with its own export.
+    writeFileSync(join(dir, 'export.csv'), exportOf(11, sizes[11]));
+    let overlap: Ran | undefined;
+    let requestsAtOverlap = 0;
+    const night11 = await nightly(env({ CTL_NIGHT: '2026-11-11', CTL_RATE: '10', CTL_BURST: '1' }), () => {
+      void (async () => {
+        await until(() => existsSync(join(nights, '2026-11-11.results.csv')), 'night 11 to start');
+        writeFileSync(join(dir, 'export.csv'), exportOf(12, sizes[12]));
+        overlap = await nightly(env({ CTL_NIGHT: '2026-11-12' }));
+        requestsAtOverlap = tasksOf(12).size;
+      })();
+    });
+    expect(night11.code, night11.stderr).toBe(0);
+    await until(() => overlap !== undefined, 'the overlapping nightly to end');
+    expect(overlap!.code, overlap!.stderr).toBe(75);
+    expect(overlap!.stderr).toMatch(/another nightly\.sh is still running .*nothing sent; tonight's export waits as/);
+    expect(requestsAtOverlap, 'nothing of night 12 sent while night 11 ran').toBe(0);
+    expect(existsSync(join(dir, 'export.csv')), "night 12's export is taken").toBe(false);
+    expect(statSync(join(nights, '2026-11-12.input.csv')).mode & 0o777).toBe(0o600);
+
+    // Night 13's export comes where night 12's was; night 13 runs night 12 first, then its own.
+    writeFileSync(join(dir, 'export.csv'), exportOf(13, sizes[13]));
+    const night13 = await nightly(env({ CTL_NIGHT: '2026-11-13' }));
+    expect(night13.code, night13.stderr).toBe(0);
+    expect(night13.stderr.indexOf('night 2026-11-12: running')).toBeGreaterThan(-1);
+    expect(night13.stderr.indexOf('night 2026-11-12: running')).toBeLessThan(
+      night13.stderr.indexOf('night 2026-11-13: running'),
+    );
+    for (const night of [11, 12, 13] as const) {
+      const made = tasksOf(night);
+      expect(made.size, `night ${night}: every row a task`).toBe(sizes[night]);
+      expect(Math.max(...made.values()), `night ${night}: no row twice`).toBe(1);
+    }
   });
 
   it('an export it cannot remove is left where it was, nothing done, until CTL_EXPORT_KEEP says to copy it', async () => {

@@ -25,7 +25,14 @@ describe('redactServiceMessage', () => {
     // Other phrasings: any quoted text goes.
     ['Invalid reference value "jane@example.com" for EMAIL', 'Invalid reference value [redacted] for EMAIL'],
     ["Attribute 'Jane' is not allowed", 'Attribute [redacted] is not allowed'],
+    // A value holding an apostrophe goes whole; apostrophes inside words quote nothing.
+    ["Attribute 'O'Brien' is not allowed", 'Attribute [redacted] is not allowed'],
+    ["Can't accept 'Jane Doe' for the customer's name", "Can't accept [redacted] for the customer's name"],
     // Nothing quoted: the message is kept.
+    [
+      "HTTP 503: the answer's body was not the service's JSON (a proxy in between?)",
+      "HTTP 503: the answer's body was not the service's JSON (a proxy in between?)",
+    ],
     ['Rate exceeded', 'Rate exceeded'],
     ['Instance not found', 'Instance not found'],
   ])('%s', (message, expected) => {

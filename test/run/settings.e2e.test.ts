@@ -202,13 +202,56 @@ describe('--summary-json', () => {
     const again = await cli(night);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Already processed');
-    expect(again.stderr).toContain(`the summary in ${summaryJson} is kept`);
+    // Said in the run's log: off a terminal every line of it is JSON, with the run's id.
+    const lines = again.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.every((l) => typeof l.runId === 'string' && typeof l.level === 'string')).toBe(true);
+    expect(lines.find((l) => l.msg.includes('is kept'))).toMatchObject({
+      level: 'info',
+      msg: `the summary in ${summaryJson} is kept: it is the one of the run that did the work (this one sent nothing)`,
+    });
     expect(readFileSync(summaryJson, 'utf8')).toBe(written);
 
     // Another place gets the already-done summary: there is nothing else to keep there.
     const other = join(dir, 'other.json');
     expect((await cli([...night.slice(0, -2), other, '--no-progress'])).code).toBe(0);
     expect(JSON.parse(readFileSync(other, 'utf8'))).toMatchObject({ alreadyDone: expect.any(String), requests: 0 });
+  });
+
+  it("a re-fired run replaces an interrupted run's summary, finished since by a resume that wrote none", async () => {
+    const dir = tempDir();
+    const input = writeCsv(taskRows(12), 'in.csv', dir);
+    const summaryJson = join(dir, 'night.json');
+    const base = ['run', input, '--endpoint', e.url, '--instance-id', DEMO_INSTANCE_ID];
+    const route = [...base, '--contact-flow-id', DEMO_CONTACT_FLOW_ID, '--no-progress'];
+    // The night stops after its deadline, a few rows in; its summary says so.
+    const night = await cli([
+      ...route,
+      '--rate',
+      '4',
+      '--burst',
+      '1',
+      '--deadline',
+      '1',
+      '--summary-json',
+      summaryJson,
+    ]);
+    expect(night.code, night.stderr).toBe(3);
+    expect(JSON.parse(readFileSync(summaryJson, 'utf8'))).toMatchObject({ interrupted: true });
+    // Finished by hand with the command the summary prints, which names no summary file.
+    expect((await cli([...route, '--rate', '500', '--burst', '50', '--resume'])).code).toBe(0);
+
+    // The night fired again: the summary no longer says the night was interrupted after a few rows.
+    const again = await cli([...route, '--resume', '--summary-json', summaryJson]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('is kept');
+    expect(JSON.parse(readFileSync(summaryJson, 'utf8'))).toMatchObject({
+      interrupted: false,
+      alreadyDone: expect.any(String),
+      rows: { total: 12, created: 12 },
+    });
   });
 });
 
