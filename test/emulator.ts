@@ -2,8 +2,9 @@
  * Emulators for tests, each closed when its tests are done: one shared by a file's tests
  * (`fileEmulator`), or one for a single test (`testEmulator`).
  */
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../src/emulator/server.js';
+import { closeAfterTest } from './cleanup.js';
 
 /**
  * An emulator started before the file's first test and closed after its last. Call it at the top
@@ -30,14 +31,9 @@ export function fileEmulator(options: EmulatorOptions = {}): Emulator {
   });
 }
 
-const perTest: Emulator[] = [];
-afterEach(async () => {
-  while (perTest.length) await perTest.pop()!.close();
-});
-
 /** An emulator closed after the test that started it (not for tests that run at once). */
 export async function testEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const emulator = await startEmulator(options);
-  perTest.push(emulator);
+  closeAfterTest(() => emulator.close());
   return emulator;
 }

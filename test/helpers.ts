@@ -1,35 +1,26 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { afterAll, afterEach } from 'vitest';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../src/emulator/service.js';
+import { removeAfterFile, removeAfterTest } from './cleanup.js';
 
 /** The emulator's demo instance and contact flow: as run options, and as flags. */
 export const ROUTE = { instanceId: DEMO_INSTANCE_ID, contactFlowId: DEMO_CONTACT_FLOW_ID };
 export const ROUTE_FLAGS = ['--instance-id', DEMO_INSTANCE_ID, '--contact-flow-id', DEMO_CONTACT_FLOW_ID];
 
-const dirs: string[] = [];
-afterEach(() => {
-  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-});
-const fileDirs: string[] = [];
-afterAll(() => {
-  while (fileDirs.length) rmSync(fileDirs.pop()!, { recursive: true, force: true });
-});
-
 /** A temp folder removed after the test (not for tests that run at once: see fileTempDir). */
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'ctl-test-'));
-  dirs.push(dir);
+  removeAfterTest(dir);
   return dir;
 }
 
 /** A temp folder removed after the file's last test: for what a beforeAll makes, or tests that run at once. */
 export function fileTempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'ctl-test-'));
-  fileDirs.push(dir);
+  removeAfterFile(dir);
   return dir;
 }
 

@@ -41,8 +41,14 @@ export interface TestRedis {
   thaw(): void;
 }
 
+/**
+ * A port found free is free only until redis-server binds it: another file's server (an emulator, a
+ * proxy, another Redis) may take it meanwhile. Then redis-server exits at once, and another port is tried.
+ */
+const ATTEMPTS = 5;
+
 export async function startRedis(password?: string): Promise<TestRedis> {
-  const port = await freePort();
+  let port = 0;
   let child: ChildProcess | undefined;
   const start = () =>
     new Promise<void>((resolve, reject) => {
@@ -66,7 +72,15 @@ export async function startRedis(password?: string): Promise<TestRedis> {
       });
       c.on('exit', (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
     });
-  await start();
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt === ATTEMPTS) throw err;
+    }
+  }
   return {
     port,
     url: password ? `redis://:${password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,

@@ -1,8 +1,9 @@
 /**
  * A real S3-compatible server for the tests of s3:// inputs and results: moto_server (moto 5.2:
- * versioning, If-Match / If-None-Match, ranges, multipart uploads) on a free port, one per test file,
- * addressed path-style. In front of it a small proxy that can answer chosen requests with a 5xx (the
- * server behind stays real: only the answer to those requests is replaced), and that counts requests.
+ * versioning, If-Match / If-None-Match, ranges, multipart uploads) on a free port it picks itself, one
+ * per test file, addressed path-style. In front of it a small proxy that can answer chosen requests
+ * with a 5xx (the server behind stays real: only the answer to those requests is replaced), and that
+ * counts requests.
  *
  * `.ci/run` requires moto_server and sets CTL_REQUIRE_MOTO=1, which makes these tests required;
  * elsewhere, without moto_server, they are skipped with a plain message.
@@ -86,15 +87,55 @@ export function s3RunFlags(s3: TestS3, emulatorUrl: string): string[] {
   ];
 }
 
-async function freePort(): Promise<number> {
+/**
+ * Starts moto_server on a port it picks itself (`-p 0`) and resolves with that port, read from the line
+ * it prints once it listens, when it answers. A port found free here and handed to it would be free
+ * only until it binds it, seconds later (Python): meanwhile another file's server may take it, and a
+ * readiness check would then be answered by that one.
+ */
+function startMoto(onSpawn: (child: ChildProcess) => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
+    const child = spawn(BINARY, ['-H', '127.0.0.1', '-p', '0'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, PYTHONUNBUFFERED: '1' },
     });
-    s.on('error', reject);
+    onSpawn(child);
+    let said = '';
+    let port: number | undefined;
+    const fail = (why: string) => {
+      clearTimeout(limit);
+      reject(new Error(`moto_server ${why}: ${said.slice(-2000)}`));
+    };
+    const limit = setTimeout(() => fail('did not start within 30 s'), 30_000);
+    child.on('exit', (code) => fail(`exited (${code}) before it answered`));
+    // It logs every request here too: read it all, keep what it said while starting.
+    child.stderr!.on('data', (d: Buffer) => {
+      if (port !== undefined) return;
+      said += d;
+      const m = /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(said);
+      if (!m) return;
+      port = Number(m[1]);
+      void answers(port).then(() => {
+        clearTimeout(limit);
+        resolve(port!);
+      }, fail);
+    });
   });
+}
+
+/** Resolves once the server at `port` answers (it printed its address as it bound it: it is the only one there). */
+async function answers(port: number): Promise<void> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    if (
+      await fetch(`http://127.0.0.1:${port}/`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`did not answer on port ${port}`);
 }
 
 /** moto_server and its proxy, started before the file's first test and stopped after its last. */
@@ -107,19 +148,7 @@ export function fileS3(): TestS3 {
   let endpoint = '';
   beforeAll(async () => {
     if (skipS3) return;
-    const port = await freePort();
-    child = spawn(BINARY, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-    let exited = false;
-    child.on('exit', () => (exited = true));
-    let ready = false;
-    for (const deadline = Date.now() + 30_000; !ready && !exited && Date.now() < deadline; ) {
-      ready = await fetch(`http://127.0.0.1:${port}/`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (!ready) await new Promise((r) => setTimeout(r, 100));
-    }
-    if (!ready) throw new Error(`moto_server did not start on port ${port}`);
+    const port = await startMoto((c) => (child = c));
     proxy = createServer((req, res) => forward(port, req, res, faults, requests));
     await new Promise<void>((resolve) => proxy!.listen(0, '127.0.0.1', resolve));
     endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;

@@ -13,8 +13,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { afterEach, expect } from 'vitest';
 import { main } from '../../src/cli/program.js';
+import { commandEnded, commandStarted } from '../cleanup.js';
 
 export const BIN = resolve(import.meta.dirname, '../../dist/cli.js');
 
@@ -63,7 +63,7 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Ran
       LIMIT_MS,
     );
   });
-  running++;
+  commandStarted();
   try {
     const code = await Promise.race([
       main([process.execPath, BIN, ...args], {
@@ -76,7 +76,7 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Ran
       }),
       limit,
     ]);
-    running--;
+    commandEnded();
     return { code, stdout, stderr };
   } finally {
     clearTimeout(timer);
@@ -164,14 +164,3 @@ export function bareAwsEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     ...extra,
   };
 }
-
-// Commands run in this process leave no signal handler behind (a run installs them for its length):
-// checked after each test, when no command of the file is running (tests may run at once).
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-const listeners = () => SIGNALS.map((s) => process.listenerCount(s));
-const baseline = listeners();
-let running = 0;
-afterEach(() => {
-  if (running === 0)
-    expect(listeners(), `signal listeners (${SIGNALS.join(', ')}) left behind by a command`).toEqual(baseline);
-});

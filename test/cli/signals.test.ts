@@ -16,21 +16,28 @@ const e = fileEmulator({ rate: 1000, burst: 1000 });
 
 /**
  * Runs 200 rows at 10/s, each answered after `latencyMs`, and sends `signals` once the run is under
- * way (its "run started" log line), each after its pause (ms); a pause marked `afterStopping` counts
- * from the run's saying it is stopping, i.e. from when it took the first signal, not from the send.
+ * way — its first request at the emulator, so that a request is in flight for `latencyMs` from then
+ * on — each after its pause (ms); a pause marked `afterStopping` counts from the run's saying it is
+ * stopping, i.e. from when it took the first signal, not from the send.
  */
 async function stopped(latencyMs: number, signals: [NodeJS.Signals, number, 'afterStopping'?][]) {
   e.configure({ latencyMs });
   const input = writeCsv(taskRows(200));
   let stderr = '';
-  let sent = false;
-  const send = async (child: ChildProcess) => {
+  let child: ChildProcess | undefined;
+  const send = async () => {
     for (const [signal, pause, from] of signals) {
       if (from)
         await until(() => stderr.includes('stopping: finishing requests in flight'), 'the run to say it is stopping');
       await new Promise((r) => setTimeout(r, pause));
-      child.kill(signal);
+      child!.kill(signal);
     }
+  };
+  let underWay = false;
+  e.service.onRequest = () => {
+    if (underWay) return;
+    underWay = true;
+    void send();
   };
   return spawnCli(
     [
@@ -50,15 +57,10 @@ async function stopped(latencyMs: number, signals: [NodeJS.Signals, number, 'aft
       '--log-format',
       'json',
     ],
-    {
-      onStderr: (text, child) => {
-        stderr = text;
-        if (sent || !stderr.includes('run started')) return;
-        sent = true;
-        void send(child);
-      },
-    },
-  );
+    { onSpawn: (c) => (child = c), onStderr: (text) => (stderr = text) },
+  ).finally(() => {
+    e.service.onRequest = undefined;
+  });
 }
 
 describe('signals', () => {
@@ -82,9 +84,10 @@ describe('signals', () => {
 
   it('a second Ctrl-C after a moment stops at once (exit 130)', async () => {
     // 1.2 s after the run took the first (the same stop ends 1 s after it, by the run's clock), while
-    // requests sent before it are still out: answers take 3 s.
-    const r = await stopped(3_000, [
-      ['SIGINT', 300],
+    // the request that was out when it came is still out: answers take 10 s, far longer than the
+    // signals can take to arrive.
+    const r = await stopped(10_000, [
+      ['SIGINT', 0],
       ['SIGINT', 1_200, 'afterStopping'],
     ]);
     expect(r.code, r.stderr).toBe(130);

@@ -3,14 +3,14 @@
  * file > default), where each value came from, parsing and checking by the table, the Region a
  * profile names, and commander's options derived for each command.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
 import { commandLine } from '../../src/config/command-line.js';
 import { type ConfigInput, RunConfig, resolveConfig } from '../../src/config/resolve.js';
 import { type CommandName, SETTING_KEYS, setting, settingsOf } from '../../src/config/settings.js';
+import { tempDir } from '../helpers.js';
 
 const layered = (input: Partial<ConfigInput>, job = {}, earlier?: Record<string, unknown>) =>
   RunConfig.layered(
@@ -165,7 +165,7 @@ describe('values parsed and checked by the table, wherever they come from', () =
 
 describe('what is worked out', () => {
   it('the Region a profile names, then the emulator default; the token namespace from the input', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ctl-profile-'));
+    const dir = tempDir();
     writeFileSync(join(dir, 'config'), '[default]\nregion = ap-southeast-2\n[profile night]\nregion = eu-central-1\n');
     const base = { command: 'run' as const, input: '/data/x.csv', flags: {} };
     const env = { AWS_CONFIG_FILE: join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') };
