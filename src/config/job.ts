@@ -86,7 +86,7 @@ export async function loadJobFile(path: string): Promise<JobFile> {
         throw new UsageError(
           `the job file ${path} is not a regular file (a FIFO, device or folder): pass the JSON file`,
         );
-      text = await handle.readFile('utf8');
+      text = jobText(await handle.readFile());
     } finally {
       await handle.close();
     }
@@ -101,6 +101,17 @@ export async function loadJobFile(path: string): Promise<JobFile> {
     throw new UsageError(`job file ${path} is not valid JSON: ${(err as Error).message}`);
   }
   return checkJobFile(json, path);
+}
+
+/**
+ * A job file's text. Editors on Windows save JSON with a byte-order mark (Notepad, PowerShell's
+ * Out-File), which JSON.parse refuses: a UTF-8 one is dropped, and a UTF-16 one decodes the file.
+ */
+function jobText(bytes: Buffer): string {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return bytes.subarray(3).toString('utf8');
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  return bytes.toString('utf8');
 }
 
 /** Validates a parsed job file against the schema; the message names every offending key. */

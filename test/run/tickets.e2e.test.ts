@@ -89,6 +89,56 @@ describe('CRM ticket export', () => {
     }
   });
 
+  it('the filter job file saved on Windows (a UTF-8 BOM and CRLF, or UTF-16) is the same job', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'tickets.csv');
+    copyFileSync(DATA, input);
+    const plain = readFileSync(resolve(import.meta.dirname, '../../samples/open-tickets.job.json'), 'utf8');
+    const crlf = plain.replace(/\n/g, '\r\n');
+    const saved = {
+      plain: Buffer.from(plain),
+      notepad: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(crlf)]),
+      powershell: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(crlf, 'utf16le')]),
+    };
+    const emulator = await startEmulator({ rate: 100_000, burst: 1000 });
+    try {
+      const results = join(dir, 'tickets.results.csv');
+      const runs = [];
+      for (const [name, bytes] of Object.entries(saved)) {
+        const job = join(dir, `${name}.job.json`);
+        writeFileSync(job, bytes);
+        const r = await cli([
+          'run',
+          input,
+          '--job',
+          job,
+          '--results',
+          results,
+          '--endpoint',
+          emulator.url,
+          '--instance-id',
+          DEMO_INSTANCE_ID,
+          '--contact-flow-id',
+          DEMO_CONTACT_FLOW_ID,
+          '--rate',
+          '1000',
+        ]);
+        expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+        runs.push(r.stdout);
+      }
+      // The first run sends; the two others find the very same job already done.
+      expect(runs[0]).toMatch(/filtered/);
+      expect(runs.slice(1).every((out) => out.startsWith('Already processed'))).toBe(true);
+      const rows = readResults(results);
+      const created = rows.filter((r) => r['Result.Status'] === 'created').length;
+      expect(created).toBeGreaterThan(0);
+      expect(rows.filter((r) => r['Result.Status'] === 'filtered').length).toBe(rows.length - created);
+      expect(emulator.stats()).toMatchObject({ tasks: created, maxTasksPerToken: 1 });
+    } finally {
+      await emulator.close();
+    }
+  });
+
   it('an export without its header row is refused without printing its first record', async () => {
     const text = readFileSync(DATA, 'utf8').replace(/^\uFEFF?/, '');
     const input = join(tempDir(), 'no-header.csv');
