@@ -13,7 +13,9 @@
  *
  * Expired means: not renewed for its TTL (60 s) by the server's clock — the lease's Last-Modified
  * against the Date of the answer that showed it, so no two machines' clocks are compared — or
- * recorded by a process of this host that is gone (taken at once, as the local lock does).
+ * recorded by a process of this host that is gone (taken at once, as the local lock does). "This
+ * host" is the same host name, kernel boot and pid namespace, as for the lock: the pods of one index
+ * of an Indexed Job share a host name and are all pid 1, and one cannot see the other's processes.
  *
  * The holder stops writing before anyone may take over: it counts its lease valid for the TTL less
  * 10 s from the moment it sent its last successful renewal (by its own monotonic clock), and every
@@ -40,6 +42,8 @@ interface LeaseRecord {
   pid?: number;
   host?: string;
   started?: number;
+  /** The kernel boot and pid namespace its pid belongs to: another container of the same host name has another. */
+  pidSpace?: string;
   since?: string;
   ttlSeconds?: number;
   /** How many times the holder renewed it (tells its own earlier write from another's after a lost answer). */

@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -148,6 +148,30 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     const ran = await cli(args(e, writeCsv(taskRows(3)), `s3://${b}/garbled.csv`));
     expect(ran.code).toBe(4);
     expect(ran.stderr).toContain(`another run holds s3://${b}/garbled.csv (a holder whose record is unreadable)`);
+    expect(e.stats().requests).toBe(0);
+  });
+
+  it('never takes the fresh lease of another container with this host name and pid for a dead process of its own', async () => {
+    // The pods of one index of an Indexed Job share a host name and are all pid 1: the holder's pid, here
+    // alive and with another start time, is not this container's to judge.
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    await s3.put(
+      b,
+      'twin.csv.lease',
+      JSON.stringify({
+        id: 'twin-1',
+        pid: process.pid,
+        host: hostname(),
+        started: 1,
+        pidSpace: '00000000-0000-0000-0000-000000000000/pid:[4026531999]',
+        since: new Date().toISOString(),
+        ttlSeconds: 60,
+      }),
+    );
+    const ran = await cli(args(e, writeCsv(taskRows(3)), `s3://${b}/twin.csv`));
+    expect(ran.code).toBe(4);
+    expect(ran.stderr).toContain(`another run holds s3://${b}/twin.csv (pid ${process.pid} on ${hostname()}`);
     expect(e.stats().requests).toBe(0);
   });
 
