@@ -430,7 +430,9 @@ function readRange(path: string, start: number, length: number): Buffer {
 
 /**
  * The results files under an S3 prefix (`s3://b/shards/`): each object with a run state beside it,
- * less the files a run keeps beside its results (state, timeline, lease, checkpoints).
+ * less the files a run keeps beside its results (state, timeline, lease, checkpoints) — and each run
+ * state whose results object is not there yet (a run killed before its first end), so that a merge
+ * names that run as unfinished rather than as missing.
  */
 export async function resultsUnder(client: S3Client, url: string): Promise<string[]> {
   const at = parseS3Url(url, 'merge', { prefix: true });
@@ -440,12 +442,13 @@ export async function resultsUnder(client: S3Client, url: string): Promise<strin
   } catch (err) {
     throw new UsageError(`cannot list ${url}: ${describeS3Error(err, 's3:ListBucket')}`, { cause: err });
   }
-  const all = new Set(keys);
-  return keys
-    .filter(
-      (k) => !/\.(run\.json|timeline\.jsonl|lease)$/.test(k) && !k.includes('.parts/') && all.has(`${k}.run.json`),
-    )
-    .map((key) => s3Url({ bucket: at.bucket, key }));
+  const runFile = (k: string) => /\.(run\.json|timeline\.jsonl|lease)$/.test(k) || k.includes('.parts/');
+  const results = keys
+    .filter((k) => k.endsWith('.run.json'))
+    .map((k) => k.slice(0, -'.run.json'.length))
+    .filter((k) => k !== '' && !runFile(k))
+    .sort();
+  return results.map((key) => s3Url({ bucket: at.bucket, key }));
 }
 
 /** An S3 results object read into a working copy (with its state and timeline), for reading only. */

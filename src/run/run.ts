@@ -131,6 +131,8 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   /** The run a results file already there recorded (an S3 input's version and checksum are read from it). */
   let recorded: RunState | undefined;
   let object: ObjectInput | undefined;
+  /** The checksum of the results object a rerun reads (its working copy): how merge finds the file it reran. */
+  let rerunSha: string | undefined;
   let s3: S3Client | undefined;
   const client = (c: RunConfig) => (s3 ??= createS3Client(s3Target(c)));
   /** Results in S3 (worked on in a local copy), and a rerun's results file read from S3. */
@@ -159,7 +161,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
               return object.sha256;
             }
           : isS3Url(input)
-            ? async () => (remoteInput ? sha256File(remoteInput.local) : undefined)
+            ? async () => (rerunSha = remoteInput ? await sha256File(remoteInput.local) : undefined)
             : inputSha,
         readQuota: (c) =>
           readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
@@ -206,7 +208,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     if (metricsPath) await checkMetricsPath(metricsPath, config, resultsPath, outputs, log);
     const identity = runIdentity(
       config,
-      object?.sha256 ?? inputSha,
+      object?.sha256 ?? inputSha ?? rerunSha,
       object
         ? { ...(object.version.versionId ? { versionId: object.version.versionId } : {}), etag: object.version.etag }
         : remoteInput?.version,
