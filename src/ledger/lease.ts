@@ -25,8 +25,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { LockedError, LockLostError, UsageError } from '../errors.js';
-import { describeS3Error, isPreconditionFailed } from '../s3/client.js';
+import { LockedError, LockLostError } from '../errors.js';
+import { describeS3Error, isPreconditionFailed, s3Failure } from '../s3/client.js';
 import { type S3Location, s3Url } from '../s3/url.js';
 import { getObject, putObject } from '../s3/write.js';
 import { goneFromThisHost, thisHolder } from './lock.js';
@@ -79,7 +79,7 @@ export async function acquireLease(client: S3Client, results: S3Location): Promi
   };
   const body = (record: LeaseRecord) => `${JSON.stringify(record)}\n`;
   const fail = (err: unknown) =>
-    new UsageError(`cannot use --results ${resultsUrl}: ${describeS3Error(err, 's3:PutObject')}`, { cause: err });
+    s3Failure(`cannot use --results ${resultsUrl}: ${describeS3Error(err, 's3:PutObject')}`, err);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const sent = performance.now();
     try {

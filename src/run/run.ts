@@ -316,7 +316,8 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         else if (started) await remote?.salvage();
         throw err;
       });
-      if (summary.interrupted && !summary.inputError)
+      // An S3 input that stopped answering is not read again just to count its rows.
+      if (summary.interrupted && !summary.inputError && !(object && summary.unreachable))
         summary.inputRows = await countRecords(config, reading, Boolean(origin));
       if (config.get('checkLive') && summary.plan) {
         if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))
