@@ -122,6 +122,12 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   const objectUrl = isS3Url(input) && command !== 'rerun' ? input : undefined;
   if (input !== '-' && !isS3Url(input)) {
     await access(input).catch((err: NodeJS.ErrnoException) => {
+      if (/^https?:\/\//i.test(input))
+        throw new InputError(
+          `${input} is a web address: the input is a file, - (standard input) or s3://bucket/key. Name an S3 ` +
+            'object as s3://bucket/key (read with your AWS credentials); download any other address first',
+          { cause: err },
+        );
       throw new InputError(`cannot read ${input}: ${err.code ?? String(err)}`, { cause: err });
     });
   }
