@@ -98,7 +98,7 @@ export async function acquireLease(client: S3Client, results: S3Location): Promi
     // An unreadable lease is judged by its age alone, as an unreadable lock holder is.
     if (!expired(record ?? { id: '' }, found.lastModified, found.serverDate)) {
       const who = record?.pid
-        ? `pid ${record.pid} on ${record.host}, since ${record.since}`
+        ? `pid ${record.pid} on ${record.host}${record.since ? `, since ${record.since}` : ''}`
         : 'a holder whose record is unreadable';
       const until = found.lastModified
         ? new Date(found.lastModified.getTime() + (record?.ttlSeconds ?? TTL_SECONDS) * 1000).toISOString()

@@ -57,8 +57,9 @@ export async function getObject(client: S3Client, at: S3Location): Promise<Fetch
   command.middlewareStack.add(
     (next) => async (args) => {
       const result = await next(args);
-      const date = (result.response as { headers?: Record<string, string> }).headers?.date;
-      if (date) serverDate = new Date(date);
+      const date = new Date((result.response as { headers?: Record<string, string> }).headers?.date ?? '');
+      // One that is no date (absent, or two joined by a proxy) is no clock: the caller uses its own.
+      if (!Number.isNaN(date.getTime())) serverDate = date;
       return result;
     },
     { step: 'deserialize', name: 'serverDate' },

@@ -197,6 +197,19 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect(rowsOf(await s3.get(b, 'taken.csv'))).toHaveLength(10);
   });
 
+  it('takes over an expired lease when S3’s Date header cannot be read (its own clock then)', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    await s3.put(b, 'undated.csv.lease', JSON.stringify({ id: 'dead-2', pid: 4243, host: 'elsewhere', ttlSeconds: 1 }));
+    await new Promise((r) => setTimeout(r, 2_100));
+    // A proxy in front of S3 that adds a Date of its own: two values, joined into one that is no date.
+    s3.fail({ method: 'GET', path: new RegExp(`^/${b}/undated\\.csv\\.lease$`), times: 1, headers: { date: 'soon' } });
+    const ran = await cli(args(e, writeCsv(taskRows(3)), `s3://${b}/undated.csv`));
+    s3.heal();
+    expect(ran.stderr).toBe('');
+    expect(ran.code).toBe(0);
+  });
+
   it('stops like a lost lock when its lease is taken over mid-run (exit 4); a resume finishes: every row once', async () => {
     const e = await testEmulator(FAST);
     const b = await bucket();
