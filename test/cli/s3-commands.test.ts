@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
@@ -60,6 +61,9 @@ describe.skipIf(skipS3)('rerun, report and merge with s3:// results', () => {
     ]);
     expect(page.code).toBe(0);
     expect((await s3.get(b, 'reports/nightly.html')).toString()).toMatch(/^<!doctype html>/i);
+    // Served as a page, which a browser shows (binary data it would download).
+    const served = await s3.client.send(new HeadObjectCommand({ Bucket: b, Key: 'reports/nightly.html' }));
+    expect(served.ContentType).toBe('text/html; charset=utf-8');
     const local = join(tempDir(), 'nightly.html');
     expect((await cli(['report', url, '--s3-endpoint', s3.endpoint, '--html', local])).code).toBe(1);
     expect(readFileSync(local, 'utf8')).toContain(url);
