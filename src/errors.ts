@@ -76,6 +76,21 @@ export class ResultsSaveError extends LoaderError {
 }
 
 /**
+ * S3 did not answer (a refused connection, an unknown host, a reset, a timeout), or kept answering
+ * 5xx or throttling through every retry: what the same command later may get past. Exit 3, as for an
+ * endpoint that cannot be reached; a run stopped by it mid-file drains the rows in flight first.
+ */
+export class S3UnavailableError extends LoaderError {
+  override readonly exitCode = 3;
+  /** What failed, without the way on the message adds. */
+  readonly reason: string;
+  constructor(reason: string, options?: { cause?: unknown; next?: string }) {
+    super(options?.next ? `${reason}. ${options.next}` : reason, options);
+    this.reason = reason;
+  }
+}
+
+/**
  * This run's lock (or S3 lease) was taken over: it was frozen or cut off for longer than a lock stays
  * fresh. Exit 4.
  */

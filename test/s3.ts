@@ -46,6 +46,8 @@ export interface Fault {
   cutAfter?: number;
   /** Instead of an error: hold the request this long, then let it through. */
   delayMs?: number;
+  /** Instead of an error: let the request through and replace these headers of the answer. */
+  headers?: Record<string, string>;
 }
 
 export interface TestS3 {
@@ -232,7 +234,7 @@ function forward(
     setTimeout(() => forward(port, req, res, [], []), fault.delayMs);
     return;
   }
-  if (fault && fault.cutAfter === undefined) {
+  if (fault && fault.cutAfter === undefined && !fault.headers) {
     fault.left--;
     req.resume();
     req.on('end', () => {
@@ -247,7 +249,8 @@ function forward(
   const upstream = request(
     { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
     (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      if (fault?.headers) fault.left--;
+      res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...fault?.headers });
       if (fault?.cutAfter === undefined) return void answer.pipe(res);
       fault.left--;
       let bytes = 0;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { LoaderError } from '../errors.js';
+import { hideUrlQueries } from '../observe/redact.js';
 import { addDemoCommand } from './commands/demo.js';
 import { addEmulatorCommand } from './commands/emulator.js';
 import { addMergeCommand } from './commands/merge.js';
@@ -67,12 +68,12 @@ export async function main(argv: string[], given: Partial<CliIo> = {}): Promise<
     if (err instanceof CommanderError) {
       exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     } else if (err instanceof LoaderError) {
-      io.stderr.write(`connect-task-loader: ${err.message}\n`);
+      io.stderr.write(`connect-task-loader: ${hideUrlQueries(err.message)}\n`);
       exitCode = err.exitCode;
     } else {
       io.stderr.write(
         `connect-task-loader: internal error — this should never happen. Please report it with the command you ` +
-          `ran.\n${(err as Error)?.stack ?? String(err)}\n` +
+          `ran.\n${hideUrlQueries((err as Error)?.stack ?? String(err))}\n` +
           `If a run was in progress, run it again with --resume: rows already recorded are skipped.\n`,
       );
       exitCode = EXIT.internal;

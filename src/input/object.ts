@@ -19,8 +19,8 @@ import { once } from 'node:events';
 import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { InputError, StoppedError } from '../errors.js';
-import { describeS3Error, isNotFound, isPreconditionFailed } from '../s3/client.js';
+import { InputError, LoaderError, StoppedError } from '../errors.js';
+import { describeS3Error, isNotFound, isPreconditionFailed, s3Failure } from '../s3/client.js';
 import { headObject, type ObjectVersion, objectBytes, objectStream, type Pin } from '../s3/object.js';
 import { parseS3Url, type S3Location } from '../s3/url.js';
 import type { ByteSource } from '../types.js';
@@ -58,7 +58,7 @@ export async function openObjectInput(
   } catch (err) {
     if (options.signal?.aborted)
       throw new StoppedError(`stopped while reading ${url}: nothing was sent; run the command again`, { cause: err });
-    throw err instanceof InputError ? err : readFailure(url, err, options.pin);
+    throw err instanceof LoaderError ? err : readFailure(url, err, options.pin);
   }
   return {
     sha256,
@@ -87,7 +87,7 @@ async function whyMissing(client: S3Client, at: S3Location, headError: unknown):
   }
 }
 
-function readFailure(url: string, err: unknown, pin: Pin | undefined): InputError {
+function readFailure(url: string, err: unknown, pin: Pin | undefined): LoaderError {
   if (pin && isPreconditionFailed(err))
     return new InputError(
       `${url} changed since the run started (ETag ${pin.etag}): --resume needs the same bytes. Restore that ` +
@@ -100,7 +100,7 @@ function readFailure(url: string, err: unknown, pin: Pin | undefined): InputErro
         'bytes. Restore that version, or start a new run with another --results',
       { cause: err },
     );
-  return new InputError(`cannot read ${url}: ${describeS3Error(err, 's3:GetObject')}`, { cause: err });
+  return s3Failure(`cannot read ${url}: ${describeS3Error(err, 's3:GetObject')}`, err, InputError);
 }
 
 type Read = (start: number, end?: number) => AsyncGenerator<Buffer>;

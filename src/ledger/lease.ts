@@ -13,7 +13,9 @@
  *
  * Expired means: not renewed for its TTL (60 s) by the server's clock — the lease's Last-Modified
  * against the Date of the answer that showed it, so no two machines' clocks are compared — or
- * recorded by a process of this host that is gone (taken at once, as the local lock does).
+ * recorded by a process of this host that is gone (taken at once, as the local lock does). "This
+ * host" is the same host name, kernel boot and pid namespace, as for the lock: the pods of one index
+ * of an Indexed Job share a host name and are all pid 1, and one cannot see the other's processes.
  *
  * The holder stops writing before anyone may take over: it counts its lease valid for the TTL less
  * 10 s from the moment it sent its last successful renewal (by its own monotonic clock), and every
@@ -23,8 +25,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { LockedError, LockLostError, UsageError } from '../errors.js';
-import { describeS3Error, isPreconditionFailed } from '../s3/client.js';
+import { LockedError, LockLostError } from '../errors.js';
+import { describeS3Error, isPreconditionFailed, s3Failure } from '../s3/client.js';
 import { type S3Location, s3Url } from '../s3/url.js';
 import { getObject, putObject } from '../s3/write.js';
 import { goneFromThisHost, thisHolder } from './lock.js';
@@ -40,6 +42,8 @@ interface LeaseRecord {
   pid?: number;
   host?: string;
   started?: number;
+  /** The kernel boot and pid namespace its pid belongs to: another container of the same host name has another. */
+  pidSpace?: string;
   since?: string;
   ttlSeconds?: number;
   /** How many times the holder renewed it (tells its own earlier write from another's after a lost answer). */
@@ -75,7 +79,7 @@ export async function acquireLease(client: S3Client, results: S3Location): Promi
   };
   const body = (record: LeaseRecord) => `${JSON.stringify(record)}\n`;
   const fail = (err: unknown) =>
-    new UsageError(`cannot use --results ${resultsUrl}: ${describeS3Error(err, 's3:PutObject')}`, { cause: err });
+    s3Failure(`cannot use --results ${resultsUrl}: ${describeS3Error(err, 's3:PutObject')}`, err);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const sent = performance.now();
     try {
@@ -94,7 +98,7 @@ export async function acquireLease(client: S3Client, results: S3Location): Promi
     // An unreadable lease is judged by its age alone, as an unreadable lock holder is.
     if (!expired(record ?? { id: '' }, found.lastModified, found.serverDate)) {
       const who = record?.pid
-        ? `pid ${record.pid} on ${record.host}, since ${record.since}`
+        ? `pid ${record.pid} on ${record.host}${record.since ? `, since ${record.since}` : ''}`
         : 'a holder whose record is unreadable';
       const until = found.lastModified
         ? new Date(found.lastModified.getTime() + (record?.ttlSeconds ?? TTL_SECONDS) * 1000).toISOString()

@@ -266,18 +266,32 @@ function onThisHost(holder: Holder): boolean {
 }
 
 /**
- * Whether a holder recorded as `pid` on `host` (started at `started`, in clock ticks since boot) is a
- * process of this host that is gone: its pid unused, or now another process's. Never true for another host.
+ * Whether a holder recorded as `pid` on `host` (started at `started`, in clock ticks since boot, in
+ * `pidSpace`) is a process of this host that is gone: its pid unused, or now another process's.
+ * Never true for another host, nor for another container of the same host name (another pid space).
  */
-export function goneFromThisHost(holder: { pid?: number; host?: string; started?: number }): boolean {
-  if (!holder.pid || holder.host !== hostname()) return false;
-  return holderProcess({ ...holder, file: '', touchedMs: 0 } as Holder) === 'gone';
+export function goneFromThisHost(holder: {
+  pid?: number;
+  host?: string;
+  started?: number;
+  pidSpace?: string;
+}): boolean {
+  const { pid, host, started } = holder;
+  const space = typeof holder.pidSpace === 'string' ? holder.pidSpace : undefined;
+  if (!onThisHost({ pid, host, started, pidSpace: space, file: '', touchedMs: 0 })) return false;
+  return holderProcess({ pid, host, started, file: '', touchedMs: 0 }) === 'gone';
 }
 
 /** This process as a lock or lease records its holder. */
-export function thisHolder(): { pid: number; host: string; started?: number } {
+export function thisHolder(): { pid: number; host: string; started?: number; pidSpace?: string } {
   const started = processInfo(process.pid)?.started;
-  return { pid: process.pid, host: hostname(), ...(started !== undefined ? { started } : {}) };
+  const space = pidSpace();
+  return {
+    pid: process.pid,
+    host: hostname(),
+    ...(started !== undefined ? { started } : {}),
+    ...(space !== undefined ? { pidSpace: space } : {}),
+  };
 }
 
 function holderProcess(holder: Holder): 'gone' | 'stopped' | 'live' {

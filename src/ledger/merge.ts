@@ -396,7 +396,7 @@ function checkShards(runs: RunState[]): void {
   const missing = Array.from({ length: count }, (_, i) => `${i + 1}/${count}`).filter((sh) => !shards.includes(sh));
   if (missing.length)
     throw new UsageError(
-      `shard ${missing.join(', ')} is missing: pass the results of every shard (a merge of some would leave ` +
-        `their rows out)`,
+      `${missing.length === 1 ? 'shard' : 'shards'} ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} ` +
+        'missing: pass the results of every shard (a merge of some would leave their rows out)',
     );
 }

@@ -26,6 +26,8 @@ export interface OutputKind {
   name: string;
   /** Whether the first bytes of an existing file show an earlier output of this kind. */
   looksLike: (head: string) => boolean;
+  /** Its media type, for an output that may be written to S3 (which serves it as that). */
+  contentType?: string;
 }
 
 /** A summary starts with its run's id (or, written before runs had one, its input's name); other JSON does not. */
@@ -36,6 +38,7 @@ export const SUMMARY_JSON: OutputKind = {
 /** A page of this tool's says so in its head. */
 export const HTML_REPORT: OutputKind = {
   name: 'an HTML report',
+  contentType: 'text/html; charset=utf-8',
   looksLike: (head) =>
     /^\s*<!doctype html/i.test(head) &&
     /<meta name="generator" content="connect-task-loader">|— connect-task-loader report<\/title>/.test(head),
@@ -152,9 +155,15 @@ export async function checkS3Output(
     );
 }
 
-export async function writeS3Output(client: S3Client, url: string, text: string, flag: string): Promise<void> {
+export async function writeS3Output(
+  client: S3Client,
+  url: string,
+  text: string,
+  flag: string,
+  kind: OutputKind,
+): Promise<void> {
   try {
-    await putObject(client, parseS3Url(url, flag), text);
+    await putObject(client, parseS3Url(url, flag), text, kind.contentType ? { contentType: kind.contentType } : {});
   } catch (err) {
     throw new UsageError(`cannot write ${url}: ${describeS3Error(err, 's3:PutObject')}`, { cause: err });
   }

@@ -31,8 +31,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { LockLostError, ResultsSaveError, StoppedError, UsageError } from '../errors.js';
-import { describeS3Error, isPreconditionFailed } from '../s3/client.js';
+import { LockLostError, ResultsSaveError, S3UnavailableError, StoppedError, UsageError } from '../errors.js';
+import { describeS3Error, isPreconditionFailed, s3Failure } from '../s3/client.js';
 import { headIfAny, headObject, objectBytes, objectStream, type Pin } from '../s3/object.js';
 import { keyFolder, keyName, parseS3Url, type S3Location, s3Url } from '../s3/url.js';
 import { deleteKeys, getObject, listKeys, putObject, uploadFile } from '../s3/write.js';
@@ -129,7 +129,7 @@ export class RemoteResults {
             createWriteStream(this.local, { flags: 'wx', mode: 0o600 }),
           );
       } catch (err) {
-        throw new UsageError(`cannot read ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, { cause: err });
+        throw s3Failure(`cannot read ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, err);
       }
       return;
     }
@@ -175,9 +175,7 @@ export class RemoteResults {
             'that version of the object, or start a new rerun with another --results',
           { cause: err },
         );
-      throw new UsageError(`cannot read the results in ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, {
-        cause: err,
-      });
+      throw s3Failure(`cannot read the results in ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, err);
     }
     this.saved = this.pulled;
     const timeline = await this.fetch(this.beside('.timeline.jsonl'), 'timeline');
@@ -188,9 +186,7 @@ export class RemoteResults {
     try {
       return (await getObject(this.client, at))?.body;
     } catch (err) {
-      throw new UsageError(`cannot read the ${what} ${s3Url(at)}: ${describeS3Error(err, 's3:GetObject')}`, {
-        cause: err,
-      });
+      throw s3Failure(`cannot read the ${what} ${s3Url(at)}: ${describeS3Error(err, 's3:GetObject')}`, err);
     }
   }
 
@@ -434,7 +430,9 @@ function readRange(path: string, start: number, length: number): Buffer {
 /**
  * The results files under an S3 prefix (`s3://b/shards/`): each object with a run state beside it,
  * less the files a run keeps beside its results (state, timeline, lease, checkpoints) and the stop
- * files `stop` keeps beside them (`<name>.stop.csv`).
+ * files `stop` keeps beside them (`<name>.stop.csv`) — and each run state whose results object is
+ * not there yet (a run killed before its first end), so that a merge names that run as unfinished
+ * rather than as missing.
  */
 export async function resultsUnder(client: S3Client, url: string): Promise<string[]> {
   const at = parseS3Url(url, 'merge', { prefix: true });
@@ -444,16 +442,19 @@ export async function resultsUnder(client: S3Client, url: string): Promise<strin
   } catch (err) {
     throw new UsageError(`cannot list ${url}: ${describeS3Error(err, 's3:ListBucket')}`, { cause: err });
   }
-  const all = new Set(keys);
-  return keys
-    .filter(
-      (k) =>
-        !/\.(run\.json|timeline\.jsonl|lease|stop\.csv)$/.test(k) && !k.includes('.parts/') && all.has(`${k}.run.json`),
-    )
-    .map((key) => s3Url({ bucket: at.bucket, key }));
+  const runFile = (k: string) => /\.(run\.json|timeline\.jsonl|lease|stop\.csv)$/.test(k) || k.includes('.parts/');
+  const results = keys
+    .filter((k) => k.endsWith('.run.json'))
+    .map((k) => k.slice(0, -'.run.json'.length))
+    .filter((k) => k !== '' && !runFile(k))
+    .sort();
+  return results.map((key) => s3Url({ bucket: at.bucket, key }));
 }
 
-/** An S3 results object read into a working copy (with its state and timeline), for reading only. */
+/**
+ * An S3 results object read into a working copy (with its state and timeline), for reading only
+ * (`report`, `merge`: their exit codes say 2 for whatever they cannot read).
+ */
 export async function pulled(client: S3Client, url: string, what: string): Promise<RemoteResults> {
   const remote = await RemoteResults.open(client, url, what);
   try {
@@ -461,7 +462,7 @@ export async function pulled(client: S3Client, url: string, what: string): Promi
     remote.assertFound();
   } catch (err) {
     await remote.close();
-    throw err;
+    throw err instanceof S3UnavailableError ? new UsageError(err.reason, { cause: err.cause }) : err;
   }
   return remote;
 }

@@ -30,3 +30,11 @@ export function redactServiceMessage(message: string): string {
   }
   return out + message.slice(from).replace(QUOTED, CENSOR);
 }
+
+/**
+ * A web address's query string is never printed: a presigned URL's holds its signature and session
+ * token (X-Amz-Signature, X-Amz-Security-Token), which let anyone read the object until it expires.
+ */
+export function hideUrlQueries(text: string): string {
+  return text.replace(/\b(https?:\/\/[^\s?#]*)\?[^\s#]*?(?=[:;,.)]?(?:\s|$))/gi, '$1?[query not shown]');
+}

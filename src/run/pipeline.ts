@@ -9,7 +9,7 @@
 import type { RunConfig } from '../config/resolve.js';
 import type { Delivery } from '../delivery/dispatch.js';
 import { cannotConnect } from '../delivery/reach.js';
-import { InputError, LoaderError, StoppedError } from '../errors.js';
+import { InputError, LoaderError, S3UnavailableError, StoppedError } from '../errors.js';
 import { type CsvInput, openCsv } from '../input/csv/read.js';
 import { DuplicateTokens } from '../input/duplicates.js';
 import { compileFilter } from '../input/filter.js';
@@ -90,6 +90,8 @@ interface Stops {
   failureLimit?: true;
   /** A row taken from the input was not recorded (the run was stopping): --resume must send it. */
   rowsLeft?: true;
+  /** The input in S3 stopped answering mid-file. */
+  unavailable?: Error;
 }
 
 export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: PipelineContext): Promise<Summary> {
@@ -127,7 +129,7 @@ export async function pipeline(config: RunConfig, hooks: RunHooks, ctx: Pipeline
   const jobs = takeTurns(pending(csv, prepare, ctx.ledger, w, watch, held, ctx.rerun ? undefined : config.shard));
   /** One row: the next job, its result, its results row; false when this worker is done. */
   async function row(): Promise<boolean> {
-    const job = await nextJob(jobs, stops);
+    const job = await nextJob(jobs, stops, w);
     if (!job) return false;
     try {
       const result = await settle(job, w, stops);
@@ -347,12 +349,21 @@ async function* pending(
   watch.endOfInput();
 }
 
-/** The next job, or undefined at the end of the input or when it broke (the rows before it stand). */
-async function nextJob(jobs: AsyncIterator<Job>, stops: Stops): Promise<Job | undefined> {
+/**
+ * The next job, or undefined at the end of the input or when it broke (the rows before it stand). S3
+ * that stops answering mid-file stops the run as a signal does: the rows in flight drain, the rest
+ * wait for --resume.
+ */
+async function nextJob(jobs: AsyncIterator<Job>, stops: Stops, w: Wiring): Promise<Job | undefined> {
   try {
     const next = await jobs.next();
     return next.done ? undefined : next.value;
   } catch (err) {
+    if (err instanceof S3UnavailableError) {
+      stops.unavailable ??= err;
+      w.stop(err.message);
+      return undefined;
+    }
     if (!(err instanceof InputError)) throw err;
     stops.inputError ??= err;
     return undefined;
@@ -489,7 +500,7 @@ function finish(
       'stopped: the failure limit was passed',
     );
   }
-  const unreachable = w.unreachable();
+  const unreachable = w.unreachable() ?? stops.unavailable?.message;
   if (unreachable) {
     summary.unreachable = unreachable;
     hooks.log.warn({}, `stopped: ${unreachable}`);

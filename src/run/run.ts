@@ -122,6 +122,12 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   const objectUrl = isS3Url(input) && command !== 'rerun' ? input : undefined;
   if (input !== '-' && !isS3Url(input)) {
     await access(input).catch((err: NodeJS.ErrnoException) => {
+      if (/^https?:\/\//i.test(input))
+        throw new InputError(
+          `${input} is a web address: the input is a file, - (standard input) or s3://bucket/key. Name an S3 ` +
+            'object as s3://bucket/key (read with your AWS credentials); download any other address first',
+          { cause: err },
+        );
       throw new InputError(`cannot read ${input}: ${err.code ?? String(err)}`, { cause: err });
     });
   }
@@ -131,6 +137,8 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
   /** The run a results file already there recorded (an S3 input's version and checksum are read from it). */
   let recorded: RunState | undefined;
   let object: ObjectInput | undefined;
+  /** The checksum of the results object a rerun reads (its working copy): how merge finds the file it reran. */
+  let rerunSha: string | undefined;
   let s3: S3Client | undefined;
   const client = (c: RunConfig) => (s3 ??= createS3Client(s3Target(c)));
   /** Results in S3 (worked on in a local copy), and a rerun's results file read from S3. */
@@ -159,7 +167,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
               return object.sha256;
             }
           : isS3Url(input)
-            ? async () => (remoteInput ? sha256File(remoteInput.local) : undefined)
+            ? async () => (rerunSha = remoteInput ? await sha256File(remoteInput.local) : undefined)
             : inputSha,
         readQuota: (c) =>
           readQuota({ endpoint: c.get('endpoint'), region: c.get('region'), profile: c.get('profile'), log }),
@@ -206,7 +214,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
     if (metricsPath) await checkMetricsPath(metricsPath, config, resultsPath, outputs, log);
     const identity = runIdentity(
       config,
-      object?.sha256 ?? inputSha,
+      object?.sha256 ?? inputSha ?? rerunSha,
       object
         ? { ...(object.version.versionId ? { versionId: object.version.versionId } : {}), etag: object.version.etag }
         : remoteInput?.version,
@@ -314,7 +322,8 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
         else if (started) await remote?.salvage();
         throw err;
       });
-      if (summary.interrupted && !summary.inputError)
+      // An S3 input that stopped answering is not read again just to count its rows.
+      if (summary.interrupted && !summary.inputError && !(object && summary.unreachable))
         summary.inputRows = await countRecords(config, reading, Boolean(origin));
       if (config.get('checkLive') && summary.plan) {
         if (summary.plan.needs.some((n) => n.startsWith('--instance-id')))

@@ -35,7 +35,7 @@ export interface Summary {
   inputError?: string;
   /** Set when the run stopped because no request could succeed (credentials, signing, access). */
   fatalError?: string;
-  /** Set when the run stopped because the endpoint could not be reached; the rows not sent are unrecorded. */
+  /** Set when the run stopped because the endpoint (or the S3 input) could not be reached; the rows not sent are unrecorded. */
   unreachable?: string;
   /**
    * Set when the run stopped taking rows because too many failed (--max-failures, or the default for a
@@ -178,8 +178,10 @@ export function formatSummary(s: Summary): string {
   if (s.unreachable)
     lines.push(
       `Stopped: ${s.unreachable}. Rows not sent are not recorded: once the network or the endpoint is back, run ` +
-        `the same command with --resume (if --endpoint itself was wrong, that run is refused and prints the ` +
-        `command for the right one).`,
+        `the same command with --resume` +
+        (s.unreachable.startsWith('cannot reach ')
+          ? ' (if --endpoint itself was wrong, that run is refused and prints the command for the right one).'
+          : '.'),
     );
   if (s.capacity?.stopped)
     lines.push(

@@ -16,7 +16,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback, quietSdkNodeWarning } from '../aws.js';
-import { describeErrno } from '../errors.js';
+import { describeErrno, type LoaderError, S3UnavailableError, UsageError } from '../errors.js';
 
 export interface S3Target {
   /** An S3-compatible endpoint; absent: AWS's own for the Region. */
@@ -78,6 +78,57 @@ export function isPreconditionFailed(err: unknown): boolean {
 export function isNotFound(err: unknown): boolean {
   const name = (err as SdkError | undefined)?.name;
   return statusOf(err) === 404 || name === 'NoSuchKey' || name === 'NotFound';
+}
+
+/** Node and OpenSSL codes of a request that got no answer: the network, the endpoint, its certificate. */
+const NO_ANSWER = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'EPROTO',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * S3 did not answer, or answered 5xx or a throttle through every attempt: the same call later may
+ * succeed. A refusal (403, 404, 412…) or no credentials is never that.
+ */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as SdkError | undefined;
+  if (!e || isPreconditionFailed(err)) return false;
+  const status = statusOf(err);
+  if (status !== undefined) return status >= 500 || status === 429;
+  return NO_ANSWER.has(e.code ?? '') || e.name === 'TimeoutError';
+}
+
+/**
+ * The error for a failed S3 call before anything was sent: S3UnavailableError (exit 3, try again)
+ * when S3 did not answer or kept failing, else `Refusal` (exit 2).
+ */
+export function s3Failure(
+  message: string,
+  err: unknown,
+  Refusal: new (message: string, options?: { cause?: unknown }) => LoaderError = UsageError,
+): LoaderError {
+  return isUnavailable(err)
+    ? new S3UnavailableError(message, {
+        cause: err,
+        next: 'Nothing was sent: run the same command again once S3 answers',
+      })
+    : new Refusal(message, { cause: err });
 }
 
 /**

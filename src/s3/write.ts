@@ -23,12 +23,13 @@ export interface Written {
 /**
  * Writes `body` at `at`. `ifNoneMatch`: only if no object is there (create-only); `ifMatch`: only if
  * the object there still has this ETag. Either refused is the SDK's 412 (PreconditionFailed).
+ * `contentType`: what S3 serves it as (else binary data, which a browser downloads).
  */
 export async function putObject(
   client: S3Client,
   at: S3Location,
   body: string | Buffer,
-  condition: { ifNoneMatch?: true; ifMatch?: string } = {},
+  condition: { ifNoneMatch?: true; ifMatch?: string; contentType?: string } = {},
 ): Promise<Written> {
   const out = await client.send(
     new PutObjectCommand({
@@ -37,6 +38,7 @@ export async function putObject(
       Body: body,
       ...(condition.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
       ...(condition.ifMatch ? { IfMatch: condition.ifMatch } : {}),
+      ...(condition.contentType ? { ContentType: condition.contentType } : {}),
     }),
   );
   return { etag: out.ETag ?? '', ...(out.VersionId ? { versionId: out.VersionId } : {}) };
@@ -57,8 +59,9 @@ export async function getObject(client: S3Client, at: S3Location): Promise<Fetch
   command.middlewareStack.add(
     (next) => async (args) => {
       const result = await next(args);
-      const date = (result.response as { headers?: Record<string, string> }).headers?.date;
-      if (date) serverDate = new Date(date);
+      const date = new Date((result.response as { headers?: Record<string, string> }).headers?.date ?? '');
+      // One that is no date (absent, or two joined by a proxy) is no clock: the caller uses its own.
+      if (!Number.isNaN(date.getTime())) serverDate = date;
       return result;
     },
     { step: 'deserialize', name: 'serverDate' },

@@ -100,6 +100,30 @@ describe('refused before anything runs (exit 2, nothing sent, no file left)', ()
   });
 });
 
+describe('a presigned URL given where a file is expected', () => {
+  it('is refused without its signature or session token in the message', async () => {
+    const url =
+      'https://exports.s3.eu-west-2.amazonaws.com/tickets.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256' +
+      '&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261205%2Feu-west-2%2Fs3%2Faws4_request' +
+      '&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN&X-Amz-Signature=5d672d79c15b13162d9279b0855cfba6';
+    const before = emulator.stats().requests;
+    const runs = await cli(['run', url, '--endpoint', emulator.url, ...route]);
+    expectUsageError(runs, /tickets\.csv\?\[query not shown\] is a web address: .*s3:\/\/bucket\/key/);
+    const others = [
+      await cli(['validate', url, '--endpoint', emulator.url, ...route]),
+      await cli(['report', url]),
+      await cli(['merge', url, '--results', join(tempDir(), 'merged.csv')]),
+      await cli(['rerun', url]),
+    ];
+    for (const r of [runs, ...others]) {
+      expect(r.code).toBe(2);
+      expect(`${r.stdout}${r.stderr}`).not.toMatch(/EXAMPLESESSIONTOKEN|5d672d79|AKIAIOSFODNN7EXAMPLE/);
+      expect(r.stderr).toContain('https://exports.s3.eu-west-2.amazonaws.com/tickets.csv?[query not shown]');
+    }
+    expect(emulator.stats().requests).toBe(before);
+  });
+});
+
 describe('a dead endpoint stops the run instead of failing every row', () => {
   it(
     'connection refused: exit 3, "cannot reach", no row ' + 'recorded; --resume once it is up creates each row once',

@@ -5,14 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.js';
 import { testEmulator } from '../emulator.js';
-import { ROUTE_FLAGS, taskRows, tempDir, writeCsv } from '../helpers.js';
+import { ROUTE_FLAGS, taskRows, tempDir, until, writeCsv } from '../helpers.js';
 import { fileS3, newBucket, s3RunFlags, skipS3 } from '../s3.js';
-import { cli } from './bin.js';
+import { cli, spawnCli } from './bin.js';
 
 const s3 = fileS3();
 const rowsOf = (body: Buffer) => parse(body, { columns: true }) as Record<string, string>[];
@@ -60,6 +61,9 @@ describe.skipIf(skipS3)('rerun, report and merge with s3:// results', () => {
     ]);
     expect(page.code).toBe(0);
     expect((await s3.get(b, 'reports/nightly.html')).toString()).toMatch(/^<!doctype html>/i);
+    // Served as a page, which a browser shows (binary data it would download).
+    const served = await s3.client.send(new HeadObjectCommand({ Bucket: b, Key: 'reports/nightly.html' }));
+    expect(served.ContentType).toBe('text/html; charset=utf-8');
     const local = join(tempDir(), 'nightly.html');
     expect((await cli(['report', url, '--s3-endpoint', s3.endpoint, '--html', local])).code).toBe(1);
     expect(readFileSync(local, 'utf8')).toContain(url);
@@ -151,5 +155,73 @@ describe.skipIf(skipS3)('rerun, report and merge with s3:// results', () => {
     ]);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain('holds no results files');
+  });
+
+  it('merges a run and its rerun under an S3 prefix: the rerun’s rows replace the failed ones', async () => {
+    const e = await testEmulator({ rate: 10_000, burst: 10_000, faults: { failBefore: 0.4, seed: 3 } });
+    const b = await bucket();
+    const url = `s3://${b}/night/run.csv`;
+    const first = await cli([
+      'run',
+      writeCsv(taskRows(40)),
+      '--results',
+      url,
+      '--max-attempts',
+      '1',
+      ...common(e),
+      ...ROUTE_FLAGS,
+    ]);
+    expect(first.code).toBe(1);
+    const failed = rowsOf(await s3.get(b, 'night/run.csv')).filter((r) => r['Result.Status'] === 'failed').length;
+    expect(failed).toBeGreaterThan(0);
+    e.service.configure({ faults: { failBefore: 0 } });
+    expect((await cli(['rerun', url, '--s3-endpoint', s3.endpoint, '--log-level', 'warn'])).code).toBe(0);
+    const merged = await cli([
+      'merge',
+      `s3://${b}/night/`,
+      '--results',
+      `s3://${b}/night.csv`,
+      '--s3-endpoint',
+      s3.endpoint,
+    ]);
+    expect(merged.stderr).toBe('');
+    expect(merged.code).toBe(0);
+    expect(merged.stdout).toContain(
+      `Merged 2 files: 40 rows — 40 created, 0 failed, 0 invalid (40 rows replaced by a rerun's)`,
+    );
+    expect(rowsOf(await s3.get(b, 'night.csv'))).toHaveLength(40);
+  });
+
+  it('merge of a prefix names a shard whose run was killed before its results object was written: unfinished, not missing', async () => {
+    const e = await testEmulator({ rate: 10_000, burst: 10_000 });
+    const b = await bucket();
+    await s3.put(b, 'in/all.csv', stringify(taskRows(60)));
+    await s3.put(b, 'shards/notes.txt', 'not a results file');
+    const shard = (i: number) => ['run', `s3://${b}/in/all.csv`, '--shard', `${i}/2`, '--results', `s3://${b}/shards/`];
+    expect((await cli([...shard(1), ...common(e), ...ROUTE_FLAGS])).code).toBe(0);
+    const slow = [...common(e), ...ROUTE_FLAGS, '--checkpoint-interval', '0.2'].map((a, i, all) =>
+      all[i - 1] === '--rate' ? '20' : all[i - 1] === '--burst' ? '1' : a,
+    );
+    const killed = await spawnCli([...shard(2), ...slow], {
+      cwd: tempDir(),
+      onSpawn: (child) =>
+        void until(
+          () => s3.requests.filter((r) => r.includes('/shards/all.shard-2-of-2.results.csv.parts/')).length >= 2,
+          'two checkpoints of shard 2',
+        ).then(() => child.kill('SIGKILL')),
+    });
+    expect(killed.code).toBe(null);
+    const merged = await cli([
+      'merge',
+      `s3://${b}/shards/`,
+      '--results',
+      join(tempDir(), 'all.csv'),
+      '--s3-endpoint',
+      s3.endpoint,
+    ]);
+    expect(merged.code).toBe(2);
+    expect(merged.stderr).toContain(
+      `s3://${b}/shards/all.shard-2-of-2.results.csv is the results of a run that did not finish (running)`,
+    );
   });
 });

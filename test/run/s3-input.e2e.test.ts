@@ -3,7 +3,9 @@
  * and the emulator, with the real SDKs over HTTP: read streamed, pinned to one version, its checksum
  * the token namespace's, a resume reading exactly the bytes the run started with.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -225,4 +227,71 @@ describe.skipIf(skipS3)('run s3://bucket/key.csv', () => {
       false,
     );
   });
+
+  it('S3 that cannot be reached, or keeps answering 5xx, before the run: exit 3 (a retry may succeed), nothing sent', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    await s3.put(b, 'in.csv', csv(3));
+    const closed = await closedPort();
+    const dir = tempDir();
+    const away = (...more: string[]) => [...more, '--s3-endpoint', `http://127.0.0.1:${closed}`];
+    const input = await cli(away(...args(e, `s3://${b}/in.csv`, join(dir, 'a.csv'))));
+    expect(input.code).toBe(3);
+    expect(input.stderr).toContain(`cannot read s3://${b}/in.csv: cannot reach the S3 endpoint: ECONNREFUSED`);
+    expect(input.stderr).toContain('Nothing was sent: run the same command again once S3 answers');
+    expect(input.stderr).not.toContain('    at ');
+    const local = join(dir, 'local.csv');
+    writeFileSync(local, csv(3));
+    const results = await cli(away(...args(e, local, `s3://${b}/out.csv`)));
+    expect(results.code).toBe(3);
+    expect(results.stderr).toContain(`cannot use --results s3://${b}/out.csv: cannot reach the S3 endpoint`);
+    s3.fail({ path: new RegExp(`^/${b}/in\\.csv$`), times: 1000, status: 503, code: 'SlowDown' });
+    const busy = await cli(args(e, `s3://${b}/in.csv`, join(dir, 'b.csv')));
+    s3.heal();
+    expect(busy.code).toBe(3);
+    expect(busy.stderr).toMatch(new RegExp(`cannot read s3://${b}/in\\.csv: .*\\(HTTP 503\\)`));
+    // report and merge keep their codes: 2 for what they cannot read.
+    const report = await cli(['report', `s3://${b}/out.csv`, '--s3-endpoint', `http://127.0.0.1:${closed}`]);
+    expect(report.code).toBe(2);
+    expect(e.stats().requests).toBe(0);
+    expect(existsSync(join(dir, 'a.csv')) || existsSync(join(dir, 'b.csv'))).toBe(false);
+  });
+
+  it('S3 that stops answering mid-file stops the run resumably (exit 3): rows in flight recorded, --resume finishes, every row once', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    const rows = 3000;
+    // Its SHA-256 in S3: no read for the checksum, so the rows' read is the second GET (after the 2-byte look).
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: b, Key: 'gone.csv', Body: csv(rows), ChecksumAlgorithm: 'SHA256' }),
+    );
+    const key = new RegExp(`^/${b}/gone\\.csv$`);
+    s3.fail({ method: 'GET', path: key, times: 2, cutAfter: 50_000 });
+    s3.fail({ method: 'GET', path: key, times: 1000 });
+    const results = join(tempDir(), 'gone.results.csv');
+    const stopped = await cli(args(e, `s3://${b}/gone.csv`, results));
+    s3.heal();
+    expect(stopped.code).toBe(3);
+    expect(stopped.stdout).toContain(`Stopped: cannot read s3://${b}/gone.csv: InternalError (HTTP 500)`);
+    expect(stopped.stdout).toMatch(/Next: connect-task-loader run .* --resume/);
+    expect(stopped.stdout).not.toContain('Input error');
+    const recorded = readResults(results).length;
+    expect(recorded).toBeGreaterThan(0);
+    expect(recorded).toBeLessThan(rows);
+    expect(e.service.tasks.length).toBe(recorded); // every row sent was recorded
+    const resumed = await cli([...args(e, `s3://${b}/gone.csv`, results), '--resume']);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    expect(readResults(results)).toHaveLength(rows);
+    expect([...tasksByRow(e).values()]).toEqual(Array(rows).fill(1));
+  });
 });
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

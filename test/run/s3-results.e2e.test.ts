@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -151,6 +151,30 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect(e.stats().requests).toBe(0);
   });
 
+  it('never takes the fresh lease of another container with this host name and pid for a dead process of its own', async () => {
+    // The pods of one index of an Indexed Job share a host name and are all pid 1: the holder's pid, here
+    // alive and with another start time, is not this container's to judge.
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    await s3.put(
+      b,
+      'twin.csv.lease',
+      JSON.stringify({
+        id: 'twin-1',
+        pid: process.pid,
+        host: hostname(),
+        started: 1,
+        pidSpace: '00000000-0000-0000-0000-000000000000/pid:[4026531999]',
+        since: new Date().toISOString(),
+        ttlSeconds: 60,
+      }),
+    );
+    const ran = await cli(args(e, writeCsv(taskRows(3)), `s3://${b}/twin.csv`));
+    expect(ran.code).toBe(4);
+    expect(ran.stderr).toContain(`another run holds s3://${b}/twin.csv (pid ${process.pid} on ${hostname()}`);
+    expect(e.stats().requests).toBe(0);
+  });
+
   it('takes over an expired lease (its holder gone without releasing it)', async () => {
     const e = await testEmulator(FAST);
     const b = await bucket();
@@ -171,6 +195,19 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);
     expect(rowsOf(await s3.get(b, 'taken.csv'))).toHaveLength(10);
+  });
+
+  it('takes over an expired lease when S3’s Date header cannot be read (its own clock then)', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    await s3.put(b, 'undated.csv.lease', JSON.stringify({ id: 'dead-2', pid: 4243, host: 'elsewhere', ttlSeconds: 1 }));
+    await new Promise((r) => setTimeout(r, 2_100));
+    // A proxy in front of S3 that adds a Date of its own: two values, joined into one that is no date.
+    s3.fail({ method: 'GET', path: new RegExp(`^/${b}/undated\\.csv\\.lease$`), times: 1, headers: { date: 'soon' } });
+    const ran = await cli(args(e, writeCsv(taskRows(3)), `s3://${b}/undated.csv`));
+    s3.heal();
+    expect(ran.stderr).toBe('');
+    expect(ran.code).toBe(0);
   });
 
   it('stops like a lost lock when its lease is taken over mid-run (exit 4); a resume finishes: every row once', async () => {

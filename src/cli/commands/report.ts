@@ -75,7 +75,7 @@ export function addReportCommand(program: Command, setExit: (code: number) => vo
         reports.push(JSON.parse(names(JSON.stringify(await buildReport(remote.local, stops.local)))) as FileReport);
       }
       const exitCode = Math.max(...reports.map((r) => r.exitCode));
-      if (html && isS3Url(html)) await writeS3Output(s3(), html, renderHtml(reports), flags.from('html'));
+      if (html && isS3Url(html)) await writeS3Output(s3(), html, renderHtml(reports), flags.from('html'), HTML_REPORT);
       else if (html) await writeOutput(html, renderHtml(reports), 'HTML report');
       io.stdout.write(
         flags.get('json')

@@ -15,8 +15,9 @@ import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CsvError, parse } from 'csv-parse/sync';
-import { InputError, UsageError } from '../../errors.js';
-import { describeS3Error, isPreconditionFailed } from '../../s3/client.js';
+import { InputError, type LoaderError, S3UnavailableError, UsageError } from '../../errors.js';
+import { describeS3Error, isPreconditionFailed, isUnavailable } from '../../s3/client.js';
+import { isS3Url } from '../../s3/url.js';
 import type { ByteSource, InputRecord } from '../../types.js';
 import { decodeChunks, sniffEncoding } from './decode.js';
 import { type RawRecord, RecordSplitter } from './split.js';
@@ -235,8 +236,11 @@ async function* rawRecords(
   if (last) yield last;
 }
 
-function readFailure(name: string, err: unknown): InputError {
+function readFailure(name: string, err: unknown): LoaderError {
   if (err instanceof InputError) return err;
+  // S3 gone quiet mid-file is no fault of the input: the run stops resumably (the pipeline drains it).
+  if (isS3Url(name) && isUnavailable(err))
+    return new S3UnavailableError(`cannot read ${name}: ${describeS3Error(err, 's3:GetObject')}`, { cause: err });
   if (isPreconditionFailed(err))
     return new InputError(
       `${name} was replaced while it was being read (its ETag changed): the records before this point were read, ` +
