@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -68,5 +69,28 @@ export async function until(
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`gave up after ${withinMs / 1000} s waiting for ${what}`);
     await sleep(everyMs);
+  }
+}
+
+/**
+ * A port nothing listens on, for a dead endpoint, that no server of the suite takes meanwhile: below
+ * the kernel's ephemeral range, from which a server asking for port 0 (every emulator, proxy and test
+ * Redis here) and every outgoing connection get theirs. A port 0 finds free is the next such server's.
+ */
+export async function deadPort(): Promise<number> {
+  let low = 32_768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // not Linux: the IANA range starts higher still
+  }
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    const free = await new Promise<boolean>((done) => {
+      const server = createServer();
+      server.once('error', () => done(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+    });
+    if (free) return port;
   }
 }
