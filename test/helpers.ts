@@ -73,11 +73,12 @@ export async function until(
 }
 
 /**
- * A port nothing listens on, for a dead endpoint, that no server of the suite takes meanwhile: below
- * the kernel's ephemeral range, from which a server asking for port 0 (every emulator, proxy and test
- * Redis here) and every outgoing connection get theirs. A port 0 finds free is the next such server's.
+ * A free port no other server of the suite can be given meanwhile: below the kernel's ephemeral range,
+ * from which a server asking for port 0 (every emulator and proxy here) and every outgoing connection
+ * get theirs. For a dead endpoint, or a server that must get its port back after a restart. A port
+ * that port 0 found free is the next such server's for the taking.
  */
-export async function deadPort(): Promise<number> {
+export async function quietPort(): Promise<number> {
   let low = 32_768;
   try {
     low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);

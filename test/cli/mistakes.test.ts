@@ -10,7 +10,7 @@ import { startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { runImport } from '../../src/run/run.js';
 import { fileEmulator } from '../emulator.js';
-import { deadPort, readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
+import { quietPort, readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
 import { bareAwsEnv, cli, type Ran, spawnCli } from './bin.js';
 
 const emulator = fileEmulator({ rate: 500, burst: 50 });
@@ -94,7 +94,7 @@ describe('a dead endpoint stops the run instead of failing every row', () => {
   it(
     'connection refused: exit 3, "cannot reach", no row ' + 'recorded; --resume once it is up creates each row once',
     async () => {
-      const port = await deadPort();
+      const port = await quietPort();
       const endpoint = `http://127.0.0.1:${port}`;
       const input = writeCsv(taskRows(40));
       const results = input.replace(/\.csv$/, '.results.csv');
