@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -68,5 +69,29 @@ export async function until(
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`gave up after ${withinMs / 1000} s waiting for ${what}`);
     await sleep(everyMs);
+  }
+}
+
+/**
+ * A free port no other server of the suite can be given meanwhile: below the kernel's ephemeral range,
+ * from which a server asking for port 0 (every emulator and proxy here) and every outgoing connection
+ * get theirs. For a dead endpoint, or a server that must get its port back after a restart. A port
+ * that port 0 found free is the next such server's for the taking.
+ */
+export async function quietPort(): Promise<number> {
+  let low = 32_768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // not Linux: the IANA range starts higher still
+  }
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    const free = await new Promise<boolean>((done) => {
+      const server = createServer();
+      server.once('error', () => done(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+    });
+    if (free) return port;
   }
 }

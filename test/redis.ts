@@ -4,7 +4,7 @@
  * required; elsewhere, without redis-server, they are skipped with a plain message.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { quietPort } from './helpers.js';
 
 const BINARY = process.env.REDIS_SERVER ?? 'redis-server';
 
@@ -16,17 +16,6 @@ if (skipRedis)
   process.stderr.write(
     'redis-server not found: the shared-limiter tests are skipped (set CTL_REQUIRE_REDIS=1 to require them)\n',
   );
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 export interface TestRedis {
   port: number;
@@ -42,8 +31,9 @@ export interface TestRedis {
 }
 
 /**
- * A port found free is free only until redis-server binds it: another file's server (an emulator, a
- * proxy, another Redis) may take it meanwhile. Then redis-server exits at once, and another port is tried.
+ * Its port is one no server asking for port 0 can take (helpers.ts: quietPort), so that it is still
+ * free when redis-server binds it, and when it starts again after a kill. Were it taken all the same,
+ * redis-server exits at once, and another port is tried.
  */
 const ATTEMPTS = 5;
 
@@ -73,7 +63,7 @@ export async function startRedis(password?: string): Promise<TestRedis> {
       c.on('exit', (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
     });
   for (let attempt = 1; ; attempt++) {
-    port = await freePort();
+    port = await quietPort();
     try {
       await start();
       break;

@@ -4,14 +4,13 @@
  * corrected run, never a backfill marked `failed` row by row because the endpoint is wrong.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
 import { runImport } from '../../src/run/run.js';
 import { fileEmulator } from '../emulator.js';
-import { readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
+import { quietPort, readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
 import { bareAwsEnv, cli, type Ran, spawnCli } from './bin.js';
 
 const emulator = fileEmulator({ rate: 500, burst: 50 });
@@ -21,15 +20,6 @@ function expectUsageError(r: Ran, message: RegExp): void {
   expect(r.code, r.stderr).toBe(2);
   expect(r.stderr).toMatch(message);
   expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
-}
-
-/** A port nothing listens on (taken from the OS, then let go). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
 }
 
 describe('refused before anything runs (exit 2, nothing sent, no file left)', () => {
@@ -128,7 +118,7 @@ describe('a dead endpoint stops the run instead of failing every row', () => {
   it(
     'connection refused: exit 3, "cannot reach", no row ' + 'recorded; --resume once it is up creates each row once',
     async () => {
-      const port = await closedPort();
+      const port = await quietPort();
       const endpoint = `http://127.0.0.1:${port}`;
       const input = writeCsv(taskRows(40));
       const results = input.replace(/\.csv$/, '.results.csv');

@@ -146,7 +146,8 @@ describe('emulator with the real SDK', () => {
   });
 
   it('throttles past its quota with 429 ThrottlingException', async () => {
-    const e = await startEmulator({ rate: 1, burst: 2 });
+    // A token every 100 s: none comes back while the three requests arrive, however far apart.
+    const e = await startEmulator({ rate: 0.01, burst: 2 });
     const c = new ConnectClient({
       endpoint: e.url,
       region: 'us-east-1',
@@ -286,7 +287,7 @@ describe('StopContact and DescribeContact', () => {
   });
 
   it('throttles StopContact on its own quota and injects the same faults', async () => {
-    const e = await startEmulator({ rate: 100, burst: 100, stopRate: 1, stopBurst: 2 });
+    const e = await startEmulator({ rate: 100, burst: 100, stopRate: 0.01, stopBurst: 2 });
     const c = new ConnectClient({
       endpoint: e.url,
       region: 'us-east-1',

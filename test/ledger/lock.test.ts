@@ -74,6 +74,18 @@ function contender(results: string): Contender {
   return { child, said, exited: new Promise((r) => child.on('exit', r)) };
 }
 
+/** Every thread of process `pid` is stopped (SIGSTOP), so none runs or writes any more. */
+function allStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((thread) => {
+      const stat = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
+      return /^[Tt]$/.test(stat.charAt(stat.lastIndexOf(')') + 2));
+    });
+  } catch {
+    return false; // a thread ended while it was looked at: look again
+  }
+}
+
 function plantHolder(results: string, record: object, id = '1-ab'): string {
   const dir = `${results}.lock`;
   mkdirSync(dir, { recursive: true });
@@ -133,18 +145,24 @@ describe('the run lock', () => {
   });
 
   it('a holder killed but not yet reaped (a zombie: a container whose first process reaps late) is gone', async () => {
-    // A shell that starts a child and then becomes `sleep`, which never reaps it: the child, once it
-    // exits, stays a zombie while the sleep lasts, as a killed run does under a slow reaper. The child
-    // outlives the shell's exec (a child that exited before it could still be reaped by the shell).
-    const parent = spawn('sh', ['-c', 'sh -c "sleep 0.5; exit 0" & echo $!; exec sleep 30'], {
+    // A shell that starts a child and then becomes `sleep`, which never reaps it: the child, killed,
+    // stays a zombie while the sleep lasts, as a killed run does under a slow reaper. It is killed only
+    // once the shell has become `sleep` (a child that ended before could still be reaped by the shell).
+    const parent = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
+    let pid = 0;
     try {
-      const pid = Number(await new Promise<string>((done) => parent.stdout.once('data', (d: Buffer) => done(`${d}`))));
+      pid = Number(await new Promise<string>((done) => parent.stdout.once('data', (d: Buffer) => done(`${d}`))));
       const fields = () => {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       };
+      await until(
+        () => readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim() === 'sleep',
+        'the shell to become sleep',
+      );
+      process.kill(pid, 'SIGKILL');
       await until(() => fields()[0] === 'Z', 'the child to become a zombie');
       const started = Number(fields()[19]);
       const results = join(tempDir(), 'r.csv');
@@ -153,6 +171,7 @@ describe('the run lock', () => {
       expect(readdirSync(lock.path)).toEqual([expect.stringMatching(new RegExp(`^holder\\.${process.pid}-`))]);
       await lock.release();
     } finally {
+      if (pid) process.kill(pid, 'SIGKILL'); // unreaped until its parent goes: never another process's pid
       parent.kill('SIGKILL');
     }
   });
@@ -227,12 +246,16 @@ describe('the run lock', () => {
         ...routeFlags,
       ];
       let a: ChildProcess | undefined;
+      // Frozen as its 5th request reaches the emulator: 55 rows are left, however fast it went.
+      e.service.onRequest = (n) => {
+        if (n === 5) a!.kill('SIGSTOP');
+      };
       const aRan = spawnCli(args, { onSpawn: (child) => (a = child) });
-      await until(() => e.stats().created >= 5, 'the frozen run to create 5 tasks');
-      a!.kill('SIGSTOP');
+      // Every thread stopped: a write under way when the signal came has landed before the rows are counted.
+      await until(() => allStopped(a!.pid!), 'the run to be frozen');
+      e.service.onRequest = undefined;
       // A takeover needs the holder silent for 60 s; faked below with the file's time, so the freeze
-      // itself is made to outlast the writer's 200 ms between looks at the lock, as any real one does
-      // (and a write under way when the signal came has landed before the rows are counted).
+      // itself is made to outlast the writer's 200 ms between looks at the lock, as any real one does.
       await new Promise((r) => setTimeout(r, 400));
 
       const rowsAtFreeze = readResults(results).length;

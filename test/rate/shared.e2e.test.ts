@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.js';
-import { readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
+import { quietPort, readResults, ROUTE_FLAGS as route, taskRows, tempDir, until, writeCsv } from '../helpers.js';
 import { expectPaced, recordRequests } from '../pace.js';
 import { skipRedis, startRedis, type TestRedis } from '../redis.js';
 
@@ -141,9 +141,7 @@ describe.skipIf(skipRedis)('shared limiter (Redis)', () => {
   }, 120_000);
 
   it('an unreachable Redis is a configuration error before anything is sent, without the password', async () => {
-    redis = await startRedis();
-    const port = redis.port;
-    await redis.kill();
+    const port = await quietPort();
     const [file] = inputs(3);
     const r = await cli([
       'run',

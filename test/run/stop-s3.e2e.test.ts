@@ -139,8 +139,9 @@ describe.skipIf(skipS3)('stop s3://bucket/key.csv', () => {
     const b = await newBucket(s3, 'stop');
     const url = `s3://${b}/busy.csv`;
     let child: ChildProcess | undefined;
+    // 15 s of rows at 40/s: the run still holds the object when the stop has looked, however slowly.
     const run = spawnCli(
-      ['run', writeCsv(taskRows(200)), '--results', url, ...s3RunFlags(s3, e.url), ...ROUTE_FLAGS].map((a, i, all) =>
+      ['run', writeCsv(taskRows(600)), '--results', url, ...s3RunFlags(s3, e.url), ...ROUTE_FLAGS].map((a, i, all) =>
         all[i - 1] === '--rate' ? '40' : all[i - 1] === '--burst' ? '1' : a,
       ),
       { onSpawn: (c) => (child = c) },
