@@ -38,4 +38,10 @@ describe('redactServiceMessage', () => {
   ])('%s', (message, expected) => {
     expect(redactServiceMessage(message)).toBe(expected);
   });
+
+  it('a line of quotes that never close is kept, and a value quoted after them still goes', () => {
+    const openers = " 'x".repeat(20_000);
+    expect(redactServiceMessage(`${openers} "Jane Doe"`)).toBe(`${openers} [redacted]`);
+    expect(redactServiceMessage(`${openers}\nname 'Jane Doe' refused`)).toBe(`${openers}\nname [redacted] refused`);
+  });
 });
