@@ -309,7 +309,7 @@ function holderProcess(holder: Holder): 'gone' | 'stopped' | 'live' {
  * Where this process's pid means something: the kernel's boot id and the pid namespace, e.g.
  * `880b6df3-…/pid:[4026531836]`; undefined where there is no /proc (not Linux).
  */
-function pidSpace(): string | undefined {
+export function pidSpace(): string | undefined {
   try {
     return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
   } catch {

@@ -25,8 +25,7 @@
  * again that way.
  */
 import { closeSync, createWriteStream, existsSync, openSync, readSync } from 'node:fs';
-import { mkdtemp, open, readFile, realpath, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,7 +38,7 @@ import { deleteKeys, getObject, listKeys, putObject, uploadFile } from '../s3/wr
 import type { Logger } from '../types.js';
 import { replaceFileAtomically, statePath, timelinePath } from './files.js';
 import { acquireLease, type Lease } from './lease.js';
-import { removeLeftovers } from './spool.js';
+import { privateTempDir } from './spool.js';
 
 const PREFIX = 'connect-task-loader-s3-';
 /** A checkpoint part holds at most this much: memory stays bounded however fast rows come. */
@@ -86,8 +85,7 @@ export class RemoteResults {
   /** A working folder for the results object at `url` (nothing read or written in S3 yet). */
   static async open(client: S3Client, url: string, what = '--results'): Promise<RemoteResults> {
     const at = parseS3Url(url, what);
-    await removeLeftovers(PREFIX);
-    const dir = await realpath(await mkdtemp(join(tmpdir(), `${PREFIX}${process.pid}-`)));
+    const dir = await realpath(await privateTempDir(PREFIX));
     return new RemoteResults(client, at, dir, join(dir, keyName(at.key)));
   }
 

@@ -5,6 +5,7 @@
  * as if it were the same. Disk, not memory: the copy is streamed. Removed when the run ends; one
  * left by a run killed outright (its pid is in the folder's name) is removed by the next run.
  */
+import { createHash } from 'node:crypto';
 import { constants, createWriteStream, openSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InputError, StoppedError } from '../errors.js';
-import { isRunning } from './lock.js';
+import { isRunning, pidSpace } from './lock.js';
 
 export interface Spooled {
   path: string;
@@ -31,8 +32,7 @@ export async function spoolStdin(
   signal?: AbortSignal,
   name = 'standard input',
 ): Promise<Spooled> {
-  await removeLeftovers(PREFIX);
-  const dir = await mkdtemp(join(tmpdir(), `${PREFIX}${process.pid}-`));
+  const dir = await privateTempDir(PREFIX);
   const path = join(dir, 'input');
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
@@ -57,15 +57,33 @@ export function openPipe(path: string): NodeJS.ReadableStream {
 }
 
 /**
- * Private temporary folders named `<prefix><pid>-…` (copies of standard input, working copies of S3
- * results: customer rows) that runs killed outright left behind: this user's, their process gone.
+ * A new private temporary folder `<prefix><pid>.<space>-…` for files that hold customer rows, after
+ * removing those that runs killed outright left behind. `<space>` stands for where the pid means
+ * something (the kernel's boot and pid namespace, lock.ts): a container sharing this /tmp has pids
+ * of its own, and its live folders must never be taken for a dead process's of this one.
  */
-export async function removeLeftovers(prefix: string): Promise<void> {
+export async function privateTempDir(prefix: string): Promise<string> {
+  await removeLeftovers(prefix);
+  return mkdtemp(join(tmpdir(), `${prefix}${process.pid}.${spaceTag()}-`));
+}
+
+/** 8 hex digits of this process's pid space, or `any` where there is no /proc to tell. */
+function spaceTag(): string {
+  const space = pidSpace();
+  return space === undefined ? 'any' : createHash('sha256').update(space).digest('hex').slice(0, 8);
+}
+
+/**
+ * Private temporary folders of `prefix` that runs killed outright left behind: this user's, made in
+ * this pid space, their process gone.
+ */
+async function removeLeftovers(prefix: string): Promise<void> {
   const names = await readdir(tmpdir()).catch(() => [] as string[]);
+  const ours = spaceTag();
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
-    if (!pid || pid === process.pid || isRunning(pid)) continue;
+    const [, pid, space] = /^(\d+)\.([0-9a-z]+)-/.exec(name.slice(prefix.length)) ?? [];
+    if (!pid || space !== ours || Number(pid) === process.pid || isRunning(Number(pid))) continue;
     const path = join(tmpdir(), name);
     const st = await lstat(path).catch(() => undefined);
     if (st?.isDirectory() && st.uid === process.getuid?.())

@@ -48,7 +48,7 @@ function everyRowOnce(e: Emulator, rows: number): void {
 }
 
 const workingCopies = (pid: number) =>
-  readdirSync(tmpdir()).filter((n) => n.startsWith(`connect-task-loader-s3-${pid}-`));
+  readdirSync(tmpdir()).filter((n) => n.startsWith(`connect-task-loader-s3-${pid}.`));
 
 describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
   it('writes the results, run state and timeline to S3; releases the lease; leaves no working copy', async () => {

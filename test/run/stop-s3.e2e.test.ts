@@ -161,7 +161,7 @@ describe.skipIf(skipS3)('stop s3://bucket/key.csv', () => {
     expect(missing.stderr).toContain(`no results at s3://${b}/nothing.csv`);
     expect(e.stats().stopRequests).toBe(0);
     expect(JSON.parse((await s3.get(b, 'busy.csv.lease')).toString()).released).toBe(true);
-    expect(workingCopies().filter((n) => n.includes(`-${process.pid}-`))).toEqual([]);
+    expect(workingCopies().filter((n) => n.includes(`-${process.pid}.`))).toEqual([]);
   });
 
   it('killed (-9) mid-stop, the same command with --resume in a new folder finishes from S3: no stop in a checkpoint sent again', async () => {
@@ -212,6 +212,6 @@ describe.skipIf(skipS3)('stop s3://bucket/key.csv', () => {
     expect(await s3.keys(b, 'night.stop.csv.parts/')).toEqual([]);
     const report = await cli(['report', url, '--s3-endpoint', s3.endpoint]);
     expect(report.stdout).toContain(`Stops: ${rows} of ${rows} created tasks stopped`);
-    expect(workingCopies().filter((n) => n.includes(`-${pid}-`))).toEqual([]); // removed by the next stop here
+    expect(workingCopies().filter((n) => n.includes(`-${pid}.`))).toEqual([]); // removed by the next stop here
   });
 });
