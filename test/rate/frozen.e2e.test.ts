@@ -43,7 +43,8 @@ describe.skipIf(skipRedis)('a frozen Redis', () => {
     'creates each row once', async () => {
     redis = await startRedis();
     const emulator = await testEmulator({ rate: 100, burst: 10 });
-    const input = writeCsv(taskRows(120));
+    // 15 s of rows at 20/s: still running when the frozen Redis is noticed (2 s) and the signal comes.
+    const input = writeCsv(taskRows(300));
     let frozen = false;
     let signalled = false;
     const r = await watched(
@@ -65,7 +66,7 @@ describe.skipIf(skipRedis)('a frozen Redis', () => {
     redis.thaw();
     const rest = await cli(['run', input, ...route, '--endpoint', emulator.url, '--rate', '200', '--resume']);
     expect(rest.code, rest.stderr).toBe(0);
-    expect(emulator.stats().tasks).toBe(120);
+    expect(emulator.stats().tasks).toBe(300);
     expect(emulator.stats().maxTasksPerToken).toBe(1);
   }, 90_000);
 });
