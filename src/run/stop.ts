@@ -238,10 +238,9 @@ async function stopRun(job: {
       );
     if (exists && !stops) await checkOwnFile(stopPath, 'stop results file', true);
     const done = exists ? (await readStopRows(stopPath, { repair: !dryRun })).byLine : new Map<number, StopRow>();
-    const todo = chosen.rows.filter((r) => {
-      const earlier = done.get(r.line);
-      return !(earlier && STOP_DONE.has(earlier.status) && earlier.contactId === r.contactId);
-    });
+    // A task ended by an earlier stop is not sent again, whichever line of the file now holds its ContactId.
+    const ended = new Set([...done.values()].filter((d) => STOP_DONE.has(d.status)).map((d) => d.contactId));
+    const todo = chosen.rows.filter((r) => !(r.contactId && ended.has(r.contactId)));
     summary.alreadyDone = chosen.rows.length - todo.length;
     summary.lines = ranges(todo.map((r) => r.line));
     if (dryRun) return summary;
@@ -465,6 +464,7 @@ async function candidates(
   let filter: ReturnType<typeof compileFilter> | undefined;
   let created = 0;
   const rows: Candidate[] = [];
+  const seen = new Set<string>();
   for await (const record of parser as AsyncIterable<string[]>) {
     if (!header) {
       header = record;
@@ -488,7 +488,12 @@ async function candidates(
     if (lines && !lines.some(([a, b]) => line >= a && line <= b)) continue;
     if (filter && filter.exclude(header.map((_, i) => record[i] ?? '')) !== undefined) continue;
     const instanceId = (at.instance >= 0 ? record[at.instance] : '') || run.identity.instanceId || '';
-    rows.push({ line, contactId: record[at.contact] ?? '', instanceId });
+    const contactId = record[at.contact] ?? '';
+    // A row repeated (a file appended to itself, a ContactId pasted on another row) names a task once: one stop.
+    const key = `${instanceId}/${contactId}`;
+    if (contactId && seen.has(key)) continue;
+    seen.add(key);
+    rows.push({ line, contactId, instanceId });
   }
   return { created, rows };
 }

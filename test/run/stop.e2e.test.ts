@@ -3,7 +3,7 @@
  * each exactly once, nothing else, through faults, throttles, a kill -9 and a resume.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
@@ -268,4 +268,25 @@ describe('stop', () => {
     expect(e.stats()).toMatchObject({ stopped: 60, activeTasks: 0 });
     expect(new Set(readResults(stopFile(results)).map((x) => x['Result.Line'])).size).toBe(60);
   }, 60_000);
+
+  it('sends one stop per task when rows repeat (a file appended to itself, a ContactId pasted on another row)', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 5);
+    const rows = readResults(results);
+    const header = Object.keys(rows[0]!);
+    // Line 4 now holds line 3's ContactId (pasted over it): line 4's own task is not named any more.
+    rows[2]!['Result.ContactId'] = rows[1]!['Result.ContactId']!;
+    const body = rows.map((row) => header.map((c) => row[c]!));
+    writeCsv([header, ...body, ...body], basename(results), dirname(results));
+    const contacts = new Set(rows.map((row) => row['Result.ContactId']!));
+    const r = await cli(['stop', results]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const tasks = byContact(e);
+    expect(e.stats().stopRequests).toBe(4);
+    for (const c of contacts) expect(tasks.get(c)).toMatchObject({ stopRequests: 1 });
+    // A later stop sends nothing either.
+    const again = await cli(['stop', results]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(e.stats().stopRequests).toBe(4);
+  });
 });
