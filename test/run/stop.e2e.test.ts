@@ -2,7 +2,7 @@
  * `stop`: the tasks of a results file stopped over real HTTP with the real SDK against the emulator —
  * each exactly once, nothing else, through faults, throttles, a kill -9 and a resume.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.js';
@@ -288,5 +288,16 @@ describe('stop', () => {
     const again = await cli(['stop', results]);
     expect(again.code, again.stderr).toBe(0);
     expect(e.stats().stopRequests).toBe(4);
+  });
+
+  it('refuses a results file whose CSV a hand edit broke (exit 2, the line named, no cell quoted), sending nothing', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 3);
+    appendFileSync(results, 'Secret name,"Secret "desc" here,1,7,created,x\n');
+    const r = await cli(['stop', results]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/broken CSV at line \d+/);
+    expect(r.stderr).not.toMatch(/Secret|"d"|internal error/);
+    expect(e.stats().stopRequests).toBe(0);
   });
 });
