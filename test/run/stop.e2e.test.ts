@@ -300,4 +300,17 @@ describe('stop', () => {
     expect(r.stderr).not.toMatch(/Secret|"d"|internal error/);
     expect(e.stats().stopRequests).toBe(0);
   });
+
+  it('refuses a stop file whose CSV a hand edit broke (exit 2, the line named), sending nothing', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 3);
+    expect((await cli(['stop', results, '--lines', '2'])).code).toBe(0);
+    appendFileSync(stopFile(results), '3,"abc"d,stopped,1,,\n');
+    const before = e.stats().stopRequests;
+    const r = await cli(['stop', results]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/broken CSV at line \d+/);
+    expect(r.stderr).not.toMatch(/"d"|internal error/);
+    expect(e.stats().stopRequests).toBe(before);
+  });
 });
