@@ -465,8 +465,11 @@ async function candidates(
   let created = 0;
   const rows: Candidate[] = [];
   const seen = new Set<string>();
+  /** The record being read, from 1 (the header). */
+  let n = 0;
   try {
     for await (const record of parser as AsyncIterable<string[]>) {
+      n++;
       if (!header) {
         header = record;
         at = {
@@ -486,6 +489,12 @@ async function candidates(
       if (record[at.status] !== 'created') continue;
       created++;
       const line = Number(record[at.line]);
+      // A line number a hand edit spoiled ("1,000", empty) would be recorded under no line a later stop knows.
+      if (!Number.isInteger(line) || line < 1)
+        throw new UsageError(
+          `${resultsPath}: record ${n} (the header is record 1) is a created row whose ${LINE} is not an input ` +
+            'line number: put back the number its run wrote; nothing is stopped',
+        );
       if (lines && !lines.some(([a, b]) => line >= a && line <= b)) continue;
       if (filter && filter.exclude(header.map((_, i) => record[i] ?? '')) !== undefined) continue;
       const instanceId = (at.instance >= 0 ? record[at.instance] : '') || run.identity.instanceId || '';

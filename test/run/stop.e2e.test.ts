@@ -313,4 +313,17 @@ describe('stop', () => {
     expect(r.stderr).not.toMatch(/"d"|internal error/);
     expect(e.stats().stopRequests).toBe(before);
   });
+
+  it('refuses a created row whose Result.Line a hand edit made no line number (exit 2), sending nothing', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 3);
+    const rows = readResults(results);
+    const header = Object.keys(rows[0]!);
+    rows[1]!['Result.Line'] = '1,000';
+    writeCsv([header, ...rows.map((row) => header.map((c) => row[c]!))], basename(results), dirname(results));
+    const r = await cli(['stop', results]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/record 3 .*Result\.Line/);
+    expect(e.stats().stopRequests).toBe(0);
+  });
 });
