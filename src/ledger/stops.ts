@@ -10,7 +10,7 @@
  */
 import { closeSync, fstatSync, fsyncSync } from 'node:fs';
 import { readFile, truncate } from 'node:fs/promises';
-import { parse } from 'csv-parse/sync';
+import { CsvError, parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
 import {
   APPEND_EXISTING,
@@ -109,7 +109,17 @@ export async function readStopRows(
     text = text.slice(0, end);
     if (repair) await truncate(stopPath, Buffer.byteLength(text));
   }
-  const records = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
+  let records: string[][];
+  try {
+    records = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
+  } catch (err) {
+    // csv-parse's own message may quote a cell: the file, the line and the code only.
+    if (!(err instanceof CsvError)) throw err;
+    throw new UsageError(
+      `${stopPath} is not a readable stop results file: broken CSV at line ${err.lines ?? '?'} (${err.code}); ` +
+        'fix that row, or pass another --results',
+    );
+  }
   const header = records[0] ?? [];
   if (STOP_COLUMNS.some((c, i) => header[i] !== c))
     throw new UsageError(

@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parse } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 import { commandLine } from '../config/command-line.js';
 import { type RunConfig, resolveConfig, type Settings } from '../config/resolve.js';
 import type { Env, LineRange } from '../config/settings.js';
@@ -238,10 +238,9 @@ async function stopRun(job: {
       );
     if (exists && !stops) await checkOwnFile(stopPath, 'stop results file', true);
     const done = exists ? (await readStopRows(stopPath, { repair: !dryRun })).byLine : new Map<number, StopRow>();
-    const todo = chosen.rows.filter((r) => {
-      const earlier = done.get(r.line);
-      return !(earlier && STOP_DONE.has(earlier.status) && earlier.contactId === r.contactId);
-    });
+    // A task ended by an earlier stop is not sent again, whichever line of the file now holds its ContactId.
+    const ended = new Set([...done.values()].filter((d) => STOP_DONE.has(d.status)).map((d) => d.contactId));
+    const todo = chosen.rows.filter((r) => !(r.contactId && ended.has(r.contactId)));
     summary.alreadyDone = chosen.rows.length - todo.length;
     summary.lines = ranges(todo.map((r) => r.line));
     if (dryRun) return summary;
@@ -465,30 +464,54 @@ async function candidates(
   let filter: ReturnType<typeof compileFilter> | undefined;
   let created = 0;
   const rows: Candidate[] = [];
-  for await (const record of parser as AsyncIterable<string[]>) {
-    if (!header) {
-      header = record;
-      at = {
-        line: header.indexOf(LINE),
-        status: header.indexOf(STATUS),
-        contact: header.indexOf(CONTACT),
-        instance: header.indexOf('InstanceId'),
-      };
-      if (at.line < 0 || at.status < 0 || at.contact < 0)
+  const seen = new Set<string>();
+  /** The record being read, from 1 (the header). */
+  let n = 0;
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      n++;
+      if (!header) {
+        header = record;
+        at = {
+          line: header.indexOf(LINE),
+          status: header.indexOf(STATUS),
+          contact: header.indexOf(CONTACT),
+          instance: header.indexOf('InstanceId'),
+        };
+        if (at.line < 0 || at.status < 0 || at.contact < 0)
+          throw new UsageError(
+            `${resultsPath} is not a results file of this tool: it lacks ${LINE}, ${STATUS} or ${CONTACT}`,
+          );
+        if (conditions)
+          filter = compileFilter(conditions, header, { name: 'where', header: "the results file's header" });
+        continue;
+      }
+      if (record[at.status] !== 'created') continue;
+      created++;
+      const line = Number(record[at.line]);
+      // A line number a hand edit spoiled ("1,000", empty) would be recorded under no line a later stop knows.
+      if (!Number.isInteger(line) || line < 1)
         throw new UsageError(
-          `${resultsPath} is not a results file of this tool: it lacks ${LINE}, ${STATUS} or ${CONTACT}`,
+          `${resultsPath}: record ${n} (the header is record 1) is a created row whose ${LINE} is not an input ` +
+            'line number: put back the number its run wrote; nothing is stopped',
         );
-      if (conditions)
-        filter = compileFilter(conditions, header, { name: 'where', header: "the results file's header" });
-      continue;
+      if (lines && !lines.some(([a, b]) => line >= a && line <= b)) continue;
+      if (filter && filter.exclude(header.map((_, i) => record[i] ?? '')) !== undefined) continue;
+      const instanceId = (at.instance >= 0 ? record[at.instance] : '') || run.identity.instanceId || '';
+      const contactId = record[at.contact] ?? '';
+      // A row repeated (a file appended to itself, a ContactId pasted on another row) names a task once: one stop.
+      const key = `${instanceId}/${contactId}`;
+      if (contactId && seen.has(key)) continue;
+      seen.add(key);
+      rows.push({ line, contactId, instanceId });
     }
-    if (record[at.status] !== 'created') continue;
-    created++;
-    const line = Number(record[at.line]);
-    if (lines && !lines.some(([a, b]) => line >= a && line <= b)) continue;
-    if (filter && filter.exclude(header.map((_, i) => record[i] ?? '')) !== undefined) continue;
-    const instanceId = (at.instance >= 0 ? record[at.instance] : '') || run.identity.instanceId || '';
-    rows.push({ line, contactId: record[at.contact] ?? '', instanceId });
+  } catch (err) {
+    // csv-parse's own message may quote the cell (customer data): the file, the line and the code only.
+    if (!(err instanceof CsvError)) throw err;
+    throw new UsageError(
+      `${resultsPath} is not a readable results file: broken CSV at line ${err.lines ?? '?'} (${err.code}); fix that ` +
+        'row (or pass the file as its run left it): nothing is stopped',
+    );
   }
   return { created, rows };
 }

@@ -2,8 +2,8 @@
  * `stop`: the tasks of a results file stopped over real HTTP with the real SDK against the emulator —
  * each exactly once, nothing else, through faults, throttles, a kill -9 and a resume.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.js';
 import { DEMO_CONTACT_FLOW_ID, DEMO_INSTANCE_ID } from '../../src/emulator/service.js';
@@ -268,4 +268,62 @@ describe('stop', () => {
     expect(e.stats()).toMatchObject({ stopped: 60, activeTasks: 0 });
     expect(new Set(readResults(stopFile(results)).map((x) => x['Result.Line'])).size).toBe(60);
   }, 60_000);
+
+  it('sends one stop per task when rows repeat (a file appended to itself, a ContactId pasted on another row)', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 5);
+    const rows = readResults(results);
+    const header = Object.keys(rows[0]!);
+    // Line 4 now holds line 3's ContactId (pasted over it): line 4's own task is not named any more.
+    rows[2]!['Result.ContactId'] = rows[1]!['Result.ContactId']!;
+    const body = rows.map((row) => header.map((c) => row[c]!));
+    writeCsv([header, ...body, ...body], basename(results), dirname(results));
+    const contacts = new Set(rows.map((row) => row['Result.ContactId']!));
+    const r = await cli(['stop', results]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const tasks = byContact(e);
+    expect(e.stats().stopRequests).toBe(4);
+    for (const c of contacts) expect(tasks.get(c)).toMatchObject({ stopRequests: 1 });
+    // A later stop sends nothing either.
+    const again = await cli(['stop', results]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(e.stats().stopRequests).toBe(4);
+  });
+
+  it('refuses a results file whose CSV a hand edit broke (exit 2, the line named, no cell quoted), sending nothing', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 3);
+    appendFileSync(results, 'Secret name,"Secret "desc" here,1,7,created,x\n');
+    const r = await cli(['stop', results]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/broken CSV at line \d+/);
+    expect(r.stderr).not.toMatch(/Secret|"d"|internal error/);
+    expect(e.stats().stopRequests).toBe(0);
+  });
+
+  it('refuses a stop file whose CSV a hand edit broke (exit 2, the line named), sending nothing', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 3);
+    expect((await cli(['stop', results, '--lines', '2'])).code).toBe(0);
+    appendFileSync(stopFile(results), '3,"abc"d,stopped,1,,\n');
+    const before = e.stats().stopRequests;
+    const r = await cli(['stop', results]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/broken CSV at line \d+/);
+    expect(r.stderr).not.toMatch(/"d"|internal error/);
+    expect(e.stats().stopRequests).toBe(before);
+  });
+
+  it('refuses a created row whose Result.Line a hand edit made no line number (exit 2), sending nothing', async () => {
+    const e = await testEmulator(fast);
+    const results = await createdRun(e, 3);
+    const rows = readResults(results);
+    const header = Object.keys(rows[0]!);
+    rows[1]!['Result.Line'] = '1,000';
+    writeCsv([header, ...rows.map((row) => header.map((c) => row[c]!))], basename(results), dirname(results));
+    const r = await cli(['stop', results]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/record 3 .*Result\.Line/);
+    expect(e.stats().stopRequests).toBe(0);
+  });
 });
