@@ -140,6 +140,12 @@ export function describeS3Error(err: unknown, action: string): string {
   const e = (err ?? {}) as SdkError;
   const status = statusOf(err);
   const name = e.name ?? e.Code ?? '';
+  // An answer the SDK could not read as S3's: another server at that address, or a proxy's error page.
+  if (status !== undefined && /Deserialization error|XML parse error/i.test(e.message ?? ''))
+    return status >= 500
+      ? `HTTP ${status} from something in front of S3 (its answer is not S3's)`
+      : `HTTP ${status} in an answer that is not S3's: is the S3 endpoint (--s3-endpoint, AWS_ENDPOINT_URL_S3) ` +
+          'an S3-compatible server?';
   if (name === 'NoSuchBucket') return 'the bucket does not exist (NoSuchBucket)';
   if (name === 'NoSuchKey' || (status === 404 && name !== 'NoSuchVersion')) return 'no such object (NoSuchKey)';
   if (name === 'NoSuchVersion') return 'that version of the object no longer exists (NoSuchVersion)';
