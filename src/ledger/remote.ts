@@ -73,6 +73,8 @@ export class RemoteResults {
     private readonly dir: string,
     /** The working copy of the results file. */
     readonly local: string,
+    /** A stop (a signal) before the run began: taking the lease and reading S3 give up at once. */
+    private readonly cancel: AbortSignal | undefined,
   ) {
     this.signal = this.stopped.signal;
   }
@@ -81,12 +83,22 @@ export class RemoteResults {
     return s3Url(this.at);
   }
 
-  /** A working folder for the results object at `url` (nothing read or written in S3 yet). */
-  static async open(client: S3Client, url: string, what = '--results'): Promise<RemoteResults> {
+  /**
+   * A working folder for the results object at `url` (nothing read or written in S3 yet). `cancel`
+   * stops taking the lease and reading S3 at once (StoppedError: nothing was sent).
+   */
+  static async open(client: S3Client, url: string, what = '--results', cancel?: AbortSignal): Promise<RemoteResults> {
     const at = parseS3Url(url, what);
     await removeLeftovers(PREFIX);
     const dir = await realpath(await mkdtemp(join(tmpdir(), `${PREFIX}${process.pid}-`)));
-    return new RemoteResults(client, at, dir, join(dir, keyName(at.key)));
+    return new RemoteResults(client, at, dir, join(dir, keyName(at.key)), cancel);
+  }
+
+  /** A failure while the run was being stopped is that stop, said as such. */
+  private stoppedWhile(doing: string, err: unknown): unknown {
+    return this.cancel?.aborted
+      ? new StoppedError(`stopped while ${doing} ${this.url}: nothing was sent; run the command again`, { cause: err })
+      : err;
   }
 
   /** The object beside the results: `<key><suffix>`. */
@@ -101,7 +113,11 @@ export class RemoteResults {
 
   /** Takes the lease (exit 4 while another run holds it); after this the run may write. */
   async take(): Promise<void> {
-    this.lease = await acquireLease(this.client, this.at);
+    try {
+      this.lease = await acquireLease(this.client, this.at, this.cancel);
+    } catch (err) {
+      throw this.stoppedWhile('taking the lease of', err);
+    }
     this.lease.signal.addEventListener('abort', () => this.stopped.abort(this.lease!.signal.reason), { once: true });
   }
 
@@ -116,14 +132,23 @@ export class RemoteResults {
    * completed run, else the checkpoints of the state's generation, in order — and the timeline.
    */
   async pull(pin?: Pin): Promise<void> {
+    try {
+      await this.pullFrom(pin);
+    } catch (err) {
+      throw this.stoppedWhile('reading', err);
+    }
+  }
+
+  private async pullFrom(pin: Pin | undefined): Promise<void> {
+    const cancel = this.cancel;
     const state = await this.fetch(this.beside('.run.json'), 'run state');
     if (!state) {
       // An object without a run state (not a run's, or its state removed): the file alone, refused or reported as such.
       try {
-        const alone = await headIfAny(this.client, this.at);
+        const alone = await headIfAny(this.client, this.at, cancel);
         if (alone)
           await pipeline(
-            objectStream(this.client, this.at, alone),
+            objectStream(this.client, this.at, alone, { signal: cancel }),
             createWriteStream(this.local, { flags: 'wx', mode: 0o600 }),
           );
       } catch (err) {
@@ -142,19 +167,22 @@ export class RemoteResults {
     const out = () => createWriteStream(this.local, { flags: 'wx', mode: 0o600 });
     try {
       if (parsed.outcome === 'completed') {
-        const whole = pin ? await headObject(this.client, this.at, pin) : await headIfAny(this.client, this.at);
-        if (whole) await pipeline(objectStream(this.client, this.at, whole), out());
+        const whole = pin
+          ? await headObject(this.client, this.at, pin, cancel)
+          : await headIfAny(this.client, this.at, cancel);
+        if (whole) await pipeline(objectStream(this.client, this.at, whole, { signal: cancel }), out());
         this.version = whole && { ...(whole.versionId ? { versionId: whole.versionId } : {}), etag: whole.etag };
       } else if (this.generation) {
-        const parts = await listKeys(this.client, this.at.bucket, this.partsPrefix());
+        const parts = await listKeys(this.client, this.at.bucket, this.partsPrefix(), cancel);
         if (parts.length) {
           const file = await open(this.local, 'wx', 0o600);
           try {
             for (const key of parts) {
               const at = { bucket: this.at.bucket, key };
-              const version = await headIfAny(this.client, at);
+              const version = await headIfAny(this.client, at, cancel);
               if (!version) throw new UsageError(`checkpoint ${s3Url(at)} disappeared while it was read: run again`);
-              for await (const chunk of objectBytes(this.client, at, version)) await file.write(chunk);
+              for await (const chunk of objectBytes(this.client, at, version, { signal: cancel }))
+                await file.write(chunk);
               this.pulled += version.size;
             }
             await file.sync();
@@ -181,7 +209,7 @@ export class RemoteResults {
 
   private async fetch(at: S3Location, what: string): Promise<Buffer | undefined> {
     try {
-      return (await getObject(this.client, at))?.body;
+      return (await getObject(this.client, at, this.cancel))?.body;
     } catch (err) {
       throw s3Failure(`cannot read the ${what} ${s3Url(at)}: ${describeS3Error(err, 's3:GetObject')}`, err);
     }

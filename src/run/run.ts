@@ -181,7 +181,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
               : runResultsPath(first.get('results'), input, first.shard);
           if (isS3Url(requested)) {
             // One run at a time (the lease), then the working copy as S3 holds it.
-            remote = await RemoteResults.open(client(first), requested);
+            remote = await RemoteResults.open(client(first), requested, '--results', signal);
             await remote.take();
             await remote.pull();
             await checkPaths(input, remote.local);
@@ -196,7 +196,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
             if (isS3Url(input)) {
               // A resumed rerun reads the results object it started from: the same bytes, or a refusal.
               const was = first.get('resume') && recorded?.input === input ? recorded.identity.inputObject : undefined;
-              remoteInput = await RemoteResults.open(client(first), input, 'rerun');
+              remoteInput = await RemoteResults.open(client(first), input, 'rerun', signal);
               await remoteInput.pull(was);
               remoteInput.assertFound();
             }

@@ -284,6 +284,30 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect(rowsOf(await s3.get(b, 'late.csv'))).toHaveLength(20);
   });
 
+  it('SIGTERM while S3 is slow to answer before the run (the lease, the run state): exit 3 at once, nothing sent or written', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    const input = writeCsv(taskRows(5));
+    for (const [key, doing] of [
+      ['slow-lease.csv.lease', 'taking the lease of'],
+      ['slow-state.csv.run.json', 'reading'],
+    ] as const) {
+      const url = `s3://${b}/${key.replace(/\.(lease|run\.json)$/, '')}`;
+      s3.fail({ path: new RegExp(`^/${b}/${key.replace(/\./g, '\\.')}$`), times: 1, delayMs: 60_000 });
+      const stopped = await spawnCli(args(e, input, url), {
+        onSpawn: (child) =>
+          void until(() => s3.requests.some((r) => r.includes(`/${b}/${key}`)), `the request for ${key}`).then(() =>
+            child.kill('SIGTERM'),
+          ),
+      });
+      expect(stopped.code).toBe(3);
+      expect(stopped.stderr).toContain(`stopped while ${doing} ${url}: nothing was sent`);
+    }
+    s3.heal();
+    expect(e.stats().requests).toBe(0);
+    expect((await s3.keys(b)).filter((k) => !k.endsWith('.lease'))).toEqual([]);
+  });
+
   it('a dry run into S3 results, then the real run replaces it: its own checkpoints, every row once', async () => {
     const e = await testEmulator(FAST);
     const b = await bucket();
