@@ -179,6 +179,12 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
             command === 'rerun'
               ? (first.get('results') ?? rerunResultsPath(input))
               : runResultsPath(first.get('results'), input, first.shard);
+          // Else refused as another run's record, with the advice to import the results file as an input.
+          if (command === 'rerun' && (isS3Url(input) ? requested === input : resolve(requested) === resolve(input)))
+            throw new UsageError(
+              `rerun ${input} --results ${requested}: a rerun writes a results file of its own, never the one it ` +
+                `reads. Leave --results out (${rerunResultsPath(input)}), or name another file`,
+            );
           if (isS3Url(requested)) {
             // One run at a time (the lease), then the working copy as S3 holds it.
             remote = await RemoteResults.open(client(first), requested, '--results', signal);
