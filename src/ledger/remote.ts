@@ -363,11 +363,20 @@ export class RemoteResults {
     if (completed) await this.removeParts(log);
   }
 
+  /**
+   * A completed run found again (already processed): checkpoints its end did not get to remove (the
+   * process killed between its last state and their removal) go now.
+   */
+  async tidy(log: Logger): Promise<void> {
+    await this.removeParts(log);
+  }
+
   /** A completed run's results object is its ledger: its checkpoints go (where deleting is allowed). */
   private async removeParts(log: Logger): Promise<void> {
     const prefix = `${this.at.key}.parts/`;
     try {
-      await deleteKeys(this.client, this.at.bucket, await listKeys(this.client, this.at.bucket, prefix));
+      const keys = await listKeys(this.client, this.at.bucket, prefix);
+      if (keys.length) await deleteKeys(this.client, this.at.bucket, keys);
     } catch (err) {
       log.warn(
         { checkpoints: `s3://${this.at.bucket}/${prefix}`, reason: describeS3Error(err, 's3:DeleteObject') },

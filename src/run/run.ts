@@ -266,6 +266,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
           'input already processed: nothing to do',
         );
         const summary = alreadyDone(runId, input, resultsPath, found.done);
+        await remote?.tidy(log);
         await metrics?.finish(doneMetrics(summary, found.done));
         // Its Next line carries the AWS target (and S3 endpoint) the run recorded, as the report's does.
         return renamed({ ...summary, replay: found.done.options }, names);

@@ -308,6 +308,31 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect((await s3.keys(b)).filter((k) => !k.endsWith('.lease'))).toEqual([]);
   });
 
+  it('killed after its completed state, before its checkpoints were removed: the next start (already processed) removes them', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    const input = writeCsv(taskRows(20));
+    const url = `s3://${b}/tidy.csv`;
+    // The removal of the checkpoints (DeleteObjects: POST /bucket?delete) held until the process is killed.
+    s3.fail({ method: 'POST', path: new RegExp(`^/${b}/?$`), times: 1, delayMs: 60_000 });
+    const killed = await spawnCli(args(e, input, url), {
+      onSpawn: (child) =>
+        void until(() => s3.requests.some((r) => r.startsWith(`POST /${b}`)), 'the removal of the checkpoints').then(
+          () => child.kill('SIGKILL'),
+        ),
+    });
+    s3.heal();
+    expect(killed.code).toBe(null);
+    expect(JSON.parse((await s3.get(b, 'tidy.csv.run.json')).toString()).outcome).toBe('completed');
+    expect((await s3.keys(b, 'tidy.csv.parts/')).length).toBeGreaterThan(0);
+    const again = await cli(args(e, input, url));
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('Already processed');
+    expect(await s3.keys(b, 'tidy.csv.parts/')).toEqual([]);
+    expect(rowsOf(await s3.get(b, 'tidy.csv'))).toHaveLength(20);
+    expect(e.stats().requests).toBe(20);
+  });
+
   it('a dry run into S3 results, then the real run replaces it: its own checkpoints, every row once', async () => {
     const e = await testEmulator(FAST);
     const b = await bucket();
