@@ -75,8 +75,10 @@ export function isPreconditionFailed(err: unknown): boolean {
   return statusOf(err) === 412 || (err as SdkError | undefined)?.name === 'PreconditionFailed';
 }
 
+/** No such object; never a missing bucket (also a 404, which no object to read or write can cure). */
 export function isNotFound(err: unknown): boolean {
   const name = (err as SdkError | undefined)?.name;
+  if (name === 'NoSuchBucket') return false;
   return statusOf(err) === 404 || name === 'NoSuchKey' || name === 'NotFound';
 }
 

@@ -185,6 +185,9 @@ describe.skipIf(skipS3)('rerun, report and merge with s3:// results', () => {
     ]);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain('holds no results files');
+    const noBucket = await cli(['report', 's3://no-such-bucket-here/x.csv', '--s3-endpoint', s3.endpoint]);
+    expect(noBucket.code).toBe(2);
+    expect(noBucket.stderr).toContain('s3://no-such-bucket-here/x.csv.run.json: the bucket does not exist');
   });
 
   it('merges a run and its rerun under an S3 prefix: the rerun’s rows replace the failed ones', async () => {
