@@ -142,28 +142,19 @@ export class RemoteResults {
   private async pullFrom(pin: Pin | undefined): Promise<void> {
     const cancel = this.cancel;
     const state = await this.fetch(this.beside('.run.json'), 'run state');
-    if (!state) {
-      // An object without a run state (not a run's, or its state removed): the file alone, refused or reported as such.
-      try {
-        const alone = await headIfAny(this.client, this.at, cancel);
-        if (alone)
-          await pipeline(
-            objectStream(this.client, this.at, alone, { signal: cancel }),
-            createWriteStream(this.local, { flags: 'wx', mode: 0o600 }),
-          );
-      } catch (err) {
-        throw s3Failure(`cannot read ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, err);
-      }
-      return;
-    }
+    // An object without a run state (not a run's, or its state removed): the file alone, refused or reported as such.
+    if (!state) return this.pullAlone();
     await replaceFileAtomically(statePath(this.local), state.toString('utf8'));
     let parsed: { outcome?: string } & RemoteState = {};
     try {
       parsed = JSON.parse(state.toString('utf8'));
     } catch {
-      return; // readState names it: not a run state of this tool
+      // readState names it (not a run state of this tool), beside the file it stands for: never a fresh run over it.
+      return this.pullAlone();
     }
     this.generation = parsed.checkpoints?.generation;
+    // Not the state of an S3 run of this tool (no checkpoints, not completed): the object as it is, for readState to judge.
+    if (parsed.outcome !== 'completed' && !this.generation) return this.pullAlone();
     const out = () => createWriteStream(this.local, { flags: 'wx', mode: 0o600 });
     try {
       if (parsed.outcome === 'completed') {
@@ -205,6 +196,20 @@ export class RemoteResults {
     this.saved = this.pulled;
     const timeline = await this.fetch(this.beside('.timeline.jsonl'), 'timeline');
     if (timeline) await replaceFileAtomically(timelinePath(this.local), timeline.toString('utf8'), 'timeline');
+  }
+
+  /** The results object as it is, when there is one, with no run state to read it by. */
+  private async pullAlone(): Promise<void> {
+    try {
+      const alone = await headIfAny(this.client, this.at, this.cancel);
+      if (alone)
+        await pipeline(
+          objectStream(this.client, this.at, alone, { signal: this.cancel }),
+          createWriteStream(this.local, { flags: 'wx', mode: 0o600 }),
+        );
+    } catch (err) {
+      throw s3Failure(`cannot read ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, err);
+    }
   }
 
   private async fetch(at: S3Location, what: string): Promise<Buffer | undefined> {

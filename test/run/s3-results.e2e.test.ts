@@ -363,6 +363,27 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect(e.stats().requests).toBe(0);
   });
 
+  it('results whose run state is unreadable are refused as locally, never run afresh over their object', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    const input = writeCsv(taskRows(10));
+    const url = `s3://${b}/garbled-state.csv`;
+    expect((await cli(args(e, input, url))).code).toBe(0);
+    const before = await s3.get(b, 'garbled-state.csv');
+    for (const [state, why] of [
+      ['garbage{', ' (not JSON)'],
+      ['{}', ''],
+    ]) {
+      await s3.put(b, 'garbled-state.csv.run.json', state!);
+      const ran = await cli([...args(e, input, url), '--resume']);
+      expect(ran.code).toBe(2);
+      expect(ran.stderr).toContain(`${url}.run.json is not a run state of this tool${why}`);
+      expect(ran.stderr).not.toContain('connect-task-loader-s3-');
+    }
+    expect(e.stats().requests).toBe(10);
+    expect((await s3.get(b, 'garbled-state.csv')).equals(before)).toBe(true);
+  });
+
   it('refuses results it may not write, naming the permission, before anything is sent', async () => {
     const e = await testEmulator(FAST);
     const b = await bucket();
