@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { LoaderError } from '../errors.js';
-import { hideUrlQueries } from '../observe/redact.js';
+import { hideUrlSecrets } from '../observe/redact.js';
 import { addDemoCommand } from './commands/demo.js';
 import { addEmulatorCommand } from './commands/emulator.js';
 import { addMergeCommand } from './commands/merge.js';
@@ -31,7 +31,8 @@ export function buildProgram(setExit: (code: number) => void, io: CliIo = surrou
     // Help, --version and usage errors go where the command's own output goes.
     .configureOutput({
       writeOut: (text) => void io.stdout.write(text),
-      writeErr: (text) => void io.stderr.write(text),
+      // Its usage errors repeat the argument given: a URL's secrets are not repeated.
+      writeErr: (text) => void io.stderr.write(hideUrlSecrets(text)),
       // A terminal's width, else commander's 80 columns.
       getOutHelpWidth: () => (io.stdout.isTTY && io.stdout.columns) || 80,
       getErrHelpWidth: () => (io.stderr.isTTY && io.stderr.columns) || 80,
@@ -68,12 +69,12 @@ export async function main(argv: string[], given: Partial<CliIo> = {}): Promise<
     if (err instanceof CommanderError) {
       exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     } else if (err instanceof LoaderError) {
-      io.stderr.write(`connect-task-loader: ${hideUrlQueries(err.message)}\n`);
+      io.stderr.write(`connect-task-loader: ${hideUrlSecrets(err.message)}\n`);
       exitCode = err.exitCode;
     } else {
       io.stderr.write(
         `connect-task-loader: internal error — this should never happen. Please report it with the command you ` +
-          `ran.\n${hideUrlQueries((err as Error)?.stack ?? String(err))}\n` +
+          `ran.\n${hideUrlSecrets((err as Error)?.stack ?? String(err))}\n` +
           `If a run was in progress, run it again with --resume: rows already recorded are skipped.\n`,
       );
       exitCode = EXIT.internal;

@@ -259,6 +259,13 @@ const url = (value: string): string => {
         `emulator)`,
     );
   }
+  // It would be recorded in the run state and printed in every command shown; the SDK signs with the
+  // AWS credentials, never with these.
+  if (parsed?.username || parsed?.password)
+    fail(
+      'carries a user name or password (not shown): an endpoint takes none. Credentials come from the AWS ' +
+        'credential chain (--profile, AWS_ACCESS_KEY_ID…)',
+    );
   return value;
 };
 

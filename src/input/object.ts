@@ -46,7 +46,14 @@ export async function openObjectInput(
   options: ObjectInputOptions = {},
 ): Promise<ObjectInput> {
   const at = parseS3Url(url, 'the input');
-  const version = await find(client, at, url, options.pin);
+  const stopped = (err: unknown) =>
+    new StoppedError(`stopped while reading ${url}: nothing was sent; run the command again`, { cause: err });
+  let version: ObjectVersion;
+  try {
+    version = await find(client, at, url, options.pin, options.signal);
+  } catch (err) {
+    throw options.signal?.aborted ? stopped(err) : err;
+  }
   const read = (start: number, end?: number) =>
     objectBytes(client, at, version, { start, ...(end !== undefined ? { end } : {}), signal: options.signal });
   let sha256 = options.knownSha256?.(version);
@@ -56,8 +63,7 @@ export async function openObjectInput(
     if (!sha256 && version.sha256 && !gzip) sha256 = version.sha256;
     if (!sha256) sha256 = await hashAndCheck(read, gzip, url);
   } catch (err) {
-    if (options.signal?.aborted)
-      throw new StoppedError(`stopped while reading ${url}: nothing was sent; run the command again`, { cause: err });
+    if (options.signal?.aborted) throw stopped(err);
     throw err instanceof LoaderError ? err : readFailure(url, err, options.pin);
   }
   return {
@@ -67,9 +73,15 @@ export async function openObjectInput(
   };
 }
 
-async function find(client: S3Client, at: S3Location, url: string, pin: Pin | undefined): Promise<ObjectVersion> {
+async function find(
+  client: S3Client,
+  at: S3Location,
+  url: string,
+  pin: Pin | undefined,
+  signal: AbortSignal | undefined,
+): Promise<ObjectVersion> {
   try {
-    return await headObject(client, at, pin);
+    return await headObject(client, at, pin, signal);
   } catch (err) {
     if (isNotFound(err) && !pin) throw readFailure(url, await whyMissing(client, at, err), pin);
     throw readFailure(url, err, pin);

@@ -66,8 +66,11 @@ const leaseLocation = (results: S3Location): S3Location => ({
   key: `${results.key}.lease`,
 });
 
-/** Takes the lease of the results object at `results`; LockedError (exit 4) while another run holds it. */
-export async function acquireLease(client: S3Client, results: S3Location): Promise<Lease> {
+/**
+ * Takes the lease of the results object at `results`; LockedError (exit 4) while another run holds
+ * it. `signal` abandons the attempt (the caller tells why).
+ */
+export async function acquireLease(client: S3Client, results: S3Location, signal?: AbortSignal): Promise<Lease> {
   const at = leaseLocation(results);
   const resultsUrl = s3Url(results);
   const mine: LeaseRecord = {
@@ -83,12 +86,12 @@ export async function acquireLease(client: S3Client, results: S3Location): Promi
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const sent = performance.now();
     try {
-      const written = await putObject(client, at, body(mine), { ifNoneMatch: true });
+      const written = await putObject(client, at, body(mine), { ifNoneMatch: true, signal });
       return held(client, at, resultsUrl, mine, written.etag, sent);
     } catch (err) {
       if (!isPreconditionFailed(err)) throw fail(err);
     }
-    const found = await getObject(client, at).catch((err: unknown) => {
+    const found = await getObject(client, at, signal).catch((err: unknown) => {
       throw fail(err);
     });
     if (!found) continue; // released and removed just now: try again
@@ -109,7 +112,7 @@ export async function acquireLease(client: S3Client, results: S3Location): Promi
       );
     }
     try {
-      const written = await putObject(client, at, body(mine), { ifMatch: found.etag });
+      const written = await putObject(client, at, body(mine), { ifMatch: found.etag, signal });
       return held(client, at, resultsUrl, mine, written.etag, sent);
     } catch (err) {
       if (!isPreconditionFailed(err)) throw fail(err);

@@ -74,6 +74,8 @@ export class RemoteResults {
     private readonly dir: string,
     /** The working copy of the results file. */
     readonly local: string,
+    /** A stop (a signal) before the run began: taking the lease and reading S3 give up at once. */
+    private readonly cancel: AbortSignal | undefined,
   ) {
     this.signal = this.stopped.signal;
   }
@@ -82,11 +84,21 @@ export class RemoteResults {
     return s3Url(this.at);
   }
 
-  /** A working folder for the results object at `url` (nothing read or written in S3 yet). */
-  static async open(client: S3Client, url: string, what = '--results'): Promise<RemoteResults> {
+  /**
+   * A working folder for the results object at `url` (nothing read or written in S3 yet). `cancel`
+   * stops taking the lease and reading S3 at once (StoppedError: nothing was sent).
+   */
+  static async open(client: S3Client, url: string, what = '--results', cancel?: AbortSignal): Promise<RemoteResults> {
     const at = parseS3Url(url, what);
     const dir = await realpath(await privateTempDir(PREFIX));
-    return new RemoteResults(client, at, dir, join(dir, keyName(at.key)));
+    return new RemoteResults(client, at, dir, join(dir, keyName(at.key)), cancel);
+  }
+
+  /** A failure while the run was being stopped is that stop, said as such. */
+  private stoppedWhile(doing: string, err: unknown): unknown {
+    return this.cancel?.aborted
+      ? new StoppedError(`stopped while ${doing} ${this.url}: nothing was sent; run the command again`, { cause: err })
+      : err;
   }
 
   /** The object beside the results: `<key><suffix>`. */
@@ -101,7 +113,11 @@ export class RemoteResults {
 
   /** Takes the lease (exit 4 while another run holds it); after this the run may write. */
   async take(): Promise<void> {
-    this.lease = await acquireLease(this.client, this.at);
+    try {
+      this.lease = await acquireLease(this.client, this.at, this.cancel);
+    } catch (err) {
+      throw this.stoppedWhile('taking the lease of', err);
+    }
     this.lease.signal.addEventListener('abort', () => this.stopped.abort(this.lease!.signal.reason), { once: true });
   }
 
@@ -116,46 +132,50 @@ export class RemoteResults {
    * completed run, else the checkpoints of the state's generation, in order — and the timeline.
    */
   async pull(pin?: Pin): Promise<void> {
-    const state = await this.fetch(this.beside('.run.json'), 'run state');
-    if (!state) {
-      // An object without a run state (not a run's, or its state removed): the file alone, refused or reported as such.
-      try {
-        const alone = await headIfAny(this.client, this.at);
-        if (alone)
-          await pipeline(
-            objectStream(this.client, this.at, alone),
-            createWriteStream(this.local, { flags: 'wx', mode: 0o600 }),
-          );
-      } catch (err) {
-        throw s3Failure(`cannot read ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, err);
-      }
-      return;
+    try {
+      await this.pullFrom(pin);
+    } catch (err) {
+      throw this.stoppedWhile('reading', err);
     }
+  }
+
+  private async pullFrom(pin: Pin | undefined): Promise<void> {
+    const cancel = this.cancel;
+    const state = await this.fetch(this.beside('.run.json'), 'run state');
+    // An object without a run state (not a run's, or its state removed): the file alone, refused or reported as such.
+    if (!state) return this.pullAlone();
     await replaceFileAtomically(statePath(this.local), state.toString('utf8'));
     let parsed: { outcome?: string } & RemoteState = {};
     try {
       parsed = JSON.parse(state.toString('utf8'));
     } catch {
-      return; // readState names it: not a run state of this tool
+      // readState names it (not a run state of this tool), beside the file it stands for: never a fresh run over it.
+      return this.pullAlone();
     }
+    const generation = parsed.checkpoints?.generation;
+    // Not the state of an S3 run of this tool (no checkpoints, not completed): the object as it is, for readState to judge.
+    if (parsed.outcome !== 'completed' && !generation) return this.pullAlone();
     // After a completed run the whole object is the ledger: whatever is written next starts a new generation.
-    this.generation = parsed.outcome === 'completed' ? undefined : parsed.checkpoints?.generation;
+    this.generation = parsed.outcome === 'completed' ? undefined : generation;
     const out = () => createWriteStream(this.local, { flags: 'wx', mode: 0o600 });
     try {
       if (parsed.outcome === 'completed') {
-        const whole = pin ? await headObject(this.client, this.at, pin) : await headIfAny(this.client, this.at);
-        if (whole) await pipeline(objectStream(this.client, this.at, whole), out());
+        const whole = pin
+          ? await headObject(this.client, this.at, pin, cancel)
+          : await headIfAny(this.client, this.at, cancel);
+        if (whole) await pipeline(objectStream(this.client, this.at, whole, { signal: cancel }), out());
         this.version = whole && { ...(whole.versionId ? { versionId: whole.versionId } : {}), etag: whole.etag };
       } else if (this.generation) {
-        const parts = await listKeys(this.client, this.at.bucket, this.partsPrefix());
+        const parts = await listKeys(this.client, this.at.bucket, this.partsPrefix(), cancel);
         if (parts.length) {
           const file = await open(this.local, 'wx', 0o600);
           try {
             for (const key of parts) {
               const at = { bucket: this.at.bucket, key };
-              const version = await headIfAny(this.client, at);
+              const version = await headIfAny(this.client, at, cancel);
               if (!version) throw new UsageError(`checkpoint ${s3Url(at)} disappeared while it was read: run again`);
-              for await (const chunk of objectBytes(this.client, at, version)) await file.write(chunk);
+              for await (const chunk of objectBytes(this.client, at, version, { signal: cancel }))
+                await file.write(chunk);
               this.pulled += version.size;
             }
             await file.sync();
@@ -180,9 +200,23 @@ export class RemoteResults {
     if (timeline) await replaceFileAtomically(timelinePath(this.local), timeline.toString('utf8'), 'timeline');
   }
 
+  /** The results object as it is, when there is one, with no run state to read it by. */
+  private async pullAlone(): Promise<void> {
+    try {
+      const alone = await headIfAny(this.client, this.at, this.cancel);
+      if (alone)
+        await pipeline(
+          objectStream(this.client, this.at, alone, { signal: this.cancel }),
+          createWriteStream(this.local, { flags: 'wx', mode: 0o600 }),
+        );
+    } catch (err) {
+      throw s3Failure(`cannot read ${this.url}: ${describeS3Error(err, 's3:GetObject')}`, err);
+    }
+  }
+
   private async fetch(at: S3Location, what: string): Promise<Buffer | undefined> {
     try {
-      return (await getObject(this.client, at))?.body;
+      return (await getObject(this.client, at, this.cancel))?.body;
     } catch (err) {
       throw s3Failure(`cannot read the ${what} ${s3Url(at)}: ${describeS3Error(err, 's3:GetObject')}`, err);
     }
@@ -336,11 +370,20 @@ export class RemoteResults {
     if (completed) await this.removeParts(log);
   }
 
+  /**
+   * A completed run found again (already processed): checkpoints its end did not get to remove (the
+   * process killed between its last state and their removal) go now.
+   */
+  async tidy(log: Logger): Promise<void> {
+    await this.removeParts(log);
+  }
+
   /** A completed run's results object is its ledger: its checkpoints go (where deleting is allowed). */
   private async removeParts(log: Logger): Promise<void> {
     const prefix = `${this.at.key}.parts/`;
     try {
-      await deleteKeys(this.client, this.at.bucket, await listKeys(this.client, this.at.bucket, prefix));
+      const keys = await listKeys(this.client, this.at.bucket, prefix);
+      if (keys.length) await deleteKeys(this.client, this.at.bucket, keys);
     } catch (err) {
       log.warn(
         { checkpoints: `s3://${this.at.bucket}/${prefix}`, reason: describeS3Error(err, 's3:DeleteObject') },

@@ -70,9 +70,12 @@ export function redactServiceMessage(message: string): string {
 }
 
 /**
- * A web address's query string is never printed: a presigned URL's holds its signature and session
- * token (X-Amz-Signature, X-Amz-Security-Token), which let anyone read the object until it expires.
+ * A web address's secrets are never printed: the query string (a presigned URL's signature and
+ * session token, X-Amz-Signature and X-Amz-Security-Token, which let anyone read the object until it
+ * expires), and a user name and password before its host.
  */
-export function hideUrlQueries(text: string): string {
-  return text.replace(/\b(https?:\/\/[^\s?#]*)\?[^\s#]*?(?=[:;,.)]?(?:\s|$))/gi, '$1?[query not shown]');
+export function hideUrlSecrets(text: string): string {
+  return text
+    .replace(/\b(https?:\/\/)[^\s/?#@'"]+@/gi, '$1[user and password not shown]@')
+    .replace(/\b(https?:\/\/[^\s?#]*)\?[^\s#]*?(?=[:;,.)'"]?(?:\s|$))/gi, '$1?[query not shown]');
 }

@@ -179,9 +179,15 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
             command === 'rerun'
               ? (first.get('results') ?? rerunResultsPath(input))
               : runResultsPath(first.get('results'), input, first.shard);
+          // Else refused as another run's record, with the advice to import the results file as an input.
+          if (command === 'rerun' && (isS3Url(input) ? requested === input : resolve(requested) === resolve(input)))
+            throw new UsageError(
+              `rerun ${input} --results ${requested}: a rerun writes a results file of its own, never the one it ` +
+                `reads. Leave --results out (${rerunResultsPath(input)}), or name another file`,
+            );
           if (isS3Url(requested)) {
             // One run at a time (the lease), then the working copy as S3 holds it.
-            remote = await RemoteResults.open(client(first), requested);
+            remote = await RemoteResults.open(client(first), requested, '--results', signal);
             await remote.take();
             await remote.pull();
             await checkPaths(input, remote.local);
@@ -196,7 +202,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
             if (isS3Url(input)) {
               // A resumed rerun reads the results object it started from: the same bytes, or a refusal.
               const was = first.get('resume') && recorded?.input === input ? recorded.identity.inputObject : undefined;
-              remoteInput = await RemoteResults.open(client(first), input, 'rerun');
+              remoteInput = await RemoteResults.open(client(first), input, 'rerun', signal);
               await remoteInput.pull(was);
               remoteInput.assertFound();
             }
@@ -260,6 +266,7 @@ async function executeFrom(command: CommandName, given: RerunOptions, source: st
           'input already processed: nothing to do',
         );
         const summary = alreadyDone(runId, input, resultsPath, found.done);
+        await remote?.tidy(log);
         await metrics?.finish(doneMetrics(summary, found.done));
         // Its Next line carries the AWS target (and S3 endpoint) the run recorded, as the report's does.
         return renamed({ ...summary, replay: found.done.options }, names);

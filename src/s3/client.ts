@@ -75,8 +75,10 @@ export function isPreconditionFailed(err: unknown): boolean {
   return statusOf(err) === 412 || (err as SdkError | undefined)?.name === 'PreconditionFailed';
 }
 
+/** No such object; never a missing bucket (also a 404, which no object to read or write can cure). */
 export function isNotFound(err: unknown): boolean {
   const name = (err as SdkError | undefined)?.name;
+  if (name === 'NoSuchBucket') return false;
   return statusOf(err) === 404 || name === 'NoSuchKey' || name === 'NotFound';
 }
 
@@ -140,6 +142,12 @@ export function describeS3Error(err: unknown, action: string): string {
   const e = (err ?? {}) as SdkError;
   const status = statusOf(err);
   const name = e.name ?? e.Code ?? '';
+  // An answer the SDK could not read as S3's: another server at that address, or a proxy's error page.
+  if (status !== undefined && /Deserialization error|XML parse error/i.test(e.message ?? ''))
+    return status >= 500
+      ? `HTTP ${status} from something in front of S3 (its answer is not S3's)`
+      : `HTTP ${status} in an answer that is not S3's: is the S3 endpoint (--s3-endpoint, AWS_ENDPOINT_URL_S3) ` +
+          'an S3-compatible server?';
   if (name === 'NoSuchBucket') return 'the bucket does not exist (NoSuchBucket)';
   if (name === 'NoSuchKey' || (status === 404 && name !== 'NoSuchVersion')) return 'no such object (NoSuchKey)';
   if (name === 'NoSuchVersion') return 'that version of the object no longer exists (NoSuchVersion)';

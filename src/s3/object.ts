@@ -34,10 +34,19 @@ function pinParams(pin: Pin | undefined): { VersionId?: string; IfMatch?: string
   return pin.versionId ? { VersionId: pin.versionId } : { IfMatch: pin.etag };
 }
 
-/** The object's current version (or the pinned one); throws the SDK's error (412 when a pinned ETag changed). */
-export async function headObject(client: S3Client, at: S3Location, pin?: Pin): Promise<ObjectVersion> {
+/**
+ * The object's current version (or the pinned one); throws the SDK's error (412 when a pinned ETag
+ * changed). `signal` abandons the request (an AbortError).
+ */
+export async function headObject(
+  client: S3Client,
+  at: S3Location,
+  pin?: Pin,
+  signal?: AbortSignal,
+): Promise<ObjectVersion> {
   const out = await client.send(
     new HeadObjectCommand({ Bucket: at.bucket, Key: at.key, ChecksumMode: 'ENABLED', ...pinParams(pin) }),
+    { abortSignal: signal },
   );
   const whole =
     out.ChecksumSHA256 && !out.ChecksumSHA256.includes('-') && (out.ChecksumType ?? 'FULL_OBJECT') === 'FULL_OBJECT';
@@ -50,9 +59,13 @@ export async function headObject(client: S3Client, at: S3Location, pin?: Pin): P
 }
 
 /** The object's version, or undefined when there is none (404). */
-export async function headIfAny(client: S3Client, at: S3Location): Promise<ObjectVersion | undefined> {
+export async function headIfAny(
+  client: S3Client,
+  at: S3Location,
+  signal?: AbortSignal,
+): Promise<ObjectVersion | undefined> {
   try {
-    return await headObject(client, at);
+    return await headObject(client, at, undefined, signal);
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;

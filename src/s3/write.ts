@@ -23,13 +23,13 @@ export interface Written {
 /**
  * Writes `body` at `at`. `ifNoneMatch`: only if no object is there (create-only); `ifMatch`: only if
  * the object there still has this ETag. Either refused is the SDK's 412 (PreconditionFailed).
- * `contentType`: what S3 serves it as (else binary data, which a browser downloads).
+ * `contentType`: what S3 serves it as (else binary data, which a browser downloads). `signal` abandons it.
  */
 export async function putObject(
   client: S3Client,
   at: S3Location,
   body: string | Buffer,
-  condition: { ifNoneMatch?: true; ifMatch?: string; contentType?: string } = {},
+  condition: { ifNoneMatch?: true; ifMatch?: string; contentType?: string; signal?: AbortSignal } = {},
 ): Promise<Written> {
   const out = await client.send(
     new PutObjectCommand({
@@ -40,6 +40,7 @@ export async function putObject(
       ...(condition.ifMatch ? { IfMatch: condition.ifMatch } : {}),
       ...(condition.contentType ? { ContentType: condition.contentType } : {}),
     }),
+    { abortSignal: condition.signal },
   );
   return { etag: out.ETag ?? '', ...(out.VersionId ? { versionId: out.VersionId } : {}) };
 }
@@ -52,8 +53,8 @@ export interface Fetched {
   serverDate?: Date;
 }
 
-/** A small object whole, or undefined when there is none. */
-export async function getObject(client: S3Client, at: S3Location): Promise<Fetched | undefined> {
+/** A small object whole, or undefined when there is none. `signal` abandons the request. */
+export async function getObject(client: S3Client, at: S3Location, signal?: AbortSignal): Promise<Fetched | undefined> {
   const command = new GetObjectCommand({ Bucket: at.bucket, Key: at.key });
   let serverDate: Date | undefined;
   command.middlewareStack.add(
@@ -67,7 +68,7 @@ export async function getObject(client: S3Client, at: S3Location): Promise<Fetch
     { step: 'deserialize', name: 'serverDate' },
   );
   try {
-    const out = await client.send(command);
+    const out = await client.send(command, { abortSignal: signal });
     const body = Buffer.from(await out.Body!.transformToByteArray());
     return {
       body,
@@ -82,12 +83,18 @@ export async function getObject(client: S3Client, at: S3Location): Promise<Fetch
 }
 
 /** Every key under `prefix`, in key order. */
-export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+export async function listKeys(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
     const out = await client.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+      { abortSignal: signal },
     );
     for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
     token = out.IsTruncated ? out.NextContinuationToken : undefined;

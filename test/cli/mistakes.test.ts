@@ -114,6 +114,30 @@ describe('a presigned URL given where a file is expected', () => {
   });
 });
 
+describe('an endpoint URL with a user name and password', () => {
+  it('is refused, from a flag or the environment, without printing them or recording them', async () => {
+    const input = writeCsv(taskRows(2));
+    const results = join(tempDir(), 'r.csv');
+    const secretUrl = 'http://minio:s3cr3t-pw@127.0.0.1:9000';
+    const before = emulator.stats().requests;
+    const runs = [
+      await cli(['run', input, '--results', results, '--endpoint', emulator.url, ...route, '--s3-endpoint', secretUrl]),
+      await cli(['run', input, '--results', results, '--endpoint', secretUrl, ...route]),
+      await cli(['run', input, '--results', results, '--endpoint', emulator.url, ...route], {
+        env: { ...process.env, CTL_S3_ENDPOINT: secretUrl },
+      }),
+    ];
+    for (const r of runs) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('carries a user name or password (not shown): an endpoint takes none');
+      expect(`${r.stdout}${r.stderr}`).not.toContain('s3cr3t');
+    }
+    expect(runs[2]!.stderr).toContain('CTL_S3_ENDPOINT');
+    expect(existsSync(results)).toBe(false);
+    expect(emulator.stats().requests).toBe(before);
+  });
+});
+
 describe('a dead endpoint stops the run instead of failing every row', () => {
   it(
     'connection refused: exit 3, "cannot reach", no row ' + 'recorded; --resume once it is up creates each row once',

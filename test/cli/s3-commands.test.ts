@@ -73,6 +73,36 @@ describe.skipIf(skipS3)('rerun, report and merge with s3:// results', () => {
     expect((await s3.get(b, 'nightly/run.csv')).toString()).toMatch(/^Name,/);
   });
 
+  it('a rerun into the very results file it reads is refused as such (S3 or local), nothing sent or written', async () => {
+    const e = await testEmulator({ rate: 10_000, burst: 10_000, faults: { failBefore: 1, seed: 2 } });
+    const b = await bucket();
+    const url = `s3://${b}/self.csv`;
+    const local = join(tempDir(), 'self.csv');
+    for (const results of [url, local]) {
+      const first = await cli([
+        'run',
+        writeCsv(taskRows(5)),
+        '--results',
+        results,
+        '--max-attempts',
+        '1',
+        ...common(e),
+        ...ROUTE_FLAGS,
+      ]);
+      expect(first.code).toBe(1);
+    }
+    e.service.configure({ faults: { failBefore: 0 } });
+    const before = e.stats().requests;
+    for (const results of [url, local]) {
+      const ran = await cli(['rerun', results, '--results', results, '--s3-endpoint', s3.endpoint]);
+      expect(ran.code).toBe(2);
+      expect(ran.stderr).toContain(`a rerun writes a results file of its own, never the one it reads`);
+      expect(ran.stderr).not.toContain(`connect-task-loader run ${results}`);
+    }
+    expect(e.stats().requests).toBe(before);
+    expect(await s3.keys(b)).toEqual(['self.csv', 'self.csv.lease', 'self.csv.run.json', 'self.csv.timeline.jsonl']);
+  });
+
   it('a resumed rerun reads the results object it started from: replaced since, it is refused', async () => {
     const e = await testEmulator({ rate: 10_000, burst: 10_000, faults: { failBefore: 1, seed: 5 } });
     const b = await bucket();
@@ -155,6 +185,9 @@ describe.skipIf(skipS3)('rerun, report and merge with s3:// results', () => {
     ]);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain('holds no results files');
+    const noBucket = await cli(['report', 's3://no-such-bucket-here/x.csv', '--s3-endpoint', s3.endpoint]);
+    expect(noBucket.code).toBe(2);
+    expect(noBucket.stderr).toContain('s3://no-such-bucket-here/x.csv.run.json: the bucket does not exist');
   });
 
   it('merges a run and its rerun under an S3 prefix: the rerun’s rows replace the failed ones', async () => {

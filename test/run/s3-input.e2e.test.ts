@@ -294,6 +294,26 @@ describe.skipIf(skipS3)('run s3://bucket/key.csv', () => {
     expect(readResults(results)).toHaveLength(rows);
     expect([...tasksByRow(e).values()]).toEqual(Array(rows).fill(1));
   });
+
+  it('an --s3-endpoint that is not S3 (the Connect emulator) is named as such, not as a missing object: exit 2, nothing sent', async () => {
+    const e = await testEmulator(FAST);
+    const dir = tempDir();
+    const local = join(dir, 'local.csv');
+    writeFileSync(local, csv(3));
+    const wrong = (...more: string[]) => [...more, '--s3-endpoint', e.url];
+    for (const ran of [
+      await cli(wrong(...args(e, 's3://exports/in.csv', join(dir, 'a.csv')))),
+      await cli(wrong(...args(e, local, 's3://exports/out.csv'))),
+    ]) {
+      expect(ran.code).toBe(2);
+      expect(ran.stderr).toContain(
+        "HTTP 404 in an answer that is not S3's: is the S3 endpoint (--s3-endpoint, AWS_ENDPOINT_URL_S3) an " +
+          'S3-compatible server?',
+      );
+      expect(ran.stderr).not.toMatch(/NoSuchKey|Deserialization|\n\s+at /);
+    }
+    expect(e.stats().requests).toBe(0);
+  });
 });
 
 /** A port nothing listens on. */

@@ -289,6 +289,55 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect(rowsOf(await s3.get(b, 'late.csv'))).toHaveLength(20);
   });
 
+  it('SIGTERM while S3 is slow to answer before the run (the lease, the run state): exit 3 at once, nothing sent or written', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    const input = writeCsv(taskRows(5));
+    for (const [key, doing] of [
+      ['slow-lease.csv.lease', 'taking the lease of'],
+      ['slow-state.csv.run.json', 'reading'],
+    ] as const) {
+      const url = `s3://${b}/${key.replace(/\.(lease|run\.json)$/, '')}`;
+      s3.fail({ path: new RegExp(`^/${b}/${key.replace(/\./g, '\\.')}$`), times: 1, delayMs: 60_000 });
+      const stopped = await spawnCli(args(e, input, url), {
+        onSpawn: (child) =>
+          void until(() => s3.requests.some((r) => r.includes(`/${b}/${key}`)), `the request for ${key}`).then(() =>
+            child.kill('SIGTERM'),
+          ),
+      });
+      expect(stopped.code).toBe(3);
+      expect(stopped.stderr).toContain(`stopped while ${doing} ${url}: nothing was sent`);
+    }
+    s3.heal();
+    expect(e.stats().requests).toBe(0);
+    expect((await s3.keys(b)).filter((k) => !k.endsWith('.lease'))).toEqual([]);
+  });
+
+  it('killed after its completed state, before its checkpoints were removed: the next start (already processed) removes them', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    const input = writeCsv(taskRows(20));
+    const url = `s3://${b}/tidy.csv`;
+    // The removal of the checkpoints (DeleteObjects: POST /bucket?delete) held until the process is killed.
+    s3.fail({ method: 'POST', path: new RegExp(`^/${b}/?$`), times: 1, delayMs: 60_000 });
+    const killed = await spawnCli(args(e, input, url), {
+      onSpawn: (child) =>
+        void until(() => s3.requests.some((r) => r.startsWith(`POST /${b}`)), 'the removal of the checkpoints').then(
+          () => child.kill('SIGKILL'),
+        ),
+    });
+    s3.heal();
+    expect(killed.code).toBe(null);
+    expect(JSON.parse((await s3.get(b, 'tidy.csv.run.json')).toString()).outcome).toBe('completed');
+    expect((await s3.keys(b, 'tidy.csv.parts/')).length).toBeGreaterThan(0);
+    const again = await cli(args(e, input, url));
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('Already processed');
+    expect(await s3.keys(b, 'tidy.csv.parts/')).toEqual([]);
+    expect(rowsOf(await s3.get(b, 'tidy.csv'))).toHaveLength(20);
+    expect(e.stats().requests).toBe(20);
+  });
+
   it('a dry run into S3 results, then the real run replaces it: its own checkpoints, every row once', async () => {
     const e = await testEmulator(FAST);
     const b = await bucket();
@@ -317,6 +366,27 @@ describe.skipIf(skipS3)('run … --results s3://bucket/key.csv', () => {
     expect(ran.stderr).toMatch(/no run state/);
     expect((await s3.get(b, 'same.csv')).toString()).toBe(body);
     expect(e.stats().requests).toBe(0);
+  });
+
+  it('results whose run state is unreadable are refused as locally, never run afresh over their object', async () => {
+    const e = await testEmulator(FAST);
+    const b = await bucket();
+    const input = writeCsv(taskRows(10));
+    const url = `s3://${b}/garbled-state.csv`;
+    expect((await cli(args(e, input, url))).code).toBe(0);
+    const before = await s3.get(b, 'garbled-state.csv');
+    for (const [state, why] of [
+      ['garbage{', ' (not JSON)'],
+      ['{}', ''],
+    ]) {
+      await s3.put(b, 'garbled-state.csv.run.json', state!);
+      const ran = await cli([...args(e, input, url), '--resume']);
+      expect(ran.code).toBe(2);
+      expect(ran.stderr).toContain(`${url}.run.json is not a run state of this tool${why}`);
+      expect(ran.stderr).not.toContain('connect-task-loader-s3-');
+    }
+    expect(e.stats().requests).toBe(10);
+    expect((await s3.get(b, 'garbled-state.csv')).equals(before)).toBe(true);
   });
 
   it('refuses results it may not write, naming the permission, before anything is sent', async () => {

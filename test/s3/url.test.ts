@@ -47,6 +47,22 @@ describe('S3 failures as a person reads them', () => {
       'InternalError (HTTP 500): We encountered an internal error',
     ],
     [
+      answered(
+        'Error',
+        404,
+        '@aws-sdk XML parse error: unexpected content.\n  Deserialization error: to see the raw response…',
+      ),
+      "HTTP 404 in an answer that is not S3's: is the S3 endpoint (--s3-endpoint, AWS_ENDPOINT_URL_S3) an S3-compatible server?",
+    ],
+    [
+      answered(
+        'Error',
+        502,
+        '@aws-sdk XML parse error: unexpected content.\n  Deserialization error: to see the raw response…',
+      ),
+      "HTTP 502 from something in front of S3 (its answer is not S3's)",
+    ],
+    [
       Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
       'cannot reach the S3 endpoint: ECONNREFUSED',
     ],
