@@ -41,6 +41,9 @@ function examplesIn(help: string): string[][] {
 const emulator = fileEmulator({
   rate: 100,
   burst: 20,
+  // stop's examples send at --rate 50: a quota they fit, as run's do.
+  stopRate: 100,
+  stopBurst: 20,
   instances: {
     [DEMO_INSTANCE_ID]: { contactFlows: [DEMO_CONTACT_FLOW_ID] },
     [AWS_EXAMPLE.instance]: { contactFlows: [AWS_EXAMPLE.flow] },
