@@ -13,24 +13,8 @@
  * Any HTTP answer — even a throttle or a 5xx — proves the endpoint is reachable and resets the count;
  * a timeout resets it too (the request may have arrived).
  */
+import { CANNOT_CONNECT } from '../aws.js';
 import type { SendOutcome } from '../types.js';
-
-/** Node and OpenSSL codes that mean the request never reached a service. */
-const CANNOT_CONNECT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'EPROTO',
-]);
 
 export function cannotConnect(outcome: SendOutcome): boolean {
   return outcome.kind === 'transient' && !outcome.answered && CANNOT_CONNECT.has(outcome.code);

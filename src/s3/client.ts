@@ -15,7 +15,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback, quietSdkNodeWarning } from '../aws.js';
+import { CANNOT_CONNECT, EMULATOR_CREDENTIALS, EMULATOR_REGION, isLoopback, quietSdkNodeWarning } from '../aws.js';
 import { describeErrno, type LoaderError, S3UnavailableError, UsageError } from '../errors.js';
 
 export interface S3Target {
@@ -82,27 +82,8 @@ export function isNotFound(err: unknown): boolean {
   return statusOf(err) === 404 || name === 'NoSuchKey' || name === 'NotFound';
 }
 
-/** Node and OpenSSL codes of a request that got no answer: the network, the endpoint, its certificate. */
-const NO_ANSWER = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EADDRNOTAVAIL',
-  'EPROTO',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
+/** Codes of a request that got no answer: it never reached S3, or the connection broke off. */
+const NO_ANSWER = new Set([...CANNOT_CONNECT, 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENETDOWN']);
 
 /**
  * S3 did not answer, or answered 5xx or a throttle through every attempt: the same call later may
